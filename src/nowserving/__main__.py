@@ -1,0 +1,5 @@
+import sys
+
+from nowserving.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Adapters: one module per outside thing (SQLite, MQTT, later printer, GPIO, audio)."""

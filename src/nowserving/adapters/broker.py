@@ -1,0 +1,99 @@
+"""Run a private Mosquitto broker on loopback (for the demo, the tests and the benches).
+
+Production branches run the system Mosquitto with deploy/mosquitto/ config; this starts
+one with a generated config on a free port, and can stop and restart it on the same port.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from nowserving.errors import NowservingError
+
+SEARCH_PATH = "/usr/sbin:/usr/local/sbin:/usr/bin:/usr/local/bin"
+
+
+class BrokerUnavailable(NowservingError, RuntimeError):
+    """Mosquitto is not installed or would not start."""
+
+
+def find_mosquitto() -> str:
+    path = shutil.which("mosquitto") or shutil.which("mosquitto", path=SEARCH_PATH)
+    if path is None:
+        raise BrokerUnavailable("mosquitto is not installed: sudo apt-get install mosquitto")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalMosquitto:
+    """A Mosquitto process on 127.0.0.1 with Nagle off and anonymous access (unless
+    `extra` config says otherwise)."""
+
+    def __init__(self, workdir: str | Path, port: int | None = None, extra: str = "") -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.extra = extra
+        self.binary = find_mosquitto()
+        self.log_path = self.workdir / "mosquitto.log"
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> LocalMosquitto:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def config_text(self) -> str:
+        auth = "" if "allow_anonymous" in self.extra else "allow_anonymous true\n"
+        return (
+            f"listener {self.port} 127.0.0.1\n{auth}set_tcp_nodelay true\n"
+            f"persistence false\nlog_dest file {self.log_path}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            f"{self.extra}\n"
+        )
+
+    def start(self, timeout: float = 10.0) -> None:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(self.config_text())
+        self._proc = subprocess.Popen(
+            [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                raise BrokerUnavailable(f"mosquitto exited at start: {err.strip()[-500:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)  # polling a port that is coming up, bounded by the deadline
+        self.stop()
+        raise BrokerUnavailable(f"mosquitto did not listen on port {self.port} in {timeout} s")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            if self._proc.stderr:
+                self._proc.stderr.close()
+            self._proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

@@ -1,0 +1,1 @@
+"""Apps: one per role, wiring adapters to the domain."""

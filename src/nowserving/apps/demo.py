@@ -1,0 +1,224 @@
+"""`nowserving demo`: a whole branch on one machine.
+
+A private Mosquitto, the real branch server with its durable log, and simulated devices
+that speak the real wire contract: a kiosk issuing tickets as customers arrive, and every
+counter calling, serving and sometimes marking no-shows. The branch's clock starts at
+09:00 and runs `speed` times faster than real time. Calls are printed as they happen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import random
+import statistics
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from nowserving.adapters.broker import LocalMosquitto
+from nowserving.adapters.mqtt import Broker
+from nowserving.adapters.store import EventLog
+from nowserving.apps.server import BranchServer
+from nowserving.client import BranchClient
+from nowserving.config import EXAMPLE, BranchConfig, load_config
+
+log = logging.getLogger(__name__)
+
+ARRIVALS_PER_HOUR = 70  # customers across all services, in simulated time
+SHARE = {"cash": 0.45, "accounts": 0.25, "loans": 0.08, "wealth": 0.1, "business": 0.12}
+MEAN_SERVICE_MIN = {"cash": 4, "accounts": 9, "loans": 20, "wealth": 15, "business": 8}
+NO_SHOW = 0.05
+PRIORITY = 0.1
+
+
+class SimClock:
+    """Branch time: starts at `start` (epoch seconds) and runs `speed` times real time."""
+
+    def __init__(self, start: float, speed: float) -> None:
+        self.start, self.speed = start, speed
+        self._t0 = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.start + (time.monotonic() - self._t0) * self.speed
+
+    def real(self, simulated_s: float) -> float:
+        return simulated_s / self.speed
+
+
+def _morning(config: BranchConfig) -> float:
+    tz = ZoneInfo(config.rules.timezone)
+    today = datetime.now(tz).replace(hour=9, minute=0, second=0, microsecond=0)
+    return today.timestamp()
+
+
+def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, seed: int) -> int:
+    config = load_config(config_path or EXAMPLE)
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "events.sqlite"
+    for stale in out.glob("events.sqlite*"):
+        stale.unlink()
+    handler = logging.FileHandler(out / "demo.log", mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    for h in root.handlers:
+        if h is not handler:
+            h.setLevel(logging.WARNING)  # the terminal shows the calls; the file has the rest
+    clock = SimClock(_morning(config), speed)
+    rng = random.Random(seed)
+    stop = threading.Event()
+    lines: queue.Queue[dict] = queue.Queue()
+
+    with LocalMosquitto(out / "broker") as mosquitto:
+        broker = Broker("127.0.0.1", mosquitto.port)
+        print(
+            f"nowserving demo: branch {config.names.get('en', config.rules.branch_id)} / "
+            f"{config.names.get('zh', '')}, broker 127.0.0.1:{mosquitto.port}, "
+            f"{speed:g}x speed, {minutes:g} simulated minutes\n"
+        )
+        with (
+            BranchServer(config, EventLog(db), broker, clock=clock) as server,
+            BranchClient(broker, config.rules.branch_id, "lobby-1", on_event=lines.put) as watcher,
+        ):
+            watcher.wait_state(lambda s: True)
+            workers = [
+                threading.Thread(
+                    target=_kiosk, args=(broker, config, clock, rng, stop), daemon=True
+                )
+            ]
+            for device in config.devices.values():
+                if device.role == "counter":
+                    workers.append(
+                        threading.Thread(
+                            target=_counter,
+                            daemon=True,
+                            args=(
+                                broker,
+                                config,
+                                device.id,
+                                clock,
+                                random.Random(rng.random()),
+                                stop,
+                            ),
+                        )
+                    )
+            for w in workers:
+                w.start()
+            end = time.monotonic() + clock.real(minutes * 60)
+            while time.monotonic() < end:
+                with contextlib.suppress(queue.Empty):
+                    _show(lines.get(timeout=0.2), config, clock)
+            stop.set()
+            for w in workers:
+                w.join(timeout=10)
+            state = watcher.state
+        _summary(config, server.store.path, state, out)
+    return 0
+
+
+def _kiosk(
+    broker: Broker, config: BranchConfig, clock: SimClock, rng: random.Random, stop: threading.Event
+) -> None:
+    services = [s for s in SHARE if s in config.rules.services] or list(config.rules.services)
+    weights = [SHARE.get(s, 1) for s in services]
+    priorities = list(config.rules.priorities)
+    with BranchClient(broker, config.rules.branch_id, "kiosk-1") as kiosk:
+        while not stop.wait(clock.real(rng.expovariate(ARRIVALS_PER_HOUR / 3600))):
+            args = {
+                "service": rng.choices(services, weights)[0],
+                "language": "zh" if rng.random() < 0.7 else "en",
+            }
+            if len(priorities) > 1 and rng.random() < PRIORITY:
+                args["priority"] = priorities[1]
+            kiosk.send("issue_ticket", args)
+
+
+def _counter(
+    broker: Broker,
+    config: BranchConfig,
+    device: str,
+    clock: SimClock,
+    rng: random.Random,
+    stop: threading.Event,
+) -> None:
+    def pause(simulated_s: float) -> bool:
+        return stop.wait(clock.real(simulated_s))
+
+    with BranchClient(broker, config.rules.branch_id, device) as counter:
+        while not stop.is_set():
+            reply = counter.send("call_next")
+            if not reply["ok"]:
+                if pause(30):
+                    return
+                continue
+            service = reply["result"]["ticket"]["service"]
+            if rng.random() < NO_SHOW:
+                for _ in range(config.rules.no_show_after_recalls):
+                    if pause(45):
+                        return
+                    counter.send("recall")
+                if pause(45):
+                    return
+                counter.send("no_show")
+                continue
+            if pause(rng.uniform(15, 40)):
+                return
+            counter.send("start")
+            mean = MEAN_SERVICE_MIN.get(service, 6) * 60
+            if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
+                return
+            counter.send("finish")
+
+
+def _clock_text(at: float, config: BranchConfig) -> str:
+    return datetime.fromtimestamp(at, ZoneInfo(config.rules.timezone)).strftime("%H:%M:%S")
+
+
+def _show(event: dict, config: BranchConfig, clock: SimClock) -> None:
+    rules, data = config.rules, event.get("data", {})
+    when = _clock_text(event["at"], config)
+    if event["type"] == "ticket_issued":
+        service = rules.services[data["service"]]
+        flag = "  [priority]" if data["priority"] != next(iter(rules.priorities)) else ""
+        print(
+            f"{when}  ticket {data['number']:>5}  {service.names.get('zh', '')} / "
+            f"{service.names.get('en', '')}  ({data['language']}){flag}"
+        )
+    elif event["type"] in ("ticket_called", "ticket_recalled"):
+        counter = rules.counters[data["counter"]]
+        verb = "CALL  " if event["type"] == "ticket_called" else "RECALL"
+        print(
+            f"{when}  {verb} {data['number']:>5} → {counter.names.get('zh', '')} / "
+            f"{counter.names.get('en', '')}"
+        )
+    elif event["type"] == "ticket_no_show":
+        print(f"{when}  no-show {data['ticket'].split('/')[-1]}")
+
+
+def _summary(config: BranchConfig, db: Path, state: dict | None, out: Path) -> None:
+    issued, waits = 0, []
+    issued_at: dict[str, float] = {}
+    with EventLog(db) as events:
+        for event in events.events():
+            if event.type == "ticket_issued":
+                issued += 1
+                issued_at[event.data["ticket"]] = event.at
+            elif event.type == "ticket_called" and event.data["ticket"] in issued_at:
+                waits.append(event.at - issued_at[event.data["ticket"]])
+    print(f"\n{issued} tickets issued, {len(waits)} called", end="")
+    if waits:
+        print(
+            f"; wait to be called: mean {statistics.mean(waits) / 60:.1f} min, "
+            f"longest {max(waits) / 60:.1f} min",
+            end="",
+        )
+    waiting = sum(s["waiting"] for s in state["services"]) if state else 0
+    print(f"; {waiting} still waiting.")
+    print(
+        f"Look at: {out / 'demo.log'} (the server's log) and {db} (the durable event "
+        "log, an SQLite file: sqlite3 it and SELECT * FROM events)."
+    )

@@ -1,0 +1,132 @@
+"""The `nowserving` command: roles and operator commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from nowserving import __version__
+from nowserving.errors import ConfigError, NowservingError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nowserving", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check-config", help="validate a branch config and say what is wrong")
+    check.add_argument("file", type=Path)
+
+    server = sub.add_parser("server", help="run the branch server")
+    server.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
+    _broker_options(server)
+    server.add_argument(
+        "--db",
+        type=Path,
+        default=Path("nowserving-events.sqlite"),
+        help="event log file (default: %(default)s)",
+    )
+
+    demo = sub.add_parser("demo", help="run a whole branch on this machine, simulated")
+    demo.add_argument("--config", type=Path, help="branch config (default: the example bank)")
+    demo.add_argument(
+        "--minutes",
+        type=float,
+        default=60,
+        help="simulated minutes of the branch day to run (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=60,
+        help="simulated seconds per real second (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-output"),
+        help="where the log and event log go (default: %(default)s)",
+    )
+    demo.add_argument("--seed", type=int, default=1)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "check-config":
+            return _check_config(args.file)
+        if args.command == "server":
+            return _server(args)
+        if args.command == "demo":
+            from nowserving.apps.demo import run_demo
+
+            return run_demo(args.config, args.minutes, args.speed, args.out, args.seed)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    except NowservingError as err:
+        print(f"nowserving: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _broker_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", default="127.0.0.1:1883", help="HOST:PORT of the broker")
+    parser.add_argument("--username", help="broker user name")
+    parser.add_argument("--password-file", type=Path, help="file holding the broker password")
+    parser.add_argument("--mqtt-version", choices=("5", "3.1.1"), default="5")
+    parser.add_argument("--tls-ca", help="CA certificate: connect with TLS")
+
+
+def _check_config(path: Path) -> int:
+    from nowserving.config import load_config
+
+    config = load_config(path)
+    rules = config.rules
+    print(
+        f"{path}: OK — branch {rules.branch_id}: {len(rules.services)} services, "
+        f"{len(rules.counters)} counters, {len(config.devices)} devices, "
+        f"languages {', '.join(rules.languages)}"
+    )
+    return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    from nowserving.adapters.mqtt import Broker
+    from nowserving.adapters.store import EventLog
+    from nowserving.apps.server import BranchServer
+    from nowserving.config import load_config
+
+    config = load_config(args.config)
+    password = args.password_file.read_text().strip() if args.password_file else None
+    broker = Broker.parse(
+        args.broker,
+        username=args.username,
+        password=password,
+        mqtt_version=args.mqtt_version,
+        tls_ca=args.tls_ca,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with BranchServer(config, EventLog(args.db), broker) as server:
+        logging.getLogger("nowserving").info(
+            "serving branch %s on %s (event log %s, seq %d)",
+            config.rules.branch_id,
+            args.broker,
+            args.db,
+            server.branch.seq,
+        )
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

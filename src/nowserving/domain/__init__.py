@@ -1,0 +1,33 @@
+"""The queue domain: pure Python, standard library only, no clock and no I/O.
+
+State is a fold of events (`Branch.apply`); commands are decided into events
+(`Branch.decide`). Time always comes in as an argument.
+"""
+
+from nowserving.domain.branch import Branch
+from nowserving.domain.commands import COMMAND_TYPES, Command
+from nowserving.domain.events import EVENT_TYPES, Event
+from nowserving.domain.model import (
+    BranchRules,
+    CounterSpec,
+    CounterState,
+    Priority,
+    Service,
+    Ticket,
+    TicketStatus,
+)
+
+__all__ = [
+    "COMMAND_TYPES",
+    "EVENT_TYPES",
+    "Branch",
+    "BranchRules",
+    "Command",
+    "CounterSpec",
+    "CounterState",
+    "Event",
+    "Priority",
+    "Service",
+    "Ticket",
+    "TicketStatus",
+]

@@ -1,0 +1,470 @@
+"""The branch queue as a state machine: `handle` decides a command and applies its events.
+
+`decide_*` methods read state and return event drafts (or raise DomainError); only
+`apply` changes state, so replaying the log through `apply` rebuilds the same branch.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+from nowserving.domain.commands import Command
+from nowserving.domain.events import Event
+from nowserving.domain.model import (
+    ACTIVE,
+    BranchRules,
+    Counter,
+    CounterState,
+    Ticket,
+    TicketStatus,
+)
+from nowserving.domain.policy import boost, call_key, pick_next
+from nowserving.errors import DomainError
+
+# How many command outcomes are remembered for at-most-once delivery. A device retries
+# within seconds; this covers far more than a busy branch's whole day.
+REMEMBERED_COMMANDS = 50_000
+RECENT_CALLS = 10
+
+Draft = tuple[str, dict]
+
+
+class Branch:
+    """The authoritative state of one branch's queue for the current business day."""
+
+    def __init__(self, rules: BranchRules) -> None:
+        self.rules = rules
+        self.seq = 0
+        self.business_day: str | None = None
+        self.issued: dict[str, int] = {s: 0 for s in rules.services}
+        self.tickets: dict[str, Ticket] = {}
+        # Waiting ticket ids per service, in no particular order (the policy orders them).
+        self.lines: dict[str, dict[str, None]] = {s: {} for s in rules.services}
+        start = CounterState.OPEN if rules.counters_start_open else CounterState.CLOSED
+        self.counters: dict[str, Counter] = {c: Counter(c, start) for c in rules.counters}
+        self.outcomes: OrderedDict[str, dict] = OrderedDict()
+        self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
+
+    # ----- commands -------------------------------------------------------------------
+
+    def handle(self, command: Command) -> tuple[list[Event], dict, bool]:
+        """Apply `command` at most once: returns (new events, outcome, was_duplicate)."""
+        if command.id in self.outcomes:
+            return [], self.outcomes[command.id], True
+        events: list[Event] = []
+        day = self.rules.business_day(command.at)
+        if self.business_day is None or day > self.business_day:
+            expired = [t.id for t in self.tickets.values() if t.status in ACTIVE]
+            events.append(
+                self._emit("day_started", command, {"day": day, "expired": expired}, with_id=False)
+            )
+        decide = getattr(self, f"_decide_{command.type}", None)
+        try:
+            if decide is None:
+                raise DomainError("unknown_command", f"no such command {command.type!r}")
+            drafts = decide(command, command.args)
+        except DomainError as err:
+            drafts = [
+                (
+                    "command_rejected",
+                    {"command": command.type, "code": err.code, "message": err.message},
+                )
+            ]
+        for kind, data in drafts:
+            events.append(self._emit(kind, command, data))
+        return events, self.outcomes[command.id], False
+
+    def _emit(self, kind: str, command: Command, data: dict, with_id: bool = True) -> Event:
+        event = Event(
+            self.seq + 1, kind, command.at, command.id if with_id else None, command.device, data
+        )
+        self.apply(event)
+        return event
+
+    def _counter(self, args: dict) -> Counter:
+        cid = args.get("counter")
+        if cid not in self.counters:
+            raise DomainError("unknown_counter", f"no counter {cid!r} in this branch")
+        return self.counters[cid]
+
+    def _open_counter(self, args: dict) -> Counter:
+        counter = self._counter(args)
+        if counter.state is not CounterState.OPEN:
+            raise DomainError(
+                f"counter_{counter.state}",
+                f"counter {counter.id} is {counter.state}; open it first",
+            )
+        return counter
+
+    def _ticket(self, ticket_id: object) -> Ticket:
+        ticket = self.tickets.get(ticket_id) if isinstance(ticket_id, str) else None
+        if ticket is None:
+            raise DomainError("unknown_ticket", f"no ticket {ticket_id!r} today")
+        return ticket
+
+    def _current(self, counter: Counter, *allowed: TicketStatus) -> Ticket:
+        if counter.ticket is None:
+            raise DomainError("no_ticket", f"counter {counter.id} has no ticket")
+        ticket = self.tickets[counter.ticket]
+        if ticket.status not in allowed:
+            want = " or ".join(str(s) for s in allowed)
+            raise DomainError("wrong_state", f"{ticket.number} is {ticket.status}, not {want}")
+        return ticket
+
+    def _free_counter_for_call(self, counter: Counter) -> list[Draft]:
+        """Pressing "next" while serving finishes that customer; while calling, it refuses."""
+        if counter.ticket is None:
+            return []
+        current = self.tickets[counter.ticket]
+        if current.status is TicketStatus.CALLED:
+            raise DomainError(
+                "counter_busy",
+                f"{current.number} is still called at {counter.id}: "
+                "start, finish, transfer or mark it no-show first",
+            )
+        return [("ticket_finished", {"ticket": current.id, "counter": counter.id})]
+
+    def _call_draft(self, ticket: Ticket, counter: Counter, reason: str | None) -> Draft:
+        data = {
+            "ticket": ticket.id,
+            "number": ticket.number,
+            "service": ticket.service,
+            "counter": counter.id,
+            "language": ticket.language,
+        }
+        if reason:
+            data["reason"] = reason
+        return ("ticket_called", data)
+
+    def _decide_issue_ticket(self, cmd: Command, args: dict) -> list[Draft]:
+        rules = self.rules
+        service = rules.services.get(args.get("service"))
+        if service is None:
+            raise DomainError("unknown_service", f"no service {args.get('service')!r}")
+        language = args.get("language") or rules.languages[0]
+        if language not in rules.languages:
+            raise DomainError("unknown_language", f"language {language!r} is not offered")
+        priority = args.get("priority") or next(iter(rules.priorities))
+        if priority not in rules.priorities:
+            raise DomainError("unknown_priority", f"no priority class {priority!r}")
+        if rules.past_cutoff(service, cmd.at):
+            raise DomainError(
+                "service_closed",
+                f"{service.id} issues no more tickets today "
+                f"(last ticket at {service.last_ticket_at:%H:%M})",
+            )
+        issued = self.issued.get(service.id, 0)
+        if issued >= service.capacity:
+            raise DomainError(
+                "service_full", f"{service.id} has issued all {service.capacity} tickets today"
+            )
+        number = service.number_text(service.first_number + issued)
+        return [
+            (
+                "ticket_issued",
+                {
+                    "ticket": f"{self.business_day}/{number}",
+                    "number": number,
+                    "service": service.id,
+                    "language": language,
+                    "priority": priority,
+                },
+            )
+        ]
+
+    def _decide_call_next(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._open_counter(args)
+        drafts = self._free_counter_for_call(counter)
+        spec = self.rules.counters[counter.id]
+        waiting = {s: (self.tickets[t] for t in self.lines.get(s, ())) for s in spec.services}
+        ticket = pick_next(spec, waiting, self.rules.priorities)
+        if ticket is None:
+            raise DomainError("queue_empty", f"nobody is waiting for counter {counter.id}")
+        return [*drafts, self._call_draft(ticket, counter, None)]
+
+    def _decide_call_ticket(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._open_counter(args)
+        ticket = self._ticket(args.get("ticket"))
+        if ticket.status is not TicketStatus.WAITING:
+            raise DomainError("wrong_state", f"{ticket.number} is {ticket.status}, not waiting")
+        reason = args.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise DomainError("reason_required", "calling out of order needs a reason")
+        drafts = self._free_counter_for_call(counter)
+        return [*drafts, self._call_draft(ticket, counter, reason.strip())]
+
+    def _decide_recall(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._counter(args)
+        ticket = self._current(counter, TicketStatus.CALLED)
+        return [
+            (
+                "ticket_recalled",
+                {
+                    "ticket": ticket.id,
+                    "number": ticket.number,
+                    "counter": counter.id,
+                    "language": ticket.language,
+                    "recalls": ticket.recalls + 1,
+                },
+            )
+        ]
+
+    def _decide_start(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._counter(args)
+        ticket = self._current(counter, TicketStatus.CALLED)
+        return [("ticket_started", {"ticket": ticket.id, "counter": counter.id})]
+
+    def _decide_finish(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._counter(args)
+        ticket = self._current(counter, TicketStatus.CALLED, TicketStatus.SERVING)
+        return [("ticket_finished", {"ticket": ticket.id, "counter": counter.id})]
+
+    def _decide_no_show(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._counter(args)
+        ticket = self._current(counter, TicketStatus.CALLED)
+        need = self.rules.no_show_after_recalls
+        if ticket.recalls < need:
+            raise DomainError(
+                "recall_first",
+                f"recall {ticket.number} {need - ticket.recalls} more time(s) "
+                "before marking it no-show",
+            )
+        return [("ticket_no_show", {"ticket": ticket.id, "counter": counter.id})]
+
+    def _decide_transfer(self, cmd: Command, args: dict) -> list[Draft]:
+        if args.get("ticket") is not None:
+            ticket = self._ticket(args["ticket"])
+            if ticket.status not in ACTIVE:
+                raise DomainError("wrong_state", f"{ticket.number} is {ticket.status}")
+        else:
+            counter = self._counter(args)
+            ticket = self._current(counter, TicketStatus.CALLED, TicketStatus.SERVING)
+        target = args.get("to_service")
+        if target not in self.rules.services:
+            raise DomainError("unknown_service", f"no service {target!r}")
+        if target == ticket.service and ticket.status is TicketStatus.WAITING:
+            raise DomainError("same_service", f"{ticket.number} already waits for {target}")
+        placement = args.get("placement") or self.rules.transfer_placement
+        if placement not in ("front", "back"):
+            raise DomainError("bad_placement", "placement is 'front' or 'back'")
+        queue_since = cmd.at
+        line = self.lines.get(target, ())
+        if placement == "front" and line:
+            # Just ahead of the smallest call key in the target line, given its own boost.
+            front = min(call_key(self.tickets[t], self.rules.priorities) for t in line)
+            own = boost(ticket.priority, self.rules.priorities)
+            queue_since = min(cmd.at, front + own - 0.001)
+        return [
+            (
+                "ticket_transferred",
+                {
+                    "ticket": ticket.id,
+                    "number": ticket.number,
+                    "from_service": ticket.service,
+                    "to_service": target,
+                    "placement": placement,
+                    "queue_since": queue_since,
+                    "counter": ticket.counter,
+                },
+            )
+        ]
+
+    def _decide_cancel(self, cmd: Command, args: dict) -> list[Draft]:
+        ticket = self._ticket(args.get("ticket"))
+        if ticket.status is not TicketStatus.WAITING:
+            raise DomainError("wrong_state", f"{ticket.number} is {ticket.status}, not waiting")
+        return [("ticket_cancelled", {"ticket": ticket.id})]
+
+    def _decide_open_counter(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._counter(args)
+        if counter.state is CounterState.OPEN:
+            raise DomainError("already_open", f"counter {counter.id} is already open")
+        return [("counter_opened", {"counter": counter.id})]
+
+    def _decide_pause_counter(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._counter(args)
+        if counter.state is not CounterState.OPEN:
+            raise DomainError(f"counter_{counter.state}", f"counter {counter.id} is not open")
+        reason = args.get("reason") or "break"
+        return [("counter_paused", {"counter": counter.id, "reason": reason})]
+
+    def _decide_close_counter(self, cmd: Command, args: dict) -> list[Draft]:
+        counter = self._counter(args)
+        if counter.state is CounterState.CLOSED:
+            raise DomainError("already_closed", f"counter {counter.id} is already closed")
+        if counter.ticket is not None:
+            number = self.tickets[counter.ticket].number
+            raise DomainError(
+                "counter_busy", f"counter {counter.id} still has {number}: finish it first"
+            )
+        return [("counter_closed", {"counter": counter.id})]
+
+    # ----- the fold ---------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the state. Events are facts: never refused here."""
+        if event.seq != self.seq + 1:
+            raise ValueError(f"event {event.seq} does not follow {self.seq}")
+        getattr(self, f"_apply_{event.type}")(event, event.data)
+        self.seq = event.seq
+        if event.command_id is not None:
+            self._remember(event)
+
+    def _remember(self, event: Event) -> None:
+        data = event.data
+        if event.type == "command_rejected":
+            outcome = {"ok": False, "code": data["code"], "message": data["message"]}
+        else:
+            outcome = {"ok": True, "event": event.type, "seq": event.seq}
+            for key in ("ticket", "counter"):
+                if data.get(key) is not None:
+                    outcome[key] = data[key]
+        self.outcomes[event.command_id] = outcome
+        self.outcomes.move_to_end(event.command_id)
+        while len(self.outcomes) > REMEMBERED_COMMANDS:
+            self.outcomes.popitem(last=False)
+
+    def _leave_line(self, ticket: Ticket) -> None:
+        self.lines.setdefault(ticket.service, {}).pop(ticket.id, None)
+
+    def _leave_counter(self, ticket: Ticket) -> None:
+        if ticket.counter is not None and ticket.counter in self.counters:
+            counter = self.counters[ticket.counter]
+            if counter.ticket == ticket.id:
+                counter.ticket = None
+
+    def _apply_day_started(self, event: Event, data: dict) -> None:
+        self.business_day = data["day"]
+        self.issued = {s: 0 for s in self.rules.services}
+        self.tickets = {}
+        self.lines = {s: {} for s in self.rules.services}
+        for counter in self.counters.values():
+            counter.ticket = None
+            counter.served = 0
+        self.recent_calls.clear()
+
+    def _apply_ticket_issued(self, event: Event, data: dict) -> None:
+        ticket = Ticket(
+            id=data["ticket"],
+            number=data["number"],
+            service=data["service"],
+            language=data["language"],
+            priority=data["priority"],
+            issued_at=event.at,
+            queue_since=event.at,
+            device=event.device or "",
+        )
+        self.tickets[ticket.id] = ticket
+        self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
+        self.lines.setdefault(ticket.service, {})[ticket.id] = None
+
+    def _apply_ticket_called(self, event: Event, data: dict) -> None:
+        ticket = self.tickets[data["ticket"]]
+        self._leave_line(ticket)
+        ticket.status = TicketStatus.CALLED
+        ticket.counter = data["counter"]
+        ticket.called_at = event.at
+        ticket.out_of_order = data.get("reason")
+        self.counters[data["counter"]].ticket = ticket.id
+        self.recent_calls.appendleft(
+            {
+                "ticket": ticket.id,
+                "number": ticket.number,
+                "service": ticket.service,
+                "counter": ticket.counter,
+                "language": ticket.language,
+                "at": event.at,
+            }
+        )
+
+    def _apply_ticket_recalled(self, event: Event, data: dict) -> None:
+        self.tickets[data["ticket"]].recalls = data["recalls"]
+
+    def _apply_ticket_started(self, event: Event, data: dict) -> None:
+        ticket = self.tickets[data["ticket"]]
+        ticket.status = TicketStatus.SERVING
+        ticket.started_at = event.at
+
+    def _apply_ticket_finished(self, event: Event, data: dict) -> None:
+        ticket = self.tickets[data["ticket"]]
+        ticket.status = TicketStatus.DONE
+        ticket.finished_at = event.at
+        self._leave_counter(ticket)
+        self.counters[data["counter"]].served += 1
+
+    def _apply_ticket_no_show(self, event: Event, data: dict) -> None:
+        ticket = self.tickets[data["ticket"]]
+        ticket.status = TicketStatus.NO_SHOW
+        ticket.finished_at = event.at
+        self._leave_counter(ticket)
+
+    def _apply_ticket_transferred(self, event: Event, data: dict) -> None:
+        ticket = self.tickets[data["ticket"]]
+        self._leave_line(ticket)
+        self._leave_counter(ticket)
+        ticket.service = data["to_service"]
+        ticket.queue_since = data["queue_since"]
+        ticket.status = TicketStatus.WAITING
+        ticket.counter = None
+        ticket.called_at = ticket.started_at = None
+        ticket.recalls = 0
+        ticket.transfers += 1
+        self.lines.setdefault(ticket.service, {})[ticket.id] = None
+
+    def _apply_ticket_cancelled(self, event: Event, data: dict) -> None:
+        ticket = self.tickets[data["ticket"]]
+        self._leave_line(ticket)
+        ticket.status = TicketStatus.CANCELLED
+        ticket.finished_at = event.at
+
+    def _apply_counter_opened(self, event: Event, data: dict) -> None:
+        counter = self.counters[data["counter"]]
+        counter.state, counter.reason = CounterState.OPEN, None
+
+    def _apply_counter_paused(self, event: Event, data: dict) -> None:
+        counter = self.counters[data["counter"]]
+        counter.state, counter.reason = CounterState.PAUSED, data["reason"]
+
+    def _apply_counter_closed(self, event: Event, data: dict) -> None:
+        counter = self.counters[data["counter"]]
+        counter.state, counter.reason = CounterState.CLOSED, None
+
+    def _apply_command_rejected(self, event: Event, data: dict) -> None:
+        pass
+
+    # ----- views and snapshots --------------------------------------------------------
+
+    def waiting_line(self, service: str) -> list[Ticket]:
+        """The tickets waiting for `service`, in the order the policy would call them."""
+        tickets = [self.tickets[t] for t in self.lines.get(service, ())]
+        return sorted(tickets, key=lambda t: (call_key(t, self.rules.priorities), t.id))
+
+    def to_dict(self) -> dict:
+        """Everything needed to resume folding from `seq` (a snapshot for fast restarts)."""
+        return {
+            "seq": self.seq,
+            "business_day": self.business_day,
+            "issued": dict(self.issued),
+            "tickets": [t.to_dict() for t in self.tickets.values()],
+            "counters": [c.to_dict() for c in self.counters.values()],
+            "outcomes": list(self.outcomes.items()),
+            "recent_calls": list(self.recent_calls),
+        }
+
+    @classmethod
+    def from_dict(cls, rules: BranchRules, d: dict) -> Branch:
+        branch = cls(rules)
+        branch.seq = d["seq"]
+        branch.business_day = d["business_day"]
+        branch.issued = {**branch.issued, **d["issued"]}
+        for td in d["tickets"]:
+            ticket = Ticket.from_dict(td)
+            branch.tickets[ticket.id] = ticket
+            if ticket.status is TicketStatus.WAITING:
+                branch.lines.setdefault(ticket.service, {})[ticket.id] = None
+        for cd in d["counters"]:
+            if cd["id"] in branch.counters:
+                branch.counters[cd["id"]] = Counter.from_dict(cd)
+        branch.outcomes = OrderedDict((k, v) for k, v in d["outcomes"])
+        branch.recent_calls.extend(d["recent_calls"])
+        return branch

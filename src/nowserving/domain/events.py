@@ -1,0 +1,53 @@
+"""Events: the facts the queue is made of. Nothing is ever deleted, only added."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EVENT_TYPES = frozenset(
+    {
+        "day_started",
+        "ticket_issued",
+        "ticket_called",
+        "ticket_recalled",
+        "ticket_started",
+        "ticket_finished",
+        "ticket_no_show",
+        "ticket_transferred",
+        "ticket_cancelled",
+        "counter_opened",
+        "counter_paused",
+        "counter_closed",
+        "command_rejected",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact, numbered by `seq` (1, 2, 3, ... with no gaps) in the branch's log."""
+
+    seq: int
+    type: str
+    at: float
+    command_id: str | None
+    device: str | None
+    data: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {self.type!r}")
+
+    def to_dict(self) -> dict:
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "at": self.at,
+            "command_id": self.command_id,
+            "device": self.device,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Event:
+        return cls(d["seq"], d["type"], d["at"], d["command_id"], d["device"], d["data"])

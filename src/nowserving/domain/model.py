@@ -1,0 +1,154 @@
+"""The things a branch is made of: its rules (from config) and its tickets."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service customers queue for: its ticket prefix, names and number range."""
+
+    id: str
+    prefix: str
+    names: dict[str, str]
+    first_number: int = 1
+    last_number: int = 999
+    padding: int = 3
+    daily_cap: int | None = None
+    last_ticket_at: time | None = None  # local time after which no ticket is issued
+
+    def number_text(self, number: int) -> str:
+        return f"{self.prefix}{number:0{self.padding}d}"
+
+    @property
+    def capacity(self) -> int:
+        """How many tickets the service can issue in one business day."""
+        span = self.last_number - self.first_number + 1
+        return span if self.daily_cap is None else min(span, self.daily_cap)
+
+
+@dataclass(frozen=True)
+class Priority:
+    """A priority class. `boost_s` is the head start in seconds it gets over normal tickets.
+
+    A ticket's call score is its time in queue plus its boost, so a normal ticket that has
+    waited `boost_s` longer than a priority one is called first: nobody starves.
+    """
+
+    id: str
+    boost_s: float
+    names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CounterSpec:
+    """A service counter and the services it can serve, in order of preference."""
+
+    id: str
+    names: dict[str, str]
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BranchRules:
+    """Everything the queue needs to know from the branch config."""
+
+    branch_id: str
+    services: dict[str, Service]
+    counters: dict[str, CounterSpec]
+    priorities: dict[str, Priority]
+    languages: tuple[str, ...] = ("zh", "en")
+    timezone: str = "UTC"
+    day_starts_at: time = time(4, 0)
+    no_show_after_recalls: int = 2
+    transfer_placement: str = "front"  # "front" or "back" of the target service's line
+    counters_start_open: bool = True
+
+    def business_day(self, at: float) -> str:
+        """The business day (ISO date) a moment belongs to: the day rolls at `day_starts_at`."""
+        local = datetime.fromtimestamp(at, ZoneInfo(self.timezone))
+        start = timedelta(hours=self.day_starts_at.hour, minutes=self.day_starts_at.minute)
+        return (local - start).date().isoformat()
+
+    def past_cutoff(self, service: Service, at: float) -> bool:
+        """True when, by the local clock, `service` has stopped issuing tickets today."""
+        if service.last_ticket_at is None:
+            return False
+        local = datetime.fromtimestamp(at, ZoneInfo(self.timezone))
+        day_start = self.day_starts_at.hour * 60 + self.day_starts_at.minute
+        now_min = (local.hour * 60 + local.minute - day_start) % 1440
+        cut = service.last_ticket_at
+        cut_min = (cut.hour * 60 + cut.minute - day_start) % 1440
+        return now_min >= cut_min
+
+
+class TicketStatus(enum.StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # still open when the business day rolled over
+
+
+ACTIVE = frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING})
+
+
+class CounterState(enum.StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+@dataclass
+class Ticket:
+    """One customer's ticket for the current business day."""
+
+    id: str  # "<business day>/<number>", unique across the log
+    number: str  # what is printed and called, e.g. "A001"
+    service: str
+    language: str
+    priority: str
+    issued_at: float
+    queue_since: float  # orders the line; moved by transfers
+    device: str
+    status: TicketStatus = TicketStatus.WAITING
+    counter: str | None = None
+    called_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    recalls: int = 0
+    transfers: int = 0
+    out_of_order: str | None = None  # reason when called ahead of its turn
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["status"] = str(self.status)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Ticket:
+        return cls(**{**d, "status": TicketStatus(d["status"])})
+
+
+@dataclass
+class Counter:
+    """A counter's live state: open, paused or closed, and the ticket it is on."""
+
+    id: str
+    state: CounterState
+    reason: str | None = None
+    ticket: str | None = None
+    served: int = 0
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "state": str(self.state)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Counter:
+        return cls(**{**d, "state": CounterState(d["state"])})

@@ -1,0 +1,48 @@
+"""The one root of every error nowserving raises on purpose, with a subclass per edge.
+
+This module imports only the standard library, so the pure domain may use it.
+"""
+
+
+class NowservingError(Exception):
+    """Root of all nowserving errors."""
+
+
+class ConfigError(NowservingError, ValueError):
+    """The branch or device configuration is invalid; carries every problem found."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = list(problems)
+        self.source = source
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+class DomainError(NowservingError):
+    """A command that the queue refuses (no ticket waiting, counter paused, ...).
+
+    `code` is a stable machine-readable word that goes on the wire; the message is for people.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+class ProtocolError(NowservingError, ValueError):
+    """An MQTT message that does not follow the wire contract.
+
+    `command_id` is the message's id when it had a readable one, so the refusal can be
+    matched by the sender.
+    """
+
+    def __init__(self, code: str, message: str, command_id: str | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.command_id = command_id
+        super().__init__(f"{code}: {message}")
+
+
+class StoreError(NowservingError, OSError):
+    """The durable event log cannot be read or written."""

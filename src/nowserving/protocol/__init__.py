@@ -1,0 +1,25 @@
+"""The wire contract every role speaks over MQTT (written out in docs/protocol.md)."""
+
+from nowserving.protocol.messages import (
+    MAX_PAYLOAD,
+    PROTOCOL_VERSION,
+    decode_command,
+    encode,
+    event_message,
+    reply_message,
+    state_message,
+    ticket_view,
+)
+from nowserving.protocol.topics import Topics
+
+__all__ = [
+    "MAX_PAYLOAD",
+    "PROTOCOL_VERSION",
+    "Topics",
+    "decode_command",
+    "encode",
+    "event_message",
+    "reply_message",
+    "state_message",
+    "ticket_view",
+]

@@ -1,0 +1,73 @@
+"""A branch server running as its own process (`python -m nowserving server`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from nowserving.adapters.mqtt import MqttLink
+from nowserving.config import EXAMPLE
+from nowserving.protocol import Topics
+
+
+class ServerProcess:
+    def __init__(self, broker, db, config=EXAMPLE) -> None:
+        self.broker, self.db, self.config = broker, db, config
+        self.proc: subprocess.Popen | None = None
+        self.log = db.with_suffix(".log")
+
+    def start(self, timeout: float = 15) -> None:
+        """Start the server and wait until it says it is online (its retained status)."""
+        online: queue.Queue = queue.Queue()
+
+        def seen(topic, payload, mid, qos):
+            online.put(json.loads(payload))  # paho thread -> test thread
+
+        with MqttLink(self.broker, f"waiter-{os.getpid()}", on_message=seen) as link:
+            link.subscribe(Topics("pudong").status("server"))
+            link.start()
+            assert link.wait_connected(5)
+            with self.log.open("ab") as log:
+                self.proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "nowserving",
+                        "server",
+                        "--config",
+                        str(self.config),
+                        "--broker",
+                        f"127.0.0.1:{self.broker.port}",
+                        "--db",
+                        str(self.db),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            # A retained status from an earlier run may arrive first: wait for this one's.
+            status = online.get(timeout=timeout)
+            while not (status.get("online") and status.get("pid") == self.proc.pid):
+                status = online.get(timeout=timeout)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.terminate()
+        return self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server_process(broker, tmp_path):
+    proc = ServerProcess(broker, tmp_path / "events.sqlite")
+    yield proc
+    proc.stop()

@@ -1,0 +1,134 @@
+"""Shared fixtures: a real Mosquitto on a free loopback port, the example branch, a server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from nowserving.adapters.broker import LocalMosquitto
+from nowserving.adapters.mqtt import Broker
+from nowserving.adapters.store import EventLog
+from nowserving.apps.server import BranchServer
+from nowserving.client import BranchClient
+from nowserving.config import EXAMPLE, load_config
+from nowserving.domain import BranchRules, CounterSpec, Priority, Service
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp()
+# 09:00 on the same day at the example branch (Asia/Shanghai).
+BRANCH_MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+
+
+def small_rules(**overrides) -> BranchRules:
+    """Two services, three counters with overlapping skills, a priority class; UTC."""
+    services = {
+        "a": Service("a", "A", {"zh": "甲", "en": "A"}),
+        "b": Service("b", "B", {"zh": "乙", "en": "B"}, first_number=1, last_number=99, padding=2),
+    }
+    counters = {
+        "c1": CounterSpec("c1", {"zh": "一", "en": "One"}, ("a",)),
+        "c2": CounterSpec("c2", {"zh": "二", "en": "Two"}, ("a", "b")),
+        "c3": CounterSpec("c3", {"zh": "三", "en": "Three"}, ("b",)),
+    }
+    priorities = {"normal": Priority("normal", 0.0), "priority": Priority("priority", 600.0)}
+    fields = dict(
+        branch_id="test",
+        services=services,
+        counters=counters,
+        priorities=priorities,
+        timezone="UTC",
+        day_starts_at=time(4, 0),
+    )
+    fields.update(overrides)
+    return BranchRules(**fields)
+
+
+@pytest.fixture
+def rules() -> BranchRules:
+    return small_rules()
+
+
+@pytest.fixture
+def example_config():
+    return load_config(EXAMPLE)
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    with LocalMosquitto(tmp_path / "broker") as broker:
+        yield broker
+
+
+@pytest.fixture
+def broker(mosquitto) -> Broker:
+    return Broker("127.0.0.1", mosquitto.port)
+
+
+class ManualClock:
+    """A clock the test moves by hand (thread-safe)."""
+
+    def __init__(self, start: float = BRANCH_MORNING) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def server(example_config, broker, tmp_path, clock):
+    """The real branch server on the example branch, connected to the test broker."""
+    with BranchServer(
+        example_config, EventLog(tmp_path / "events.sqlite"), broker, clock=clock
+    ) as srv:
+        assert srv.link.wait_connected(10)
+        yield srv
+
+
+@pytest.fixture
+def connect(broker, example_config):
+    """Connect devices of the example branch: connect("kiosk-1") -> a started BranchClient."""
+    clients: list[BranchClient] = []
+
+    def _connect(device: str, **kwargs) -> BranchClient:
+        client = BranchClient(broker, example_config.rules.branch_id, device, **kwargs)
+        client.start()
+        clients.append(client)
+        return client
+
+    yield _connect
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_swallowed_thread_errors(monkeypatch):
+    """A callback exception on paho's or another thread fails the test instead of vanishing."""
+    errors: list[BaseException] = []
+    original = threading.excepthook
+
+    def hook(args):
+        errors.append(args.exc_value)
+        original(args)
+
+    monkeypatch.setattr(threading, "excepthook", hook)
+    yield
+    assert not errors, f"exception in a background thread: {errors!r}"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs(caplog):
+    caplog.set_level(logging.INFO, logger="nowserving")

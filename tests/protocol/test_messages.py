@@ -1,0 +1,85 @@
+"""The wire contract's edge: strict decoding of commands, and the outbound messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nowserving.domain import COMMAND_TYPES, Branch, Command
+from nowserving.errors import ProtocolError
+from nowserving.protocol import Topics, decode_command, encode, state_message
+from nowserving.protocol.messages import ARGUMENTS, MAX_PAYLOAD
+from tests.conftest import T0
+
+
+def command(**fields) -> bytes:
+    message = {"v": 1, "id": "k1-1", "type": "issue_ticket", "args": {"service": "cash"}}
+    message.update(fields)
+    return json.dumps(message).encode()
+
+
+def test_every_command_type_has_an_argument_spec():
+    assert set(ARGUMENTS) == set(COMMAND_TYPES)
+
+
+def test_a_good_command_decodes():
+    assert decode_command(command()) == ("k1-1", "issue_ticket", {"service": "cash"})
+    assert decode_command(command(type="call_next", args={})) == ("k1-1", "call_next", {})
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\xff\xfe", "bad_json"),
+        (b"{", "bad_json"),
+        (b"[1,2]", "bad_message"),
+        (b"[" * 5000 + b"]" * 5000, "too_large"),
+        (b"[" * 2000 + b"]" * 2000, "bad_json"),  # nesting deeper than the decoder allows
+        (command(v=2), "bad_version"),
+        (command(v=True), "bad_version"),
+        (command(id="has space"), "bad_id"),
+        (command(id="x" * 65), "bad_id"),
+        (command(type="launch_rockets"), "unknown_command"),
+        (command(args=[]), "bad_args"),
+        (command(args={"service": 7}), "bad_args"),
+        (command(args={"service": "cash", "colour": "red"}), "bad_args"),
+        (command(args={"service": "x" * 201}), "bad_args"),
+        (command(args={}), "bad_args"),
+        (command(extra=1), "bad_message"),
+        (json.dumps({"id": "a", "type": "call_next"}).encode(), "bad_version"),
+    ],
+)
+def test_bad_commands_are_refused_with_a_code(payload, code):
+    with pytest.raises(ProtocolError) as info:
+        decode_command(payload)
+    assert info.value.code == code
+
+
+def test_oversized_payload_is_refused_before_parsing():
+    with pytest.raises(ProtocolError, match="too_large"):
+        decode_command(b" " * (MAX_PAYLOAD + 1))
+
+
+def test_topics():
+    topics = Topics("pudong")
+    assert topics.state == "nowserving/v1/pudong/state"
+    assert topics.device_of_command("nowserving/v1/pudong/cmd/kiosk-1") == "kiosk-1"
+    assert topics.device_of_command("nowserving/v1/pudong/cmd/a/b") is None
+    assert topics.device_of_command("nowserving/v1/other/cmd/kiosk-1") is None
+
+
+def test_state_message_has_lines_positions_and_names(rules):
+    branch = Branch(rules)
+    for i, service in enumerate("aab"):
+        branch.handle(Command(f"i{i}", "issue_ticket", "k", T0 + i, {"service": service}))
+    branch.handle(Command("c", "call_next", "d", T0 + 5, {"counter": "c1"}))
+    state = json.loads(encode(state_message(branch, {"en": "Test"}, T0 + 6)))
+    assert state["seq"] == branch.seq and state["business_day"] == "2026-11-23"
+    services = {s["id"]: s for s in state["services"]}
+    assert services["a"]["line"] == ["A002"] and services["a"]["waiting"] == 1
+    assert services["b"]["names"] == {"zh": "乙", "en": "B"}
+    c1 = next(c for c in state["counters"] if c["id"] == "c1")
+    assert c1["ticket"]["number"] == "A001" and c1["state"] == "open"
+    ahead = {t["number"]: t.get("ahead") for t in state["tickets"]}
+    assert ahead == {"A001": None, "A002": 0, "B01": 0}

@@ -1,0 +1,91 @@
+"""The branch config: the example is valid, and bad files list every problem at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from nowserving.config import EXAMPLE, load_config
+from nowserving.errors import ConfigError
+
+GOOD = EXAMPLE.read_text(encoding="utf-8")
+
+
+def problems_of(tmp_path, text: str) -> list[str]:
+    path = tmp_path / "branch.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+def test_example_branch_is_valid_bilingual_with_overlapping_skills():
+    config = load_config(EXAMPLE)
+    rules = config.rules
+    assert len(rules.services) >= 4 and len(rules.counters) >= 6
+    assert rules.languages == ("zh", "en")
+    for service in rules.services.values():
+        assert service.names["zh"] and service.names["en"]
+    served = [s for c in rules.counters.values() for s in c.services]
+    assert any(served.count(s) > 1 for s in rules.services), "no skill overlaps"
+    assert config.devices["counter-3"].counter == "c3"
+
+
+def test_every_error_is_reported_at_once_with_location_and_hint(tmp_path):
+    text = (
+        GOOD.replace('services = ["cash", "accounts"]', 'services = ["cash", "acounts"]')
+        .replace('prefix = "C"', 'prefix = "c1"')
+        .replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"')
+        .replace('role = "display"', 'role = "dispaly"')
+        .replace('last_ticket_at = "16:00"', 'last_ticket_at = "25:00"')
+        .replace('transfer_placement = "front"', 'transfer_placment = "front"')
+    )
+    problems = problems_of(tmp_path, text)
+    expected = [
+        "counters[1].services[1]: unknown service 'acounts' (did you mean 'accounts'?)",
+        "services[2].prefix: must be one or two capital letters, not 'c1'",
+        "branch.timezone: unknown time zone 'Mars/Olympus'",
+        "devices[2].role: unknown role 'dispaly' (did you mean 'display'?)",
+        "services[2].last_ticket_at: '25:00' is not a time of day",
+        "queue.transfer_placment: unknown key (did you mean 'transfer_placement'?)",
+    ]
+    for line in expected:
+        assert any(p.startswith(line) for p in problems), (line, problems)
+    assert len(problems) == len(expected), problems
+
+
+def test_missing_names_duplicates_and_counter_devices(tmp_path):
+    text = (
+        GOOD.replace(
+            'names = { zh = "现金存取", en = "Cash deposit & withdrawal" }',
+            'names = { zh = "现金存取" }',
+        )
+        .replace('id = "wealth"', 'id = "loans"')
+        .replace('counter = "c6"', 'counter = "c7"')
+    )
+    problems = problems_of(tmp_path, text)
+    assert "services[0].names.en: is required (one name per language)" in problems
+    assert "services[3].id: 'loans' is used twice" in problems
+    assert any(
+        p.startswith("devices[9].counter: a counter device names its counter; 'c7'")
+        for p in problems
+    )
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    problems = problems_of(tmp_path, '[branch]\nid = "x"\nnames = {\n')
+    assert len(problems) == 1 and "line" in problems[0]
+
+
+def test_wrong_types_are_reported_not_crashed_on(tmp_path):
+    problems = problems_of(
+        tmp_path, 'services = 3\ncounters = [1]\n[branch]\nid = 5\nlanguages = "zh"\n'
+    )
+    assert "branch.id: must be a string, not 5" in problems
+    assert any(p.startswith("branch.languages: must be a list") for p in problems)
+    assert any(p.startswith("counters: must be an array of tables") for p in problems)
+    assert any(p.startswith("services: must be an array of tables") for p in problems)
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
