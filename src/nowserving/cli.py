@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="validate a branch config and say what is wrong")
     check.add_argument("file", type=Path)
 
+    acl = sub.add_parser("broker-acl", help="print the Mosquitto ACL file for a branch")
+    acl.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
+
     server = sub.add_parser("server", help="run the branch server")
     server.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
     _broker_options(server)
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return _check_config(args.file)
+        if args.command == "broker-acl":
+            return _broker_acl(args.config)
         if args.command == "server":
             return _server(args)
         if args.command == "demo":
@@ -95,6 +100,16 @@ def _check_config(path: Path) -> int:
         f"{len(rules.counters)} counters, {len(config.devices)} devices, "
         f"languages {', '.join(rules.languages)}"
     )
+    return 0
+
+
+def _broker_acl(path: Path) -> int:
+    from nowserving.config import load_config
+    from nowserving.protocol.acl import mosquitto_acl
+
+    config = load_config(path)
+    roles = {d.id: d.role for d in config.devices.values()}
+    sys.stdout.write(mosquitto_acl(config.rules.branch_id, roles))
     return 0
 
 

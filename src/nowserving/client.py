@@ -30,6 +30,7 @@ class BranchClient:
         device_id: str,
         *,
         on_event: Callable[[dict], None] | None = None,
+        watch_state: bool = True,
     ) -> None:
         self.device_id = device_id
         self.topics = Topics(branch)
@@ -48,7 +49,8 @@ class BranchClient:
             will=(self.topics.status(device_id), offline),
         )
         self.link.subscribe(self.topics.reply(device_id))
-        self.link.subscribe(self.topics.state)
+        if watch_state:
+            self.link.subscribe(self.topics.state)
         if on_event is not None:
             self.link.subscribe(self.topics.events)
 

@@ -6,6 +6,8 @@ one with a generated config on a free port, and can stop and restart it on the s
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -56,6 +58,9 @@ class LocalMosquitto:
 
     def config_text(self) -> str:
         auth = "" if "allow_anonymous" in self.extra else "allow_anonymous true\n"
+        # Run as whoever starts it: as root, Mosquitto would otherwise switch to the
+        # `mosquitto` user, which cannot read a private work directory.
+        auth += f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
         return (
             f"listener {self.port} 127.0.0.1\n{auth}set_tcp_nodelay true\n"
             f"persistence false\nlog_dest file {self.log_path}\n"

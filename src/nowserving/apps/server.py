@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from nowserving import __version__
 from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.adapters.store import EventLog
+from nowserving.adapters.systemd import Notifier
 from nowserving.config import BranchConfig
 from nowserving.domain import Branch, Command, Event
 from nowserving.domain.commands import COMMAND_TYPES
@@ -61,8 +62,10 @@ class BranchServer:
         log_store: EventLog,
         broker: Broker,
         clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
+        self.notifier = notifier or Notifier()
         self.store = log_store
         self.clock = clock
         self.topics = Topics(config.rules.branch_id)
@@ -96,6 +99,7 @@ class BranchServer:
         self._thread = threading.Thread(target=self.run, name="apply-loop", daemon=True)
         self._thread.start()
         self.link.start()
+        self.notifier.ready(f"branch {self.config.rules.branch_id} at seq {self.branch.seq}")
 
     def close(self) -> None:
         self._stop.set()
@@ -118,7 +122,13 @@ class BranchServer:
     # ----- the apply loop ---------------------------------------------------------------
 
     def run(self) -> None:
+        interval = self.notifier.watchdog_interval
+        petted = time.monotonic()
         while not self._stop.is_set():
+            # The watchdog is petted from this loop only: a stuck loop gets restarted.
+            if interval is not None and time.monotonic() - petted >= interval:
+                self.notifier.watchdog()
+                petted = time.monotonic()
             try:
                 first = self.inbox.get(timeout=0.2)
             except queue.Empty:

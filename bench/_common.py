@@ -1,0 +1,50 @@
+"""Shared by the benches: how the run was made, and a branch sized for load."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from nowserving.adapters.broker import find_mosquitto
+from nowserving.config import EXAMPLE
+
+
+def describe_machine() -> str:
+    out = subprocess.run([find_mosquitto(), "-h"], capture_output=True, text=True).stdout
+    mosq = re.search(r"mosquitto version (\S+)", out)
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({cpu}); Python "
+        f"{platform.python_version()}; paho-mqtt {version('paho-mqtt')}; Mosquitto "
+        f"{mosq.group(1) if mosq else '?'}; SQLite {__import__('sqlite3').sqlite_version}"
+    )
+
+
+def load_branch_config(workdir: Path) -> Path:
+    """The example branch with number ranges wide enough for a load test and no cut-offs."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = re.sub(r"range = \[1, \d+\]", "range = [1, 99999]", text)
+    text = re.sub(r"(?m)^(last_ticket_at|daily_cap) = .*\n", "", text)
+    path = workdir / "bench-branch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def command_line() -> str:
+    return " ".join([Path(sys.executable).name, *sys.argv])

@@ -1,0 +1,269 @@
+"""How many durable commands per second the branch server sustains through a real
+Mosquitto, and the latency from publishing a command to receiving the state snapshot that
+includes it, at a steady rate.
+
+    .venv/bin/python bench/server_throughput.py [--commands 20000] [--rate 100] [--seconds 30]
+
+The server runs as its own process (`python -m nowserving server`) with its SQLite event log
+in WAL mode and synchronous=FULL; the load comes from this process over loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import command_line, cpu_seconds, describe_machine, load_branch_config  # noqa: E402
+
+from nowserving.adapters.broker import LocalMosquitto  # noqa: E402
+from nowserving.adapters.mqtt import Broker, MqttLink  # noqa: E402
+from nowserving.client import BranchClient  # noqa: E402
+from nowserving.protocol import Topics  # noqa: E402
+
+COUNTERS = [f"counter-{i}" for i in range(1, 7)]
+# The first service of counters c1..c6 in the example branch.
+PRIMARY = ("cash", "cash", "accounts", "business", "loans", "wealth")
+
+
+def start_server(config: Path, port: int, db: Path, log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nowserving",
+                "server",
+                "--config",
+                str(config),
+                "--broker",
+                f"127.0.0.1:{port}",
+                "--db",
+                str(db),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc
+
+
+def wait_online(broker: Broker, pid: int) -> None:
+    online = threading.Event()
+
+    def seen(topic, payload, mid, qos):
+        status = json.loads(payload)
+        if status.get("online") and status.get("pid") == pid:
+            online.set()
+
+    with MqttLink(broker, "bench-waiter", on_message=seen) as link:
+        link.subscribe(Topics("pudong").status("server"))
+        link.start()
+        if not online.wait(20):
+            raise SystemExit("server did not come online")
+
+
+def workload(clients: dict[str, BranchClient], n: int) -> list[tuple]:
+    """A branch's mix: one ticket issued for every two counter actions (call_next, start;
+    the next call_next finishes the customer being served). Tickets go to the services
+    the counters serve first, in turn, so arrivals match service and lines stay short."""
+    plan = []
+    for i in range(n):
+        if i % 3 == 0:
+            service = PRIMARY[i // 3 % len(PRIMARY)]
+            plan.append((clients["kiosk-1"], "issue_ticket", {"service": service}))
+        else:
+            step = i - i // 3 - 1  # 0, 1, 2, ... over counter actions only
+            counter = COUNTERS[step // 2 % len(COUNTERS)]
+            plan.append((clients[counter], ("call_next", "start")[step % 2], {}))
+    return plan
+
+
+def throughput(clients: dict[str, BranchClient], n: int, window: int) -> tuple[float, int]:
+    """Send n commands as fast as the window of unanswered ones allows; returns (s, refused)."""
+    slots = threading.Semaphore(window)
+    sent: queue.Queue = queue.Queue()
+    refused = 0
+
+    def collect() -> None:
+        nonlocal refused
+        for _ in range(n):
+            client, command_id = sent.get()
+            refused += not client.wait_reply(command_id, timeout=60)["ok"]
+            slots.release()
+
+    collector = threading.Thread(target=collect)
+    start = time.perf_counter()
+    collector.start()
+    for client, kind, args in workload(clients, n):
+        slots.acquire()
+        sent.put((client, client.send_nowait(kind, args)))
+    collector.join()
+    return time.perf_counter() - start, refused
+
+
+def steady_latency(
+    clients: dict[str, BranchClient], watcher_states: list, rate: float, seconds: float
+) -> tuple[list[float], list[float], int]:
+    """The same mix at `rate`/s: latency to the reply and to the snapshot that includes it."""
+    sent: list[tuple[float, BranchClient, str]] = []
+    interval = 1 / rate
+    start = time.perf_counter()
+    for i, (client, kind, args) in enumerate(workload(clients, int(rate * seconds))):
+        delay = start + i * interval - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)  # pacing the load, not waiting for a result
+        command_id = client.new_command_id()
+        sent.append((time.perf_counter(), client, command_id))
+        client.send_nowait(kind, args, command_id=command_id)
+    to_reply, replies = [], []
+    for t0, client, command_id in sent:
+        reply = client.wait_reply(command_id, timeout=30)
+        to_reply.append(reply["_received"] - t0)
+        replies.append((t0, reply))
+    # Refusals carry no seq (their event is in the next snapshot): time the accepted ones.
+    accepted = [(t0, r["result"]["seq"]) for t0, r in replies if r["ok"]]
+    last = max(seq for _, seq in accepted)
+    deadline = time.monotonic() + 30
+    while (not watcher_states or watcher_states[-1][1] < last) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the watcher's snapshot may trail the last reply by a moment
+    to_state = [
+        next(t for t, s in watcher_states if s >= seq and t >= t0) - t0 for t0, seq in accepted
+    ]
+    refused = len(replies) - len(accepted)
+    return to_reply, to_state, refused
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commands", type=int, default=20_000)
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=500,
+        help="commands in flight at most during the throughput run",
+    )
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--long-line",
+        type=int,
+        default=500,
+        help="then add this many waiting tickets and measure latency again",
+    )
+    args = parser.parse_args()
+    print(f"$ {command_line()}")
+    print(describe_machine())
+    with tempfile.TemporaryDirectory() as tmp, LocalMosquitto(Path(tmp) / "broker") as mosq:
+        tmp = Path(tmp)
+        config = load_branch_config(tmp)
+        broker = Broker("127.0.0.1", mosq.port)
+        server = start_server(config, mosq.port, tmp / "events.sqlite", tmp / "server.log")
+        try:
+            wait_online(broker, server.pid)
+            states: list[tuple[float, int]] = []
+            clients: dict[str, BranchClient] = {}
+            for device in ["kiosk-1", *COUNTERS]:
+                clients[device] = BranchClient(broker, "pudong", device, watch_state=False)
+                clients[device].start()
+            # Stamp replies with their arrival time on paho's thread, for latency.
+            for client in clients.values():
+                original = client._received
+
+                def stamped(topic, payload, mid, qos, _orig=original):
+                    if "/reply/" in topic:
+                        message = json.loads(payload)
+                        message["_received"] = time.perf_counter()
+                        payload = json.dumps(message).encode()
+                    _orig(topic, payload, mid, qos)
+
+                client.link._on_message = stamped
+            sizes: list[int] = []
+
+            def state_seen(topic, payload, mid, qos):
+                # The encoder writes "v" then "seq" first: read seq without parsing it all.
+                seq = int(payload[:40].split(b'"seq":', 1)[1].split(b",", 1)[0])
+                states.append((time.perf_counter(), seq))
+                sizes.append(len(payload))
+
+            watcher = MqttLink(broker, "bench-state", on_message=state_seen)
+            watcher.subscribe(Topics("pudong").state)
+            watcher.start()
+            watcher.wait_connected(5)
+
+            def latency(label: str) -> None:
+                sizes.clear()
+                to_reply, to_state, refused = steady_latency(
+                    clients, states, args.rate, args.seconds
+                )
+                ms = [x * 1000 for x in to_state]
+                rms = [x * 1000 for x in to_reply]
+                print(
+                    f"\nsteady {args.rate:g} commands/s for {args.seconds:g} s, {label} "
+                    f"({len(rms)} commands; {refused} refused, snapshot latency over the "
+                    f"{len(ms)} accepted):"
+                )
+                print(
+                    f"  publish -> reply:          p50 {pct(rms, 50):.2f} ms  p99 "
+                    f"{pct(rms, 99):.2f} ms  max {max(rms):.2f} ms"
+                )
+                print(
+                    f"  publish -> state snapshot: p50 {pct(ms, 50):.2f} ms  p99 "
+                    f"{pct(ms, 99):.2f} ms  max {max(ms):.2f} ms  mean "
+                    f"{statistics.mean(ms):.2f} ms"
+                )
+                print(
+                    f"  state snapshot size: median {statistics.median(sizes):,.0f} bytes, "
+                    f"largest {max(sizes):,} bytes"
+                )
+
+            latency("a fresh branch, lines short")
+
+            cpu0 = cpu_seconds(server.pid), cpu_seconds(mosq._proc.pid)
+            elapsed, refused = throughput(clients, args.commands, args.window)
+            cpu1 = cpu_seconds(server.pid), cpu_seconds(mosq._proc.pid)
+            rate = args.commands / elapsed
+            print(
+                f"\nthroughput: {args.commands} commands of the same mix, at most "
+                f"{args.window} in flight ({refused} refused by the queue; refusals are "
+                "logged durably too)"
+            )
+            print(f"  {elapsed:.2f} s -> {rate:,.0f} durable commands/s")
+            print(
+                f"  CPU used: server {cpu1[0] - cpu0[0]:.1f} s "
+                f"({(cpu1[0] - cpu0[0]) / elapsed:.0%} of a core), mosquitto "
+                f"{cpu1[1] - cpu0[1]:.1f} s ({(cpu1[1] - cpu0[1]) / elapsed:.0%})"
+            )
+
+            if args.long_line:
+                kiosk = clients["kiosk-1"]
+                ids = [
+                    kiosk.send_nowait("issue_ticket", {"service": "loans"})
+                    for _ in range(args.long_line)
+                ]
+                for command_id in ids:
+                    kiosk.wait_reply(command_id, timeout=60)
+                latency(f"after {args.long_line} more tickets joined one line")
+            watcher.close()
+            for client in clients.values():
+                client.close()
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

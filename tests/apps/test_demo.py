@@ -1,0 +1,38 @@
+"""`nowserving demo` runs a whole branch and says what happened and where to look."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+
+def test_demo_runs_a_branch_headless(tmp_path):
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nowserving",
+            "demo",
+            "--minutes",
+            "45",
+            "--speed",
+            "900",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=None,
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert re.search(r"ticket +A0\d\d +现金存取 / Cash deposit", text), text
+    assert re.search(r"CALL +[A-E]\d{3} → \d号(窗口|贵宾室) / (Counter|Room) \d", text), text
+    summary = re.search(r"(\d+) tickets issued, (\d+) called", text)
+    assert summary and int(summary[1]) > 5 and int(summary[2]) > 0, text
+    assert f"Look at: {out / 'demo.log'}" in text
+    assert (out / "events.sqlite").stat().st_size > 0
+    assert "loaded at seq 0" in (out / "demo.log").read_text()

@@ -1,0 +1,96 @@
+"""Broker ACLs generated from the config, enforced by a real Mosquitto with passwords."""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import subprocess
+
+import pytest
+
+from nowserving.adapters.broker import LocalMosquitto, find_mosquitto
+from nowserving.adapters.mqtt import Broker, MqttLink
+from nowserving.adapters.store import EventLog
+from nowserving.apps.server import BranchServer
+from nowserving.client import BranchClient
+from nowserving.protocol import Topics
+from nowserving.protocol.acl import mosquitto_acl
+
+TOPICS = Topics("pudong")
+
+
+@pytest.fixture
+def secured(tmp_path, example_config):
+    """A Mosquitto with one password per device and the generated ACL."""
+    passwd = shutil.which("mosquitto_passwd") or find_mosquitto() + "_passwd"
+    users = ["server", *example_config.devices]
+    pwfile = tmp_path / "passwd"
+    for i, user in enumerate(users):
+        subprocess.run(
+            [passwd, *([] if i else ["-c"]), "-b", str(pwfile), user, f"pw-{user}"], check=True
+        )
+    roles = {d.id: d.role for d in example_config.devices.values()}
+    (tmp_path / "acl").write_text(mosquitto_acl("pudong", roles))
+    extra = f"allow_anonymous false\npassword_file {pwfile}\nacl_file {tmp_path / 'acl'}\n"
+    with LocalMosquitto(tmp_path / "broker", extra=extra) as mosquitto:
+        yield mosquitto
+
+
+def login(mosquitto, user: str) -> Broker:
+    return Broker("127.0.0.1", mosquitto.port, username=user, password=f"pw-{user}")
+
+
+def test_devices_work_within_their_rights(secured, example_config, tmp_path, clock):
+    server_broker = login(secured, "server")
+    with (
+        BranchServer(
+            example_config, EventLog(tmp_path / "e.sqlite"), server_broker, clock=clock
+        ) as server,
+        BranchClient(login(secured, "kiosk-1"), "pudong", "kiosk-1") as kiosk,
+        BranchClient(login(secured, "counter-1"), "pudong", "counter-1") as counter,
+    ):
+        assert server.link.wait_connected(5)
+        assert kiosk.send("issue_ticket", {"service": "cash"})["ok"]
+        assert counter.send("call_next")["ok"]
+        assert kiosk.wait_state(lambda s: s["seq"] >= 3)["recent_calls"][0]["number"] == "A001"
+
+
+def test_the_broker_drops_what_a_device_may_not_publish(secured):
+    """GIVEN a watcher that may read commands, state and statuses WHEN the display publishes
+    a command, a state and another device's command, then its own status THEN the watcher
+    gets only the status: the broker handles one client's messages in order, so the three
+    before it were dropped."""
+    seen: queue.Queue = queue.Queue()
+    with (
+        MqttLink(
+            login(secured, "server"), "watcher", on_message=lambda t, p, m, q: seen.put(t)
+        ) as watcher,
+        MqttLink(login(secured, "lobby-1"), "display") as display,
+    ):
+        for topic in (f"{TOPICS.base}/cmd/+", TOPICS.state, f"{TOPICS.base}/status/#"):
+            watcher.subscribe(topic)
+        watcher.start()
+        display.start()
+        assert watcher.wait_connected(5) and display.wait_connected(5)
+        # Subscriptions are handled in order: once this echo arrives, all three are active.
+        watcher.publish(TOPICS.status("server"), b"{}")
+        assert seen.get(timeout=5) == TOPICS.status("server")
+        payload = json.dumps({"v": 1, "id": "x", "type": "issue_ticket"}).encode()
+        for topic in (
+            TOPICS.command("lobby-1"),
+            TOPICS.state,
+            TOPICS.command("kiosk-1"),
+            TOPICS.status("lobby-1"),
+        ):
+            display.publish(topic, payload).wait_for_publish(5)
+        assert seen.get(timeout=5) == TOPICS.status("lobby-1")
+        assert seen.empty()
+
+
+def test_a_wrong_password_is_refused(secured):
+    bad = Broker("127.0.0.1", secured.port, username="kiosk-1", password="guess")
+    with MqttLink(bad, "intruder") as link:
+        link.start()
+        assert not link.wait_connected(2)
+        assert link.refusal is not None and "authori" in link.refusal.lower()

@@ -1,0 +1,33 @@
+"""The `nowserving` command's operator subcommands and exit codes."""
+
+from __future__ import annotations
+
+from nowserving.cli import main
+from nowserving.config import EXAMPLE
+
+
+def test_check_config_ok(capsys):
+    assert main(["check-config", str(EXAMPLE)]) == 0
+    assert "OK — branch pudong: 5 services, 6 counters, 10 devices" in capsys.readouterr().out
+
+
+def test_check_config_lists_every_problem_and_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace('prefix = "A"', 'prefix = "a"')
+        .replace('role = "kiosk"', 'role = "kisok"', 1),
+        encoding="utf-8",
+    )
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err
+    assert "services[0].prefix" in err and "did you mean 'kiosk'?" in err
+
+
+def test_broker_acl_for_the_example(capsys):
+    assert main(["broker-acl", "--config", str(EXAMPLE)]) == 0
+    acl = capsys.readouterr().out
+    assert "user lobby-1\ntopic read nowserving/v1/pudong/state\n" in acl
+    assert "topic write nowserving/v1/pudong/cmd/kiosk-1" in acl
+    assert "topic write nowserving/v1/pudong/cmd/lobby-1" not in acl
