@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 
 from nowserving.domain.commands import Command
+from nowserving.domain.estimate import Estimator
 from nowserving.domain.events import Event
+from nowserving.domain.learning import Learner
 from nowserving.domain.model import (
     ACTIVE,
     BranchRules,
@@ -44,6 +46,7 @@ class Branch:
         self.counters: dict[str, Counter] = {c: Counter(c, start) for c in rules.counters}
         self.outcomes: OrderedDict[str, dict] = OrderedDict()
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
+        self.learner = Learner(rules.services)
 
     # ----- commands -------------------------------------------------------------------
 
@@ -159,6 +162,7 @@ class Branch:
                 "service_full", f"{service.id} has issued all {service.capacity} tickets today"
             )
         number = service.number_text(service.first_number + issued)
+        estimate = Estimator(self, cmd.at).for_new_ticket(service.id, priority)
         return [
             (
                 "ticket_issued",
@@ -168,6 +172,7 @@ class Branch:
                     "service": service.id,
                     "language": language,
                     "priority": priority,
+                    "estimate": estimate.to_dict() if estimate else None,
                 },
             )
         ]
@@ -353,8 +358,10 @@ class Branch:
             issued_at=event.at,
             queue_since=event.at,
             device=event.device or "",
+            estimate=data.get("estimate"),
         )
         self.tickets[ticket.id] = ticket
+        self.learner.arrived(ticket.service, ticket.priority, event.at)
         self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
         self.lines.setdefault(ticket.service, {})[ticket.id] = None
 
@@ -385,8 +392,17 @@ class Branch:
         ticket.status = TicketStatus.SERVING
         ticket.started_at = event.at
 
+    def _learn_occupancy(self, ticket: Ticket, at: float, gone: bool) -> None:
+        occupancy = at - (ticket.called_at if ticket.called_at is not None else at)
+        in_line = (ticket.called_at or at) - ticket.queue_since
+        if gone:
+            self.learner.gone(ticket.service, occupancy, in_line)
+        else:
+            self.learner.served(ticket.service, occupancy, in_line)
+
     def _apply_ticket_finished(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
+        self._learn_occupancy(ticket, event.at, gone=False)
         ticket.status = TicketStatus.DONE
         ticket.finished_at = event.at
         self._leave_counter(ticket)
@@ -394,12 +410,15 @@ class Branch:
 
     def _apply_ticket_no_show(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
+        self._learn_occupancy(ticket, event.at, gone=True)
         ticket.status = TicketStatus.NO_SHOW
         ticket.finished_at = event.at
         self._leave_counter(ticket)
 
     def _apply_ticket_transferred(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
+        if ticket.called_at is not None:  # a counter spent this time on them
+            self._learn_occupancy(ticket, event.at, gone=False)
         self._leave_line(ticket)
         self._leave_counter(ticket)
         ticket.service = data["to_service"]
@@ -419,11 +438,14 @@ class Branch:
 
     def _apply_counter_opened(self, event: Event, data: dict) -> None:
         counter = self.counters[data["counter"]]
-        counter.state, counter.reason = CounterState.OPEN, None
+        if counter.state is CounterState.PAUSED and counter.since is not None:
+            self.learner.paused_for(event.at - counter.since)
+        counter.state, counter.reason, counter.since = CounterState.OPEN, None, None
 
     def _apply_counter_paused(self, event: Event, data: dict) -> None:
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.PAUSED, data["reason"]
+        counter.since = event.at
 
     def _apply_counter_closed(self, event: Event, data: dict) -> None:
         counter = self.counters[data["counter"]]
@@ -449,6 +471,7 @@ class Branch:
             "counters": [c.to_dict() for c in self.counters.values()],
             "outcomes": list(self.outcomes.items()),
             "recent_calls": list(self.recent_calls),
+            "learner": self.learner.to_dict(),
         }
 
     @classmethod
@@ -467,4 +490,5 @@ class Branch:
                 branch.counters[cd["id"]] = Counter.from_dict(cd)
         branch.outcomes = OrderedDict((k, v) for k, v in d["outcomes"])
         branch.recent_calls.extend(d["recent_calls"])
+        branch.learner = Learner.from_dict(rules.services, d["learner"])
         return branch

@@ -125,6 +125,7 @@ class Ticket:
     recalls: int = 0
     transfers: int = 0
     out_of_order: str | None = None  # reason when called ahead of its turn
+    estimate: dict | None = None  # the wait estimate given when it was issued
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -145,6 +146,7 @@ class Counter:
     reason: str | None = None
     ticket: str | None = None
     served: int = 0
+    since: float | None = None  # when it was last paused
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "state": str(self.state)}

@@ -1,0 +1,154 @@
+"""Accuracy of wait estimates over simulated customers, as in Ibrahim & Whitt (2009):
+over customers who had to wait and were served, MAE, RMSE, ASE (mean squared error) and
+RASE = ASE / (mean wait)², with 95% half-widths from 10 batch means; and for our interval,
+how often the actual wait fell inside it (coverage) and its mean width."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from nowserving.sim.engine import Customer
+
+ESTIMATORS = ("ours", "naive", "QL", "QL_m", "LES", "HOL")
+BATCHES = 10
+T_975_9 = 2.262  # Student t, 9 degrees of freedom
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    half_width: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.4g} ± {self.half_width:.2g}"
+
+
+@dataclass
+class Report:
+    scenario: str
+    customers: int
+    measured: int  # customers who waited and were served, after warm-up
+    mean_wait: float
+    by_estimator: dict[str, dict[str, Figure]]  # name -> MAE, RMSE, ASE, RASE
+    rase_ratio: Figure | None  # ours / the oracle (QL, or QL_m with abandonment)
+    oracle: str
+    coverage: Figure
+    width: float
+    decile_bias: list[float]  # ours, (mean estimate - mean wait) / overall mean wait
+
+
+def _batches(values: list, n: int = BATCHES) -> list[list]:
+    size = len(values) // n
+    return [values[i * size : (i + 1) * size] for i in range(n)] if size else [values]
+
+
+def _figure(per_batch: list[float]) -> Figure:
+    if len(per_batch) < 2:
+        return Figure(per_batch[0] if per_batch else math.nan, math.nan)
+    return Figure(
+        statistics.mean(per_batch),
+        T_975_9 * statistics.stdev(per_batch) / math.sqrt(len(per_batch)),
+    )
+
+
+def measured_customers(customers: list[Customer]) -> list[Customer]:
+    return [
+        c
+        for c in customers
+        if not c.warmup
+        and c.called is not None
+        and not c.gone
+        and c.wait > 0
+        and c.estimate is not None
+    ]
+
+
+def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Report:
+    waited = measured_customers(customers)
+    if len(waited) < BATCHES:
+        raise ValueError(f"{scenario}: only {len(waited)} customers waited; run longer")
+    mean_wait = statistics.mean(c.wait for c in waited)
+
+    def predict(c: Customer, name: str) -> float:
+        return c.estimate["mean"] if name == "ours" else c.baselines[name]
+
+    batches = _batches(waited)
+    by_estimator: dict[str, dict[str, Figure]] = {}
+    rase_batches: dict[str, list[float]] = {}
+    for name in ESTIMATORS:
+        mae, rmse, ase, rase = [], [], [], []
+        for batch in batches:
+            errors = [predict(c, name) - c.wait for c in batch]
+            sq = statistics.mean(e * e for e in errors)
+            mae.append(statistics.mean(abs(e) for e in errors))
+            rmse.append(math.sqrt(sq))
+            ase.append(sq)
+            rase.append(sq / statistics.mean(c.wait for c in batch) ** 2)
+        rase_batches[name] = rase
+        by_estimator[name] = {
+            "MAE": _figure(mae),
+            "RMSE": _figure(rmse),
+            "ASE": _figure(ase),
+            "RASE": _figure(rase),
+        }
+    oracle = "QL_m" if abandonment else "QL"
+    ratio = _figure(
+        [o / q for o, q in zip(rase_batches["ours"], rase_batches[oracle], strict=True) if q > 0]
+    )
+    coverage = _figure(
+        [
+            statistics.mean(c.estimate["low"] <= c.wait <= c.estimate["high"] for c in batch)
+            for batch in batches
+        ]
+    )
+    width = statistics.mean(c.estimate["high"] - c.estimate["low"] for c in waited)
+    return Report(
+        scenario,
+        len(customers),
+        len(waited),
+        mean_wait,
+        by_estimator,
+        ratio,
+        oracle,
+        coverage,
+        width,
+        _decile_bias(waited, mean_wait),
+    )
+
+
+def _decile_bias(waited: list[Customer], mean_wait: float) -> list[float]:
+    """Bias of our estimate in each tenth of the day (by arrival time within its day)."""
+    days: dict[int, list[Customer]] = {}
+    for c in waited:
+        days.setdefault(c.day, []).append(c)
+    tenths: list[list[float]] = [[] for _ in range(10)]
+    for group in days.values():
+        first, last = group[0].arrived, group[-1].arrived
+        span = max(last - first, 1e-9)
+        for c in group:
+            tenths[min(9, int((c.arrived - first) / span * 10))].append(c.estimate["mean"] - c.wait)
+    return [statistics.mean(t) / mean_wait if t else math.nan for t in tenths]
+
+
+def format_report(report: Report) -> str:
+    lines = [
+        f"{report.scenario}: {report.customers:,} customers, {report.measured:,} waited "
+        f"and were served (mean wait {report.mean_wait:.3g} s)",
+        f"  {'estimator':<8} {'MAE (s)':>16} {'RMSE (s)':>16} {'RASE':>18}",
+    ]
+    for name, figs in report.by_estimator.items():
+        lines.append(f"  {name:<8} {figs['MAE']!s:>16} {figs['RMSE']!s:>16} {figs['RASE']!s:>18}")
+    lines.append(f"  ours / {report.oracle} RASE: {report.rase_ratio}")
+    lines.append(
+        f"  80% interval: coverage {report.coverage.value:.1%} ± "
+        f"{report.coverage.half_width:.1%}, mean width {report.width:.3g} s"
+    )
+    worst = max(abs(b) for b in report.decile_bias if not math.isnan(b))
+    lines.append(
+        "  bias per tenth of the day (% of mean wait): "
+        + " ".join(f"{b:+.0%}" for b in report.decile_bias)
+        + f"  (worst {worst:.0%})"
+    )
+    return "\n".join(lines)
