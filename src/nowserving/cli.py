@@ -22,6 +22,25 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="validate a branch config and say what is wrong")
     check.add_argument("file", type=Path)
 
+    sim = sub.add_parser("simulate", help="simulate a branch day and measure wait estimates")
+    sim.add_argument(
+        "--scenario",
+        required=True,
+        help="a built-in scenario (--list shows them) or a scenario TOML file",
+    )
+    sim.add_argument("--customers", type=int, help="stop after this many arrivals")
+    sim.add_argument("--seed", type=int, default=1)
+
+    sub.add_parser("scenarios", help="list the built-in simulation scenarios")
+
+    audit = sub.add_parser(
+        "audit",
+        help="how often customers were called inside the "
+        "interval printed on their ticket, per service and hour",
+    )
+    audit.add_argument("--db", type=Path, required=True, help="the server's event log")
+    audit.add_argument("--timezone", help="IANA time zone for the hours (default: UTC)")
+
     acl = sub.add_parser("broker-acl", help="print the Mosquitto ACL file for a branch")
     acl.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
 
@@ -65,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return _check_config(args.file)
+        if args.command == "simulate":
+            return _simulate(args)
+        if args.command == "scenarios":
+            return _scenarios()
+        if args.command == "audit":
+            from nowserving.audit import audit_text
+
+            print(audit_text(args.db, args.timezone or "UTC"))
+            return 0
         if args.command == "broker-acl":
             return _broker_acl(args.config)
         if args.command == "server":
@@ -100,6 +128,37 @@ def _check_config(path: Path) -> int:
         f"{len(rules.counters)} counters, {len(config.devices)} devices, "
         f"languages {', '.join(rules.languages)}"
     )
+    return 0
+
+
+def _scenarios() -> int:
+    from nowserving.sim import SCENARIOS
+
+    for name, scenario in SCENARIOS.items():
+        print(f"{name:<18} {scenario.description}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from nowserving.sim import SCENARIOS, load_scenario, simulate
+    from nowserving.sim.metrics import evaluate, format_day, format_report
+
+    if args.scenario in SCENARIOS:
+        scenario = SCENARIOS[args.scenario]
+    elif Path(args.scenario).exists():
+        scenario = load_scenario(args.scenario)
+    else:
+        raise ConfigError(
+            [f"no built-in scenario or file {args.scenario!r}; built-in: {', '.join(SCENARIOS)}"],
+            "simulate",
+        )
+    print(f"{scenario.name}: {scenario.description} (seed {args.seed})", flush=True)
+    customers = simulate(scenario, seed=args.seed, customers=args.customers)
+    abandonment = any(s.patience_s is not None for s in scenario.services)
+    print("How the days went (per service):")
+    print(format_day(customers))
+    print("How good the wait estimates were (customers who waited and were served):")
+    print(format_report(evaluate(scenario.name, customers, abandonment)))
     return 0
 
 

@@ -25,6 +25,7 @@ from nowserving.adapters.systemd import Notifier
 from nowserving.config import BranchConfig
 from nowserving.domain import Branch, Command, Event
 from nowserving.domain.commands import COMMAND_TYPES
+from nowserving.domain.estimate import Estimator
 from nowserving.errors import ProtocolError
 from nowserving.protocol import (
     Topics,
@@ -35,10 +36,13 @@ from nowserving.protocol import (
     state_message,
     ticket_view,
 )
+from nowserving.protocol.messages import Estimates
 
 log = logging.getLogger(__name__)
 
 BATCH = 200  # commands per durable transaction at most
+ESTIMATE_EVERY_S = 1.0  # wait estimates in the snapshot are at most this old ...
+REFRESH_S = 15.0  # ... and the snapshot is republished this often while people wait
 COUNTER_COMMANDS = frozenset(COMMAND_TYPES) - {"issue_ticket", "cancel"}
 
 
@@ -74,6 +78,8 @@ class BranchServer:
         self.rejected = 0  # inbound messages refused at the edge, for tests and status
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._estimate_cache: tuple[int, float, Estimates] | None = None
+        self._published = (-1, time.monotonic())
         offline = encode({"v": 1, "device": "server", "online": False})
         self.link = MqttLink(
             broker,
@@ -132,6 +138,8 @@ class BranchServer:
             try:
                 first = self.inbox.get(timeout=0.2)
             except queue.Empty:
+                if self.link.connected.is_set():
+                    self._refresh_if_due()
                 continue
             batch = [first]
             while len(batch) < BATCH:
@@ -227,8 +235,34 @@ class BranchServer:
     # ----- publishing -------------------------------------------------------------------
 
     def publish_state(self) -> None:
-        state = state_message(self.branch, self.config.names, self.clock())
+        now = self.clock()
+        state = state_message(self.branch, self.config.names, now, self._estimates(now))
+        self._published = (self.branch.seq, time.monotonic())
         self.link.publish(self.topics.state, encode(state), retain=True)
+
+    def _estimates(self, now: float) -> Estimates:
+        """Current wait estimates, recomputed at most every ESTIMATE_EVERY_S seconds: they
+        cost more than the rest of a snapshot, and a second-old estimate is still true."""
+        cached = self._estimate_cache
+        if cached is None or (
+            cached[0] != self.branch.seq and time.monotonic() - cached[1] >= ESTIMATE_EVERY_S
+        ):
+            tickets, arrivals = Estimator(self.branch, now).for_all()
+            cached = self._estimate_cache = (
+                self.branch.seq,
+                time.monotonic(),
+                (tickets, arrivals, now),
+            )
+        return cached[2]
+
+    def _refresh_if_due(self) -> None:
+        """Republish when estimates went stale, and now and then while people wait."""
+        seq, at = self._published
+        idle_for = time.monotonic() - at
+        waiting = any(self.branch.lines.values())
+        stale = self._estimate_cache is not None and self._estimate_cache[0] != seq
+        if (stale and idle_for >= ESTIMATE_EVERY_S) or (waiting and idle_for >= REFRESH_S):
+            self.publish_state()
 
     def _publish_status(self, online: bool) -> None:
         status = {

@@ -33,6 +33,9 @@ from nowserving.domain.policy import boost, call_key
 
 LOW_P, HIGH_P = 0.10, 0.90
 REPLICATIONS = 100
+STEP_BUDGET = 6000  # simulated calls per estimate: long lines get fewer replications ...
+MIN_REPLICATIONS = 24
+EMPIRICAL_FROM = 60  # ... and below this many, the interval comes from a fitted gamma
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
 
 
@@ -77,7 +80,7 @@ class Estimator:
         virtual = self._virtual(service, priority)
         if self._dedicated(service):
             return self._pool_estimate(virtual)
-        return self._simulate([virtual])[virtual.id]
+        return self._simulate([virtual], only=virtual.id)[virtual.id]
 
     def for_all(self) -> tuple[dict[str, Estimate | None], dict[str, Estimate | None]]:
         """Estimates for every waiting ticket, and for a new arrival at every service."""
@@ -177,7 +180,10 @@ class Estimator:
 
     # ----- shared counters: simulate the call policy --------------------------------
 
-    def _simulate(self, virtuals: list[Ticket]) -> dict[str, Estimate | None]:
+    def _simulate(
+        self, virtuals: list[Ticket], only: str | None = None
+    ) -> dict[str, Estimate | None]:
+        """Estimates from simulated futures, for every waiting ticket (or just `only`)."""
         branch, rules = self.branch, self.rules
         prio = rules.priorities
         lines: dict[str, list[tuple[float, str, Ticket | None]]] = {}
@@ -210,27 +216,23 @@ class Estimator:
                     if rate > 0:
                         jumpers.append((service, priority.boost_s, rate))
         thetas = {s: self.learner.abandonment_rate(s) for s in rules.services}
-        samples: dict[str, list[float]] = {tid: [] for tid in ahead}
-        for _ in range(self.replications):
-            for tid, when in self._replicate(lines, counters, jumpers, thetas).items():
+        samples: dict[str, list[float]] = {tid: [] for tid in ([only] if only else ahead)}
+        steps = ahead[only] + 1 if only else len(ahead)
+        replications = max(MIN_REPLICATIONS, min(self.replications, STEP_BUDGET // max(1, steps)))
+        for _ in range(replications):
+            called = self._replicate(lines, counters, jumpers, thetas, only)
+            for tid, when in called.items():
                 if tid in samples:
                     samples[tid].append(when)
         result: dict[str, Estimate | None] = {}
         for tid, values in samples.items():
-            if len(values) < self.replications:
+            if len(values) < replications:
                 result[tid] = None  # no counter serves it: no honest estimate
                 continue
-            values.sort()
-            n = len(values)
-            result[tid] = Estimate(
-                sum(values) / n,
-                values[int(LOW_P * n)],
-                values[min(n - 1, int(HIGH_P * n))],
-                ahead[tid],
-            )
+            result[tid] = _summarize(values, ahead[tid])
         return result
 
-    def _replicate(self, lines, counters, jumpers, thetas) -> dict[str, float]:
+    def _replicate(self, lines, counters, jumpers, thetas, only) -> dict[str, float]:
         """One possible future: returns when each waiting ticket is called (s from now)."""
         rng = self.rng
         heads = dict.fromkeys(lines, 0)
@@ -290,6 +292,8 @@ class Estimator:
             else:
                 remaining -= 1
                 called[tid] = t
+                if tid == only:
+                    break
                 in_line = self.now + t - ticket.queue_since
                 theta = thetas[service]
                 if theta > 0 and rng.random() < -math.expm1(-theta * in_line):
@@ -317,6 +321,18 @@ class Estimator:
         if start >= len(ordered):  # longer than anything seen: assume one more mean
             return self.rng.expovariate(1 / self.learner.mean_occupancy(service))
         return ordered[start + int(self.rng.random() * (len(ordered) - start))] - elapsed
+
+
+def _summarize(values: list[float], ahead: int) -> Estimate:
+    n = len(values)
+    mean = sum(values) / n
+    if n >= EMPIRICAL_FROM:
+        values.sort()
+        low, high = values[int(LOW_P * n)], values[min(n - 1, int(HIGH_P * n))]
+        return Estimate(mean, low, high, ahead)
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    low, high = gamma_quantile(mean, var, LOW_P), gamma_quantile(mean, var, HIGH_P)
+    return Estimate(mean, low, high, ahead)
 
 
 def _stages(rate: float, theta: float, stages: float) -> tuple[float, float]:

@@ -11,7 +11,11 @@ import json
 import re
 
 from nowserving.domain import Branch, Event, Ticket
+from nowserving.domain.estimate import Estimate
 from nowserving.errors import ProtocolError
+
+# Current estimates: per waiting ticket id, per service (a new arrival), and their time.
+Estimates = tuple[dict[str, Estimate | None], dict[str, Estimate | None], float]
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 4096  # bytes; the largest valid command is a few hundred
@@ -104,6 +108,7 @@ def ticket_view(branch: Branch, ticket: Ticket, ahead: int | None = None) -> dic
         "counter": ticket.counter,
         "called_at": ticket.called_at,
         "recalls": ticket.recalls,
+        "issued_estimate": ticket.estimate,
     }
     if ticket.status == "waiting":
         if ahead is None:
@@ -113,9 +118,14 @@ def ticket_view(branch: Branch, ticket: Ticket, ahead: int | None = None) -> dic
     return view
 
 
-def state_message(branch: Branch, names: dict[str, str], at: float) -> dict:
-    """The retained snapshot: everything a new subscriber needs, numbered by `seq`."""
+def state_message(
+    branch: Branch, names: dict[str, str], at: float, estimates: Estimates | None = None
+) -> dict:
+    """The retained snapshot: everything a new subscriber needs, numbered by `seq`.
+
+    `estimates` are (per waiting ticket, per service for a new arrival, when computed)."""
     rules = branch.rules
+    for_tickets, for_arrivals, estimated_at = estimates or ({}, {}, None)
     services = []
     ahead: dict[str, int] = {}
     for sid, service in rules.services.items():
@@ -131,6 +141,7 @@ def state_message(branch: Branch, names: dict[str, str], at: float) -> dict:
                 "accepting": not rules.past_cutoff(service, at)
                 and branch.issued.get(sid, 0) < service.capacity,
                 "line": [t.number for t in line],
+                "estimate": _estimate(for_arrivals.get(sid)),
             }
         )
     counters = []
@@ -156,11 +167,13 @@ def state_message(branch: Branch, names: dict[str, str], at: float) -> dict:
                 },
             }
         )
-    active = [
-        ticket_view(branch, t, ahead.get(t.id))
-        for t in branch.tickets.values()
-        if t.status in ("waiting", "called", "serving")
-    ]
+    active = []
+    for t in branch.tickets.values():
+        if t.status in ("waiting", "called", "serving"):
+            view = ticket_view(branch, t, ahead.get(t.id))
+            if t.status == "waiting":
+                view["estimate"] = _estimate(for_tickets.get(t.id))
+            active.append(view)
     return {
         "v": PROTOCOL_VERSION,
         "seq": branch.seq,
@@ -168,12 +181,17 @@ def state_message(branch: Branch, names: dict[str, str], at: float) -> dict:
         "names": names,
         "languages": list(rules.languages),
         "at": at,
+        "estimated_at": estimated_at,
         "business_day": branch.business_day,
         "services": services,
         "counters": counters,
         "tickets": active,
         "recent_calls": list(branch.recent_calls),
     }
+
+
+def _estimate(estimate: Estimate | None) -> dict | None:
+    return None if estimate is None else estimate.to_dict()
 
 
 def event_message(event: Event) -> dict:

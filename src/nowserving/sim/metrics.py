@@ -152,3 +152,27 @@ def format_report(report: Report) -> str:
         + f"  (worst {worst:.0%})"
     )
     return "\n".join(lines)
+
+
+def format_day(customers: list[Customer]) -> str:
+    """How the simulated days went for customers, per service (warm-up left out)."""
+    by_service: dict[str, list[Customer]] = {}
+    for c in customers:
+        if not c.warmup:
+            by_service.setdefault(c.service, []).append(c)
+    lines = [
+        f"  {'service':<12} {'customers':>9} {'mean wait':>10} {'90% waited under':>17} "
+        f"{'gave up':>8} {'never called':>13}"
+    ]
+    for service, group in by_service.items():
+        waits = sorted(c.wait for c in group if c.wait is not None and not c.gone)
+        gone = sum(1 for c in group if c.gone)
+        never = sum(1 for c in group if c.called is None)
+        if waits:
+            p90 = waits[min(len(waits) - 1, int(0.9 * len(waits)))]
+            mean = statistics.mean(waits)
+            lines.append(
+                f"  {service:<12} {len(group):>9} {mean / 60:>9.1f}m {p90 / 60:>16.1f}m "
+                f"{gone / len(group):>8.1%} {never / len(group):>13.1%}"
+            )
+    return "\n".join(lines)
