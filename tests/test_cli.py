@@ -31,3 +31,18 @@ def test_broker_acl_for_the_example(capsys):
     assert "user lobby-1\ntopic read nowserving/v1/pudong/state\n" in acl
     assert "topic write nowserving/v1/pudong/cmd/kiosk-1" in acl
     assert "topic write nowserving/v1/pudong/cmd/lobby-1" not in acl
+
+
+def test_simulate_a_branch_scenario_file(capsys):
+    scenario = EXAMPLE.parent / "branch-scenario.toml"
+    assert main(["simulate", "--scenario", str(scenario), "--customers", "700"]) == 0
+    out = capsys.readouterr().out
+    assert "How the days went" in out and "cash" in out
+    assert "ours / QL_m RASE" in out and "80% interval: coverage" in out
+
+
+def test_scenarios_are_listed_and_an_unknown_one_is_an_error(capsys):
+    assert main(["scenarios"]) == 0
+    assert "mm100-95" in capsys.readouterr().out
+    assert main(["simulate", "--scenario", "nope"]) == 2
+    assert "no built-in scenario or file 'nope'" in capsys.readouterr().err

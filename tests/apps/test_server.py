@@ -101,3 +101,23 @@ def test_server_status_is_retained_with_a_last_will(server, broker):
         link.start()
         status = got.get(timeout=5)
         assert status["online"] is True and status["device"] == "server"
+
+
+def test_replies_and_snapshots_carry_wait_estimates(server, connect):
+    kiosk, counter, manager = connect("kiosk-1"), connect("counter-1"), connect("manager")
+    for other in ("c2", "c3", "c4"):  # they serve cash too, and idle ones call at once
+        assert manager.send("close_counter", {"counter": other})["ok"]
+    for _ in range(3):
+        kiosk.send("issue_ticket", {"service": "cash"})
+    counter.send("call_next")
+    reply = kiosk.send("issue_ticket", {"service": "cash"})
+    printed = reply["result"]["ticket"]["issued_estimate"]
+    assert printed["ahead"] == 2 and 0 < printed["low"] < printed["mean"] < printed["high"]
+    # Estimates are recomputed at most once a second: wait for ones that include it.
+    state = kiosk.wait_state(lambda s: (s["estimated_seq"] or 0) >= reply["result"]["seq"])
+    cash = next(s for s in state["services"] if s["id"] == "cash")
+    assert cash["estimate"]["ahead"] == 3  # a newcomer now would have three ahead
+    waiting = [t for t in state["tickets"] if t["status"] == "waiting"]
+    assert [t["estimate"]["ahead"] for t in waiting] == [0, 1, 2]
+    means = [t["estimate"]["mean"] for t in waiting]
+    assert means == sorted(means) and state["estimated_at"] is not None

@@ -251,7 +251,7 @@ class BranchServer:
             cached = self._estimate_cache = (
                 self.branch.seq,
                 time.monotonic(),
-                (tickets, arrivals, now),
+                (tickets, arrivals, now, self.branch.seq),
             )
         return cached[2]
 

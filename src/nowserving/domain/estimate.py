@@ -57,7 +57,7 @@ class Estimate:
         }
 
 
-NEW = "\0new"  # the id of the virtual ticket that stands for a new arrival
+NEW = "\U0010ffff"  # prefixes the id of the virtual new ticket: sorts after any real id
 
 
 class Estimator:

@@ -14,8 +14,9 @@ from nowserving.domain import Branch, Event, Ticket
 from nowserving.domain.estimate import Estimate
 from nowserving.errors import ProtocolError
 
-# Current estimates: per waiting ticket id, per service (a new arrival), and their time.
-Estimates = tuple[dict[str, Estimate | None], dict[str, Estimate | None], float]
+# Current estimates: per waiting ticket id, per service (a new arrival), and the time and
+# seq of the state they were computed from.
+Estimates = tuple[dict[str, Estimate | None], dict[str, Estimate | None], float, int]
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 4096  # bytes; the largest valid command is a few hundred
@@ -125,7 +126,7 @@ def state_message(
 
     `estimates` are (per waiting ticket, per service for a new arrival, when computed)."""
     rules = branch.rules
-    for_tickets, for_arrivals, estimated_at = estimates or ({}, {}, None)
+    for_tickets, for_arrivals, estimated_at, estimated_seq = estimates or ({}, {}, None, None)
     services = []
     ahead: dict[str, int] = {}
     for sid, service in rules.services.items():
@@ -182,6 +183,7 @@ def state_message(
         "languages": list(rules.languages),
         "at": at,
         "estimated_at": estimated_at,
+        "estimated_seq": estimated_seq,
         "business_day": branch.business_day,
         "services": services,
         "counters": counters,
