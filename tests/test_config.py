@@ -71,6 +71,18 @@ def test_missing_names_duplicates_and_counter_devices(tmp_path):
     )
 
 
+def test_breaks_are_read_and_checked(tmp_path):
+    config = load_config(EXAMPLE)
+    assert config.rules.counters["c1"].breaks == ((720, 765),)
+    problems = problems_of(
+        tmp_path, GOOD.replace('breaks = ["12:00-12:45"]', 'breaks = ["12:45-12:00", "noon"]')
+    )
+    assert problems == [
+        "counters[0].breaks[0]: a break must end after it starts",
+        "counters[0].breaks[1]: must be like \"12:00-12:45\", not 'noon'",
+    ]
+
+
 def test_toml_syntax_error_names_the_line(tmp_path):
     problems = problems_of(tmp_path, '[branch]\nid = "x"\nnames = {\n')
     assert len(problems) == 1 and "line" in problems[0]

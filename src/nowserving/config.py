@@ -329,7 +329,7 @@ def _counters(value, languages, services, p: _Problems) -> dict[str, CounterSpec
     seen: set[str] = set()
     for i, table in enumerate(_array(value, "counters", p)):
         where = f"counters[{i}]"
-        p.unknown_keys(table, where, ("id", "names", "services"))
+        p.unknown_keys(table, where, ("id", "names", "services", "breaks"))
         cid = _ident(p.need(table, "id", where, str), f"{where}.id", p, seen)
         names = _names(table, where, languages, p)
         served = p.need(table, "services", where, list, default=[])
@@ -340,8 +340,21 @@ def _counters(value, languages, services, p: _Problems) -> dict[str, CounterSpec
                 p.add(f"{where}.services[{j}]", f"unknown service {sid!r}{_hint(sid, services)}")
         if len(set(served)) != len(served):
             p.add(f"{where}.services", "lists a service twice")
+        breaks = []
+        for j, span in enumerate(p.need(table, "breaks", where, list, default=[], required=False)):
+            m = HOURS_RE.match(span) if isinstance(span, str) else None
+            start = _clock(span[:5], f"{where}.breaks[{j}]", p) if m else None
+            end = _clock(span[6:], f"{where}.breaks[{j}]", p) if m else None
+            if not m:
+                p.add(f"{where}.breaks[{j}]", f'must be like "12:00-12:45", not {span!r}')
+            elif start and end:
+                if start >= end:
+                    p.add(f"{where}.breaks[{j}]", "a break must end after it starts")
+                breaks.append((start.hour * 60 + start.minute, end.hour * 60 + end.minute))
         if cid:
-            result[cid] = CounterSpec(cid, names, tuple(s for s in served if s in services))
+            result[cid] = CounterSpec(
+                cid, names, tuple(s for s in served if s in services), tuple(breaks)
+            )
     return result
 
 

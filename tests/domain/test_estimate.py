@@ -120,6 +120,25 @@ def test_shared_counters_are_simulated_and_agree_with_the_closed_form():
     assert estimate.low < estimate.mean < estimate.high
 
 
+def test_a_planned_break_is_counted_on():
+    """GIVEN one counter serving `a`, busy at 09:00 (UTC) and due on a break 09:00-10:00
+    WHEN a customer takes a ticket at 09:00 THEN they are called when the break ends:
+    whenever the counter frees up, it is on its break until 10:00."""
+    specs = {"c1": CounterSpec("c1", {}, ("a",), ((9 * 60, 10 * 60),))}
+    branch = Branch(small_rules(counters=specs))
+    teach(branch, "a", "c1", at=T0 - 41 * M)
+    run(branch, "issue_ticket", T0 - 10, service="a")
+    run(branch, "call_next", T0 - 10, counter="c1")
+    estimate = Estimator(branch, T0).for_new_ticket("a", "normal")
+    assert (estimate.low, estimate.mean, estimate.high) == (3600, 3600, 3600)
+    # Without the break: about one remaining occupancy.
+    without = Branch(small_rules(counters={"c1": CounterSpec("c1", {}, ("a",))}))
+    teach(without, "a", "c1", at=T0 - 41 * M)
+    run(without, "issue_ticket", T0 - 10, service="a")
+    run(without, "call_next", T0 - 10, counter="c1")
+    assert Estimator(without, T0).for_new_ticket("a", "normal").mean == pytest.approx(M)
+
+
 def test_the_estimate_given_at_issue_is_recorded_in_the_event():
     branch = dedicated(c1="a")
     at = teach(branch, "a", "c1")

@@ -187,6 +187,7 @@ def _show(event: dict, config: BranchConfig, clock: SimClock) -> None:
         print(
             f"{when}  ticket {data['number']:>5}  {service.names.get('zh', '')} / "
             f"{service.names.get('en', '')}  ({data['language']}){flag}"
+            f"{_wait_text(data.get('estimate'))}"
         )
     elif event["type"] in ("ticket_called", "ticket_recalled"):
         counter = rules.counters[data["counter"]]
@@ -197,6 +198,16 @@ def _show(event: dict, config: BranchConfig, clock: SimClock) -> None:
         )
     elif event["type"] == "ticket_no_show":
         print(f"{when}  no-show {data['ticket'].split('/')[-1]}")
+
+
+def _wait_text(estimate: dict | None) -> str:
+    """The wait as a ticket prints it: "约 3–8 分钟 / about 3-8 min"."""
+    if not estimate:
+        return ""
+    if estimate["high"] < 60:
+        return "  — 马上 / now"
+    low, high = int(estimate["low"] // 60), max(1, round(estimate["high"] / 60))
+    return f"  — 约 {low}–{high} 分钟 / about {low}-{high} min, {estimate['ahead']} ahead"
 
 
 def _summary(config: BranchConfig, db: Path, state: dict | None, out: Path) -> None:

@@ -26,6 +26,8 @@ import heapq
 import math
 import random
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from nowserving.domain.gamma import gamma_quantile
 from nowserving.domain.model import CounterState, Ticket
@@ -71,6 +73,27 @@ class Estimator:
         self.replications = replications
         self.rng = random.Random(branch.seq * 7919 + 17)
         self._sorted: dict[str, list[float]] = {}
+        self.breaks = self._planned_breaks()
+
+    def _planned_breaks(self) -> dict[str, list[tuple[float, float]]]:
+        """Each counter's planned breaks not yet over, as (start, end) seconds from now."""
+        local = datetime.fromtimestamp(self.now, ZoneInfo(self.rules.timezone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        breaks: dict[str, list[tuple[float, float]]] = {}
+        for cid, spec in self.rules.counters.items():
+            spans = [
+                (midnight + a * 60 - self.now, midnight + b * 60 - self.now) for a, b in spec.breaks
+            ]
+            if spans := [(a, b) for a, b in spans if b > 0]:
+                breaks[cid] = spans
+        return breaks
+
+    def _on_break(self, cid: str, t: float) -> float | None:
+        """When the counter is back, if `t` seconds from now falls in a planned break."""
+        for start, end in self.breaks.get(cid, ()):
+            if start <= t < end:
+                return end
+        return None
 
     # ----- public ----------------------------------------------------------------------
 
@@ -125,9 +148,11 @@ class Estimator:
         ]
 
     def _dedicated(self, service: str) -> bool:
+        """Served by counters that serve only it, none with a break still to come today
+        (the closed form knows no breaks; the simulation does)."""
         counters = self._open_counters(service)
         return bool(counters) and all(
-            self.rules.counters[c].services == (service,) for c in counters
+            self.rules.counters[c].services == (service,) and c not in self.breaks for c in counters
         )
 
     def _ahead(self, ticket: Ticket) -> int:
@@ -161,6 +186,11 @@ class Estimator:
         # Customers ahead who turn out to have gone still take a moment of a counter.
         gone_ahead = sum(i * theta / (rate + i * theta) for i in range(1, stages))
         mean += gone_ahead * self.learner.mean_no_show_occupancy(service) / len(counters)
+        if theta > 0 and mean > 0:
+            # The wait of a customer who stays: with patience at rate θ, staying through a
+            # wait w has probability e^(-θw), which tilts the gamma to scale / (1 + θ·scale).
+            factor = 1 / (1 + theta * var / mean)
+            mean, var = mean * factor, var * factor * factor
         return Estimate(
             mean, gamma_quantile(mean, var, LOW_P), gamma_quantile(mean, var, HIGH_P), ahead
         )
@@ -205,8 +235,11 @@ class Estimator:
             if counter.state is CounterState.OPEN:
                 counters.append((cid, spec.services, 0.0))
             elif counter.state is CounterState.PAUSED:
-                elapsed = self.now - (counter.since if counter.since is not None else self.now)
-                counters.append((cid, spec.services, self.learner.pause_left(elapsed)))
+                planned_end = self._on_break(cid, 0.0)
+                if planned_end is None:
+                    elapsed = self.now - (counter.since if counter.since is not None else self.now)
+                    planned_end = self.learner.pause_left(elapsed)
+                counters.append((cid, spec.services, planned_end))
         # Priority customers still to come who would be called before someone waiting.
         jumpers = []
         for service in rules.services:
@@ -229,7 +262,8 @@ class Estimator:
             if len(values) < replications:
                 result[tid] = None  # no counter serves it: no honest estimate
                 continue
-            result[tid] = _summarize(values, ahead[tid])
+            service = branch.tickets[tid].service if tid in branch.tickets else tid[1:]
+            result[tid] = _summarize(values, ahead[tid], thetas[service])
         return result
 
     def _replicate(self, lines, counters, jumpers, thetas, only) -> dict[str, float]:
@@ -272,6 +306,10 @@ class Estimator:
                         idle.discard(waiting)
                         heapq.heappush(heap, (t, 0, waiting))
                         break
+                continue
+            back = self._on_break(counters[index][0], t)
+            if back is not None:  # freed up during a planned break: back when it ends
+                heapq.heappush(heap, (back, 0, index))
                 continue
             best = None
             for service in counters[index][1]:
@@ -323,16 +361,35 @@ class Estimator:
         return ordered[start + int(self.rng.random() * (len(ordered) - start))] - elapsed
 
 
-def _summarize(values: list[float], ahead: int) -> Estimate:
-    n = len(values)
-    mean = sum(values) / n
-    if n >= EMPIRICAL_FROM:
-        values.sort()
-        low, high = values[int(LOW_P * n)], values[min(n - 1, int(HIGH_P * n))]
-        return Estimate(mean, low, high, ahead)
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+def _summarize(values: list[float], ahead: int, theta: float) -> Estimate:
+    """Mean and interval of simulated waits, each weighted by the chance e^(-θw) that the
+    customer stays that long: the estimate is for a customer who stays."""
+    values.sort()
+    weights = [math.exp(-theta * v) for v in values] if theta > 0 else [1.0] * len(values)
+    total = sum(weights)
+    if total <= 0:  # waits so long nobody would stay: fall back to the unweighted ones
+        weights, total = [1.0] * len(values), float(len(values))
+    mean = sum(w * v for w, v in zip(weights, values, strict=True)) / total
+    if len(values) >= EMPIRICAL_FROM:
+        return Estimate(
+            mean,
+            _weighted_quantile(values, weights, total, LOW_P),
+            _weighted_quantile(values, weights, total, HIGH_P),
+            ahead,
+        )
+    var = sum(w * (v - mean) ** 2 for w, v in zip(weights, values, strict=True)) / total
+    var *= len(values) / (len(values) - 1)
     low, high = gamma_quantile(mean, var, LOW_P), gamma_quantile(mean, var, HIGH_P)
     return Estimate(mean, low, high, ahead)
+
+
+def _weighted_quantile(ordered: list[float], weights: list[float], total: float, p: float) -> float:
+    running = 0.0
+    for value, weight in zip(ordered, weights, strict=True):
+        running += weight
+        if running >= p * total:
+            return value
+    return ordered[-1]
 
 
 def _stages(rate: float, theta: float, stages: float) -> tuple[float, float]:

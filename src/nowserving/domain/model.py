@@ -51,6 +51,9 @@ class CounterSpec:
     id: str
     names: dict[str, str]
     services: tuple[str, ...]
+    # Planned breaks, as (start, end) minutes after local midnight: the wait estimator
+    # counts on the counter being away then (staff finish the customer they have first).
+    breaks: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,16 @@ def _rules(scenario: Scenario) -> BranchRules:
         s.id: Service(s.id, f"S{i}"[:2] if i else "S", {"en": s.id}, 1, 999_999, 6)
         for i, s in enumerate(scenario.services)
     }
-    counters = {c.id: CounterSpec(c.id, {"en": c.id}, c.services) for c in scenario.counters}
+    opens = scenario.extra.get("opens", 9.0)
+    counters = {
+        c.id: CounterSpec(
+            c.id,
+            {"en": c.id},
+            c.services,
+            tuple((round((opens + a) * 60), round((opens + b) * 60)) for a, b in c.pauses),
+        )
+        for c in scenario.counters
+    }
     priorities = {
         "normal": Priority("normal", 0.0),
         "priority": Priority("priority", scenario.priority_boost_s),
