@@ -160,3 +160,24 @@ def test_no_open_counter_means_no_estimate():
     at = teach(branch, "a", "c1")
     run(branch, "close_counter", at, counter="c3")
     assert Estimator(branch, at).for_new_ticket("b", "normal") is None
+
+
+def test_a_simulated_estimate_is_reused_for_a_burst_and_shifted():
+    """GIVEN shared counters (simulated) WHEN two customers take tickets 0.5 s apart THEN
+    the second gets the first's estimate plus one occupancy shared by the two counters;
+    a second later it is simulated afresh."""
+    branch = dedicated(c1="ab", c2="ab")
+    at = T0
+    for service, counter in (("a", "c1"), ("b", "c2")):
+        run(branch, "issue_ticket", at, service=service)
+        run(branch, "call_next", at, counter=counter)
+    first_id = run(branch, "issue_ticket", at, service="a")["ticket"]
+    second_id = run(branch, "issue_ticket", at + 0.5, service="a")["ticket"]
+    first, second = branch.tickets[first_id].estimate, branch.tickets[second_id].estimate
+    shift = branch.learner.mean_occupancy("a") / 2
+    assert second["ahead"] == first["ahead"] + 1
+    assert second["mean"] == pytest.approx(first["mean"] + shift, abs=0.01)
+    later_id = run(branch, "issue_ticket", at + 2, service="a")["ticket"]
+    later = branch.tickets[later_id].estimate
+    assert later["ahead"] == 2
+    assert later["mean"] != pytest.approx(second["mean"] + shift, abs=0.01)  # simulated

@@ -47,6 +47,9 @@ class Branch:
         self.outcomes: OrderedDict[str, dict] = OrderedDict()
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
         self.learner = Learner(rules.services)
+        # The last newcomer's estimate per (service, priority), for reuse within a second;
+        # dropped whenever a counter opens, pauses or closes. Not state: never folded.
+        self._recent: dict[tuple[str, str], tuple[float, object]] = {}
 
     # ----- commands -------------------------------------------------------------------
 
@@ -162,7 +165,9 @@ class Branch:
                 "service_full", f"{service.id} has issued all {service.capacity} tickets today"
             )
         number = service.number_text(service.first_number + issued)
-        estimate = Estimator(self, cmd.at).for_new_ticket(service.id, priority)
+        key = (service.id, priority)
+        estimate = Estimator(self, cmd.at).for_new_ticket(*key, self._recent.get(key))
+        self._recent[key] = (cmd.at, estimate)
         return [
             (
                 "ticket_issued",
@@ -437,17 +442,20 @@ class Branch:
         ticket.finished_at = event.at
 
     def _apply_counter_opened(self, event: Event, data: dict) -> None:
+        self._recent.clear()
         counter = self.counters[data["counter"]]
         if counter.state is CounterState.PAUSED and counter.since is not None:
             self.learner.paused_for(event.at - counter.since)
         counter.state, counter.reason, counter.since = CounterState.OPEN, None, None
 
     def _apply_counter_paused(self, event: Event, data: dict) -> None:
+        self._recent.clear()
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.PAUSED, data["reason"]
         counter.since = event.at
 
     def _apply_counter_closed(self, event: Event, data: dict) -> None:
+        self._recent.clear()
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.CLOSED, None
 

@@ -35,9 +35,10 @@ from nowserving.domain.policy import boost, call_key
 
 LOW_P, HIGH_P = 0.10, 0.90
 REPLICATIONS = 100
-STEP_BUDGET = 6000  # simulated calls per estimate: long lines get fewer replications ...
-MIN_REPLICATIONS = 24
+STEP_BUDGET = 2000  # simulated calls per estimate: long lines get fewer replications ...
+MIN_REPLICATIONS = 16
 EMPIRICAL_FROM = 60  # ... and below this many, the interval comes from a fitted gamma
+REUSE_S = 1.0  # a simulated newcomer's estimate is reused for this long (see for_new_ticket)
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
 
 
@@ -73,6 +74,7 @@ class Estimator:
         self.replications = replications
         self.rng = random.Random(branch.seq * 7919 + 17)
         self._sorted: dict[str, list[float]] = {}
+        self._windows: dict[str, list[float]] = {}
         self.breaks = self._planned_breaks()
 
     def _planned_breaks(self) -> dict[str, list[tuple[float, float]]]:
@@ -97,12 +99,32 @@ class Estimator:
 
     # ----- public ----------------------------------------------------------------------
 
-    def for_new_ticket(self, service: str, priority: str) -> Estimate | None:
+    def for_new_ticket(
+        self, service: str, priority: str, recent: tuple[float, Estimate] | None = None
+    ) -> Estimate | None:
         """What a customer taking a ticket for `service` now would wait (None: no open
-        counter serves it)."""
+        counter serves it).
+
+        `recent` is (when, estimate) given to the previous newcomer at this service. If
+        the service is simulated and that was under REUSE_S seconds ago, it is reused,
+        shifted by the change in people ahead: simulating costs milliseconds, and in a
+        burst of tickets the future hardly changes between two of them. An estimate of
+        zero (an idle counter) is never reused."""
         virtual = self._virtual(service, priority)
         if self._dedicated(service):
             return self._pool_estimate(virtual)
+        before = recent[1] if recent is not None else None
+        if before is not None and before.mean > 0 and self.now - recent[0] < REUSE_S:
+            ahead = self._ahead(virtual)
+            # Each person more (or fewer) ahead: one occupancy shared by the open counters.
+            counters = max(1, len(self._open_counters(service)))
+            shift = (ahead - before.ahead) * self.learner.mean_occupancy(service) / counters
+            return Estimate(
+                max(0.0, before.mean + shift),
+                max(0.0, before.low + shift),
+                max(0.0, before.high + shift),
+                ahead,
+            )
         return self._simulate([virtual], only=virtual.id)[virtual.id]
 
     def for_all(self) -> tuple[dict[str, Estimate | None], dict[str, Estimate | None]]:
@@ -250,7 +272,14 @@ class Estimator:
                         jumpers.append((service, priority.boost_s, rate))
         thetas = {s: self.learner.abandonment_rate(s) for s in rules.services}
         samples: dict[str, list[float]] = {tid: [] for tid in ([only] if only else ahead)}
-        steps = ahead[only] + 1 if only else len(ahead)
+        # Steps per replication: every ticket called before the target (or all), plus the
+        # counters' first frees.
+        if only:
+            target = lines[only_service(only, virtuals)][ahead[only]][:2]
+            steps = sum(1 for entries in lines.values() for e in entries if e[:2] <= target)
+        else:
+            steps = len(ahead)
+        steps += len(counters)
         replications = max(MIN_REPLICATIONS, min(self.replications, STEP_BUDGET // max(1, steps)))
         for _ in range(replications):
             called = self._replicate(lines, counters, jumpers, thetas, only)
@@ -307,7 +336,7 @@ class Estimator:
                         heapq.heappush(heap, (t, 0, waiting))
                         break
                 continue
-            back = self._on_break(counters[index][0], t)
+            back = self._on_break(counters[index][0], t) if self.breaks else None
             if back is not None:  # freed up during a planned break: back when it ends
                 heapq.heappush(heap, (back, 0, index))
                 continue
@@ -342,8 +371,11 @@ class Estimator:
         return called
 
     def _draw(self, service: str) -> float:
-        window = self.learner.occupancies(service)
-        if len(window) >= MIN_EMPIRICAL:
+        window = self._windows.get(service)
+        if window is None:  # a list is faster to index than the learner's deque
+            learned = self.learner.occupancies(service)
+            window = self._windows[service] = list(learned) if len(learned) >= MIN_EMPIRICAL else []
+        if window:
             return window[int(self.rng.random() * len(window))]
         return self.rng.expovariate(1 / self.learner.mean_occupancy(service))
 
@@ -359,6 +391,10 @@ class Estimator:
         if start >= len(ordered):  # longer than anything seen: assume one more mean
             return self.rng.expovariate(1 / self.learner.mean_occupancy(service))
         return ordered[start + int(self.rng.random() * (len(ordered) - start))] - elapsed
+
+
+def only_service(only: str, virtuals: list[Ticket]) -> str:
+    return next(v.service for v in virtuals if v.id == only)
 
 
 def _summarize(values: list[float], ahead: int, theta: float) -> Estimate:

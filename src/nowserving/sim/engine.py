@@ -71,8 +71,8 @@ def _rules(scenario: Scenario) -> BranchRules:
 class _Service:
     """Draws for one service: interarrival times, service times, patience, priority."""
 
-    def __init__(self, spec: SimService, rng: random.Random, start_hour: float) -> None:
-        self.spec, self.rng, self.start_hour = spec, rng, start_hour
+    def __init__(self, spec: SimService, rng: random.Random) -> None:
+        self.spec, self.rng = spec, rng
         if spec.service_dist == "lognormal":
             sigma2 = math.log(1 + spec.service_cv**2)
             self.mu, self.sigma = math.log(spec.mean_service_s) - sigma2 / 2, math.sqrt(sigma2)
@@ -82,7 +82,7 @@ class _Service:
         index = min(len(rates) - 1, max(0, int(hour))) if len(rates) > 1 else 0
         return rates[index] / 3600
 
-    def next_arrival(self, t: float, day_start: float) -> float:
+    def next_arrival(self, t: float) -> float:
         """The next arrival after t (s since day start), following the hour's rate."""
         while True:
             rate = self.rate_at(t / 3600)
@@ -146,9 +146,7 @@ class _Simulation:
         self.branch = Branch(self.rules)
         self.ids = itertools.count()
         rng = random.Random(seed)
-        self.draws = {
-            s.id: _Service(s, random.Random(rng.random()), 0.0) for s in scenario.services
-        }
+        self.draws = {s.id: _Service(s, random.Random(rng.random())) for s in scenario.services}
         self.specs = {s.id: s for s in scenario.services}
         self.results: list[Customer] = []
         self.last_wait: dict[str, float] = {}  # LES: wait of the last customer called
@@ -176,7 +174,7 @@ class _Simulation:
         self.tickets.clear()  # anyone still waiting went home with the day
         self.idle = []
         for sid, draw in self.draws.items():
-            first = draw.next_arrival(0.0, self.start)
+            first = draw.next_arrival(0.0)
             if first != math.inf:
                 self.push(self.start + first, "arrive", sid)
         for counter in scenario.counters:
@@ -193,7 +191,7 @@ class _Simulation:
 
     def _on_arrive(self, at: float, sid: str) -> None:
         draw, spec = self.draws[sid], self.specs[sid]
-        nxt = self.start + draw.next_arrival(at - self.start, self.start)
+        nxt = self.start + draw.next_arrival(at - self.start)
         if nxt < self.end_of_issue and len(self.results) + 1 < self.limit:
             self.push(nxt, "arrive", sid)
         baselines = _baselines(self.branch, self.rules, spec, sid, at, self.last_wait)
