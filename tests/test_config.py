@@ -101,3 +101,10 @@ def test_wrong_types_are_reported_not_crashed_on(tmp_path):
 def test_unreadable_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_typical_minutes_is_a_prior_for_wait_estimates(tmp_path):
+    config = load_config(EXAMPLE)
+    assert config.rules.services["loans"].typical_s == 20 * 60
+    problems = problems_of(tmp_path, GOOD.replace("typical_minutes = 20", "typical_minutes = 0"))
+    assert problems == ["services[2].typical_minutes: must be more than 0 and at most 600"]

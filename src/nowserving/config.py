@@ -288,7 +288,16 @@ def _services(value, languages, p: _Problems) -> dict[str, Service]:
         p.unknown_keys(
             table,
             where,
-            ("id", "prefix", "names", "range", "padding", "daily_cap", "last_ticket_at"),
+            (
+                "id",
+                "prefix",
+                "names",
+                "range",
+                "padding",
+                "daily_cap",
+                "last_ticket_at",
+                "typical_minutes",
+            ),
         )
         sid = _ident(p.need(table, "id", where, str), f"{where}.id", p, seen)
         prefix = p.need(table, "prefix", where, str, default="")
@@ -319,8 +328,24 @@ def _services(value, languages, p: _Problems) -> dict[str, Service]:
         cutoff = None
         if "last_ticket_at" in table:
             cutoff = _clock(table["last_ticket_at"], f"{where}.last_ticket_at", p)
+        typical = p.need(
+            table, "typical_minutes", where, (int, float), default=None, required=False
+        )
+        if typical is not None and not 0 < typical <= 600:
+            p.add(f"{where}.typical_minutes", "must be more than 0 and at most 600")
+            typical = None
         if sid:
-            result[sid] = Service(sid, prefix, names, first, last, padding, cap, cutoff)
+            result[sid] = Service(
+                sid,
+                prefix,
+                names,
+                first,
+                last,
+                padding,
+                cap,
+                cutoff,
+                None if typical is None else float(typical) * 60,
+            )
     return result
 
 

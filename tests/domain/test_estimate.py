@@ -181,3 +181,23 @@ def test_a_simulated_estimate_is_reused_for_a_burst_and_shifted():
     later = branch.tickets[later_id].estimate
     assert later["ahead"] == 2
     assert later["mean"] != pytest.approx(second["mean"] + shift, abs=0.01)  # simulated
+
+
+def test_staff_reaction_at_a_free_counter_is_learned_and_used():
+    """GIVEN a free counter whose staff took 20 s to call the last ten newcomers WHEN
+    another arrives THEN the estimate follows the observed reactions, not an instant call."""
+    branch = dedicated(c1="a")
+    at = teach(branch, "a", "c1")
+    assert Estimator(branch, at).for_new_ticket("a", "normal").mean == 0
+    for _ in range(10):
+        at += 60
+        run(branch, "issue_ticket", at, service="a")
+        run(branch, "call_next", at + 20, counter="c1")
+        run(branch, "finish", at + 20 + M, counter="c1")
+        at += 20 + M
+    # `teach` called 40 customers at once (reaction 0; the very first is not counted: the
+    # counter had never been freed), then these ten took 20 s.
+    assert list(branch.learner.reactions) == [0.0] * 39 + [20.0] * 10
+    estimate = Estimator(branch, at + 60).for_new_ticket("a", "normal")
+    assert (estimate.low, estimate.high) == (0.0, 20.0)
+    assert estimate.mean == pytest.approx(200 / 49)

@@ -57,3 +57,10 @@ def test_snapshot_round_trip():
     copy = Learner.from_dict(["a"], learner.to_dict())
     assert copy.to_dict() == learner.to_dict()
     assert copy.abandonment_rate("a") == learner.abandonment_rate("a")
+
+
+def test_a_configured_typical_time_is_the_prior():
+    learner = Learner(["a"], priors={"a": 1200.0})
+    assert learner.mean_occupancy("a") == 1200.0
+    learner.served("a", 600.0, 0.0)
+    assert learner.mean_occupancy("a") == (600 + 4 * 1200) / 5

@@ -46,7 +46,7 @@ class Branch:
         self.counters: dict[str, Counter] = {c: Counter(c, start) for c in rules.counters}
         self.outcomes: OrderedDict[str, dict] = OrderedDict()
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
-        self.learner = Learner(rules.services)
+        self.learner = Learner(rules.services, _priors(rules))
         # The last newcomer's estimate per (service, priority), for reuse within a second;
         # dropped whenever a counter opens, pauses or closes. Not state: never folded.
         self._recent: dict[tuple[str, str], tuple[float, object]] = {}
@@ -337,11 +337,13 @@ class Branch:
     def _leave_line(self, ticket: Ticket) -> None:
         self.lines.setdefault(ticket.service, {}).pop(ticket.id, None)
 
-    def _leave_counter(self, ticket: Ticket) -> None:
+    def _leave_counter(self, ticket: Ticket, at: float) -> None:
         if ticket.counter is not None and ticket.counter in self.counters:
             counter = self.counters[ticket.counter]
             if counter.ticket == ticket.id:
                 counter.ticket = None
+                if counter.state is CounterState.OPEN:
+                    counter.free_since = at
 
     def _apply_day_started(self, event: Event, data: dict) -> None:
         self.business_day = data["day"]
@@ -377,7 +379,11 @@ class Branch:
         ticket.counter = data["counter"]
         ticket.called_at = event.at
         ticket.out_of_order = data.get("reason")
-        self.counters[data["counter"]].ticket = ticket.id
+        counter = self.counters[data["counter"]]
+        if counter.free_since is not None and counter.free_since <= ticket.queue_since:
+            # The counter was free when this customer arrived: how long staff took to call.
+            self.learner.reacted(event.at - ticket.queue_since)
+        counter.ticket, counter.free_since = ticket.id, None
         self.recent_calls.appendleft(
             {
                 "ticket": ticket.id,
@@ -410,7 +416,7 @@ class Branch:
         self._learn_occupancy(ticket, event.at, gone=False)
         ticket.status = TicketStatus.DONE
         ticket.finished_at = event.at
-        self._leave_counter(ticket)
+        self._leave_counter(ticket, event.at)
         self.counters[data["counter"]].served += 1
 
     def _apply_ticket_no_show(self, event: Event, data: dict) -> None:
@@ -418,14 +424,14 @@ class Branch:
         self._learn_occupancy(ticket, event.at, gone=True)
         ticket.status = TicketStatus.NO_SHOW
         ticket.finished_at = event.at
-        self._leave_counter(ticket)
+        self._leave_counter(ticket, event.at)
 
     def _apply_ticket_transferred(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
         if ticket.called_at is not None:  # a counter spent this time on them
             self._learn_occupancy(ticket, event.at, gone=False)
         self._leave_line(ticket)
-        self._leave_counter(ticket)
+        self._leave_counter(ticket, event.at)
         ticket.service = data["to_service"]
         ticket.queue_since = data["queue_since"]
         ticket.status = TicketStatus.WAITING
@@ -447,12 +453,14 @@ class Branch:
         if counter.state is CounterState.PAUSED and counter.since is not None:
             self.learner.paused_for(event.at - counter.since)
         counter.state, counter.reason, counter.since = CounterState.OPEN, None, None
+        if counter.ticket is None:
+            counter.free_since = event.at
 
     def _apply_counter_paused(self, event: Event, data: dict) -> None:
         self._recent.clear()
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.PAUSED, data["reason"]
-        counter.since = event.at
+        counter.since, counter.free_since = event.at, None
 
     def _apply_counter_closed(self, event: Event, data: dict) -> None:
         self._recent.clear()
@@ -498,5 +506,10 @@ class Branch:
                 branch.counters[cd["id"]] = Counter.from_dict(cd)
         branch.outcomes = OrderedDict((k, v) for k, v in d["outcomes"])
         branch.recent_calls.extend(d["recent_calls"])
-        branch.learner = Learner.from_dict(rules.services, d["learner"])
+        branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         return branch
+
+
+def _priors(rules: BranchRules) -> dict[str, float]:
+    """What the config says a customer of each service typically takes, where it says so."""
+    return {s.id: s.typical_s for s in rules.services.values() if s.typical_s is not None}

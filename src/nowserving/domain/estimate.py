@@ -75,6 +75,7 @@ class Estimator:
         self.rng = random.Random(branch.seq * 7919 + 17)
         self._sorted: dict[str, list[float]] = {}
         self._windows: dict[str, list[float]] = {}
+        self._reactions = self.learner.reaction_times()
         self.breaks = self._planned_breaks()
 
     def _planned_breaks(self) -> dict[str, list[tuple[float, float]]]:
@@ -193,8 +194,15 @@ class Estimator:
         ahead = self._ahead(ticket) if ahead is None else ahead
         counters = self._open_counters(service)
         idle = sum(1 for c in counters if self.branch.counters[c].ticket is None)
-        if ahead < idle:
-            return Estimate(0.0, 0.0, 0.0, ahead)
+        if ahead < idle:  # a free counter will call: after staff's usual reaction
+            reactions = sorted(self.learner.reaction_times()) or [0.0]
+            n = len(reactions)
+            return Estimate(
+                sum(reactions) / n,
+                reactions[int(LOW_P * n)],
+                reactions[min(n - 1, int(HIGH_P * n))],
+                ahead,
+            )
         m = self.learner.mean_occupancy(service)
         rate = len(counters) / m
         theta = self.learner.abandonment_rate(service)
@@ -304,6 +312,9 @@ class Estimator:
         for index, (cid, _, back_at) in enumerate(counters):
             current = self.branch.counters[cid].ticket
             free_at = back_at
+            if current is None and back_at == 0.0 and self._reactions:
+                # A free counter calls after staff's reaction, as observed.
+                free_at = self._reactions[int(rng.random() * len(self._reactions))]
             if current is not None:
                 ticket = self.branch.tickets[current]
                 elapsed = self.now - (ticket.called_at or self.now)

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 OCCUPANCY_WINDOW = 2000  # counter occupancies kept per service
 OUTCOME_WINDOW = 2000  # (time in line, was there) pairs kept per service, for abandonment
 ARRIVAL_WINDOW_S = 3600.0  # arrival rates are counted over the last hour
-PRIOR_OCCUPANCY_S = 300.0  # before anything is seen: 5 minutes a customer
+PRIOR_OCCUPANCY_S = 300.0  # before anything is seen and with no typical_minutes: 5 minutes
 PRIOR_WEIGHT = 5  # ... until this many customers have been served
 THETA_EVERY = 50  # observations between refits of the abandonment rate
 PAUSE_WINDOW = 200  # pause lengths kept
+REACTION_WINDOW = 500  # staff reaction times kept
+MIN_REACTIONS = 10
 PRIOR_PAUSE_S = 1800.0  # before any pause has ended: half an hour
 
 
@@ -43,11 +45,15 @@ class ServiceLearning:
 class Learner:
     """Per-service statistics folded from events; cheap to query."""
 
-    def __init__(self, services) -> None:
+    def __init__(self, services, priors: dict[str, float] | None = None) -> None:
+        # Expected occupancy per service until PRIOR_WEIGHT customers have been served.
+        self.priors = priors or {}
         self.services: dict[str, ServiceLearning] = {s: ServiceLearning.new() for s in services}
         self._theta: dict[str, float] = {}  # refitted every THETA_EVERY observations
         self._seen: dict[str, int] = {}
         self.pauses: deque = deque(maxlen=PAUSE_WINDOW)  # seconds counters stayed paused
+        # Seconds from a customer's arrival at a free counter to their call: staff react.
+        self.reactions: deque = deque(maxlen=REACTION_WINDOW)
 
     def _of(self, service: str) -> ServiceLearning:
         if service not in self.services:
@@ -83,7 +89,15 @@ class Learner:
     def paused_for(self, seconds: float) -> None:
         self.pauses.append(max(0.0, seconds))
 
+    def reacted(self, seconds: float) -> None:
+        self.reactions.append(max(0.0, seconds))
+
     # ----- queries -------------------------------------------------------------------
+
+    def reaction_times(self) -> list[float]:
+        """Observed delays before a free counter calls a newcomer ([] until a few are seen:
+        then a free counter is taken to call at once)."""
+        return list(self.reactions) if len(self.reactions) >= MIN_REACTIONS else []
 
     def pause_left(self, elapsed: float) -> float:
         """Expected seconds until a counter paused for `elapsed` seconds opens again:
@@ -100,7 +114,8 @@ class Learner:
         window = self._of(service).occupancy
         if len(window) >= PRIOR_WEIGHT:
             return sum(window) / len(window)
-        return (sum(window) + (PRIOR_WEIGHT - len(window)) * PRIOR_OCCUPANCY_S) / PRIOR_WEIGHT
+        prior = self.priors.get(service, PRIOR_OCCUPANCY_S)
+        return (sum(window) + (PRIOR_WEIGHT - len(window)) * prior) / PRIOR_WEIGHT
 
     def mean_no_show_occupancy(self, service: str) -> float:
         window = self._of(service).no_show_occupancy
@@ -128,6 +143,7 @@ class Learner:
     def to_dict(self) -> dict:
         return {
             "pauses": list(self.pauses),
+            "reactions": list(self.reactions),
             "services": {
                 s: {
                     "occupancy": list(x.occupancy),
@@ -142,9 +158,10 @@ class Learner:
         }
 
     @classmethod
-    def from_dict(cls, services, d: dict) -> Learner:
-        learner = cls(services)
+    def from_dict(cls, services, d: dict, priors: dict[str, float] | None = None) -> Learner:
+        learner = cls(services, priors)
         learner.pauses.extend(d["pauses"])
+        learner.reactions.extend(d["reactions"])
         for s, x in d["services"].items():
             learning = learner._of(s)
             learning.occupancy.extend(x["occupancy"])

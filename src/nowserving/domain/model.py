@@ -20,6 +20,7 @@ class Service:
     padding: int = 3
     daily_cap: int | None = None
     last_ticket_at: time | None = None  # local time after which no ticket is issued
+    typical_s: float | None = None  # expected counter time per customer, until learned
 
     def number_text(self, number: int) -> str:
         return f"{self.prefix}{number:0{self.padding}d}"
@@ -150,6 +151,7 @@ class Counter:
     ticket: str | None = None
     served: int = 0
     since: float | None = None  # when it was last paused
+    free_since: float | None = None  # when it last became free to call, while it stays so
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "state": str(self.state)}
