@@ -201,3 +201,20 @@ def test_staff_reaction_at_a_free_counter_is_learned_and_used():
     estimate = Estimator(branch, at + 60).for_new_ticket("a", "normal")
     assert (estimate.low, estimate.high) == (0.0, 20.0)
     assert estimate.mean == pytest.approx(200 / 49)
+
+
+def test_a_service_nobody_can_serve_ends_the_simulation():
+    """GIVEN priority customers arriving at `a` (so simulated futures keep producing
+    arrivals) and every counter serving `b` closed WHEN someone takes a ticket for `b` THEN
+    there is no estimate, promptly (this once looped forever and ate all memory)."""
+    branch = dedicated(c1="a", c2="ab", c3="b")
+    at = T0
+    for i in range(60):  # 60 an hour at `a`: more than c1 serves at 5 minutes each
+        run(branch, "issue_ticket", at + i, service="a", priority="priority")
+    run(branch, "close_counter", at + 10, counter="c2")
+    run(branch, "close_counter", at + 10, counter="c3")
+    _, outcome, _ = branch.handle(Command("b1", "issue_ticket", "k", at + 61, {"service": "b"}))
+    assert outcome["ok"]
+    assert branch.tickets[outcome["ticket"]].estimate is None
+    tickets, arrivals = Estimator(branch, at + 62).for_all()
+    assert arrivals["b"] is None and tickets[outcome["ticket"]] is None

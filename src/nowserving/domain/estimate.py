@@ -38,6 +38,7 @@ REPLICATIONS = 100
 STEP_BUDGET = 2000  # simulated calls per estimate: long lines get fewer replications ...
 MIN_REPLICATIONS = 16
 EMPIRICAL_FROM = 60  # ... and below this many, the interval comes from a fitted gamma
+HORIZON_S = 12 * 3600.0  # a simulated future goes no further than this
 REUSE_S = 1.0  # a simulated newcomer's estimate is reused for this long (see for_new_ticket)
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
 
@@ -270,9 +271,13 @@ class Estimator:
                     elapsed = self.now - (counter.since if counter.since is not None else self.now)
                     planned_end = self.learner.pause_left(elapsed)
                 counters.append((cid, spec.services, planned_end))
+        # Only tickets some counter here can serve are ever called; others get no estimate.
+        servable = {service for _, services, _ in counters for service in services}
+        if only and only_service(only, virtuals) not in servable:
+            return {only: None}
         # Priority customers still to come who would be called before someone waiting.
         jumpers = []
-        for service in rules.services:
+        for service in servable:
             for pid, priority in prio.items():
                 if priority.boost_s > 0:
                     rate = self.learner.arrival_rate(service, pid, self.now)
@@ -290,20 +295,20 @@ class Estimator:
         steps += len(counters)
         replications = max(MIN_REPLICATIONS, min(self.replications, STEP_BUDGET // max(1, steps)))
         for _ in range(replications):
-            called = self._replicate(lines, counters, jumpers, thetas, only)
+            called = self._replicate(lines, counters, jumpers, thetas, only, servable)
             for tid, when in called.items():
                 if tid in samples:
                     samples[tid].append(when)
         result: dict[str, Estimate | None] = {}
         for tid, values in samples.items():
             if len(values) < replications:
-                result[tid] = None  # no counter serves it: no honest estimate
+                result[tid] = None  # not called in every future: no honest estimate
                 continue
             service = branch.tickets[tid].service if tid in branch.tickets else tid[1:]
             result[tid] = _summarize(values, ahead[tid], thetas[service])
         return result
 
-    def _replicate(self, lines, counters, jumpers, thetas, only) -> dict[str, float]:
+    def _replicate(self, lines, counters, jumpers, thetas, only, servable) -> dict[str, float]:
         """One possible future: returns when each waiting ticket is called (s from now)."""
         rng = self.rng
         heads = dict.fromkeys(lines, 0)
@@ -325,9 +330,12 @@ class Estimator:
         heapq.heapify(heap)
         idle: set[int] = set()
         called: dict[str, float] = {}
-        remaining = sum(len(e) for e in lines.values())
-        horizon = math.inf
-        while heap and remaining:
+        remaining = sum(len(lines[s]) for s in servable)
+        horizon = HORIZON_S
+        # Arrivals can outpace the counters in a simulated future; bound its length.
+        events_left = 20 * (remaining + len(counters)) + 200
+        while heap and remaining and events_left:
+            events_left -= 1
             t, kind, index = heapq.heappop(heap)
             if t > horizon:
                 break
