@@ -273,7 +273,7 @@ class Estimator:
                 counters.append((cid, spec.services, planned_end))
         # Only tickets some counter here can serve are ever called; others get no estimate.
         servable = {service for _, services, _ in counters for service in services}
-        if only and only_service(only, virtuals) not in servable:
+        if only and _service_of(only, virtuals) not in servable:
             return {only: None}
         # Priority customers still to come who would be called before someone waiting.
         jumpers = []
@@ -288,7 +288,7 @@ class Estimator:
         # Steps per replication: every ticket called before the target (or all), plus the
         # counters' first frees.
         if only:
-            target = lines[only_service(only, virtuals)][ahead[only]][:2]
+            target = lines[_service_of(only, virtuals)][ahead[only]][:2]
             steps = sum(1 for entries in lines.values() for e in entries if e[:2] <= target)
         else:
             steps = len(ahead)
@@ -412,7 +412,7 @@ class Estimator:
         return ordered[start + int(self.rng.random() * (len(ordered) - start))] - elapsed
 
 
-def only_service(only: str, virtuals: list[Ticket]) -> str:
+def _service_of(only: str, virtuals: list[Ticket]) -> str:
     return next(v.service for v in virtuals if v.id == only)
 
 
