@@ -40,11 +40,14 @@ class LocalMosquitto:
     """A Mosquitto process on 127.0.0.1 with Nagle off and anonymous access (unless
     `extra` config says otherwise)."""
 
-    def __init__(self, workdir: str | Path, port: int | None = None, extra: str = "") -> None:
+    def __init__(
+        self, workdir: str | Path, port: int | None = None, extra: str = "", nodelay: bool = True
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.extra = extra
+        self.nodelay = nodelay  # False only to measure what Nagle costs (bench/)
         self.binary = find_mosquitto()
         self.log_path = self.workdir / "mosquitto.log"
         self._proc: subprocess.Popen | None = None
@@ -62,7 +65,8 @@ class LocalMosquitto:
         # `mosquitto` user, which cannot read a private work directory.
         auth += f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
         return (
-            f"listener {self.port} 127.0.0.1\n{auth}set_tcp_nodelay true\n"
+            f"listener {self.port} 127.0.0.1\n{auth}"
+            f"set_tcp_nodelay {'true' if self.nodelay else 'false'}\n"
             f"persistence false\nlog_dest file {self.log_path}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             f"{self.extra}\n"
