@@ -103,10 +103,11 @@ class BranchServer:
 
     def start(self) -> None:
         """Run the apply loop on its own thread and connect to the broker."""
+        # Ready first: the log is loaded, and the loop's watchdog pets must come after it.
+        self.notifier.ready(f"branch {self.config.rules.branch_id} at seq {self.branch.seq}")
         self._thread = threading.Thread(target=self.run, name="apply-loop", daemon=True)
         self._thread.start()
         self.link.start()
-        self.notifier.ready(f"branch {self.config.rules.branch_id} at seq {self.branch.seq}")
 
     def close(self) -> None:
         self._stop.set()
