@@ -1,8 +1,12 @@
 """How many durable commands per second the branch server sustains through a real
-Mosquitto, and the latency from publishing a command to receiving the state snapshot that
-includes it, at a steady rate.
+Mosquitto, and the latency from publishing a command to receiving the state summary that
+includes it, at a steady rate: with short lines, then with a full lobby (by default 1,000
+more waiting: 600 in one line, 400 spread over the other services). It also reports what
+each consumer receives per change: a display or kiosk (the summary and the events), a
+staff panel (its service's line).
 
     .venv/bin/python bench/server_throughput.py [--commands 20000] [--rate 100] [--seconds 30]
+        [--long-line 600] [--spread 400]
 
 The server runs as its own process (`python -m nowserving server`) with its SQLite event log
 in WAL mode and synchronous=FULL; the load comes from this process over loopback.
@@ -161,8 +165,11 @@ def main() -> None:
     parser.add_argument(
         "--long-line",
         type=int,
-        default=500,
-        help="then add this many waiting tickets and measure latency again",
+        default=600,
+        help="then add this many waiting tickets to one line (loans) ...",
+    )
+    parser.add_argument(
+        "--spread", type=int, default=400, help="... and this many over the other services"
     )
     args = parser.parse_args()
     print(f"$ {command_line()}")
@@ -193,19 +200,32 @@ def main() -> None:
                 client.link._on_message = stamped
             sizes: list[int] = []
 
+            topics = Topics("pudong")
+            event_sizes: list[int] = []
+            line_sizes: dict[str, list[int]] = {}
+
             def state_seen(topic, payload, mid, qos):
+                if topic == topics.events:
+                    event_sizes.append(len(payload))
+                    return
+                if topic != topics.state:
+                    line_sizes.setdefault(topic.rsplit("/", 1)[1], []).append(len(payload))
+                    return
                 # The encoder writes "v" then "seq" first: read seq without parsing it all.
                 seq = int(payload[:40].split(b'"seq":', 1)[1].split(b",", 1)[0])
                 states.append((time.perf_counter(), seq))
                 sizes.append(len(payload))
 
             watcher = MqttLink(broker, "bench-state", on_message=state_seen)
-            watcher.subscribe(Topics("pudong").state)
+            watcher.subscribe(topics.state)
+            watcher.subscribe(topics.events)
+            watcher.subscribe(f"{topics.base}/line/+")
             watcher.start()
-            watcher.wait_connected(5)
 
             def latency(label: str) -> None:
                 sizes.clear()
+                event_sizes.clear()
+                line_sizes.clear()
                 to_reply, to_state, refused = steady_latency(
                     clients, states, args.rate, args.seconds
                 )
@@ -226,9 +246,15 @@ def main() -> None:
                     f"{statistics.mean(ms):.2f} ms"
                 )
                 print(
-                    f"  state snapshot size: median {statistics.median(sizes):,.0f} bytes, "
-                    f"largest {max(sizes):,} bytes"
+                    f"  a display/kiosk gets per change: the summary (median "
+                    f"{statistics.median(sizes):,.0f} bytes, largest {max(sizes):,}) and "
+                    f"the events (largest {max(event_sizes):,} bytes)"
                 )
+                for service, got in sorted(line_sizes.items()):
+                    print(
+                        f"  line/{service}: {len(got)} messages, largest {max(got):,} bytes "
+                        "(staff panels only)"
+                    )
 
             latency("a fresh branch, lines short")
 
@@ -248,15 +274,18 @@ def main() -> None:
                 f"{cpu1[1] - cpu0[1]:.1f} s ({(cpu1[1] - cpu0[1]) / elapsed:.0%})"
             )
 
-            if args.long_line:
+            if args.long_line or args.spread:
                 kiosk = clients["kiosk-1"]
-                ids = [
-                    kiosk.send_nowait("issue_ticket", {"service": "loans"})
-                    for _ in range(args.long_line)
-                ]
+                others = ("cash", "accounts", "wealth", "business")
+                services = ["loans"] * args.long_line
+                services += [others[i % len(others)] for i in range(args.spread)]
+                ids = [kiosk.send_nowait("issue_ticket", {"service": s}) for s in services]
                 for command_id in ids:
-                    kiosk.wait_reply(command_id, timeout=60)
-                latency(f"after {args.long_line} more tickets joined one line")
+                    kiosk.wait_reply(command_id, timeout=120)
+                latency(
+                    f"after {len(services)} more tickets joined ({args.long_line} in one line, "
+                    f"{args.spread} spread)"
+                )
             watcher.close()
             for client in clients.values():
                 client.close()

@@ -28,9 +28,9 @@ def test_check_config_lists_every_problem_and_exits_2(tmp_path, capsys):
 def test_broker_acl_for_the_example(capsys):
     assert main(["broker-acl", "--config", str(EXAMPLE)]) == 0
     acl = capsys.readouterr().out
-    assert "user lobby-1\ntopic read nowserving/v1/pudong/state\n" in acl
-    assert "topic write nowserving/v1/pudong/cmd/kiosk-1" in acl
-    assert "topic write nowserving/v1/pudong/cmd/lobby-1" not in acl
+    assert "user lobby-1\ntopic read nowserving/v2/pudong/state\n" in acl
+    assert "topic write nowserving/v2/pudong/cmd/kiosk-1" in acl
+    assert "topic write nowserving/v2/pudong/cmd/lobby-1" not in acl
 
 
 def test_simulate_a_branch_scenario_file(capsys):

@@ -6,7 +6,6 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from nowserving import __version__
@@ -187,10 +186,9 @@ def _server(args: argparse.Namespace) -> int:
         mqtt_version=args.mqtt_version,
         tls_ca=args.tls_ca,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     with BranchServer(config, EventLog(args.db), broker) as server:
+        signal.signal(signal.SIGTERM, lambda *_: server.done.set())
+        signal.signal(signal.SIGINT, lambda *_: server.done.set())
         logging.getLogger("nowserving").info(
             "serving branch %s on %s (event log %s, seq %d)",
             config.rules.branch_id,
@@ -198,8 +196,9 @@ def _server(args: argparse.Namespace) -> int:
             args.db,
             server.branch.seq,
         )
-        stop.wait()
-    return 0
+        server.done.wait()
+    # A failed apply loop ends the process non-zero, so that a supervisor restarts it.
+    return 1 if server.failure is not None else 0
 
 
 if __name__ == "__main__":

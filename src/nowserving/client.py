@@ -31,6 +31,7 @@ class BranchClient:
         *,
         on_event: Callable[[dict], None] | None = None,
         watch_state: bool = True,
+        watch_lines: tuple[str, ...] = (),
     ) -> None:
         self.device_id = device_id
         self.topics = Topics(branch)
@@ -38,6 +39,8 @@ class BranchClient:
         self._cond = threading.Condition()
         self._replies: dict[str, dict] = {}
         self.state: dict | None = None
+        self.lines: dict[str, dict] = {}  # service -> its latest line message
+        self._line_topics = {self.topics.line(s): s for s in watch_lines}
         self._ids = itertools.count(1)
         self._session = uuid.uuid4().hex[:8]
         offline = encode({"v": PROTOCOL_VERSION, "device": device_id, "online": False})
@@ -53,6 +56,8 @@ class BranchClient:
             self.link.subscribe(self.topics.state)
         if on_event is not None:
             self.link.subscribe(self.topics.events)
+        for topic in self._line_topics:
+            self.link.subscribe(topic)
 
     def __enter__(self) -> BranchClient:
         self.start()
@@ -111,6 +116,18 @@ class BranchClient:
                 raise TimeoutError(f"state did not reach the expected condition in {timeout} s")
             return self.state
 
+    def wait_line(
+        self, service: str, predicate: Callable[[dict], bool], timeout: float = 10.0
+    ) -> dict:
+        """Wait until the latest line of `service` satisfies `predicate`; returns it."""
+        with self._cond:
+            ok = self._cond.wait_for(
+                lambda: service in self.lines and predicate(self.lines[service]), timeout
+            )
+            if not ok:
+                raise TimeoutError(f"line {service} did not reach the condition in {timeout} s")
+            return self.lines[service]
+
     def _announce(self) -> None:
         status = {"v": PROTOCOL_VERSION, "device": self.device_id, "online": True}
         self.link.publish(self.topics.status(self.device_id), encode(status), retain=True)
@@ -119,6 +136,8 @@ class BranchClient:
         # paho's thread: decode, then hand over under the condition variable.
         try:
             message = json.loads(payload)
+            if not isinstance(message, dict):
+                raise ValueError("not an object")
         except ValueError:
             log.warning("undecodable message on %s dropped", topic)
             return
@@ -130,6 +149,11 @@ class BranchClient:
             if topic == self.topics.state:
                 if self.state is None or message.get("seq", 0) >= self.state.get("seq", 0):
                     self.state = message
+            elif topic in self._line_topics:
+                service = self._line_topics[topic]
+                known = self.lines.get(service)
+                if known is None or message.get("seq", 0) >= known.get("seq", 0):
+                    self.lines[service] = message
             elif message.get("id") is not None:
                 self._replies[message["id"]] = message
             self._cond.notify_all()

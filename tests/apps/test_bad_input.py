@@ -8,14 +8,14 @@ import queue
 import random
 
 from nowserving.adapters.mqtt import MqttLink
-from nowserving.protocol import Topics
+from nowserving.protocol import PROTOCOL_VERSION, Topics
 
 TOPICS = Topics("pudong")
 
 
 def hostile_payloads() -> list[bytes]:
     rng = random.Random(7)
-    base = {"v": 1, "id": "h-1", "type": "issue_ticket", "args": {"service": "cash"}}
+    base = {"v": PROTOCOL_VERSION, "id": "h-1", "type": "issue_ticket", "args": {"service": "cash"}}
     values = [
         None,
         True,
@@ -47,7 +47,11 @@ def hostile_payloads() -> list[bytes]:
         payloads.append({**base, "type": kind, "args": {}})
         payloads.append({**base, "type": kind, "args": {"bogus": "1"}})
     deep = b"[" * 1500 + b"1" + b"]" * 1500
-    payloads.append(b'{"v":1,"id":"h-1","type":"issue_ticket","args":{"service":' + deep + b"}}")
+    payloads.append(
+        b'{"v":%d,"id":"h-1","type":"issue_ticket","args":{"service":' % PROTOCOL_VERSION
+        + deep
+        + b"}}"
+    )
     payloads.append(b"[" * 3000 + b"]" * 3000)
     payloads.append(b"{" * 100_000)
     payloads.append(b"")

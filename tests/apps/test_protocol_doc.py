@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from nowserving.protocol import Topics
+
 DOC = Path(__file__).parents[2] / "docs" / "protocol.md"
 CLIENTS = shutil.which("mosquitto_pub") and shutil.which("mosquitto_sub")
 
@@ -76,8 +78,8 @@ def test_the_walkthrough_runs_as_documented(server_process, mosquitto):
     steps = walkthrough()
     assert len(steps) >= 10
     for argv, expected in steps:
-        device = argv[argv.index("-t") + 1].rsplit("/", 1)[1]
-        sub = subscribe_one(f"nowserving/v1/pudong/reply/{device}", port)
+        # The reply comes on the command topic's twin, whatever version's tree it is in.
+        sub = subscribe_one(argv[argv.index("-t") + 1].replace("/cmd/", "/reply/"), port)
         subprocess.run(on_port(argv, port), check=True, timeout=10)
         reply = received(sub)
         assert reply["id"] == json.loads(argv[argv.index("-m") + 1])["id"]
@@ -99,7 +101,7 @@ def test_the_walkthrough_runs_as_documented(server_process, mosquitto):
                 "-W",
                 "10",
                 "-t",
-                "nowserving/v1/pudong/state",
+                f"{Topics('pudong').state}",
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -110,6 +112,7 @@ def test_the_walkthrough_runs_as_documented(server_process, mosquitto):
     assert counters["c2"]["ticket"]["number"] == "A002"
     assert counters["c2"]["ticket"]["status"] == "serving"
     assert counters["c3"]["ticket"]["number"] == "A001"
+    assert counters["c3"]["ticket"]["status"] == "serving"  # counter-3's own walk-1
     assert sum(s["waiting"] for s in state["services"]) == 0
     calls = [c["number"] for c in state["recent_calls"]]
     assert calls == ["A001", "A001", "A002"]  # A001 called at c1, transferred, called at c3

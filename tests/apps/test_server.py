@@ -31,8 +31,12 @@ def test_a_late_subscriber_is_correct_from_the_retained_snapshot_alone(server, c
     last = [kiosk.send("issue_ticket", {"service": s}) for s in ("cash", "loans", "cash")][-1]
     display = connect("lobby-1")  # connects after everything happened
     state = display.wait_state(lambda s: s["seq"] >= last["result"]["seq"])
-    lines = {s["id"]: s["line"] for s in state["services"]}
-    assert lines["cash"] == ["A001", "A002"] and lines["loans"] == ["C001"]
+    nexts = {s["id"]: s["next"] for s in state["services"]}
+    assert nexts["cash"] == ["A001", "A002"] and nexts["loans"] == ["C001"]
+    staff = connect("manager", watch_lines=("cash",))
+    cash = next(s for s in state["services"] if s["id"] == "cash")
+    line = staff.wait_line("cash", lambda line: line["seq"] >= cash["line_seq"])
+    assert [t["number"] for t in line["tickets"]] == ["A001", "A002"]
 
 
 def test_the_event_stream_carries_each_event_once(server, connect):
@@ -79,7 +83,7 @@ def test_server_survives_a_broker_restart(server, connect, mosquitto):
     assert server.link.wait_connected(15) and kiosk.link.wait_connected(15)
     display = connect("lobby-1")
     state = display.wait_state(lambda s: s["seq"] >= 2, timeout=15)  # republished
-    assert state["services"][0]["line"] == ["A001"]
+    assert state["services"][0]["next"] == ["A001"]
     assert kiosk.send("issue_ticket", {"service": "cash"}, timeout=15)["ok"]  # resubscribed
 
 
@@ -104,7 +108,8 @@ def test_server_status_is_retained_with_a_last_will(server, broker):
 
 
 def test_replies_and_snapshots_carry_wait_estimates(server, connect):
-    kiosk, counter, manager = connect("kiosk-1"), connect("counter-1"), connect("manager")
+    kiosk, counter = connect("kiosk-1"), connect("counter-1")
+    manager = connect("manager", watch_lines=("cash",))
     for other in ("c2", "c3", "c4"):  # they serve cash too, and idle ones call at once
         assert manager.send("close_counter", {"counter": other})["ok"]
     for _ in range(3):
@@ -117,7 +122,8 @@ def test_replies_and_snapshots_carry_wait_estimates(server, connect):
     state = kiosk.wait_state(lambda s: (s["estimated_seq"] or 0) >= reply["result"]["seq"])
     cash = next(s for s in state["services"] if s["id"] == "cash")
     assert cash["estimate"]["ahead"] == 3  # a newcomer now would have three ahead
-    waiting = [t for t in state["tickets"] if t["status"] == "waiting"]
+    line = manager.wait_line("cash", lambda line: line["estimated_seq"] == state["estimated_seq"])
+    waiting = line["tickets"]
     assert [t["estimate"]["ahead"] for t in waiting] == [0, 1, 2]
     means = [t["estimate"]["mean"] for t in waiting]
     assert means == sorted(means) and state["estimated_at"] is not None

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from nowserving.domain import Branch, Command
 from nowserving.domain.model import ACTIVE
+from nowserving.domain.policy import call_key
 from tests.conftest import T0, small_rules
 
 RULES = small_rules()
@@ -123,6 +124,13 @@ def test_no_ticket_lost_or_called_twice_and_numbers_unique(plan):
         else:
             assert ticket.id not in in_lines and ticket.id not in at_counters
     assert set(branch.tickets) == set(status)
+    # The kept call order is the line sorted from scratch by the call policy's key.
+    for service, line in branch.lines.items():
+        by_policy = sorted(
+            (branch.tickets[t] for t in line),
+            key=lambda t: (call_key(t, branch.rules.priorities), t.id),
+        )
+        assert branch.waiting_line(service) == by_policy
 
 
 @settings(max_examples=200, deadline=None)
@@ -148,6 +156,7 @@ def test_a_snapshot_taken_anywhere_resumes_to_the_same_state(plan):
     for event in events[cut:]:
         resumed.apply(event)
     assert resumed.to_dict() == branch.to_dict()
+    assert all(resumed.waiting_line(s) == branch.waiting_line(s) for s in branch.lines)
 
 
 @settings(max_examples=200, deadline=None)

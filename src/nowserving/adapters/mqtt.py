@@ -92,6 +92,8 @@ class MqttLink:
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
         self._client.on_message = self._message
+        self._client.on_subscribe = self._subscribed
+        self._subscribing: int | None = None  # mid of the SUBSCRIBE sent on connecting
         self._started = False
 
     def __enter__(self) -> MqttLink:
@@ -168,8 +170,19 @@ class MqttLink:
         self.refusal = None
         with self._lock:
             subscriptions = list(self._subscriptions.items())
-        for topic, qos in subscriptions:
-            client.subscribe(topic, qos)
+        if not subscriptions:
+            self._ready()
+            return
+        # Ready only once the broker confirmed the subscriptions: a message published by
+        # someone else right after `wait_connected` returns must reach us.
+        _, self._subscribing = client.subscribe(subscriptions)
+
+    def _subscribed(self, client, userdata, mid, reason_codes, properties) -> None:
+        if mid == self._subscribing:
+            self._subscribing = None
+            self._ready()
+
+    def _ready(self) -> None:
         self.connected.set()
         log.info("connected to broker %s:%d", self.broker.host, self.broker.port)
         if self._on_connected:

@@ -19,7 +19,7 @@ from nowserving.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 2  # 2: with what the branch has learned
+SNAPSHOT_FORMAT = 3  # 2: with what the branch has learned; 3: command ids per device
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS events (
     type TEXT NOT NULL,
     command_id TEXT,
     device TEXT,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    digest TEXT
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY,
@@ -49,6 +50,9 @@ class EventLog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+            if "digest" not in columns:  # a log written before command digests existed
+                self._db.execute("ALTER TABLE events ADD COLUMN digest TEXT")
         except sqlite3.Error as err:
             raise StoreError(f"cannot open event log {self.path}: {err}") from err
 
@@ -75,13 +79,14 @@ class EventLog:
                 e.command_id,
                 e.device,
                 json.dumps(e.data, ensure_ascii=False, separators=(",", ":")),
+                e.digest,
             )
             for e in events
         ]
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?)", rows)
+                self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", rows)
         except sqlite3.Error as err:
             raise StoreError(f"cannot append to event log {self.path}: {err}") from err
 
@@ -92,11 +97,12 @@ class EventLog:
     def events(self, after: int = 0) -> Iterator[Event]:
         """Every event with seq > `after`, in order."""
         cursor = self._db.execute(
-            "SELECT seq, at, type, command_id, device, data FROM events WHERE seq > ? ORDER BY seq",
+            "SELECT seq, at, type, command_id, device, data, digest FROM events "
+            "WHERE seq > ? ORDER BY seq",
             (after,),
         )
-        for seq, at, kind, command_id, device, data in cursor:
-            yield Event(seq, kind, at, command_id, device, json.loads(data))
+        for seq, at, kind, command_id, device, data, digest in cursor:
+            yield Event(seq, kind, at, command_id, device, json.loads(data), digest)
 
     def save_snapshot(self, branch: Branch) -> None:
         state = json.dumps(branch.to_dict(), ensure_ascii=False, separators=(",", ":"))

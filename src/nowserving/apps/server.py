@@ -6,13 +6,21 @@ durable transaction, and only then publishes events, replies and the retained sn
 and acknowledges the commands to the broker. A crash before the commit therefore loses
 nothing: the broker still holds the unacknowledged commands for the persistent session,
 redelivers them, and the command ids keep each from being applied twice.
+
+What is published is split so that each consumer gets only what it shows: a small
+retained summary (`state`) after every batch, each service's whole line (`line/<service>`)
+when it changed (at most every LINE_EVERY_S), and wait estimates made on another thread
+(`apps/estimates.py`), never on the command path.
 """
 
 from __future__ import annotations
 
+import gc
+import json
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,16 +30,19 @@ from nowserving import __version__
 from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.adapters.store import EventLog
 from nowserving.adapters.systemd import Notifier
+from nowserving.apps.estimates import EstimateAll, EstimateWorker, estimate_all
+from nowserving.apps.ratelimit import UNKNOWN, RefusalLog
 from nowserving.config import BranchConfig
 from nowserving.domain import Branch, Command, Event
 from nowserving.domain.commands import COMMAND_TYPES
-from nowserving.domain.estimate import Estimator
 from nowserving.errors import ProtocolError
 from nowserving.protocol import (
+    PROTOCOL_VERSION,
     Topics,
     decode_command,
     encode,
     event_message,
+    line_message,
     reply_message,
     state_message,
     ticket_view,
@@ -41,9 +52,12 @@ from nowserving.protocol.messages import Estimates
 log = logging.getLogger(__name__)
 
 BATCH = 200  # commands per durable transaction at most
-ESTIMATE_EVERY_S = 1.0  # wait estimates in the snapshot are at most this old ...
-ESTIMATE_SHARE = 0.02  # ... unless computing them would take more of the apply loop
-REFRESH_S = 15.0  # ... and the snapshot is republished this often while people wait
+ESTIMATE_EVERY_S = 1.0  # wait estimates are at most this old after a change ...
+ESTIMATE_SHARE = 0.25  # ... unless computing them would take more of a core than this
+REFRESH_S = 15.0  # ... and are remade this often while people wait, even with no change
+LINE_EVERY_S = 0.25  # a changed line is republished at most this often
+SWITCH_INTERVAL_S = 0.0005
+FREEZE_EVERY = 2000  # events between two gc.freeze() calls
 COUNTER_COMMANDS = frozenset(COMMAND_TYPES) - {"issue_ticket", "cancel"}
 
 
@@ -58,6 +72,12 @@ class _Inbound:
 _CONNECTED = object()
 
 
+@dataclass
+class _Estimated:
+    estimates: Estimates | None
+    took: float
+
+
 class BranchServer:
     """Applies commands from MQTT to the branch and publishes what changed."""
 
@@ -68,6 +88,7 @@ class BranchServer:
         broker: Broker,
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
+        estimate: EstimateAll = estimate_all,
     ) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
@@ -78,10 +99,19 @@ class BranchServer:
         self.inbox: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._estimate_cache: tuple[int, float, Estimates] | None = None
+        self.estimates: Estimates | None = None
         self._estimate_every = ESTIMATE_EVERY_S
-        self._published = (-1, time.monotonic())
-        offline = encode({"v": 1, "device": "server", "online": False})
+        self._estimated = (-1, -REFRESH_S)  # (seq, monotonic time) of the last request
+        self._line_seqs: dict[str, int] = {}  # service -> seq of its line's last change
+        self._lines_due: set[str] = set(config.rules.services)  # lines to publish
+        self._line_sent: dict[str, float] = {}  # service -> monotonic time it may go again
+        self.worker = EstimateWorker(self._estimated_off_thread, estimate)
+        self._committed = 0  # events of the current batch already in the log
+        self._frozen_at = -FREEZE_EVERY  # seq at the last gc.freeze()
+        self.refusals = RefusalLog(log)
+        self.done = threading.Event()  # set when the apply loop has ended
+        self.failure: BaseException | None = None
+        offline = encode({"v": PROTOCOL_VERSION, "device": "server", "online": False})
         self.link = MqttLink(
             broker,
             f"nowserving-server-{config.rules.branch_id}",
@@ -92,6 +122,7 @@ class BranchServer:
             manual_ack=True,
         )
         self.link.subscribe(self.topics.commands, qos=1)
+        self.link.subscribe(self.topics.legacy.commands, qos=1)
         log.info("branch %s loaded at seq %d", config.rules.branch_id, self.branch.seq)
 
     def __enter__(self) -> BranchServer:
@@ -103,6 +134,9 @@ class BranchServer:
 
     def start(self) -> None:
         """Run the apply loop on its own thread and connect to the broker."""
+        # paho's thread and the estimates' thread hold the GIL for up to the switch
+        # interval (5 ms by default) when the apply loop wants it back: keep that short.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         # Ready first: the log is loaded, and the loop's watchdog pets must come after it.
         self.notifier.ready(f"branch {self.config.rules.branch_id} at seq {self.branch.seq}")
         self._thread = threading.Thread(target=self.run, name="apply-loop", daemon=True)
@@ -114,6 +148,7 @@ class BranchServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self.worker.close()
         if self.link.connected.is_set():
             self._publish_status(online=False)
         self.link.close()
@@ -127,9 +162,24 @@ class BranchServer:
     def _reconnected(self) -> None:
         self.inbox.put(_CONNECTED)  # paho thread -> apply thread: republish state
 
+    def _estimated_off_thread(self, estimates: Estimates | None, took: float) -> None:
+        self.inbox.put(_Estimated(estimates, took))  # estimate thread -> apply thread
+
     # ----- the apply loop ---------------------------------------------------------------
 
     def run(self) -> None:
+        """The apply loop. An error that escapes it ends the server (see `done`): a
+        supervisor restarts the process, which rebuilds from the log and gets the
+        unacknowledged commands again. It never hangs silently."""
+        try:
+            self._loop()
+        except BaseException as err:
+            self.failure = err
+            log.critical("the apply loop failed; the server stops", exc_info=True)
+        finally:
+            self.done.set()
+
+    def _loop(self) -> None:
         interval = self.notifier.watchdog_interval
         petted = time.monotonic()
         while not self._stop.is_set():
@@ -138,10 +188,11 @@ class BranchServer:
                 self.notifier.watchdog()
                 petted = time.monotonic()
             try:
-                first = self.inbox.get(timeout=0.2)
+                first = self.inbox.get(timeout=self._idle_timeout())
             except queue.Empty:
                 if self.link.connected.is_set():
-                    self._refresh_if_due()
+                    self._publish_due_lines()
+                    self._request_estimates_if_due()
                 continue
             batch = [first]
             while len(batch) < BATCH:
@@ -154,32 +205,47 @@ class BranchServer:
     def _process(self, batch: list) -> None:
         events: list[Event] = []
         replies: list[tuple[str, dict]] = []
-        republish = False
+        republish = estimated = False
+        commands = []
         for item in batch:
             if item is _CONNECTED:
                 republish = True
-                continue
-            reply = self._handle(item, events)
-            if reply is not None:
-                replies.append(reply)
+            elif isinstance(item, _Estimated):
+                estimated = True
+                self._take_estimates(item)
+            else:
+                commands.append(item)
+                reply = self._handle(item, events)
+                if reply is not None:
+                    replies.append(reply)
         # Durable first: nothing that depends on these events leaves before the commit.
-        self.store.append(events)
+        self.store.append(events[self._committed :])
+        self._committed = 0
         for event in events:
             self.link.publish(self.topics.events, encode(event_message(event)))
         for topic, message in replies:
             self.link.publish(topic, encode(message))
-        if events or republish:
+        self._note_changed_lines(events)
+        if events or republish or estimated:
             self.publish_state()
         if republish:
+            self._lines_due.update(self.config.rules.services)
+            self._line_sent.clear()
             self._publish_status(online=True)
-        for item in batch:
-            if item is not _CONNECTED and item.qos > 0:
+            self._retire_legacy_state()
+        for item in commands:
+            if item.qos > 0:
                 self.link.ack(item.mid, item.qos)
+        self._publish_due_lines()
+        self._request_estimates_if_due()
         self.store.maybe_snapshot(self.branch)
+        self._freeze_if_due()
 
     def _handle(self, item: _Inbound, events: list[Event]) -> tuple[str, dict] | None:
         """Check and apply one inbound message; returns the reply to send, if any."""
         device_id = self.topics.device_of_command(item.topic)
+        if device_id is None and self.topics.legacy.device_of_command(item.topic):
+            return self._refuse_legacy(item)
         if device_id is None:
             self._refuse(item.topic, "wrong_topic", "not a command topic")
             return None
@@ -193,15 +259,37 @@ class BranchServer:
                 err.command_id, {"ok": False, "code": err.code, "message": err.message}
             )
         command = Command(command_id, kind, device_id, self.clock(), args)
-        new_events, outcome, duplicate = self.branch.handle(command)
+        try:
+            new_events, outcome, duplicate = self.branch.handle(command)
+        except Exception:
+            log.exception("command %s %s from %s failed", command_id, kind, device_id)
+            new_events, outcome = self._contain(command, events)
+            duplicate = False
         events.extend(new_events)
-        if duplicate:
+        if duplicate and outcome["ok"]:
             log.info("command %s from %s seen before; replying again", command_id, device_id)
         elif not outcome["ok"]:
-            log.info(
-                "command %s %s from %s refused: %s", command_id, kind, device_id, outcome["message"]
+            self.refusals.note(
+                device_id,
+                "command %s %s from %s refused: %s",
+                command_id,
+                kind,
+                device_id,
+                outcome["message"],
+                level=logging.INFO,
             )
         return reply_to, reply_message(command_id, outcome, self._result(outcome))
+
+    def _contain(self, command: Command, events: list[Event]) -> tuple[list[Event], dict]:
+        """A command whose handling raised: make the state exactly what the log says again
+        (commit the batch so far, rebuild from the log), then record the command as refused
+        with `internal_error`, so that its redelivery is answered instead of retried."""
+        self.store.append(events[self._committed :])
+        self._committed = len(events)
+        self.branch = self.store.load(self.config.rules)
+        return self.branch.reject(
+            command, "internal_error", "the server failed to handle this command; see its log"
+        )
 
     def _authorize(self, device_id: str, kind: str, args: dict, command_id: str) -> dict:
         device = self.config.devices.get(device_id)
@@ -231,47 +319,109 @@ class BranchServer:
         return result
 
     def _refuse(self, topic: str, code: str, message: str) -> None:
-        log.warning("refused message on %s: %s (%s)", topic[:120], code, message)
+        device = self.topics.device_of_command(topic)
+        key = device if device in self.config.devices else UNKNOWN
+        self.refusals.note(key, "refused message on %s: %s (%s)", topic[:120], code, message)
+
+    # ----- an earlier protocol version ---------------------------------------------------
+
+    def _refuse_legacy(self, item: _Inbound) -> tuple[str, dict]:
+        """A device still speaking v1 gets a v1-shaped refusal on its v1 reply topic."""
+        legacy = self.topics.legacy
+        device = legacy.device_of_command(item.topic)
+        message = f"this branch speaks protocol v{PROTOCOL_VERSION} under {self.topics.base}/"
+        self._refuse(item.topic, "bad_version", message)
+        try:
+            command_id = json.loads(item.payload).get("id")
+        except (ValueError, AttributeError):
+            command_id = None
+        if not isinstance(command_id, str) or len(command_id) > 64:
+            command_id = None
+        error = {"code": "bad_version", "message": message}
+        return legacy.reply(device), {"v": 1, "id": command_id, "ok": False, "error": error}
+
+    def _retire_legacy_state(self) -> None:
+        """Clear the retained v1 snapshot, so that a v1 client is not shown a frozen queue."""
+        self.link.publish(self.topics.legacy.state, b"", retain=True)
 
     # ----- publishing -------------------------------------------------------------------
 
     def publish_state(self) -> None:
         now = self.clock()
-        state = state_message(self.branch, self.config.names, now, self._estimates(now))
-        self._published = (self.branch.seq, time.monotonic())
+        state = state_message(self.branch, self.config.names, now, self.estimates, self._line_seqs)
         self.link.publish(self.topics.state, encode(state), retain=True)
 
-    def _estimates(self, now: float) -> Estimates:
-        """Current wait estimates, recomputed at most every ESTIMATE_EVERY_S seconds, and
-        never more often than ESTIMATE_SHARE allows: with hundreds waiting, simulating every
-        ticket's wait takes tens of milliseconds of the apply loop."""
-        cached = self._estimate_cache
-        if cached is None or (
-            cached[0] != self.branch.seq and time.monotonic() - cached[1] >= self._estimate_every
-        ):
-            started = time.monotonic()
-            tickets, arrivals = Estimator(self.branch, now).for_all()
-            took = time.monotonic() - started
-            self._estimate_every = max(ESTIMATE_EVERY_S, took / ESTIMATE_SHARE)
-            cached = self._estimate_cache = (
-                self.branch.seq,
-                time.monotonic(),
-                (tickets, arrivals, now, self.branch.seq),
-            )
-        return cached[2]
+    def _note_changed_lines(self, events: list[Event]) -> None:
+        for event in events:
+            for service in _lines_changed_by(event, self.branch):
+                self._line_seqs[service] = event.seq
+                self._lines_due.add(service)
 
-    def _refresh_if_due(self) -> None:
-        """Republish when estimates went stale, and now and then while people wait."""
-        seq, at = self._published
-        idle_for = time.monotonic() - at
-        waiting = any(self.branch.lines.values())
-        stale = self._estimate_cache is not None and self._estimate_cache[0] != seq
-        if (stale and idle_for >= self._estimate_every) or (waiting and idle_for >= REFRESH_S):
-            self.publish_state()
+    def _publish_due_lines(self) -> None:
+        """Publish changed lines, each at most every LINE_EVERY_S (longer lines less
+        often, up to every 2 s): a line of hundreds takes milliseconds to encode and
+        send, and a staff panel needs no more."""
+        if not self._lines_due:
+            return
+        now, at = time.monotonic(), self.clock()
+        for service in sorted(self._lines_due):
+            if now < self._line_sent.get(service, 0.0):
+                continue
+            message = line_message(self.branch, service, at, self.estimates)
+            self.link.publish(self.topics.line(service), encode(message), retain=True)
+            # Long lines less often: 4 times a second up to 100 waiting, then slower.
+            waiting = len(message["tickets"])
+            self._line_sent[service] = now + LINE_EVERY_S * min(8, max(1, waiting / 100))
+            self._lines_due.discard(service)
+
+    def _idle_timeout(self) -> float:
+        """How long the loop may wait for a message before a held-back line is due."""
+        if not self._lines_due:
+            return 0.2
+        now = time.monotonic()
+        due = min(self._line_sent.get(s, 0.0) for s in self._lines_due)
+        return min(0.2, max(0.001, due - now))
+
+    def _freeze_if_due(self) -> None:
+        """Move what the branch has accumulated out of the cyclic garbage collector's way.
+
+        Remembered outcomes, tickets and learned samples are long-lived and free of
+        cycles, but a full collection scans them all: with tens of thousands it paused the
+        apply loop for 15-30 ms now and then (bench/server_throughput.py). Frozen objects
+        are still freed by reference counting; only cyclic garbage made before a freeze
+        would stay, and the branch makes none on purpose."""
+        if self.branch.seq - self._frozen_at >= FREEZE_EVERY:
+            gc.collect(1)
+            gc.freeze()
+            self._frozen_at = self.branch.seq
+
+    # ----- estimates, made on the worker's thread ------------------------------------------
+
+    def _request_estimates_if_due(self) -> None:
+        """Ask for fresh estimates when the state changed (at most every ESTIMATE_EVERY_S,
+        and never for more than ESTIMATE_SHARE of a core) or, while people wait, when
+        they are REFRESH_S old: waits shrink as time passes, with or without events."""
+        if self.worker.busy:
+            return
+        seq, at = self._estimated
+        since = time.monotonic() - at
+        changed = seq != self.branch.seq and since >= self._estimate_every
+        waiting = since >= REFRESH_S and any(self.branch.lines.values())
+        if changed or waiting:
+            self._estimated = (self.branch.seq, time.monotonic())
+            self.worker.request(self.branch.frozen_copy(), self.clock())
+
+    def _take_estimates(self, item: _Estimated) -> None:
+        self._estimate_every = max(ESTIMATE_EVERY_S, item.took / ESTIMATE_SHARE)
+        self.estimates = item.estimates  # None when they failed: left out, not stale
+        if item.estimates is not None:
+            _, arrivals, at, seq = item.estimates
+            self.branch.anchor_estimates(at, arrivals, seq)
+        self._lines_due.update(self.config.rules.services)
 
     def _publish_status(self, online: bool) -> None:
         status = {
-            "v": 1,
+            "v": PROTOCOL_VERSION,
             "device": "server",
             "online": online,
             "version": __version__,
@@ -279,3 +429,18 @@ class BranchServer:
             "pid": os.getpid(),
         }
         self.link.publish(self.topics.status("server"), encode(status), retain=True)
+
+
+def _lines_changed_by(event: Event, branch: Branch) -> tuple[str, ...]:
+    """The services whose waiting line `event` changed."""
+    data = event.data
+    if event.type in ("ticket_issued", "ticket_called"):
+        return (data["service"],)
+    if event.type == "ticket_transferred":
+        return (data["from_service"], data["to_service"])
+    if event.type == "ticket_cancelled":
+        ticket = branch.tickets.get(data["ticket"])
+        return (ticket.service,) if ticket is not None else tuple(branch.lines)
+    if event.type == "day_started":
+        return tuple(branch.rules.services)
+    return ()

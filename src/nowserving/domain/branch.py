@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import bisect
+import logging
 from collections import OrderedDict, deque
+from dataclasses import replace
 
-from nowserving.domain.commands import Command
+from nowserving.domain.commands import Command, remember_key
 from nowserving.domain.estimate import Estimator
 from nowserving.domain.events import Event
 from nowserving.domain.learning import Learner
@@ -23,10 +26,15 @@ from nowserving.domain.model import (
 from nowserving.domain.policy import boost, call_key, pick_next
 from nowserving.errors import DomainError
 
+log = logging.getLogger(__name__)
+
 # How many command outcomes are remembered for at-most-once delivery. A device retries
 # within seconds; this covers far more than a busy branch's whole day.
 REMEMBERED_COMMANDS = 50_000
 RECENT_CALLS = 10
+# A newcomer estimate made off the command path is the starting point (shifted by the
+# change in people ahead) for tickets issued up to this long after it was made.
+ANCHOR_S = 30.0
 
 Draft = tuple[str, dict]
 
@@ -42,6 +50,9 @@ class Branch:
         self.tickets: dict[str, Ticket] = {}
         # Waiting ticket ids per service, in no particular order (the policy orders them).
         self.lines: dict[str, dict[str, None]] = {s: {} for s in rules.services}
+        # The same lines as sorted (call key, ticket id): the call order, kept as tickets
+        # join and leave, so the head, a position or the next few cost no sorting.
+        self._keys: dict[str, list[tuple[float, str]]] = {s: [] for s in rules.services}
         start = CounterState.OPEN if rules.counters_start_open else CounterState.CLOSED
         self.counters: dict[str, Counter] = {c: Counter(c, start) for c in rules.counters}
         self.outcomes: OrderedDict[str, dict] = OrderedDict()
@@ -50,39 +61,64 @@ class Branch:
         # The last newcomer's estimate per (service, priority), for reuse within a second;
         # dropped whenever a counter opens, pauses or closes. Not state: never folded.
         self._recent: dict[tuple[str, str], tuple[float, object]] = {}
+        # Newcomer estimates made off the command path (see `anchor_estimates`), same keys.
+        self._anchors: dict[tuple[str, str], tuple[float, object]] = {}
+        self._counters_changed = 0  # seq of the last event that dropped them
 
     # ----- commands -------------------------------------------------------------------
 
     def handle(self, command: Command) -> tuple[list[Event], dict, bool]:
-        """Apply `command` at most once: returns (new events, outcome, was_duplicate)."""
-        if command.id in self.outcomes:
-            return [], self.outcomes[command.id], True
-        events: list[Event] = []
-        day = self.rules.business_day(command.at)
-        if self.business_day is None or day > self.business_day:
-            expired = [t.id for t in self.tickets.values() if t.status in ACTIVE]
-            events.append(
-                self._emit("day_started", command, {"day": day, "expired": expired}, with_id=False)
-            )
+        """Apply `command` at most once: returns (new events, outcome, was_duplicate).
+
+        Ids are remembered per device. The same id again from the same device is answered
+        with the first outcome; with a different request it is refused with `id_reused`.
+        Anything but a DomainError raised while deciding propagates: the caller contains
+        it (the state is unchanged by a failed decision, except for a new business day
+        already applied, whose event the caller's log never saw; see the server)."""
+        known = self.outcomes.get(command.key)
+        if known is not None:
+            if known.get("digest", command.digest) != command.digest:
+                refusal = {
+                    "ok": False,
+                    "code": "id_reused",
+                    "message": f"id {command.id!r} was used before for another command",
+                }
+                return [], refusal, True
+            return [], known, True
         decide = getattr(self, f"_decide_{command.type}", None)
+        events = self._start_day_if_due(command)
         try:
             if decide is None:
                 raise DomainError("unknown_command", f"no such command {command.type!r}")
             drafts = decide(command, command.args)
         except DomainError as err:
-            drafts = [
-                (
-                    "command_rejected",
-                    {"command": command.type, "code": err.code, "message": err.message},
-                )
-            ]
+            drafts = [_rejection(command, err.code, err.message)]
         for kind, data in drafts:
-            events.append(self._emit(kind, command, data))
-        return events, self.outcomes[command.id], False
+            events.append(self._emit(kind, data, command))
+        return events, self.outcomes[command.key], False
 
-    def _emit(self, kind: str, command: Command, data: dict, with_id: bool = True) -> Event:
+    def reject(self, command: Command, code: str, message: str) -> tuple[list[Event], dict]:
+        """Record `command` as refused without deciding it (e.g. its handling failed)."""
+        events = self._start_day_if_due(command)
+        events.append(self._emit(*_rejection(command, code, message), command))
+        return events, self.outcomes[command.key]
+
+    def _start_day_if_due(self, command: Command) -> list[Event]:
+        day = self.rules.business_day(command.at)
+        if self.business_day is not None and day <= self.business_day:
+            return []
+        expired = [t.id for t in self.tickets.values() if t.status in ACTIVE]
+        return [self._emit("day_started", {"day": day, "expired": expired}, command, False)]
+
+    def _emit(self, kind: str, data: dict, command: Command, with_id: bool = True) -> Event:
         event = Event(
-            self.seq + 1, kind, command.at, command.id if with_id else None, command.device, data
+            self.seq + 1,
+            kind,
+            command.at,
+            command.id if with_id else None,
+            command.device,
+            data,
+            command.digest if with_id else None,
         )
         self.apply(event)
         return event
@@ -166,8 +202,18 @@ class Branch:
             )
         number = service.number_text(service.first_number + issued)
         key = (service.id, priority)
-        estimate = Estimator(self, cmd.at).for_new_ticket(*key, self._recent.get(key))
-        self._recent[key] = (cmd.at, estimate)
+        try:
+            estimator = Estimator(self, cmd.at)
+            anchor = self._anchors.get(key)
+            if anchor is not None and cmd.at - anchor[0] < ANCHOR_S:
+                estimate = estimator.for_new_ticket(*key, anchor, reuse_s=ANCHOR_S)
+            else:
+                estimate = estimator.for_new_ticket(*key, self._recent.get(key))
+                self._recent[key] = (cmd.at, estimate)
+        except Exception:
+            # An estimate is advice: a failing one must never refuse a customer a ticket.
+            log.exception("no wait estimate for a new %s ticket", service.id)
+            estimate = None
         return [
             (
                 "ticket_issued",
@@ -186,7 +232,8 @@ class Branch:
         counter = self._open_counter(args)
         drafts = self._free_counter_for_call(counter)
         spec = self.rules.counters[counter.id]
-        waiting = {s: (self.tickets[t] for t in self.lines.get(s, ())) for s in spec.services}
+        # Only the head of each line can be next: `pick_next` compares across services.
+        waiting = {s: self.next_in_line(s, 1) for s in spec.services}
         ticket = pick_next(spec, waiting, self.rules.priorities)
         if ticket is None:
             raise DomainError("queue_empty", f"nobody is waiting for counter {counter.id}")
@@ -258,10 +305,10 @@ class Branch:
         if placement not in ("front", "back"):
             raise DomainError("bad_placement", "placement is 'front' or 'back'")
         queue_since = cmd.at
-        line = self.lines.get(target, ())
+        line = self._keys.get(target)
         if placement == "front" and line:
             # Just ahead of the smallest call key in the target line, given its own boost.
-            front = min(call_key(self.tickets[t], self.rules.priorities) for t in line)
+            front = line[0][0]
             own = boost(ticket.priority, self.rules.priorities)
             queue_since = min(cmd.at, front + own - 0.001)
         return [
@@ -329,13 +376,25 @@ class Branch:
             for key in ("ticket", "counter"):
                 if data.get(key) is not None:
                     outcome[key] = data[key]
-        self.outcomes[event.command_id] = outcome
-        self.outcomes.move_to_end(event.command_id)
+        if event.digest is not None:
+            outcome["digest"] = event.digest
+        key = remember_key(event.device, event.command_id)
+        self.outcomes[key] = outcome
+        self.outcomes.move_to_end(key)
         while len(self.outcomes) > REMEMBERED_COMMANDS:
             self.outcomes.popitem(last=False)
 
     def _leave_line(self, ticket: Ticket) -> None:
-        self.lines.setdefault(ticket.service, {}).pop(ticket.id, None)
+        if self.lines.setdefault(ticket.service, {}).pop(ticket.id, False) is None:
+            keys = self._keys[ticket.service]
+            del keys[bisect.bisect_left(keys, self._key(ticket))]
+
+    def _join_line(self, ticket: Ticket) -> None:
+        self.lines.setdefault(ticket.service, {})[ticket.id] = None
+        bisect.insort(self._keys.setdefault(ticket.service, []), self._key(ticket))
+
+    def _key(self, ticket: Ticket) -> tuple[float, str]:
+        return (call_key(ticket, self.rules.priorities), ticket.id)
 
     def _leave_counter(self, ticket: Ticket, at: float) -> None:
         if ticket.counter is not None and ticket.counter in self.counters:
@@ -345,11 +404,19 @@ class Branch:
                 if counter.state is CounterState.OPEN:
                     counter.free_since = at
 
+    def _forget_newcomer_estimates(self, event: Event) -> None:
+        """The future changed shape (a counter opened, paused or closed; a new day)."""
+        self._recent.clear()
+        self._anchors.clear()
+        self._counters_changed = event.seq
+
     def _apply_day_started(self, event: Event, data: dict) -> None:
+        self._forget_newcomer_estimates(event)
         self.business_day = data["day"]
         self.issued = {s: 0 for s in self.rules.services}
         self.tickets = {}
         self.lines = {s: {} for s in self.rules.services}
+        self._keys = {s: [] for s in self.rules.services}
         for counter in self.counters.values():
             counter.ticket = None
             counter.served = 0
@@ -370,7 +437,7 @@ class Branch:
         self.tickets[ticket.id] = ticket
         self.learner.arrived(ticket.service, ticket.priority, event.at)
         self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
-        self.lines.setdefault(ticket.service, {})[ticket.id] = None
+        self._join_line(ticket)
 
     def _apply_ticket_called(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
@@ -439,7 +506,7 @@ class Branch:
         ticket.called_at = ticket.started_at = None
         ticket.recalls = 0
         ticket.transfers += 1
-        self.lines.setdefault(ticket.service, {})[ticket.id] = None
+        self._join_line(ticket)
 
     def _apply_ticket_cancelled(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
@@ -448,7 +515,7 @@ class Branch:
         ticket.finished_at = event.at
 
     def _apply_counter_opened(self, event: Event, data: dict) -> None:
-        self._recent.clear()
+        self._forget_newcomer_estimates(event)
         counter = self.counters[data["counter"]]
         if counter.state is CounterState.PAUSED and counter.since is not None:
             self.learner.paused_for(event.at - counter.since)
@@ -457,13 +524,13 @@ class Branch:
             counter.free_since = event.at
 
     def _apply_counter_paused(self, event: Event, data: dict) -> None:
-        self._recent.clear()
+        self._forget_newcomer_estimates(event)
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.PAUSED, data["reason"]
         counter.since, counter.free_since = event.at, None
 
     def _apply_counter_closed(self, event: Event, data: dict) -> None:
-        self._recent.clear()
+        self._forget_newcomer_estimates(event)
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.CLOSED, None
 
@@ -472,10 +539,48 @@ class Branch:
 
     # ----- views and snapshots --------------------------------------------------------
 
+    def anchor_estimates(self, at: float, arrivals: dict[str, object], seq: int) -> None:
+        """Newcomer estimates (per service, default priority) made at `at` from the state
+        at `seq`, off the command path: a ticket issued soon after starts from them, so
+        issuing never has to simulate a long line. Ignored when a counter opened, paused
+        or closed since `seq` (the anchors were dropped then and these predate it)."""
+        if seq < self._counters_changed:
+            return
+        default = next(iter(self.rules.priorities))
+        for service, estimate in arrivals.items():
+            if estimate is not None and estimate.mean > 0:
+                self._anchors[(service, default)] = (at, estimate)
+            else:
+                self._anchors.pop((service, default), None)
+
+    def frozen_copy(self) -> Branch:
+        """A copy of what estimates read, which later events do not change: for
+        estimating on another thread while this one goes on applying commands."""
+        other = Branch.__new__(Branch)
+        other.rules, other.seq, other.business_day = self.rules, self.seq, self.business_day
+        other.issued = dict(self.issued)
+        other.tickets = {t.id: t.copy() for t in self.tickets.values() if t.status in ACTIVE}
+        other.lines = {s: dict(line) for s, line in self.lines.items()}
+        other._keys = {s: list(keys) for s, keys in self._keys.items()}
+        other.counters = {c: replace(counter) for c, counter in self.counters.items()}
+        other.outcomes = OrderedDict()
+        other.recent_calls = deque(maxlen=RECENT_CALLS)
+        other.learner = self.learner.copy()
+        other._recent, other._anchors, other._counters_changed = {}, {}, self._counters_changed
+        return other
+
+    def ahead_of(self, ticket: Ticket) -> int:
+        """How many in its line the policy would call before `ticket` (which need not be
+        in the line: a newcomer's place is where it would join)."""
+        return bisect.bisect_left(self._keys.get(ticket.service, ()), self._key(ticket))
+
+    def next_in_line(self, service: str, n: int) -> list[Ticket]:
+        """The first `n` tickets the policy would call for `service`."""
+        return [self.tickets[t] for _, t in self._keys.get(service, ())[:n]]
+
     def waiting_line(self, service: str) -> list[Ticket]:
         """The tickets waiting for `service`, in the order the policy would call them."""
-        tickets = [self.tickets[t] for t in self.lines.get(service, ())]
-        return sorted(tickets, key=lambda t: (call_key(t, self.rules.priorities), t.id))
+        return [self.tickets[t] for _, t in self._keys.get(service, ())]
 
     def to_dict(self) -> dict:
         """Everything needed to resume folding from `seq` (a snapshot for fast restarts)."""
@@ -500,7 +605,7 @@ class Branch:
             ticket = Ticket.from_dict(td)
             branch.tickets[ticket.id] = ticket
             if ticket.status is TicketStatus.WAITING:
-                branch.lines.setdefault(ticket.service, {})[ticket.id] = None
+                branch._join_line(ticket)
         for cd in d["counters"]:
             if cd["id"] in branch.counters:
                 branch.counters[cd["id"]] = Counter.from_dict(cd)
@@ -508,6 +613,10 @@ class Branch:
         branch.recent_calls.extend(d["recent_calls"])
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         return branch
+
+
+def _rejection(command: Command, code: str, message: str) -> Draft:
+    return ("command_rejected", {"command": command.type, "code": code, "message": message})
 
 
 def _priors(rules: BranchRules) -> dict[str, float]:

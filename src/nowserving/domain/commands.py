@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 # The command types and which device roles may send them.
@@ -30,3 +32,20 @@ class Command:
     device: str
     at: float
     args: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """What at-most-once delivery remembers it by: ids are unique per device only."""
+        return remember_key(self.device, self.id)
+
+    @property
+    def digest(self) -> str:
+        """A short fingerprint of what the command asks, to catch an id reused for another
+        request."""
+        text = json.dumps([self.type, self.args], sort_keys=True, ensure_ascii=False)
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def remember_key(device: str | None, command_id: str) -> str:
+    # Neither a device id (a topic level) nor a command id may contain "/".
+    return f"{device or ''}/{command_id}"

@@ -102,13 +102,18 @@ class Estimator:
     # ----- public ----------------------------------------------------------------------
 
     def for_new_ticket(
-        self, service: str, priority: str, recent: tuple[float, Estimate] | None = None
+        self,
+        service: str,
+        priority: str,
+        recent: tuple[float, Estimate] | None = None,
+        reuse_s: float = REUSE_S,
     ) -> Estimate | None:
         """What a customer taking a ticket for `service` now would wait (None: no open
         counter serves it).
 
-        `recent` is (when, estimate) given to the previous newcomer at this service. If
-        the service is simulated and that was under REUSE_S seconds ago, it is reused,
+        `recent` is (when, estimate) given to the previous newcomer at this service, or
+        made for a newcomer off the command path. If the service is simulated and that
+        was under `reuse_s` seconds ago, it is reused,
         shifted by the change in people ahead: simulating costs milliseconds, and in a
         burst of tickets the future hardly changes between two of them. An estimate of
         zero (an idle counter) is never reused."""
@@ -116,7 +121,7 @@ class Estimator:
         if self._dedicated(service):
             return self._pool_estimate(virtual)
         before = recent[1] if recent is not None else None
-        if before is not None and before.mean > 0 and self.now - recent[0] < REUSE_S:
+        if before is not None and before.mean > 0 and self.now - recent[0] < reuse_s:
             ahead = self._ahead(virtual)
             # Each person more (or fewer) ahead: one occupancy shared by the open counters.
             counters = max(1, len(self._open_counters(service)))
@@ -180,13 +185,7 @@ class Estimator:
         )
 
     def _ahead(self, ticket: Ticket) -> int:
-        key = call_key(ticket, self.rules.priorities)
-        return sum(
-            1
-            for t in self.branch.lines.get(ticket.service, ())
-            if t != ticket.id
-            and (call_key(self.branch.tickets[t], self.rules.priorities), t) < (key, ticket.id)
-        )
+        return self.branch.ahead_of(ticket)
 
     # ----- dedicated pool: closed form -----------------------------------------------
 

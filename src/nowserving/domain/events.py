@@ -33,6 +33,9 @@ class Event:
     command_id: str | None
     device: str | None
     data: dict = field(default_factory=dict)
+    # The fingerprint of the command that caused it (`Command.digest`); kept in the log,
+    # not published: it lets a rebuilt branch still tell a retry from a reused id.
+    digest: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in EVENT_TYPES:

@@ -138,6 +138,23 @@ class Learner:
         """
         return self._theta.get(service, 0.0)
 
+    def copy(self) -> Learner:
+        """An independent copy (for estimating on another thread): copying the windows'
+        deques is cheap, and what they hold (floats, tuples) is immutable."""
+        other = Learner(self.services, self.priors)
+        other.services = {
+            s: ServiceLearning(
+                x.occupancy.copy(),
+                x.no_show_occupancy.copy(),
+                x.outcomes.copy(),
+                {p: t.copy() for p, t in x.arrivals.items()},
+            )
+            for s, x in self.services.items()
+        }
+        other._theta, other._seen = dict(self._theta), dict(self._seen)
+        other.pauses, other.reactions = self.pauses.copy(), self.reactions.copy()
+        return other
+
     # ----- snapshots -----------------------------------------------------------------
 
     def to_dict(self) -> dict:

@@ -136,6 +136,13 @@ class Ticket:
         d["status"] = str(self.status)
         return d
 
+    def copy(self) -> Ticket:
+        """A shallow copy (its fields are immutable), several times faster than
+        `dataclasses.replace` for the thousand copied per estimate."""
+        other = object.__new__(Ticket)
+        other.__dict__.update(self.__dict__)
+        return other
+
     @classmethod
     def from_dict(cls, d: dict) -> Ticket:
         return cls(**{**d, "status": TicketStatus(d["status"])})

@@ -21,8 +21,13 @@ def mosquitto_acl(branch: str, devices: dict[str, str]) -> str:
         f"topic read {t.base}/cmd/+",
         f"topic write {t.base}/reply/+",
         f"topic readwrite {t.state}",
+        f"topic write {t.base}/line/+",
         f"topic write {t.events}",
         f"topic readwrite {t.base}/status/#",
+        # Devices still speaking v1 are answered bad_version; the old state is cleared.
+        f"topic read {t.legacy.base}/cmd/+",
+        f"topic write {t.legacy.base}/reply/+",
+        f"topic write {t.legacy.state}",
     ]
     for device, role in sorted(devices.items()):
         lines += ["", f"user {device}"]
@@ -34,6 +39,8 @@ def mosquitto_acl(branch: str, devices: dict[str, str]) -> str:
             f"topic read {t.events}",
             f"topic readwrite {t.status(device)}",
         ]
+        if role in ("counter", "staff"):
+            lines.append(f"topic read {t.base}/line/+")
         if role == "staff":
             lines.append(f"topic read {t.base}/status/#")
     return "\n".join(lines) + "\n"

@@ -18,10 +18,15 @@ from nowserving.errors import ProtocolError
 # seq of the state they were computed from.
 Estimates = tuple[dict[str, Estimate | None], dict[str, Estimate | None], float, int]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: state split into a summary and per-service lines
+NEXT_NUMBERS = 5  # numbers per service in the summary, next to be called first
 MAX_PAYLOAD = 4096  # bytes; the largest valid command is a few hundred
 MAX_TEXT = 200  # characters in any string argument
+MAX_DEPTH = 4  # nesting of JSON objects and arrays; a valid command has 2
 COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# A JSON string (to its end, or to the end of the text: one pass, never backtracking
+# over the payload) or a bracket.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 _COUNTER = {"counter": False}
 # For each command type: its arguments and whether each is required. All are strings.
@@ -50,8 +55,10 @@ def decode_command(payload: bytes) -> tuple[str, str, dict]:
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError("too_large", f"{len(payload)} bytes; at most {MAX_PAYLOAD}")
     try:
-        message = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        text = payload.decode("utf-8")
+        _check_depth(text)
+        message = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as err:
         raise ProtocolError("bad_json", f"not a UTF-8 JSON document: {err}") from None
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "a command is a JSON object")
@@ -66,9 +73,21 @@ def decode_command(payload: bytes) -> tuple[str, str, dict]:
     return command_id, kind, args
 
 
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before parsing: how deep `json` itself goes
+    depends on the interpreter (3.11 refuses 2,000 levels, 3.13 accepts them)."""
+    depth = 0
+    for token in _STRING_OR_BRACKET.findall(text):
+        if token[0] == '"':
+            continue
+        depth += 1 if token in "[{" else -1
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+
+
 def _check_command(message: dict) -> tuple[str, dict]:
     version = message.get("v")
-    if version != PROTOCOL_VERSION or isinstance(version, bool):
+    if type(version) is not int or version != PROTOCOL_VERSION:  # not True, not 2.0
         raise ProtocolError("bad_version", f"v must be {PROTOCOL_VERSION}, not {_short(version)}")
     unknown = set(message) - {"v", "id", "type", "args"}
     if unknown:
@@ -96,8 +115,8 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def ticket_view(branch: Branch, ticket: Ticket, ahead: int | None = None) -> dict:
-    """A ticket as clients see it; `ahead` (people before it in line) while it waits."""
+def ticket_view(branch: Branch, ticket: Ticket) -> dict:
+    """A ticket as a reply shows it; `ahead` (people before it in line) while it waits."""
     view = {
         "id": ticket.id,
         "number": ticket.number,
@@ -112,36 +131,38 @@ def ticket_view(branch: Branch, ticket: Ticket, ahead: int | None = None) -> dic
         "issued_estimate": ticket.estimate,
     }
     if ticket.status == "waiting":
-        if ahead is None:
-            line = branch.waiting_line(ticket.service)
-            ahead = next(i for i, t in enumerate(line) if t.id == ticket.id)
-        view["ahead"] = ahead
+        view["ahead"] = branch.ahead_of(ticket)
     return view
 
 
 def state_message(
-    branch: Branch, names: dict[str, str], at: float, estimates: Estimates | None = None
+    branch: Branch,
+    names: dict[str, str],
+    at: float,
+    estimates: Estimates | None = None,
+    line_seqs: dict[str, int] | None = None,
 ) -> dict:
-    """The retained snapshot: everything a new subscriber needs, numbered by `seq`.
+    """The retained summary: what a lobby display or a kiosk shows, numbered by `seq`.
 
-    `estimates` are (per waiting ticket, per service for a new arrival, when computed)."""
+    Its size depends on the branch's services and counters, never on how many wait: per
+    service the count, the next NEXT_NUMBERS numbers and a newcomer's estimate; whole
+    lines are on their own topics (`line_message`)."""
     rules = branch.rules
-    for_tickets, for_arrivals, estimated_at, estimated_seq = estimates or ({}, {}, None, None)
+    _, for_arrivals, estimated_at, estimated_seq = estimates or ({}, {}, None, None)
+    line_seqs = line_seqs or {}
     services = []
-    ahead: dict[str, int] = {}
     for sid, service in rules.services.items():
-        line = branch.waiting_line(sid)
-        ahead.update((t.id, i) for i, t in enumerate(line))
         services.append(
             {
                 "id": sid,
                 "prefix": service.prefix,
                 "names": service.names,
-                "waiting": len(line),
+                "waiting": len(branch.lines.get(sid, ())),
                 "issued": branch.issued.get(sid, 0),
                 "accepting": not rules.past_cutoff(service, at)
                 and branch.issued.get(sid, 0) < service.capacity,
-                "line": [t.number for t in line],
+                "next": [t.number for t in branch.next_in_line(sid, NEXT_NUMBERS)],
+                "line_seq": line_seqs.get(sid, 0),
                 "estimate": _estimate(for_arrivals.get(sid)),
             }
         )
@@ -165,16 +186,11 @@ def state_message(
                     "service": ticket.service,
                     "status": str(ticket.status),
                     "language": ticket.language,
+                    "called_at": ticket.called_at,
+                    "recalls": ticket.recalls,
                 },
             }
         )
-    active = []
-    for t in branch.tickets.values():
-        if t.status in ("waiting", "called", "serving"):
-            view = ticket_view(branch, t, ahead.get(t.id))
-            if t.status == "waiting":
-                view["estimate"] = _estimate(for_tickets.get(t.id))
-            active.append(view)
     return {
         "v": PROTOCOL_VERSION,
         "seq": branch.seq,
@@ -187,8 +203,36 @@ def state_message(
         "business_day": branch.business_day,
         "services": services,
         "counters": counters,
-        "tickets": active,
         "recent_calls": list(branch.recent_calls),
+    }
+
+
+def line_message(
+    branch: Branch, service: str, at: float, estimates: Estimates | None = None
+) -> dict:
+    """The retained whole line of one service, in call order (position = people ahead),
+    with each ticket's current estimate: what a counter's staff panel lists."""
+    for_tickets, _, estimated_at, estimated_seq = estimates or ({}, {}, None, None)
+    tickets = [
+        {
+            "id": t.id,
+            "number": t.number,
+            "priority": t.priority,
+            "language": t.language,
+            "issued_at": t.issued_at,
+            "transfers": t.transfers,
+            "estimate": _estimate(for_tickets.get(t.id)),
+        }
+        for t in branch.waiting_line(service)
+    ]
+    return {
+        "v": PROTOCOL_VERSION,
+        "seq": branch.seq,
+        "service": service,
+        "at": at,
+        "estimated_at": estimated_at,
+        "estimated_seq": estimated_seq,
+        "tickets": tickets,
     }
 
 

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROOT = "nowserving/v1"
+ROOT = "nowserving/v2"
+LEGACY_ROOT = "nowserving/v1"  # answered with bad_version, and its retained state cleared
 
 
 @dataclass(frozen=True)
 class Topics:
-    """The topics of one branch, e.g. `nowserving/v1/pudong/state`."""
+    """The topics of one branch, e.g. `nowserving/v2/pudong/state`."""
 
     branch: str
+    root: str = ROOT
 
     @property
     def base(self) -> str:
-        return f"{ROOT}/{self.branch}"
+        return f"{self.root}/{self.branch}"
 
     @property
     def state(self) -> str:
         return f"{self.base}/state"
+
+    def line(self, service: str) -> str:
+        """One service's whole waiting line (for staff; a display needs only `state`)."""
+        return f"{self.base}/line/{service}"
 
     @property
     def events(self) -> str:
@@ -38,6 +44,11 @@ class Topics:
 
     def status(self, device: str) -> str:
         return f"{self.base}/status/{device}"
+
+    @property
+    def legacy(self) -> Topics:
+        """The same branch under the previous version's root."""
+        return Topics(self.branch, LEGACY_ROOT)
 
     def device_of_command(self, topic: str) -> str | None:
         """The device a command topic belongs to, or None if `topic` is not one."""
