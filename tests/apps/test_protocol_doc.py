@@ -119,8 +119,9 @@ def test_the_walkthrough_runs_as_documented(server_process, mosquitto):
 
 
 def test_the_doc_names_every_command_and_event_type():
-    from nowserving.domain import COMMAND_TYPES, EVENT_TYPES
+    from nowserving.domain import EVENT_TYPES
+    from nowserving.protocol.vocabulary import COMMANDS
 
     text = DOC.read_text(encoding="utf-8")
-    for name in [*COMMAND_TYPES, *EVENT_TYPES]:
+    for name in [*COMMANDS, *EVENT_TYPES]:
         assert re.search(rf"`{name}`", text), f"docs/protocol.md does not describe {name}"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nowserving.domain import COMMAND_TYPES, Branch, Command
+from nowserving.domain import Branch, Command
 from nowserving.errors import ProtocolError
 from nowserving.protocol import (
     PROTOCOL_VERSION,
@@ -16,7 +16,8 @@ from nowserving.protocol import (
     line_message,
     state_message,
 )
-from nowserving.protocol.messages import ARGUMENTS, MAX_DEPTH, MAX_PAYLOAD
+from nowserving.protocol.messages import MAX_DEPTH, MAX_PAYLOAD
+from nowserving.protocol.vocabulary import COMMANDS
 from tests.conftest import T0
 
 
@@ -32,7 +33,9 @@ def command(**fields) -> bytes:
 
 
 def test_every_command_type_has_an_argument_spec():
-    assert set(ARGUMENTS) == set(COMMAND_TYPES)
+    """Every command in the vocabulary is one the branch can decide, and no other."""
+    decided = {name[len("_decide_") :] for name in dir(Branch) if name.startswith("_decide_")}
+    assert set(COMMANDS) == decided
 
 
 def test_a_good_command_decodes():

@@ -34,7 +34,6 @@ from nowserving.apps.estimates import EstimateAll, EstimateWorker, estimate_all
 from nowserving.apps.ratelimit import UNKNOWN, RefusalLog
 from nowserving.config import BranchConfig
 from nowserving.domain import Branch, Command, Event
-from nowserving.domain.commands import COMMAND_TYPES
 from nowserving.errors import ProtocolError
 from nowserving.protocol import (
     PROTOCOL_VERSION,
@@ -48,6 +47,7 @@ from nowserving.protocol import (
     ticket_view,
 )
 from nowserving.protocol.messages import Estimates
+from nowserving.protocol.vocabulary import COMMANDS, Role
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,6 @@ REFRESH_S = 15.0  # ... and are remade this often while people wait, even with n
 LINE_EVERY_S = 0.25  # a changed line is republished at most this often
 SWITCH_INTERVAL_S = 0.0005
 FREEZE_EVERY = 2000  # events between two gc.freeze() calls
-COUNTER_COMMANDS = frozenset(COMMAND_TYPES) - {"issue_ticket", "cancel"}
 
 
 @dataclass
@@ -297,9 +296,10 @@ class BranchServer:
             raise ProtocolError(
                 "unknown_device", f"device {device_id!r} is not in the config", command_id
             )
-        if device.role not in COMMAND_TYPES[kind]:
+        spec = COMMANDS[kind]
+        if device.role not in spec.roles:
             raise ProtocolError("not_allowed", f"a {device.role} may not send {kind}", command_id)
-        if device.role == "counter" and kind in COUNTER_COMMANDS:
+        if device.role == Role.COUNTER and spec.own_counter:
             if args.get("counter", device.counter) != device.counter:
                 raise ProtocolError(
                     "not_allowed", f"{device_id} acts only as counter {device.counter}", command_id

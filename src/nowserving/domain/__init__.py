@@ -5,7 +5,7 @@ State is a fold of events (`Branch.apply`); commands are decided into events
 """
 
 from nowserving.domain.branch import Branch
-from nowserving.domain.commands import COMMAND_TYPES, Command
+from nowserving.domain.commands import Command
 from nowserving.domain.events import EVENT_TYPES, Event
 from nowserving.domain.model import (
     BranchRules,
@@ -18,7 +18,6 @@ from nowserving.domain.model import (
 )
 
 __all__ = [
-    "COMMAND_TYPES",
     "EVENT_TYPES",
     "Branch",
     "BranchRules",

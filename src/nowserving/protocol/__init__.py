@@ -12,8 +12,12 @@ from nowserving.protocol.messages import (
     ticket_view,
 )
 from nowserving.protocol.topics import Topics
+from nowserving.protocol.vocabulary import COMMANDS, CommandSpec, Role
 
 __all__ = [
+    "COMMANDS",
+    "CommandSpec",
+    "Role",
     "MAX_PAYLOAD",
     "PROTOCOL_VERSION",
     "Topics",

@@ -13,6 +13,7 @@ import re
 from nowserving.domain import Branch, Event, Ticket
 from nowserving.domain.estimate import Estimate
 from nowserving.errors import ProtocolError
+from nowserving.protocol.vocabulary import COMMANDS
 
 # Current estimates: per waiting ticket id, per service (a new arrival), and the time and
 # seq of the state they were computed from.
@@ -27,23 +28,6 @@ COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # A JSON string (to its end, or to the end of the text: one pass, never backtracking
 # over the payload) or a bracket.
 _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
-
-_COUNTER = {"counter": False}
-# For each command type: its arguments and whether each is required. All are strings.
-ARGUMENTS: dict[str, dict[str, bool]] = {
-    "issue_ticket": {"service": True, "language": False, "priority": False},
-    "call_next": _COUNTER,
-    "call_ticket": {**_COUNTER, "ticket": True, "reason": True},
-    "recall": _COUNTER,
-    "start": _COUNTER,
-    "finish": _COUNTER,
-    "no_show": _COUNTER,
-    "transfer": {**_COUNTER, "ticket": False, "to_service": True, "placement": False},
-    "cancel": {"ticket": True, "reason": False},
-    "open_counter": _COUNTER,
-    "pause_counter": {**_COUNTER, "reason": False},
-    "close_counter": _COUNTER,
-}
 
 
 def encode(message: dict) -> bytes:
@@ -93,12 +77,12 @@ def _check_command(message: dict) -> tuple[str, dict]:
     if unknown:
         raise ProtocolError("bad_message", f"unknown keys: {_short(sorted(unknown))}")
     kind = message.get("type")
-    if not isinstance(kind, str) or kind not in ARGUMENTS:
+    if not isinstance(kind, str) or kind not in COMMANDS:
         raise ProtocolError("unknown_command", f"no command type {_short(kind)}")
     args = message.get("args", {})
     if not isinstance(args, dict):
         raise ProtocolError("bad_args", "args must be a JSON object")
-    spec = ARGUMENTS[kind]
+    spec = COMMANDS[kind].args
     for key, value in args.items():
         if key not in spec:
             raise ProtocolError("bad_args", f"{kind} takes no argument {_short(key)}")

@@ -1,0 +1,55 @@
+"""The contract's one vocabulary: device roles, and each command with its arguments, who
+may send it, and whether a counter device sends it as itself. Everything that checks or
+documents a command reads this table."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    """What a device is, and so what it may do."""
+
+    KIOSK = "kiosk"
+    COUNTER = "counter"
+    DISPLAY = "display"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command type: its arguments (name -> required; all are strings), the roles
+    that may send it, and whether a counter device sends it for its own counter."""
+
+    args: dict[str, bool]
+    roles: frozenset[Role]
+    own_counter: bool = True
+
+
+_COUNTER_ARG = {"counter": False}
+_AT_COUNTERS = frozenset({Role.COUNTER, Role.STAFF})
+
+COMMANDS: dict[str, CommandSpec] = {
+    "issue_ticket": CommandSpec(
+        {"service": True, "language": False, "priority": False},
+        frozenset({Role.KIOSK, Role.STAFF}),
+        own_counter=False,
+    ),
+    "call_next": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    "call_ticket": CommandSpec({**_COUNTER_ARG, "ticket": True, "reason": True}, _AT_COUNTERS),
+    "recall": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    "start": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    "finish": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    "no_show": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    "transfer": CommandSpec(
+        {**_COUNTER_ARG, "ticket": False, "to_service": True, "placement": False},
+        _AT_COUNTERS,
+    ),
+    "cancel": CommandSpec(
+        {"ticket": True, "reason": False}, frozenset({Role.STAFF}), own_counter=False
+    ),
+    "open_counter": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    "pause_counter": CommandSpec({**_COUNTER_ARG, "reason": False}, _AT_COUNTERS),
+    "close_counter": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+}
