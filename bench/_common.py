@@ -10,8 +10,8 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from nowserving.adapters.broker import find_mosquitto
 from nowserving.config import EXAMPLE
+from nowserving.devtools.broker import find_mosquitto
 
 
 def describe_machine() -> str:

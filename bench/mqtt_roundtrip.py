@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import command_line, describe_machine  # noqa: E402
 
-from nowserving.adapters.broker import LocalMosquitto  # noqa: E402
 from nowserving.adapters.mqtt import Broker, MqttLink  # noqa: E402
+from nowserving.devtools.broker import LocalMosquitto  # noqa: E402
 
 
 class _DefaultLink(MqttLink):

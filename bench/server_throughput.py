@@ -29,12 +29,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import command_line, cpu_seconds, describe_machine, load_branch_config  # noqa: E402
 
-from nowserving.adapters.broker import LocalMosquitto  # noqa: E402
 from nowserving.adapters.mqtt import Broker, MqttLink  # noqa: E402
 from nowserving.client import BranchClient  # noqa: E402
+from nowserving.devtools.broker import LocalMosquitto  # noqa: E402
 from nowserving.protocol import Topics  # noqa: E402
 
 COUNTERS = [f"counter-{i}" for i in range(1, 7)]
+RECEIVED: dict[str, float] = {}  # command id -> when its reply arrived (perf_counter)
 # The first service of counters c1..c6 in the example branch.
 PRIMARY = ("cash", "cash", "accounts", "business", "loans", "wealth")
 
@@ -100,8 +101,7 @@ def throughput(clients: dict[str, BranchClient], n: int, window: int) -> tuple[f
     def collect() -> None:
         nonlocal refused
         for _ in range(n):
-            client, command_id = sent.get()
-            refused += not client.wait_reply(command_id, timeout=60)["ok"]
+            refused += not sent.get().result(timeout=60).ok
             slots.release()
 
     collector = threading.Thread(target=collect)
@@ -109,7 +109,7 @@ def throughput(clients: dict[str, BranchClient], n: int, window: int) -> tuple[f
     collector.start()
     for client, kind, args in workload(clients, n):
         slots.acquire()
-        sent.put((client, client.send_nowait(kind, args)))
+        sent.put(client.send(kind, args, deadline_s=60))
     collector.join()
     return time.perf_counter() - start, refused
 
@@ -118,23 +118,21 @@ def steady_latency(
     clients: dict[str, BranchClient], watcher_states: list, rate: float, seconds: float
 ) -> tuple[list[float], list[float], int]:
     """The same mix at `rate`/s: latency to the reply and to the snapshot that includes it."""
-    sent: list[tuple[float, BranchClient, str]] = []
+    sent: list[tuple[float, object]] = []
     interval = 1 / rate
     start = time.perf_counter()
     for i, (client, kind, args) in enumerate(workload(clients, int(rate * seconds))):
         delay = start + i * interval - time.perf_counter()
         if delay > 0:
             time.sleep(delay)  # pacing the load, not waiting for a result
-        command_id = client.new_command_id()
-        sent.append((time.perf_counter(), client, command_id))
-        client.send_nowait(kind, args, command_id=command_id)
+        sent.append((time.perf_counter(), client.send(kind, args, deadline_s=30)))
     to_reply, replies = [], []
-    for t0, client, command_id in sent:
-        reply = client.wait_reply(command_id, timeout=30)
-        to_reply.append(reply["_received"] - t0)
+    for t0, future in sent:
+        reply = future.result(timeout=40)
+        to_reply.append(RECEIVED[reply.id] - t0)
         replies.append((t0, reply))
     # Refusals carry no seq (their event is in the next snapshot): time the accepted ones.
-    accepted = [(t0, r["result"]["seq"]) for t0, r in replies if r["ok"]]
+    accepted = [(t0, r.result["seq"]) for t0, r in replies if r.ok]
     last = max(seq for _, seq in accepted)
     deadline = time.monotonic() + 30
     while (not watcher_states or watcher_states[-1][1] < last) and time.monotonic() < deadline:
@@ -188,16 +186,7 @@ def main() -> None:
                 clients[device].start()
             # Stamp replies with their arrival time on paho's thread, for latency.
             for client in clients.values():
-                original = client._received
-
-                def stamped(topic, payload, mid, qos, _orig=original):
-                    if "/reply/" in topic:
-                        message = json.loads(payload)
-                        message["_received"] = time.perf_counter()
-                        payload = json.dumps(message).encode()
-                    _orig(topic, payload, mid, qos)
-
-                client.link._on_message = stamped
+                client.on_reply = lambda reply: RECEIVED.__setitem__(reply.id, time.perf_counter())
             sizes: list[int] = []
 
             topics = Topics("pudong")
@@ -279,9 +268,9 @@ def main() -> None:
                 others = ("cash", "accounts", "wealth", "business")
                 services = ["loans"] * args.long_line
                 services += [others[i % len(others)] for i in range(args.spread)]
-                ids = [kiosk.send_nowait("issue_ticket", {"service": s}) for s in services]
-                for command_id in ids:
-                    kiosk.wait_reply(command_id, timeout=120)
+                issued = [kiosk.send("issue_ticket", {"service": s}) for s in services]
+                for future in issued:
+                    future.result(timeout=120)
                 latency(
                     f"after {len(services)} more tickets joined ({args.long_line} in one line, "
                     f"{args.spread} spread)"

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from nowserving.adapters.broker import LocalMosquitto
 from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.store import EventLog
-from nowserving.apps.server import BranchServer
 from nowserving.client import BranchClient
 from nowserving.config import EXAMPLE, load_config
+from nowserving.devtools.broker import LocalMosquitto
 from nowserving.domain import BranchRules, CounterSpec, Priority, Service
+from nowserving.server.app import BranchServer
+
+# Qt tests run offscreen everywhere (CI has no display; a developer's screen stays quiet).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp()
 # 09:00 on the same day at the example branch (Asia/Shanghai).

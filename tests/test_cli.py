@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from nowserving.cli import main
 from nowserving.config import EXAMPLE
 
@@ -46,3 +48,19 @@ def test_scenarios_are_listed_and_an_unknown_one_is_an_error(capsys):
     assert "mm100-95" in capsys.readouterr().out
     assert main(["simulate", "--scenario", "nope"]) == 2
     assert "no built-in scenario or file 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--broker", "nonsense"], "'nonsense' is not HOST:PORT"),
+        (["--broker", "host:99999"], "is not HOST:PORT"),
+        (["--password-file", "/no/such/file"], "cannot read /no/such/file"),
+    ],
+)
+def test_bad_server_options_get_a_clear_message_not_a_traceback(argv, says, capsys, tmp_path):
+    """GIVEN a wrong option WHEN the server starts THEN it says what is wrong and exits 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["server", "--config", str(EXAMPLE), "--db", str(tmp_path / "e.sqlite"), *argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and says in err and "Traceback" not in err

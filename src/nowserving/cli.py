@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "server":
             return _server(args)
         if args.command == "demo":
-            from nowserving.apps.demo import run_demo
+            from nowserving.devtools.demo import run_demo
 
             return run_demo(args.config, args.minutes, args.speed, args.out, args.seed)
     except ConfigError as err:
@@ -110,11 +110,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _broker_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--broker", default="127.0.0.1:1883", help="HOST:PORT of the broker")
+    parser.add_argument(
+        "--broker", default="127.0.0.1:1883", type=_address, help="HOST:PORT of the broker"
+    )
     parser.add_argument("--username", help="broker user name")
-    parser.add_argument("--password-file", type=Path, help="file holding the broker password")
+    parser.add_argument(
+        "--password-file", type=_readable_file, help="file holding the broker password"
+    )
     parser.add_argument("--mqtt-version", choices=("5", "3.1.1"), default="5")
     parser.add_argument("--tls-ca", help="CA certificate: connect with TLS")
+
+
+def _address(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:1883)")
+    return text
+
+
+def _readable_file(text: str) -> Path:
+    path = Path(text)
+    try:
+        path.read_bytes()
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {err.strerror}") from None
+    return path
 
 
 def _check_config(path: Path) -> int:
@@ -174,8 +194,8 @@ def _broker_acl(path: Path) -> int:
 def _server(args: argparse.Namespace) -> int:
     from nowserving.adapters.mqtt import Broker
     from nowserving.adapters.store import EventLog
-    from nowserving.apps.server import BranchServer
     from nowserving.config import load_config
+    from nowserving.server.app import BranchServer
 
     config = load_config(args.config)
     password = args.password_file.read_text().strip() if args.password_file else None

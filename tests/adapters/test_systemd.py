@@ -6,7 +6,7 @@ import socket
 
 from nowserving.adapters.store import EventLog
 from nowserving.adapters.systemd import Notifier
-from nowserving.apps.server import BranchServer
+from nowserving.server.app import BranchServer
 
 
 def test_ready_and_watchdog_reach_the_notify_socket(tmp_path, example_config, broker, clock):

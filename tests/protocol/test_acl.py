@@ -9,13 +9,13 @@ import subprocess
 
 import pytest
 
-from nowserving.adapters.broker import LocalMosquitto, find_mosquitto
 from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.adapters.store import EventLog
-from nowserving.apps.server import BranchServer
 from nowserving.client import BranchClient
+from nowserving.devtools.broker import LocalMosquitto, find_mosquitto
 from nowserving.protocol import Topics
 from nowserving.protocol.acl import mosquitto_acl
+from nowserving.server.app import BranchServer
 
 TOPICS = Topics("pudong")
 
@@ -51,9 +51,9 @@ def test_devices_work_within_their_rights(secured, example_config, tmp_path, clo
         BranchClient(login(secured, "counter-1"), "pudong", "counter-1") as counter,
     ):
         assert server.link.wait_connected(5)
-        assert kiosk.send("issue_ticket", {"service": "cash"})["ok"]
-        assert counter.send("call_next")["ok"]
-        assert kiosk.wait_state(lambda s: s["seq"] >= 3)["recent_calls"][0]["number"] == "A001"
+        assert kiosk.request("issue_ticket", {"service": "cash"}).ok
+        assert counter.request("call_next").ok
+        assert kiosk.wait_state(lambda s: s.seq >= 3).recent_calls[0].number == "A001"
 
 
 def test_the_broker_drops_what_a_device_may_not_publish(secured):

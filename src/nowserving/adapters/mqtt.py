@@ -56,6 +56,7 @@ class MqttLink:
         *,
         on_message: MessageHandler | None = None,
         on_connected: Callable[[], None] | None = None,
+        on_disconnected: Callable[[], None] | None = None,
         will: tuple[str, bytes] | None = None,
         persistent: bool = False,
         manual_ack: bool = False,
@@ -66,6 +67,7 @@ class MqttLink:
         self._persistent = persistent
         self._on_message = on_message
         self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
         self._subscriptions: dict[str, int] = {}
         self._lock = threading.Lock()
         self.connected = threading.Event()
@@ -189,14 +191,17 @@ class MqttLink:
             self._on_connected()
 
     def _disconnected(self, client, userdata, flags, reason_code, properties) -> None:
-        if self.connected.is_set():
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        if was_connected:
             log.warning(
                 "lost broker %s:%d (%s); reconnecting",
                 self.broker.host,
                 self.broker.port,
                 reason_code,
             )
-        self.connected.clear()
+            if self._on_disconnected:
+                self._on_disconnected()
 
     def _message(self, client, userdata, message: paho.MQTTMessage) -> None:
         if self._on_message:

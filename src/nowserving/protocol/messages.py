@@ -22,6 +22,7 @@ Estimates = tuple[dict[str, Estimate | None], dict[str, Estimate | None], float,
 PROTOCOL_VERSION = 2  # 2: state split into a summary and per-service lines
 NEXT_NUMBERS = 5  # numbers per service in the summary, next to be called first
 MAX_PAYLOAD = 4096  # bytes; the largest valid command is a few hundred
+MAX_STATE_BYTES = 64 * 1024  # what a device accepts as a summary, an event or a reply
 MAX_TEXT = 200  # characters in any string argument
 MAX_DEPTH = 4  # nesting of JSON objects and arrays; a valid command has 2
 COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -105,4 +105,4 @@ def test_hostile_messages_are_refused_and_change_nothing(server, broker, connect
     assert after["counters"] == before["counters"]
     assert server._thread.is_alive()
     kiosk = connect("kiosk-1")
-    assert kiosk.send("issue_ticket", {"service": "cash"})["result"]["ticket"]["number"] == "A001"
+    assert kiosk.request("issue_ticket", {"service": "cash"}).ticket["number"] == "A001"

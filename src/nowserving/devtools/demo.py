@@ -19,12 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from nowserving.adapters.broker import LocalMosquitto
 from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.store import EventLog
-from nowserving.apps.server import BranchServer
 from nowserving.client import BranchClient
 from nowserving.config import EXAMPLE, BranchConfig, load_config
+from nowserving.devtools.broker import LocalMosquitto
+from nowserving.protocol.views import BranchState, EventView
+from nowserving.server.app import BranchServer
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
             BranchServer(config, EventLog(db), broker, clock=clock) as server,
             BranchClient(broker, config.rules.branch_id, "lobby-1", on_event=lines.put) as watcher,
         ):
-            watcher.wait_state(lambda s: True)
+            watcher.wait_state()
             workers = [
                 threading.Thread(
                     target=_kiosk, args=(broker, config, clock, rng, stop), daemon=True
@@ -134,7 +135,7 @@ def _kiosk(
             }
             if len(priorities) > 1 and rng.random() < PRIORITY:
                 args["priority"] = priorities[1]
-            kiosk.send("issue_ticket", args)
+            kiosk.request("issue_ticket", args)
 
 
 def _counter(
@@ -150,38 +151,38 @@ def _counter(
 
     with BranchClient(broker, config.rules.branch_id, device) as counter:
         while not stop.is_set():
-            reply = counter.send("call_next")
-            if not reply["ok"]:
+            reply = counter.request("call_next")
+            if not reply.ok:
                 if pause(30):
                     return
                 continue
-            service = reply["result"]["ticket"]["service"]
+            service = reply.ticket["service"]
             if rng.random() < NO_SHOW:
                 for _ in range(config.rules.no_show_after_recalls):
                     if pause(45):
                         return
-                    counter.send("recall")
+                    counter.request("recall")
                 if pause(45):
                     return
-                counter.send("no_show")
+                counter.request("no_show")
                 continue
             if pause(rng.uniform(15, 40)):
                 return
-            counter.send("start")
+            counter.request("start")
             mean = MEAN_SERVICE_MIN.get(service, 6) * 60
             if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
                 return
-            counter.send("finish")
+            counter.request("finish")
 
 
 def _clock_text(at: float, config: BranchConfig) -> str:
     return datetime.fromtimestamp(at, ZoneInfo(config.rules.timezone)).strftime("%H:%M:%S")
 
 
-def _show(event: dict, config: BranchConfig, clock: SimClock) -> None:
-    rules, data = config.rules, event.get("data", {})
-    when = _clock_text(event["at"], config)
-    if event["type"] == "ticket_issued":
+def _show(event: EventView, config: BranchConfig, clock: SimClock) -> None:
+    rules, data = config.rules, event.data
+    when = _clock_text(event.at, config)
+    if event.type == "ticket_issued":
         service = rules.services[data["service"]]
         flag = "  [priority]" if data["priority"] != next(iter(rules.priorities)) else ""
         print(
@@ -189,14 +190,14 @@ def _show(event: dict, config: BranchConfig, clock: SimClock) -> None:
             f"{service.names.get('en', '')}  ({data['language']}){flag}"
             f"{_wait_text(data.get('estimate'))}"
         )
-    elif event["type"] in ("ticket_called", "ticket_recalled"):
+    elif event.type in ("ticket_called", "ticket_recalled"):
         counter = rules.counters[data["counter"]]
-        verb = "CALL  " if event["type"] == "ticket_called" else "RECALL"
+        verb = "CALL  " if event.type == "ticket_called" else "RECALL"
         print(
             f"{when}  {verb} {data['number']:>5} → {counter.names.get('zh', '')} / "
             f"{counter.names.get('en', '')}"
         )
-    elif event["type"] == "ticket_no_show":
+    elif event.type == "ticket_no_show":
         print(f"{when}  no-show {data['ticket'].split('/')[-1]}")
 
 
@@ -210,7 +211,7 @@ def _wait_text(estimate: dict | None) -> str:
     return f"  — 约 {low}–{high} 分钟 / about {low}-{high} min, {estimate['ahead']} ahead"
 
 
-def _summary(config: BranchConfig, db: Path, state: dict | None, out: Path) -> None:
+def _summary(config: BranchConfig, db: Path, state: BranchState | None, out: Path) -> None:
     issued, waits = 0, []
     issued_at: dict[str, float] = {}
     with EventLog(db) as events:
@@ -227,7 +228,7 @@ def _summary(config: BranchConfig, db: Path, state: dict | None, out: Path) -> N
             f"longest {max(waits) / 60:.1f} min",
             end="",
         )
-    waiting = sum(s["waiting"] for s in state["services"]) if state else 0
+    waiting = sum(s.waiting for s in state.services) if state else 0
     print(f"; {waiting} still waiting.")
     print(
         f"Look at: {out / 'demo.log'} (the server's log) and {db} (the durable event "

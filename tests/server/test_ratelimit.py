@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from nowserving.apps.ratelimit import RefusalLog
+from nowserving.server.ratelimit import RefusalLog
 
 
 class Clock:

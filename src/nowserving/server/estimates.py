@@ -20,10 +20,10 @@ import time
 import traceback
 from collections.abc import Callable
 
-from nowserving.apps.ratelimit import RefusalLog
 from nowserving.domain import Branch
 from nowserving.domain.estimate import Estimator
 from nowserving.protocol.messages import Estimates
+from nowserving.server.ratelimit import RefusalLog
 
 log = logging.getLogger(__name__)
 

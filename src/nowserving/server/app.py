@@ -10,7 +10,7 @@ redelivers them, and the command ids keep each from being applied twice.
 What is published is split so that each consumer gets only what it shows: a small
 retained summary (`state`) after every batch, each service's whole line (`line/<service>`)
 when it changed (at most every LINE_EVERY_S), and wait estimates made on another thread
-(`apps/estimates.py`), never on the command path.
+(`server/estimates.py`), never on the command path.
 """
 
 from __future__ import annotations
@@ -26,12 +26,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nowserving import __version__
 from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.adapters.store import EventLog
 from nowserving.adapters.systemd import Notifier
-from nowserving.apps.estimates import EstimateAll, EstimateWorker, estimate_all
-from nowserving.apps.ratelimit import UNKNOWN, RefusalLog
 from nowserving.config import BranchConfig
 from nowserving.domain import Branch, Command, Event
 from nowserving.errors import ProtocolError
@@ -47,7 +44,10 @@ from nowserving.protocol import (
     ticket_view,
 )
 from nowserving.protocol.messages import Estimates
+from nowserving.protocol.status import status_message
 from nowserving.protocol.vocabulary import COMMANDS, Role
+from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
+from nowserving.server.ratelimit import UNKNOWN, RefusalLog
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class BranchServer:
         self.refusals = RefusalLog(log)
         self.done = threading.Event()  # set when the apply loop has ended
         self.failure: BaseException | None = None
-        offline = encode({"v": PROTOCOL_VERSION, "device": "server", "online": False})
+        offline = encode(status_message("server", online=False))
         self.link = MqttLink(
             broker,
             f"nowserving-server-{config.rules.branch_id}",
@@ -420,14 +420,8 @@ class BranchServer:
         self._lines_due.update(self.config.rules.services)
 
     def _publish_status(self, online: bool) -> None:
-        status = {
-            "v": PROTOCOL_VERSION,
-            "device": "server",
-            "online": online,
-            "version": __version__,
-            "seq": self.branch.seq,
-            "pid": os.getpid(),
-        }
+        fields = {"seq": self.branch.seq, "pid": os.getpid()} if online else {}
+        status = status_message("server", online=online, **fields)
         self.link.publish(self.topics.status("server"), encode(status), retain=True)
 
 

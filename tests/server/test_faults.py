@@ -11,10 +11,10 @@ import textwrap
 import threading
 
 from nowserving.adapters.store import EventLog
-from nowserving.apps.server import BranchServer
 from nowserving.config import EXAMPLE
 from nowserving.domain import Branch
 from nowserving.domain.estimate import Estimator
+from nowserving.server.app import BranchServer
 
 
 def _boom(*args, **kwargs):
@@ -36,27 +36,27 @@ def test_failing_estimates_are_left_out_and_the_branch_goes_on(
     failed, seen = threading.Event(), []
     handler = logging.Handler()
     handler.emit = lambda r: seen.append(r.getMessage()) or failed.set()
-    logging.getLogger("nowserving.apps.estimates").addHandler(handler)
+    logging.getLogger("nowserving.server.estimates").addHandler(handler)
     store = EventLog(tmp_path / "events.sqlite")
     with BranchServer(
         example_config, store, broker, clock=clock, estimate=failing_estimates
     ) as server:
         assert server.link.wait_connected(10)
         kiosk, counter = connect("kiosk-1"), connect("counter-1")
-        issued = kiosk.send("issue_ticket", {"service": "cash"})
-        assert issued["ok"] and issued["result"]["ticket"]["issued_estimate"] is None
-        assert kiosk.send("issue_ticket", {"service": "cash"})["ok"]
-        called = counter.send("call_next")
-        assert called["ok"] and called["result"]["ticket"]["number"] == "A001"
-        state = kiosk.wait_state(lambda s: s["seq"] >= called["result"]["seq"])
-        assert state["estimated_at"] is None
-        assert all(s["estimate"] is None for s in state["services"])
+        issued = kiosk.request("issue_ticket", {"service": "cash"})
+        assert issued.ok and issued.ticket["issued_estimate"] is None
+        assert kiosk.request("issue_ticket", {"service": "cash"}).ok
+        called = counter.request("call_next")
+        assert called.ok and called.ticket["number"] == "A001"
+        state = kiosk.wait_state(lambda s: s.seq >= called.result["seq"])
+        assert state.estimated_at is None
+        assert all(s.estimate is None for s in state.services)
         assert failed.wait(10), "the estimating process's failure was never logged"
         assert "wait estimates failed" in seen[0] and "injected" in seen[0]
         messages = [r.getMessage() for r in caplog.records]
         assert any("no wait estimate for a new cash ticket" in m for m in messages), messages
         assert not server.done.is_set()
-    logging.getLogger("nowserving.apps.estimates").removeHandler(handler)
+    logging.getLogger("nowserving.server.estimates").removeHandler(handler)
 
 
 def test_a_command_that_raises_is_answered_recorded_and_leaves_the_log_true(
@@ -66,24 +66,24 @@ def test_a_command_that_raises_is_answered_recorded_and_leaves_the_log_true(
     is internal_error, the refusal is in the log, the state equals what the log rebuilds,
     a retry of the same id is answered the same, and other commands still work."""
     kiosk, counter = connect("kiosk-1"), connect("counter-1")
-    assert kiosk.send("issue_ticket", {"service": "cash"})["ok"]
-    assert counter.send("call_next")["ok"]
+    assert kiosk.request("issue_ticket", {"service": "cash"}).ok
+    assert counter.request("call_next").ok
 
     def half_applied(self, event, data):
         self.tickets[data["ticket"]].started_at = event.at  # state touched, then:
         raise RuntimeError("injected fold failure")
 
     monkeypatch.setattr(Branch, "_apply_ticket_started", half_applied)
-    reply = counter.send("start", command_id="start-1")
-    assert reply["ok"] is False and reply["error"]["code"] == "internal_error"
+    reply = counter.request("start", command_id="start-1")
+    assert reply.ok is False and reply.code == "internal_error"
     assert any("injected fold failure" in (r.exc_text or "") for r in caplog.records)
-    again = counter.send("start", command_id="start-1")
+    again = counter.request("start", command_id="start-1")
     assert again == reply
     monkeypatch.undo()
-    assert counter.send("start")["ok"]  # the branch goes on serving
-    finished = counter.send("finish")
-    assert finished["ok"]
-    kiosk.wait_state(lambda s: s["seq"] >= finished["result"]["seq"])
+    assert counter.request("start").ok  # the branch goes on serving
+    finished = counter.request("finish")
+    assert finished.ok
+    kiosk.wait_state(lambda s: s.seq >= finished.result["seq"])
     with EventLog(tmp_path / "events.sqlite") as log:
         rebuilt = log.load(server.config.rules, use_snapshots=False)
         events = list(log.events())
@@ -98,13 +98,13 @@ def test_a_failure_outside_commands_stops_the_server_loudly(server, connect, mon
     """GIVEN publishing fails WHEN a command is handled THEN the apply loop ends, says so,
     and the server is marked failed (the process then exits non-zero)."""
     kiosk = connect("kiosk-1")
-    assert kiosk.send("issue_ticket", {"service": "cash"})["ok"]
+    assert kiosk.request("issue_ticket", {"service": "cash"}).ok
 
     def broken(topic, payload, qos=1, retain=False):
         raise OSError("injected: the socket is gone")
 
     monkeypatch.setattr(server.link, "publish", broken)
-    kiosk.send_nowait("issue_ticket", {"service": "cash"})
+    kiosk.send("issue_ticket", {"service": "cash"})
     assert server.done.wait(10)
     assert isinstance(server.failure, OSError)
     assert any(r.levelno == logging.CRITICAL for r in caplog.records)
@@ -136,8 +136,8 @@ def test_the_server_process_exits_non_zero_when_its_loop_fails(broker, tmp_path)
     from nowserving.client import BranchClient
 
     with BranchClient(broker, "pudong", "kiosk-1") as kiosk:
-        kiosk.wait_state(lambda s: True, timeout=15)  # the server is up and subscribed
-        kiosk.send_nowait("issue_ticket", {"service": "cash"})
+        kiosk.wait_state(timeout=15)  # the server is up and subscribed
+        kiosk.send("issue_ticket", {"service": "cash"})
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1, out
     assert b"the apply loop failed" in out and b"injected" in out
@@ -153,18 +153,18 @@ def test_command_ids_belong_to_their_device_and_survive_a_restart(
     kiosk1, kiosk2 = connect("kiosk-1"), connect("kiosk-2")
     with BranchServer(example_config, EventLog(db), broker, clock=clock) as server:
         assert server.link.wait_connected(10)
-        first = kiosk1.send("issue_ticket", {"service": "cash"}, command_id="same")
-        other = kiosk2.send("issue_ticket", {"service": "cash"}, command_id="same")
-        assert first["result"]["ticket"]["number"] == "A001"
-        assert other["result"]["ticket"]["number"] == "A002"
-        reused = kiosk1.send("issue_ticket", {"service": "loans"}, command_id="same")
-        assert reused["error"]["code"] == "id_reused"
+        first = kiosk1.request("issue_ticket", {"service": "cash"}, command_id="same")
+        other = kiosk2.request("issue_ticket", {"service": "cash"}, command_id="same")
+        assert first.ticket["number"] == "A001"
+        assert other.ticket["number"] == "A002"
+        reused = kiosk1.request("issue_ticket", {"service": "loans"}, command_id="same")
+        assert reused.code == "id_reused"
     with BranchServer(example_config, EventLog(db), broker, clock=clock) as server:
         assert server.link.wait_connected(10)
-        retry = kiosk1.send("issue_ticket", {"service": "cash"}, command_id="same", timeout=15)
-        assert retry["result"]["ticket"]["id"] == first["result"]["ticket"]["id"]
-        reused = kiosk1.send("issue_ticket", {"service": "loans"}, command_id="same")
-        assert reused["error"]["code"] == "id_reused"
+        retry = kiosk1.request("issue_ticket", {"service": "cash"}, command_id="same", timeout=15)
+        assert retry.ticket["id"] == first.ticket["id"]
+        reused = kiosk1.request("issue_ticket", {"service": "loans"}, command_id="same")
+        assert reused.code == "id_reused"
         assert server.branch.issued["cash"] == 2 and server.branch.issued["loans"] == 0
 
 
@@ -183,7 +183,7 @@ def test_a_flood_of_garbage_adds_a_bounded_number_of_log_lines(server, broker, c
     from nowserving.client import BranchClient
 
     with BranchClient(server.link.broker, "pudong", "kiosk-1") as kiosk:
-        assert kiosk.send("issue_ticket", {"service": "cash"}, timeout=30)["ok"]
+        assert kiosk.request("issue_ticket", {"service": "cash"}, timeout=30).ok
     refusals = [r for r in caplog.records if "kiosk-1" in r.getMessage()]
     assert 10 <= len(refusals) <= 12, [r.getMessage() for r in refusals[:20]]
     assert any("counting the rest" in r.getMessage() for r in refusals)

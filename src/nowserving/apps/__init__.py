@@ -1,1 +1,0 @@
-"""Apps: one per role, wiring adapters to the domain."""

@@ -1,0 +1,1 @@
+"""The counter role (GPIO buttons and LEDs, staff panel): built on `client`."""

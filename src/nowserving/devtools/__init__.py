@@ -1,0 +1,1 @@
+"""Development helpers that are not a role: a private Mosquitto, the whole-branch demo."""

@@ -1,0 +1,1 @@
+"""The lobby display role (calls, announcements, waits): built on `client`."""

@@ -1,0 +1,1 @@
+"""The ticket kiosk role (touch screen, printer, ticket buttons): built on `client`."""

@@ -1,0 +1,343 @@
+"""What devices receive, decoded into typed objects at the edge.
+
+The server builds `state`, `line/<service>`, events and replies (`messages.py`); devices
+decode them here. Anything that does not match the contract raises ProtocolError with what
+was wrong, and the client drops it with a log line: a device never shows half-understood
+state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nowserving.domain.events import EVENT_TYPES
+from nowserving.errors import ProtocolError
+from nowserving.protocol.messages import MAX_STATE_BYTES, PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class EstimateView:
+    """A wait estimate: expected seconds, the 80% interval, and the people ahead."""
+
+    mean: float
+    low: float
+    high: float
+    ahead: int
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    id: str
+    prefix: str
+    names: dict[str, str]
+    waiting: int
+    issued: int
+    accepting: bool
+    next: tuple[str, ...]
+    line_seq: int
+    estimate: EstimateView | None
+
+
+@dataclass(frozen=True)
+class CounterTicket:
+    id: str
+    number: str
+    service: str
+    status: str
+    language: str
+    called_at: float | None
+    recalls: int
+
+
+@dataclass(frozen=True)
+class CounterView:
+    id: str
+    names: dict[str, str]
+    services: tuple[str, ...]
+    state: str
+    reason: str | None
+    served: int
+    ticket: CounterTicket | None
+
+
+@dataclass(frozen=True)
+class Call:
+    ticket: str
+    number: str
+    service: str
+    counter: str
+    language: str
+    at: float
+
+
+@dataclass(frozen=True)
+class BranchState:
+    """The retained summary: everything a display or kiosk shows."""
+
+    seq: int
+    branch: str
+    names: dict[str, str]
+    languages: tuple[str, ...]
+    at: float
+    estimated_at: float | None
+    estimated_seq: int | None
+    business_day: str | None
+    services: tuple[ServiceView, ...]
+    counters: tuple[CounterView, ...]
+    recent_calls: tuple[Call, ...]
+
+    def service(self, service_id: str) -> ServiceView | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+    def counter(self, counter_id: str) -> CounterView | None:
+        return next((c for c in self.counters if c.id == counter_id), None)
+
+
+@dataclass(frozen=True)
+class LineTicket:
+    id: str
+    number: str
+    priority: str
+    language: str
+    issued_at: float
+    transfers: int
+    estimate: EstimateView | None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One service's whole waiting line, in call order."""
+
+    seq: int
+    service: str
+    at: float
+    estimated_at: float | None
+    estimated_seq: int | None
+    tickets: tuple[LineTicket, ...]
+
+
+@dataclass(frozen=True)
+class EventView:
+    seq: int
+    type: str
+    at: float
+    command_id: str | None
+    device: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The server's answer to one command (or the client's own verdict: `unreachable`)."""
+
+    id: str | None
+    ok: bool
+    result: dict[str, Any]
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def ticket(self) -> dict[str, Any] | None:
+        return self.result.get("ticket")
+
+
+# ----- decoding -----------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to one JSON object; every failure names the path that was wrong."""
+
+    def __init__(self, value: object, where: str) -> None:
+        if not isinstance(value, dict):
+            raise ProtocolError("bad_message", f"{where or 'message'} is not an object")
+        self.value, self.where = value, where
+
+    def _get(self, key: str, kinds: tuple[type, ...], optional: bool) -> Any:
+        path = f"{self.where}.{key}" if self.where else key
+        if key not in self.value:
+            if optional:
+                return None
+            raise ProtocolError("bad_message", f"{path} is missing")
+        value = self.value[key]
+        if value is None and optional:
+            return None
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise ProtocolError("bad_message", f"{path} has the wrong type")
+        return value
+
+    def str(self, key: str, optional: bool = False) -> str | None:
+        return self._get(key, (str,), optional)
+
+    def int(self, key: str, optional: bool = False) -> int | None:
+        return self._get(key, (int,), optional)
+
+    def num(self, key: str, optional: bool = False) -> float | None:
+        value = self._get(key, (int, float), optional)
+        return None if value is None else float(value)
+
+    def bool(self, key: str) -> bool:
+        return self._get(key, (bool,), False)
+
+    def names(self, key: str) -> dict[str, str]:
+        value = self._get(key, (dict,), False)
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ProtocolError("bad_message", f"{self.where}.{key} must map strings")
+        return dict(value)
+
+    def strs(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, (list,), False)
+        if not all(isinstance(v, str) for v in value):
+            raise ProtocolError("bad_message", f"{self.where}.{key} must list strings")
+        return tuple(value)
+
+    def each(self, key: str, decode: Callable[[object, str], Any]) -> tuple:
+        path = f"{self.where}.{key}" if self.where else key
+        return tuple(
+            decode(v, f"{path}[{i}]") for i, v in enumerate(self._get(key, (list,), False))
+        )
+
+    def obj(self, key: str, decode: Callable[[object, str], Any]) -> Any:
+        value = self._get(key, (dict,), True)
+        path = f"{self.where}.{key}" if self.where else key
+        return None if value is None else decode(value, path)
+
+
+def _message(payload: bytes, limit: int) -> _Reader:
+    if len(payload) > limit:
+        raise ProtocolError("too_large", f"{len(payload)} bytes; at most {limit}")
+    try:
+        message = json.loads(payload)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ProtocolError("bad_json", f"not a UTF-8 JSON document: {err}") from None
+    reader = _Reader(message, "")
+    version = message.get("v")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise ProtocolError("bad_version", f"v must be {PROTOCOL_VERSION}")
+    return reader
+
+
+def _estimate(value: object, where: str) -> EstimateView:
+    r = _Reader(value, where)
+    return EstimateView(r.num("mean"), r.num("low"), r.num("high"), r.int("ahead"))
+
+
+def _service(value: object, where: str) -> ServiceView:
+    r = _Reader(value, where)
+    return ServiceView(
+        r.str("id"),
+        r.str("prefix"),
+        r.names("names"),
+        r.int("waiting"),
+        r.int("issued"),
+        r.bool("accepting"),
+        r.strs("next"),
+        r.int("line_seq"),
+        r.obj("estimate", _estimate),
+    )
+
+
+def _counter_ticket(value: object, where: str) -> CounterTicket:
+    r = _Reader(value, where)
+    return CounterTicket(
+        r.str("id"),
+        r.str("number"),
+        r.str("service"),
+        r.str("status"),
+        r.str("language"),
+        r.num("called_at", optional=True),
+        r.int("recalls"),
+    )
+
+
+def _counter(value: object, where: str) -> CounterView:
+    r = _Reader(value, where)
+    return CounterView(
+        r.str("id"),
+        r.names("names"),
+        r.strs("services"),
+        r.str("state"),
+        r.str("reason", optional=True),
+        r.int("served"),
+        r.obj("ticket", _counter_ticket),
+    )
+
+
+def _call(value: object, where: str) -> Call:
+    r = _Reader(value, where)
+    return Call(
+        r.str("ticket"), r.str("number"), r.str("service"), r.str("counter"),
+        r.str("language"), r.num("at"),
+    )  # fmt: skip
+
+
+def decode_state(payload: bytes) -> BranchState:
+    """The retained summary, checked against the contract."""
+    r = _message(payload, MAX_STATE_BYTES)
+    return BranchState(
+        r.int("seq"),
+        r.str("branch"),
+        r.names("names"),
+        r.strs("languages"),
+        r.num("at"),
+        r.num("estimated_at", optional=True),
+        r.int("estimated_seq", optional=True),
+        r.str("business_day", optional=True),
+        r.each("services", _service),
+        r.each("counters", _counter),
+        r.each("recent_calls", _call),
+    )
+
+
+def _line_ticket(value: object, where: str) -> LineTicket:
+    r = _Reader(value, where)
+    return LineTicket(
+        r.str("id"),
+        r.str("number"),
+        r.str("priority"),
+        r.str("language"),
+        r.num("issued_at"),
+        r.int("transfers"),
+        r.obj("estimate", _estimate),
+    )
+
+
+def decode_line(payload: bytes) -> Line:
+    """One `line/<service>` message (no size limit: long lines are long)."""
+    r = _message(payload, 64 * MAX_STATE_BYTES)
+    return Line(
+        r.int("seq"),
+        r.str("service"),
+        r.num("at"),
+        r.num("estimated_at", optional=True),
+        r.int("estimated_seq", optional=True),
+        r.each("tickets", _line_ticket),
+    )
+
+
+def decode_event(payload: bytes) -> EventView:
+    r = _message(payload, MAX_STATE_BYTES)
+    kind = r.str("type")
+    if kind not in EVENT_TYPES:
+        raise ProtocolError("bad_message", f"unknown event type {kind[:40]!r}")
+    data = r.value.get("data")
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_message", "data is not an object")
+    return EventView(
+        r.int("seq"), kind, r.num("at"), r.str("command_id", optional=True),
+        r.str("device", optional=True), data,
+    )  # fmt: skip
+
+
+def decode_reply(payload: bytes) -> Reply:
+    r = _message(payload, MAX_STATE_BYTES)
+    command_id = r.str("id", optional=True)
+    if r.bool("ok"):
+        result = r.value.get("result", {})
+        if not isinstance(result, dict):
+            raise ProtocolError("bad_message", "result is not an object")
+        return Reply(command_id, True, result)
+    error = _Reader(r.value.get("error"), "error")
+    return Reply(command_id, False, {}, error.str("code"), error.str("message"))

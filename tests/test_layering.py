@@ -1,0 +1,123 @@
+"""The imports that must never exist, read from the source (ast), not from a running
+program: inner layers never import outer ones, roles meet only on the wire, and only the
+device side touches Qt."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from pathlib import Path
+
+import nowserving
+
+SRC = Path(nowserving.__file__).parent
+ROLES = ("server", "kiosk", "counter", "display")
+DEVICE_APPS = ("kiosk", "counter", "display")
+HARDWARE_AND_GUI = ("PySide6", "escpos", "gpiozero", "PIL", "qrcode")
+
+
+def modules() -> dict[str, set[str]]:
+    """Each module of the package (dotted, relative to nowserving) -> what it imports."""
+    found = {}
+    for path in SRC.rglob("*.py"):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        name = ".".join(p for p in parts if p != "__init__") or "__init__"
+        imports = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imports.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imports.add(node.module)
+        found[name] = imports
+    return found
+
+
+def ours(imported: str) -> str | None:
+    """The nowserving subpackage or module an import names, or None if it is not ours."""
+    if imported == "nowserving":
+        return "__init__"
+    if imported.startswith("nowserving."):
+        return imported.split(".")[1]
+    return None
+
+
+def layer(module: str) -> str:
+    return module.split(".")[0]
+
+
+def violations(rule) -> list[str]:
+    return [
+        f"{module} imports {imported}"
+        for module, imports in sorted(modules().items())
+        for imported in sorted(imports)
+        if rule(layer(module), imported)
+    ]
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself():
+    def bad(where: str, imported: str) -> bool:
+        if where not in ("domain", "errors"):
+            return False
+        top = ours(imported)
+        if top is None:
+            return imported.split(".")[0] not in sys.stdlib_module_names
+        return top not in ("domain", "errors")
+
+    assert violations(bad) == []
+
+
+def test_the_protocol_is_pure_data():
+    def bad(where: str, imported: str) -> bool:
+        if where != "protocol":
+            return False
+        top = ours(imported)
+        if top is None:
+            return imported.split(".")[0] not in sys.stdlib_module_names
+        return top not in ("protocol", "domain", "errors", "__init__")
+
+    assert violations(bad) == []
+
+
+def test_adapters_never_import_a_role_or_the_client():
+    def bad(where: str, imported: str) -> bool:
+        return where == "adapters" and ours(imported) in (*ROLES, "client", "devtools")
+
+    assert violations(bad) == []
+
+
+def test_roles_meet_only_on_the_wire():
+    def bad(where: str, imported: str) -> bool:
+        top = ours(imported)
+        if where == "server":
+            return top in (*DEVICE_APPS, "client", "devtools")
+        if where in DEVICE_APPS:
+            return top in ROLES and top != where or top == "devtools"
+        if where == "client":
+            return top in (*ROLES, "devtools")
+        return False
+
+    assert violations(bad) == []
+
+
+def test_only_the_device_side_touches_qt_and_hardware():
+    def bad(where: str, imported: str) -> bool:
+        if imported.split(".")[0] not in HARDWARE_AND_GUI:
+            return False
+        return where not in (*DEVICE_APPS, "client", "devtools")
+
+    assert violations(bad) == []
+
+
+def test_the_rules_see_every_module():
+    """GIVEN the rules above WHEN they read the tree THEN they see the layers they name
+    (a rule over an empty set would pass for nothing)."""
+    layers = {layer(m) for m in modules()}
+    assert {"domain", "protocol", "adapters", "server", "client", "devtools"} <= layers
+
+
+def test_a_plain_install_has_no_qt_or_hardware_libraries():
+    """`pip install .` (no extras) installs only what the server needs."""
+    project = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())["project"]
+    base = " ".join(project["dependencies"]).lower()
+    assert not [name for name in HARDWARE_AND_GUI + ("pyside6",) if name.lower() in base]
