@@ -46,3 +46,7 @@ class ProtocolError(NowservingError, ValueError):
 
 class StoreError(NowservingError, OSError):
     """The durable event log cannot be read or written."""
+
+
+class PrinterError(NowservingError, OSError):
+    """The ticket printer cannot be opened, or failed while printing."""

@@ -1,0 +1,34 @@
+"""The words of every screen, ticket and announcement, per language, from
+`assets/i18n/<language>.toml` (adding a language is adding a file)."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def assets_path(*parts: str) -> Path:
+    """A file shipped in assets/ (fonts, catalogs, sounds)."""
+    return ASSETS.joinpath(*parts)
+
+
+@cache
+def catalog(language: str) -> dict[str, dict[str, str]]:
+    """The catalog of `language`; a KeyError names a language with no catalog."""
+    path = assets_path("i18n", f"{language}.toml")
+    if not path.exists():
+        raise KeyError(f"no catalog for language {language!r} in {path.parent}")
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def text(language: str, key: str, **values: object) -> str:
+    """`key` ("ticket.ahead") in `language`, with its placeholders filled in."""
+    section, _, name = key.partition(".")
+    return catalog(language)[section][name].format(**values)
+
+
+def languages() -> list[str]:
+    return sorted(p.stem for p in assets_path("i18n").glob("*.toml"))
