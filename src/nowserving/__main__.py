@@ -2,4 +2,5 @@ import sys
 
 from nowserving.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not again in the server's spawned estimating process
+    sys.exit(main())

@@ -18,8 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    check = sub.add_parser("check-config", help="validate a branch config and say what is wrong")
-    check.add_argument("file", type=Path)
+    check = sub.add_parser(
+        "check-config", help="validate a branch config (and a device's) and say what is wrong"
+    )
+    check.add_argument("file", type=Path, nargs="?", help="the branch config (TOML)")
+    check.add_argument(
+        "--device", type=Path, help="a device config to check too (against the branch config)"
+    )
 
     sim = sub.add_parser("simulate", help="simulate a branch day and measure wait estimates")
     sim.add_argument(
@@ -53,6 +58,32 @@ def main(argv: list[str] | None = None) -> int:
         help="event log file (default: %(default)s)",
     )
 
+    kiosk = sub.add_parser("kiosk", help="run the ticket kiosk (full screen)")
+    kiosk.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
+    kiosk.add_argument("--device", type=Path, required=True, help="this device's config (TOML)")
+    kiosk.add_argument(
+        "--screenshot", type=Path, help="render the start screen offscreen into this PNG, exit"
+    )
+    kiosk.add_argument("--size", type=_size, default=(1920, 1080), help="WIDTHxHEIGHT")
+    kiosk.add_argument("--language", help="start in this language (default: the branch's first)")
+    kiosk.add_argument(
+        "--headless", action="store_true", help="no screen: ticket buttons and printer only"
+    )
+
+    preview = sub.add_parser(
+        "ticket-preview", help="write a sample ticket as a picture and as the printer's bytes"
+    )
+    preview.add_argument("--config", type=Path, help="branch config (default: the example)")
+    preview.add_argument("--language", default="zh")
+    preview.add_argument("--paper", type=int, choices=(58, 80), default=80)
+    preview.add_argument("--profile", help="python-escpos printer profile (default TM-T88V)")
+    preview.add_argument("--png", type=Path, help="write the ticket picture here")
+    preview.add_argument("--escpos", type=Path, help="write the exact printer bytes here")
+
+    print_test = sub.add_parser("print-test", help="print a self-test ticket on this kiosk")
+    print_test.add_argument("--device", type=Path, required=True, help="the kiosk's config")
+    print_test.add_argument("--config", type=Path, help="branch config (default: the example)")
+
     demo = sub.add_parser("demo", help="run a whole branch on this machine, simulated")
     demo.add_argument("--config", type=Path, help="branch config (default: the example bank)")
     demo.add_argument(
@@ -82,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.command == "check-config":
-            return _check_config(args.file)
+            return _check_config(args.file, args.device)
         if args.command == "simulate":
             return _simulate(args)
         if args.command == "scenarios":
@@ -96,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             return _broker_acl(args.config)
         if args.command == "server":
             return _server(args)
+        if args.command == "kiosk":
+            return _kiosk(args)
+        if args.command == "ticket-preview":
+            return _ticket_preview(args)
+        if args.command == "print-test":
+            return _print_test(args)
         if args.command == "demo":
             from nowserving.devtools.demo import run_demo
 
@@ -137,16 +174,73 @@ def _readable_file(text: str) -> Path:
     return path
 
 
-def _check_config(path: Path) -> int:
-    from nowserving.config import load_config
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or min(int(width), int(height)) < 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 1080x1920)")
+    return int(width), int(height)
 
-    config = load_config(path)
+
+def _kiosk(args: argparse.Namespace) -> int:
+    from nowserving.config import check_device_against_branch, load_config, load_device_config
+
+    config, device = load_config(args.config), load_device_config(args.device)
+    check_device_against_branch(device, config, str(args.device))
+    from nowserving.kiosk.main import run_kiosk
+
+    return run_kiosk(config, device, args.screenshot, args.size, args.language, args.headless)
+
+
+def _ticket_preview(args: argparse.Namespace) -> int:
+    from nowserving.adapters.printer.preview import write_preview
+    from nowserving.config import EXAMPLE, load_config
+
+    config = load_config(args.config or EXAMPLE)
+    for line in write_preview(
+        config, args.language, args.paper, args.profile, args.png, args.escpos
+    ):
+        print(line)
+    return 0
+
+
+def _print_test(args: argparse.Namespace) -> int:
+    from nowserving.adapters.printer.preview import print_test
+    from nowserving.config import EXAMPLE, load_config, load_device_config
+
+    device = load_device_config(args.device)
+    if device.printer is None:
+        raise ConfigError([f"{args.device}: no [printer] table: this device has no printer"])
+    for line in print_test(load_config(args.config or EXAMPLE), device.id, device.printer):
+        print(line)
+    return 0
+
+
+def _check_config(path: Path | None, device_path: Path | None) -> int:
+    from nowserving.config import (
+        EXAMPLE,
+        check_device_against_branch,
+        load_config,
+        load_device_config,
+    )
+
+    config = load_config(path or EXAMPLE)
     rules = config.rules
     print(
-        f"{path}: OK — branch {rules.branch_id}: {len(rules.services)} services, "
+        f"{path or EXAMPLE}: OK — branch {rules.branch_id}: {len(rules.services)} services, "
         f"{len(rules.counters)} counters, {len(config.devices)} devices, "
         f"languages {', '.join(rules.languages)}"
     )
+    if device_path is not None:
+        device = load_device_config(device_path)
+        check_device_against_branch(device, config, str(device_path))
+        hardware = [
+            name for name in ("printer", "gpio", "audio", "display") if getattr(device, name)
+        ]
+        print(
+            f"{device_path}: OK — {device.role} {device.id}, broker "
+            f"{device.broker.host}:{device.broker.port}"
+            + (f", with {', '.join(hardware)}" if hardware else "")
+        )
     return 0
 
 

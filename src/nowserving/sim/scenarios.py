@@ -4,11 +4,11 @@ branch to describe its own day (docs/estimates.md)."""
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 
-from nowserving.errors import ConfigError
+from nowserving.config.schema import Problems, Table, hint, read_toml, span
 
 
 @dataclass(frozen=True)
@@ -194,80 +194,149 @@ SCENARIOS["mm100-lognormal"] = Scenario(
 )
 
 
+_SCENARIO_KEYS = (
+    "name",
+    "description",
+    "opens",
+    "closes",
+    "days",
+    "no_show_handling_minutes",
+    "priority_boost_minutes",
+)
+_SERVICE_KEYS = (
+    "id",
+    "service_minutes",
+    "service_distribution",
+    "service_cv",
+    "arrivals_per_hour",
+    "patience_minutes",
+    "priority_share",
+)
+_COUNTER_KEYS = ("id", "services", "breaks")
+SERVICE_DISTRIBUTIONS = ("lognormal", "exp", "fixed")
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read a branch's own scenario from TOML (format in docs/estimates.md)."""
+    """Read a branch's own scenario from TOML (format in docs/estimates.md).
+
+    Raise one ConfigError listing every problem, each with its location.
+    """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError([str(err)], str(path)) from err
-    problems: list[str] = []
-    head = data.get("scenario", {})
-    services = []
-    for i, s in enumerate(data.get("services", [])):
-        where = f"services[{i}]"
-        try:
-            rates = s["arrivals_per_hour"]
-            rates = tuple(float(r) for r in (rates if isinstance(rates, list) else [rates]))
-            services.append(
-                SimService(
-                    id=str(s["id"]),
-                    mean_service_s=float(s["service_minutes"]) * 60,
-                    service_dist=s.get("service_distribution", "lognormal"),
-                    service_cv=float(s.get("service_cv", 0.6)),
-                    arrivals_per_hour=rates,
-                    patience_s=(
-                        float(s["patience_minutes"]) * 60 if "patience_minutes" in s else None
-                    ),
-                    priority_share=float(s.get("priority_share", 0.0)),
-                )
-            )
-            if services[-1].service_dist not in ("exp", "lognormal", "fixed"):
-                problems.append(f"{where}.service_distribution: exp, lognormal or fixed")
-        except (KeyError, TypeError, ValueError) as err:
-            problems.append(f"{where}: {err!r} (needs id, service_minutes, arrivals_per_hour)")
-    ids = {s.id for s in services}
-    counters = []
-    for i, c in enumerate(data.get("counters", [])):
-        where = f"counters[{i}]"
-        served = tuple(c.get("services", []))
-        for sid in served:
-            if sid not in ids:
-                problems.append(f"{where}.services: unknown service {sid!r}")
-        pauses = []
-        for span in c.get("breaks", []):
-            try:
-                start, end = (
-                    _hours(t) - _hours(head.get("opens", "09:00")) for t in span.split("-")
-                )
-                pauses.append((start, end))
-            except ValueError:
-                problems.append(f'{where}.breaks: {span!r} is not like "12:00-12:45"')
-        counters.append(SimCounter(str(c.get("id", f"c{i}")), served, tuple(pauses)))
-    if not services:
-        problems.append("services: at least one [[services]] table is needed")
-    if not counters:
-        problems.append("counters: at least one [[counters]] table is needed")
-    if problems:
-        raise ConfigError(problems, str(path))
-    opens, closes = _hours(head.get("opens", "09:00")), _hours(head.get("closes", "17:00"))
-    return Scenario(
-        name=str(head.get("name", path.stem)),
-        description=str(head.get("description", "")),
-        services=tuple(services),
+    return parse_scenario(read_toml(path), str(path), default_name=path.stem)
+
+
+def parse_scenario(data: dict, source: str = "scenario", default_name: str = "") -> Scenario:
+    """Validate an already-parsed scenario table (see `load_scenario`)."""
+    p = Problems()
+    root = Table(data, "", p, ("scenario", "services", "counters"))
+    head = root.table("scenario", _SCENARIO_KEYS, required=False)
+    day = (head.clock("opens", time(9, 0)), head.clock("closes", time(17, 0)))
+    opens, closes = _hour(day[0]), _hour(day[1])
+    if closes <= opens:
+        head.add("closes", "must be after opens")
+    service_ids: set[str] = set()
+    services = [
+        _service(t, closes - opens, service_ids) for t in root.tables("services", _SERVICE_KEYS)
+    ]
+    counter_ids: set[str] = set()
+    counters = [
+        _counter(t, service_ids, day, counter_ids) for t in root.tables("counters", _COUNTER_KEYS)
+    ]
+    served = {sid for c in counters for sid in c.services}
+    for i, service in enumerate(services):
+        if service and counters and service.id not in served:
+            p.add(f"services[{i}]", f"no counter serves {service.id!r}, so no one would be called")
+    scenario = Scenario(
+        name=head.get("name", str, default_name),
+        description=head.get("description", str, ""),
+        services=tuple(s for s in services if s),
         counters=tuple(counters),
         customers=10**9,
         hours=closes - opens,
-        days=int(head.get("days", 20)),
-        no_show_handling_s=float(head.get("no_show_handling_minutes", 1.0)) * 60,
-        priority_boost_s=float(head.get("priority_boost_minutes", 10)) * 60,
+        days=head.number("days", 20, whole=True, at_least=1),
+        no_show_handling_s=head.number("no_show_handling_minutes", 1, at_least=0) * 60,
+        priority_boost_s=head.number("priority_boost_minutes", 10, at_least=0) * 60,
         extra={"opens": opens},
+    )
+    p.raise_if_any(source)
+    return scenario
+
+
+def _service(table: Table, day_hours: float, seen: set[str]) -> SimService | None:
+    sid = table.ident("id", seen)
+    minutes = table.number("service_minutes", None, more_than=0, required=True)
+    dist = table.choice(
+        "service_distribution", SERVICE_DISTRIBUTIONS, "lognormal", what="distribution"
+    )
+    cv = table.number("service_cv", 0.6, more_than=0)
+    if "service_cv" in table and dist != "lognormal":
+        table.add("service_cv", 'is only used with service_distribution = "lognormal"')
+    rates = _rates(table, day_hours)
+    patience = table.number("patience_minutes", None, more_than=0)
+    share = table.number("priority_share", 0.0, at_least=0, at_most=1)
+    if sid is None or minutes is None or rates is None:
+        return None
+    return SimService(
+        id=sid,
+        mean_service_s=float(minutes) * 60,
+        service_dist=dist,
+        service_cv=float(cv),
+        arrivals_per_hour=rates,
+        patience_s=None if patience is None else float(patience) * 60,
+        priority_share=float(share),
     )
 
 
-def _hours(text: str) -> float:
-    hour, minute = text.strip().split(":")
-    value = int(hour) + int(minute) / 60
-    if not 0 <= value < 24 or math.isnan(value):
-        raise ValueError(text)
-    return value
+def _rates(table: Table, day_hours: float) -> tuple[float, ...] | None:
+    # One rate for the whole day, or one per hour from opening; hours past the end of the
+    # list keep its last rate, but a list longer than the day is surely a mistake.
+    value = table.need("arrivals_per_hour", (int, float, list))
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    where = table.at("arrivals_per_hour")
+    rates = []
+    for i, rate in enumerate(values):
+        at = f"{where}[{i}]" if isinstance(value, list) else where
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+            table.problems.add(at, f"must be a number of customers, 0 or more, not {rate!r}")
+        else:
+            rates.append(float(rate))
+    if not values:
+        table.problems.add(where, "must list at least one rate")
+    elif day_hours > 0 and len(values) > max(1, math.ceil(day_hours)):
+        table.problems.add(
+            where, f"lists {len(values)} hours, but the day has {math.ceil(day_hours)}"
+        )
+    return tuple(rates) if rates and len(rates) == len(values) else None
+
+
+def _counter(
+    table: Table, services: set[str], day: tuple[time, time], seen: set[str]
+) -> SimCounter:
+    cid = table.ident("id", seen)
+    served = table.need("services", list, [])
+    if not served and "services" in table:
+        table.add("services", "must list at least one service")
+    for j, sid in enumerate(served):
+        if not isinstance(sid, str) or sid not in services:
+            table.add(f"services[{j}]", f"unknown service {sid!r}{hint(sid, services)}")
+    pauses = []
+    for j, text in enumerate(table.get("breaks", list, [])):
+        where = table.at(f"breaks[{j}]")
+        pause = span(text, where, table.problems)
+        if not pause:
+            continue
+        if pause[0] >= pause[1]:
+            table.problems.add(where, "a break must end after it starts")
+        elif day[0] < day[1] and (pause[0] < day[0] or pause[1] > day[1]):
+            table.problems.add(where, f"must be within the day, {day[0]:%H:%M}-{day[1]:%H:%M}")
+        else:
+            opens = _hour(day[0])
+            pauses.append((_hour(pause[0]) - opens, _hour(pause[1]) - opens))
+    known = tuple(s for s in served if isinstance(s, str) and s in services)
+    return SimCounter(cid or "?", known, tuple(pauses))
+
+
+def _hour(t: time) -> float:
+    return t.hour + t.minute / 60

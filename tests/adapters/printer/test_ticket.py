@@ -10,12 +10,7 @@ from datetime import datetime
 import pytest
 from PIL import ImageChops
 
-from nowserving.adapters.printer.device import (
-    Paper,
-    PrinterSettings,
-    TicketPrinter,
-    open_escpos,
-)
+from nowserving.adapters.printer.device import Paper, TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import (
     PAPER_DOTS,
     Feed,
@@ -25,6 +20,7 @@ from nowserving.adapters.printer.layout import (
     lay_out,
     preview,
 )
+from nowserving.config.hardware import PrinterSettings
 from nowserving.errors import PrinterError
 from tests.adapters.printer.escpos_bytes import parse
 

@@ -12,19 +12,18 @@ import contextlib
 import enum
 import logging
 import threading
-from dataclasses import dataclass
 
 from escpos import printer as escpos_printers
 from escpos.constants import QR_ECLEVEL_M, RT_STATUS_ONLINE, RT_STATUS_PAPER
 from escpos.escpos import Escpos
 
 from nowserving.adapters.printer.layout import Feed, Part, QrCode, Strip, qr_image
+from nowserving.config.hardware import PRINTER_KINDS, PrinterSettings
 from nowserving.errors import PrinterError
 
 log = logging.getLogger(__name__)
 
 FEED = b"\x1bJ"  # ESC J n: print and feed n dots
-KINDS = ("usb", "serial", "network", "file", "dummy")
 
 
 class Paper(enum.StrEnum):
@@ -32,23 +31,6 @@ class Paper(enum.StrEnum):
     LOW = "low"
     OUT = "out"
     UNKNOWN = "unknown"  # the printer cannot say (a file, a silent printer)
-
-
-@dataclass(frozen=True)
-class PrinterSettings:
-    """Which printer, and how it is reached (the device config's `[printer]`)."""
-
-    kind: str = "dummy"
-    paper_mm: int = 80
-    profile: str | None = None
-    vendor_id: int | None = None  # usb
-    product_id: int | None = None
-    device: str | None = None  # serial device, e.g. /dev/ttyUSB0
-    baudrate: int = 115200
-    host: str | None = None  # network
-    port: int = 9100
-    path: str | None = None  # file
-    timeout_s: float = 2.0
 
 
 def open_escpos(settings: PrinterSettings) -> Escpos:
@@ -74,7 +56,9 @@ def open_escpos(settings: PrinterSettings) -> Escpos:
             return escpos_printers.Dummy(**kw)
     except Exception as err:  # each transport raises its own kinds (usb.core, serial, OSError)
         raise PrinterError(f"cannot open the {settings.kind} printer: {err}") from err
-    raise PrinterError(f"unknown printer kind {settings.kind!r} (one of {', '.join(KINDS)})")
+    raise PrinterError(
+        f"unknown printer kind {settings.kind!r} (one of {', '.join(PRINTER_KINDS)})"
+    )
 
 
 class TicketPrinter:

@@ -6,6 +6,7 @@ import pytest
 
 from nowserving.config import EXAMPLE, load_config
 from nowserving.errors import ConfigError
+from nowserving.protocol import Role
 
 GOOD = EXAMPLE.read_text(encoding="utf-8")
 
@@ -108,3 +109,44 @@ def test_typical_minutes_is_a_prior_for_wait_estimates(tmp_path):
     assert config.rules.services["loans"].typical_s == 20 * 60
     problems = problems_of(tmp_path, GOOD.replace("typical_minutes = 20", "typical_minutes = 0"))
     assert problems == ["services[2].typical_minutes: must be more than 0 and at most 600"]
+
+
+def test_roles_are_the_protocol_vocabulary():
+    config = load_config(EXAMPLE)
+    assert config.devices["lobby-1"].role is Role.DISPLAY
+    assert config.devices["counter-3"].role is Role.COUNTER
+
+
+def test_documented_defaults_need_not_be_written(tmp_path):
+    """GIVEN a branch without languages or timezone WHEN loaded THEN the defaults apply."""
+    text = GOOD.replace('timezone = "Asia/Shanghai"\n', "").replace(
+        'languages = ["zh", "en"]          # the first is the default\n', ""
+    )
+    path = tmp_path / "branch.toml"
+    path.write_text(text, encoding="utf-8")
+    rules = load_config(path).rules
+    assert rules.timezone == "UTC" and rules.languages == ("zh", "en")
+
+
+def test_a_missing_or_wrongly_typed_id_is_reported_once(tmp_path):
+    problems = problems_of(tmp_path, GOOD.replace('id = "kiosk-1"', "id = 1"))
+    assert problems == ["devices[0].id: must be a string, not 1"]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("queue.example/{token}", "must be an http(s) URL with {token}"),
+        ("https://queue.example/{branch}/t/", "must be an http(s) URL with {token}"),
+        ("https://queue.example/{number}/{token}", "may use only {branch} and {token}"),
+    ],
+)
+def test_the_ticket_url_must_carry_a_token(tmp_path, url, says):
+    """GIVEN a ticket URL template without {token} (or with an unknown field) WHEN loaded
+    THEN it is refused with where and why."""
+    text = GOOD.replace(
+        'ticket_url = "https://queue.example/{branch}/t/{token}"', f'ticket_url = "{url}"'
+    )
+    assert text != GOOD
+    problems = problems_of(tmp_path, text)
+    assert len(problems) == 1 and problems[0].startswith(f"branch.ticket_url: {says}")

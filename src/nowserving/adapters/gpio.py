@@ -1,0 +1,106 @@
+"""Buttons and lamps on GPIO pins through gpiozero, with the pin factory passed in
+(gpiozero's `MockFactory` in tests and the demo, never chosen silently).
+
+Real contacts bounce, and `MockFactory` ignores gpiozero's `bounce_time`, so debouncing is
+done here: after a press, more presses of the same button within `bounce_s` are the same
+press. Callbacks come from gpiozero's threads; `on_press` must only hand the name over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from gpiozero import LED, Button
+from gpiozero.pins import Factory
+
+from nowserving.config.hardware import GpioSettings
+from nowserving.errors import NowservingError
+
+log = logging.getLogger(__name__)
+
+
+class GpioError(NowservingError, OSError):
+    """The pins cannot be set up (no such pin factory, a pin in use, no GPIO here)."""
+
+
+def pin_factory(name: str) -> Factory | None:
+    """The factory the device config names: None lets gpiozero choose (lgpio on a Pi)."""
+    if name == "mock":
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory()
+    if name == "lgpio":
+        try:
+            from gpiozero.pins.lgpio import LGPIOFactory
+
+            return LGPIOFactory()
+        except Exception as err:  # ImportError, or lgpio finding no GPIO chip
+            raise GpioError(f"the lgpio pin factory is not usable here: {err}") from err
+    return None
+
+
+class Panel:
+    """Named buttons and lamps. `on_press(name)` is called once per press, debounced."""
+
+    def __init__(
+        self,
+        settings: GpioSettings,
+        on_press: Callable[[str], None],
+        factory: Factory | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._on_press = on_press
+        self._clock = clock
+        self._bounce_s = settings.bounce_ms / 1000
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.buttons: dict[str, Button] = {}
+        self.leds: dict[str, LED] = {}
+        try:
+            for name, pin in settings.buttons.items():
+                button = Button(pin, pull_up=True, pin_factory=factory)
+                button.when_pressed = lambda _b, name=name: self._pressed(name)
+                self.buttons[name] = button
+            for name, pin in settings.leds.items():
+                self.leds[name] = LED(pin, pin_factory=factory)
+        except Exception as err:  # gpiozero's BadPinFactory, PinInUse, ...
+            self.close()
+            raise GpioError(f"cannot set up the GPIO pins: {err}") from err
+
+    def __enter__(self) -> Panel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _pressed(self, name: str) -> None:
+        # gpiozero's thread: debounce, then hand the press over.
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(name)
+            self._last[name] = now
+            if last is not None and now - last < self._bounce_s:
+                return
+        try:
+            self._on_press(name)
+        except Exception:
+            log.exception("handling a press of %s failed", name)
+
+    def lamp(self, name: str, on: bool, blink: bool = False) -> None:
+        led = self.leds.get(name)
+        if led is None:
+            return
+        if blink:
+            led.blink(on_time=0.25, off_time=0.25)
+        elif on:
+            led.on()
+        else:
+            led.off()
+
+    def close(self) -> None:
+        for device in [*self.buttons.values(), *self.leds.values()]:
+            device.close()
+        self.buttons, self.leds = {}, {}

@@ -1,0 +1,88 @@
+"""A sample ticket of a branch, as a picture and as the exact printer bytes: for looking at
+the layout, for installers, and for the docs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from nowserving.adapters.printer.device import TicketPrinter, open_escpos
+from nowserving.adapters.printer.layout import TicketContent, lay_out, preview
+from nowserving.config import BranchConfig
+from nowserving.config.hardware import PrinterSettings
+
+SAMPLE_URL = "https://queue.example/{branch}/t/Xk3v9Qa2Lm"
+
+
+def sample_ticket(config: BranchConfig, language: str) -> TicketContent:
+    """The first service's ticket A012-style, three ahead, 5–12 minutes, issued at 09:07."""
+    service = next(iter(config.rules.services.values()))
+    zone = ZoneInfo(config.rules.timezone)
+    return TicketContent(
+        language=language,
+        branch=config.names.get(language, config.rules.branch_id),
+        service=service.names.get(language, service.id),
+        number=service.number_text(service.first_number + 11),
+        ahead=3,
+        wait=(5, 12),
+        issued_at=datetime.now(zone).replace(hour=9, minute=7, second=0, microsecond=0),
+        url=SAMPLE_URL.format(branch=config.rules.branch_id),
+    )
+
+
+def write_preview(
+    config: BranchConfig,
+    language: str,
+    paper_mm: int,
+    profile: str | None,
+    png: Path | None,
+    escpos: Path | None,
+) -> list[str]:
+    """Write what was asked for; returns a line saying what, for each file."""
+    settings = PrinterSettings(kind="dummy", paper_mm=paper_mm, profile=profile or "TM-T88V")
+    ticket = sample_ticket(config, language)
+    said = []
+    with TicketPrinter(open_escpos(settings), settings) as printer:
+        parts = lay_out(ticket, paper_mm, printer.printable_dots)
+        printer.print_ticket(parts)
+        data = printer.escpos.output
+        if escpos is not None:
+            escpos.write_bytes(data)
+            said.append(f"wrote {escpos}: {len(data):,} bytes for the printer ({settings.profile})")
+    if png is not None:
+        image = preview(parts, paper_mm)
+        image.save(png)
+        said.append(f"wrote {png}: {image.width}x{image.height} dots, {paper_mm} mm paper")
+    if not said:
+        said.append(f"{len(data):,} bytes; give --png and/or --escpos to write files")
+    return said
+
+
+def print_test(config: BranchConfig, device_id: str, settings: PrinterSettings) -> list[str]:
+    """Print a self-test ticket on the device's real printer; returns what happened, line by
+    line. Raises PrinterError when the printer cannot be opened or fails."""
+    with TicketPrinter(open_escpos(settings), settings) as printer:
+        paper, online = printer.paper(), printer.online()
+        language = config.rules.languages[0]
+        ticket = sample_ticket(config, language)
+        test = TicketContent(
+            language=language,
+            branch=f"{ticket.branch} · {device_id}",
+            service=f"{settings.kind} {settings.profile or ''} {settings.paper_mm} mm".strip(),
+            number="TEST",
+            ahead=0,
+            wait=None,
+            issued_at=datetime.now(ZoneInfo(config.rules.timezone)),
+            url=ticket.url,
+        )
+        parts = lay_out(test, settings.paper_mm, printer.printable_dots)
+        printer.print_ticket(parts)
+    online_text = {True: "yes", False: "NO", None: "cannot tell"}[online]
+    return [
+        f"printer: {settings.kind}, profile {settings.profile or 'default'}, "
+        f"{settings.paper_mm} mm paper, QR {'native' if printer.native_qr else 'as a picture'}",
+        f"before printing: online {online_text}, paper {paper}",
+        "printed a test ticket: check that the Chinese text, the number and the QR code "
+        "are sharp and the paper was cut",
+    ]

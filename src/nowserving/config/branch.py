@@ -1,0 +1,286 @@
+"""The branch config: one TOML file, validated in full before anything starts.
+
+Every problem is collected with its location (`services[2].prefix`) and, where it helps,
+a hint ("did you mean 'cash'?"), and reported together in one ConfigError (see `schema`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from nowserving.config.schema import Problems, Table, hint, read_toml, span
+from nowserving.domain import BranchRules, CounterSpec, Priority, Service
+from nowserving.protocol import Role
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_LANGUAGES = ("zh", "en")
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLE = EXAMPLES / "bank-branch.toml"
+
+_TOP_KEYS = ("branch", "queue", "priorities", "services", "counters", "devices")
+_BRANCH_KEYS = ("id", "names", "timezone", "languages", "day_starts_at", "hours", "ticket_url")
+# Where a ticket's QR code leads: the branch's status page for one ticket. {token} is a
+# random word printed on the ticket (never guessable from the number); {branch} the id.
+DEFAULT_TICKET_URL = "https://queue.example/{branch}/t/{token}"
+_QUEUE_KEYS = ("no_show_after_recalls", "transfer_placement", "counters_start_open")
+_SERVICE_KEYS = (
+    "id",
+    "prefix",
+    "names",
+    "range",
+    "padding",
+    "daily_cap",
+    "last_ticket_at",
+    "typical_minutes",
+)
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device allowed to talk to the server, and what it is."""
+
+    id: str
+    role: Role
+    counter: str | None = None
+
+
+@dataclass(frozen=True)
+class BranchConfig:
+    """A validated branch: the queue rules plus what the server needs beyond them."""
+
+    rules: BranchRules
+    names: dict[str, str]
+    devices: dict[str, Device]
+    hours: dict[str, tuple[time, time] | None]
+    ticket_url: str = DEFAULT_TICKET_URL
+
+
+def load_config(path: str | Path) -> BranchConfig:
+    """Read and validate a branch config file; raise ConfigError listing every problem."""
+    return parse_config(read_toml(path), str(path))
+
+
+def parse_config(data: dict, source: str = "config") -> BranchConfig:
+    """Validate an already-parsed config table (see `load_config`)."""
+    p = Problems()
+    root = Table(data, "", p, _TOP_KEYS)
+
+    branch = root.table("branch", _BRANCH_KEYS)
+    branch_id = branch.ident("id", set()) or "branch"
+    languages = _languages(branch)
+    names = _names(branch, languages)
+    tz = branch.get("timezone", str, "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        branch.add("timezone", f'unknown time zone {tz!r} (use an IANA name like "Asia/Shanghai")')
+        tz = "UTC"
+    day_start = branch.clock("day_starts_at", time(4, 0))
+    hours = _hours(branch)
+    ticket_url = branch.get("ticket_url", str, DEFAULT_TICKET_URL)
+    if not re.match(r"^https?://\S+$", ticket_url) or "{token}" not in ticket_url:
+        branch.add(
+            "ticket_url",
+            'must be an http(s) URL with {token} in it, like "https://q.example/{branch}/t/{token}"',
+        )
+    elif set(re.findall(r"{(\w*)}", ticket_url)) - {"branch", "token"}:
+        branch.add("ticket_url", "may use only {branch} and {token}")
+
+    queue = root.table("queue", _QUEUE_KEYS, required=False)
+    recalls = queue.number("no_show_after_recalls", 2, whole=True, at_least=0)
+    placement = queue.choice("transfer_placement", ("front", "back"), "front", what="placement")
+    start_open = queue.get("counters_start_open", bool, True)
+
+    priorities = _priorities(root, languages)
+    services = _services(root, languages)
+    counters = _counters(root, languages, services)
+    devices = _devices(root, counters)
+
+    p.raise_if_any(source)
+    rules = BranchRules(
+        branch_id=branch_id,
+        services=services,
+        counters=counters,
+        priorities=priorities,
+        languages=languages,
+        timezone=tz,
+        day_starts_at=day_start,
+        no_show_after_recalls=recalls,
+        transfer_placement=placement,
+        counters_start_open=start_open,
+    )
+    return BranchConfig(
+        rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url
+    )
+
+
+def _languages(branch: Table) -> tuple[str, ...]:
+    languages = branch.get("languages", list, list(DEFAULT_LANGUAGES))
+    if not languages or not all(isinstance(x, str) and x for x in languages):
+        branch.add("languages", 'must list at least one language code, e.g. ["zh", "en"]')
+        return DEFAULT_LANGUAGES
+    return tuple(languages)
+
+
+def _names(table: Table, languages: tuple[str, ...]) -> dict[str, str]:
+    names = table.need("names", dict, {})
+    for lang in languages:
+        if not isinstance(names.get(lang), str) or not names.get(lang, "").strip():
+            table.add(f"names.{lang}", "is required (one name per language)")
+    for lang in names:
+        if lang not in languages:
+            table.add(
+                f"names.{lang}",
+                f"language {lang!r} is not in branch.languages{hint(lang, languages)}",
+            )
+    return {k: v for k, v in names.items() if isinstance(v, str)}
+
+
+def _hours(branch: Table) -> dict[str, tuple[time, time] | None]:
+    hours: dict[str, tuple[time, time] | None] = {}
+    table = branch.data.get("hours", {})
+    if not isinstance(table, dict):
+        branch.add("hours", 'must be a table like { mon = "09:00-17:00" }')
+        return hours
+    for day, text in table.items():
+        where = branch.at(f"hours.{day}")
+        if day not in WEEKDAYS:
+            branch.problems.add(where, f"unknown day{hint(day, WEEKDAYS)} (use mon, tue, ... sun)")
+            continue
+        if text == "closed":
+            hours[day] = None
+            continue
+        opening = span(text, where, branch.problems, expected='"09:00-17:00" or "closed"')
+        if opening:
+            if opening[0] >= opening[1]:
+                branch.problems.add(where, "opening time must be before closing time")
+            hours[day] = opening
+    return hours
+
+
+def _priorities(root: Table, languages: tuple[str, ...]) -> dict[str, Priority]:
+    result: dict[str, Priority] = {}
+    seen: set[str] = set()
+    for table in root.tables("priorities", ("id", "names", "boost_minutes"), required=False):
+        pid = table.ident("id", seen)
+        names = _names(table, languages)
+        boost = table.number("boost_minutes", 0, at_least=0, required=True)
+        if pid:
+            result[pid] = Priority(pid, float(boost) * 60, names)
+    if not result:
+        result["normal"] = Priority("normal", 0.0, {})
+    elif next(iter(result.values())).boost_s != 0:
+        root.add("priorities[0].boost_minutes", "the first class is the default and must be 0")
+    return result
+
+
+def _services(root: Table, languages: tuple[str, ...]) -> dict[str, Service]:
+    result: dict[str, Service] = {}
+    seen: set[str] = set()
+    prefixes: dict[str, str] = {}
+    for table in root.tables("services", _SERVICE_KEYS):
+        sid = table.ident("id", seen)
+        prefix = table.need("prefix", str, "")
+        if prefix and not re.fullmatch(r"[A-Z]{1,2}", prefix):
+            table.add("prefix", f"must be one or two capital letters, not {prefix!r}")
+        elif prefix in prefixes:
+            table.add("prefix", f"{prefix!r} is already used by {prefixes[prefix]!r}")
+        elif prefix:
+            prefixes[prefix] = sid or "?"
+        names = _names(table, languages)
+        first, last = _range(table)
+        padding = table.get("padding", int, len(str(last)))
+        if padding < len(str(last)) or padding > 6:
+            table.add("padding", f"must be {len(str(last))} to 6 digits for range end {last}")
+        cap = table.number("daily_cap", None, whole=True, at_least=1)
+        cutoff = table.clock("last_ticket_at")
+        typical = table.number("typical_minutes", None, more_than=0, at_most=600)
+        if sid:
+            result[sid] = Service(
+                sid,
+                prefix,
+                names,
+                first,
+                last,
+                padding,
+                cap,
+                cutoff,
+                None if typical is None else float(typical) * 60,
+            )
+    return result
+
+
+def _range(table: Table) -> tuple[int, int]:
+    rng = table.data.get("range", [1, 999])
+    if (
+        not isinstance(rng, list)
+        or len(rng) != 2
+        or not all(isinstance(x, int) and not isinstance(x, bool) for x in rng)
+        or not 0 <= rng[0] < rng[1]
+    ):
+        table.add("range", f"must be [first, last] with 0 <= first < last, not {rng!r}")
+        return 1, 999
+    return rng[0], rng[1]
+
+
+def _counters(
+    root: Table, languages: tuple[str, ...], services: dict[str, Service]
+) -> dict[str, CounterSpec]:
+    result: dict[str, CounterSpec] = {}
+    seen: set[str] = set()
+    for table in root.tables("counters", ("id", "names", "services", "breaks")):
+        cid = table.ident("id", seen)
+        names = _names(table, languages)
+        served = table.need("services", list, [])
+        if not served and "services" in table:
+            table.add("services", "must list at least one service")
+        for j, sid in enumerate(served):
+            if not isinstance(sid, str) or sid not in services:
+                table.add(f"services[{j}]", f"unknown service {sid!r}{hint(sid, services)}")
+        if len(set(map(str, served))) != len(served):
+            table.add("services", "lists a service twice")
+        breaks = []
+        for j, text in enumerate(table.get("breaks", list, [])):
+            where = table.at(f"breaks[{j}]")
+            pause = span(text, where, table.problems)
+            if pause and pause[0] >= pause[1]:
+                table.problems.add(where, "a break must end after it starts")
+            elif pause:
+                start, end = pause
+                breaks.append((start.hour * 60 + start.minute, end.hour * 60 + end.minute))
+        if cid:
+            result[cid] = CounterSpec(
+                cid,
+                names,
+                tuple(s for s in served if isinstance(s, str) and s in services),
+                tuple(breaks),
+            )
+    return result
+
+
+def _devices(root: Table, counters: dict[str, CounterSpec]) -> dict[str, Device]:
+    result: dict[str, Device] = {}
+    seen: set[str] = set()
+    for table in root.tables("devices", ("id", "role", "counter")):
+        did = table.ident("id", seen)
+        if did == "server":
+            table.add("id", '"server" is reserved for the branch server')
+        role = table.choice("role", tuple(Role), what="role", required=True)
+        counter = table.data.get("counter")
+        if role == Role.COUNTER:
+            if not isinstance(counter, str) or counter not in counters:
+                table.add(
+                    "counter",
+                    f"a counter device names its counter; {counter!r} "
+                    f"is not one{hint(counter, counters)}",
+                )
+        elif counter is not None:
+            table.add("counter", 'only a device with role "counter" has a counter')
+        if did and role:
+            result[did] = Device(did, Role(role), counter if role == Role.COUNTER else None)
+    return result

@@ -1,0 +1,60 @@
+"""The kiosk's printer, on a thread of its own: the GUI hands tickets over and is told,
+later, whether they printed. A printer that hangs delays only this thread."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from nowserving.adapters.printer.device import Paper, TicketPrinter
+from nowserving.adapters.printer.layout import Part
+
+log = logging.getLogger(__name__)
+
+Done = Callable[[str, str], None]  # (ticket number, error or "")
+
+
+class PrintQueue:
+    """Prints tickets in order on a worker thread; `done` is called there, so it must only
+    hand the result over (e.g. emit a queued Qt signal)."""
+
+    def __init__(self, printer: TicketPrinter, on_status: Callable[[dict], None] | None = None):
+        self.printer = printer
+        self.paper_mm = printer.settings.paper_mm
+        self.printable_dots = printer.printable_dots
+        self._on_status = on_status
+        self._jobs: queue.Queue = queue.Queue()
+        self.status: dict = {"printer": "ok", "paper": str(Paper.UNKNOWN), "last_error": None}
+        self._thread = threading.Thread(target=self._run, name="printer", daemon=True)
+        self._thread.start()
+
+    def submit(self, number: str, parts: list[Part], done: Done) -> None:
+        self._jobs.put((number, parts, done))
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
+        self.printer.close()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            number, parts, done = job
+            error = ""
+            paper = self.printer.paper()
+            if paper is Paper.OUT:
+                error = "out of paper"
+            else:
+                try:
+                    self.printer.print_ticket(parts)
+                except Exception as err:  # PrinterError, or a bug: the customer must know
+                    error = str(err)
+            self.status = {
+                "printer": "error" if error else "ok",
+                "paper": str(paper),
+                "last_error": error or self.status["last_error"],
+            }
+            if self._on_status is not None:
+                self._on_status(self.status)
+            done(number, error)  # printer thread -> GUI thread (the callee hands it over)

@@ -1,0 +1,199 @@
+import QtQuick
+import QtQuick.Layouts
+
+// The kiosk: choose a service, get a ticket. Everything it shows comes from the injected
+// `kiosk` controller (nowserving.kiosk.app.KioskController); it never waits on anything.
+Rectangle {
+    id: root
+    required property var kiosk
+    readonly property real unit: Math.max(10, Math.min(width, height) / 36)
+    readonly property bool portrait: height > width
+    readonly property var s: kiosk.strings
+    color: "#0b1f3a"
+
+    // ----- header: branch, clock, language, offline mark --------------------------
+    RowLayout {
+        id: header
+        anchors { top: parent.top; left: parent.left; right: parent.right; margins: root.unit }
+        height: root.unit * 4
+        spacing: root.unit
+        Text {
+            text: root.kiosk.branchName
+            color: "#ffffff"
+            font.pixelSize: root.unit * 2
+            font.bold: true
+            elide: Text.ElideRight
+            Layout.fillWidth: true
+        }
+        Rectangle {
+            visible: !root.kiosk.online
+            color: "#b3261e"
+            radius: height / 2
+            implicitHeight: root.unit * 2.2
+            implicitWidth: offlineText.implicitWidth + root.unit * 1.6
+            Text {
+                id: offlineText
+                anchors.centerIn: parent
+                text: root.s.offline
+                color: "#ffffff"
+                font.pixelSize: root.unit * 1.1
+            }
+        }
+        Text {
+            id: clock
+            color: "#c9d1db"
+            font.pixelSize: root.unit * 1.6
+            text: Qt.formatDateTime(new Date(), "HH:mm")
+            Timer {
+                interval: 10000; running: true; repeat: true
+                onTriggered: clock.text = Qt.formatDateTime(new Date(), "HH:mm")
+            }
+        }
+        Repeater {
+            model: root.kiosk.languages
+            delegate: Rectangle {
+                required property var modelData
+                readonly property bool current: modelData.code === root.kiosk.language
+                implicitWidth: label.implicitWidth + root.unit * 2
+                implicitHeight: root.unit * 3
+                radius: root.unit * 0.5
+                color: current ? "#ffffff" : "transparent"
+                border.color: "#ffffff"
+                border.width: 2
+                Text {
+                    id: label
+                    anchors.centerIn: parent
+                    text: modelData.label
+                    color: parent.current ? "#0b1f3a" : "#ffffff"
+                    font.pixelSize: root.unit * 1.4
+                    font.bold: true
+                }
+                MouseArea {
+                    anchors.fill: parent
+                    onClicked: root.kiosk.setLanguage(parent.modelData.code)
+                }
+            }
+        }
+    }
+
+    Text {
+        id: title
+        anchors { top: header.bottom; horizontalCenter: parent.horizontalCenter; topMargin: root.unit }
+        text: root.s.title
+        color: "#ffffff"
+        font.pixelSize: root.unit * 2.4
+    }
+
+    // ----- the services ---------------------------------------------------------------
+    GridLayout {
+        id: grid
+        anchors {
+            top: title.bottom; bottom: parent.bottom; left: parent.left; right: parent.right
+            margins: root.unit * 1.5
+        }
+        readonly property int count: root.kiosk.services.count
+        columns: root.portrait ? (count > 6 ? 2 : 1) : (count > 4 ? 3 : Math.max(1, count))
+        rowSpacing: root.unit
+        columnSpacing: root.unit
+        Repeater {
+            model: root.kiosk.services
+            delegate: ServiceButton {
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                Layout.maximumHeight: root.unit * (root.portrait ? 10 : 14)
+                unit: root.unit
+                onChosen: id => root.kiosk.choose(id)
+            }
+        }
+    }
+
+    // ----- what happens after a tap -----------------------------------------------------
+    Rectangle {
+        id: overlay
+        anchors.fill: parent
+        visible: root.kiosk.phase !== "choose"
+        color: "#e60b1f3a"
+        MouseArea { anchors.fill: parent }  // taps do not reach the buttons below
+
+        ColumnLayout {
+            anchors.centerIn: parent
+            width: parent.width * 0.85
+            spacing: root.unit
+
+            Text {
+                Layout.fillWidth: true
+                horizontalAlignment: Text.AlignHCenter
+                wrapMode: Text.WordWrap
+                color: "#ffffff"
+                font.pixelSize: root.unit * 2.4
+                font.bold: true
+                text: ({
+                    "printing": root.s.printing,
+                    "done": root.s.take_ticket,
+                    "failed": root.s.print_failed,
+                    "unavailable": root.s.unavailable,
+                    "confirm_late": root.s.late_title
+                })[root.kiosk.phase] || ""
+            }
+            Text {
+                visible: root.kiosk.ticketNumber !== "" && root.kiosk.phase !== "confirm_late"
+                Layout.fillWidth: true
+                horizontalAlignment: Text.AlignHCenter
+                color: "#f5b301"
+                font.pixelSize: root.unit * (root.kiosk.phase === "failed" ? 6 : 8)
+                font.bold: true
+                text: root.kiosk.ticketNumber
+            }
+            Text {
+                visible: text !== ""
+                Layout.fillWidth: true
+                horizontalAlignment: Text.AlignHCenter
+                wrapMode: Text.WordWrap
+                color: "#ffffff"
+                font.pixelSize: root.unit * 1.6
+                text: root.kiosk.phase === "confirm_late" ? root.kiosk.lateText
+                    : root.kiosk.phase === "failed" ? root.s.print_failed_help
+                    : root.kiosk.phase === "done" ? root.kiosk.ticketDetail : ""
+            }
+            Image {
+                visible: root.kiosk.phase === "failed"
+                Layout.alignment: Qt.AlignHCenter
+                source: visible ? "image://ticket/qr/" + root.kiosk.ticketNumber : ""
+                sourceSize.width: root.unit * 10
+                sourceSize.height: root.unit * 10
+                smooth: false
+            }
+            RowLayout {
+                visible: root.kiosk.phase === "confirm_late" || root.kiosk.phase === "failed"
+                    || root.kiosk.phase === "unavailable"
+                Layout.alignment: Qt.AlignHCenter
+                spacing: root.unit * 2
+                Repeater {
+                    model: root.kiosk.phase === "confirm_late"
+                        ? [{ text: root.s.late_take, take: true }, { text: root.s.back, take: false }]
+                        : [{ text: root.s.back, take: false }]
+                    delegate: Rectangle {
+                        required property var modelData
+                        implicitWidth: Math.max(root.unit * 12, choice.implicitWidth + root.unit * 3)
+                        implicitHeight: root.unit * 4.5
+                        radius: root.unit * 0.6
+                        color: modelData.take ? "#f5b301" : "#ffffff"
+                        Text {
+                            id: choice
+                            anchors.centerIn: parent
+                            text: parent.modelData.text
+                            color: "#10213a"
+                            font.pixelSize: root.unit * 1.6
+                            font.bold: true
+                        }
+                        MouseArea {
+                            anchors.fill: parent
+                            onClicked: parent.modelData.take ? root.kiosk.confirmLate()
+                                                             : root.kiosk.reset()
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

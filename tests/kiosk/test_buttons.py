@@ -1,0 +1,74 @@
+"""Physical ticket buttons through gpiozero's MockFactory, driven from a second thread as
+real callbacks are: one press is one ticket, however the contact bounces; lamps follow."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from nowserving.adapters.gpio import Panel
+from nowserving.client import BranchClient
+from nowserving.client.qt import QtBranchBridge
+from nowserving.config.hardware import GpioSettings
+from nowserving.kiosk.app import KioskController
+
+PINS = {"cash": 5, "loans": 6}
+LAMPS = {"cash": 17, "loans": 27}
+
+
+@pytest.fixture
+def headless_kiosk(qtbot, server, broker, example_config):
+    """A kiosk with two ticket buttons and lamps and no screen (and no printer)."""
+    factory = MockFactory()
+    client = BranchClient(broker, "pudong", "kiosk-1")
+    controller = KioskController(example_config, QtBranchBridge(client), None)
+    settings = GpioSettings(pin_factory="mock", buttons=PINS, leds=LAMPS, bounce_ms=50)
+    with Panel(settings, controller.pressed, factory) as panel:
+        controller.attach_panel(panel)
+        client.start(wait_s=None)
+        qtbot.waitUntil(lambda: controller._state is not None, timeout=10_000)
+        yield controller, factory
+        client.close()
+
+
+def press(factory: MockFactory, pin: int, bounces: int = 0, span_s: float = 0.03) -> None:
+    """From another thread: the contact closes, bouncing `bounces` times within `span_s`."""
+
+    def finger() -> None:
+        button = factory.pin(pin)
+        for _ in range(bounces):
+            button.drive_low()
+            time.sleep(span_s / (2 * bounces))  # the bounce's own timing, not a wait
+            button.drive_high()
+        button.drive_low()
+        button.drive_high()
+
+    thread = threading.Thread(target=finger)
+    thread.start()
+    thread.join(timeout=5)
+
+
+def test_a_bounce_storm_is_one_ticket(qtbot, headless_kiosk, server):
+    """GIVEN a contact that makes 20 edges within 30 ms WHEN pressed THEN one ticket."""
+    controller, factory = headless_kiosk
+    press(factory, PINS["cash"], bounces=10, span_s=0.03)
+    qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+    assert server.branch.issued["cash"] == 1 and controller.ticketNumber == "A001"
+
+
+def test_presses_of_two_buttons_are_two_tickets_in_turn(qtbot, headless_kiosk, server):
+    controller, factory = headless_kiosk
+    press(factory, PINS["loans"])
+    qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+    controller.reset()
+    press(factory, PINS["cash"])
+    qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+    assert server.branch.issued["loans"] == 1 and server.branch.issued["cash"] == 1
+
+
+def test_lamps_are_lit_for_services_that_take_tickets(qtbot, headless_kiosk):
+    controller, factory = headless_kiosk
+    assert factory.pin(LAMPS["cash"]).state and factory.pin(LAMPS["loans"]).state

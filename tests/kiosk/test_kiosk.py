@@ -1,0 +1,156 @@
+"""The kiosk, offscreen with pytest-qt, against the real server and Mosquitto: a tap on a
+service button gives the exact printer bytes of that ticket; printer faults show the
+number on screen and say so in the kiosk's status."""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import subprocess
+
+import pytest
+from escpos.constants import RT_STATUS_PAPER
+from PySide6.QtCore import QPointF, QSize, Qt
+from PySide6.QtQuick import QQuickItem
+from PySide6.QtTest import QTest
+
+from nowserving.adapters.mqtt import MqttLink
+from nowserving.adapters.printer.device import TicketPrinter, open_escpos
+from nowserving.adapters.printer.layout import lay_out, preview
+from nowserving.client import BranchClient
+from nowserving.client.qt import QtBranchBridge
+from nowserving.config.hardware import PrinterSettings
+from nowserving.kiosk.app import KioskController
+from nowserving.kiosk.main import build_view
+from nowserving.kiosk.printing import PrintQueue
+from tests.adapters.printer.escpos_bytes import parse
+
+SETTINGS = PrinterSettings(kind="dummy", paper_mm=80, profile="TM-T88V")
+URL = "https://queue.example/{branch}/t/{token}"
+
+
+@pytest.fixture
+def kiosk(qtbot, server, broker, example_config):
+    """A kiosk with a Dummy printer, its QML on an offscreen 1024x600 window."""
+    printer = TicketPrinter(open_escpos(SETTINGS), SETTINGS)
+    statuses: queue.Queue = queue.Queue()
+    prints = PrintQueue(printer, on_status=statuses.put)
+    client = BranchClient(broker, "pudong", "kiosk-1", status=lambda: prints.status)
+    bridge = QtBranchBridge(client)
+    controller = KioskController(example_config, bridge, prints, URL)
+    view = build_view(controller, QSize(1024, 600))
+    client.start(wait_s=None)
+    view.show()
+    qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
+    yield controller, view, printer, statuses
+    client.close()
+    prints.close()
+    view.close()
+
+
+def find_item(item: QQuickItem, name: str) -> QQuickItem | None:
+    """The visual item called `name` (delegates hang in the item tree, not the QObject one)."""
+    if item.objectName() == name:
+        return item
+    for child in item.childItems():
+        if (found := find_item(child, name)) is not None:
+            return found
+    return None
+
+
+def tap(view, service: str) -> None:
+    """A finger on the service's button, as the touch screen would send it."""
+    button = find_item(view.rootObject(), f"service-{service}")
+    assert button is not None and button.isVisible()
+    centre = button.mapToScene(QPointF(button.width() / 2, button.height() / 2)).toPoint()
+    QTest.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+
+
+def test_a_tap_prints_exactly_that_ticket(qtbot, kiosk, tmp_path):
+    """GIVEN the kiosk in Chinese WHEN a customer taps 'cash' THEN the server issues A001,
+    the printer gets exactly the bytes of that ticket's layout (strips read back pixel for
+    pixel, the QR carrying the ticket's URL), and the screen shows the number."""
+    controller, view, printer, _ = kiosk
+    controller.setLanguage("zh")
+    tap(view, "cash")
+    qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+    ticket = controller.last_ticket
+    assert (ticket.number, ticket.service, ticket.language) == ("A001", "现金存取", "zh")
+    assert controller.ticketNumber == "A001"
+    assert "/pudong/t/" in ticket.url and "A001" not in ticket.url  # not guessable
+    again = TicketPrinter(open_escpos(SETTINGS), SETTINGS)
+    again.print_ticket(lay_out(ticket, 80, again.printable_dots))
+    # The kiosk asks for the paper sensor first, then prints.
+    assert printer.escpos.output == RT_STATUS_PAPER + again.escpos.output
+    assert [v for kind, v in parse(printer.escpos.output) if kind == "qr"] == [ticket.url]
+    if shutil.which("zbarimg"):
+        path = tmp_path / "ticket.png"
+        preview(lay_out(ticket, 80), 80).save(path)
+        out = subprocess.run(["zbarimg", "--quiet", "--raw", str(path)], capture_output=True)
+        assert out.stdout.decode().strip() == ticket.url
+    # A second tap while the number is shown is not a second ticket.
+    tap(view, "cash")
+    assert controller.phase == "done" and controller.ticketNumber == "A001"
+
+
+def test_a_double_tap_gives_one_ticket(qtbot, kiosk, server):
+    controller, view, printer, _ = kiosk
+    tap(view, "loans")
+    tap(view, "loans")
+    qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+    assert server.branch.issued["loans"] == 1
+
+
+def _paper_out(escpos):
+    escpos._read = lambda: b"\x60"  # the paper-end sensor
+
+
+def _unplugged_mid_print(escpos):
+    writes = []
+    real = escpos._raw
+
+    def raw(data: bytes) -> None:
+        writes.append(data)
+        if len(writes) > 4:
+            raise OSError("[Errno 19] No such device")
+        real(data)
+
+    escpos._raw = raw
+
+
+def _timeout(escpos):
+    def raw(data: bytes) -> None:
+        raise TimeoutError("USB write timed out")
+
+    escpos._raw = raw
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [(_paper_out, "out of paper"), (_unplugged_mid_print, "No such device"),
+     (_timeout, "timed out")],
+)  # fmt: skip
+def test_a_printer_fault_shows_the_number_and_raises_an_alert(
+    qtbot, kiosk, broker, server, fault, says
+):
+    """GIVEN a printer fault WHEN a ticket is taken THEN the screen shows its number and
+    QR code with what to do, the kiosk's retained status says the printer failed, and the
+    ticket stands in the queue (the customer keeps their place; no ghost)."""
+    controller, view, printer, statuses = kiosk
+    fault(printer.escpos)
+    status_seen: queue.Queue = queue.Queue()
+    link = MqttLink(broker, "monitor", on_message=lambda t, p, m, q: status_seen.put(json.loads(p)))
+    link.subscribe(controller.bridge.client.topics.status("kiosk-1"))
+    with link:
+        link.start()
+        tap(view, "cash")
+        qtbot.waitUntil(lambda: controller.phase == "failed", timeout=10_000)
+        assert controller.ticketNumber == "A001"
+        status = statuses.get(timeout=5)
+        assert status["printer"] == "error" and says in status["last_error"]
+        controller.bridge.client.publish_status()
+        while (message := status_seen.get(timeout=5)).get("printer") != "error":
+            pass
+        assert says in message["last_error"]
+    assert server.branch.tickets["2026-11-23/A001"].status == "waiting"
