@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     kiosk.add_argument(
         "--headless", action="store_true", help="no screen: ticket buttons and printer only"
     )
+    kiosk.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the offline spool lives (default: $STATE_DIRECTORY or ~/.local/state)",
+    )
 
     preview = sub.add_parser(
         "ticket-preview", help="write a sample ticket as a picture and as the printer's bytes"
@@ -188,7 +193,9 @@ def _kiosk(args: argparse.Namespace) -> int:
     check_device_against_branch(device, config, str(args.device))
     from nowserving.kiosk.main import run_kiosk
 
-    return run_kiosk(config, device, args.screenshot, args.size, args.language, args.headless)
+    return run_kiosk(
+        config, device, args.screenshot, args.size, args.language, args.headless, args.state_dir
+    )
 
 
 def _ticket_preview(args: argparse.Namespace) -> int:

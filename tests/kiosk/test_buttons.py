@@ -31,6 +31,7 @@ def headless_kiosk(qtbot, server, broker, example_config):
         client.start(wait_s=None)
         qtbot.waitUntil(lambda: controller._state is not None, timeout=10_000)
         yield controller, factory
+        controller.close()
         client.close()
 
 

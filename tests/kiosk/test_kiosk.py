@@ -44,6 +44,7 @@ def kiosk(qtbot, server, broker, example_config):
     view.show()
     qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
     yield controller, view, printer, statuses
+    controller.close()
     client.close()
     prints.close()
     view.close()

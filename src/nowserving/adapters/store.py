@@ -19,7 +19,7 @@ from nowserving.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 3  # 2: with what the branch has learned; 3: command ids per device
+SNAPSHOT_FORMAT = 4  # 2: learned; 3: command ids per device; 4: leased numbers
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from nowserving.client.branch import BranchClient
+from nowserving.client.branch import DEADLINE_S, BranchClient
 from nowserving.protocol.views import BranchState, EventView, Line, Reply
 
 
@@ -54,8 +54,16 @@ class QtBranchBridge(QObject):
             "connection": self.connectionChanged,
         }[kind].emit(payload)
 
-    def send(self, kind: str, args: dict | None = None, *, command_id: str | None = None) -> str:
-        """Send without waiting; the outcome comes as `replyReceived` with this id."""
+    def send(
+        self,
+        kind: str,
+        args: dict | None = None,
+        *,
+        command_id: str | None = None,
+        deadline_s: float = DEADLINE_S,
+    ) -> str:
+        """Send without waiting; the outcome comes as `replyReceived` with this id (code
+        `unreachable` if the server does not answer within `deadline_s`)."""
         command_id = command_id or self.client.new_command_id()
-        self.client.send(kind, args, command_id=command_id)
+        self.client.send(kind, args, command_id=command_id, deadline_s=deadline_s)
         return command_id

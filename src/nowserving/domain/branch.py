@@ -32,11 +32,12 @@ log = logging.getLogger(__name__)
 # within seconds; this covers far more than a busy branch's whole day.
 REMEMBERED_COMMANDS = 50_000
 RECENT_CALLS = 10
+LEASE_DEFAULT, LEASE_MAX = 20, 100  # numbers per lease_numbers, by default and at most
 # A newcomer estimate made off the command path is the starting point (shifted by the
 # change in people ahead) for tickets issued up to this long after it was made.
 ANCHOR_S = 30.0
 
-Draft = tuple[str, dict]
+Draft = tuple  # (event type, data) or (event type, data, the Command it is for)
 
 
 class Branch:
@@ -47,6 +48,10 @@ class Branch:
         self.seq = 0
         self.business_day: str | None = None
         self.issued: dict[str, int] = {s: 0 for s in rules.services}
+        # Numbers given out today per service: issued online or leased to a kiosk.
+        self.numbered: dict[str, int] = {s: 0 for s in rules.services}
+        # Leased numbers not yet used, -> (device, service); void when the day ends.
+        self.leases: dict[str, tuple[str, str]] = {}
         self.tickets: dict[str, Ticket] = {}
         # Waiting ticket ids per service, in no particular order (the policy orders them).
         self.lines: dict[str, dict[str, None]] = {s: {} for s in rules.services}
@@ -93,8 +98,11 @@ class Branch:
             drafts = decide(command, command.args)
         except DomainError as err:
             drafts = [_rejection(command, err.code, err.message)]
-        for kind, data in drafts:
-            events.append(self._emit(kind, data, command))
+        for kind, data, *own in drafts:
+            if own:  # an event on behalf of another command of the device (supersedes)
+                events.append(self._emit(kind, data, own[0], digest=False))
+            else:
+                events.append(self._emit(kind, data, command))
         return events, self.outcomes[command.key], False
 
     def reject(self, command: Command, code: str, message: str) -> tuple[list[Event], dict]:
@@ -110,7 +118,9 @@ class Branch:
         expired = [t.id for t in self.tickets.values() if t.status in ACTIVE]
         return [self._emit("day_started", {"day": day, "expired": expired}, command, False)]
 
-    def _emit(self, kind: str, data: dict, command: Command, with_id: bool = True) -> Event:
+    def _emit(
+        self, kind: str, data: dict, command: Command, with_id: bool = True, digest: bool = True
+    ) -> Event:
         event = Event(
             self.seq + 1,
             kind,
@@ -118,7 +128,7 @@ class Branch:
             command.id if with_id else None,
             command.device,
             data,
-            command.digest if with_id else None,
+            command.digest if with_id and digest else None,
         )
         self.apply(event)
         return event
@@ -189,18 +199,14 @@ class Branch:
         priority = args.get("priority") or next(iter(rules.priorities))
         if priority not in rules.priorities:
             raise DomainError("unknown_priority", f"no priority class {priority!r}")
-        if rules.past_cutoff(service, cmd.at):
-            raise DomainError(
-                "service_closed",
-                f"{service.id} issues no more tickets today "
-                f"(last ticket at {service.last_ticket_at:%H:%M})",
-            )
-        issued = self.issued.get(service.id, 0)
-        if issued >= service.capacity:
+        if args.get("number") is not None:
+            return self._offline_ticket(cmd, args, service, language, priority)
+        self._check_open(service, cmd.at)
+        if self.numbered.get(service.id, 0) >= service.capacity:
             raise DomainError(
                 "service_full", f"{service.id} has issued all {service.capacity} tickets today"
             )
-        number = service.number_text(service.first_number + issued)
+        number = service.number_text(service.first_number + self.numbered.get(service.id, 0))
         key = (service.id, priority)
         try:
             estimator = Estimator(self, cmd.at)
@@ -227,6 +233,88 @@ class Branch:
                 },
             )
         ]
+
+    def _check_open(self, service, at: float) -> None:
+        if self.rules.past_cutoff(service, at):
+            raise DomainError(
+                "service_closed",
+                f"{service.id} issues no more tickets today "
+                f"(last ticket at {service.last_ticket_at:%H:%M})",
+            )
+
+    def _decide_lease_numbers(self, cmd: Command, args: dict) -> list[Draft]:
+        """A block of today's numbers for a kiosk to issue from while it cannot reach the
+        server; online tickets never get them."""
+        service = self.rules.services.get(args.get("service"))
+        if service is None:
+            raise DomainError("unknown_service", f"no service {args.get('service')!r}")
+        self._check_open(service, cmd.at)
+        count = args.get("count") or str(LEASE_DEFAULT)
+        if not count.isdigit() or not 1 <= int(count) <= LEASE_MAX:
+            raise DomainError("bad_count", f"count must be 1-{LEASE_MAX}, not {count!r}")
+        left = service.capacity - self.numbered.get(service.id, 0)
+        if left <= 0:
+            raise DomainError(
+                "service_full", f"{service.id} has given out all {service.capacity} numbers today"
+            )
+        first = service.first_number + self.numbered.get(service.id, 0)
+        last = first + min(int(count), left) - 1
+        return [
+            (
+                "numbers_leased",
+                {"service": service.id, "day": self.business_day, "first": first, "last": last},
+            )
+        ]
+
+    def _offline_ticket(
+        self, cmd: Command, args: dict, service, language: str, priority: str
+    ) -> list[Draft]:
+        """A ticket a kiosk issued while cut off, from its lease: it takes its place in the
+        line by its issue time, and replaces the online request it could not get answered
+        (`supersedes`), which then can never make a second ticket."""
+        number = args["number"]
+        if self.leases.get(number) != (cmd.device, service.id):
+            raise DomainError("not_leased", f"{number} is not leased to {cmd.device} for today")
+        try:
+            issued_at = float(args.get("issued_at", ""))
+        except ValueError:
+            raise DomainError("bad_issued_at", "issued_at must be Unix seconds") from None
+        if self.rules.business_day(issued_at) != self.business_day:
+            raise DomainError("stale_ticket", f"{number} was issued on another business day")
+        drafts: list[Draft] = []
+        superseded = args.get("supersedes")
+        if superseded:
+            drafts += self._supersede(cmd, superseded, number)
+        drafts.append(
+            (
+                "ticket_issued",
+                {
+                    "ticket": f"{self.business_day}/{number}",
+                    "number": number,
+                    "service": service.id,
+                    "language": language,
+                    "priority": priority,
+                    "estimate": None,
+                    "offline": True,
+                    "issued_at": min(issued_at, cmd.at),
+                },
+            )
+        )
+        return drafts
+
+    def _supersede(self, cmd: Command, superseded: str, number: str) -> list[Draft]:
+        """The online request that went unanswered: if it was applied after all, its ticket
+        (which nobody holds) is cancelled; if not, it is recorded as refused, so that it
+        makes no ticket if it still arrives."""
+        known = self.outcomes.get(remember_key(cmd.device, superseded))
+        reason = f"superseded by offline ticket {number}"
+        if known is None:
+            own = Command(superseded, "issue_ticket", cmd.device, cmd.at)
+            return [("command_rejected", _rejection(own, "superseded", reason)[1], own)]
+        ticket = self.tickets.get(known.get("ticket", ""))
+        if ticket is not None and ticket.status is TicketStatus.WAITING:
+            return [("ticket_cancelled", {"ticket": ticket.id, "reason": reason})]
+        return []
 
     def _decide_call_next(self, cmd: Command, args: dict) -> list[Draft]:
         counter = self._open_counter(args)
@@ -376,6 +464,8 @@ class Branch:
             for key in ("ticket", "counter"):
                 if data.get(key) is not None:
                     outcome[key] = data[key]
+            if event.type == "numbers_leased":
+                outcome["lease"] = dict(data)
         if event.digest is not None:
             outcome["digest"] = event.digest
         key = remember_key(event.device, event.command_id)
@@ -414,6 +504,8 @@ class Branch:
         self._forget_newcomer_estimates(event)
         self.business_day = data["day"]
         self.issued = {s: 0 for s in self.rules.services}
+        self.numbered = {s: 0 for s in self.rules.services}
+        self.leases = {}
         self.tickets = {}
         self.lines = {s: {} for s in self.rules.services}
         self._keys = {s: [] for s in self.rules.services}
@@ -422,21 +514,34 @@ class Branch:
             counter.served = 0
         self.recent_calls.clear()
 
+    def _apply_numbers_leased(self, event: Event, data: dict) -> None:
+        service = self.rules.services.get(data["service"])
+        for n in range(data["first"], data["last"] + 1):
+            text = service.number_text(n) if service else f"{n}"
+            self.leases[text] = (event.device or "", data["service"])
+        count = data["last"] - data["first"] + 1
+        self.numbered[data["service"]] = self.numbered.get(data["service"], 0) + count
+
     def _apply_ticket_issued(self, event: Event, data: dict) -> None:
+        issued_at = data.get("issued_at", event.at)
         ticket = Ticket(
             id=data["ticket"],
             number=data["number"],
             service=data["service"],
             language=data["language"],
             priority=data["priority"],
-            issued_at=event.at,
-            queue_since=event.at,
+            issued_at=issued_at,
+            queue_since=issued_at,
             device=event.device or "",
             estimate=data.get("estimate"),
         )
         self.tickets[ticket.id] = ticket
         self.learner.arrived(ticket.service, ticket.priority, event.at)
         self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
+        if data.get("offline"):
+            self.leases.pop(ticket.number, None)
+        else:
+            self.numbered[ticket.service] = self.numbered.get(ticket.service, 0) + 1
         self._join_line(ticket)
 
     def _apply_ticket_called(self, event: Event, data: dict) -> None:
@@ -588,6 +693,8 @@ class Branch:
             "seq": self.seq,
             "business_day": self.business_day,
             "issued": dict(self.issued),
+            "numbered": dict(self.numbered),
+            "leases": {n: list(v) for n, v in self.leases.items()},
             "tickets": [t.to_dict() for t in self.tickets.values()],
             "counters": [c.to_dict() for c in self.counters.values()],
             "outcomes": list(self.outcomes.items()),
@@ -601,6 +708,8 @@ class Branch:
         branch.seq = d["seq"]
         branch.business_day = d["business_day"]
         branch.issued = {**branch.issued, **d["issued"]}
+        branch.numbered = {**branch.numbered, **d["numbered"]}
+        branch.leases = {n: tuple(v) for n, v in d["leases"].items()}
         for td in d["tickets"]:
             ticket = Ticket.from_dict(td)
             branch.tickets[ticket.id] = ticket

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 EVENT_TYPES = frozenset(
     {
         "day_started",
+        "numbers_leased",
         "ticket_issued",
         "ticket_called",
         "ticket_recalled",

@@ -30,15 +30,20 @@ from PySide6.QtGui import QImage
 from PySide6.QtQuick import QQuickImageProvider
 
 from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, qr_image
+from nowserving.client import UNREACHABLE
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config import BranchConfig
 from nowserving.i18n import catalog, text
 from nowserving.kiosk.printing import PrintQueue
+from nowserving.kiosk.spool import Spool
 from nowserving.protocol.views import BranchState, Reply
 
 log = logging.getLogger(__name__)
 
 DONE_S = 6  # the number stays on screen this long after printing
+ISSUE_DEADLINE_S = 3.0  # no answer from the server in this long: issue offline
+LEASE_LOW, LEASE_COUNT = 5, 20  # fewer leased numbers left than this: lease this many more
+REPLAY_S = 5.0  # how often spooled tickets are offered again while the server is away
 FAILED_S = 45  # ... and this long when it could not be printed
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 ROLES = {
@@ -98,12 +103,17 @@ class KioskController(QObject):
         printer: PrintQueue | None,
         ticket_url: str = "",
         clock: Callable[[], float] | None = None,
+        spool: Spool | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.config = config
         self.bridge = bridge
         self.printer = printer
+        self.spool = spool
+        self._leasing: dict[str, str] = {}  # command id -> service, leases asked for
+        self._replaying: set[str] = set()  # spooled command ids sent and not yet answered
+        self._server_silent = False  # the last command found no server
         self.ticket_url = ticket_url
         self._clock = clock or (lambda: datetime.now().timestamp())
         self._zone = ZoneInfo(config.rules.timezone)
@@ -128,6 +138,21 @@ class KioskController(QObject):
         self._panel = None
         self._choosing: str | None = None  # the service being issued, for its lamp
         self._refresh_services()
+        self._replay_timer = QTimer(self)
+        self._replay_timer.timeout.connect(self._replay)
+        self._replay_timer.start(int(REPLAY_S * 1000))
+
+    def close(self) -> None:
+        """Stop timers and let go of the spool and the bridge (before they are closed)."""
+        self._replay_timer.stop()
+        self._timer.stop()
+        self.spool = None
+        for signal, slot in (
+            (self.bridge.stateChanged, self._take_state),
+            (self.bridge.replyReceived, self._take_reply),
+            (self.bridge.connectionChanged, self._take_connection),
+        ):
+            signal.disconnect(slot)
 
     # ----- properties for QML -------------------------------------------------------------
 
@@ -147,7 +172,7 @@ class KioskController(QObject):
     strings = Property("QVariantMap", _get_strings, notify=changed)
     services = Property(QObject, lambda self: self._model, constant=True)
     phase = Property(str, lambda self: self._phase, notify=changed)
-    online = Property(bool, lambda self: self._online, notify=changed)
+    online = Property(bool, lambda self: self._online and not self._server_silent, notify=changed)
     ticketNumber = Property(str, lambda self: self._number, notify=changed)
     ticketDetail = Property(str, lambda self: self._detail, notify=changed)
     lateText = Property(str, lambda self: self._late, notify=changed)
@@ -213,19 +238,64 @@ class KioskController(QObject):
         args = {"service": service, "language": self._language}
         self._choosing = service
         self._set_phase("printing")
-        self._pending = self.bridge.send("issue_ticket", args)
+        if not self._online:  # no broker: no need to wait for an answer that cannot come
+            self._issue_offline(service, None)
+            return
+        self._pending = self.bridge.send("issue_ticket", args, deadline_s=ISSUE_DEADLINE_S)
+
+    def _issue_offline(self, service: str, supersedes: str | None) -> None:
+        """A ticket from this kiosk's leased numbers, spooled before it is printed."""
+        day = self._state.business_day if self._state else None
+        command_id = self.bridge.client.new_command_id()
+        now = self._clock()
+        args = {"service": service, "language": self._language, "issued_at": repr(now)}
+        if supersedes:
+            args["supersedes"] = supersedes
+        number = self.spool.issue(day, service, command_id, args) if self.spool and day else None
+        if number is None:
+            log.warning("no server and no leased number left for %s", service)
+            self._set_phase("unavailable")
+            self._timer.start(FAILED_S * 1000)
+            return
+        log.info("issued %s offline (spooled as %s)", number, command_id)
+        view = self._state.service(service) if self._state else None
+        estimate = view.estimate if view else None
+        ticket = {
+            "id": f"{day}/{number}",
+            "number": number,
+            "service": service,
+            "language": self._language,
+            "issued_at": now,
+            "ahead": view.waiting if view else 0,
+            "issued_estimate": None
+            if estimate is None
+            else {"low": estimate.low, "high": estimate.high, "mean": estimate.mean},
+        }
+        self._print(ticket)
 
     @Slot(object)
     def _take_reply(self, reply: Reply) -> None:
+        if reply.id in self._leasing:
+            self._take_lease(self._leasing.pop(reply.id), reply)
+            return
+        if reply.id in self._replaying:
+            self._take_replayed(reply)
+            return
         if reply.id is None or reply.id != self._pending:
             return
         self._pending = None
+        self._server_silent = reply.code == UNREACHABLE
+        if reply.code == UNREACHABLE and self._choosing is not None:
+            self._issue_offline(self._choosing, supersedes=reply.id)
+            return
         if not reply.ok:
             log.warning("no ticket: %s (%s)", reply.code, reply.message)
             self._set_phase("unavailable")
             self._timer.start(FAILED_S * 1000)
             return
-        ticket = reply.ticket
+        self._print(reply.ticket)
+
+    def _print(self, ticket: dict) -> None:
         self._number = ticket["number"]
         self._detail = self._ticket_detail(ticket)
         content = self._content(ticket)
@@ -284,6 +354,57 @@ class KioskController(QObject):
     def _take_state(self, state: BranchState) -> None:
         self._state = state
         self._refresh_services()
+        self._top_up_leases()
+        self._replay()
+
+    # ----- leases and the spool -----------------------------------------------------------
+
+    def _top_up_leases(self) -> None:
+        """Keep a few numbers per service leased, for when the server cannot be reached."""
+        state = self._state
+        if self.spool is None or state is None or not state.business_day or not self._online:
+            return
+        self.spool.forget_days_before(state.business_day)
+        asked = set(self._leasing.values())
+        for view in state.services:
+            if (
+                view.accepting
+                and view.id not in asked
+                and self.spool.available(state.business_day, view.id) < LEASE_LOW
+            ):
+                command_id = self.bridge.send(
+                    "lease_numbers", {"service": view.id, "count": str(LEASE_COUNT)}
+                )
+                self._leasing[command_id] = view.id
+
+    def _take_lease(self, service: str, reply: Reply) -> None:
+        if not reply.ok:
+            if reply.code != UNREACHABLE:
+                log.warning("no lease for %s: %s", service, reply.message)
+            return
+        lease = reply.result["lease"]
+        spec = self.config.rules.services[service]
+        numbers = [(n, spec.number_text(n)) for n in range(lease["first"], lease["last"] + 1)]
+        self.spool.add_lease(lease["day"], service, numbers)
+
+    @Slot()
+    def _replay(self) -> None:
+        """Send spooled tickets (each under its own id: the server applies each once)."""
+        if self.spool is None or not self._online:
+            return
+        for command_id, kind, args in self.spool.pending():
+            if command_id not in self._replaying:
+                self._replaying.add(command_id)
+                self.bridge.send(kind, args, command_id=command_id)
+
+    def _take_replayed(self, reply: Reply) -> None:
+        self._replaying.discard(reply.id)
+        if reply.code == UNREACHABLE:
+            return  # offered again on the next state or timer tick
+        self._server_silent = False
+        if not reply.ok:
+            log.error("spooled ticket %s refused: %s (%s)", reply.id, reply.code, reply.message)
+        self.spool.settle(reply.id, "ok" if reply.ok else reply.code)
 
     @Slot(bool)
     def _take_connection(self, online: bool) -> None:

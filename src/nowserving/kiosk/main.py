@@ -23,11 +23,20 @@ from nowserving.config.device import DeviceConfig
 from nowserving.errors import NowservingError
 from nowserving.kiosk.app import KioskController, TicketImages
 from nowserving.kiosk.printing import PrintQueue
+from nowserving.kiosk.spool import Spool
 
 log = logging.getLogger(__name__)
 
 QML = Path(__file__).parent / "qml"
 STATE_WAIT_MS = 3000  # a screenshot waits this long for the branch's state
+
+
+def default_state_dir() -> Path:
+    """Where a kiosk keeps its spool: systemd's STATE_DIRECTORY, else the XDG state home."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "nowserving"
 
 
 def broker_of(device: DeviceConfig) -> Broker:
@@ -64,6 +73,7 @@ def run_kiosk(
     size: tuple[int, int] = (1920, 1080),
     language: str | None = None,
     headless: bool = False,
+    state_dir: Path | None = None,
 ) -> int:
     """Run the kiosk until it is closed; `headless`: buttons and printer only, no screen."""
     if (screenshot is not None or headless) and not os.environ.get("WAYLAND_DISPLAY"):
@@ -81,7 +91,10 @@ def run_kiosk(
         status=lambda: queue.status if queue else {"printer": "none"},
     )
     bridge = QtBranchBridge(client)
-    controller = KioskController(config, bridge, queue, config.ticket_url)
+    spool = None
+    if screenshot is None:
+        spool = Spool((state_dir or default_state_dir()) / f"{device.id}-spool.sqlite")
+    controller = KioskController(config, bridge, queue, config.ticket_url, spool=spool)
     if language:
         controller.setLanguage(language)
     panel = None
@@ -98,11 +111,14 @@ def run_kiosk(
             view.showFullScreen()
         return app.exec()
     finally:
+        controller.close()
         client.close()
         if queue is not None:
             queue.close()
         if panel is not None:
             panel.close()
+        if spool is not None:
+            spool.close()
 
 
 def _screenshot(app, view: QQuickView, bridge: QtBranchBridge, path: Path) -> int:

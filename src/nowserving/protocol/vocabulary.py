@@ -32,9 +32,20 @@ _AT_COUNTERS = frozenset({Role.COUNTER, Role.STAFF})
 
 COMMANDS: dict[str, CommandSpec] = {
     "issue_ticket": CommandSpec(
-        {"service": True, "language": False, "priority": False},
+        # number, issued_at, supersedes: a ticket issued offline from a lease
+        {
+            "service": True,
+            "language": False,
+            "priority": False,
+            "number": False,
+            "issued_at": False,
+            "supersedes": False,
+        },
         frozenset({Role.KIOSK, Role.STAFF}),
         own_counter=False,
+    ),
+    "lease_numbers": CommandSpec(
+        {"service": True, "count": False}, frozenset({Role.KIOSK, Role.STAFF}), own_counter=False
     ),
     "call_next": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
     "call_ticket": CommandSpec({**_COUNTER_ARG, "ticket": True, "reason": True}, _AT_COUNTERS),

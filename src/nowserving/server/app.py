@@ -316,6 +316,8 @@ class BranchServer:
             result["ticket"] = ticket_view(self.branch, ticket)
         if "counter" in outcome:
             result["counter"] = outcome["counter"]
+        if "lease" in outcome:
+            result["lease"] = outcome["lease"]
         return result
 
     def _refuse(self, topic: str, code: str, message: str) -> None:

@@ -1,0 +1,97 @@
+"""Leased numbers and tickets issued offline from them: no number twice, each ticket in
+line by its issue time, and an unanswered online request never makes a second ticket."""
+
+from __future__ import annotations
+
+import pytest
+
+from nowserving.domain import Branch, Command
+from tests.conftest import T0
+
+
+@pytest.fixture
+def branch(rules) -> Branch:
+    return Branch(rules)
+
+
+def send(branch, kind, at, device="kiosk", command_id=None, **args):
+    command_id = command_id or f"{device}-{kind}-{at}-{sorted(args.items())}"
+    return branch.handle(Command(command_id, kind, device, at, args))[1]
+
+
+def test_leased_numbers_are_never_issued_online(branch):
+    """GIVEN kiosk K leases A001-A005 WHEN anyone issues online THEN the next is A006."""
+    lease = send(branch, "lease_numbers", T0, service="a", count="5")
+    assert lease["ok"] and (lease["lease"]["first"], lease["lease"]["last"]) == (1, 5)
+    online = send(branch, "issue_ticket", T0 + 1, device="other", service="a")
+    assert online["ticket"].endswith("/A006")
+    assert send(branch, "lease_numbers", T0 + 2, service="a", count="2")["lease"]["first"] == 7
+
+
+def test_an_offline_ticket_takes_its_place_by_issue_time(branch):
+    """GIVEN A001 issued offline at 09:00:10 and A006 online at 09:00:20, replayed later
+    WHEN the replay arrives at 09:05 THEN A001 is first in line."""
+    send(branch, "lease_numbers", T0, service="a", count="5")
+    send(branch, "issue_ticket", T0 + 20, device="other", service="a")
+    replay = send(
+        branch, "issue_ticket", T0 + 300, service="a", number="A001", issued_at=str(T0 + 10)
+    )
+    assert replay["ok"], replay
+    assert [t.number for t in branch.waiting_line("a")] == ["A001", "A006"]
+    assert branch.tickets["2026-11-23/A001"].issued_at == T0 + 10
+
+
+def test_a_number_is_used_once_and_only_by_its_lessee(branch):
+    send(branch, "lease_numbers", T0, service="a", count="2")
+    at = str(T0 + 1)
+    refused = send(branch, "issue_ticket", T0 + 2, device="thief", service="a", number="A001",
+                   issued_at=at)  # fmt: skip
+    assert refused["code"] == "not_leased"
+    assert send(branch, "issue_ticket", T0 + 3, service="a", number="A001", issued_at=at)["ok"]
+    again = send(branch, "issue_ticket", T0 + 4, service="a", number="A001", issued_at=str(T0 + 2))
+    assert again["code"] == "not_leased"
+    wrong_service = send(branch, "issue_ticket", T0 + 5, service="b", number="A002", issued_at=at)
+    assert wrong_service["code"] == "not_leased"
+
+
+def test_an_unanswered_request_that_was_applied_after_all_is_cancelled(branch):
+    """GIVEN a kiosk's online request was applied but its answer lost WHEN the kiosk's
+    offline ticket says it supersedes that request THEN the online ticket is cancelled:
+    one customer, one ticket."""
+    send(branch, "lease_numbers", T0, service="a", count="5")
+    lost = send(branch, "issue_ticket", T0 + 1, command_id="k-7", service="a")
+    assert lost["ticket"].endswith("/A006")
+    send(branch, "issue_ticket", T0 + 60, service="a", number="A001", issued_at=str(T0 + 4),
+         supersedes="k-7")  # fmt: skip
+    assert branch.tickets["2026-11-23/A006"].status == "cancelled"
+    assert [t.number for t in branch.waiting_line("a")] == ["A001"]
+
+
+def test_an_unanswered_request_that_arrives_late_makes_no_ticket(branch):
+    """GIVEN a kiosk's online request still on its way WHEN the offline ticket superseding
+    it is applied first THEN the late request is refused as superseded."""
+    send(branch, "lease_numbers", T0, service="a", count="5")
+    send(branch, "issue_ticket", T0 + 60, service="a", number="A001", issued_at=str(T0 + 4),
+         supersedes="k-9")  # fmt: skip
+    late = send(branch, "issue_ticket", T0 + 61, command_id="k-9", service="a")
+    assert late["ok"] is False and late["code"] == "superseded"
+    assert branch.issued["a"] == 1
+
+
+def test_leases_end_with_the_day(branch):
+    """GIVEN a lease from yesterday WHEN a ticket from it arrives today THEN it is refused
+    (stale), and today's numbering starts again at 1."""
+    send(branch, "lease_numbers", T0, service="a", count="5")
+    tomorrow = T0 + 86400
+    stale = send(branch, "issue_ticket", tomorrow, service="a", number="A001",
+                 issued_at=str(T0 + 30))  # fmt: skip
+    assert stale["code"] in ("not_leased", "stale_ticket")
+    assert send(branch, "issue_ticket", tomorrow + 1, service="a")["ticket"].endswith("/A001")
+
+
+def test_replay_and_snapshots_keep_leases(branch):
+    send(branch, "lease_numbers", T0, service="a", count="3")
+    send(branch, "issue_ticket", T0 + 5, service="a", number="A002", issued_at=str(T0 + 1))
+    copy = Branch.from_dict(branch.rules, branch.to_dict())
+    assert copy.leases == branch.leases and copy.numbered == branch.numbered
+    assert set(copy.leases) == {"A001", "A003"}
