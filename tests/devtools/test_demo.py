@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -25,7 +26,7 @@ def test_demo_runs_a_branch_headless(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        env=None,
+        env={k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")},
     )
     assert result.returncode == 0, result.stderr
     text = result.stdout
@@ -36,3 +37,7 @@ def test_demo_runs_a_branch_headless(tmp_path):
     assert f"Look at: {out / 'demo.log'}" in text
     assert (out / "events.sqlite").stat().st_size > 0
     assert "loaded at seq 0" in (out / "demo.log").read_text()
+    # The real kiosk took the customers' taps and printed each ticket as a PNG.
+    assert f"and {out / 'tickets'} (" in text and f"and {out / 'kiosk.png'}" in text
+    printed = sorted(p.stem for p in (out / "tickets").glob("*.png"))
+    assert len(printed) == int(summary[1]) and any(p.endswith("001") for p in printed), printed

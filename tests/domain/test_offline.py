@@ -20,12 +20,29 @@ def send(branch, kind, at, device="kiosk", command_id=None, **args):
 
 
 def test_leased_numbers_are_never_issued_online(branch):
-    """GIVEN kiosk K leases A001-A005 WHEN anyone issues online THEN the next is A006."""
+    """GIVEN kiosk K leases 5 numbers WHEN anyone issues online THEN the day still starts at
+    A001 (leases come from the top of the range: A995-A999, then down)."""
     lease = send(branch, "lease_numbers", T0, service="a", count="5")
-    assert lease["ok"] and (lease["lease"]["first"], lease["lease"]["last"]) == (1, 5)
+    assert lease["ok"] and (lease["lease"]["first"], lease["lease"]["last"]) == (995, 999)
     online = send(branch, "issue_ticket", T0 + 1, device="other", service="a")
-    assert online["ticket"].endswith("/A006")
-    assert send(branch, "lease_numbers", T0 + 2, service="a", count="2")["lease"]["first"] == 7
+    assert online["ticket"].endswith("/A001")
+    again = send(branch, "lease_numbers", T0 + 2, service="a", count="2")["lease"]
+    assert (again["first"], again["last"]) == (993, 994)
+
+
+def test_online_and_leased_numbers_meet_but_never_cross(rules):
+    """GIVEN a service with 10 numbers WHEN 6 are leased and 4 issued online THEN it is full
+    for both, and no number was given twice."""
+    from nowserving.domain import Service
+
+    services = dict(rules.services)
+    services["a"] = Service("a", "A", {}, first_number=1, last_number=10, padding=2)
+    branch = Branch(rules.__class__(**{**rules.__dict__, "services": services}))
+    assert send(branch, "lease_numbers", T0, service="a", count="6")["lease"]["first"] == 5
+    numbers = [send(branch, "issue_ticket", T0 + i, device="o", service="a").get("ticket")
+               for i in range(1, 6)]  # fmt: skip
+    assert numbers[:4] == [f"2026-11-23/A{n:02d}" for n in range(1, 5)] and numbers[4] is None
+    assert send(branch, "lease_numbers", T0 + 9, service="a")["code"] == "service_full"
 
 
 def test_an_offline_ticket_takes_its_place_by_issue_time(branch):
@@ -34,23 +51,23 @@ def test_an_offline_ticket_takes_its_place_by_issue_time(branch):
     send(branch, "lease_numbers", T0, service="a", count="5")
     send(branch, "issue_ticket", T0 + 20, device="other", service="a")
     replay = send(
-        branch, "issue_ticket", T0 + 300, service="a", number="A001", issued_at=str(T0 + 10)
+        branch, "issue_ticket", T0 + 300, service="a", number="A995", issued_at=str(T0 + 10)
     )
     assert replay["ok"], replay
-    assert [t.number for t in branch.waiting_line("a")] == ["A001", "A006"]
-    assert branch.tickets["2026-11-23/A001"].issued_at == T0 + 10
+    assert [t.number for t in branch.waiting_line("a")] == ["A995", "A001"]
+    assert branch.tickets["2026-11-23/A995"].issued_at == T0 + 10
 
 
 def test_a_number_is_used_once_and_only_by_its_lessee(branch):
     send(branch, "lease_numbers", T0, service="a", count="2")
     at = str(T0 + 1)
-    refused = send(branch, "issue_ticket", T0 + 2, device="thief", service="a", number="A001",
+    refused = send(branch, "issue_ticket", T0 + 2, device="thief", service="a", number="A998",
                    issued_at=at)  # fmt: skip
     assert refused["code"] == "not_leased"
-    assert send(branch, "issue_ticket", T0 + 3, service="a", number="A001", issued_at=at)["ok"]
-    again = send(branch, "issue_ticket", T0 + 4, service="a", number="A001", issued_at=str(T0 + 2))
+    assert send(branch, "issue_ticket", T0 + 3, service="a", number="A998", issued_at=at)["ok"]
+    again = send(branch, "issue_ticket", T0 + 4, service="a", number="A998", issued_at=str(T0 + 2))
     assert again["code"] == "not_leased"
-    wrong_service = send(branch, "issue_ticket", T0 + 5, service="b", number="A002", issued_at=at)
+    wrong_service = send(branch, "issue_ticket", T0 + 5, service="b", number="A999", issued_at=at)
     assert wrong_service["code"] == "not_leased"
 
 
@@ -60,18 +77,18 @@ def test_an_unanswered_request_that_was_applied_after_all_is_cancelled(branch):
     one customer, one ticket."""
     send(branch, "lease_numbers", T0, service="a", count="5")
     lost = send(branch, "issue_ticket", T0 + 1, command_id="k-7", service="a")
-    assert lost["ticket"].endswith("/A006")
-    send(branch, "issue_ticket", T0 + 60, service="a", number="A001", issued_at=str(T0 + 4),
+    assert lost["ticket"].endswith("/A001")
+    send(branch, "issue_ticket", T0 + 60, service="a", number="A995", issued_at=str(T0 + 4),
          supersedes="k-7")  # fmt: skip
-    assert branch.tickets["2026-11-23/A006"].status == "cancelled"
-    assert [t.number for t in branch.waiting_line("a")] == ["A001"]
+    assert branch.tickets["2026-11-23/A001"].status == "cancelled"
+    assert [t.number for t in branch.waiting_line("a")] == ["A995"]
 
 
 def test_an_unanswered_request_that_arrives_late_makes_no_ticket(branch):
     """GIVEN a kiosk's online request still on its way WHEN the offline ticket superseding
     it is applied first THEN the late request is refused as superseded."""
     send(branch, "lease_numbers", T0, service="a", count="5")
-    send(branch, "issue_ticket", T0 + 60, service="a", number="A001", issued_at=str(T0 + 4),
+    send(branch, "issue_ticket", T0 + 60, service="a", number="A995", issued_at=str(T0 + 4),
          supersedes="k-9")  # fmt: skip
     late = send(branch, "issue_ticket", T0 + 61, command_id="k-9", service="a")
     assert late["ok"] is False and late["code"] == "superseded"
@@ -83,7 +100,7 @@ def test_leases_end_with_the_day(branch):
     (stale), and today's numbering starts again at 1."""
     send(branch, "lease_numbers", T0, service="a", count="5")
     tomorrow = T0 + 86400
-    stale = send(branch, "issue_ticket", tomorrow, service="a", number="A001",
+    stale = send(branch, "issue_ticket", tomorrow, service="a", number="A995",
                  issued_at=str(T0 + 30))  # fmt: skip
     assert stale["code"] in ("not_leased", "stale_ticket")
     assert send(branch, "issue_ticket", tomorrow + 1, service="a")["ticket"].endswith("/A001")
@@ -91,7 +108,7 @@ def test_leases_end_with_the_day(branch):
 
 def test_replay_and_snapshots_keep_leases(branch):
     send(branch, "lease_numbers", T0, service="a", count="3")
-    send(branch, "issue_ticket", T0 + 5, service="a", number="A002", issued_at=str(T0 + 1))
+    send(branch, "issue_ticket", T0 + 5, service="a", number="A998", issued_at=str(T0 + 1))
     copy = Branch.from_dict(branch.rules, branch.to_dict())
-    assert copy.leases == branch.leases and copy.numbered == branch.numbered
-    assert set(copy.leases) == {"A001", "A003"}
+    assert copy.leases == branch.leases and copy.leased_top == branch.leased_top
+    assert set(copy.leases) == {"A997", "A999"}

@@ -86,11 +86,14 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
             BranchClient(broker, config.rules.branch_id, "lobby-1", on_event=lines.put) as watcher,
         ):
             watcher.wait_state()
-            workers = [
-                threading.Thread(
-                    target=_kiosk, args=(broker, config, clock, rng, stop), daemon=True
+            kiosk_demo = _real_kiosk()
+            workers = []
+            if kiosk_demo is None:  # no Qt installed (a server-only install): simulate it
+                workers.append(
+                    threading.Thread(
+                        target=_kiosk, args=(broker, config, clock, rng, stop), daemon=True
+                    )
                 )
-            ]
             for device in config.devices.values():
                 if device.role == "counter":
                     workers.append(
@@ -109,30 +112,55 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
                     )
             for w in workers:
                 w.start()
-            end = time.monotonic() + clock.real(minutes * 60)
-            while time.monotonic() < end:
-                with contextlib.suppress(queue.Empty):
-                    _show(lines.get(timeout=0.2), config, clock)
+            written: list[str] = []
+            if kiosk_demo is not None:
+                written = kiosk_demo(
+                    config, broker, clock, random.Random(rng.random()),
+                    lambda r: _arrival(config, r), minutes, out, lines,
+                    lambda event: _show(event, config, clock),
+                )  # fmt: skip
+            else:
+                end = time.monotonic() + clock.real(minutes * 60)
+                while time.monotonic() < end:
+                    with contextlib.suppress(queue.Empty):
+                        _show(lines.get(timeout=0.2), config, clock)
             stop.set()
             for w in workers:
                 w.join(timeout=10)
             state = watcher.state
-        _summary(config, server.store.path, state, out)
+        _summary(config, server.store.path, state, out, written)
     return 0
+
+
+def _real_kiosk():
+    """The real kiosk for the demo, or None when Qt is not installed."""
+    try:
+        from nowserving.devtools.demo_kiosk import run_kiosk_demo
+    except ImportError:
+        return None
+    return run_kiosk_demo
+
+
+def _arrival(config: BranchConfig, rng: random.Random) -> tuple[float, dict]:
+    """The next customer: seconds of branch time until they come, and what they want."""
+    services = [s for s in SHARE if s in config.rules.services] or list(config.rules.services)
+    weights = [SHARE.get(s, 1) for s in services]
+    args = {
+        "service": rng.choices(services, weights)[0],
+        "language": "zh" if rng.random() < 0.7 else "en",
+    }
+    return rng.expovariate(ARRIVALS_PER_HOUR / 3600), args
 
 
 def _kiosk(
     broker: Broker, config: BranchConfig, clock: SimClock, rng: random.Random, stop: threading.Event
 ) -> None:
-    services = [s for s in SHARE if s in config.rules.services] or list(config.rules.services)
-    weights = [SHARE.get(s, 1) for s in services]
     priorities = list(config.rules.priorities)
     with BranchClient(broker, config.rules.branch_id, "kiosk-1") as kiosk:
-        while not stop.wait(clock.real(rng.expovariate(ARRIVALS_PER_HOUR / 3600))):
-            args = {
-                "service": rng.choices(services, weights)[0],
-                "language": "zh" if rng.random() < 0.7 else "en",
-            }
+        while True:
+            delay_s, args = _arrival(config, rng)
+            if stop.wait(clock.real(delay_s)):
+                return
             if len(priorities) > 1 and rng.random() < PRIORITY:
                 args["priority"] = priorities[1]
             kiosk.request("issue_ticket", args)
@@ -211,7 +239,9 @@ def _wait_text(estimate: dict | None) -> str:
     return f"  — 约 {low}–{high} 分钟 / about {low}-{high} min, {estimate['ahead']} ahead"
 
 
-def _summary(config: BranchConfig, db: Path, state: BranchState | None, out: Path) -> None:
+def _summary(
+    config: BranchConfig, db: Path, state: BranchState | None, out: Path, written: list[str]
+) -> None:
     issued, waits = 0, []
     issued_at: dict[str, float] = {}
     with EventLog(db) as events:
@@ -234,3 +264,5 @@ def _summary(config: BranchConfig, db: Path, state: BranchState | None, out: Pat
         f"Look at: {out / 'demo.log'} (the server's log) and {db} (the durable event "
         "log, an SQLite file: sqlite3 it and SELECT * FROM events)."
     )
+    for line in written:
+        print(f"  and {line}")

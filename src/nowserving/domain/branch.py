@@ -48,8 +48,11 @@ class Branch:
         self.seq = 0
         self.business_day: str | None = None
         self.issued: dict[str, int] = {s: 0 for s in rules.services}
-        # Numbers given out today per service: issued online or leased to a kiosk.
+        # Numbers given out today per service: online from the bottom of the range up,
+        # leased from the top down (so the day starts at 001, and an offline ticket's
+        # high number tells staff what it is).
         self.numbered: dict[str, int] = {s: 0 for s in rules.services}
+        self.leased_top: dict[str, int] = {s: 0 for s in rules.services}
         # Leased numbers not yet used, -> (device, service); void when the day ends.
         self.leases: dict[str, tuple[str, str]] = {}
         self.tickets: dict[str, Ticket] = {}
@@ -202,7 +205,7 @@ class Branch:
         if args.get("number") is not None:
             return self._offline_ticket(cmd, args, service, language, priority)
         self._check_open(service, cmd.at)
-        if self.numbered.get(service.id, 0) >= service.capacity:
+        if self._numbers_left(service) <= 0:
             raise DomainError(
                 "service_full", f"{service.id} has issued all {service.capacity} tickets today"
             )
@@ -252,19 +255,23 @@ class Branch:
         count = args.get("count") or str(LEASE_DEFAULT)
         if not count.isdigit() or not 1 <= int(count) <= LEASE_MAX:
             raise DomainError("bad_count", f"count must be 1-{LEASE_MAX}, not {count!r}")
-        left = service.capacity - self.numbered.get(service.id, 0)
+        left = self._numbers_left(service)
         if left <= 0:
             raise DomainError(
                 "service_full", f"{service.id} has given out all {service.capacity} numbers today"
             )
-        first = service.first_number + self.numbered.get(service.id, 0)
-        last = first + min(int(count), left) - 1
+        last = service.first_number + service.capacity - 1 - self.leased_top.get(service.id, 0)
+        first = last - min(int(count), left) + 1
         return [
             (
                 "numbers_leased",
                 {"service": service.id, "day": self.business_day, "first": first, "last": last},
             )
         ]
+
+    def _numbers_left(self, service) -> int:
+        used = self.numbered.get(service.id, 0) + self.leased_top.get(service.id, 0)
+        return service.capacity - used
 
     def _offline_ticket(
         self, cmd: Command, args: dict, service, language: str, priority: str
@@ -505,6 +512,7 @@ class Branch:
         self.business_day = data["day"]
         self.issued = {s: 0 for s in self.rules.services}
         self.numbered = {s: 0 for s in self.rules.services}
+        self.leased_top = {s: 0 for s in self.rules.services}
         self.leases = {}
         self.tickets = {}
         self.lines = {s: {} for s in self.rules.services}
@@ -520,7 +528,7 @@ class Branch:
             text = service.number_text(n) if service else f"{n}"
             self.leases[text] = (event.device or "", data["service"])
         count = data["last"] - data["first"] + 1
-        self.numbered[data["service"]] = self.numbered.get(data["service"], 0) + count
+        self.leased_top[data["service"]] = self.leased_top.get(data["service"], 0) + count
 
     def _apply_ticket_issued(self, event: Event, data: dict) -> None:
         issued_at = data.get("issued_at", event.at)
@@ -694,6 +702,7 @@ class Branch:
             "business_day": self.business_day,
             "issued": dict(self.issued),
             "numbered": dict(self.numbered),
+            "leased_top": dict(self.leased_top),
             "leases": {n: list(v) for n, v in self.leases.items()},
             "tickets": [t.to_dict() for t in self.tickets.values()],
             "counters": [c.to_dict() for c in self.counters.values()],
@@ -709,6 +718,7 @@ class Branch:
         branch.business_day = d["business_day"]
         branch.issued = {**branch.issued, **d["issued"]}
         branch.numbered = {**branch.numbered, **d["numbered"]}
+        branch.leased_top = {**branch.leased_top, **d["leased_top"]}
         branch.leases = {n: tuple(v) for n, v in d["leases"].items()}
         for td in d["tickets"]:
             ticket = Ticket.from_dict(td)

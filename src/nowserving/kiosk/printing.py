@@ -20,8 +20,14 @@ class PrintQueue:
     """Prints tickets in order on a worker thread; `done` is called there, so it must only
     hand the result over (e.g. emit a queued Qt signal)."""
 
-    def __init__(self, printer: TicketPrinter, on_status: Callable[[dict], None] | None = None):
+    def __init__(
+        self,
+        printer: TicketPrinter,
+        on_status: Callable[[dict], None] | None = None,
+        keep: Callable[[str, list[Part]], None] | None = None,
+    ):
         self.printer = printer
+        self._keep = keep  # called with each printed ticket (the demo keeps PNGs)
         self.paper_mm = printer.settings.paper_mm
         self.printable_dots = printer.printable_dots
         self._on_status = on_status
@@ -48,6 +54,8 @@ class PrintQueue:
             else:
                 try:
                     self.printer.print_ticket(parts)
+                    if self._keep is not None:
+                        self._keep(number, parts)
                 except Exception as err:  # PrinterError, or a bug: the customer must know
                     error = str(err)
             self.status = {

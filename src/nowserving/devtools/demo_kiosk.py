@@ -1,0 +1,125 @@
+"""The demo's kiosk: the real kiosk (controller, QML, print thread, spool) with simulated
+customers tapping it and a printer that keeps each ticket as a PNG.
+
+Its window opens when there is a display; otherwise it runs offscreen and leaves a
+screenshot. Customers arrive at the demo's rate in branch time; the number on screen is
+dismissed after a second of real time, as the next customer walks up.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSize, QTimer
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+
+from nowserving.adapters.mqtt import Broker
+from nowserving.adapters.printer.device import TicketPrinter, open_escpos
+from nowserving.adapters.printer.layout import FONT, preview
+from nowserving.client import BranchClient
+from nowserving.client.qt import QtBranchBridge
+from nowserving.config import BranchConfig
+from nowserving.config.hardware import PrinterSettings
+from nowserving.kiosk.app import KioskController
+from nowserving.kiosk.main import build_view
+from nowserving.kiosk.printing import PrintQueue
+from nowserving.kiosk.spool import Spool
+
+PRINTER = PrinterSettings(kind="dummy", paper_mm=80, profile="TM-T88V")
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_kiosk_demo(
+    config: BranchConfig,
+    broker: Broker,
+    clock,
+    rng: random.Random,
+    arrival: Callable[[random.Random], tuple[float, dict]],
+    minutes: float,
+    out: Path,
+    events: queue.Queue,
+    show: Callable[[object], None],
+) -> list[str]:
+    """Run the kiosk until `minutes` of branch time have passed; returns what was written."""
+    windowed = has_display()
+    if not windowed:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    QFontDatabase.addApplicationFont(str(FONT))
+    tickets = out / "tickets"
+    tickets.mkdir(exist_ok=True)
+    for old in tickets.glob("*.png"):
+        old.unlink()
+    printer = TicketPrinter(open_escpos(PRINTER), PRINTER)
+    numbers: list[str] = []
+
+    def keep(number: str, parts) -> None:  # the print thread: one PNG per ticket
+        printer.escpos.clear()  # the Dummy would hold every ticket's bytes otherwise
+        preview(parts, PRINTER.paper_mm).save(tickets / f"{number}.png")
+        numbers.append(number)
+
+    prints = PrintQueue(printer, keep=keep)
+    spool = Spool(out / "kiosk-1-spool.sqlite")
+    client = BranchClient(broker, config.rules.branch_id, "kiosk-1", status=lambda: prints.status)
+    bridge = QtBranchBridge(client)
+    controller = KioskController(config, bridge, prints, config.ticket_url, clock, spool)
+    view = build_view(controller, QSize(1024, 600))
+    client.start(wait_s=None)
+    view.show()
+
+    def real_ms(branch_s: float) -> int:
+        """Real milliseconds for `branch_s` seconds of branch time (at most one second)."""
+        return max(1, min(1000, int(clock.real(branch_s) * 1000)))
+
+    def next_customer() -> None:
+        delay_s, args = arrival(rng)
+        QTimer.singleShot(max(1, int(clock.real(delay_s) * 1000)), lambda: walk_up(args))
+
+    def walk_up(args: dict) -> None:
+        if controller.phase != "choose":  # someone is still at the kiosk: wait a moment
+            QTimer.singleShot(real_ms(5), lambda: walk_up(args))
+            return
+        controller.setLanguage(args["language"])
+        controller.choose(args["service"])
+        if controller.phase == "confirm_late":
+            controller.confirmLate()
+        next_customer()
+
+    def step_away() -> None:
+        if controller.phase in ("done", "failed", "unavailable"):
+            QTimer.singleShot(real_ms(20), controller.reset)
+
+    def drain() -> None:
+        while True:
+            try:
+                show(events.get_nowait())
+            except queue.Empty:
+                return
+
+    controller.changed.connect(step_away)
+    pump = QTimer()
+    pump.timeout.connect(drain)
+    pump.start(100)
+    QTimer.singleShot(int(clock.real(minutes * 60) * 1000), app.quit)
+    next_customer()
+    app.exec()
+    drain()
+    written = [f"{tickets} ({len(numbers)} printed tickets as PNG)"]
+    if not windowed:
+        shot = out / "kiosk.png"
+        view.grabWindow().save(str(shot))
+        written.append(f"{shot} (the kiosk's screen at the end)")
+    controller.close()
+    client.close()
+    prints.close()
+    spool.close()
+    view.close()
+    return written
