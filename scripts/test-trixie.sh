@@ -3,9 +3,9 @@
 # "trixie" amd64 root filesystem, to prove the suite on Python 3.13, as Raspberry Pi OS
 # Trixie devices run it. Needs root (mmdebstrap, mount namespaces, chroot); no display.
 # The rootfs is built once with mmdebstrap from the host's own Debian mirror and cached as
-# a tarball in /var/cache/nowserving/ (~45 MB, ~30 s the first time); every run unpacks a
-# pristine copy (~250 MB with the venv) into a temp dir and deletes it afterwards.
-# A run takes the suite's own time plus ~15 s warm, ~45 s cold (1-1.5 min in all here).
+# a tarball in /var/cache/nowserving/ (~110 MB with Qt's system libraries, ~40 s the first
+# time); every run unpacks a pristine copy (~360 MB, ~700 MB with the venv) into a temp dir
+# and deletes it afterwards. A run takes the suite's own time plus ~20 s warm, ~60 s cold.
 # Extra arguments go to pytest, as with scripts/test.sh. Exits with the tests' status.
 # NOWSERVING_TRIXIE_REBUILD=1 rebuilds the cached rootfs (e.g. to pick up trixie updates).
 set -euo pipefail
@@ -89,7 +89,12 @@ packages=(
   python3 python3-venv          # python3 -c "import ensurepip, venv"
   mosquitto mosquitto-clients   # the tests' broker; mosquitto_pub, _sub, _passwd
   fonts-wqy-microhei fontconfig # fc-list | grep wenquanyi
+  zbar-tools                    # zbarimg: the tests read ticket QR codes
   coreutils                     # stdbuf
+  # The libraries that PySide6's wheels link against but do not bundle (setup.sh's qt_libs,
+  # by their trixie names): glib, GL/EGL (with Mesa), X11, xkbcommon, D-Bus, GSSAPI, fontconfig.
+  libglib2.0-0t64 libgl1 libegl1 libx11-6 libxkbcommon0 libdbus-1-3 libgssapi-krb5-2
+  libfontconfig1
   ca-certificates               # pip over HTTPS (PIP_CERT)
   netbase                       # /etc/services, /etc/protocols
   tzdata                        # as on a Raspberry Pi OS device
