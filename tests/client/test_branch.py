@@ -114,3 +114,13 @@ def test_status_is_retained_with_the_apps_fields(broker):
         watcher.start()
         message = got.get(timeout=5)
     assert message["online"] is True and message["printer"] == "ok" and message["version"]
+
+
+def test_sending_an_id_that_is_on_its_way_gives_its_future(broker):
+    """GIVEN a command still unanswered WHEN the app sends the same id again THEN it gets
+    the same Future (the first is not orphaned)."""
+    with BranchClient(broker, "pudong", "kiosk-1") as kiosk:
+        first = kiosk.send("issue_ticket", {"service": "cash"}, command_id="x-1", deadline_s=1)
+        again = kiosk.send("issue_ticket", {"service": "cash"}, command_id="x-1", deadline_s=1)
+        assert again is first
+        assert first.result(timeout=5).code == "unreachable"

@@ -112,3 +112,46 @@ def test_replay_and_snapshots_keep_leases(branch):
     copy = Branch.from_dict(branch.rules, branch.to_dict())
     assert copy.leases == branch.leases and copy.leased_top == branch.leased_top
     assert set(copy.leases) == {"A997", "A999"}
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        ({"count": "²"}, "bad_count"),
+        ({"count": "0"}, "bad_count"),
+        ({"count": "1000"}, "bad_count"),
+    ],
+)
+def test_bad_lease_arguments_are_refused_not_crashed_on(branch, args, code):
+    assert send(branch, "lease_numbers", T0, service="a", **args)["code"] == code
+
+
+@pytest.mark.parametrize("issued_at", ["nan", "inf", "-inf", "1e20", "yesterday", ""])
+def test_bad_issue_times_are_refused_not_crashed_on(branch, issued_at):
+    send(branch, "lease_numbers", T0, service="a", count="2")
+    reply = send(branch, "issue_ticket", T0 + 1, service="a", number="A999", issued_at=issued_at)
+    assert reply["code"] == "bad_issued_at"
+
+
+def test_a_service_whose_numbers_are_all_leased_is_not_accepting(rules):
+    """GIVEN every number left leased WHEN the summary is built THEN the service says it
+    takes no tickets (the kiosk that holds the lease still issues from it)."""
+    from nowserving.domain import Service
+    from nowserving.protocol import state_message
+
+    services = dict(rules.services)
+    services["a"] = Service("a", "A", {}, first_number=1, last_number=10, padding=2)
+    branch = Branch(rules.__class__(**{**rules.__dict__, "services": services}))
+    send(branch, "issue_ticket", T0, device="o", service="a")
+    summary = {s["id"]: s for s in state_message(branch, {}, T0 + 1)["services"]}
+    assert summary["a"]["accepting"] is True
+    send(branch, "lease_numbers", T0 + 2, service="a", count="9")
+    summary = {s["id"]: s for s in state_message(branch, {}, T0 + 3)["services"]}
+    assert summary["a"]["accepting"] is False
+
+
+def test_the_qr_token_is_kept_with_the_ticket(branch):
+    events, outcome, _ = branch.handle(
+        Command("t-1", "issue_ticket", "kiosk", T0, {"service": "a", "token": "Xk3v9Qa2Lmab"})
+    )
+    assert events[-1].data["token"] == "Xk3v9Qa2Lmab"

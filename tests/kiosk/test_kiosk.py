@@ -68,7 +68,7 @@ def tap(view, service: str) -> None:
     QTest.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
 
 
-def test_a_tap_prints_exactly_that_ticket(qtbot, kiosk, tmp_path):
+def test_a_tap_prints_exactly_that_ticket(qtbot, kiosk, server, tmp_path):
     """GIVEN the kiosk in Chinese WHEN a customer taps 'cash' THEN the server issues A001,
     the printer gets exactly the bytes of that ticket's layout (strips read back pixel for
     pixel, the QR carrying the ticket's URL), and the screen shows the number."""
@@ -80,6 +80,8 @@ def test_a_tap_prints_exactly_that_ticket(qtbot, kiosk, tmp_path):
     assert (ticket.number, ticket.service, ticket.language) == ("A001", "现金存取", "zh")
     assert controller.ticketNumber == "A001"
     assert "/pudong/t/" in ticket.url and "A001" not in ticket.url  # not guessable
+    issued = [e for e in server.store.events() if e.type == "ticket_issued"]
+    assert ticket.url.endswith("/t/" + issued[-1].data["token"])  # the server knows the key
     again = TicketPrinter(open_escpos(SETTINGS), SETTINGS)
     again.print_ticket(lay_out(ticket, 80, again.printable_dots))
     # The kiosk asks for the paper sensor first, then prints.

@@ -213,3 +213,17 @@ def test_a_v1_device_is_told_to_upgrade(server, broker):
     }
     assert "nowserving/v2/pudong/" in reply["error"]["message"]
     assert server.branch.seq == 0
+
+
+def test_a_hostile_payload_on_the_v1_topics_is_refused_without_harm(server, broker, connect):
+    """GIVEN 50,000 nested brackets on a v1 command topic (they would blow the JSON
+    parser's recursion) WHEN received THEN the server refuses it and goes on serving."""
+    from nowserving.adapters.mqtt import MqttLink
+
+    with MqttLink(broker, "old-attacker") as link:
+        link.start()
+        assert link.wait_connected(5)
+        link.publish(server.topics.legacy.command("kiosk-1"), b"[" * 50_000).wait_for_publish(5)
+    kiosk = connect("kiosk-1")
+    assert kiosk.request("issue_ticket", {"service": "cash"}).ok
+    assert not server.done.is_set()

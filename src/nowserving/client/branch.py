@@ -162,6 +162,8 @@ class BranchClient:
         future: Future = Future()
         pending = _Pending(future, encode(message), now + deadline_s, now + self.retry_s)
         with self._cond:
+            if command_id in self._pending:  # already on its way: the same outcome
+                return self._pending[command_id].future
             self._pending[command_id] = pending
         if self.connected:
             self.link.publish(self.topics.command(self.device_id), pending.message)

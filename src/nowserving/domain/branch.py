@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
+import re
 from collections import OrderedDict, deque
 from dataclasses import replace
 
@@ -205,7 +207,7 @@ class Branch:
         if args.get("number") is not None:
             return self._offline_ticket(cmd, args, service, language, priority)
         self._check_open(service, cmd.at)
-        if self._numbers_left(service) <= 0:
+        if self.numbers_left(service) <= 0:
             raise DomainError(
                 "service_full", f"{service.id} has issued all {service.capacity} tickets today"
             )
@@ -223,19 +225,17 @@ class Branch:
             # An estimate is advice: a failing one must never refuse a customer a ticket.
             log.exception("no wait estimate for a new %s ticket", service.id)
             estimate = None
-        return [
-            (
-                "ticket_issued",
-                {
-                    "ticket": f"{self.business_day}/{number}",
-                    "number": number,
-                    "service": service.id,
-                    "language": language,
-                    "priority": priority,
-                    "estimate": estimate.to_dict() if estimate else None,
-                },
-            )
-        ]
+        data = {
+            "ticket": f"{self.business_day}/{number}",
+            "number": number,
+            "service": service.id,
+            "language": language,
+            "priority": priority,
+            "estimate": estimate.to_dict() if estimate else None,
+        }
+        if args.get("token"):
+            data["token"] = args["token"]
+        return [("ticket_issued", data)]
 
     def _check_open(self, service, at: float) -> None:
         if self.rules.past_cutoff(service, at):
@@ -253,9 +253,9 @@ class Branch:
             raise DomainError("unknown_service", f"no service {args.get('service')!r}")
         self._check_open(service, cmd.at)
         count = args.get("count") or str(LEASE_DEFAULT)
-        if not count.isdigit() or not 1 <= int(count) <= LEASE_MAX:
+        if not re.fullmatch(r"[0-9]{1,3}", count) or not 1 <= int(count) <= LEASE_MAX:
             raise DomainError("bad_count", f"count must be 1-{LEASE_MAX}, not {count!r}")
-        left = self._numbers_left(service)
+        left = self.numbers_left(service)
         if left <= 0:
             raise DomainError(
                 "service_full", f"{service.id} has given out all {service.capacity} numbers today"
@@ -269,7 +269,8 @@ class Branch:
             )
         ]
 
-    def _numbers_left(self, service) -> int:
+    def numbers_left(self, service) -> int:
+        """How many numbers `service` can still give out today, online or leased."""
         used = self.numbered.get(service.id, 0) + self.leased_top.get(service.id, 0)
         return service.capacity - used
 
@@ -285,28 +286,28 @@ class Branch:
         try:
             issued_at = float(args.get("issued_at", ""))
         except ValueError:
-            raise DomainError("bad_issued_at", "issued_at must be Unix seconds") from None
+            issued_at = math.nan
+        if not math.isfinite(issued_at) or abs(issued_at - cmd.at) > 2 * 86400:
+            raise DomainError("bad_issued_at", "issued_at must be Unix seconds, within a day")
         if self.rules.business_day(issued_at) != self.business_day:
             raise DomainError("stale_ticket", f"{number} was issued on another business day")
         drafts: list[Draft] = []
         superseded = args.get("supersedes")
         if superseded:
             drafts += self._supersede(cmd, superseded, number)
-        drafts.append(
-            (
-                "ticket_issued",
-                {
-                    "ticket": f"{self.business_day}/{number}",
-                    "number": number,
-                    "service": service.id,
-                    "language": language,
-                    "priority": priority,
-                    "estimate": None,
-                    "offline": True,
-                    "issued_at": min(issued_at, cmd.at),
-                },
-            )
-        )
+        data = {
+            "ticket": f"{self.business_day}/{number}",
+            "number": number,
+            "service": service.id,
+            "language": language,
+            "priority": priority,
+            "estimate": None,
+            "offline": True,
+            "issued_at": min(issued_at, cmd.at),
+        }
+        if args.get("token"):
+            data["token"] = args["token"]
+        drafts.append(("ticket_issued", data))
         return drafts
 
     def _supersede(self, cmd: Command, superseded: str, number: str) -> list[Draft]:
@@ -544,7 +545,7 @@ class Branch:
             estimate=data.get("estimate"),
         )
         self.tickets[ticket.id] = ticket
-        self.learner.arrived(ticket.service, ticket.priority, event.at)
+        self.learner.arrived(ticket.service, ticket.priority, issued_at)
         self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
         if data.get("offline"):
             self.leases.pop(ticket.number, None)

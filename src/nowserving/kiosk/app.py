@@ -44,6 +44,7 @@ DONE_S = 6  # the number stays on screen this long after printing
 ISSUE_DEADLINE_S = 3.0  # no answer from the server in this long: issue offline
 LEASE_LOW, LEASE_COUNT = 5, 20  # fewer leased numbers left than this: lease this many more
 REPLAY_S = 5.0  # how often spooled tickets are offered again while the server is away
+STUCK_S = 20  # a ticket neither printed nor refused by then: back to the start screen
 FAILED_S = 45  # ... and this long when it could not be printed
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 ROLES = {
@@ -114,6 +115,8 @@ class KioskController(QObject):
         self._leasing: dict[str, str] = {}  # command id -> service, leases asked for
         self._replaying: set[str] = set()  # spooled command ids sent and not yet answered
         self._server_silent = False  # the last command found no server
+        self._token = ""  # the QR key of the ticket being issued
+        self.alerts: dict[str, str] = {}  # for the device status: what staff must know
         self.ticket_url = ticket_url
         self._clock = clock or (lambda: datetime.now().timestamp())
         self._zone = ZoneInfo(config.rules.timezone)
@@ -235,9 +238,11 @@ class KioskController(QObject):
     # ----- issuing and printing -----------------------------------------------------------
 
     def _issue(self, service: str) -> None:
-        args = {"service": service, "language": self._language}
+        self._token = secrets.token_urlsafe(9)  # the QR code's key: not guessable
+        args = {"service": service, "language": self._language, "token": self._token}
         self._choosing = service
         self._set_phase("printing")
+        self._timer.start(STUCK_S * 1000)  # never stuck on "printing", whatever happens
         if not self._online:  # no broker: no need to wait for an answer that cannot come
             self._issue_offline(service, None)
             return
@@ -245,13 +250,21 @@ class KioskController(QObject):
 
     def _issue_offline(self, service: str, supersedes: str | None) -> None:
         """A ticket from this kiosk's leased numbers, spooled before it is printed."""
-        day = self._state.business_day if self._state else None
-        command_id = self.bridge.client.new_command_id()
         now = self._clock()
-        args = {"service": service, "language": self._language, "issued_at": repr(now)}
+        rules = self.config.rules
+        day = rules.business_day(now)  # today by the clock: yesterday's leases are void
+        command_id = self.bridge.client.new_command_id()
+        args = {
+            "service": service,
+            "language": self._language,
+            "issued_at": repr(now),
+            "token": self._token,
+        }
         if supersedes:
             args["supersedes"] = supersedes
-        number = self.spool.issue(day, service, command_id, args) if self.spool and day else None
+        number = None
+        if self.spool is not None and not rules.past_cutoff(rules.services[service], now):
+            number = self.spool.issue(day, service, command_id, args)
         if number is None:
             log.warning("no server and no leased number left for %s", service)
             self._set_phase("unavailable")
@@ -288,7 +301,10 @@ class KioskController(QObject):
         if reply.code == UNREACHABLE and self._choosing is not None:
             self._issue_offline(self._choosing, supersedes=reply.id)
             return
-        if not reply.ok:
+        if reply.code == "service_full" and self._choosing is not None:
+            self._issue_offline(self._choosing, None)  # what is left is this kiosk's lease
+            return
+        if not reply.ok or reply.ticket is None:
             log.warning("no ticket: %s (%s)", reply.code, reply.message)
             self._set_phase("unavailable")
             self._timer.start(FAILED_S * 1000)
@@ -325,7 +341,7 @@ class KioskController(QObject):
         wait = None
         if estimate:
             wait = (int(estimate["low"] // 60), max(1, math.ceil(estimate["high"] / 60)))
-        token = secrets.token_urlsafe(9)  # not guessable from the number
+        token = ticket.get("token") or self._token
         return TicketContent(
             language=ticket["language"],
             branch=self.config.names.get(ticket["language"], ""),
@@ -403,7 +419,10 @@ class KioskController(QObject):
             return  # offered again on the next state or timer tick
         self._server_silent = False
         if not reply.ok:
+            # A customer holds this ticket and the server will not have it: staff must know.
             log.error("spooled ticket %s refused: %s (%s)", reply.id, reply.code, reply.message)
+            self.alerts["spool"] = f"offline ticket refused by the server: {reply.code}"
+            self.bridge.client.publish_status()
         self.spool.settle(reply.id, "ok" if reply.ok else reply.code)
 
     @Slot(bool)

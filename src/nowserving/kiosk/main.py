@@ -80,16 +80,17 @@ def run_kiosk(
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen needed
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
     QFontDatabase.addApplicationFont(str(FONT))  # the same glyphs as the printed ticket
-    queue = None
+    queue = controller = None
+
+    def status() -> dict:
+        printer = queue.status if queue else {"printer": "none"}
+        return {**printer, **(controller.alerts if controller else {})}
+
+    client = BranchClient(broker_of(device), config.rules.branch_id, device.id, status=status)
     if device.printer is not None and screenshot is None:
         printer = TicketPrinter(open_escpos(device.printer), device.printer)
-        queue = PrintQueue(printer)
-    client = BranchClient(
-        broker_of(device),
-        config.rules.branch_id,
-        device.id,
-        status=lambda: queue.status if queue else {"printer": "none"},
-    )
+        # A printer fault is in the kiosk's status at once, for staff and monitoring.
+        queue = PrintQueue(printer, on_status=lambda _: client.publish_status())
     bridge = QtBranchBridge(client)
     spool = None
     if screenshot is None:

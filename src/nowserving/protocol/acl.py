@@ -34,6 +34,9 @@ def mosquitto_acl(branch: str, devices: dict[str, str]) -> str:
         if role != "display":
             lines.append(f"topic write {t.command(device)}")
             lines.append(f"topic read {t.reply(device)}")
+            # A device still speaking v1 reaches the server and is told to upgrade.
+            lines.append(f"topic write {t.legacy.command(device)}")
+            lines.append(f"topic read {t.legacy.reply(device)}")
         lines += [
             f"topic read {t.state}",
             f"topic read {t.events}",

@@ -41,7 +41,7 @@ def decode_command(payload: bytes) -> tuple[str, str, dict]:
         raise ProtocolError("too_large", f"{len(payload)} bytes; at most {MAX_PAYLOAD}")
     try:
         text = payload.decode("utf-8")
-        _check_depth(text)
+        check_depth(text)
         message = json.loads(text)
     except (UnicodeDecodeError, ValueError) as err:
         raise ProtocolError("bad_json", f"not a UTF-8 JSON document: {err}") from None
@@ -58,7 +58,7 @@ def decode_command(payload: bytes) -> tuple[str, str, dict]:
     return command_id, kind, args
 
 
-def _check_depth(text: str) -> None:
+def check_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH before parsing: how deep `json` itself goes
     depends on the interpreter (3.11 refuses 2,000 levels, 3.13 accepts them)."""
     depth = 0
@@ -145,7 +145,7 @@ def state_message(
                 "waiting": len(branch.lines.get(sid, ())),
                 "issued": branch.issued.get(sid, 0),
                 "accepting": not rules.past_cutoff(service, at)
-                and branch.issued.get(sid, 0) < service.capacity,
+                and branch.numbers_left(service) > 0,
                 "next": [t.number for t in branch.next_in_line(sid, NEXT_NUMBERS)],
                 "line_seq": line_seqs.get(sid, 0),
                 "estimate": _estimate(for_arrivals.get(sid)),

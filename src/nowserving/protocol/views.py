@@ -305,7 +305,7 @@ def _line_ticket(value: object, where: str) -> LineTicket:
 
 
 def decode_line(payload: bytes) -> Line:
-    """One `line/<service>` message (no size limit: long lines are long)."""
+    """One `line/<service>` message (up to 4 MB: long lines are long)."""
     r = _message(payload, 64 * MAX_STATE_BYTES)
     return Line(
         r.int("seq"),

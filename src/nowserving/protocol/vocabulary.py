@@ -40,6 +40,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "number": False,
             "issued_at": False,
             "supersedes": False,
+            "token": False,  # the random word in the ticket's QR code (the phone page's key)
         },
         frozenset({Role.KIOSK, Role.STAFF}),
         own_counter=False,

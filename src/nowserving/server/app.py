@@ -43,7 +43,7 @@ from nowserving.protocol import (
     state_message,
     ticket_view,
 )
-from nowserving.protocol.messages import Estimates
+from nowserving.protocol.messages import COMMAND_ID_RE, MAX_PAYLOAD, Estimates, check_depth
 from nowserving.protocol.status import status_message
 from nowserving.protocol.vocabulary import COMMANDS, Role
 from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
@@ -257,6 +257,10 @@ class BranchServer:
             return reply_to, reply_message(
                 err.command_id, {"ok": False, "code": err.code, "message": err.message}
             )
+        except Exception:  # a bug at the edge: refuse the message, never crash-loop on it
+            log.exception("checking a message on %s failed", item.topic[:120])
+            outcome = {"ok": False, "code": "bad_message", "message": "could not be checked"}
+            return reply_to, reply_message(None, outcome)
         command = Command(command_id, kind, device_id, self.clock(), args)
         try:
             new_events, outcome, duplicate = self.branch.handle(command)
@@ -333,11 +337,15 @@ class BranchServer:
         device = legacy.device_of_command(item.topic)
         message = f"this branch speaks protocol v{PROTOCOL_VERSION} under {self.topics.base}/"
         self._refuse(item.topic, "bad_version", message)
-        try:
-            command_id = json.loads(item.payload).get("id")
-        except (ValueError, AttributeError):
+        command_id = None
+        try:  # only to echo the id: any payload at all must be refused without harm
+            if len(item.payload) <= MAX_PAYLOAD:
+                text = item.payload.decode("utf-8")
+                check_depth(text)
+                command_id = json.loads(text).get("id")
+        except Exception:
             command_id = None
-        if not isinstance(command_id, str) or len(command_id) > 64:
+        if not isinstance(command_id, str) or not COMMAND_ID_RE.match(command_id):
             command_id = None
         error = {"code": "bad_version", "message": message}
         return legacy.reply(device), {"v": 1, "id": command_id, "ok": False, "error": error}
@@ -393,7 +401,7 @@ class BranchServer:
         are still freed by reference counting; only cyclic garbage made before a freeze
         would stay, and the branch makes none on purpose."""
         if self.branch.seq - self._frozen_at >= FREEZE_EVERY:
-            gc.collect(1)
+            gc.collect()  # cheap: what was frozen before is not scanned again
             gc.freeze()
             self._frozen_at = self.branch.seq
 

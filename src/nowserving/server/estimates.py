@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # Spawned, not forked: the server has threads (paho's), and a fork copies their locks.
 _CONTEXT = multiprocessing.get_context("spawn")
 CHILD_NICENESS = 10
+CHILD_TIMEOUT_S = 60.0  # a child that takes longer is taken as hung: killed, estimates left out
 
 EstimateAll = Callable[[Branch, float], tuple[dict, dict]]
 
@@ -128,9 +129,15 @@ class EstimateWorker:
                         return
                     (branch, now), self._request = self._request, None
                     self._busy = True
-                result, took = self._ask(branch, now)
-                with self._cond:
-                    self._busy = False
+                try:
+                    result, took = self._ask(branch, now)
+                except Exception as err:  # e.g. a state that cannot be pickled: a bug
+                    self._failures.note("estimates", "estimating failed: %r", err, exc_info=True)
+                    self._stop_child()
+                    result, took = None, 0.0
+                finally:
+                    with self._cond:
+                        self._busy = False
                 self._on_done(result, took)  # worker thread -> apply thread (an inbox item)
         finally:
             self._stop_child()
@@ -141,8 +148,10 @@ class EstimateWorker:
             if self._process is None:
                 self._start_child()
             self._connection.send((branch, now))
+            if not self._connection.poll(CHILD_TIMEOUT_S):
+                raise TimeoutError(f"no estimates after {CHILD_TIMEOUT_S:g} s")
             ok, result, took = self._connection.recv()
-        except (EOFError, OSError) as err:  # the child died: a new one next time
+        except (EOFError, OSError) as err:  # died or hung (TimeoutError): a new one next time
             self._failures.note("estimates", "the estimating process failed: %r", err)
             self._stop_child()
             return None, time.monotonic() - started
