@@ -112,7 +112,7 @@ Rectangle {
         id: overlay
         anchors.fill: parent
         visible: root.kiosk.phase !== "choose"
-        color: "#e60b1f3a"
+        color: "#0b1f3a"  // opaque: the message must not compete with the buttons
         MouseArea { anchors.fill: parent }  // taps do not reach the buttons below
 
         ColumnLayout {
