@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         help="where the offline spool lives (default: $STATE_DIRECTORY or ~/.local/state)",
     )
 
+    counter = sub.add_parser("counter", help="run a counter's buttons and lamps (headless)")
+    counter.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
+    counter.add_argument("--device", type=Path, required=True, help="this counter's config")
+
     preview = sub.add_parser(
         "ticket-preview", help="write a sample ticket as a picture and as the printer's bytes"
     )
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             return _server(args)
         if args.command == "kiosk":
             return _kiosk(args)
+        if args.command == "counter":
+            return _counter(args)
         if args.command == "ticket-preview":
             return _ticket_preview(args)
         if args.command == "print-test":
@@ -196,6 +202,16 @@ def _kiosk(args: argparse.Namespace) -> int:
     return run_kiosk(
         config, device, args.screenshot, args.size, args.language, args.headless, args.state_dir
     )
+
+
+def _counter(args: argparse.Namespace) -> int:
+    from nowserving.config import check_device_against_branch, load_config, load_device_config
+
+    config, device = load_config(args.config), load_device_config(args.device)
+    check_device_against_branch(device, config, str(args.device))
+    from nowserving.counter.main import run_counter
+
+    return run_counter(config, device)
 
 
 def _ticket_preview(args: argparse.Namespace) -> int:

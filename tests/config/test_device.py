@@ -66,7 +66,7 @@ def test_examples_describe_the_hardware_of_their_role():
     assert (kiosk.printer.vendor_id, kiosk.printer.product_id) == (0x0416, 0x5011)
     counter = load_device_config(EXAMPLES / "counter-1.toml")
     assert counter.gpio.buttons == {"next": 17, "recall": 27, "finish": 22, "no_show": 24}
-    assert counter.gpio.leds == {"busy": 23}
+    assert counter.gpio.leds == {"open": 5, "waiting": 6, "busy": 23, "error": 26}
     lobby = load_device_config(EXAMPLES / "lobby-1.toml")
     assert lobby.audio.quiet_hours == (time(22, 0), time(7, 0))
     assert lobby.display.languages == ("zh", "en")

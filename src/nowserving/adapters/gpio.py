@@ -43,7 +43,11 @@ def pin_factory(name: str) -> Factory | None:
 
 
 class Panel:
-    """Named buttons and lamps. `on_press(name)` is called once per press, debounced."""
+    """Named buttons and lamps. `on_press(name)` is called once per press, debounced.
+
+    A button named in `holdable` has two meanings: held for `settings.hold_s` it calls
+    `on_hold(name)` (and not `on_press`); otherwise `on_press(name)` comes when it is let
+    go. Other buttons report the press itself, at once."""
 
     def __init__(
         self,
@@ -51,8 +55,12 @@ class Panel:
         on_press: Callable[[str], None],
         factory: Factory | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_hold: Callable[[str], None] | None = None,
+        holdable: frozenset[str] = frozenset(),
     ) -> None:
         self._on_press = on_press
+        self._on_hold = on_hold
+        self._held: set[str] = set()
         self._clock = clock
         self._bounce_s = settings.bounce_ms / 1000
         self._last: dict[str, float] = {}
@@ -61,8 +69,12 @@ class Panel:
         self.leds: dict[str, LED] = {}
         try:
             for name, pin in settings.buttons.items():
-                button = Button(pin, pull_up=True, pin_factory=factory)
-                button.when_pressed = lambda _b, name=name: self._pressed(name)
+                button = Button(pin, pull_up=True, hold_time=settings.hold_s, pin_factory=factory)
+                if name in holdable:
+                    button.when_held = lambda _b, name=name: self._hold(name)
+                    button.when_released = lambda _b, name=name: self._release(name)
+                else:
+                    button.when_pressed = lambda _b, name=name: self._pressed(name)
                 self.buttons[name] = button
             for name, pin in settings.leds.items():
                 self.leds[name] = LED(pin, pin_factory=factory)
@@ -88,6 +100,23 @@ class Panel:
             self._on_press(name)
         except Exception:
             log.exception("handling a press of %s failed", name)
+
+    def _hold(self, name: str) -> None:
+        # gpiozero's thread: held long enough; its release is not a press.
+        with self._lock:
+            self._held.add(name)
+        try:
+            if self._on_hold is not None:
+                self._on_hold(name)
+        except Exception:
+            log.exception("handling a long press of %s failed", name)
+
+    def _release(self, name: str) -> None:
+        with self._lock:
+            if name in self._held:
+                self._held.discard(name)
+                return
+        self._pressed(name)
 
     def lamp(self, name: str, on: bool, blink: bool = False) -> None:
         led = self.leds.get(name)

@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from nowserving.adapters.mqtt import Broker, MqttLink
+from nowserving.config.device import DeviceConfig
 from nowserving.errors import ProtocolError
 from nowserving.protocol import PROTOCOL_VERSION, Topics, encode
 from nowserving.protocol.status import status_message
@@ -51,6 +52,19 @@ class _Pending:
     message: bytes
     deadline: float
     next_try: float
+
+
+def broker_for(device: DeviceConfig) -> Broker:
+    """Where a device's config says its broker is, and how it logs in."""
+    settings = device.broker
+    return Broker(
+        settings.host,
+        settings.port,
+        username=settings.username,
+        password=settings.read_password(),
+        mqtt_version=settings.mqtt_version,
+        tls_ca=str(settings.tls_ca) if settings.tls_ca else None,
+    )
 
 
 class BranchClient:

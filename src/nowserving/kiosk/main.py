@@ -13,10 +13,9 @@ from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtQuick import QQuickView
 
 from nowserving.adapters.gpio import Panel, pin_factory
-from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import FONT
-from nowserving.client import BranchClient
+from nowserving.client import BranchClient, broker_for
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
@@ -37,18 +36,6 @@ def default_state_dir() -> Path:
         return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
     base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(base) / "nowserving"
-
-
-def broker_of(device: DeviceConfig) -> Broker:
-    settings = device.broker
-    return Broker(
-        settings.host,
-        settings.port,
-        username=settings.username,
-        password=settings.read_password(),
-        mqtt_version=settings.mqtt_version,
-        tls_ca=str(settings.tls_ca) if settings.tls_ca else None,
-    )
 
 
 def build_view(controller: KioskController, size: QSize) -> QQuickView:
@@ -86,7 +73,7 @@ def run_kiosk(
         printer = queue.status if queue else {"printer": "none"}
         return {**printer, **(controller.alerts if controller else {})}
 
-    client = BranchClient(broker_of(device), config.rules.branch_id, device.id, status=status)
+    client = BranchClient(broker_for(device), config.rules.branch_id, device.id, status=status)
     if device.printer is not None and screenshot is None:
         printer = TicketPrinter(open_escpos(device.printer), device.printer)
         # A printer fault is in the kiosk's status at once, for staff and monitoring.

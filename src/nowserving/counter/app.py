@@ -1,0 +1,133 @@
+"""A counter with buttons and lamps on GPIO (headless): one press is one command.
+
+Buttons (named in the device file's `[gpio] buttons`): `next`, `recall`, `start`, `done`
+(or `finish`),
+`no_show`, `pause` (pauses an open counter, opens a paused or closed one). A counter with a
+`next` button and no `recall` button recalls with a long press of `next` (`hold_s`).
+
+Lamps (`[gpio] leds`): `open` (lit while open, blinking while paused, dark when closed),
+`waiting` (someone waits for this counter), `busy` (blinking while a customer is called,
+lit while served), `error` (the last command found no server, or was refused).
+
+One press = one command: presses are debounced by the panel, and while a command is on its
+way every further press is ignored. A command that finds no server is not kept for later:
+the error lamp says so at once, and the next press of the same button sends it again under
+the same id, so that if it did reach the server after all it is not applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from nowserving.adapters.gpio import Panel
+from nowserving.client import UNREACHABLE, BranchClient
+from nowserving.config import BranchConfig
+from nowserving.config.device import DeviceConfig
+from nowserving.protocol.views import BranchState, Reply
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {
+    "next": "call_next",
+    "recall": "recall",
+    "start": "start",
+    "done": "finish",
+    "finish": "finish",  # the same button, by the command's own name
+    "no_show": "no_show",
+}
+BUTTONS = (*COMMANDS, "pause")
+DEADLINE_S = 2.0  # staff must know at once when a press reached no server
+
+
+class CounterDevice:
+    """The buttons and lamps of one counter, driving its commands through `client`."""
+
+    def __init__(self, config: BranchConfig, device: DeviceConfig, client: BranchClient,
+                 factory=None) -> None:  # fmt: skip
+        self.client = client
+        self.counter = config.devices[device.id].counter
+        self.services = config.rules.counters[self.counter].services
+        self._lock = threading.Lock()
+        self._in_flight: str | None = None  # the button whose command is on its way
+        self._unanswered: dict[str, str] = {}  # button -> id of its command that found no one
+        self._error: str | None = None
+        self._state: BranchState | None = None
+        names = set(device.gpio.buttons) if device.gpio else set()
+        holdable = frozenset({"next"}) if "next" in names and "recall" not in names else frozenset()
+        self.panel = Panel(
+            device.gpio, self._pressed, factory, on_hold=self._held, holdable=holdable
+        )
+        client.on_state = self._take_state
+        self._refresh_lamps()
+
+    def close(self) -> None:
+        self.panel.close()
+
+    # ----- gpiozero's threads -----------------------------------------------------------
+
+    def _pressed(self, name: str) -> None:
+        self.act(name)
+
+    def _held(self, name: str) -> None:
+        if name == "next":
+            self.act("recall")  # a counter with one button: a long press recalls
+
+    def act(self, name: str) -> str | None:
+        """Send the command of button `name`; returns its id, or None if ignored."""
+        kind = COMMANDS.get(name) or (self._pause_or_open() if name == "pause" else None)
+        if kind is None:
+            log.warning("counter %s: no command for a button called %r", self.counter, name)
+            return None
+        with self._lock:
+            if self._in_flight is not None:
+                return None  # one press, one command: the last one is still on its way
+            self._in_flight = name
+            command_id = self._unanswered.pop(name, None) or self.client.new_command_id()
+        future = self.client.send(kind, {}, command_id=command_id, deadline_s=DEADLINE_S)
+        future.add_done_callback(lambda f: self._answered(name, command_id, f.result()))
+        return command_id
+
+    def _pause_or_open(self) -> str:
+        view = self._state.counter(self.counter) if self._state else None
+        return "pause_counter" if view is None or view.state == "open" else "open_counter"
+
+    # ----- answers and state (paho's and the client's threads) ---------------------------
+
+    def _answered(self, name: str, command_id: str, reply: Reply) -> None:
+        with self._lock:
+            self._in_flight = None
+            if reply.code == UNREACHABLE:
+                self._unanswered[name] = command_id
+                self._error = "server unreachable"
+            elif not reply.ok:
+                self._error = reply.message
+            else:
+                self._error = None
+        if not reply.ok:
+            log.warning("counter %s: %s refused: %s", self.counter, name, self._error)
+        self._refresh_lamps()
+
+    def _take_state(self, state: BranchState) -> None:
+        self._state = state
+        self._refresh_lamps()
+
+    def _refresh_lamps(self) -> None:
+        view = self._state.counter(self.counter) if self._state else None
+        state = view.state if view else "closed"
+        self.panel.lamp("open", on=state != "closed", blink=state == "paused")
+        waiting = sum(
+            s.waiting
+            for s in (self._state.services if self._state else ())
+            if s.id in self.services
+        )
+        self.panel.lamp("waiting", on=waiting > 0)
+        ticket = view.ticket if view else None
+        self.panel.lamp(
+            "busy", on=ticket is not None, blink=ticket is not None and ticket.status == "called"
+        )
+        self.panel.lamp("error", on=self._error is not None)
+
+    @property
+    def error(self) -> str | None:
+        return self._error

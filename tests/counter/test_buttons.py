@@ -1,0 +1,170 @@
+"""A counter's buttons and lamps through gpiozero's MockFactory, pins driven from another
+thread (as real callbacks come), against the real server and Mosquitto: one press is one
+call, whatever the contact does; the lamps say what the counter is doing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from nowserving.client import BranchClient
+from nowserving.config.device import DeviceConfig, parse_device_config
+from nowserving.counter.app import CounterDevice
+from tests.kiosk.test_buttons import press
+
+BUTTONS = {"next": 5, "recall": 6, "start": 13, "done": 19, "no_show": 20, "pause": 21}
+LAMPS = {"open": 17, "waiting": 27, "busy": 22, "error": 23}
+
+
+def device_config(counter_device: str, port: int, buttons=BUTTONS, hold_s=0.2) -> DeviceConfig:
+    return parse_device_config(
+        {
+            "device": {"id": counter_device, "role": "counter", "branch": "pudong"},
+            "broker": {"host": "127.0.0.1", "port": port},
+            "gpio": {"pin_factory": "mock", "buttons": buttons, "leds": LAMPS,
+                     "bounce_ms": 50, "hold_s": hold_s},
+        }
+    )  # fmt: skip
+
+
+@pytest.fixture
+def counter(server, broker, example_config):
+    """counter-1 (counter c1, serving cash) with six buttons and four lamps."""
+    made = []
+
+    def make(device="counter-1", buttons=BUTTONS):
+        factory = MockFactory()
+        client = BranchClient(broker, "pudong", device)
+        unit = CounterDevice(example_config, device_config(device, broker.port, buttons), client,
+                             factory)  # fmt: skip
+        client.start()
+        client.wait_state()
+        made.append((unit, client))
+        return unit, factory, client
+
+    yield make
+    for unit, client in made:
+        unit.close()
+        client.close()
+
+
+def wait_for(predicate, timeout: float = 10) -> None:
+    """Wait on a condition of the counter (its lamps are set on paho's thread)."""
+    done = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the counter never got there"
+        done.wait(0.02)
+
+
+def issue(connect, n: int, service: str = "cash") -> list[str]:
+    kiosk = connect("kiosk-1")
+    return [kiosk.request("issue_ticket", {"service": service}).ticket["number"] for _ in range(n)]
+
+
+def test_a_bounce_storm_calls_one_customer(counter, connect, server):
+    """GIVEN two customers waiting WHEN 'next' bounces 20 times within 30 ms THEN one
+    customer is called (nobody skipped), and the busy lamp blinks."""
+    issue(connect, 2)
+    unit, factory, _ = counter()
+    press(factory, BUTTONS["next"], bounces=10, span_s=0.03)
+    wait_for(lambda: server.branch.counters["c1"].ticket is not None)
+    wait_for(lambda: unit._state and unit._state.counter("c1").ticket is not None)
+    assert server.branch.counters["c1"].ticket.endswith("/A001")
+    assert [t.number for t in server.branch.waiting_line("cash")] == ["A002"]
+    assert factory.pin(LAMPS["busy"]).state  # blinking or lit: a customer is called
+
+
+def test_a_double_tap_calls_once(counter, connect, server):
+    issue(connect, 3)
+    unit, factory, _ = counter()
+    press(factory, BUTTONS["next"])
+    press(factory, BUTTONS["next"])  # a second tap ~at once: the first is still on its way
+    wait_for(lambda: server.branch.counters["c1"].ticket is not None)
+    wait_for(lambda: unit._in_flight is None)
+    assert len(server.branch.waiting_line("cash")) == 2  # exactly one called
+
+
+def test_a_long_press_of_the_only_button_recalls(counter, connect, server, broker):
+    """GIVEN a counter with only a 'next' button WHEN it is pressed, then held THEN the
+    first calls, the second recalls."""
+    issue(connect, 1)
+    unit, factory, _ = counter(buttons={"next": 5})
+    press(factory, 5)
+    wait_for(lambda: server.branch.counters["c1"].ticket is not None and unit._in_flight is None)
+    button = factory.pin(5)
+
+    def hold() -> None:
+        button.drive_low()
+        time.sleep(0.4)  # the finger stays down past hold_s (0.2 s)
+        button.drive_high()
+
+    finger = threading.Thread(target=hold)
+    finger.start()
+    finger.join()
+    ticket = server.branch.counters["c1"].ticket
+    wait_for(lambda: server.branch.tickets[ticket].recalls == 1)
+    wait_for(lambda: unit._in_flight is None)
+    assert server.branch.tickets[ticket].recalls == 1  # and the release did not call again
+
+
+def test_two_counters_pressing_together_get_different_customers(counter, connect, server):
+    issue(connect, 2)
+    unit1, factory1, _ = counter("counter-1")
+    unit2, factory2, _ = counter("counter-2")
+    fingers = [
+        threading.Thread(target=press, args=(factory1, BUTTONS["next"])),
+        threading.Thread(target=press, args=(factory2, BUTTONS["next"])),
+    ]
+    for f in fingers:
+        f.start()
+    for f in fingers:
+        f.join()
+    wait_for(lambda: server.branch.counters["c1"].ticket and server.branch.counters["c2"].ticket)
+    assert server.branch.counters["c1"].ticket != server.branch.counters["c2"].ticket
+
+
+def test_no_broker_lights_the_error_lamp_and_skips_nobody(counter, connect, server, mosquitto):
+    """GIVEN the broker is down WHEN 'next' is pressed THEN the error lamp lights and nobody
+    is called; WHEN it is back and 'next' is pressed again THEN the first in line is called
+    (the press reuses the same command id)."""
+    issue(connect, 2)
+    unit, factory, client = counter()
+    mosquitto.stop()
+    wait_for(lambda: not client.connected)
+    press(factory, BUTTONS["next"])
+    wait_for(lambda: factory.pin(LAMPS["error"]).state, timeout=10)
+    assert unit.error == "server unreachable"
+    mosquitto.start()
+    wait_for(lambda: client.connected and server.link.connected.is_set(), timeout=20)
+    assert server.branch.counters["c1"].ticket is None  # nobody was called while away
+    press(factory, BUTTONS["next"])
+    wait_for(lambda: server.branch.counters["c1"].ticket is not None, timeout=20)
+    assert server.branch.counters["c1"].ticket.endswith("/A001")
+    wait_for(lambda: not factory.pin(LAMPS["error"]).state)
+
+
+def test_lamps_follow_the_counter(counter, connect, server):
+    """Open and idle: open lit; someone waits: waiting lit; called: busy blinks; serving:
+    busy lit; paused: open blinks; done: busy dark."""
+    unit, factory, client = counter()
+    lamp = {name: factory.pin(pin) for name, pin in LAMPS.items()}
+    wait_for(lambda: lamp["open"].state and not lamp["waiting"].state and not lamp["busy"].state)
+    issue(connect, 1)
+    wait_for(lambda: lamp["waiting"].state)
+    press(factory, BUTTONS["next"])
+    wait_for(lambda: unit._state.counter("c1").ticket is not None)
+    wait_for(lambda: len(lamp["busy"].states) > 3)  # blinking
+    press(factory, BUTTONS["start"])
+    wait_for(lambda: unit._state.counter("c1").ticket.status == "serving")
+    lamp["busy"].clear_states()
+    threading.Event().wait(0.6)  # long enough to see a blink, were there one
+    assert lamp["busy"].state and len(lamp["busy"].states) == 1
+    press(factory, BUTTONS["done"])
+    wait_for(lambda: unit._state.counter("c1").ticket is None and not lamp["busy"].state)
+    press(factory, BUTTONS["pause"])
+    wait_for(lambda: unit._state.counter("c1").state == "paused")
+    wait_for(lambda: len(lamp["open"].states) > 3)  # blinking while paused
