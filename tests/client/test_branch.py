@@ -65,7 +65,7 @@ def test_messages_that_break_the_contract_are_dropped_and_logged(broker, caplog)
     each is dropped with a log line and the last good state stays."""
     good = {"v": 2, "seq": 5, "branch": "pudong", "names": {}, "languages": ["zh"],
             "at": 1.0, "estimated_at": None, "estimated_seq": None, "business_day": None,
-            "services": [], "counters": [], "recent_calls": []}  # fmt: skip
+            "services": [], "counters": [], "recent_calls": [], "notices": []}  # fmt: skip
     with BranchClient(broker, "pudong", "lobby-1", watch_events=True) as display:
         topics = display.topics
         with MqttLink(broker, "someone") as link:

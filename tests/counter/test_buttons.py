@@ -19,12 +19,14 @@ BUTTONS = {"next": 5, "recall": 6, "start": 13, "done": 19, "no_show": 20, "paus
 LAMPS = {"open": 17, "waiting": 27, "busy": 22, "error": 23}
 
 
-def device_config(counter_device: str, port: int, buttons=BUTTONS, hold_s=0.2) -> DeviceConfig:
+def device_config(
+    counter_device: str, port: int, buttons=BUTTONS, hold_s=0.2, leds=LAMPS
+) -> DeviceConfig:
     return parse_device_config(
         {
             "device": {"id": counter_device, "role": "counter", "branch": "pudong"},
             "broker": {"host": "127.0.0.1", "port": port},
-            "gpio": {"pin_factory": "mock", "buttons": buttons, "leds": LAMPS,
+            "gpio": {"pin_factory": "mock", "buttons": buttons, "leds": leds,
                      "bounce_ms": 50, "hold_s": hold_s},
         }
     )  # fmt: skip
@@ -35,11 +37,11 @@ def counter(server, broker, example_config):
     """counter-1 (counter c1, serving cash) with six buttons and four lamps."""
     made = []
 
-    def make(device="counter-1", buttons=BUTTONS):
+    def make(device="counter-1", buttons=BUTTONS, leds=LAMPS):
         factory = MockFactory()
         client = BranchClient(broker, "pudong", device)
-        unit = CounterDevice(example_config, device_config(device, broker.port, buttons), client,
-                             factory)  # fmt: skip
+        config = device_config(device, broker.port, buttons, leds=leds)
+        unit = CounterDevice(example_config, config, client, factory)
         client.start()
         client.wait_state()
         made.append((unit, client))
@@ -88,13 +90,14 @@ def test_a_double_tap_calls_once(counter, connect, server):
     assert len(server.branch.waiting_line("cash")) == 2  # exactly one called
 
 
-def test_a_long_press_of_the_only_button_recalls(counter, connect, server, broker):
+def test_a_long_press_of_the_only_button_recalls(counter, connect, server, clock):
     """GIVEN a counter with only a 'next' button WHEN it is pressed, then held THEN the
     first calls, the second recalls."""
     issue(connect, 1)
     unit, factory, _ = counter(buttons={"next": 5})
     press(factory, 5)
     wait_for(lambda: server.branch.counters["c1"].ticket is not None and unit._in_flight is None)
+    clock.advance(30)  # past the recall cool-down: the customer had time to walk up
     button = factory.pin(5)
 
     def hold() -> None:
@@ -168,3 +171,25 @@ def test_lamps_follow_the_counter(counter, connect, server):
     press(factory, BUTTONS["pause"])
     wait_for(lambda: unit._state.counter("c1").state == "paused")
     wait_for(lambda: len(lamp["open"].states) > 3)  # blinking while paused
+
+
+def test_the_feedback_keypad_rates_the_customer_just_finished_once(counter, connect, server):
+    """GIVEN a counter with a keypad WHEN a customer is finished THEN the feedback lamp
+    lights and one press rates that customer; a second press, or a press before anyone was
+    finished, is ignored."""
+    keypad = {**BUTTONS, "satisfied": 7, "neutral": 8, "unsatisfied": 9}
+    lamps = {**LAMPS, "feedback": 10}
+    issue(connect, 1)
+    unit, factory, client = counter(buttons=keypad, leds=lamps)
+    assert unit.act("satisfied") is None  # nobody finished yet: ignored
+    for button in ("next", "start", "done"):
+        press(factory, keypad[button])
+        wait_for(lambda: unit._in_flight is None)
+    wait_for(lambda: factory.pin(lamps["feedback"]).state)
+    ticket = unit._state and server.branch.counters["c1"].last_finished
+    press(factory, keypad["unsatisfied"])
+    press(factory, keypad["satisfied"])  # the same customer again: ignored
+    wait_for(lambda: server.branch.tickets[ticket].rating == "unsatisfied")
+    assert not factory.pin(lamps["feedback"]).state
+    rated = [e for e in server.store.events() if e.type == "ticket_rated"]
+    assert [e.data["rating"] for e in rated] == ["unsatisfied"]

@@ -82,10 +82,10 @@ def test_no_show_needs_the_configured_recalls(branch):
     ok(branch, "issue_ticket", service="a")
     ticket = ok(branch, "call_next", counter="c1")["ticket"]
     assert refused(branch, "no_show", counter="c1") == "recall_first"
-    ok(branch, "recall", counter="c1")
-    assert refused(branch, "no_show", counter="c1") == "recall_first"
-    ok(branch, "recall", counter="c1")
-    ok(branch, "no_show", counter="c1")
+    ok(branch, "recall", T0 + 30, counter="c1")
+    assert refused(branch, "no_show", T0 + 31, counter="c1") == "recall_first"
+    ok(branch, "recall", T0 + 60, counter="c1")
+    ok(branch, "no_show", T0 + 61, counter="c1")
     assert branch.tickets[ticket].status == "no_show"
     assert branch.counters["c1"].ticket is None
 
@@ -229,3 +229,42 @@ def test_snapshot_round_trip_gives_the_same_state(branch):
     copy = Branch.from_dict(branch.rules, branch.to_dict())
     assert copy.to_dict() == branch.to_dict()
     assert copy.lines == branch.lines
+
+
+def test_a_recall_waits_for_the_cool_down(branch):
+    """GIVEN a ticket just called WHEN recalled at once THEN refused; 20 s later, fine."""
+    ok(branch, "issue_ticket", service="a")
+    ok(branch, "call_next", T0 + 1, counter="c1")
+    assert refused(branch, "recall", T0 + 5, counter="c1") == "recall_too_soon"
+    ok(branch, "recall", T0 + 21, counter="c1")
+    assert refused(branch, "recall", T0 + 30, counter="c1") == "recall_too_soon"
+
+
+def test_a_rating_lands_once_on_the_customer_just_finished(branch):
+    """GIVEN A001 finished at c1 WHEN the keypad rates within the window THEN A001 gets
+    the rating, once; after the window, or with nobody finished, nothing is taken."""
+    assert refused(branch, "rate", counter="c1", rating="satisfied") == "no_feedback_open"
+    ok(branch, "issue_ticket", service="a")
+    ticket = ok(branch, "call_next", T0 + 1, counter="c1")["ticket"]
+    ok(branch, "finish", T0 + 100, counter="c1")
+    assert refused(branch, "rate", T0 + 101, counter="c1", rating="great") == "bad_rating"
+    ok(branch, "rate", T0 + 110, counter="c1", rating="unsatisfied")
+    assert branch.tickets[ticket].rating == "unsatisfied"
+    assert refused(branch, "rate", T0 + 111, counter="c1", rating="satisfied") == "already_rated"
+    ok(branch, "issue_ticket", T0 + 120, service="a")
+    ok(branch, "call_next", T0 + 121, counter="c1")
+    ok(branch, "finish", T0 + 130, counter="c1")
+    assert refused(branch, "rate", T0 + 191, counter="c1", rating="neutral") == "no_feedback_open"
+
+
+def test_notices_show_until_they_expire(branch):
+    from nowserving.protocol import state_message
+
+    ok(branch, "post_notice", T0, text="系统维护，请稍候 / System maintenance", minutes="10")
+    shown = state_message(branch, {}, T0 + 60)["notices"]
+    assert [n["text"] for n in shown] == ["系统维护，请稍候 / System maintenance"]
+    assert state_message(branch, {}, T0 + 601)["notices"] == []
+    ok(branch, "post_notice", T0 + 700, text="Back soon")
+    ok(branch, "post_notice", T0 + 701, minutes="0")  # taken down
+    assert state_message(branch, {}, T0 + 702)["notices"] == []
+    assert refused(branch, "post_notice", T0 + 703, text="") == "bad_notice"

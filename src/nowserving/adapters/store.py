@@ -19,7 +19,7 @@ from nowserving.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 4  # 2: learned; 3: command ids per device; 4: leased numbers
+SNAPSHOT_FORMAT = 5  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,

@@ -27,7 +27,13 @@ _BRANCH_KEYS = ("id", "names", "timezone", "languages", "day_starts_at", "hours"
 # Where a ticket's QR code leads: the branch's status page for one ticket. {token} is a
 # random word printed on the ticket (never guessable from the number); {branch} the id.
 DEFAULT_TICKET_URL = "https://queue.example/{branch}/t/{token}"
-_QUEUE_KEYS = ("no_show_after_recalls", "transfer_placement", "counters_start_open")
+_QUEUE_KEYS = (
+    "no_show_after_recalls",
+    "transfer_placement",
+    "counters_start_open",
+    "recall_cooldown_seconds",
+    "feedback_window_seconds",
+)
 _SERVICE_KEYS = (
     "id",
     "prefix",
@@ -95,6 +101,8 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
     recalls = queue.number("no_show_after_recalls", 2, whole=True, at_least=0)
     placement = queue.choice("transfer_placement", ("front", "back"), "front", what="placement")
     start_open = queue.get("counters_start_open", bool, True)
+    cooldown = queue.number("recall_cooldown_seconds", 20, at_least=0)
+    feedback = queue.number("feedback_window_seconds", 60, at_least=0)
 
     priorities = _priorities(root, languages)
     services = _services(root, languages)
@@ -113,6 +121,8 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         no_show_after_recalls=recalls,
         transfer_placement=placement,
         counters_start_open=start_open,
+        recall_cooldown_s=float(cooldown),
+        feedback_window_s=float(feedback),
     )
     return BranchConfig(
         rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url

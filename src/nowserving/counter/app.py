@@ -9,6 +9,10 @@ Lamps (`[gpio] leds`): `open` (lit while open, blinking while paused, dark when 
 `waiting` (someone waits for this counter), `busy` (blinking while a customer is called,
 lit while served), `error` (the last command found no server, or was refused).
 
+The optional feedback keypad (buttons `satisfied`, `neutral`, `unsatisfied`, lamp
+`feedback`) takes one rating for the customer just finished, while its lamp is lit
+(`queue.feedback_window_seconds` after the finish); other presses are ignored.
+
 One press = one command: presses are debounced by the panel, and while a command is on its
 way every further press is ignored. A command that finds no server is not kept for later:
 the error lamp says so at once, and the next press of the same button sends it again under
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from nowserving.adapters.gpio import Panel
 from nowserving.client import UNREACHABLE, BranchClient
@@ -36,7 +41,8 @@ COMMANDS = {
     "finish": "finish",  # the same button, by the command's own name
     "no_show": "no_show",
 }
-BUTTONS = (*COMMANDS, "pause")
+RATINGS = ("satisfied", "neutral", "unsatisfied")  # the customer's feedback keypad
+BUTTONS = (*COMMANDS, "pause", *RATINGS)
 DEADLINE_S = 2.0  # staff must know at once when a press reached no server
 
 
@@ -53,6 +59,9 @@ class CounterDevice:
         self._unanswered: dict[str, str] = {}  # button -> id of its command that found no one
         self._error: str | None = None
         self._state: BranchState | None = None
+        self._window_s = config.rules.feedback_window_s
+        self._served: int | None = None  # the counter's count of finished customers
+        self._feedback_until = 0.0  # monotonic time the keypad closes
         names = set(device.gpio.buttons) if device.gpio else set()
         holdable = frozenset({"next"}) if "next" in names and "recall" not in names else frozenset()
         self.panel = Panel(
@@ -75,6 +84,8 @@ class CounterDevice:
 
     def act(self, name: str) -> str | None:
         """Send the command of button `name`; returns its id, or None if ignored."""
+        if name in RATINGS:
+            return self._rate(name)
         kind = COMMANDS.get(name) or (self._pause_or_open() if name == "pause" else None)
         if kind is None:
             log.warning("counter %s: no command for a button called %r", self.counter, name)
@@ -86,6 +97,19 @@ class CounterDevice:
             command_id = self._unanswered.pop(name, None) or self.client.new_command_id()
         future = self.client.send(kind, {}, command_id=command_id, deadline_s=DEADLINE_S)
         future.add_done_callback(lambda f: self._answered(name, command_id, f.result()))
+        return command_id
+
+    def _rate(self, rating: str) -> str | None:
+        with self._lock:
+            if time.monotonic() >= self._feedback_until:
+                return None  # no customer to rate: a press outside the window is ignored
+            self._feedback_until = 0.0  # one rating per customer
+        self._refresh_lamps()
+        command_id = self.client.new_command_id()
+        future = self.client.send("rate", {"rating": rating}, command_id=command_id)
+        future.add_done_callback(
+            lambda f: f.result().ok or log.warning("rating refused: %s", f.result().message)
+        )
         return command_id
 
     def _pause_or_open(self) -> str:
@@ -110,7 +134,19 @@ class CounterDevice:
 
     def _take_state(self, state: BranchState) -> None:
         self._state = state
+        view = state.counter(self.counter)
+        if view is not None:
+            if self._served is not None and view.served > self._served:
+                self._open_keypad()
+            self._served = view.served
         self._refresh_lamps()
+
+    def _open_keypad(self) -> None:
+        with self._lock:
+            self._feedback_until = time.monotonic() + self._window_s
+        closer = threading.Timer(self._window_s, self._refresh_lamps)
+        closer.daemon = True
+        closer.start()
 
     def _refresh_lamps(self) -> None:
         view = self._state.counter(self.counter) if self._state else None
@@ -127,6 +163,7 @@ class CounterDevice:
             "busy", on=ticket is not None, blink=ticket is not None and ticket.status == "called"
         )
         self.panel.lamp("error", on=self._error is not None)
+        self.panel.lamp("feedback", on=time.monotonic() < self._feedback_until)
 
     @property
     def error(self) -> str | None:

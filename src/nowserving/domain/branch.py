@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 REMEMBERED_COMMANDS = 50_000
 RECENT_CALLS = 10
 LEASE_DEFAULT, LEASE_MAX = 20, 100  # numbers per lease_numbers, by default and at most
+RATINGS = ("satisfied", "neutral", "unsatisfied")
+NOTICE_MINUTES, NOTICES = 30, 5  # a notice lasts 30 min by default; at most 5 are shown
 # A newcomer estimate made off the command path is the starting point (shifted by the
 # change in people ahead) for tickets issued up to this long after it was made.
 ANCHOR_S = 30.0
@@ -67,6 +69,7 @@ class Branch:
         self.counters: dict[str, Counter] = {c: Counter(c, start) for c in rules.counters}
         self.outcomes: OrderedDict[str, dict] = OrderedDict()
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
+        self.notices: list[dict] = []  # for the lobby: text, language, at, until, device
         self.learner = Learner(rules.services, _priors(rules))
         # The last newcomer's estimate per (service, priority), for reuse within a second;
         # dropped whenever a counter opens, pauses or closes. Not state: never folded.
@@ -349,6 +352,13 @@ class Branch:
     def _decide_recall(self, cmd: Command, args: dict) -> list[Draft]:
         counter = self._counter(args)
         ticket = self._current(counter, TicketStatus.CALLED)
+        last = ticket.recalled_at or ticket.called_at or cmd.at
+        wait = self.rules.recall_cooldown_s - (cmd.at - last)
+        if wait > 0:
+            raise DomainError(
+                "recall_too_soon",
+                f"{ticket.number} was called {cmd.at - last:.0f} s ago: recall in {wait:.0f} s",
+            )
         return [
             (
                 "ticket_recalled",
@@ -361,6 +371,32 @@ class Branch:
                 },
             )
         ]
+
+    def _decide_rate(self, cmd: Command, args: dict) -> list[Draft]:
+        """The feedback keypad: one rating for the customer the counter finished last, while
+        the window is open."""
+        counter = self._counter(args)
+        rating = args.get("rating")
+        if rating not in RATINGS:
+            raise DomainError("bad_rating", f"rating is one of {', '.join(RATINGS)}")
+        ticket = self.tickets.get(counter.last_finished or "")
+        at = counter.last_finished_at
+        if ticket is None or at is None or cmd.at - at > self.rules.feedback_window_s:
+            raise DomainError("no_feedback_open", f"counter {counter.id} takes no rating now")
+        if ticket.rating is not None:
+            raise DomainError("already_rated", f"{ticket.number} was rated already")
+        return [("ticket_rated", {"ticket": ticket.id, "counter": counter.id, "rating": rating})]
+
+    def _decide_post_notice(self, cmd: Command, args: dict) -> list[Draft]:
+        """A notice for the lobby (the reason for a delay, ...), shown until it expires."""
+        text = (args.get("text") or "").strip()
+        minutes = args.get("minutes") or str(NOTICE_MINUTES)
+        if not re.fullmatch(r"[0-9]{1,3}", minutes):
+            raise DomainError("bad_minutes", "minutes must be 0-999 (0 takes notices down)")
+        if not text and minutes != "0":
+            raise DomainError("bad_notice", "a notice needs text")
+        until = cmd.at + int(minutes) * 60
+        return [("notice_posted", {"text": text, "until": until, "language": args.get("language")})]
 
     def _decide_start(self, cmd: Command, args: dict) -> list[Draft]:
         counter = self._counter(args)
@@ -577,7 +613,19 @@ class Branch:
         )
 
     def _apply_ticket_recalled(self, event: Event, data: dict) -> None:
-        self.tickets[data["ticket"]].recalls = data["recalls"]
+        ticket = self.tickets[data["ticket"]]
+        ticket.recalls, ticket.recalled_at = data["recalls"], event.at
+
+    def _apply_ticket_rated(self, event: Event, data: dict) -> None:
+        self.tickets[data["ticket"]].rating = data["rating"]
+
+    def _apply_notice_posted(self, event: Event, data: dict) -> None:
+        if data["until"] <= event.at:  # minutes 0: take the device's notices down
+            self.notices = [n for n in self.notices if n["device"] != event.device]
+            return
+        notice = {**data, "at": event.at, "device": event.device}
+        self.notices = [n for n in self.notices if n["until"] > event.at][-(NOTICES - 1) :]
+        self.notices.append(notice)
 
     def _apply_ticket_started(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
@@ -598,7 +646,9 @@ class Branch:
         ticket.status = TicketStatus.DONE
         ticket.finished_at = event.at
         self._leave_counter(ticket, event.at)
-        self.counters[data["counter"]].served += 1
+        counter = self.counters[data["counter"]]
+        counter.served += 1
+        counter.last_finished, counter.last_finished_at = ticket.id, event.at
 
     def _apply_ticket_no_show(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
@@ -679,6 +729,7 @@ class Branch:
         other.counters = {c: replace(counter) for c, counter in self.counters.items()}
         other.outcomes = OrderedDict()
         other.recent_calls = deque(maxlen=RECENT_CALLS)
+        other.notices = []
         other.learner = self.learner.copy()
         other._recent, other._anchors, other._counters_changed = {}, {}, self._counters_changed
         return other
@@ -709,6 +760,7 @@ class Branch:
             "counters": [c.to_dict() for c in self.counters.values()],
             "outcomes": list(self.outcomes.items()),
             "recent_calls": list(self.recent_calls),
+            "notices": list(self.notices),
             "learner": self.learner.to_dict(),
         }
 
@@ -731,6 +783,7 @@ class Branch:
                 branch.counters[cd["id"]] = Counter.from_dict(cd)
         branch.outcomes = OrderedDict((k, v) for k, v in d["outcomes"])
         branch.recent_calls.extend(d["recent_calls"])
+        branch.notices = list(d.get("notices", []))
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         return branch
 

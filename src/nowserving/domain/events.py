@@ -16,6 +16,8 @@ EVENT_TYPES = frozenset(
         "ticket_no_show",
         "ticket_transferred",
         "ticket_cancelled",
+        "ticket_rated",
+        "notice_posted",
         "counter_opened",
         "counter_paused",
         "counter_closed",

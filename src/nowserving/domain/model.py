@@ -71,6 +71,8 @@ class BranchRules:
     no_show_after_recalls: int = 2
     transfer_placement: str = "front"  # "front" or "back" of the target service's line
     counters_start_open: bool = True
+    recall_cooldown_s: float = 20.0  # a called ticket may be recalled this long after its call
+    feedback_window_s: float = 60.0  # a finished customer may rate the service this long
 
     def business_day(self, at: float) -> str:
         """The business day (ISO date) a moment belongs to: the day rolls at `day_starts_at`."""
@@ -127,6 +129,8 @@ class Ticket:
     started_at: float | None = None
     finished_at: float | None = None
     recalls: int = 0
+    recalled_at: float | None = None
+    rating: str | None = None  # satisfied, neutral or unsatisfied, from the keypad
     transfers: int = 0
     out_of_order: str | None = None  # reason when called ahead of its turn
     estimate: dict | None = None  # the wait estimate given when it was issued
@@ -159,6 +163,8 @@ class Counter:
     served: int = 0
     since: float | None = None  # when it was last paused
     free_since: float | None = None  # when it last became free to call, while it stays so
+    last_finished: str | None = None  # the ticket it finished last (its customer may rate)
+    last_finished_at: float | None = None
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "state": str(self.state)}

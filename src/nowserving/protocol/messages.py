@@ -189,6 +189,11 @@ def state_message(
         "services": services,
         "counters": counters,
         "recent_calls": list(branch.recent_calls),
+        "notices": [
+            {k: n[k] for k in ("text", "language", "at", "until")}
+            for n in branch.notices
+            if n["until"] > at
+        ],
     }
 
 

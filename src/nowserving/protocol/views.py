@@ -74,6 +74,16 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """What staff posted for the lobby, shown until `until`."""
+
+    text: str
+    language: str | None
+    at: float
+    until: float
+
+
+@dataclass(frozen=True)
 class BranchState:
     """The retained summary: everything a display or kiosk shows."""
 
@@ -88,6 +98,7 @@ class BranchState:
     services: tuple[ServiceView, ...]
     counters: tuple[CounterView, ...]
     recent_calls: tuple[Call, ...]
+    notices: tuple[Notice, ...] = ()
 
     def service(self, service_id: str) -> ServiceView | None:
         return next((s for s in self.services if s.id == service_id), None)
@@ -273,6 +284,11 @@ def _call(value: object, where: str) -> Call:
     )  # fmt: skip
 
 
+def _notice(value: object, where: str) -> Notice:
+    r = _Reader(value, where)
+    return Notice(r.str("text"), r.str("language", optional=True), r.num("at"), r.num("until"))
+
+
 def decode_state(payload: bytes) -> BranchState:
     """The retained summary, checked against the contract."""
     r = _message(payload, MAX_STATE_BYTES)
@@ -288,6 +304,7 @@ def decode_state(payload: bytes) -> BranchState:
         r.each("services", _service),
         r.each("counters", _counter),
         r.each("recent_calls", _call),
+        r.each("notices", _notice),
     )
 
 

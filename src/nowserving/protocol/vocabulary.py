@@ -61,6 +61,10 @@ COMMANDS: dict[str, CommandSpec] = {
     "cancel": CommandSpec(
         {"ticket": True, "reason": False}, frozenset({Role.STAFF}), own_counter=False
     ),
+    "rate": CommandSpec({**_COUNTER_ARG, "rating": True}, _AT_COUNTERS),
+    "post_notice": CommandSpec(
+        {"text": False, "minutes": False, "language": False}, _AT_COUNTERS, own_counter=False
+    ),
     "open_counter": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
     "pause_counter": CommandSpec({**_COUNTER_ARG, "reason": False}, _AT_COUNTERS),
     "close_counter": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
