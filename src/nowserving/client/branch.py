@@ -143,6 +143,8 @@ class BranchClient:
 
     def close(self) -> None:
         self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
         if self._timer is not None:
             self._timer.join(timeout=5)
             self._timer = None
@@ -179,6 +181,7 @@ class BranchClient:
             if command_id in self._pending:  # already on its way: the same outcome
                 return self._pending[command_id].future
             self._pending[command_id] = pending
+            self._cond.notify_all()  # the retry thread learns of a new deadline
         if self.connected:
             self.link.publish(self.topics.command(self.device_id), pending.message)
         return future
@@ -193,7 +196,18 @@ class BranchClient:
     def _retry_loop(self) -> None:
         """Publish unanswered commands again (same id), and give up on them at their
         deadline. Runs on its own thread; touches only the pending table."""
-        while not self._stop.wait(0.1):
+        while not self._stop.is_set():
+            with self._cond:
+                # Sleep until the next retry or deadline is due (or a command is sent, or
+                # the client closes): an idle device wakes for nothing.
+                due = min(
+                    (min(i.next_try, i.deadline) for i in self._pending.values()), default=None
+                )
+                wait = None if due is None else max(0.0, due - time.monotonic())
+                if wait is None or wait > 0:
+                    self._cond.wait(timeout=wait)
+                if self._stop.is_set():
+                    return
             now = time.monotonic()
             expired, again = [], []
             with self._cond:
