@@ -246,12 +246,7 @@ def _counters(
     for table in root.tables("counters", ("id", "names", "services", "breaks")):
         cid = table.ident("id", seen)
         names = _names(table, languages)
-        served = table.need("services", list, [])
-        if not served and "services" in table:
-            table.add("services", "must list at least one service")
-        for j, sid in enumerate(served):
-            if not isinstance(sid, str) or sid not in services:
-                table.add(f"services[{j}]", f"unknown service {sid!r}{hint(sid, services)}")
+        served = table.served("services", services)
         if len(set(map(str, served))) != len(served):
             table.add("services", "lists a service twice")
         breaks = []

@@ -204,6 +204,16 @@ class Table:
         seen.add(value)
         return value
 
+    def served(self, key: str, services) -> list:
+        """A counter's required list of services, each one that exists, none twice."""
+        served = self.need(key, list, [])
+        if not served and key in self:
+            self.add(key, "must list at least one service")
+        for j, sid in enumerate(served):
+            if not isinstance(sid, str) or sid not in services:
+                self.add(f"{key}[{j}]", f"unknown service {sid!r}{hint(sid, services)}")
+        return served
+
     def strings(self, key: str) -> tuple[str, ...]:
         """An optional list of distinct non-empty strings; () when absent."""
         values = self.get(key, list, [])

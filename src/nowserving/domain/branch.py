@@ -228,17 +228,8 @@ class Branch:
             # An estimate is advice: a failing one must never refuse a customer a ticket.
             log.exception("no wait estimate for a new %s ticket", service.id)
             estimate = None
-        data = {
-            "ticket": f"{self.business_day}/{number}",
-            "number": number,
-            "service": service.id,
-            "language": language,
-            "priority": priority,
-            "estimate": estimate.to_dict() if estimate else None,
-        }
-        if args.get("token"):
-            data["token"] = args["token"]
-        return [("ticket_issued", data)]
+        estimate = estimate.to_dict() if estimate else None
+        return [self._issued(number, service, language, priority, args, estimate=estimate)]
 
     def _check_open(self, service, at: float) -> None:
         if self.rules.past_cutoff(service, at):
@@ -272,6 +263,20 @@ class Branch:
             )
         ]
 
+    def _issued(self, number: str, service, language: str, priority: str, args: dict,
+                **more) -> Draft:  # fmt: skip
+        data = {
+            "ticket": f"{self.business_day}/{number}",
+            "number": number,
+            "service": service.id,
+            "language": language,
+            "priority": priority,
+            **more,
+        }
+        if args.get("token"):
+            data["token"] = args["token"]
+        return ("ticket_issued", data)
+
     def numbers_left(self, service) -> int:
         """How many numbers `service` can still give out today, online or leased."""
         used = self.numbered.get(service.id, 0) + self.leased_top.get(service.id, 0)
@@ -298,19 +303,19 @@ class Branch:
         superseded = args.get("supersedes")
         if superseded:
             drafts += self._supersede(cmd, superseded, number)
-        data = {
-            "ticket": f"{self.business_day}/{number}",
-            "number": number,
-            "service": service.id,
-            "language": language,
-            "priority": priority,
-            "estimate": None,
-            "offline": True,
-            "issued_at": min(issued_at, cmd.at),
-        }
-        if args.get("token"):
-            data["token"] = args["token"]
-        drafts.append(("ticket_issued", data))
+        when = min(issued_at, cmd.at)
+        drafts.append(
+            self._issued(
+                number,
+                service,
+                language,
+                priority,
+                args,
+                estimate=None,
+                offline=True,
+                issued_at=when,
+            )  # fmt: skip
+        )
         return drafts
 
     def _supersede(self, cmd: Command, superseded: str, number: str) -> list[Draft]:

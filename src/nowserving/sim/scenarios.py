@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
-from nowserving.config.schema import Problems, Table, hint, read_toml, span
+from nowserving.config.schema import Problems, Table, read_toml, span
 
 
 @dataclass(frozen=True)
@@ -315,12 +315,7 @@ def _counter(
     table: Table, services: set[str], day: tuple[time, time], seen: set[str]
 ) -> SimCounter:
     cid = table.ident("id", seen)
-    served = table.need("services", list, [])
-    if not served and "services" in table:
-        table.add("services", "must list at least one service")
-    for j, sid in enumerate(served):
-        if not isinstance(sid, str) or sid not in services:
-            table.add(f"services[{j}]", f"unknown service {sid!r}{hint(sid, services)}")
+    served = table.served("services", services)
     pauses = []
     for j, text in enumerate(table.get("breaks", list, [])):
         where = table.at(f"breaks[{j}]")
