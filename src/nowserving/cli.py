@@ -78,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     counter = sub.add_parser("counter", help="run a counter's buttons and lamps (headless)")
     counter.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
     counter.add_argument("--device", type=Path, required=True, help="this counter's config")
+    counter.add_argument("--ui", action="store_true", help="open the staff panel too")
+    counter.add_argument(
+        "--screenshot", type=Path, help="render the staff panel offscreen into this PNG, exit"
+    )
+    counter.add_argument("--size", type=_size, default=(1280, 800), help="WIDTHxHEIGHT")
+    counter.add_argument("--language", help="the panel's language (default: the branch's first)")
 
     preview = sub.add_parser(
         "ticket-preview", help="write a sample ticket as a picture and as the printer's bytes"
@@ -211,7 +217,7 @@ def _counter(args: argparse.Namespace) -> int:
     check_device_against_branch(device, config, str(args.device))
     from nowserving.counter.main import run_counter
 
-    return run_counter(config, device)
+    return run_counter(config, device, args.ui, args.screenshot, args.size, args.language)
 
 
 def _ticket_preview(args: argparse.Namespace) -> int:

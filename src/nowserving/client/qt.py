@@ -10,9 +10,13 @@ thread.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QObject, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtQuick import QQuickView
 
 from nowserving.client.branch import DEADLINE_S, BranchClient
+from nowserving.errors import NowservingError
 from nowserving.protocol.views import BranchState, EventView, Line, Reply
 
 
@@ -38,7 +42,12 @@ class QtBranchBridge(QObject):
         client.on_connection = self._from_network("connection")
 
     def _from_network(self, kind: str):
+        # A callback the client already had (e.g. a device's lamps) keeps being called.
+        previous = getattr(self.client, f"on_{kind}")
+
         def hand_over(payload: BranchState | Line | EventView | Reply | bool) -> None:
+            if previous is not None:
+                previous(payload)
             self._arrived.emit(kind, payload)  # network thread -> GUI thread (queued)
 
         hand_over.__qualname__ = f"QtBranchBridge.{kind}"
@@ -67,3 +76,38 @@ class QtBranchBridge(QObject):
         command_id = command_id or self.client.new_command_id()
         self.client.send(kind, args, command_id=command_id, deadline_s=deadline_s)
         return command_id
+
+
+def quick_view(
+    qml_dir: Path, module: str, properties: dict, size: QSize, providers: dict | None = None
+) -> QQuickView:
+    """A device's QML module (named as its folder) in a view, its controllers injected;
+    raises NowservingError if the QML does not load, so the app exits non-zero."""
+    view = QQuickView()
+    view.engine().addImportPath(str(qml_dir))
+    for name, provider in (providers or {}).items():
+        view.engine().addImageProvider(name, provider)
+    view.setResizeMode(QQuickView.ResizeMode.SizeRootObjectToView)
+    view.setInitialProperties(properties)
+    view.loadFromModule(module, "Main")
+    if view.status() != QQuickView.Status.Ready:
+        errors = "; ".join(e.toString() for e in view.errors())
+        raise NowservingError(f"the {module} QML did not load: {errors}")
+    view.resize(size)
+    return view
+
+
+def screenshot(view: QQuickView, bridge: QtBranchBridge, path: Path, wait_ms: int = 3000) -> int:
+    """Show `view` (offscreen when there is no screen), give the branch's state a moment to
+    arrive, and save a PNG; returns the exit status."""
+    loop = QEventLoop()
+    bridge.stateChanged.connect(lambda _: QTimer.singleShot(300, loop.quit))
+    QTimer.singleShot(wait_ms, loop.quit)
+    view.show()
+    loop.exec()
+    image = view.grabWindow()
+    if image.isNull() or not image.save(str(path)):
+        print(f"could not write the screenshot {path}")
+        return 1
+    print(f"wrote {path} ({image.width()}x{image.height()})")
+    return 0

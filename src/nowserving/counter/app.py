@@ -29,6 +29,7 @@ from nowserving.adapters.gpio import Panel
 from nowserving.client import UNREACHABLE, BranchClient
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
+from nowserving.config.hardware import GpioSettings
 from nowserving.protocol.views import BranchState, Reply
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,8 @@ class CounterDevice:
         self._feedback_until = 0.0  # monotonic time the keypad closes
         names = set(device.gpio.buttons) if device.gpio else set()
         holdable = frozenset({"next"}) if "next" in names and "recall" not in names else frozenset()
-        self.panel = Panel(
-            device.gpio, self._pressed, factory, on_hold=self._held, holdable=holdable
-        )
+        gpio = device.gpio or GpioSettings(pin_factory="mock")  # a staff PC: screen only
+        self.panel = Panel(gpio, self._pressed, factory, on_hold=self._held, holdable=holdable)
         client.on_state = self._take_state
         self._refresh_lamps()
 

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QSize, QTimer
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtQuick import QQuickView
 
@@ -16,10 +16,10 @@ from nowserving.adapters.gpio import Panel, pin_factory
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import FONT
 from nowserving.client import BranchClient, broker_for
-from nowserving.client.qt import QtBranchBridge
+from nowserving.client.qt import QtBranchBridge, quick_view
+from nowserving.client.qt import screenshot as screenshot_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
-from nowserving.errors import NowservingError
 from nowserving.kiosk.app import KioskController, TicketImages
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
@@ -40,17 +40,9 @@ def default_state_dir() -> Path:
 
 def build_view(controller: KioskController, size: QSize) -> QQuickView:
     """The kiosk's QML in a view; raises NowservingError if the QML does not load."""
-    view = QQuickView()
-    view.engine().addImportPath(str(QML))
-    view.engine().addImageProvider("ticket", TicketImages(controller))
-    view.setResizeMode(QQuickView.ResizeMode.SizeRootObjectToView)
-    view.setInitialProperties({"kiosk": controller})
-    view.loadFromModule("Kiosk", "Main")
-    if view.status() != QQuickView.Status.Ready:
-        errors = "; ".join(e.toString() for e in view.errors())
-        raise NowservingError(f"the kiosk's QML did not load: {errors}")
-    view.resize(size)
-    return view
+    return quick_view(
+        QML, "Kiosk", {"kiosk": controller}, size, {"ticket": TicketImages(controller)}
+    )
 
 
 def run_kiosk(
@@ -94,7 +86,7 @@ def run_kiosk(
     signal.signal(signal.SIGTERM, lambda *_: app.quit())
     try:
         if screenshot is not None:
-            return _screenshot(app, view, bridge, screenshot)
+            return screenshot_view(view, bridge, screenshot)
         if view is not None:
             view.showFullScreen()
         return app.exec()
@@ -107,18 +99,3 @@ def run_kiosk(
             panel.close()
         if spool is not None:
             spool.close()
-
-
-def _screenshot(app, view: QQuickView, bridge: QtBranchBridge, path: Path) -> int:
-    """Show the window offscreen, give the branch's state a moment to arrive, save a PNG."""
-    loop = QEventLoop()
-    bridge.stateChanged.connect(lambda _: QTimer.singleShot(200, loop.quit))
-    QTimer.singleShot(STATE_WAIT_MS, loop.quit)
-    view.show()
-    loop.exec()
-    image = view.grabWindow()
-    if image.isNull() or not image.save(str(path)):
-        log.error("could not write the screenshot %s", path)
-        return 1
-    print(f"wrote {path} ({image.width()}x{image.height()})")
-    return 0

@@ -1,0 +1,73 @@
+"""The staff panel, offscreen with pytest-qt, against the real server and Mosquitto."""
+
+from __future__ import annotations
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+from PySide6.QtCore import QSize
+
+from nowserving.client import BranchClient
+from nowserving.client.qt import QtBranchBridge, quick_view
+from nowserving.counter.app import CounterDevice
+from nowserving.counter.main import QML
+from nowserving.counter.panel import PanelController
+from tests.counter.test_buttons import device_config
+
+
+@pytest.fixture
+def panel(qtbot, server, broker, example_config):
+    client = BranchClient(broker, "pudong", "counter-1", watch_lines=("cash",))
+    config = device_config("counter-1", broker.port, buttons={})
+    device = CounterDevice(example_config, config, client, MockFactory())
+    controller = PanelController(example_config, device, QtBranchBridge(client))
+    view = quick_view(QML, "CounterPanel", {"panel": controller}, QSize(1280, 800))
+    client.start(wait_s=None)
+    view.show()
+    qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
+    yield controller
+    controller.close()
+    device.close()
+    client.close()
+    view.close()
+
+
+def test_the_panel_calls_serves_and_finishes(qtbot, panel, connect):
+    """GIVEN two customers WHEN staff use Next, Start, Done on the panel THEN the panel shows
+    the called customer, then serving, then the line moves on."""
+    kiosk = connect("kiosk-1")
+    for _ in range(2):
+        kiosk.request("issue_ticket", {"service": "cash"})
+    qtbot.waitUntil(lambda: len(panel.waiting) == 2, timeout=10_000)
+    panel.press("next")
+    qtbot.waitUntil(lambda: panel.ticket.get("number") == "A001", timeout=10_000)
+    assert panel.ticket["status"] == "called"
+    qtbot.waitUntil(lambda: [w["number"] for w in panel.waiting] == ["A002"], timeout=10_000)
+    panel.press("start")
+    qtbot.waitUntil(lambda: panel.ticket.get("status") == "serving", timeout=10_000)
+    panel.press("done")
+    qtbot.waitUntil(lambda: panel.ticket == {}, timeout=10_000)
+
+
+def test_call_a_given_ticket_transfer_and_post_a_notice(qtbot, panel, connect, server):
+    """GIVEN A001 and A002 waiting WHEN staff call A002 with a reason, transfer it, and post
+    a notice THEN the server records each, and the panel shows the result."""
+    kiosk = connect("kiosk-1")
+    for _ in range(2):
+        kiosk.request("issue_ticket", {"service": "cash"})
+    qtbot.waitUntil(lambda: len(panel.waiting) == 2, timeout=10_000)
+    second = panel.waiting[1]["id"]
+    panel.callTicket(second, "Urgent case")
+    qtbot.waitUntil(lambda: panel.ticket.get("number") == "A002", timeout=10_000)
+    assert server.branch.tickets[second].out_of_order == "Urgent case"
+    panel.transfer("accounts")
+    qtbot.waitUntil(lambda: panel.ticket == {}, timeout=10_000)
+    assert server.branch.tickets[second].service == "accounts"
+    panel.postNotice("系统升级，请稍候 / Short delay")
+    qtbot.waitUntil(lambda: bool(panel._state and panel._state.notices), timeout=10_000)
+    assert panel._state.notices[0].text == "系统升级，请稍候 / Short delay"
+
+
+def test_a_refusal_is_shown(qtbot, panel):
+    panel.press("next")  # nobody waits
+    qtbot.waitUntil(lambda: panel.message != "", timeout=10_000)
+    assert "nobody is waiting" in panel.message
