@@ -3,18 +3,20 @@ server and Mosquitto, with 20 counters pressing at a steady rate.
 
     .venv/bin/python bench/counter.py [--counters 20] [--seconds 30] [--every 2]
 
-Each counter is the real `CounterDevice` on gpiozero's MockFactory; a thread per counter
-drives its `next` and `start` pins in turn (next calls a customer, start serves them, the
-following next finishes them and calls the next one). Latency is from the falling edge of
-`next` to the first retained summary, received by a separate watcher, in which that
-counter holds a new ticket.
+Each counter is the real `CounterDevice` on gpiozero's MockFactory in a process of its own
+(as each runs on its own Pi), driving its `next` and `start` pins in turn (next calls a
+customer, start serves them, the following next finishes them and calls the next one).
+Latency is from the falling edge of `next` to the first summary, received by that
+counter's own client, in which the counter holds a new ticket.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -55,107 +57,119 @@ def branch_with_counters(workdir: Path, n: int) -> Path:
     return path
 
 
+def child(config_path: Path, port: int, index: int, presses: int, every: float) -> None:
+    """One counter, in a process of its own as on a Pi: press its pins, print latencies
+    (ms from the edge of `next` to its own client seeing the call in a summary)."""
+    from gpiozero.pins.mock import MockFactory
+
+    config = load_config(config_path)
+    device = parse_device_config(
+        {
+            "device": {"id": f"counter-{index}", "role": "counter", "branch": "pudong"},
+            "broker": {"host": "127.0.0.1", "port": port},
+            "gpio": {"pin_factory": "mock", "buttons": {"next": NEXT, "start": START}},
+        }
+    )
+    calls: list[float] = []
+    factory = MockFactory()
+    client = BranchClient(Broker("127.0.0.1", port), "pudong", device.id)
+    unit = CounterDevice(config, device, client, factory)
+    lamps = client.on_state
+    last = [None]
+
+    def seen(state) -> None:
+        lamps(state)
+        view = state.counter(f"c{index}")
+        ticket = view.ticket.id if view and view.ticket else None
+        if ticket and ticket != last[0]:
+            last[0] = ticket
+            calls.append(time.perf_counter())
+
+    client.on_state = seen
+    client.start()
+    client.wait_state()
+    next_pin, start_pin = factory.pin(NEXT), factory.pin(START)
+    pace = threading.Event()
+    pace.wait(every * index / 20)  # spread the counters out
+    edges = []
+    for _ in range(presses):
+        edges.append(time.perf_counter())
+        next_pin.drive_low()
+        next_pin.drive_high()
+        pace.wait(every / 2)  # the customer walks up (pacing the load, not waiting)
+        start_pin.drive_low()
+        start_pin.drive_high()
+        pace.wait(every / 2)
+    pace.wait(1)
+    latencies = []
+    for edge in edges:
+        after = [t for t in calls if t >= edge]
+        if after:
+            latencies.append(round((after[0] - edge) * 1000, 3))
+    print(json.dumps({"presses": len(edges), "latencies": latencies}), flush=True)
+    unit.close()
+    client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counters", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--every", type=float, default=2.0, help="seconds between presses")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    presses = int(args.seconds / args.every)
+    if args.child:
+        child(Path(args.child[0]), int(args.child[1]), int(args.child[2]), presses, args.every)
+        return
     print(f"$ {command_line()}")
     print(describe_machine())
-    from gpiozero.pins.mock import MockFactory
-
     with tempfile.TemporaryDirectory() as tmp, LocalMosquitto(Path(tmp) / "broker") as mosq:
         tmp = Path(tmp)
         path = branch_with_counters(tmp, args.counters)
-        config = load_config(path)
         broker = Broker("127.0.0.1", mosq.port)
         server = start_server(path, mosq.port, tmp / "events.sqlite", tmp / "server.log")
-        units = []
         try:
             wait_online(broker, server.pid)
-            presses = int(args.seconds / args.every) + 2
             with BranchClient(broker, "pudong", "kiosk-1") as kiosk:
                 futures = [
                     kiosk.send("issue_ticket", {"service": "cash"}, deadline_s=120)
-                    for _ in range(args.counters * presses)
+                    for _ in range(args.counters * (presses + 2))
                 ]
                 for f in futures:
                     f.result(timeout=130)
-            seen: dict[str, list[tuple[float, str]]] = {}  # counter -> (time, ticket) changes
-            lock = threading.Lock()
-
-            def state_seen(state) -> None:
-                now = time.perf_counter()
-                with lock:
-                    for view in state.counters:
-                        ticket = view.ticket.id if view.ticket else None
-                        history = seen.setdefault(view.id, [])
-                        if ticket and (not history or history[-1][1] != ticket):
-                            history.append((now, ticket))
-
-            watcher = BranchClient(broker, "pudong", "lobby-1", on_state=state_seen)
-            watcher.start()
-            for i in range(1, args.counters + 1):
-                device = parse_device_config(
-                    {
-                        "device": {"id": f"counter-{i}", "role": "counter", "branch": "pudong"},
-                        "broker": {"host": "127.0.0.1", "port": mosq.port},
-                        "gpio": {"pin_factory": "mock", "buttons": {"next": NEXT, "start": START}},
-                    }
-                )
-                factory = MockFactory()
-                client = BranchClient(broker, "pudong", device.id)
-                units.append((CounterDevice(config, device, client, factory), client, factory))
-                client.start()
-            edges: dict[str, list[float]] = {f"c{i}": [] for i in range(1, args.counters + 1)}
-
-            def staff(index: int, factory) -> None:
-                next_pin, start_pin = factory.pin(NEXT), factory.pin(START)
-                pace = threading.Event()
-                pace.wait(args.every * index / args.counters)  # spread the counters out
-                for _ in range(presses - 1):
-                    edges[f"c{index + 1}"].append(time.perf_counter())
-                    next_pin.drive_low()
-                    next_pin.drive_high()
-                    pace.wait(args.every / 2)  # the customer walks up (pacing, not waiting)
-                    start_pin.drive_low()
-                    start_pin.drive_high()
-                    pace.wait(args.every / 2)
-
-            threads = [
-                threading.Thread(target=staff, args=(i, factory))
-                for i, (_, _, factory) in enumerate(units)
+            children = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--seconds",
+                        str(args.seconds),
+                        "--every",
+                        str(args.every),
+                        "--child",
+                        str(path),
+                        str(mosq.port),
+                        str(i),
+                    ],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )  # fmt: skip
+                for i in range(1, args.counters + 1)
             ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            threading.Event().wait(1)  # the last summaries arrive
-            latencies = []
-            with lock:
-                for counter, times in edges.items():
-                    calls = [t for t, _ in seen.get(counter, [])]
-                    for edge in times:
-                        after = [t for t in calls if t >= edge]
-                        if after:
-                            latencies.append((after[0] - edge) * 1000)
-            watcher.close()
+            results = [json.loads(c.communicate(timeout=args.seconds + 120)[0]) for c in children]
         finally:
-            for unit, client, _ in units:
-                unit.close()
-                client.close()
             server.terminate()
             server.wait(10)
-    latencies.sort()
-    total = sum(len(v) for v in edges.values())
+    latencies = sorted(x for r in results for x in r["latencies"])
+    total = sum(r["presses"] for r in results)
     print(
-        f"\n{args.counters} counters, a 'next' press each every {args.every:g} s for "
-        f"{args.seconds:g} s: {len(latencies)} calls seen of {total} presses"
+        f"\n{args.counters} counters, each in a process of its own, a 'next' press each every "
+        f"{args.every:g} s for {args.seconds:g} s: {len(latencies)} calls seen of {total} presses"
     )
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
     print(
-        f"  button edge -> call in the published summary: p50 "
+        f"  button edge -> call in the published summary (seen by the counter): p50 "
         f"{statistics.median(latencies):.1f} ms  p99 {p99:.1f} ms  max {latencies[-1]:.1f} ms"
     )
 

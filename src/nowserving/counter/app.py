@@ -82,6 +82,18 @@ class CounterDevice:
         if name == "next":
             self.act("recall")  # a counter with one button: a long press recalls
 
+    def press(self, name: str) -> None:
+        """An on-screen button: where the counter has that GPIO button on gpiozero's mock
+        pins (the demo), the press goes through the pin like a finger's would; otherwise
+        straight to `act`."""
+        button = self.panel.buttons.get(name)
+        pin = getattr(button, "pin", None)
+        if pin is not None and hasattr(pin, "drive_low"):  # a MockPin
+            pin.drive_low()
+            pin.drive_high()
+        else:
+            self.act(name)
+
     def act(self, name: str) -> str | None:
         """Send the command of button `name`; returns its id, or None if ignored."""
         if name in RATINGS:

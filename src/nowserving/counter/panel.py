@@ -163,7 +163,7 @@ class PanelController(QObject):
     def press(self, button: str) -> None:
         """An on-screen button: the same path as the counter's GPIO button of that name."""
         self._message = ""
-        self.device.act(button)
+        self.device.press(button)
         self.changed.emit()
 
     @Slot(str, str)
