@@ -39,5 +39,6 @@ def test_demo_runs_a_branch_headless(tmp_path):
     assert "loaded at seq 0" in (out / "demo.log").read_text()
     # The real kiosk took the customers' taps and printed each ticket as a PNG.
     assert f"and {out / 'tickets'} (" in text and f"and {out / 'kiosk.png'}" in text
+    assert f"and {out / 'panel-counter-1.png'}" in text  # a staff panel, through mock pins
     printed = sorted(p.stem for p in (out / "tickets").glob("*.png"))
     assert len(printed) == int(summary[1]) and any(p.endswith("001") for p in printed), printed

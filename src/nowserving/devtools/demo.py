@@ -34,6 +34,7 @@ SHARE = {"cash": 0.45, "accounts": 0.25, "loans": 0.08, "wealth": 0.1, "business
 MEAN_SERVICE_MIN = {"cash": 4, "accounts": 9, "loans": 20, "wealth": 15, "business": 8}
 NO_SHOW = 0.05
 PRIORITY = 0.1
+PANELS = 2  # counters whose staff panel the demo opens
 
 
 class SimClock:
@@ -94,8 +95,10 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
                         target=_kiosk, args=(broker, config, clock, rng, stop), daemon=True
                     )
                 )
+            counters = [d.id for d in config.devices.values() if d.role == "counter"]
+            panels = counters[:PANELS] if kiosk_demo is not None else []
             for device in config.devices.values():
-                if device.role == "counter":
+                if device.role == "counter" and device.id not in panels:
                     workers.append(
                         threading.Thread(
                             target=_counter,
@@ -114,10 +117,18 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
                 w.start()
             written: list[str] = []
             if kiosk_demo is not None:
+
+                def staff(units: dict) -> None:  # the panels' counters, pressed by people
+                    for unit in units.values():
+                        args = (unit, config, clock, random.Random(rng.random()), stop)
+                        worker = threading.Thread(target=_panel_staff, args=args, daemon=True)
+                        workers.append(worker)
+                        worker.start()
+
                 written = kiosk_demo(
                     config, broker, clock, random.Random(rng.random()),
                     lambda r: _arrival(config, r), minutes, out, lines,
-                    lambda event: _show(event, config, clock),
+                    lambda event: _show(event, config, clock), panels, staff,
                 )  # fmt: skip
             else:
                 end = time.monotonic() + clock.real(minutes * 60)
@@ -201,6 +212,32 @@ def _counter(
             if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
                 return
             counter.request("finish")
+
+
+def _panel_staff(unit, config: BranchConfig, clock, rng: random.Random, stop) -> None:
+    """Staff at a counter with a panel: they press its on-screen buttons, which drive the
+    counter's (mock) GPIO pins, the same path a finger on a real button takes."""
+
+    def pause(simulated_s: float) -> bool:
+        return stop.wait(clock.real(simulated_s))
+
+    while not stop.is_set():
+        unit.press("next")
+        if pause(5):
+            return
+        view = unit._state.counter(unit.counter) if unit._state else None
+        if view is None or view.ticket is None or view.ticket.status != "called":
+            if pause(30):
+                return
+            continue
+        service = view.ticket.service
+        if pause(rng.uniform(15, 40)):
+            return
+        unit.press("start")
+        mean = MEAN_SERVICE_MIN.get(service, 6) * 60
+        if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
+            return
+        unit.press("done")
 
 
 def _clock_text(at: float, config: BranchConfig) -> str:

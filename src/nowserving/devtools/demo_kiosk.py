@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from gpiozero.pins.mock import MockFactory
 from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 
@@ -22,15 +23,41 @@ from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import FONT, preview
 from nowserving.client import BranchClient
-from nowserving.client.qt import QtBranchBridge
+from nowserving.client.qt import QtBranchBridge, quick_view
 from nowserving.config import BranchConfig
+from nowserving.config.device import parse_device_config
 from nowserving.config.hardware import PrinterSettings
+from nowserving.counter.app import CounterDevice
+from nowserving.counter.main import QML as COUNTER_QML
+from nowserving.counter.panel import PanelController
 from nowserving.kiosk.app import KioskController
 from nowserving.kiosk.main import build_view
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
 
 PRINTER = PrinterSettings(kind="dummy", paper_mm=80, profile="TM-T88V")
+DEMO_BUTTONS = {"next": 5, "recall": 6, "start": 13, "done": 19, "no_show": 20, "pause": 21}
+DEMO_LAMPS = {"open": 17, "waiting": 27, "busy": 22, "error": 23}
+
+
+def _open_panel(config: BranchConfig, broker: Broker, device_id: str):
+    """A counter with its buttons on mock pins and its staff panel in a window."""
+    counter_id = config.devices[device_id].counter
+    services = config.rules.counters[counter_id].services
+    device = parse_device_config(
+        {
+            "device": {"id": device_id, "role": "counter", "branch": config.rules.branch_id},
+            "broker": {"host": broker.host, "port": broker.port},
+            "gpio": {"pin_factory": "mock", "buttons": DEMO_BUTTONS, "leds": DEMO_LAMPS},
+        }
+    )
+    client = BranchClient(broker, config.rules.branch_id, device_id, watch_lines=services)
+    unit = CounterDevice(config, device, client, MockFactory())
+    panel = PanelController(config, unit, QtBranchBridge(client))
+    view = quick_view(COUNTER_QML, "CounterPanel", {"panel": panel}, QSize(1024, 640))
+    client.start(wait_s=None)
+    view.show()
+    return unit, panel, client, view
 
 
 def has_display() -> bool:
@@ -47,8 +74,11 @@ def run_kiosk_demo(
     out: Path,
     events: queue.Queue,
     show: Callable[[object], None],
+    panels: list[str] = (),
+    start_staff: Callable[[dict], None] | None = None,
 ) -> list[str]:
-    """Run the kiosk until `minutes` of branch time have passed; returns what was written."""
+    """Run the kiosk, and the staff panels of the counters named in `panels`, until
+    `minutes` of branch time have passed; returns what was written."""
     windowed = has_display()
     if not windowed:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -74,6 +104,9 @@ def run_kiosk_demo(
     view = build_view(controller, QSize(1024, 600))
     client.start(wait_s=None)
     view.show()
+    counters = [_open_panel(config, broker, device_id) for device_id in panels]
+    if start_staff is not None:
+        start_staff({device_id: c[0] for device_id, c in zip(panels, counters, strict=True)})
 
     def real_ms(branch_s: float) -> int:
         """Real milliseconds for `branch_s` seconds of branch time (at most one second)."""
@@ -117,6 +150,15 @@ def run_kiosk_demo(
         shot = out / "kiosk.png"
         view.grabWindow().save(str(shot))
         written.append(f"{shot} (the kiosk's screen at the end)")
+        for device_id, (_, _, _, panel_view) in zip(panels, counters, strict=True):
+            shot = out / f"panel-{device_id}.png"
+            panel_view.grabWindow().save(str(shot))
+            written.append(f"{shot} (the staff panel of {device_id} at the end)")
+    for unit, panel, panel_client, panel_view in counters:
+        panel.close()
+        unit.close()
+        panel_client.close()
+        panel_view.close()
     controller.close()
     client.close()
     prints.close()
