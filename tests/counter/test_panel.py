@@ -71,3 +71,13 @@ def test_a_refusal_is_shown(qtbot, panel):
     panel.press("next")  # nobody waits
     qtbot.waitUntil(lambda: panel.message != "", timeout=10_000)
     assert "nobody is waiting" in panel.message
+
+
+def test_pause_with_a_reason_and_open_again(qtbot, panel, server):
+    """GIVEN an open counter WHEN staff pause it for lunch on the panel THEN it is paused
+    with that reason; WHEN they press the same button again THEN it is open."""
+    panel.pause("午餐")
+    qtbot.waitUntil(lambda: panel.status == "paused", timeout=10_000)
+    assert server.branch.counters["c1"].reason == "午餐"
+    panel.press("pause")
+    qtbot.waitUntil(lambda: panel.status == "open", timeout=10_000)

@@ -10,6 +10,8 @@ Rectangle {
     readonly property real unit: Math.max(9, Math.min(width / 70, height / 45))
     readonly property var ticket: panel.ticket
     readonly property bool hasTicket: ticket.number !== undefined
+    property string callReason: "reason_priority"  // for calling a customer out of turn
+    property bool choosingPause: false
     color: "#111a24"
 
     // ----- header ------------------------------------------------------------------------
@@ -119,7 +121,24 @@ Rectangle {
                 ActionButton { Layout.fillWidth: true; unit: root.unit
                     label: root.panel.status === "open" ? root.s.pause : root.s.resume
                     tint: "#9e6a03"; active: !root.hasTicket || root.panel.status !== "open"
-                    onClicked: root.panel.press("pause") }
+                    onClicked: root.panel.status === "open"
+                               ? root.choosingPause = !root.choosingPause
+                               : root.panel.press("pause") }
+            }
+            Flow {  // a pause needs its reason, shown to customers on the display
+                visible: root.choosingPause && root.panel.status === "open"
+                Layout.fillWidth: true
+                spacing: root.unit * 0.5
+                Repeater {
+                    model: ["pause_break", "pause_lunch", "pause_meeting"]
+                    delegate: ActionButton {
+                        required property string modelData
+                        unit: root.unit * 0.8
+                        label: root.s.pause + ": " + root.s[modelData]
+                        tint: "#9e6a03"
+                        onClicked: { root.panel.pause(root.s[modelData]); root.choosingPause = false }
+                    }
+                }
             }
             Text {
                 text: root.s.transfer
@@ -160,6 +179,25 @@ Rectangle {
                 text: root.s.waiting_title
                 color: "#ffffff"; font.pixelSize: root.unit * 1.5; font.bold: true
             }
+            Row {  // the reason recorded when a customer is called out of turn
+                spacing: root.unit * 0.5
+                Text {
+                    text: root.s.reason_label + ":"
+                    color: "#8b949e"; font.pixelSize: root.unit * 1.1
+                    anchors.verticalCenter: parent.verticalCenter
+                }
+                Repeater {
+                    model: ["reason_priority", "reason_appointment"]
+                    delegate: ActionButton {
+                        required property string modelData
+                        unit: root.unit * 0.7
+                        implicitWidth: root.unit * 8
+                        label: root.s[modelData]
+                        tint: root.callReason === modelData ? "#1f6feb" : "#30363d"
+                        onClicked: root.callReason = modelData
+                    }
+                }
+            }
             Text {
                 text: root.panel.counts.map(c => c.name + " · " + c.waiting).join("   ")
                 color: "#c9d1d9"; font.pixelSize: root.unit * 1.1
@@ -190,9 +228,9 @@ Rectangle {
                         ActionButton {
                             unit: root.unit * 0.7
                             implicitWidth: root.unit * 4.5
-                            label: root.s.call_this  // out of turn, as an urgent case
+                            label: root.s.call_this  // out of turn, with the chosen reason
                             active: root.panel.status === "open" && !root.hasTicket
-                            onClicked: root.panel.callTicket(modelData.id, root.s.reason_priority)
+                            onClicked: root.panel.callTicket(modelData.id, root.s[root.callReason])
                         }
                     }
                 }
