@@ -112,11 +112,17 @@ def run_kiosk_demo(
         """Real milliseconds for `branch_s` seconds of branch time (at most one second)."""
         return max(1, min(1000, int(clock.real(branch_s) * 1000)))
 
+    closing = []  # set at the end: no more customers walk up
+
     def next_customer() -> None:
+        if closing:
+            return
         delay_s, args = arrival(rng)
         QTimer.singleShot(max(1, int(clock.real(delay_s) * 1000)), lambda: walk_up(args))
 
     def walk_up(args: dict) -> None:
+        if closing:
+            return
         if controller.phase != "choose":  # someone is still at the kiosk: wait a moment
             QTimer.singleShot(real_ms(5), lambda: walk_up(args))
             return
@@ -141,7 +147,16 @@ def run_kiosk_demo(
     pump = QTimer()
     pump.timeout.connect(drain)
     pump.start(100)
-    QTimer.singleShot(int(clock.real(minutes * 60) * 1000), app.quit)
+
+    def finish(waited_ms: int = 0) -> None:
+        """The doors close: the customer at the kiosk gets their ticket, then it stops."""
+        closing.append(True)
+        if controller.phase == "choose" or waited_ms >= 5000:
+            app.quit()
+        else:
+            QTimer.singleShot(50, lambda: finish(waited_ms + 50))
+
+    QTimer.singleShot(int(clock.real(minutes * 60) * 1000), finish)
     next_customer()
     app.exec()
     drain()
