@@ -264,6 +264,18 @@ def test_cross_check_catches_what_a_display_would_show_but_the_branch_lacks():
     ]
 
 
+def test_cross_check_catches_counter_buttons_nobody_knows():
+    counter = load_device_config(EXAMPLES / "counter-1.toml")
+    buttons = {"next": 17, "nxt": 18, "transfer_loans": 19, "transfer_loan": 20}
+    device = dataclasses.replace(counter, gpio=GpioSettings(buttons=buttons))
+    assert mismatches(device) == [
+        "gpio.buttons.nxt: a counter has no button 'nxt' (it knows next, recall, start, "
+        "done, finish, no_show, pause, satisfied, neutral, unsatisfied, and "
+        "transfer_<service>) (did you mean 'next'?)",
+        "gpio.buttons.transfer_loan: no service 'loan' to transfer to (did you mean 'loans'?)",
+    ]
+
+
 @pytest.mark.parametrize(
     "settings",
     [BrokerSettings, PrinterSettings, GpioSettings, AudioSettings, DisplaySettings],

@@ -193,3 +193,22 @@ def test_the_feedback_keypad_rates_the_customer_just_finished_once(counter, conn
     assert not factory.pin(lamps["feedback"]).state
     rated = [e for e in server.store.events() if e.type == "ticket_rated"]
     assert [e.data["rating"] for e in rated] == ["unsatisfied"]
+
+
+def test_a_transfer_button_sends_the_customer_to_its_service(counter, connect, server):
+    """GIVEN a counter with a `transfer_loans` button WHEN the customer at the counter is
+    sent on THEN they wait in the loans line, and a press with nobody there lights the error
+    lamp and changes nothing."""
+    buttons = {**BUTTONS, "transfer_loans": 7}
+    (number,) = issue(connect, 1)
+    unit, factory, client = counter(buttons=buttons)
+    press(factory, buttons["transfer_loans"])  # nobody at the counter yet: refused
+    wait_for(lambda: factory.pin(LAMPS["error"]).state)
+    press(factory, BUTTONS["next"])
+    wait_for(lambda: unit._state.counter("c1").ticket is not None)
+    threading.Event().wait(0.06)  # a finger, not a bounce: longer than bounce_ms apart
+    press(factory, buttons["transfer_loans"])
+    wait_for(lambda: unit._state.counter("c1").ticket is None)
+    (ticket,) = [t for t in server.branch.tickets.values() if t.number == number]
+    assert (ticket.service, ticket.status.value, ticket.transfers) == ("loans", "waiting", 1)
+    assert not factory.pin(LAMPS["error"]).state

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from nowserving.config.branch import BranchConfig
 from nowserving.config.hardware import (
+    COUNTER_BUTTONS,
+    TRANSFER_BUTTON,
     AudioSettings,
     GpioSettings,
     PrinterSettings,
@@ -185,11 +187,27 @@ def check_device_against_branch(
             f"{device.role.value!r}, but branch {rules.branch_id!r} lists "
             f"{device.id!r} as {known.role.value!r}",
         )
+    if device.role is Role.COUNTER and device.gpio:
+        _check_counter_buttons(p, device.gpio.buttons, rules.services)
     if device.display:
         _check_listed(p, "display.languages", device.display.languages, rules.languages, "language")
         _check_listed(p, "display.services", device.display.services, rules.services, "service")
         _check_listed(p, "display.counters", device.display.counters, rules.counters, "counter")
     p.raise_if_any(source)
+
+
+def _check_counter_buttons(p: Problems, buttons, services) -> None:
+    for name in buttons:
+        target = name.removeprefix(TRANSFER_BUTTON)
+        if name in COUNTER_BUTTONS or (target != name and target in services):
+            continue
+        if target != name:
+            p.add(f"gpio.buttons.{name}", f"no service {target!r} to transfer to"
+                  f"{hint(target, services)}")  # fmt: skip
+        else:
+            known = ", ".join(COUNTER_BUTTONS)
+            p.add(f"gpio.buttons.{name}", f"a counter has no button {name!r} "
+                  f"(it knows {known}, and transfer_<service>){hint(name, COUNTER_BUTTONS)}")  # fmt: skip
 
 
 def _check_listed(p: Problems, where: str, listed, known, what: str) -> None:

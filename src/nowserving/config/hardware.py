@@ -34,6 +34,10 @@ _AUDIO_KEYS = ("enabled", "volume", "device", "quiet_hours", "repeat")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 PIN_FACTORIES = ("default", "lgpio", "mock")
+# The buttons a counter knows (docs/counter.md), besides `transfer_<service>` ones.
+COUNTER_BUTTONS = ("next", "recall", "start", "done", "finish", "no_show", "pause",
+                   "satisfied", "neutral", "unsatisfied")  # fmt: skip
+TRANSFER_BUTTON = "transfer_"  # `transfer_loans`: send the customer at the counter to loans
 GPIO_PINS = range(28)  # BCM GPIO 0-27, the 40-pin header's GPIOs on every Raspberry Pi
 # The 40-pin header's physical pins (BOARD numbering) that are GPIOs, and their BCM number;
 # the others are power and ground.

@@ -1,8 +1,9 @@
 """A counter with buttons and lamps on GPIO (headless): one press is one command.
 
 Buttons (named in the device file's `[gpio] buttons`): `next`, `recall`, `start`, `done`
-(or `finish`),
-`no_show`, `pause` (pauses an open counter, opens a paused or closed one). A counter with a
+(or `finish`), `no_show`, `pause` (pauses an open counter, opens a paused or closed one),
+and `transfer_<service>` (sends the customer at the counter to that service's line, placed
+as the branch's `queue.transfer_placement` says; one button per target). A counter with a
 `next` button and no `recall` button recalls with a long press of `next` (`hold_s`).
 
 Lamps (`[gpio] leds`): `open` (lit while open, blinking while paused, dark when closed),
@@ -29,7 +30,7 @@ from nowserving.adapters.gpio import Panel
 from nowserving.client import UNREACHABLE, BranchClient
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
-from nowserving.config.hardware import GpioSettings
+from nowserving.config.hardware import TRANSFER_BUTTON, GpioSettings
 from nowserving.protocol.views import BranchState, Reply
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,14 @@ COMMANDS = {
 RATINGS = ("satisfied", "neutral", "unsatisfied")  # the customer's feedback keypad
 BUTTONS = (*COMMANDS, "pause", *RATINGS)
 DEADLINE_S = 2.0  # staff must know at once when a press reached no server
+
+
+def command_of(button: str) -> str | None:
+    """The command a counter button sends (None for `pause`, whose depends on the counter's
+    state, for the keypad's ratings and for names no counter knows)."""
+    if button.startswith(TRANSFER_BUTTON) and len(button) > len(TRANSFER_BUTTON):
+        return "transfer"
+    return COMMANDS.get(button)
 
 
 class CounterDevice:
@@ -98,7 +107,11 @@ class CounterDevice:
         """Send the command of button `name`; returns its id, or None if ignored."""
         if name in RATINGS:
             return self._rate(name)
-        kind = COMMANDS.get(name) or (self._pause_or_open() if name == "pause" else None)
+        kind, args = command_of(name), {}
+        if name == "pause":
+            kind = self._pause_or_open()
+        elif kind == "transfer":
+            args = {"to_service": name.removeprefix(TRANSFER_BUTTON)}
         if kind is None:
             log.warning("counter %s: no command for a button called %r", self.counter, name)
             return None
@@ -107,7 +120,7 @@ class CounterDevice:
                 return None  # one press, one command: the last one is still on its way
             self._in_flight = name
             command_id = self._unanswered.pop(name, None) or self.client.new_command_id()
-        future = self.client.send(kind, {}, command_id=command_id, deadline_s=DEADLINE_S)
+        future = self.client.send(kind, args, command_id=command_id, deadline_s=DEADLINE_S)
         future.add_done_callback(lambda f: self._answered(name, command_id, f.result()))
         return command_id
 
