@@ -50,6 +50,20 @@ def test_lamps_on_off_and_blink():
         panel.lamp("nonexistent", on=True)  # a lamp the device does not have: nothing
 
 
+def test_a_blinking_lamp_keeps_blinking_through_repeated_updates():
+    """GIVEN a lamp told to blink on every state update (20 a second in a busy branch)
+    THEN it blinks at its own pace rather than restarting, and so staying lit."""
+    factory = MockFactory()
+    with Panel(GpioSettings(leds={"busy": 17}), lambda name: None, factory) as panel:
+        lamp = factory.pin(17)
+        lamp.clear_states()
+        tick = threading.Event()
+        for _ in range(40):  # 0.8 s of updates, 50 ms apart
+            panel.lamp("busy", on=True, blink=True)
+            tick.wait(0.02)
+        assert [s.state for s in lamp.states].count(False) >= 2  # dark at least twice
+
+
 def test_a_callback_that_raises_does_not_stop_the_buttons():
     factory, calls = MockFactory(), []
 

@@ -64,6 +64,7 @@ class Panel:
         self._clock = clock
         self._bounce_s = settings.bounce_ms / 1000
         self._last: dict[str, float] = {}
+        self._modes: dict[str, str] = {}  # lamp -> what it shows: on, off or blink
         self._lock = threading.Lock()
         self.buttons: dict[str, Button] = {}
         self.leds: dict[str, LED] = {}
@@ -119,15 +120,22 @@ class Panel:
         self._pressed(name)
 
     def lamp(self, name: str, on: bool, blink: bool = False) -> None:
+        """Light, blink or darken a lamp; setting what it already shows changes nothing
+        (restarting a blink on every state update would keep it lit)."""
         led = self.leds.get(name)
         if led is None:
             return
-        if blink:
-            led.blink(on_time=0.25, off_time=0.25)
-        elif on:
-            led.on()
-        else:
-            led.off()
+        mode = "blink" if blink else "on" if on else "off"
+        with self._lock:
+            if self._modes.get(name) == mode:
+                return
+            self._modes[name] = mode
+            if blink:
+                led.blink(on_time=0.25, off_time=0.25)
+            elif on:
+                led.on()
+            else:
+                led.off()
 
     def close(self) -> None:
         for device in [*self.buttons.values(), *self.leds.values()]:

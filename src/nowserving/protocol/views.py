@@ -167,17 +167,19 @@ class _Reader:
         self.value, self.where = value, where
 
     def _get(self, key: str, kinds: tuple[type, ...], optional: bool) -> Any:
-        path = f"{self.where}.{key}" if self.where else key
-        if key not in self.value:
-            if optional:
-                return None
-            raise ProtocolError("bad_message", f"{path} is missing")
-        value = self.value[key]
+        value = self.value.get(key)
+        if type(value) in kinds:  # the common case, checked first: summaries are decoded
+            return value  # by every device many times a second
         if value is None and optional:
             return None
+        if key not in self.value:
+            raise ProtocolError("bad_message", f"{self._path(key)} is missing")
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise ProtocolError("bad_message", f"{path} has the wrong type")
+            raise ProtocolError("bad_message", f"{self._path(key)} has the wrong type")
         return value
+
+    def _path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
 
     def str(self, key: str, optional: bool = False) -> str | None:
         return self._get(key, (str,), optional)
@@ -205,15 +207,14 @@ class _Reader:
         return tuple(value)
 
     def each(self, key: str, decode: Callable[[object, str], Any]) -> tuple:
-        path = f"{self.where}.{key}" if self.where else key
+        path = self._path(key)
         return tuple(
             decode(v, f"{path}[{i}]") for i, v in enumerate(self._get(key, (list,), False))
         )
 
     def obj(self, key: str, decode: Callable[[object, str], Any]) -> Any:
         value = self._get(key, (dict,), True)
-        path = f"{self.where}.{key}" if self.where else key
-        return None if value is None else decode(value, path)
+        return None if value is None else decode(value, self._path(key))
 
 
 def _message(payload: bytes, limit: int) -> _Reader:
