@@ -606,6 +606,10 @@ class Branch:
             # The counter was free when this customer arrived: how long staff took to call.
             self.learner.reacted(event.at - ticket.queue_since)
         counter.ticket, counter.free_since = ticket.id, None
+        self._note_call(ticket, event.at)
+
+    def _note_call(self, ticket: Ticket, at: float) -> None:
+        # A recall is a call too: the lobby shows and announces it again.
         self.recent_calls.appendleft(
             {
                 "ticket": ticket.id,
@@ -613,13 +617,15 @@ class Branch:
                 "service": ticket.service,
                 "counter": ticket.counter,
                 "language": ticket.language,
-                "at": event.at,
+                "at": at,
+                "recalls": ticket.recalls,
             }
         )
 
     def _apply_ticket_recalled(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
         ticket.recalls, ticket.recalled_at = data["recalls"], event.at
+        self._note_call(ticket, event.at)
 
     def _apply_ticket_rated(self, event: Event, data: dict) -> None:
         self.tickets[data["ticket"]].rating = data["rating"]

@@ -71,6 +71,7 @@ class Call:
     counter: str
     language: str
     at: float
+    recalls: int = 0  # 0: the first call; n: the n-th recall of the same ticket
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ def _call(value: object, where: str) -> Call:
     r = _Reader(value, where)
     return Call(
         r.str("ticket"), r.str("number"), r.str("service"), r.str("counter"),
-        r.str("language"), r.num("at"),
+        r.str("language"), r.num("at"), r.int("recalls", optional=True) or 0,
     )  # fmt: skip
 
 
