@@ -35,6 +35,7 @@ from nowserving.protocol.views import (
     Reply,
     decode_event,
     decode_line,
+    decode_online,
     decode_reply,
     decode_state,
 )
@@ -81,9 +82,11 @@ class BranchClient:
         on_event: Callable[[EventView], None] | None = None,
         on_reply: Callable[[Reply], None] | None = None,
         on_connection: Callable[[bool], None] | None = None,
+        on_server: Callable[[bool], None] | None = None,
         watch_state: bool = True,
         watch_events: bool = False,
         watch_lines: tuple[str, ...] = (),
+        watch_server: bool = False,
         status: Callable[[], dict] | None = None,
         retry_s: float = RETRY_S,
     ) -> None:
@@ -91,6 +94,8 @@ class BranchClient:
         self.topics = Topics(branch)
         self.on_state, self.on_line, self.on_event = on_state, on_line, on_event
         self.on_reply, self.on_connection = on_reply, on_connection
+        self.on_server = on_server  # the server's retained status: online or not
+        self.server_online: bool | None = None  # None: not heard yet
         self._status = status or dict
         self.retry_s = retry_s
         self._cond = threading.Condition()
@@ -118,6 +123,8 @@ class BranchClient:
             self.link.subscribe(self.topics.events)
         for topic in self._line_topics:
             self.link.subscribe(topic)
+        if watch_server or on_server is not None:
+            self.link.subscribe(self.topics.status("server"))
 
     def __enter__(self) -> BranchClient:
         self.start()
@@ -288,6 +295,9 @@ class BranchClient:
                 self._call(self.on_event, decode_event(payload))
             elif topic == self.topics.reply(self.device_id):
                 self._take_reply(decode_reply(payload))
+            elif topic == self.topics.status("server"):
+                self.server_online = decode_online(payload)
+                self._call(self.on_server, self.server_online)
         except ProtocolError as err:
             log.warning("dropped a bad message on %s: %s (%s)", topic, err.code, err.message)
 

@@ -28,6 +28,7 @@ class QtBranchBridge(QObject):
     eventReceived = Signal(object)  # EventView
     replyReceived = Signal(object)  # Reply (also "unreachable" ones)
     connectionChanged = Signal(bool)
+    serverChanged = Signal(bool)  # the server's retained status (clients with watch_server)
 
     _arrived = Signal(str, object)  # (kind, payload), from any thread
 
@@ -40,6 +41,7 @@ class QtBranchBridge(QObject):
         client.on_event = self._from_network("event")
         client.on_reply = self._from_network("reply")
         client.on_connection = self._from_network("connection")
+        client.on_server = self._from_network("server")
 
     def _from_network(self, kind: str):
         # A callback the client already had (e.g. a device's lamps) keeps being called.
@@ -61,6 +63,7 @@ class QtBranchBridge(QObject):
             "event": self.eventReceived,
             "reply": self.replyReceived,
             "connection": self.connectionChanged,
+            "server": self.serverChanged,
         }[kind].emit(payload)
 
     def send(

@@ -33,7 +33,21 @@ ORIENTATIONS = ("landscape", "portrait")
 _TOP_KEYS = ("device", "broker", "printer", "gpio", "audio", "display")
 _DEVICE_KEYS = ("id", "role", "branch")
 _BROKER_KEYS = ("host", "port", "username", "password_file", "tls_ca", "mqtt_version")
-_DISPLAY_KEYS = ("orientation", "languages", "services", "counters")
+_DISPLAY_KEYS = (
+    "orientation",
+    "languages",
+    "services",
+    "counters",
+    "language_mode",
+    "alternate_seconds",
+    "theme",
+    "logo",
+    "media",
+    "media_seconds",
+    "history",
+)
+LANGUAGE_MODES = ("side_by_side", "alternate")
+THEMES = ("dark", "light")
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,13 @@ class DisplaySettings:
     languages: tuple[str, ...] = ()  # in the order shown
     services: tuple[str, ...] = ()
     counters: tuple[str, ...] = ()
+    language_mode: str = "side_by_side"  # or "alternate": one language at a time
+    alternate_seconds: float = 8.0  # how long each language shows, when alternating
+    theme: str = "dark"  # or "light"
+    logo: Path | None = None  # an image shown in the top bar
+    media: Path | None = None  # a folder of images shown beside the calls, yielding to them
+    media_seconds: float = 10.0  # how long each image shows
+    history: int = 8  # how many earlier calls are listed
 
 
 @dataclass(frozen=True)
@@ -109,7 +130,7 @@ def parse_device_config(
     branch = device.ident("branch", set())
     broker = _broker(root.table("broker", _BROKER_KEYS, required=False), device_id, base)
     printer, gpio, audio = parse_printer(root), parse_gpio(root), parse_audio(root)
-    display = _display(root)
+    display = _display(root, base)
     p.raise_if_any(source)  # so device_id, role and branch are all set below
     return DeviceConfig(device_id, Role(role), branch, broker, printer, gpio, audio, display)
 
@@ -131,14 +152,13 @@ def _broker(table: Table, device_id: str | None, base: Path | None) -> BrokerSet
 
 def _existing_file(table: Table, key: str, base: Path | None) -> Path | None:
     # Checked now, so that a device does not start only to fail its first connection.
-    text = table.get(key, str)
-    if text is None:
+    path = _path(table, key, base)
+    if path is None:
         return None
-    path = Path(text).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
     if not path.exists():
-        relative = "" if Path(text).is_absolute() else " (relative to the device file's folder)"
+        relative = (
+            "" if Path(table.data[key]).is_absolute() else " (relative to the device file's folder)"
+        )
         table.add(key, f"no such file: {str(path)!r}{relative}")
     elif not path.is_file():
         table.add(key, f"{str(path)!r} is not a file")
@@ -149,16 +169,36 @@ def _existing_file(table: Table, key: str, base: Path | None) -> Path | None:
     return path
 
 
-def _display(root: Table) -> DisplaySettings | None:
+def _display(root: Table, base: Path | None) -> DisplaySettings | None:
     table = root.optional_table("display", _DISPLAY_KEYS)
     if table is None:
         return None
+    media = _path(table, "media", base)
+    if media is not None and not media.is_dir():
+        table.add("media", f"no such folder: {str(media)!r}")
     return DisplaySettings(
         orientation=table.choice("orientation", ORIENTATIONS, "landscape", what="orientation"),
         languages=table.strings("languages"),
         services=table.strings("services"),
         counters=table.strings("counters"),
+        language_mode=table.choice(
+            "language_mode", LANGUAGE_MODES, "side_by_side", what="language mode"
+        ),
+        alternate_seconds=float(table.number("alternate_seconds", 8, at_least=2, at_most=600)),
+        theme=table.choice("theme", THEMES, "dark", what="theme"),
+        logo=_existing_file(table, "logo", base),
+        media=media,
+        media_seconds=float(table.number("media_seconds", 10, at_least=2, at_most=3600)),
+        history=table.number("history", 8, whole=True, at_least=0, at_most=20),
     )
+
+
+def _path(table: Table, key: str, base: Path | None) -> Path | None:
+    text = table.get(key, str)
+    if text is None:
+        return None
+    path = Path(text).expanduser()
+    return path if path.is_absolute() or base is None else base / path  # fmt: skip
 
 
 def check_device_against_branch(
@@ -197,17 +237,19 @@ def check_device_against_branch(
 
 
 def _check_counter_buttons(p: Problems, buttons, services) -> None:
+    known = ", ".join(COUNTER_BUTTONS)
     for name in buttons:
         target = name.removeprefix(TRANSFER_BUTTON)
         if name in COUNTER_BUTTONS or (target != name and target in services):
             continue
         if target != name:
-            p.add(f"gpio.buttons.{name}", f"no service {target!r} to transfer to"
-                  f"{hint(target, services)}")  # fmt: skip
+            why = f"no service {target!r} to transfer to{hint(target, services)}"
         else:
-            known = ", ".join(COUNTER_BUTTONS)
-            p.add(f"gpio.buttons.{name}", f"a counter has no button {name!r} "
-                  f"(it knows {known}, and transfer_<service>){hint(name, COUNTER_BUTTONS)}")  # fmt: skip
+            why = (
+                f"a counter has no button {name!r} (it knows {known}, and "
+                f"transfer_<service>){hint(name, COUNTER_BUTTONS)}"
+            )
+        p.add(f"gpio.buttons.{name}", why)
 
 
 def _check_listed(p: Problems, where: str, listed, known, what: str) -> None:

@@ -41,6 +41,7 @@ def mosquitto_acl(branch: str, devices: dict[str, str]) -> str:
             f"topic read {t.state}",
             f"topic read {t.events}",
             f"topic readwrite {t.status(device)}",
+            f"topic read {t.status('server')}",  # is the server there: shown on screens
         ]
         if role in ("counter", "staff"):
             lines.append(f"topic read {t.base}/line/+")

@@ -360,3 +360,11 @@ def decode_reply(payload: bytes) -> Reply:
         return Reply(command_id, True, result)
     error = _Reader(r.value.get("error"), "error")
     return Reply(command_id, False, {}, error.str("code"), error.str("message"))
+
+
+def decode_online(payload: bytes) -> bool:
+    """Whether a device's retained status says it is online (an empty payload: the status
+    was cleared, so no)."""
+    if not payload:
+        return False
+    return _message(payload, MAX_STATE_BYTES).bool("online")
