@@ -1,0 +1,277 @@
+"""The lobby display's screen: the state of one screen, for its QML (docs/display.md).
+
+Everything shown comes from the retained summary (`Lobby`); a new call in it gets its turn
+in the spotlight — HOLD_S alone, at least TURN_S when others wait for theirs — and is handed
+to `on_call` (the announcer) as its turn starts. Nothing here waits on the network or on
+audio: the GUI thread only takes what the bridge delivers and what timers say.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Property, QObject, QTimer, QUrl, Signal, Slot
+
+from nowserving.client.qt import QtBranchBridge
+from nowserving.config import BranchConfig
+from nowserving.config.device import DisplaySettings
+from nowserving.display.model import FRESH_S, Lobby, ShownCall
+from nowserving.i18n import catalog, languages
+from nowserving.protocol.views import BranchState
+
+HOLD_S = 10.0  # a call alone stays in the spotlight this long
+TURN_S = 4.0  # with more calls waiting for their turn, each still gets this long
+IMAGES = (".png", ".jpg", ".jpeg", ".svg", ".webp")
+PAUSE_REASONS = ("break", "lunch", "meeting")  # the staff panel's choices (panel.pause_*)
+
+
+class DisplayController(QObject):
+    """The state of one lobby screen."""
+
+    changed = Signal()
+    spotlightChanged = Signal()  # a call entered or left the spotlight
+
+    def __init__(
+        self,
+        config: BranchConfig,
+        bridge: QtBranchBridge,
+        settings: DisplaySettings | None = None,
+        on_call: Callable[[ShownCall, float], None] | None = None,
+        portrait: bool | None = None,
+        fresh_s: float = FRESH_S,
+        hold_s: float = HOLD_S,
+        turn_s: float = TURN_S,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.settings = settings or DisplaySettings()
+        self.bridge = bridge
+        self.lobby = Lobby(config.rules, self.settings, fresh_s)
+        self.on_call = on_call  # (call, its age in seconds) as its turn starts
+        self.hold_s, self.turn_s = hold_s, turn_s
+        self._languages = list(self.settings.languages or config.rules.languages)
+        self._strings = {lang: catalog(lang)["display"] for lang in self._languages}
+        self._portrait = (
+            portrait if portrait is not None else self.settings.orientation == "portrait"
+        )
+        self._language_index = 0
+        self._broker_up = False
+        self._server_up: bool | None = None
+        self._received = time.monotonic()  # when the last summary arrived (for call ages)
+        self._pending: deque[ShownCall] = deque()  # new calls waiting for their turn
+        self._current: ShownCall | None = None
+        self._turn_started = 0.0
+        self._highlighted = False
+        self._serial = 0  # counts turns, so QML restarts its animation on each
+        self._audio = "off"
+        self._media: list[Path] = []
+        self._media_index = 0
+        self._turn = QTimer(self)
+        self._turn.setSingleShot(True)
+        self._turn.timeout.connect(self._next_turn)
+        self._alternate = QTimer(self, interval=int(self.settings.alternate_seconds * 1000))
+        self._alternate.timeout.connect(self._switch_language)
+        if self.settings.language_mode == "alternate" and len(self._languages) > 1:
+            self._alternate.start()
+        self._slides = QTimer(self, interval=int(self.settings.media_seconds * 1000))
+        self._slides.timeout.connect(self._next_slide)
+        if self.settings.media is not None:
+            self._scan_media()
+            self._slides.start()
+        bridge.stateChanged.connect(self._take_state)
+        bridge.connectionChanged.connect(self._take_connection)
+        bridge.serverChanged.connect(self._take_server)
+        if bridge.client.state is not None:  # a summary that came before the screen
+            self._take_state(bridge.client.state)
+
+    def close(self) -> None:
+        for timer in (self._turn, self._alternate, self._slides):
+            timer.stop()
+
+    # ----- from the bridge (GUI thread) --------------------------------------------------
+
+    @Slot(object)
+    def _take_state(self, state: BranchState) -> None:
+        self._received = time.monotonic()
+        new = self.lobby.take(state)
+        self._pending.extend(new)
+        if new:
+            self._schedule_turn()
+        self.changed.emit()
+
+    @Slot(bool)
+    def _take_connection(self, up: bool) -> None:
+        self._broker_up = up
+        self.changed.emit()
+
+    @Slot(bool)
+    def _take_server(self, up: bool) -> None:
+        self._server_up = up
+        self.changed.emit()
+
+    # ----- the spotlight -------------------------------------------------------------------
+
+    def _schedule_turn(self) -> None:
+        if not self._highlighted:
+            self._next_turn()
+            return
+        left = self._turn_started + self.turn_s - time.monotonic()
+        if left < self._turn.remainingTime() / 1000 or not self._turn.isActive():
+            self._turn.start(max(0, int(left * 1000)))
+
+    @Slot()
+    def _next_turn(self) -> None:
+        if not self._pending:
+            self._highlighted = False  # the last call stays on screen, no longer flashing
+            self.spotlightChanged.emit()
+            self.changed.emit()
+            return
+        self._current = self._pending.popleft()
+        self._highlighted = True
+        self._serial += 1
+        self._turn_started = time.monotonic()
+        self._turn.start(int((self.turn_s if self._pending else self.hold_s) * 1000))
+        if self.on_call is not None:
+            state_at = self.lobby.state.at if self.lobby.state else self._current.at
+            age = max(0.0, state_at - self._current.at) + time.monotonic() - self._received
+            self.on_call(self._current, age)
+        self.spotlightChanged.emit()
+        self.changed.emit()
+
+    def _spotlight(self) -> dict:
+        call = self._current or (self.lobby.calls[0] if self.lobby.calls else None)
+        if call is None:
+            return {}
+        return {
+            "number": call.number,
+            "counter": call.counter_names,
+            "recall": call.recalls > 0,
+            "serial": self._serial,
+        }
+
+    def _history(self) -> list[dict]:
+        shown = self._current or (self.lobby.calls[0] if self.lobby.calls else None)
+        rest = [c for c in self.lobby.calls if shown is None or c.ticket != shown.ticket]
+        return [
+            {"number": c.number, "counter": c.counter_names, "recall": c.recalls > 0}
+            for c in rest[: self.settings.history]
+        ]
+
+    # ----- what the screen shows -------------------------------------------------------------
+
+    def _services(self) -> list[dict]:
+        rows = []
+        for row in self.lobby.rows():
+            waiting, wait = {}, {}
+            for lang, s in self._strings.items():
+                waiting[lang] = s["waiting"].format(n=row.waiting) if row.waiting else s[
+                    "waiting_none"
+                ]
+                if not row.accepting:
+                    wait[lang] = s["closed"]
+                elif row.serving == 0:
+                    wait[lang] = s["counters_none"]
+                elif row.low_min is None:
+                    wait[lang] = s["wait_unknown"] if row.waiting else s["wait_now"]
+                elif row.high_min <= 1:
+                    wait[lang] = s["wait_now"]
+                else:
+                    wait[lang] = s["wait"].format(low=row.low_min, high=row.high_min)
+            rows.append(
+                {"names": row.names, "count": row.waiting, "waiting": waiting, "wait": wait,
+                 "closed": not row.accepting or row.serving == 0}
+            )  # fmt: skip
+        return rows
+
+    def _notices(self) -> list[dict]:
+        """The ticker: staff's notices, then paused counters and why (per language)."""
+        now = self.lobby.state.at if self.lobby.state else 0
+        items = [{lang: text for lang in self._languages} for text in self.lobby.notices(now)]
+        for away in self.lobby.away():
+            key = _reason_key(away.reason)
+            item = {}
+            for lang, s in self._strings.items():
+                counter = away.names.get(lang, away.counter)
+                reason = s[f"reason_{key}"] if key else away.reason
+                item[lang] = (
+                    s["away_reason"].format(counter=counter, reason=reason)
+                    if reason
+                    else s["away"].format(counter=counter)
+                )
+            items.append(item)
+        return items
+
+    @Slot()
+    def _switch_language(self) -> None:
+        self._language_index = (self._language_index + 1) % len(self._languages)
+        self.changed.emit()
+
+    def _shown_languages(self) -> list[str]:
+        if self.settings.language_mode == "alternate":
+            return [self._languages[self._language_index]]
+        return self._languages
+
+    def _scan_media(self) -> None:
+        folder = self.settings.media
+        try:
+            self._media = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGES)
+        except OSError:
+            self._media = []  # the folder went away: no slides until it is back
+
+    @Slot()
+    def _next_slide(self) -> None:
+        self._media_index += 1
+        if self._media_index >= len(self._media):
+            self._scan_media()  # installers may add or remove pictures at any time
+            self._media_index = 0
+        self.changed.emit()
+
+    def _media_url(self) -> str:
+        if not self._media:
+            return ""
+        return QUrl.fromLocalFile(str(self._media[self._media_index % len(self._media)])).toString()
+
+    def set_audio(self, status: str) -> None:
+        """What the announcer says of the audio output (shown discreetly, and in the status)."""
+        if status != self._audio:
+            self._audio = status
+            self.changed.emit()
+
+    def _online(self) -> bool:
+        return self._broker_up and self._server_up is not False
+
+    def _logo(self) -> str:
+        logo = self.settings.logo
+        return QUrl.fromLocalFile(str(logo)).toString() if logo else ""
+
+    branchNames = Property("QVariantMap", lambda self: self.config.names, constant=True)
+    languages = Property("QVariantList", lambda self: self._languages, constant=True)
+    shownLanguages = Property("QVariantList", _shown_languages, notify=changed)
+    strings = Property("QVariantMap", lambda self: self._strings, constant=True)
+    portrait = Property(bool, lambda self: self._portrait, constant=True)
+    theme = Property(str, lambda self: self.settings.theme, constant=True)
+    logo = Property(str, _logo, constant=True)
+    online = Property(bool, _online, notify=changed)
+    hasState = Property(bool, lambda self: self.lobby.state is not None, notify=changed)
+    spotlight = Property("QVariantMap", _spotlight, notify=changed)
+    highlighted = Property(bool, lambda self: self._highlighted, notify=changed)
+    waitingTurns = Property(int, lambda self: len(self._pending), notify=changed)
+    history = Property("QVariantList", _history, notify=changed)
+    services = Property("QVariantList", _services, notify=changed)
+    notices = Property("QVariantList", _notices, notify=changed)
+    media = Property(str, _media_url, notify=changed)
+    audio = Property(str, lambda self: self._audio, notify=changed)
+
+
+def _reason_key(reason: str | None) -> str | None:
+    """The staff panel sends its pause reason in the staff's language; find which one it is,
+    so that every language shows it in its own words."""
+    if not reason:
+        return None
+    for key in PAUSE_REASONS:
+        if any(catalog(lang)["panel"].get(f"pause_{key}") == reason for lang in languages()):
+            return key
+    return None

@@ -1,0 +1,87 @@
+"""`nowserving display`: the lobby screen (full screen), or one offscreen screenshot."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtQuick import QQuickView
+
+from nowserving.adapters.printer.layout import FONT
+from nowserving.client import BranchClient, broker_for
+from nowserving.client.qt import QtBranchBridge, quick_view
+from nowserving.client.qt import screenshot as screenshot_view
+from nowserving.config import BranchConfig
+from nowserving.config.device import DeviceConfig, DisplaySettings
+from nowserving.display.app import DisplayController
+from nowserving.display.model import FRESH_S
+
+log = logging.getLogger(__name__)
+
+QML = Path(__file__).parent / "qml"
+
+
+def default_size(settings: DisplaySettings | None) -> tuple[int, int]:
+    portrait = settings is not None and settings.orientation == "portrait"
+    return (1080, 1920) if portrait else (1920, 1080)
+
+
+def build_view(controller: DisplayController, size: QSize) -> QQuickView:
+    """The lobby's QML in a view; raises NowservingError if the QML does not load."""
+    return quick_view(QML, "Lobby", {"lobby": controller}, size)
+
+
+def run_display(
+    config: BranchConfig,
+    device: DeviceConfig,
+    screenshot: Path | None = None,
+    size: tuple[int, int] | None = None,
+) -> int:
+    """Run the lobby display until it is closed (or write one screenshot and exit)."""
+    if screenshot is not None and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    QFontDatabase.addApplicationFont(str(FONT))  # CJK glyphs wherever the device runs
+    settings = device.display or DisplaySettings()
+    announcer = controller = None
+
+    def status() -> dict:
+        return {"audio": controller.audio if controller else "off", "screen": "on"}
+
+    client = BranchClient(
+        broker_for(device), config.rules.branch_id, device.id, status=status, watch_server=True
+    )
+    bridge = QtBranchBridge(client)
+    if screenshot is None and device.audio is not None and device.audio.enabled:
+        announcer = _announcer(config, device)
+    controller = DisplayController(
+        config,
+        bridge,
+        settings,
+        on_call=announcer.announce if announcer else None,
+        fresh_s=0 if screenshot is not None else FRESH_S,  # a picture of now, not a replay
+    )
+    if announcer is not None:
+        controller.set_audio(announcer.status)
+    view = build_view(controller, QSize(*(size or default_size(settings))))
+    client.start(wait_s=None)
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    try:
+        if screenshot is not None:
+            return screenshot_view(view, bridge, screenshot)
+        view.showFullScreen()
+        return app.exec()
+    finally:
+        controller.close()
+        client.close()
+        if announcer is not None:
+            announcer.close()
+
+
+def _announcer(config: BranchConfig, device: DeviceConfig):
+    return None

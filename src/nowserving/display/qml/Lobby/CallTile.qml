@@ -1,0 +1,45 @@
+import QtQuick
+import QtQuick.Layouts
+
+// One earlier call in the history: the number, and where that customer went.
+Rectangle {
+    id: tile
+    required property var call
+    required property var languages
+    required property real unit
+    required property var colors
+    radius: unit * 0.4
+    color: colors.tile
+    RowLayout {
+        anchors { fill: parent; leftMargin: tile.unit; rightMargin: tile.unit }
+        spacing: tile.unit
+        Text {
+            text: tile.call.number
+            color: colors.text
+            font.pixelSize: tile.unit * 2.4
+            font.bold: true
+            Layout.preferredWidth: tile.unit * 6
+        }
+        Text {
+            text: "→"
+            color: colors.accent
+            font.pixelSize: tile.unit * 1.5
+        }
+        ColumnLayout {
+            spacing: 0
+            Layout.fillWidth: true
+            Repeater {
+                model: tile.languages
+                Text {
+                    required property var modelData
+                    required property int index
+                    text: tile.call.counter[modelData]
+                    color: tile.colors.text
+                    font.pixelSize: tile.unit * (index === 0 ? 1.3 : 1.0)
+                    elide: Text.ElideRight
+                    Layout.fillWidth: true
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+import QtQuick
+import QtQuick.Layouts
+
+// The lobby display. Everything it shows comes from the injected `lobby` controller
+// (nowserving.display.app.DisplayController); it never waits on anything.
+Rectangle {
+    id: root
+    required property var lobby
+    readonly property real unit: Math.max(8, Math.min(width, height) / 36)
+    readonly property bool portrait: lobby.portrait || height > width
+    readonly property var langs: lobby.shownLanguages
+    readonly property var s: lobby.strings
+    readonly property var colors: lobby.theme === "light"
+        ? { "bg": "#eef1f5", "panel": "#ffffff", "tile": "#e2e7ee", "text": "#0d1b2a",
+            "dim": "#52606d", "accent": "#c0392b", "flash": "#e0a800", "spot": "#0d3b66",
+            "spotBright": "#1d6fb8", "spotText": "#ffffff" }
+        : { "bg": "#071423", "panel": "#0e2238", "tile": "#15304d", "text": "#ffffff",
+            "dim": "#9fb3c8", "accent": "#ffc107", "flash": "#ffc107", "spot": "#123a63",
+            "spotBright": "#2a78c8", "spotText": "#ffffff" }
+    color: colors.bg
+
+    // `key` of the display catalog in each shown language, joined
+    function t(key) { return root.langs.map(l => root.s[l][key]).join("   ") }
+    function inEach(texts) { return root.langs.map(l => texts[l]).join("   ") }
+
+    // ----- header: logo, branch, offline mark, clock -------------------------------
+    RowLayout {
+        id: header
+        anchors { top: parent.top; left: parent.left; right: parent.right; margins: root.unit }
+        height: root.unit * 3
+        spacing: root.unit
+        Image {
+            visible: root.lobby.logo !== ""
+            source: root.lobby.logo
+            fillMode: Image.PreserveAspectFit
+            Layout.preferredHeight: header.height
+            Layout.preferredWidth: header.height * 3
+            sourceSize.height: header.height
+        }
+        Text {
+            text: root.inEach(root.lobby.branchNames)
+            color: root.colors.text
+            font.pixelSize: root.unit * 1.6
+            font.bold: true
+            elide: Text.ElideRight
+            Layout.fillWidth: true
+        }
+        Rectangle {
+            objectName: "offlineMark"
+            visible: !root.lobby.online
+            color: "#b3261e"
+            radius: height / 2
+            implicitHeight: root.unit * 2
+            implicitWidth: offlineText.implicitWidth + root.unit * 1.6
+            Text {
+                id: offlineText
+                anchors.centerIn: parent
+                text: root.t("offline")
+                color: "#ffffff"
+                font.pixelSize: root.unit * 0.9
+            }
+        }
+        Text {
+            id: clock
+            color: root.colors.text
+            font.pixelSize: root.unit * 2
+            font.bold: true
+            text: Qt.formatDateTime(new Date(), "HH:mm")
+            Timer {
+                interval: 5000; running: true; repeat: true
+                onTriggered: clock.text = Qt.formatDateTime(new Date(), "HH:mm")
+            }
+        }
+    }
+
+    // ----- body: the calls (spotlight + history) and the lines ----------------------
+    GridLayout {
+        id: body
+        anchors {
+            top: header.bottom; bottom: ticker.top; left: parent.left; right: parent.right
+            margins: root.unit
+        }
+        columns: root.portrait ? 1 : 2
+        rowSpacing: root.unit
+        columnSpacing: root.unit
+
+        ColumnLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            Layout.preferredWidth: root.portrait ? body.width : body.width * 0.6
+            Layout.preferredHeight: root.portrait ? body.height * 0.62 : body.height
+            spacing: root.unit
+
+            // The call in the spotlight: number and counter, as large as the screen allows.
+            Rectangle {
+                id: spot
+                objectName: "spotlight"
+                readonly property var call: root.lobby.spotlight
+                readonly property bool flashing: root.lobby.highlighted
+                Layout.fillWidth: true
+                Layout.preferredHeight: root.portrait ? body.height * 0.3 : body.height * 0.55
+                radius: root.unit * 0.6
+                color: root.colors.spot
+                border.color: root.colors.flash
+                border.width: flashing ? root.unit * 0.4 : 0
+
+                // A new call: the card flashes a few times, then stays marked while it
+                // has the spotlight.
+                SequentialAnimation {
+                    id: flash
+                    loops: 3
+                    ColorAnimation { target: spot; property: "color"; to: root.colors.spotBright; duration: 250 }
+                    ColorAnimation { target: spot; property: "color"; to: root.colors.spot; duration: 450 }
+                }
+                Connections {
+                    target: root.lobby
+                    function onSpotlightChanged() {
+                        if (root.lobby.highlighted) flash.restart()
+                    }
+                }
+
+                Text {
+                    anchors { top: parent.top; left: parent.left; margins: root.unit }
+                    text: spot.call.recall ? root.t("recall") : root.t("calling")
+                    color: spot.call.recall ? root.colors.flash : root.colors.spotText
+                    font.pixelSize: root.unit * 1.4
+                    font.bold: spot.call.recall === true
+                }
+                GridLayout {
+                    anchors.centerIn: parent
+                    anchors.verticalCenterOffset: root.unit * 1.2
+                    width: parent.width - root.unit * 2
+                    columns: root.portrait ? 1 : 3
+                    columnSpacing: root.unit * 1.5
+                    rowSpacing: 0
+                    visible: spot.call.number !== undefined
+                    Text {
+                        objectName: "spotNumber"
+                        text: spot.call.number || ""
+                        color: root.colors.spotText
+                        font.pixelSize: Math.min(spot.height * (root.portrait ? 0.34 : 0.5),
+                                                 spot.width * (root.portrait ? 0.3 : 0.16))
+                        font.bold: true
+                        Layout.alignment: Qt.AlignCenter
+                    }
+                    Text {
+                        visible: !root.portrait
+                        text: "→"
+                        color: root.colors.flash
+                        font.pixelSize: Math.min(spot.height * 0.3, spot.width * 0.08)
+                    }
+                    ColumnLayout {
+                        Layout.fillWidth: !root.portrait
+                        Layout.alignment: Qt.AlignCenter
+                        spacing: 0
+                        Repeater {
+                            model: root.langs
+                            Text {
+                                required property var modelData
+                                required property int index
+                                objectName: "spotCounter"
+                                text: spot.call.counter ? spot.call.counter[modelData] : ""
+                                color: root.colors.spotText
+                                font.pixelSize: Math.min(spot.height, spot.width * 0.5)
+                                    * (index === 0 ? 0.2 : 0.13)
+                                font.bold: index === 0
+                                elide: Text.ElideRight
+                                horizontalAlignment: root.portrait ? Text.AlignHCenter : Text.AlignLeft
+                                Layout.fillWidth: true
+                            }
+                        }
+                    }
+                }
+                Text {
+                    anchors.centerIn: parent
+                    visible: spot.call.number === undefined
+                    text: root.lobby.hasState ? root.t("no_calls") : ""
+                    color: root.colors.dim
+                    font.pixelSize: root.unit * 1.6
+                }
+            }
+
+            Text {
+                text: root.t("history")
+                color: root.colors.dim
+                font.pixelSize: root.unit * 1.1
+                visible: root.lobby.history.length > 0
+            }
+            GridLayout {
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                columns: 2
+                rowSpacing: root.unit * 0.5
+                columnSpacing: root.unit * 0.5
+                Repeater {
+                    model: root.lobby.history
+                    CallTile {
+                        required property var modelData
+                        call: modelData
+                        languages: root.langs
+                        unit: root.unit
+                        colors: root.colors
+                        Layout.fillWidth: true
+                        Layout.preferredHeight: root.unit * 3.2
+                        Layout.maximumHeight: root.unit * 3.2
+                    }
+                }
+                Item { Layout.fillHeight: true; Layout.columnSpan: 2 }
+            }
+        }
+
+        ColumnLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            Layout.preferredWidth: root.portrait ? body.width : body.width * 0.4
+            spacing: root.unit * 0.4
+            Text {
+                text: root.t("waiting_title")
+                color: root.colors.dim
+                font.pixelSize: root.unit * 1.1
+            }
+            Repeater {
+                model: root.lobby.services
+                Rectangle {
+                    id: row
+                    required property var modelData
+                    objectName: "serviceRow"
+                    Layout.fillWidth: true
+                    Layout.preferredHeight: rowColumn.implicitHeight + root.unit * 0.6
+                    radius: root.unit * 0.4
+                    color: root.colors.panel
+                    ColumnLayout {
+                        id: rowColumn
+                        anchors { left: parent.left; right: count.left; top: parent.top; margins: root.unit * 0.3; leftMargin: root.unit * 0.6 }
+                        spacing: 0
+                        Repeater {  // the service's name, each shown language on its line
+                            model: root.langs
+                            Text {
+                                required property var modelData
+                                required property int index
+                                text: row.modelData.names[modelData]
+                                color: root.colors.text
+                                font.pixelSize: root.unit * (index === 0 ? 1.15 : 0.9)
+                                font.bold: index === 0
+                                elide: Text.ElideRight
+                                Layout.fillWidth: true
+                            }
+                        }
+                        Text {  // the wait a newcomer can expect, in each shown language
+                            text: root.inEach(row.modelData.wait)
+                            color: row.modelData.closed ? root.colors.accent : root.colors.dim
+                            font.pixelSize: root.unit * 0.85
+                            wrapMode: Text.WordWrap
+                            Layout.fillWidth: true
+                        }
+                    }
+                    Column {
+                        id: count
+                        anchors { right: parent.right; verticalCenter: parent.verticalCenter; rightMargin: root.unit * 0.6 }
+                        Text {
+                            anchors.horizontalCenter: parent.horizontalCenter
+                            text: row.modelData.count
+                            color: root.colors.accent
+                            font.pixelSize: root.unit * 1.9
+                            font.bold: true
+                        }
+                        Repeater {
+                            model: root.langs
+                            Text {
+                                required property var modelData
+                                anchors.horizontalCenter: parent.horizontalCenter
+                                text: root.s[modelData].waiting_label
+                                color: root.colors.dim
+                                font.pixelSize: root.unit * 0.7
+                            }
+                        }
+                    }
+                }
+            }
+            // Pictures from the media folder; a call in the spotlight takes their place.
+            Image {
+                objectName: "media"
+                visible: root.lobby.media !== "" && !root.lobby.highlighted
+                source: root.lobby.media
+                fillMode: Image.PreserveAspectFit
+                asynchronous: true
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+            }
+            Item { Layout.fillHeight: true; visible: root.lobby.media === "" || root.lobby.highlighted }
+        }
+    }
+
+    // ----- ticker: staff's notices and paused counters --------------------------------
+    Rectangle {
+        id: ticker
+        anchors { bottom: parent.bottom; left: parent.left; right: parent.right }
+        height: root.unit * 2.6
+        color: root.colors.panel
+        clip: true
+        visible: tickerText.text !== ""
+        Text {
+            id: tickerText
+            objectName: "ticker"
+            y: (parent.height - height) / 2
+            text: root.lobby.notices.map(n => root.inEach(n)).join("      ◆      ")
+            color: root.colors.text
+            font.pixelSize: root.unit * 1.2
+            // Short texts stand still; long ones scroll, right to left, again and again.
+            readonly property bool scrolls: implicitWidth > ticker.width - root.unit * 2
+            x: root.unit
+            SequentialAnimation on x {
+                running: tickerText.scrolls
+                PauseAnimation { duration: 3000 }
+                NumberAnimation {
+                    from: root.unit; to: -tickerText.implicitWidth
+                    duration: (tickerText.implicitWidth + root.unit) / root.unit * 250
+                }
+                NumberAnimation {
+                    from: ticker.width; to: -tickerText.implicitWidth
+                    loops: Animation.Infinite
+                    duration: (ticker.width + tickerText.implicitWidth) / root.unit * 250
+                }
+            }
+        }
+    }
+}
