@@ -92,7 +92,7 @@ def test_five_calls_200_ms_apart_each_get_their_turn_in_order(qtbot, lobby, conn
     assert [c.number for c in announced] == numbers
     qtbot.waitUntil(lambda: not controller.highlighted, timeout=5_000)
     # The history lists the earlier calls, newest first, with their counters.
-    history = [(h["number"], h["counter"]["en"]) for h in controller.history]
+    history = [(h["number"], h["counter"]["en"]) for h in controller.history.rows]
     assert history == [(numbers[i], f"Counter {i + 1}") for i in (3, 2, 1, 0)]
     assert controller.spotlight == {
         "number": numbers[4], "counter": {"zh": "5号贵宾室", "en": "Room 5"}, "recall": False,
@@ -111,12 +111,12 @@ def test_a_recall_is_shown_and_announced_again(qtbot, lobby, connect, clock):
     qtbot.waitUntil(lambda: len(announced) == 2, timeout=5_000)
     assert [(c.number, c.recalls) for c in announced] == [(number, 0), (number, 1)]
     assert controller.spotlight["recall"] is True
-    assert controller.history == []  # one ticket, listed once
+    assert controller.history.rows == []  # one ticket, listed once
 
 
 def test_lines_and_estimates_follow_the_state(qtbot, lobby, connect):
     controller, view, _ = lobby()
-    cash = lambda: next(r for r in controller.services if r["names"]["en"].startswith("Cash"))  # noqa: E731
+    cash = lambda: next(r for r in controller.services.rows if r["names"]["en"].startswith("Cash"))  # noqa: E731
     assert cash()["count"] == 0 and cash()["wait"]["en"] == "no wait"
     issue(connect, 3)
     qtbot.waitUntil(lambda: cash()["count"] == 3, timeout=5_000)
@@ -145,19 +145,19 @@ def test_disconnect_shows_the_mark_keeps_the_state_and_reconnect_converges(
 ):
     issue(connect, 2)
     controller, view, _ = lobby()
-    qtbot.waitUntil(lambda: controller.services[0]["count"] == 2, timeout=5_000)
+    qtbot.waitUntil(lambda: controller.services.rows[0]["count"] == 2, timeout=5_000)
     mark = find_item(view.rootObject(), "offlineMark")
     assert not mark.isVisible()
     mosquitto.stop()
     try:
         qtbot.waitUntil(lambda: not controller.online, timeout=10_000)
         assert mark.isVisible()
-        assert controller.services[0]["count"] == 2  # the last known state stays
+        assert controller.services.rows[0]["count"] == 2  # the last known state stays
     finally:
         mosquitto.start()
     qtbot.waitUntil(lambda: controller.online, timeout=20_000)
     issue(connect, 1)  # the world moved on: the screen catches up
-    qtbot.waitUntil(lambda: controller.services[0]["count"] == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: controller.services.rows[0]["count"] == 3, timeout=10_000)
     assert not mark.isVisible()
 
 
@@ -180,7 +180,7 @@ def test_a_display_that_starts_later_shows_the_calls_without_replaying_old_ones(
     controller, view, announced = lobby()
     assert announced == []  # they were called before this screen looked
     assert controller.spotlight["number"] == numbers[1]
-    assert [h["number"] for h in controller.history] == [numbers[0]]
+    assert [h["number"] for h in controller.history.rows] == [numbers[0]]
 
 
 def _items(item, name: str) -> list:

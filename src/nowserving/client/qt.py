@@ -12,7 +12,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QObject, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    Property,
+    QAbstractListModel,
+    QByteArray,
+    QEventLoop,
+    QModelIndex,
+    QObject,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtQuick import QQuickView
 
 from nowserving.client.branch import DEADLINE_S, BranchClient
@@ -79,6 +91,50 @@ class QtBranchBridge(QObject):
         command_id = command_id or self.client.new_command_id()
         self.client.send(kind, args, command_id=command_id, deadline_s=deadline_s)
         return command_id
+
+
+class RowsModel(QAbstractListModel):
+    """Rows of dicts for a QML Repeater or ListView, each key a role. New rows of the same
+    count update the delegates in place (no delegate is rebuilt); rows equal to the shown
+    ones change nothing at all."""
+
+    countChanged = Signal()
+
+    def __init__(self, roles: tuple[str, ...], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._roles = {Qt.ItemDataRole.UserRole + 1 + i: name for i, name in enumerate(roles)}
+        self._rows: list[dict] = []
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's API)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        return {role: QByteArray(name.encode()) for role, name in self._roles.items()}
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or role not in self._roles:
+            return None
+        return self._rows[index.row()][self._roles[role]]
+
+    def set_rows(self, rows: list[dict]) -> None:
+        if rows == self._rows:
+            return
+        if len(rows) == len(self._rows):
+            pairs = zip(rows, self._rows, strict=True)
+            changed = [i for i, (new, old) in enumerate(pairs) if new != old]
+            self._rows = rows
+            self.dataChanged.emit(self.index(changed[0]), self.index(changed[-1]))
+            return
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+        self.countChanged.emit()
+
+    @property
+    def rows(self) -> list[dict]:
+        return self._rows
+
+    count = Property(int, lambda self: len(self._rows), notify=countChanged)
 
 
 def quick_view(

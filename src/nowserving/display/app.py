@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Property, QObject, QTimer, QUrl, Signal, Slot
 
-from nowserving.client.qt import QtBranchBridge
+from nowserving.client.qt import QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
 from nowserving.config.device import DisplaySettings
 from nowserving.display.model import FRESH_S, Lobby, ShownCall
@@ -24,6 +24,7 @@ from nowserving.protocol.views import BranchState
 
 HOLD_S = 10.0  # a call alone stays in the spotlight this long
 TURN_S = 4.0  # with more calls waiting for their turn, each still gets this long
+MAX_WAITING_TURNS = 8  # beyond this (a burst, a reconnect), the oldest skip the spotlight
 IMAGES = (".png", ".jpg", ".jpeg", ".svg", ".webp")
 PAUSE_REASONS = ("break", "lunch", "meeting")  # the staff panel's choices (panel.pause_*)
 
@@ -31,8 +32,9 @@ PAUSE_REASONS = ("break", "lunch", "meeting")  # the staff panel's choices (pane
 class DisplayController(QObject):
     """The state of one lobby screen."""
 
-    changed = Signal()
+    changed = Signal()  # connection, audio, language: the screen's frame
     spotlightChanged = Signal()  # a call entered or left the spotlight
+    noticesChanged = Signal()
 
     def __init__(
         self,
@@ -61,6 +63,7 @@ class DisplayController(QObject):
         self._broker_up = False
         self._server_up: bool | None = None
         self._received = time.monotonic()  # when the last summary arrived (for call ages)
+        self._had_state = False
         self._pending: deque[ShownCall] = deque()  # new calls waiting for their turn
         self._current: ShownCall | None = None
         self._turn_started = 0.0
@@ -69,6 +72,10 @@ class DisplayController(QObject):
         self._audio = "off"
         self._media: list[Path] = []
         self._media_index = 0
+        self._notices: list[dict] = []
+        self._spot: dict = {}
+        self.history = RowsModel(("number", "counter", "recall"), self)
+        self.services = RowsModel(("names", "count", "waiting", "wait", "closed"), self)
         self._turn = QTimer(self)
         self._turn.setSingleShot(True)
         self._turn.timeout.connect(self._next_turn)
@@ -98,9 +105,22 @@ class DisplayController(QObject):
         self._received = time.monotonic()
         new = self.lobby.take(state)
         self._pending.extend(new)
+        while len(self._pending) > MAX_WAITING_TURNS:  # they stay listed in the history
+            self._pending.popleft()
         if new:
             self._schedule_turn()
-        self.changed.emit()
+        self._show_calls()  # a new call is listed at once, until its turn in the spotlight
+        self.services.set_rows(self._services())
+        notices = self._notices_now()
+        if notices != self._notices:
+            self._notices = notices
+            self.noticesChanged.emit()
+        self._has_state()
+
+    def _has_state(self) -> None:
+        if not self._had_state:
+            self._had_state = True
+            self.changed.emit()
 
     @Slot(bool)
     def _take_connection(self, up: bool) -> None:
@@ -126,8 +146,7 @@ class DisplayController(QObject):
     def _next_turn(self) -> None:
         if not self._pending:
             self._highlighted = False  # the last call stays on screen, no longer flashing
-            self.spotlightChanged.emit()
-            self.changed.emit()
+            self._show_calls(turned=True)
             return
         self._current = self._pending.popleft()
         self._highlighted = True
@@ -138,8 +157,15 @@ class DisplayController(QObject):
             state_at = self.lobby.state.at if self.lobby.state else self._current.at
             age = max(0.0, state_at - self._current.at) + time.monotonic() - self._received
             self.on_call(self._current, age)
-        self.spotlightChanged.emit()
-        self.changed.emit()
+        self._show_calls(turned=True)
+
+    def _show_calls(self, turned: bool = False) -> None:
+        """The spotlight and the history as they are now; QML hears only of what changed."""
+        self.history.set_rows(self._history())
+        spot = self._spotlight()
+        if turned or spot != self._spot:
+            self._spot = spot
+            self.spotlightChanged.emit()
 
     def _spotlight(self) -> dict:
         call = self._current or (self.lobby.calls[0] if self.lobby.calls else None)
@@ -167,9 +193,9 @@ class DisplayController(QObject):
         for row in self.lobby.rows():
             waiting, wait = {}, {}
             for lang, s in self._strings.items():
-                waiting[lang] = s["waiting"].format(n=row.waiting) if row.waiting else s[
-                    "waiting_none"
-                ]
+                waiting[lang] = (
+                    s["waiting"].format(n=row.waiting) if row.waiting else s["waiting_none"]
+                )
                 if not row.accepting:
                     wait[lang] = s["closed"]
                 elif row.serving == 0:
@@ -186,7 +212,7 @@ class DisplayController(QObject):
             )  # fmt: skip
         return rows
 
-    def _notices(self) -> list[dict]:
+    def _notices_now(self) -> list[dict]:
         """The ticker: staff's notices, then paused counters and why (per language)."""
         now = self.lobby.state.at if self.lobby.state else 0
         items = [{lang: text for lang in self._languages} for text in self.lobby.notices(now)]
@@ -255,13 +281,12 @@ class DisplayController(QObject):
     theme = Property(str, lambda self: self.settings.theme, constant=True)
     logo = Property(str, _logo, constant=True)
     online = Property(bool, _online, notify=changed)
-    hasState = Property(bool, lambda self: self.lobby.state is not None, notify=changed)
-    spotlight = Property("QVariantMap", _spotlight, notify=changed)
-    highlighted = Property(bool, lambda self: self._highlighted, notify=changed)
-    waitingTurns = Property(int, lambda self: len(self._pending), notify=changed)
-    history = Property("QVariantList", _history, notify=changed)
-    services = Property("QVariantList", _services, notify=changed)
-    notices = Property("QVariantList", _notices, notify=changed)
+    hasState = Property(bool, lambda self: self._had_state, notify=changed)
+    spotlight = Property("QVariantMap", lambda self: self._spot, notify=spotlightChanged)
+    highlighted = Property(bool, lambda self: self._highlighted, notify=spotlightChanged)
+    historyModel = Property(QObject, lambda self: self.history, constant=True)
+    servicesModel = Property(QObject, lambda self: self.services, constant=True)
+    notices = Property("QVariantList", lambda self: self._notices, notify=noticesChanged)
     media = Property(str, _media_url, notify=changed)
     audio = Property(str, lambda self: self._audio, notify=changed)
 

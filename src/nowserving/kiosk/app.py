@@ -15,23 +15,13 @@ from collections.abc import Callable
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import (
-    Property,
-    QAbstractListModel,
-    QByteArray,
-    QModelIndex,
-    QObject,
-    Qt,
-    QTimer,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import Property, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtQuick import QQuickImageProvider
 
 from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, qr_image
 from nowserving.client import UNREACHABLE
-from nowserving.client.qt import QtBranchBridge
+from nowserving.client.qt import QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
 from nowserving.i18n import catalog, text
 from nowserving.kiosk.printing import PrintQueue
@@ -47,47 +37,7 @@ REPLAY_S = 5.0  # how often spooled tickets are offered again while the server i
 STUCK_S = 20  # a ticket neither printed nor refused by then: back to the start screen
 FAILED_S = 45  # ... and this long when it could not be printed
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
-ROLES = {
-    Qt.ItemDataRole.UserRole + 1: b"serviceId",
-    Qt.ItemDataRole.UserRole + 2: b"name",
-    Qt.ItemDataRole.UserRole + 3: b"detail",
-    Qt.ItemDataRole.UserRole + 4: b"note",
-    Qt.ItemDataRole.UserRole + 5: b"accepting",
-}
-
-
-class ServiceModel(QAbstractListModel):
-    """The service buttons, one row per service of the branch."""
-
-    countChanged = Signal()
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[dict] = []
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's API)
-        return 0 if parent.isValid() else len(self._rows)
-
-    def roleNames(self) -> dict[int, QByteArray]:
-        return {role: QByteArray(name) for role, name in ROLES.items()}
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or role not in ROLES:
-            return None
-        return self._rows[index.row()][ROLES[role].decode()]
-
-    def set_rows(self, rows: list[dict]) -> None:
-        if len(rows) == len(self._rows):
-            self._rows = rows
-            if rows:
-                self.dataChanged.emit(self.index(0), self.index(len(rows) - 1))
-            return
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
-        self.countChanged.emit()
-
-    count = Property(int, lambda self: len(self._rows), notify=countChanged)
+SERVICE_ROLES = ("serviceId", "name", "detail", "note", "accepting")
 
 
 class KioskController(QObject):
@@ -129,7 +79,7 @@ class KioskController(QObject):
         self._number = self._detail = self._late = ""
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
-        self._model = ServiceModel(self)
+        self._model = RowsModel(SERVICE_ROLES, self)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.reset)

@@ -4,7 +4,8 @@ import QtQuick.Layouts
 // One earlier call in the history: the number, and where that customer went.
 Rectangle {
     id: tile
-    required property var call
+    required property string number
+    required property var counter
     required property var languages
     required property real unit
     required property var colors
@@ -14,7 +15,7 @@ Rectangle {
         anchors { fill: parent; leftMargin: tile.unit; rightMargin: tile.unit }
         spacing: tile.unit
         Text {
-            text: tile.call.number
+            text: tile.number
             color: colors.text
             font.pixelSize: tile.unit * 2.4
             font.bold: true
@@ -33,7 +34,7 @@ Rectangle {
                 Text {
                     required property var modelData
                     required property int index
-                    text: tile.call.counter[modelData]
+                    text: tile.counter[modelData]
                     color: tile.colors.text
                     font.pixelSize: tile.unit * (index === 0 ? 1.3 : 1.0)
                     elide: Text.ElideRight

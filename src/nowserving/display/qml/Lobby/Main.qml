@@ -21,7 +21,9 @@ Rectangle {
 
     // `key` of the display catalog in each shown language, joined
     function t(key) { return root.langs.map(l => root.s[l][key]).join("   ") }
-    function inEach(texts) { return root.langs.map(l => texts[l]).join("   ") }
+    function inEach(texts) {  // each shown language's text, once (a notice may be in one)
+        return [...new Set(root.langs.map(l => texts[l]))].join("   ")
+    }
 
     // ----- header: logo, branch, offline mark, clock -------------------------------
     RowLayout {
@@ -184,7 +186,7 @@ Rectangle {
                 text: root.t("history")
                 color: root.colors.dim
                 font.pixelSize: root.unit * 1.1
-                visible: root.lobby.history.length > 0
+                visible: root.lobby.historyModel.count > 0
             }
             GridLayout {
                 Layout.fillWidth: true
@@ -193,10 +195,8 @@ Rectangle {
                 rowSpacing: root.unit * 0.5
                 columnSpacing: root.unit * 0.5
                 Repeater {
-                    model: root.lobby.history
+                    model: root.lobby.historyModel
                     CallTile {
-                        required property var modelData
-                        call: modelData
                         languages: root.langs
                         unit: root.unit
                         colors: root.colors
@@ -220,10 +220,13 @@ Rectangle {
                 font.pixelSize: root.unit * 1.1
             }
             Repeater {
-                model: root.lobby.services
+                model: root.lobby.servicesModel
                 Rectangle {
                     id: row
-                    required property var modelData
+                    required property var names
+                    required property int count
+                    required property var wait
+                    required property bool closed
                     objectName: "serviceRow"
                     Layout.fillWidth: true
                     Layout.preferredHeight: rowColumn.implicitHeight + root.unit * 0.6
@@ -238,7 +241,7 @@ Rectangle {
                             Text {
                                 required property var modelData
                                 required property int index
-                                text: row.modelData.names[modelData]
+                                text: row.names[modelData]
                                 color: root.colors.text
                                 font.pixelSize: root.unit * (index === 0 ? 1.15 : 0.9)
                                 font.bold: index === 0
@@ -247,8 +250,8 @@ Rectangle {
                             }
                         }
                         Text {  // the wait a newcomer can expect, in each shown language
-                            text: root.inEach(row.modelData.wait)
-                            color: row.modelData.closed ? root.colors.accent : root.colors.dim
+                            text: root.inEach(row.wait)
+                            color: row.closed ? root.colors.accent : root.colors.dim
                             font.pixelSize: root.unit * 0.85
                             wrapMode: Text.WordWrap
                             Layout.fillWidth: true
@@ -259,7 +262,7 @@ Rectangle {
                         anchors { right: parent.right; verticalCenter: parent.verticalCenter; rightMargin: root.unit * 0.6 }
                         Text {
                             anchors.horizontalCenter: parent.horizontalCenter
-                            text: row.modelData.count
+                            text: row.count
                             color: root.colors.accent
                             font.pixelSize: root.unit * 1.9
                             font.bold: true
