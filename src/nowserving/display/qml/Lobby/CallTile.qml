@@ -8,6 +8,7 @@ Rectangle {
     required property var counter
     required property var languages
     required property real unit
+    property bool compact: width < unit * 20  // a narrow tile: smaller type, no elision
     required property var colors
     radius: unit * 0.4
     color: colors.tile
@@ -36,7 +37,7 @@ Rectangle {
                     required property int index
                     text: tile.counter[modelData]
                     color: tile.colors.text
-                    font.pixelSize: tile.unit * (index === 0 ? 1.3 : 1.0)
+                    font.pixelSize: tile.unit * (index === 0 ? (tile.compact ? 1.1 : 1.3) : 1.0)
                     elide: Text.ElideRight
                     Layout.fillWidth: true
                 }
