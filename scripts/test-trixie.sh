@@ -91,6 +91,7 @@ packages=(
   fonts-wqy-microhei fontconfig # fc-list | grep wenquanyi
   zbar-tools                    # zbarimg: the tests read ticket QR codes
   coreutils                     # stdbuf
+  espeak-ng alsa-utils          # the display's voice clips; aplay
   # The libraries that PySide6's wheels link against but do not bundle (setup.sh's qt_libs,
   # by their trixie names): glib, GL/EGL (with Mesa), X11, xkbcommon, D-Bus, GSSAPI, fontconfig.
   libglib2.0-0t64 libgl1 libegl1 libx11-6 libxkbcommon0 libdbus-1-3 libgssapi-krb5-2

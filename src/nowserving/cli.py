@@ -85,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     counter.add_argument("--size", type=_size, default=(1280, 800), help="WIDTHxHEIGHT")
     counter.add_argument("--language", help="the panel's language (default: the branch's first)")
 
+    display = sub.add_parser("display", help="run the lobby display (full screen)")
+    display.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
+    display.add_argument("--device", type=Path, required=True, help="this display's config")
+    display.add_argument(
+        "--screenshot", type=Path, help="render the current state offscreen into this PNG, exit"
+    )
+    display.add_argument(
+        "--size", type=_size, help="WIDTHxHEIGHT (default: 1920x1080, or 1080x1920 in portrait)"
+    )
+
     preview = sub.add_parser(
         "ticket-preview", help="write a sample ticket as a picture and as the printer's bytes"
     )
@@ -98,6 +108,29 @@ def main(argv: list[str] | None = None) -> int:
     print_test = sub.add_parser("print-test", help="print a self-test ticket on this kiosk")
     print_test.add_argument("--device", type=Path, required=True, help="the kiosk's config")
     print_test.add_argument("--config", type=Path, help="branch config (default: the example)")
+
+    clips = sub.add_parser(
+        "voice-clips", help="make a language's clips for spoken calls, with espeak-ng"
+    )
+    clips.add_argument("--language", required=True, help="e.g. zh or en")
+    clips.add_argument("--out", type=Path, required=True, help="the clip set's folder")
+    clips.add_argument("--config", type=Path, help="branch config (default: the example)")
+
+    announce = sub.add_parser(
+        "announce-preview", help="write the WAV that the lobby display would play for a call"
+    )
+    announce.add_argument("--number", required=True, help="the ticket number, e.g. A012")
+    announce.add_argument("--counter", required=True, help="the counter's id, e.g. c3")
+    announce.add_argument("--language", required=True, help="the customer's language")
+    announce.add_argument("--wav", type=Path, required=True, help="write the WAV here")
+    announce.add_argument("--then", help="then say it in this language too")
+    announce.add_argument("--recall", action="store_true", help="announce a recall")
+    announce.add_argument(
+        "--clips", type=Path, help="the clip set (default: make one with espeak-ng)"
+    )
+    announce.add_argument("--repeat", type=int, choices=range(1, 6), default=1)
+    announce.add_argument("--volume", type=int, choices=range(101), default=100, metavar="0-100")
+    announce.add_argument("--config", type=Path, help="branch config (default: the example)")
 
     demo = sub.add_parser("demo", help="run a whole branch on this machine, simulated")
     demo.add_argument("--config", type=Path, help="branch config (default: the example bank)")
@@ -146,10 +179,16 @@ def main(argv: list[str] | None = None) -> int:
             return _kiosk(args)
         if args.command == "counter":
             return _counter(args)
+        if args.command == "display":
+            return _display(args)
         if args.command == "ticket-preview":
             return _ticket_preview(args)
         if args.command == "print-test":
             return _print_test(args)
+        if args.command == "voice-clips":
+            return _voice_clips(args)
+        if args.command == "announce-preview":
+            return _announce_preview(args)
         if args.command == "demo":
             from nowserving.devtools.demo import run_demo
 
@@ -220,6 +259,16 @@ def _counter(args: argparse.Namespace) -> int:
     return run_counter(config, device, args.ui, args.screenshot, args.size, args.language)
 
 
+def _display(args: argparse.Namespace) -> int:
+    from nowserving.config import check_device_against_branch, load_config, load_device_config
+
+    config, device = load_config(args.config), load_device_config(args.device)
+    check_device_against_branch(device, config, str(args.device))
+    from nowserving.display.main import run_display
+
+    return run_display(config, device, args.screenshot, args.size)
+
+
 def _ticket_preview(args: argparse.Namespace) -> int:
     from nowserving.adapters.printer.preview import write_preview
     from nowserving.config import EXAMPLE, load_config
@@ -240,6 +289,35 @@ def _print_test(args: argparse.Namespace) -> int:
     if device.printer is None:
         raise ConfigError([f"{args.device}: no [printer] table: this device has no printer"])
     for line in print_test(load_config(args.config or EXAMPLE), device.id, device.printer):
+        print(line)
+    return 0
+
+
+def _voice_clips(args: argparse.Namespace) -> int:
+    import time
+
+    from nowserving.config import EXAMPLE, load_config
+    from nowserving.display.voice import duration, generate, read_clip
+
+    rules = load_config(args.config or EXAMPLE).rules
+    started = time.monotonic()
+    files = generate(args.language, args.out, {c.id: c.names for c in rules.counters.values()})
+    took = time.monotonic() - started
+    for path in files:
+        print(f"{path}  {duration(read_clip(path)):.2f} s")
+    print(f"{len(files)} clips in {args.out} ({took:.1f} s)")
+    return 0
+
+
+def _announce_preview(args: argparse.Namespace) -> int:
+    from nowserving.config import EXAMPLE, load_config
+    from nowserving.display.announce import write_preview
+
+    rules = load_config(args.config or EXAMPLE).rules
+    for line in write_preview(
+        rules, args.wav, args.number, args.counter, args.language, then=args.then,
+        recall=args.recall, clips_dir=args.clips, repeat=args.repeat, volume=args.volume,
+    ):  # fmt: skip
         print(line)
     return 0
 

@@ -22,6 +22,8 @@ from nowserving.config import (
     load_config,
     load_device_config,
 )
+from nowserving.config.hardware import parse_audio
+from nowserving.config.schema import Problems, Table
 from nowserving.errors import ConfigError
 from nowserving.protocol import Role
 
@@ -134,11 +136,50 @@ languages = ["zh", "zh", 3]
         "gpio.leds.help: pin BOARD11 (GPIO17) is already used by gpio.buttons.recall",
         "audio.volume: must be from 0 to 100",
         "audio.quiet_hours: must be like \"22:00-07:00\", not '22:00-7:00'",
-        "audio.repeat: must be at least 1",
+        "audio.repeat: must be from 1 to 5",
         "display.orientation: unknown orientation 'portait' (did you mean 'portrait'?) "
         "(one of landscape, portrait)",
         "display.languages[1]: 'zh' is listed twice",
         "display.languages[2]: must be a non-empty string, not 3",
+    ]
+
+
+def test_an_empty_audio_table_gets_the_documented_defaults(tmp_path):
+    device = load_device_config(write(tmp_path, MINIMAL + "[audio]\n"))
+    assert device.audio == AudioSettings(
+        enabled=True,
+        volume=80,
+        device=None,
+        quiet_hours=None,
+        repeat=1,
+        clips=None,
+        other_language=True,
+        max_delay_s=60.0,
+    )
+
+
+def test_audio_reads_the_announcement_keys(tmp_path):
+    text = MINIMAL + (
+        '[audio]\nclips = "/var/lib/nowserving/voice"\nother_language = false\n'
+        "max_delay_s = 90\nrepeat = 5\n"
+    )
+    audio = load_device_config(write(tmp_path, text)).audio
+    assert audio.clips == Path("/var/lib/nowserving/voice")
+    assert (audio.other_language, audio.max_delay_s, audio.repeat) == (False, 90.0, 5)
+
+
+def test_a_relative_clips_folder_is_read_from_the_base_folder(tmp_path):
+    root = Table({"audio": {"clips": "voice"}}, "", Problems())
+    assert parse_audio(root, base=tmp_path).clips == tmp_path / "voice"
+
+
+def test_bad_announcement_keys_are_each_reported(tmp_path):
+    text = MINIMAL + '[audio]\nclips = ""\nother_language = "yes"\nmax_delay_s = 0\nrepeat = 6\n'
+    assert problems_of(tmp_path, text) == [
+        "audio.repeat: must be from 1 to 5",
+        "audio.clips: must be a folder, not an empty string",
+        "audio.other_language: must be true or false, not 'yes'",
+        "audio.max_delay_s: must be more than 0 and at most 3600",
     ]
 
 

@@ -42,3 +42,7 @@ def test_demo_runs_a_branch_headless(tmp_path):
     assert f"and {out / 'panel-counter-1.png'}" in text  # a staff panel, through mock pins
     printed = sorted(p.stem for p in (out / "tickets").glob("*.png"))
     assert len(printed) == int(summary[1]) and any(p.endswith("001") for p in printed), printed
+    # The lobby display showed the calls and spoke them (as WAVs: there is no sound here).
+    assert f"and {out / 'lobby.png'}" in text
+    spoken = sorted((out / "announcements").glob("*.wav"))
+    assert spoken and all(p.stat().st_size > 20_000 for p in spoken), spoken

@@ -8,11 +8,14 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSize
 
+from nowserving.adapters.audio import FilePlayer
 from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config.device import DisplaySettings
+from nowserving.config.hardware import AudioSettings
+from nowserving.display.announce import render
 from nowserving.display.app import DisplayController
-from nowserving.display.main import build_view
+from nowserving.display.main import build_view, open_announcer
 from tests.kiosk.test_kiosk import find_item
 
 TURN_S = 0.3  # short turns, so that five calls take seconds, not half a minute
@@ -98,6 +101,43 @@ def test_five_calls_200_ms_apart_each_get_their_turn_in_order(qtbot, lobby, conn
         "number": numbers[4], "counter": {"zh": "5号贵宾室", "en": "Room 5"}, "recall": False,
         "serial": 5,
     }  # fmt: skip
+
+
+def test_five_calls_are_all_spoken_in_order_and_never_over_each_other(
+    qtbot,
+    lobby,
+    connect,
+    clips,
+    tmp_path,
+    example_config,
+):
+    """The real announcer behind the screen (its player writes what it plays, taking a
+    twentieth of each sound's time): each call is spoken, in the customer's language then
+    the branch's other one, one after another."""
+    numbers = issue(connect, 4) + issue(connect, 1, "loans", language="en")
+    controller, view, _ = lobby()
+    player = FilePlayer(tmp_path / "spoken", speed=20)
+    client = controller.bridge.client
+    announcer = open_announcer(
+        example_config, AudioSettings(clips=clips), controller, client, player
+    )
+    try:
+        for i in range(5):
+            connect(f"counter-{i + 1}").request("call_next")
+            qtbot.wait(200)
+        qtbot.waitUntil(lambda: len(player.played) == 5, timeout=20_000)
+        languages = [("zh", "en")] * 4 + [("en", "zh")]
+        expected = [
+            render(clips, n, f"c{i + 1}", first, then=then, volume=80)
+            for i, (n, (first, then)) in enumerate(zip(numbers, languages, strict=True))
+        ]
+        assert [p.path.read_bytes() for p in player.played] == expected
+        ends = [p.ended for p in player.played]
+        starts = [p.started for p in player.played]
+        assert all(start >= end for start, end in zip(starts[1:], ends, strict=False))
+        qtbot.waitUntil(lambda: announcer.status == "audio: ok (file)", timeout=5_000)
+    finally:
+        announcer.close()
 
 
 def test_a_recall_is_shown_and_announced_again(qtbot, lobby, connect, clock):

@@ -129,7 +129,7 @@ def parse_device_config(
     role = device.choice("role", tuple(Role), what="role", required=True)
     branch = device.ident("branch", set())
     broker = _broker(root.table("broker", _BROKER_KEYS, required=False), device_id, base)
-    printer, gpio, audio = parse_printer(root), parse_gpio(root), parse_audio(root)
+    printer, gpio, audio = parse_printer(root), parse_gpio(root), parse_audio(root, base)
     display = _display(root, base)
     p.raise_if_any(source)  # so device_id, role and branch are all set below
     return DeviceConfig(device_id, Role(role), branch, broker, printer, gpio, audio, display)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import time
+from pathlib import Path
 
 from nowserving.config.schema import ID_RE, Problems, Table, span
 
@@ -30,7 +31,10 @@ _PRINTER_REQUIRED = {
 _PRINTER_COMMON_KEYS = ("kind", "paper_mm", "profile", "timeout_s")
 _PRINTER_KEYS = _PRINTER_COMMON_KEYS + sum(_PRINTER_KIND_KEYS.values(), ())
 _GPIO_KEYS = ("pin_factory", "buttons", "leds", "bounce_ms", "hold_s")
-_AUDIO_KEYS = ("enabled", "volume", "device", "quiet_hours", "repeat")
+_AUDIO_KEYS = (
+    "enabled", "volume", "device", "quiet_hours", "repeat", "clips", "other_language",
+    "max_delay_s",
+)  # fmt: skip
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 PIN_FACTORIES = ("default", "lgpio", "mock")
@@ -86,6 +90,11 @@ class AudioSettings:
     device: str | None = None  # the output device's name; None: the system's default
     quiet_hours: tuple[time, time] | None = None  # may cross midnight: 22:00-07:00
     repeat: int = 1  # how many times each call is spoken
+    # The clip set calls are spoken from (docs/announcements.md); None: the default folder,
+    # $STATE_DIRECTORY/voice or ~/.local/share/nowserving/voice.
+    clips: Path | None = None
+    other_language: bool = True  # after the customer's language, the branch's other one
+    max_delay_s: float = 60.0  # a call that cannot start this soon after it was made is dropped
 
 
 def parse_printer(root: Table) -> PrinterSettings | None:
@@ -206,8 +215,8 @@ def bcm_pin(value: object, where: str, problems: Problems) -> int | None:
     return pin
 
 
-def parse_audio(root: Table) -> AudioSettings | None:
-    """The `[audio]` table, if any."""
+def parse_audio(root: Table, base: Path | None = None) -> AudioSettings | None:
+    """The `[audio]` table, if any; a relative `clips` folder is taken from `base`."""
     table = root.optional_table("audio", _AUDIO_KEYS)
     if table is None:
         return None
@@ -221,5 +230,20 @@ def parse_audio(root: Table) -> AudioSettings | None:
         if quiet and quiet[0] == quiet[1]:
             table.add("quiet_hours", "must end at another time than it starts")
             quiet = None
-    repeat = table.number("repeat", 1, whole=True, at_least=1)
-    return AudioSettings(enabled, volume, device, quiet, repeat)
+    repeat = table.number("repeat", 1, whole=True, at_least=1, at_most=5)
+    # Not checked for existence: clips may be made after the config (voice-clips), and
+    # the announcer reports missing ones in its status.
+    clips = table.get("clips", str)
+    if clips is not None and not clips.strip():
+        table.add("clips", "must be a folder, not an empty string")
+        clips = None
+    return AudioSettings(
+        enabled,
+        volume,
+        device,
+        quiet,
+        repeat,
+        clips=(base or Path()) / clips if clips else None,
+        other_language=table.get("other_language", bool, True),
+        max_delay_s=float(table.number("max_delay_s", 60.0, more_than=0, at_most=3600)),
+    )

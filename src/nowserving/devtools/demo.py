@@ -70,6 +70,11 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
     for h in root.handlers:
         if h is not handler:
             h.setLevel(logging.WARNING)  # the terminal shows the calls; the file has the rest
+    kiosk_demo = _real_kiosk()
+    if kiosk_demo is not None:
+        from nowserving.devtools.demo_kiosk import make_voice
+
+        make_voice(config, out)  # before the clock starts: it takes a few seconds
     clock = SimClock(_morning(config), speed)
     rng = random.Random(seed)
     stop = threading.Event()
@@ -84,10 +89,9 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
         )
         with (
             BranchServer(config, EventLog(db), broker, clock=clock) as server,
-            BranchClient(broker, config.rules.branch_id, "lobby-1", on_event=lines.put) as watcher,
+            BranchClient(broker, config.rules.branch_id, "manager", on_event=lines.put) as watcher,
         ):
             watcher.wait_state()
-            kiosk_demo = _real_kiosk()
             workers = []
             if kiosk_demo is None:  # no Qt installed (a server-only install): simulate it
                 workers.append(

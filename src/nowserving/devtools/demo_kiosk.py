@@ -1,5 +1,6 @@
 """The demo's kiosk: the real kiosk (controller, QML, print thread, spool) with simulated
-customers tapping it and a printer that keeps each ticket as a PNG.
+customers tapping it and a printer that keeps each ticket as a PNG; beside it the staff
+panels of a few counters and the lobby display, which announces each call.
 
 Its window opens when there is a display; otherwise it runs offscreen and leaves a
 screenshot. Customers arrive at the demo's rate in branch time; the number on screen is
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import queue
 import random
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ from gpiozero.pins.mock import MockFactory
 from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 
+from nowserving.adapters.audio import FilePlayer, SystemPlayer
 from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import FONT, preview
@@ -26,10 +29,14 @@ from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge, quick_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import parse_device_config
-from nowserving.config.hardware import PrinterSettings
+from nowserving.config.hardware import AudioSettings, PrinterSettings
 from nowserving.counter.app import CounterDevice
 from nowserving.counter.main import QML as COUNTER_QML
 from nowserving.counter.panel import PanelController
+from nowserving.display.app import DisplayController
+from nowserving.display.main import build_view as build_display
+from nowserving.display.main import open_announcer
+from nowserving.display.voice import VoiceError, generate
 from nowserving.kiosk.app import KioskController
 from nowserving.kiosk.main import build_view
 from nowserving.kiosk.printing import PrintQueue
@@ -58,6 +65,47 @@ def _open_panel(config: BranchConfig, broker: Broker, device_id: str):
     client.start(wait_s=None)
     view.show()
     return unit, panel, client, view
+
+
+def _open_lobby(config: BranchConfig, broker: Broker, out: Path, windowed: bool):
+    """The lobby display "lobby-1" with its announcer. Speech is made from the clips in
+    out/voice (see `make_voice`); it goes to the system's audio output in a
+    window with sound, and otherwise each announcement is written as a WAV in
+    out/announcements, to listen to afterwards."""
+    clips = out / "voice"  # made by run_demo before the branch's clock starts
+    spoken = out / "announcements"
+    shutil.rmtree(spoken, ignore_errors=True)
+    player = None  # the system's
+    if not windowed or SystemPlayer().probe() is not None:
+        player = FilePlayer(spoken)
+    made: list = []  # the announcer, once it is made
+
+    def status() -> dict:
+        return {"audio": made[0].status if made else "audio: checking", "screen": "on"}
+
+    client = BranchClient(
+        broker, config.rules.branch_id, "lobby-1", watch_server=True, status=status
+    )
+    # Branch time runs fast in the demo: shorter spotlight turns keep up with the calls.
+    controller = DisplayController(config, QtBranchBridge(client), hold_s=4, turn_s=1.5)
+    announcer = open_announcer(config, AudioSettings(clips=clips), controller, client, player)
+    made.append(announcer)
+    view = build_display(controller, QSize(1280, 720))
+    client.start(wait_s=None)
+    view.show()
+    return controller, client, view, announcer, spoken if player is not None else None
+
+
+def make_voice(config: BranchConfig, out: Path) -> None:
+    """The lobby's clips, made with espeak-ng into out/voice unless they are there (a couple
+    of seconds per language); without espeak-ng the lobby stays silent and says so."""
+    counters = {cid: spec.names for cid, spec in config.rules.counters.items()}
+    try:
+        for language in config.rules.languages:
+            if not (out / "voice" / language).is_dir():
+                generate(language, out / "voice", counters)
+    except VoiceError as err:
+        print(f"demo: the lobby display stays silent: {err}")
 
 
 def has_display() -> bool:
@@ -105,6 +153,7 @@ def run_kiosk_demo(
     client.start(wait_s=None)
     view.show()
     counters = [_open_panel(config, broker, device_id) for device_id in panels]
+    lobby, lobby_client, lobby_view, announcer, spoken = _open_lobby(config, broker, out, windowed)
     if start_staff is not None:
         start_staff({device_id: c[0] for device_id, c in zip(panels, counters, strict=True)})
 
@@ -169,6 +218,16 @@ def run_kiosk_demo(
             shot = out / f"panel-{device_id}.png"
             panel_view.grabWindow().save(str(shot))
             written.append(f"{shot} (the staff panel of {device_id} at the end)")
+        shot = out / "lobby.png"
+        lobby_view.grabWindow().save(str(shot))
+        written.append(f"{shot} (the lobby display at the end)")
+    if spoken is not None:
+        count = len(list(spoken.glob("*.wav")))
+        written.append(f"{spoken} ({count} announcements as WAV, as the lobby would speak them)")
+    announcer.close()
+    lobby.close()
+    lobby_client.close()
+    lobby_view.close()
     for unit, panel, panel_client, panel_view in counters:
         panel.close()
         unit.close()

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Property, QObject, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import Property, QObject, Qt, QTimer, QUrl, Signal, Slot
 
 from nowserving.client.qt import QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
@@ -35,6 +35,7 @@ class DisplayController(QObject):
     changed = Signal()  # connection, audio, language: the screen's frame
     spotlightChanged = Signal()  # a call entered or left the spotlight
     noticesChanged = Signal()
+    _audio_arrived = Signal(str)  # from the announcer's thread
 
     def __init__(
         self,
@@ -88,6 +89,7 @@ class DisplayController(QObject):
         if self.settings.media is not None:
             self._scan_media()
             self._slides.start()
+        self._audio_arrived.connect(self.set_audio, Qt.ConnectionType.QueuedConnection)
         bridge.stateChanged.connect(self._take_state)
         bridge.connectionChanged.connect(self._take_connection)
         bridge.serverChanged.connect(self._take_server)
@@ -260,8 +262,13 @@ class DisplayController(QObject):
             return ""
         return QUrl.fromLocalFile(str(self._media[self._media_index % len(self._media)])).toString()
 
+    def report_audio(self, status: str) -> None:
+        """Any thread: the announcer's word on the audio output."""
+        self._audio_arrived.emit(status)
+
+    @Slot(str)
     def set_audio(self, status: str) -> None:
-        """What the announcer says of the audio output (shown discreetly, and in the status)."""
+        """What the announcer says of the audio output (GUI thread)."""
         if status != self._audio:
             self._audio = status
             self.changed.emit()

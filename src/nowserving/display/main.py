@@ -18,6 +18,8 @@ from nowserving.client.qt import QtBranchBridge, quick_view
 from nowserving.client.qt import screenshot as screenshot_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig, DisplaySettings
+from nowserving.config.hardware import AudioSettings
+from nowserving.display.announce import Announcer
 from nowserving.display.app import DisplayController
 from nowserving.display.model import FRESH_S
 
@@ -51,23 +53,17 @@ def run_display(
     announcer = controller = None
 
     def status() -> dict:
-        return {"audio": controller.audio if controller else "off", "screen": "on"}
+        return {"audio": announcer.status if announcer else "audio: off", "screen": "on"}
 
     client = BranchClient(
         broker_for(device), config.rules.branch_id, device.id, status=status, watch_server=True
     )
     bridge = QtBranchBridge(client)
-    if screenshot is None and device.audio is not None and device.audio.enabled:
-        announcer = _announcer(config, device)
     controller = DisplayController(
-        config,
-        bridge,
-        settings,
-        on_call=announcer.announce if announcer else None,
-        fresh_s=0 if screenshot is not None else FRESH_S,  # a picture of now, not a replay
-    )
-    if announcer is not None:
-        controller.set_audio(announcer.status)
+        config, bridge, settings, fresh_s=0 if screenshot is not None else FRESH_S
+    )  # a screenshot is a picture of now, not a replay of the last calls
+    if screenshot is None and device.audio is not None and device.audio.enabled:
+        announcer = open_announcer(config, device.audio, controller, client)
     view = build_view(controller, QSize(*(size or default_size(settings))))
     client.start(wait_s=None)
     signal.signal(signal.SIGTERM, lambda *_: app.quit())
@@ -83,5 +79,20 @@ def run_display(
             announcer.close()
 
 
-def _announcer(config: BranchConfig, device: DeviceConfig):
-    return None
+def open_announcer(
+    config: BranchConfig,
+    audio: AudioSettings,
+    controller: DisplayController,
+    client: BranchClient,
+    player=None,
+) -> Announcer:
+    """The display's announcer: each call is handed over as its spotlight turn starts; what
+    it says of the audio output goes on screen and into the device's retained status."""
+
+    def audio_changed(status: str) -> None:  # the announcer's thread
+        controller.report_audio(status)
+        client.publish_status()
+
+    announcer = Announcer(audio, config.rules, player=player, on_status=audio_changed)
+    controller.on_call = lambda call, age: announcer.announce(call, age=age)
+    return announcer

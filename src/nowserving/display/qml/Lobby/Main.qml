@@ -188,24 +188,31 @@ Rectangle {
                 font.pixelSize: root.unit * 1.1
                 visible: root.lobby.historyModel.count > 0
             }
-            GridLayout {
+            // As many earlier calls as fit; the newest first.
+            Item {
+                id: historyArea
                 Layout.fillWidth: true
                 Layout.fillHeight: true
-                columns: 2
-                rowSpacing: root.unit * 0.5
-                columnSpacing: root.unit * 0.5
-                Repeater {
-                    model: root.lobby.historyModel
-                    CallTile {
-                        languages: root.langs
-                        unit: root.unit
-                        colors: root.colors
-                        Layout.fillWidth: true
-                        Layout.preferredHeight: root.unit * 3.2
-                        Layout.maximumHeight: root.unit * 3.2
+                readonly property real tileHeight: root.unit * 3.2
+                readonly property real gap: root.unit * 0.5
+                readonly property int fits: 2 * Math.max(0, Math.floor((height + gap) / (tileHeight + gap)))
+                Grid {
+                    width: parent.width
+                    columns: 2
+                    spacing: historyArea.gap
+                    Repeater {
+                        model: root.lobby.historyModel
+                        CallTile {
+                            required property int index
+                            visible: index < historyArea.fits
+                            languages: root.langs
+                            unit: root.unit
+                            colors: root.colors
+                            width: (historyArea.width - historyArea.gap) / 2
+                            height: historyArea.tileHeight
+                        }
                     }
                 }
-                Item { Layout.fillHeight: true; Layout.columnSpan: 2 }
             }
         }
 

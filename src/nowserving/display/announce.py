@@ -1,0 +1,384 @@
+"""Spoken calls: which clips a call is (`compose`), its sound (`render`), and the
+`Announcer` that speaks calls one at a time on its own thread. No Qt here: the display
+hands calls in and shows what comes back (docs/announcements.md).
+"""
+
+from __future__ import annotations
+
+import array
+import logging
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from datetime import time as clock_time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from nowserving.adapters.audio import Player, PlayerError, SystemPlayer
+from nowserving.config.hardware import AudioSettings
+from nowserving.display.voice import (
+    CHIME,
+    ClipSet,
+    VoiceError,
+    call_clips,
+    clip_texts,
+    default_clips_dir,
+    duration,
+    generate,
+    number_clips,
+    silence,
+    wav_bytes,
+)
+from nowserving.domain import BranchRules
+from nowserving.protocol.views import Call
+
+log = logging.getLogger(__name__)
+
+PAUSE = "pause"  # in a composed call: a pause, not a clip
+GAP_S = 0.06  # silence between two clips: words apart, yet one sentence
+PAUSE_S = 0.5  # after the chime, between languages, between repeats
+REPROBE_S = 30.0  # with no output, look again this often (a speaker plugged in later)
+KEEP_SEEN = 1000  # calls remembered, so that the same call handed in again is spoken once
+# What an announcer reports about each call it was given, in the order they may happen.
+EVENTS = ("started", "finished", "dropped", "silenced", "failed")
+
+
+def compose(
+    clips_dir: str | Path,
+    number: str,
+    counter: str,
+    language: str,
+    recall: bool = False,
+    then: str | None = None,
+    repeat: int = 1,
+) -> list[str]:
+    """The clips of a call in order, as "chime" and "<language>/<clip>", with PAUSEs.
+
+    The chime comes once; then the call in `language`, then (after a pause) in `then`;
+    all of the speech `repeat` times. A VoiceError names every clip file that is missing.
+    """
+    speech = [f"{language}/{n}" for n in call_clips(language, number, counter, recall)]
+    if then:
+        speech += [PAUSE, *(f"{then}/{n}" for n in call_clips(then, number, counter, recall))]
+    names = [CHIME]
+    for _ in range(repeat):
+        names += [PAUSE, *speech]
+    _require(ClipSet(clips_dir), names)
+    return names
+
+
+def _require(clips: ClipSet, names: Iterable[str]) -> None:
+    missing = clips.missing(n for n in names if n != PAUSE)
+    if missing:
+        languages = sorted({m.split("/")[0] for m in missing if "/" in m}) or ["LANGUAGE"]
+        make = "; ".join(
+            f"nowserving voice-clips --language {lang} --out {clips.root}" for lang in languages
+        )
+        files = ", ".join(f"{m}.wav" for m in missing)
+        raise VoiceError(
+            f"missing clips in {clips.root}: {files}. Make them with `{make}` "
+            "or record them (docs/announcements.md)"
+        )
+
+
+def join(clips: ClipSet, names: Sequence[str], volume: int = 100) -> array.array:
+    """The samples of `names` one after another: GAP_S between clips, PAUSE_S for a PAUSE."""
+    out = array.array("h")
+    after_clip = False
+    for name in names:
+        if name == PAUSE:
+            out += silence(PAUSE_S)
+            after_clip = False
+            continue
+        if after_clip:
+            out += silence(GAP_S)
+        out += clips.samples(name, gain(volume))
+        after_clip = True
+    return out
+
+
+def gain(volume: int) -> float:
+    """The amplitude factor of a volume in percent: cubic, like PulseAudio's and PipeWire's
+    sliders, so that 50 sounds about half as loud rather than hardly quieter than 100."""
+    return (volume / 100) ** 3
+
+
+def render(
+    clips_dir: str | Path,
+    number: str,
+    counter: str,
+    language: str,
+    recall: bool = False,
+    then: str | None = None,
+    repeat: int = 1,
+    volume: int = 100,
+) -> bytes:
+    """The WAV file of a call: what the display plays for it (see `compose`)."""
+    names = compose(clips_dir, number, counter, language, recall, then, repeat)
+    return wav_bytes(join(ClipSet(clips_dir), names, volume))
+
+
+def needed_clips(languages: Sequence[str], rules: BranchRules) -> list[str]:
+    """Every clip the branch's calls may need: the letters of its prefixes, not all 26."""
+    letters = {n for s in rules.services.values() for n in number_clips(s.prefix)}
+    counters = {c.id: c.names for c in rules.counters.values()}
+    names = [CHIME]
+    for language in languages:
+        names += [
+            f"{language}/{name}"
+            for name in clip_texts(language, counters)
+            if not name.startswith("letter-") or name in letters
+        ]
+    return names
+
+
+def in_quiet_hours(now: clock_time, span: tuple[clock_time, clock_time] | None) -> bool:
+    """Whether `now` is in `span` (start included, end not); a span may cross midnight."""
+    if span is None:
+        return False
+    start, end = span
+    return start <= now < end if start < end else (now >= start or now < end)
+
+
+class Announcer:
+    """Speaks calls one at a time, on its own thread: `announce` never blocks.
+
+    A call starts only when the one before has finished, so two never overlap. One that
+    cannot start before its deadline is dropped: a call from minutes ago only confuses. In
+    quiet hours, with audio off, or with no output, calls are silenced but still go through
+    the queue, so that `when_event` reports each one. `status` says what state the audio
+    is in ("audio: ok (paplay)", "audio: unavailable (...)", ...); `on_status` hears the
+    first status and every change, in order, so a listener need not read `status` at the
+    start (and had better not: a change may overtake what it read). Both callbacks run on
+    the announcer's thread.
+    """
+
+    def __init__(
+        self,
+        settings: AudioSettings | None,
+        rules: BranchRules,
+        *,
+        languages: Sequence[str] | None = None,
+        player: Player | None = None,
+        when_event: Callable[[str, Call, str], None] | None = None,
+        on_status: Callable[[str], None] | None = None,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings or AudioSettings(enabled=False)
+        self.enabled = settings is not None and settings.enabled
+        self.rules = rules
+        self.languages = tuple(languages or rules.languages)
+        self.clips = ClipSet(self.settings.clips or default_clips_dir())
+        self.player = player or SystemPlayer(self.settings.device)
+        self.when_event = when_event
+        self.on_status = on_status
+        self._wall, self._monotonic = wall, monotonic
+        self._zone = ZoneInfo(rules.timezone)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._seen: dict[tuple[str, int], None] = {}
+        self._closed = False
+        self._output: str | None = "checking"  # None: an output to play on; else why not
+        self._probed_at = 0.0
+        self._clips_problem: str | None = None
+        self.playing: Call | None = None
+        self.status = "audio: off" if not self.enabled else "audio: checking"
+        self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> Announcer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def announce(
+        self, call: Call, deadline: float | None = None, *, age: float | None = None
+    ) -> bool:
+        """Queue `call`; False if this same call (ticket and recall count) was queued before.
+
+        `deadline` (monotonic) is when it is too late to start. Without one, it is
+        `max_delay_s` after the call was made: `age` seconds ago if given, else as the wall
+        clock and `call.at` say.
+        """
+        if deadline is None:
+            if age is None:
+                age = self._wall() - call.at
+            deadline = self._monotonic() + self.settings.max_delay_s - max(0.0, age)
+        key = (call.ticket, call.recalls)
+        with self._lock:
+            if self._closed or key in self._seen:
+                return False
+            self._seen[key] = None
+            if len(self._seen) > KEEP_SEEN:
+                del self._seen[next(iter(self._seen))]
+            self._pending += 1
+        self._queue.put((call, deadline))
+        return True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every call handed in so far is done with; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        """Stop at once, cutting off a call being spoken; calls still queued are forgotten."""
+        with self._lock:
+            self._closed = True
+        self._stop.set()
+        self._queue.put(None)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        self._guarded(self.on_status, self.status)
+        if self.enabled:
+            self._check_clips()
+            self._probe()
+        while not self._stop.is_set():
+            item = self._queue.get()
+            if item is None:
+                break
+            call, deadline = item
+            try:
+                self._speak(call, deadline)
+            except Exception as err:  # one bad call must not end every announcement after it
+                log.exception("announcing %s failed", call.number)
+                self._emit("failed", call, repr(err))
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+        with self._idle:  # calls left in the queue will never be spoken
+            self._pending = 0
+            self._idle.notify_all()
+
+    def _speak(self, call: Call, deadline: float) -> None:
+        if not self.enabled:
+            return self._emit("silenced", call, "audio is off")
+        late = self._monotonic() - deadline
+        if late > 0:
+            log.info(
+                "dropped the call of %s to %s: %.1f s too late", call.number, call.counter, late
+            )
+            return self._emit("dropped", call, f"{late:.1f} s too late")
+        local = datetime.fromtimestamp(self._wall(), self._zone).time()
+        if in_quiet_hours(local, self.settings.quiet_hours):
+            return self._emit("silenced", call, "quiet hours")
+        if self._output is not None and self._monotonic() - self._probed_at >= REPROBE_S:
+            self._probe()
+        if self._output is not None:
+            return self._emit("silenced", call, f"no audio output: {self._output}")
+        language = call.language if call.language in self.languages else self.languages[0]
+        then = None
+        if self.settings.other_language:
+            then = next((lang for lang in self.languages if lang != language), None)
+        try:
+            names = compose(
+                self.clips.root, call.number, call.counter, language,
+                call.recalls > 0, then, self.settings.repeat,
+            )  # fmt: skip
+            wav = wav_bytes(join(self.clips, names, self.settings.volume))
+        except VoiceError as err:
+            log.error("cannot announce %s: %s", call.number, err)
+            self._clips_problem = str(err)
+            self._update_status()
+            return self._emit("failed", call, str(err))
+        if self._clips_problem is not None:  # clips may have been added since: look again
+            self._check_clips()
+            self._update_status()
+        self.playing = call
+        self._emit("started", call, "")
+        try:
+            self.player.play(wav, self._stop)
+        except PlayerError as err:
+            log.warning("audio output failed: %s", err)
+            self._output, self._probed_at = str(err), self._monotonic()
+            self._update_status()
+            return self._emit("failed", call, str(err))
+        finally:
+            self.playing = None
+        self._emit("finished", call, "")
+
+    def _check_clips(self) -> None:
+        # Every clip is read (and scaled) now: a bad recording shows in the status at
+        # start, not at the first call, and the first call is not slower than the rest.
+        try:
+            needed = needed_clips(self.languages, self.rules)
+            _require(self.clips, needed)
+            for name in needed:
+                self.clips.samples(name, gain(self.settings.volume))
+            self._clips_problem = None
+        except VoiceError as err:
+            log.warning("%s", err)
+            self._clips_problem = str(err)
+
+    def _probe(self) -> None:
+        self._output = self.player.probe()
+        self._probed_at = self._monotonic()
+        if self._output:
+            log.info("no audio output: %s", self._output)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        if self._output is not None:
+            status = f"audio: unavailable ({self._output})"
+        elif self._clips_problem is not None:
+            status = f"audio: clip problem ({self._clips_problem})"
+        else:
+            status = f"audio: ok ({getattr(self.player, 'name', type(self.player).__name__)})"
+        if status != self.status:
+            self.status = status
+            self._guarded(self.on_status, status)
+
+    def _emit(self, event: str, call: Call, detail: str) -> None:
+        self._guarded(self.when_event, event, call, detail)
+
+    @staticmethod
+    def _guarded(callback: Callable | None, *args) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # a failing listener is logged; the announcer goes on
+            log.exception("announcer callback %r failed", callback)
+
+
+def write_preview(
+    rules: BranchRules,
+    wav: Path,
+    number: str,
+    counter: str,
+    language: str,
+    *,
+    then: str | None = None,
+    recall: bool = False,
+    clips_dir: Path | None = None,
+    repeat: int = 1,
+    volume: int = 100,
+) -> list[str]:
+    """Write the WAV the display would play for a call; lines saying what it is.
+
+    Without `clips_dir`, the clips are made with espeak-ng in a temporary folder first.
+    """
+    if counter not in rules.counters:
+        raise VoiceError(
+            f"the branch has no counter {counter!r} (it has {', '.join(rules.counters)})"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = clips_dir or Path(tmp)
+        if clips_dir is None:
+            counters = {c.id: c.names for c in rules.counters.values()}
+            for lang in dict.fromkeys(filter(None, (language, then))):
+                generate(lang, folder, counters)
+        names = compose(folder, number, counter, language, recall, then, repeat)
+        samples = join(ClipSet(folder), names, volume)
+    wav.write_bytes(wav_bytes(samples))
+    return [" ".join(names), f"{wav}: {duration(samples):.1f} s"]
