@@ -48,6 +48,47 @@ def main(argv: list[str] | None = None) -> int:
     acl = sub.add_parser("broker-acl", help="print the Mosquitto ACL file for a branch")
     acl.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
 
+    prov = sub.add_parser(
+        "provision",
+        help="make every device's bundle and the broker's users, ACL, TLS and bridge config",
+    )
+    prov.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
+    prov.add_argument(
+        "--out", type=Path, required=True, help="output folder; re-runs read it back: keep it"
+    )
+    prov.add_argument(
+        "--server-host",
+        action="append",
+        help="name or IP devices reach the broker at (repeat for more; remembered)",
+    )
+    prov.add_argument("--tls-port", type=int, help="the devices' TLS port (default 8883)")
+    prov.add_argument(
+        "--local-port",
+        type=int,
+        help="plain MQTT on 127.0.0.1 for the server (default 1883; 0: none)",
+    )
+    prov.add_argument(
+        "--broker-dir", help="the broker's folder on the server (default /etc/mosquitto/nowserving)"
+    )
+    prov.add_argument("--head-office", help="HOST[:PORT] of the head-office broker: make a bridge")
+    prov.add_argument(
+        "--head-office-ca", type=_readable_file, help="the head-office broker's CA (PEM)"
+    )
+    prov.add_argument(
+        "--revoke",
+        action="append",
+        default=[],
+        metavar="DEVICE",
+        help="take a device's access away",
+    )
+    prov.add_argument(
+        "--renew",
+        action="append",
+        default=[],
+        metavar="DEVICE",
+        help="give a device a new password",
+    )
+
     server = sub.add_parser("server", help="run the branch server")
     server.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
     _broker_options(server)
@@ -173,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "broker-acl":
             return _broker_acl(args.config)
+        if args.command == "provision":
+            return _provision(args)
         if args.command == "server":
             return _server(args)
         if args.command == "kiosk":
@@ -389,6 +432,25 @@ def _broker_acl(path: Path) -> int:
     config = load_config(path)
     roles = {d.id: d.role for d in config.devices.values()}
     sys.stdout.write(mosquitto_acl(config.rules.branch_id, roles))
+    return 0
+
+
+def _provision(args: argparse.Namespace) -> int:
+    from nowserving.config import load_config
+    from nowserving.provision import Settings, provision
+
+    settings = Settings(
+        server_hosts=args.server_host,
+        tls_port=args.tls_port,
+        local_port=args.local_port,
+        broker_folder=args.broker_dir,
+        head_office=args.head_office,
+    )
+    for line in provision(
+        load_config(args.config), args.out, settings, branch_file=args.config,
+        head_office_ca=args.head_office_ca, revoke=tuple(args.revoke), renew=tuple(args.renew),
+    ):  # fmt: skip
+        print(line)
     return 0
 
 

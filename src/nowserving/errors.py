@@ -50,3 +50,8 @@ class StoreError(NowservingError, OSError):
 
 class PrinterError(NowservingError, OSError):
     """The ticket printer cannot be opened, or failed while printing."""
+
+
+class ProvisionError(NowservingError, RuntimeError):
+    """Provisioning cannot go on: a missing option or package, or an output folder that
+    does not fit (another branch's, a CA without its key)."""

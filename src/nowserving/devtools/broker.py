@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -41,12 +42,20 @@ class LocalMosquitto:
     `extra` config says otherwise)."""
 
     def __init__(
-        self, workdir: str | Path, port: int | None = None, extra: str = "", nodelay: bool = True
+        self,
+        workdir: str | Path,
+        port: int | None = None,
+        extra: str = "",
+        nodelay: bool = True,
+        config: str | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.extra = extra
+        # A whole config of one's own (listeners, auth) in place of the generated one; it
+        # must listen on 127.0.0.1:`port`, which `start` waits for.
+        self.config = config
         self.nodelay = nodelay  # False only to measure what Nagle costs (bench/)
         self.binary = find_mosquitto()
         self.log_path = self.workdir / "mosquitto.log"
@@ -60,10 +69,16 @@ class LocalMosquitto:
         self.stop()
 
     def config_text(self) -> str:
-        auth = "" if "allow_anonymous" in self.extra else "allow_anonymous true\n"
         # Run as whoever starts it: as root, Mosquitto would otherwise switch to the
         # `mosquitto` user, which cannot read a private work directory.
-        auth += f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
+        user = f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
+        if self.config is not None:
+            return (
+                f"{user}persistence_location {self.workdir}/\nlog_dest file {self.log_path}\n"
+                f"log_type error\nlog_type warning\nlog_type notice\n{self.config}\n"
+            )
+        auth = "" if "allow_anonymous" in self.extra else "allow_anonymous true\n"
+        auth += user
         return (
             f"listener {self.port} 127.0.0.1\n{auth}"
             f"set_tcp_nodelay {'true' if self.nodelay else 'false'}\n"
@@ -106,3 +121,9 @@ class LocalMosquitto:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def reload(self) -> None:
+        """Make Mosquitto read its password file and ACL again (SIGHUP), as
+        `systemctl reload mosquitto` does; it happens soon after, not before this returns."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGHUP)
