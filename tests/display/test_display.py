@@ -5,10 +5,14 @@ state, and a lost connection is shown while the last state stays."""
 
 from __future__ import annotations
 
+import json
+import queue
+
 import pytest
 from PySide6.QtCore import QSize
 
 from nowserving.adapters.audio import FilePlayer
+from nowserving.adapters.mqtt import MqttLink
 from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config.device import DisplaySettings
@@ -136,6 +140,17 @@ def test_five_calls_are_all_spoken_in_order_and_never_over_each_other(
         starts = [p.started for p in player.played]
         assert all(start >= end for start, end in zip(starts[1:], ends, strict=False))
         qtbot.waitUntil(lambda: announcer.status == "audio: ok (file)", timeout=5_000)
+        # ... and the display's retained status says so, for whoever watches the branch.
+        seen: queue.Queue = queue.Queue()
+        monitor = MqttLink(client.link.broker, "monitor", on_message=lambda *m: seen.put(m[1]))
+        monitor.subscribe(client.topics.status("lobby-1"))
+        with monitor:
+            monitor.start()
+            status = json.loads(seen.get(timeout=5))
+        assert (status["online"], status["audio"], status["screen"]) == (
+            True, "audio: ok (file)", "on"
+        )  # fmt: skip
+        assert status["version"]
     finally:
         announcer.close()
 

@@ -96,7 +96,7 @@ class BranchClient:
         self.on_reply, self.on_connection = on_reply, on_connection
         self.on_server = on_server  # the server's retained status: online or not
         self.server_online: bool | None = None  # None: not heard yet
-        self._status = status or dict
+        self.status = status or dict  # the app's fields of its retained status; may be set later
         self.retry_s = retry_s
         self._cond = threading.Condition()
         self._pending: dict[str, _Pending] = {}
@@ -242,7 +242,7 @@ class BranchClient:
 
     def publish_status(self, online: bool = True) -> None:
         """The device's retained status; its fields come from the app's `status` callback."""
-        fields = self._status() if online else {}
+        fields = self.status() if online else {}
         message = status_message(self.device_id, online=online, **fields)
         self.link.publish(self.topics.status(self.device_id), encode(message), retain=True)
 

@@ -78,18 +78,10 @@ def _open_lobby(config: BranchConfig, broker: Broker, out: Path, windowed: bool)
     player = None  # the system's
     if not windowed or SystemPlayer().probe() is not None:
         player = FilePlayer(spoken)
-    made: list = []  # the announcer, once it is made
-
-    def status() -> dict:
-        return {"audio": made[0].status if made else "audio: checking", "screen": "on"}
-
-    client = BranchClient(
-        broker, config.rules.branch_id, "lobby-1", watch_server=True, status=status
-    )
+    client = BranchClient(broker, config.rules.branch_id, "lobby-1", watch_server=True)
     # Branch time runs fast in the demo: shorter spotlight turns keep up with the calls.
     controller = DisplayController(config, QtBranchBridge(client), hold_s=4, turn_s=1.5)
     announcer = open_announcer(config, AudioSettings(clips=clips), controller, client, player)
-    made.append(announcer)
     view = build_display(controller, QSize(1280, 720))
     client.start(wait_s=None)
     view.show()

@@ -50,13 +50,13 @@ def run_display(
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
     QFontDatabase.addApplicationFont(str(FONT))  # CJK glyphs wherever the device runs
     settings = device.display or DisplaySettings()
-    announcer = controller = None
-
-    def status() -> dict:
-        return {"audio": announcer.status if announcer else "audio: off", "screen": "on"}
-
+    announcer = None
     client = BranchClient(
-        broker_for(device), config.rules.branch_id, device.id, status=status, watch_server=True
+        broker_for(device),
+        config.rules.branch_id,
+        device.id,
+        status=lambda: {"audio": "audio: off", "screen": "on"},
+        watch_server=True,
     )
     bridge = QtBranchBridge(client)
     controller = DisplayController(
@@ -95,4 +95,5 @@ def open_announcer(
 
     announcer = Announcer(audio, config.rules, player=player, on_status=audio_changed)
     controller.on_call = lambda call, age: announcer.announce(call, age=age)
+    client.status = lambda: {"audio": announcer.status, "screen": "on"}
     return announcer
