@@ -243,3 +243,31 @@ def _items(item, name: str) -> list:
     for child in item.childItems():
         found += _items(child, name)
     return found
+
+
+def test_alternating_languages_take_turns(qtbot, lobby):
+    settings = DisplaySettings(language_mode="alternate", alternate_seconds=2)
+    controller, view, _ = lobby(settings)
+    assert controller.shownLanguages == ["zh"]
+    qtbot.waitUntil(lambda: controller.shownLanguages == ["en"], timeout=4_000)
+    qtbot.waitUntil(lambda: controller.shownLanguages == ["zh"], timeout=4_000)  # round again
+
+
+def test_media_pictures_show_in_turn_and_give_way_to_a_call(qtbot, lobby, connect, tmp_path):
+    from PySide6.QtGui import QColor, QImage
+
+    for name, colour in (("1.png", "red"), ("2.png", "blue")):
+        picture = QImage(64, 36, QImage.Format.Format_RGB32)
+        picture.fill(QColor(colour))
+        picture.save(str(tmp_path / name))
+    (tmp_path / "notes.txt").write_text("not a picture")
+    settings = DisplaySettings(media=tmp_path, media_seconds=2)
+    (number,) = issue(connect, 1)
+    controller, view, _ = lobby(settings)
+    media = find_item(view.rootObject(), "media")
+    assert controller.media.endswith("/1.png") and media.isVisible()
+    qtbot.waitUntil(lambda: controller.media.endswith("/2.png"), timeout=4_000)
+    connect("counter-1").request("call_next")
+    qtbot.waitUntil(lambda: controller.highlighted, timeout=5_000)
+    assert not media.isVisible()  # the call has the room
+    qtbot.waitUntil(lambda: media.isVisible(), timeout=5_000)  # its turn over
