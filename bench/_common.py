@@ -48,3 +48,29 @@ def cpu_seconds(pid: int) -> float:
 
 def command_line() -> str:
     return " ".join([Path(sys.executable).name, *sys.argv])
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def qt_waiter(what: str):
+    """wait(predicate, timeout_s): run Qt's event loop until `predicate()` holds (a
+    TimeoutError naming `what` after `timeout_s`); for benches that drive a Qt device."""
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+
+    def wait(predicate, timeout_s: float = 10) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {what} did not get there")
+            QTimer.singleShot(1, loop.quit)
+            loop.exec()
+
+    return wait

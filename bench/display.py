@@ -28,7 +28,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import command_line, describe_machine, load_branch_config  # noqa: E402
+from _common import (  # noqa: E402
+    command_line,
+    describe_machine,
+    load_branch_config,
+    pct,
+    qt_waiter,
+)
 from server_throughput import start_server, wait_online  # noqa: E402
 
 from nowserving.adapters.mqtt import Broker  # noqa: E402
@@ -65,14 +71,9 @@ app.exec()
 """
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 def latencies(config_path: Path, port: int, n: int) -> tuple[list[float], list[float]]:
     """ms from a counter's call_next to the call in the display's model, and to the frame."""
-    from PySide6.QtCore import QEventLoop, QSize, QTimer
+    from PySide6.QtCore import QSize
     from PySide6.QtGui import QGuiApplication
 
     from nowserving.client import BranchClient
@@ -104,15 +105,7 @@ def latencies(config_path: Path, port: int, n: int) -> tuple[list[float], list[f
     view.frameSwapped.connect(swapped)
     client.start()
     view.show()
-    loop = QEventLoop()
-
-    def wait(predicate, timeout_s: float = 10) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the display did not get there")
-            QTimer.singleShot(1, loop.quit)
-            loop.exec()
+    wait = qt_waiter("display")
 
     kiosk = BranchClient(broker, config.rules.branch_id, "kiosk-1", watch_state=False)
     counters = [

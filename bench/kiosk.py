@@ -24,7 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from _common import command_line, describe_machine, load_branch_config  # noqa: E402
+from _common import (  # noqa: E402
+    command_line,
+    describe_machine,
+    load_branch_config,
+    pct,
+    qt_waiter,
+)
 from server_throughput import start_server, wait_online  # noqa: E402
 
 from nowserving.adapters.mqtt import Broker  # noqa: E402
@@ -53,14 +59,8 @@ app.exec()
 """
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 def taps(config_path: Path, port: int, n: int) -> tuple[list[float], list[int]]:
     """Tap 'cash' n times in Chinese: ms from the tap to the ticket's bytes being written."""
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtGui import QGuiApplication
 
     from nowserving.adapters.printer.device import TicketPrinter, open_escpos
@@ -90,15 +90,7 @@ def taps(config_path: Path, port: int, n: int) -> tuple[list[float], list[int]]:
 
     printer.print_ticket = timed_print
     client.start()
-    loop = QEventLoop()
-
-    def wait(predicate, timeout_s: float = 10) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the kiosk did not get there")
-            QTimer.singleShot(1, loop.quit)
-            loop.exec()
+    wait = qt_waiter("kiosk")
 
     wait(lambda: controller._state is not None)
     latencies, sizes = [], []

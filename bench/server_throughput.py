@@ -27,7 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import command_line, cpu_seconds, describe_machine, load_branch_config  # noqa: E402
+from _common import (  # noqa: E402
+    command_line,
+    cpu_seconds,
+    describe_machine,
+    load_branch_config,
+    pct,
+)
 
 from nowserving.adapters.mqtt import Broker, MqttLink  # noqa: E402
 from nowserving.client import BranchClient  # noqa: E402
@@ -142,11 +148,6 @@ def steady_latency(
     ]
     refused = len(replies) - len(accepted)
     return to_reply, to_state, refused
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 def main() -> None:
