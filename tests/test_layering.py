@@ -124,3 +124,12 @@ def test_a_plain_install_has_no_qt_or_hardware_libraries():
     project = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())["project"]
     base = " ".join(project["dependencies"]).lower()
     assert not [name for name in HARDWARE_AND_GUI + ("pyside6",) if name.lower() in base]
+
+
+def test_nothing_but_the_cli_uses_the_self_test():
+    """The self-test (an installer's tool) drives the roles' code; no role depends on it."""
+
+    def bad(where: str, imported: str) -> bool:
+        return ours(imported) == "selftest" and where not in ("selftest", "cli", "devtools")
+
+    assert violations(bad) == []

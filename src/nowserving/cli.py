@@ -150,6 +150,48 @@ def main(argv: list[str] | None = None) -> int:
     print_test.add_argument("--device", type=Path, required=True, help="the kiosk's config")
     print_test.add_argument("--config", type=Path, help="branch config (default: the example)")
 
+    self_test = sub.add_parser(
+        "self-test",
+        help="check this device on site: broker, server, clock and its hardware; "
+        "print the result and publish it in the device's status",
+    )
+    self_test.add_argument("--device", type=Path, required=True, help="this device's config")
+    self_test.add_argument(
+        "--config", type=Path, help="branch config (default: branch.toml beside the device's)"
+    )
+    self_test.add_argument(
+        "--buttons-timeout",
+        type=float,
+        default=30,
+        metavar="S",
+        help="seconds to press every button; 0: do not check buttons (default: %(default)s)",
+    )
+    self_test.add_argument(
+        "--pattern-seconds",
+        type=float,
+        default=10,
+        metavar="S",
+        help="how long a display shows its test pattern; 0: none (default: %(default)s)",
+    )
+    self_test.add_argument("--pattern-png", type=Path, help="save the test pattern shown")
+    self_test.add_argument("--ticket-png", type=Path, help="save the test ticket as a picture")
+    self_test.add_argument("--no-print", action="store_true", help="do not print a test ticket")
+    self_test.add_argument("--no-announce", action="store_true", help="say no test call")
+    self_test.add_argument(
+        "--no-publish", action="store_true", help="do not put the result in the device's status"
+    )
+
+    branch_status = sub.add_parser(
+        "branch-status",
+        help="every device's status and last self-test, read with a staff device's login",
+    )
+    branch_status.add_argument(
+        "--device", type=Path, required=True, help="a staff device's config (it may read status/#)"
+    )
+    branch_status.add_argument(
+        "--config", type=Path, help="branch config (default: branch.toml beside the device's)"
+    )
+
     clips = sub.add_parser(
         "voice-clips", help="make a language's clips for spoken calls, with espeak-ng"
     )
@@ -228,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             return _ticket_preview(args)
         if args.command == "print-test":
             return _print_test(args)
+        if args.command == "self-test":
+            return _self_test(args)
+        if args.command == "branch-status":
+            return _branch_status(args)
         if args.command == "voice-clips":
             return _voice_clips(args)
         if args.command == "announce-preview":
@@ -334,6 +380,53 @@ def _print_test(args: argparse.Namespace) -> int:
     for line in print_test(load_config(args.config or EXAMPLE), device.id, device.printer):
         print(line)
     return 0
+
+
+def _device_and_branch(args: argparse.Namespace):
+    """The device file, and the branch config: --config, or branch.toml beside the device
+    file (as a provisioned bundle has it)."""
+    from nowserving.config import load_config, load_device_config
+
+    device = load_device_config(args.device)
+    path = args.config or args.device.parent / "branch.toml"
+    if args.config is None and not path.exists():
+        raise ConfigError([f"no {path}: give the branch config with --config"], args.command)
+    return device, load_config(path)
+
+
+def _self_test(args: argparse.Namespace) -> int:
+    from nowserving.selftest import Options, run_self_test
+
+    device, config = _device_and_branch(args)
+    if not args.verbose:  # the table says what matters; connection chatter would bury it
+        logging.getLogger("nowserving").setLevel(logging.WARNING)
+    options = Options(
+        buttons_timeout_s=args.buttons_timeout,
+        pattern_seconds=args.pattern_seconds,
+        pattern_png=args.pattern_png,
+        ticket_png=args.ticket_png,
+        print_ticket=not args.no_print,
+        announce=not args.no_announce,
+        publish=not args.no_publish,
+    )
+    report = run_self_test(config, device, options, say=lambda line: print(line, flush=True))
+    return 0 if report.ok else 1
+
+
+def _branch_status(args: argparse.Namespace) -> int:
+    from nowserving.selftest.branch_status import read_statuses, status_table
+
+    device, config = _device_and_branch(args)
+    if not args.verbose:
+        logging.getLogger("nowserving").setLevel(logging.WARNING)
+    try:
+        statuses = read_statuses(device)
+    except OSError as err:
+        print(f"nowserving: {err}", file=sys.stderr)
+        return 1
+    lines, well = status_table(statuses, config)
+    print("\n".join(lines))
+    return 0 if well else 1
 
 
 def _voice_clips(args: argparse.Namespace) -> int:

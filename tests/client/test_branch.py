@@ -124,3 +124,26 @@ def test_sending_an_id_that_is_on_its_way_gives_its_future(broker):
         again = kiosk.send("issue_ticket", {"service": "cash"}, command_id="x-1", deadline_s=1)
         assert again is first
         assert first.result(timeout=5).code == "unreachable"
+
+
+def test_a_self_test_result_in_the_status_survives_the_app_starting(broker):
+    """GIVEN a device's retained status with a self-test's result (the app not running)
+    WHEN the app starts THEN its status is online with its own fields and the result, and
+    a tool connected with presence off leaves no status of its own."""
+    got: queue.Queue = queue.Queue()
+    watcher = MqttLink(broker, "watcher", on_message=lambda t, p, m, q: got.put(json.loads(p)))
+    topic = "nowserving/v2/pudong/status/kiosk-1"
+    result = {"at": 1.0, "ok": True, "checks": []}
+    with watcher:
+        watcher.start()
+        assert watcher.wait_connected(5)
+        message = {"v": 2, "device": "kiosk-1", "online": False, "self_test": result}
+        watcher.publish(topic, json.dumps(message).encode(), retain=True).wait_for_publish(5)
+        with BranchClient(broker, "pudong", "kiosk-1", presence=False) as tool:
+            assert tool.connected and tool.carried == {}
+        watcher.subscribe(topic)
+        assert got.get(timeout=5) == message  # the tool came and went without a trace
+        with BranchClient(broker, "pudong", "kiosk-1", status=lambda: {"paper": "ok"}) as app:
+            while (seen := got.get(timeout=5)).get("self_test") != result or not seen["online"]:
+                pass
+            assert seen["paper"] == "ok" and app.carried == {"self_test": result}

@@ -3,13 +3,16 @@ on the GUI thread."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 
 import pytest
 from PySide6.QtCore import Qt, QThread
 
+from nowserving.adapters.systemd import Notifier
 from nowserving.client import BranchClient
-from nowserving.client.qt import QtBranchBridge
+from nowserving.client.qt import QtBranchBridge, start_watchdog
 
 
 def test_state_events_and_replies_arrive_on_the_gui_thread(qtbot, qapp, server, broker):
@@ -64,3 +67,41 @@ def test_a_slot_that_raises_does_not_stop_the_bridge(qtbot, server, broker):
         qtbot.waitUntil(lambda: len(seen) >= 2, timeout=10_000)
     finally:
         client.close()
+
+
+def test_the_gui_thread_pets_the_watchdog_only_while_healthy(qtbot, tmp_path):
+    """GIVEN an app under systemd (a notify socket and a 60 ms watchdog)
+    WHEN it calls start_watchdog once its window is up
+    THEN systemd hears READY=1, then WATCHDOG=1 from a timer on the GUI thread while the app
+    is healthy, and no more once it is not, though the timer still ticks."""
+    path = str(tmp_path / "notify")
+    healthy, ticks, messages = [True], [], []
+
+    def check() -> bool:
+        ticks.append(threading.get_ident())
+        return healthy[0]
+
+    def received() -> list[str]:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                messages.append(sock.recv(256).decode())
+        return messages
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.setblocking(False)
+        timer = start_watchdog(check, Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "60000"}))
+        try:
+            qtbot.waitUntil(lambda: received().count("WATCHDOG=1") >= 2, timeout=5_000)
+            assert messages[0] == "READY=1"
+            assert set(ticks) == {threading.main_thread().ident}  # the GUI thread
+            healthy[0] = False  # ticks run only in the event loop, so none is half done
+            pets, seen = messages.count("WATCHDOG=1"), len(ticks)
+            qtbot.waitUntil(lambda: len(ticks) >= seen + 3, timeout=5_000)
+            assert received().count("WATCHDOG=1") == pets
+        finally:
+            timer.stop()
+
+
+def test_outside_systemd_start_watchdog_makes_no_timer(qtbot):
+    assert start_watchdog(lambda: True, Notifier({})) is None

@@ -125,3 +125,21 @@ def test_replies_and_snapshots_carry_wait_estimates(server, connect):
     assert [t.estimate.ahead for t in line.tickets] == [0, 1, 2]
     means = [t.estimate.mean for t in line.tickets]
     assert means == sorted(means) and state.estimated_at is not None
+
+
+def test_every_role_may_ping_and_nothing_is_recorded(server, connect, clock):
+    """GIVEN a branch with one ticket WHEN each role pings THEN each is answered with the
+    server's time, seq and version, and the queue and event log have not changed."""
+    kiosk = connect("kiosk-1")
+    assert kiosk.request("issue_ticket", {"service": "cash"}).ok
+    seq = server.branch.seq
+    for device in ("kiosk-1", "counter-2", "lobby-1", "manager"):
+        client = kiosk if device == "kiosk-1" else connect(device)
+        reply = client.request("ping")
+        assert reply.ok, reply
+        assert reply.result["at"] == clock() and reply.result["seq"] == seq
+        assert reply.result["version"]
+    again = kiosk.request("ping", command_id="same-id")
+    assert kiosk.request("ping", command_id="same-id").ok and again.ok
+    assert server.branch.seq == seq
+    assert kiosk.request("ping", {"counter": "c1"}).code == "bad_args"

@@ -126,6 +126,14 @@ class MqttLink:
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
 
+    @property
+    def alive(self) -> bool:
+        """Whether paho's network thread runs (connected or retrying). It dies only when an
+        exception escapes a callback; the link is then deaf for good, and a supervisor's
+        watchdog should restart the process."""
+        thread = getattr(self._client, "_thread", None)  # paho's loop_start() thread
+        return self._started and thread is not None and thread.is_alive()
+
     def subscribe(self, topic: str, qos: int = 1) -> None:
         """Subscribe now if connected, and again after every reconnect."""
         with self._lock:

@@ -5,9 +5,13 @@ Outside systemd (no NOTIFY_SOCKET) every call does nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from collections.abc import Callable
 from contextlib import suppress
+
+log = logging.getLogger(__name__)
 
 
 class Notifier:
@@ -35,3 +39,36 @@ class Notifier:
 
     def watchdog(self) -> None:
         self.notify("WATCHDOG=1")
+
+
+class Watchdog:
+    """Pets systemd's watchdog on each `tick()`, but only while `healthy()` says so.
+
+    The owner calls `tick()` every `interval` seconds from the loop whose stall should get
+    the process restarted (a GUI app: a timer on its GUI thread), so that a frozen loop and
+    an unhealthy app alike stop the petting and systemd restarts the service.
+    """
+
+    def __init__(self, notifier: Notifier, healthy: Callable[[], bool]) -> None:
+        self.notifier = notifier
+        self.healthy = healthy
+        self.failing = False
+
+    @property
+    def interval(self) -> float | None:
+        """Seconds between ticks; None outside systemd or without WatchdogSec=."""
+        return self.notifier.watchdog_interval
+
+    def tick(self) -> bool:
+        """Pet the watchdog if the app is healthy; returns whether it did."""
+        try:
+            ok = bool(self.healthy())
+        except Exception:
+            log.exception("the health check failed")
+            ok = False
+        if ok:
+            self.notifier.watchdog()
+        elif not self.failing:
+            log.error("unhealthy: no longer petting the watchdog, so systemd restarts this")
+        self.failing = not ok
+        return ok

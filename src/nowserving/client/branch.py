@@ -15,6 +15,7 @@ them on a GUI thread.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 import time
@@ -89,6 +90,7 @@ class BranchClient:
         watch_server: bool = False,
         status: Callable[[], dict] | None = None,
         retry_s: float = RETRY_S,
+        presence: bool = True,
     ) -> None:
         self.device_id = device_id
         self.topics = Topics(branch)
@@ -97,6 +99,12 @@ class BranchClient:
         self.on_server = on_server  # the server's retained status: online or not
         self.server_online: bool | None = None  # None: not heard yet
         self.status = status or dict  # the app's fields of its retained status; may be set later
+        # False: a tool acting as the device beside its app (`nowserving self-test`): no last
+        # will and no status of its own, so the app's presence is left as it is.
+        self.presence = presence
+        # Fields others put in this device's retained status (its last self-test), carried
+        # along in every status it publishes, so that an app restart does not erase them.
+        self.carried: dict = {}
         self.retry_s = retry_s
         self._cond = threading.Condition()
         self._pending: dict[str, _Pending] = {}
@@ -114,9 +122,11 @@ class BranchClient:
             on_message=self._received,
             on_connected=self._connected,
             on_disconnected=self._disconnected,
-            will=(self.topics.status(device_id), offline),
+            will=(self.topics.status(device_id), offline) if presence else None,
         )
         self.link.subscribe(self.topics.reply(device_id))
+        if presence:
+            self.link.subscribe(self.topics.status(device_id))
         if watch_state:
             self.link.subscribe(self.topics.state)
         if watch_events or on_event is not None:
@@ -155,7 +165,7 @@ class BranchClient:
         if self._timer is not None:
             self._timer.join(timeout=5)
             self._timer = None
-        if self.connected:
+        if self.connected and self.presence:
             self.publish_status(online=False)
         self.link.close()
         with self._cond:
@@ -242,7 +252,7 @@ class BranchClient:
 
     def publish_status(self, online: bool = True) -> None:
         """The device's retained status; its fields come from the app's `status` callback."""
-        fields = self.status() if online else {}
+        fields = {**self.carried, **self.status()} if online else {}
         message = status_message(self.device_id, online=online, **fields)
         self.link.publish(self.topics.status(self.device_id), encode(message), retain=True)
 
@@ -275,7 +285,8 @@ class BranchClient:
     # ----- paho's thread ----------------------------------------------------------------
 
     def _connected(self) -> None:
-        self.publish_status(online=True)
+        if self.presence:
+            self.publish_status(online=True)
         with self._cond:
             unanswered = [item.message for item in self._pending.values()]
         for message in unanswered:  # anything sent while away goes out now, same ids
@@ -298,8 +309,24 @@ class BranchClient:
             elif topic == self.topics.status("server"):
                 self.server_online = decode_online(payload)
                 self._call(self.on_server, self.server_online)
+            elif topic == self.topics.status(self.device_id):
+                self._carry_over(payload)
         except ProtocolError as err:
             log.warning("dropped a bad message on %s: %s (%s)", topic, err.code, err.message)
+
+    def _carry_over(self, payload: bytes) -> None:
+        """The device's own retained status (as it was before this connection, then each
+        echo): a self-test's result found there is kept in every status published from
+        now on, and published again at once if it is new."""
+        try:
+            result = json.loads(payload).get("self_test") if payload else None
+        except (ValueError, AttributeError):
+            return
+        if not isinstance(result, dict) or result == self.carried.get("self_test"):
+            return
+        self.carried["self_test"] = result
+        if self.connected and self.presence:
+            self.publish_status()
 
     def _take_state(self, state: BranchState) -> None:
         with self._cond:

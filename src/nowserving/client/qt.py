@@ -10,12 +10,14 @@ thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import (
     Property,
     QAbstractListModel,
     QByteArray,
+    QCoreApplication,
     QEventLoop,
     QModelIndex,
     QObject,
@@ -27,6 +29,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtQuick import QQuickView
 
+from nowserving.adapters.systemd import Notifier, Watchdog
 from nowserving.client.branch import DEADLINE_S, BranchClient
 from nowserving.errors import NowservingError
 from nowserving.protocol.views import BranchState, EventView, Line, Reply
@@ -170,3 +173,19 @@ def screenshot(view: QQuickView, bridge: QtBranchBridge, path: Path, wait_ms: in
         return 1
     print(f"wrote {path} ({image.width()}x{image.height()})")
     return 0
+
+
+def start_watchdog(healthy: Callable[[], bool], notifier: Notifier | None = None) -> QTimer | None:
+    """Tell systemd the app is up, then pet its watchdog from a timer on the GUI thread while
+    `healthy()` holds: a frozen GUI stops the petting as surely as an unhealthy app, and
+    systemd restarts the service. Outside systemd it does nothing. Call it on the GUI thread,
+    once the window is up."""
+    watchdog = Watchdog(notifier or Notifier(), healthy)
+    watchdog.notifier.ready()
+    if watchdog.interval is None:
+        return None
+    timer = QTimer(QCoreApplication.instance(), interval=max(1, int(watchdog.interval * 1000)))
+    # A lambda, not the bound method: PySide would hold `watchdog` only weakly.
+    timer.timeout.connect(lambda: watchdog.tick())
+    timer.start()
+    return timer

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from nowserving.adapters.gpio import pin_factory
+from nowserving.adapters.systemd import Notifier, Watchdog
 from nowserving.client import BranchClient, broker_for
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
@@ -40,7 +41,11 @@ def run_counter(
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         client.start(wait_s=None)
-        stop.wait()
+        watchdog = Watchdog(Notifier(), lambda: client.link.alive)
+        watchdog.notifier.ready()
+        # systemd's watchdog is petted from this loop while paho's thread lives.
+        while not stop.wait(watchdog.interval):
+            watchdog.tick()
         return 0
     finally:
         counter.close()
@@ -54,7 +59,7 @@ def _panel(config, counter, client, screenshot, size, language) -> int:
     from PySide6.QtGui import QFontDatabase, QGuiApplication
 
     from nowserving.adapters.printer.layout import FONT
-    from nowserving.client.qt import QtBranchBridge, quick_view
+    from nowserving.client.qt import QtBranchBridge, quick_view, start_watchdog
     from nowserving.client.qt import screenshot as screenshot_view
     from nowserving.counter.panel import PanelController
 
@@ -71,6 +76,7 @@ def _panel(config, counter, client, screenshot, size, language) -> int:
             return screenshot_view(view, bridge, screenshot)
         signal.signal(signal.SIGTERM, lambda *_: app.quit())
         view.show()
+        start_watchdog(lambda: client.link.alive)  # systemd: ready, and pet while healthy
         return app.exec()
     finally:
         panel.close()

@@ -14,7 +14,7 @@ from PySide6.QtQuick import QQuickView
 
 from nowserving.adapters.printer.layout import FONT
 from nowserving.client import BranchClient, broker_for
-from nowserving.client.qt import QtBranchBridge, quick_view
+from nowserving.client.qt import QtBranchBridge, quick_view, start_watchdog
 from nowserving.client.qt import screenshot as screenshot_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig, DisplaySettings
@@ -71,6 +71,7 @@ def run_display(
         if screenshot is not None:
             return screenshot_view(view, bridge, screenshot)
         view.showFullScreen()
+        start_watchdog(lambda: client.link.alive)  # systemd: ready, and pet while healthy
         return app.exec()
     finally:
         controller.close()

@@ -16,7 +16,7 @@ from nowserving.adapters.gpio import Panel, pin_factory
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import FONT
 from nowserving.client import BranchClient, broker_for
-from nowserving.client.qt import QtBranchBridge, quick_view
+from nowserving.client.qt import QtBranchBridge, quick_view, start_watchdog
 from nowserving.client.qt import screenshot as screenshot_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
@@ -89,6 +89,7 @@ def run_kiosk(
             return screenshot_view(view, bridge, screenshot)
         if view is not None:
             view.showFullScreen()
+        start_watchdog(lambda: client.link.alive)  # systemd: ready, and pet while healthy
         return app.exec()
     finally:
         controller.close()

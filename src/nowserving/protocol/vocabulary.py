@@ -20,11 +20,13 @@ class Role(enum.StrEnum):
 @dataclass(frozen=True)
 class CommandSpec:
     """One command type: its arguments (name -> required; all are strings), the roles
-    that may send it, and whether a counter device sends it for its own counter."""
+    that may send it, whether a counter device sends it for its own counter, and whether
+    the queue decides it (False: the server answers it itself, e.g. `ping`)."""
 
     args: dict[str, bool]
     roles: frozenset[Role]
     own_counter: bool = True
+    queued: bool = True
 
 
 _COUNTER_ARG = {"counter": False}
@@ -68,4 +70,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "open_counter": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
     "pause_counter": CommandSpec({**_COUNTER_ARG, "reason": False}, _AT_COUNTERS),
     "close_counter": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    # Is the server there and working: answered by the apply loop with its time and seq,
+    # never recorded (nothing changes). The self-test uses it.
+    "ping": CommandSpec({}, frozenset(Role), own_counter=False, queued=False),
 }

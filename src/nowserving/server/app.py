@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nowserving import __version__
 from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.adapters.store import EventLog
 from nowserving.adapters.systemd import Notifier
@@ -182,9 +183,11 @@ class BranchServer:
         interval = self.notifier.watchdog_interval
         petted = time.monotonic()
         while not self._stop.is_set():
-            # The watchdog is petted from this loop only: a stuck loop gets restarted.
+            # The watchdog is petted from this loop only, and only while paho's thread lives:
+            # a stuck loop or a deaf link gets the server restarted.
             if interval is not None and time.monotonic() - petted >= interval:
-                self.notifier.watchdog()
+                if self.link.alive:
+                    self.notifier.watchdog()
                 petted = time.monotonic()
             try:
                 first = self.inbox.get(timeout=self._idle_timeout())
@@ -261,6 +264,8 @@ class BranchServer:
             log.exception("checking a message on %s failed", item.topic[:120])
             outcome = {"ok": False, "code": "bad_message", "message": "could not be checked"}
             return reply_to, reply_message(None, outcome)
+        if not COMMANDS[kind].queued:
+            return reply_to, self._answer_itself(command_id)
         command = Command(command_id, kind, device_id, self.clock(), args)
         try:
             new_events, outcome, duplicate = self.branch.handle(command)
@@ -282,6 +287,12 @@ class BranchServer:
                 level=logging.INFO,
             )
         return reply_to, reply_message(command_id, outcome, self._result(outcome))
+
+    def _answer_itself(self, command_id: str) -> dict:
+        """A command the queue never sees (`ping`): answered from this loop, so an answer
+        says the loop is alive; nothing is recorded, as nothing changes."""
+        result = {"at": self.clock(), "seq": self.branch.seq, "version": __version__}
+        return reply_message(command_id, {"ok": True}, result)
 
     def _contain(self, command: Command, events: list[Event]) -> tuple[list[Event], dict]:
         """A command whose handling raised: make the state exactly what the log says again

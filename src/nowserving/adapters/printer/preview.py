@@ -3,14 +3,18 @@ the layout, for installers, and for the docs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from nowserving.adapters.printer.device import TicketPrinter, open_escpos
+from escpos.escpos import Escpos
+
+from nowserving.adapters.printer.device import Paper, TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import TicketContent, lay_out, preview
 from nowserving.config import BranchConfig
 from nowserving.config.hardware import PrinterSettings
+from nowserving.errors import PrinterError
 
 SAMPLE_URL = "https://queue.example/{branch}/t/Xk3v9Qa2Lm"
 
@@ -59,11 +63,34 @@ def write_preview(
     return said
 
 
-def print_test(config: BranchConfig, device_id: str, settings: PrinterSettings) -> list[str]:
-    """Print a self-test ticket on the device's real printer; returns what happened, line by
-    line. Raises PrinterError when the printer cannot be opened or fails."""
-    with TicketPrinter(open_escpos(settings), settings) as printer:
+@dataclass(frozen=True)
+class PrintedTest:
+    """What printing a test ticket found: the paper and online state before and after."""
+
+    paper_before: Paper
+    paper_after: Paper
+    online: bool | None
+    native_qr: bool
+    bytes_sent: int | None  # known for the Dummy printer only
+    parts: list = field(repr=False, default_factory=list)  # the layout, for a preview
+
+
+def print_test_ticket(
+    config: BranchConfig,
+    device_id: str,
+    settings: PrinterSettings,
+    escpos: Escpos | None = None,
+) -> PrintedTest:
+    """Print a test ticket on the device's printer (or on `escpos`, already open), reading
+    the paper sensor before and after. Raises PrinterError when the printer cannot be
+    opened or fails, and before printing when it says it is out of paper or offline."""
+    escpos = escpos if escpos is not None else open_escpos(settings)
+    with TicketPrinter(escpos, settings) as printer:
         paper, online = printer.paper(), printer.online()
+        if paper is Paper.OUT:
+            raise PrinterError("the printer is out of paper")
+        if online is False:
+            raise PrinterError("the printer says it is offline (cover open, or paper jam?)")
         language = config.rules.languages[0]
         ticket = sample_ticket(config, language)
         test = TicketContent(
@@ -78,11 +105,26 @@ def print_test(config: BranchConfig, device_id: str, settings: PrinterSettings) 
         )
         parts = lay_out(test, settings.paper_mm, printer.printable_dots)
         printer.print_ticket(parts)
-    online_text = {True: "yes", False: "NO", None: "cannot tell"}[online]
+        output = getattr(printer.escpos, "output", None)
+        return PrintedTest(
+            paper,
+            printer.paper(),
+            online,
+            printer.native_qr,
+            len(output) if isinstance(output, bytes) else None,
+            parts,
+        )
+
+
+def print_test(config: BranchConfig, device_id: str, settings: PrinterSettings) -> list[str]:
+    """Print a self-test ticket on the device's real printer; returns what happened, line by
+    line. Raises PrinterError when the printer cannot be opened or fails."""
+    printed = print_test_ticket(config, device_id, settings)
+    online_text = {True: "yes", False: "NO", None: "cannot tell"}[printed.online]
     return [
         f"printer: {settings.kind}, profile {settings.profile or 'default'}, "
-        f"{settings.paper_mm} mm paper, QR {'native' if printer.native_qr else 'as a picture'}",
-        f"before printing: online {online_text}, paper {paper}",
+        f"{settings.paper_mm} mm paper, QR {'native' if printed.native_qr else 'as a picture'}",
+        f"before printing: online {online_text}, paper {printed.paper_before}",
         "printed a test ticket: check that the Chinese text, the number and the QR code "
         "are sharp and the paper was cut",
     ]

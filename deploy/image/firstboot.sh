@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The first boot of a nowserving device (/usr/lib/nowserving/firstboot, run by
+# nowserving-firstboot.service; docs/image.md). Takes the device's role from the
+# provisioning bundle on the boot partition and makes the device that role:
+#
+#   /boot/firmware/nowserving/  a device's bundle (`nowserving provision`'s
+#                               devices/<id>/nowserving/: device.toml, password, ca.pem,
+#                               branch.toml), or the server's files (its server/ folder:
+#                               server.password, conf.d/, mosquitto/, plus branch.toml)
+#
+# It checks the bundle (`nowserving check-config`), installs it in /etc/nowserving (secrets
+# 0600, owned by the user that reads them), enables exactly the role's units (server:
+# nowserving-server and mosquitto; kiosk, counter, display: their one unit) and disables
+# every other role's, deletes the bundle from the boot partition (FAT keeps no owners), and
+# disables itself. On a booted device it also grows the data partition to the card, commits
+# the machine id, makes the SSH host keys, and starts the role's units; the read-only root is
+# made writable for this only. Run by hand (as root) to provision again from a new bundle.
+# Idempotent: without a bundle it changes nothing.
+set -euo pipefail
+
+bundle=${NOWSERVING_BUNDLE:-/boot/firmware/nowserving}
+etc=/etc/nowserving
+nowserving=/opt/nowserving/bin/nowserving
+state=/var/lib/nowserving
+say() { echo "nowserving-firstboot: $*" >&2; }
+die() {
+  say "$*"
+  exit 1
+}
+
+role_units() {
+  case $1 in
+    server) echo nowserving-server.service mosquitto.service ;;
+    kiosk | counter | display) echo "nowserving-$1.service" ;;
+  esac
+}
+all_role_units="nowserving-server.service nowserving-kiosk.service nowserving-counter.service
+  nowserving-display.service mosquitto.service"
+
+if [ ! -d "$bundle" ]; then
+  say "no bundle in $bundle: nothing to do"
+  exit 0
+fi
+
+# ----- which role, and is the bundle whole and valid? ------------------------------------
+if [ -f "$bundle/device.toml" ]; then
+  role=$(python3 -c 'import sys, tomllib
+print(tomllib.load(open(sys.argv[1], "rb")).get("device", {}).get("role", ""))' \
+    "$bundle/device.toml") || die "$bundle/device.toml is not TOML"
+  need=(device.toml password ca.pem branch.toml)
+elif [ -f "$bundle/server.password" ]; then
+  role=server
+  need=(server.password branch.toml conf.d/nowserving.conf mosquitto/passwd mosquitto/acl
+    mosquitto/ca.pem mosquitto/server.pem mosquitto/server.key)
+else
+  die "$bundle holds neither device.toml (a device's bundle) nor server.password (the" \
+    "server's files): see docs/image.md"
+fi
+case $role in
+  server | kiosk | counter | display) ;;
+  *) die "role '$role' has no unit on this image (server, kiosk, counter or display)" ;;
+esac
+for file in "${need[@]}"; do
+  [ -f "$bundle/$file" ] || die "the $role bundle in $bundle lacks $file"
+done
+check=("$nowserving" check-config "$bundle/branch.toml")
+[ "$role" = server ] || check+=(--device "$bundle/device.toml")
+"${check[@]}" >&2 || die "the bundle does not pass check-config: fix it in $bundle and reboot"
+say "importing the $role bundle from $bundle"
+
+# ----- on a booted device: make the read-only root (and boot partition) writable ----------
+booted=no
+if [ -d /run/systemd/system ] && ! systemd-detect-virt --quiet --chroot; then
+  booted=yes
+fi
+remounted=()
+# shellcheck disable=SC2317 # called by the trap
+restore_ro() {
+  local mnt
+  sync
+  for mnt in "${remounted[@]}"; do
+    mount -o remount,ro "$mnt" || say "could not make $mnt read-only again"
+  done
+}
+writable() { # writable MOUNTPOINT: remount read-write if it is a read-only mount
+  [ "$booted" = yes ] || return 0
+  mountpoint -q "$1" || return 0
+  if findmnt -no OPTIONS "$1" | tr , '\n' | grep -qx ro; then
+    mount -o remount,rw "$1"
+    remounted+=("$1")
+  fi
+}
+trap restore_ro EXIT
+writable /
+writable "$(findmnt -no TARGET --target "$bundle")"
+
+# ----- /etc/nowserving (and the broker's files), whole or not at all -----------------------
+new=$etc.new
+rm -rf "$new"
+install -d -m 0755 "$new"
+install -m 0644 "$bundle/branch.toml" "$new/"
+if [ "$role" = server ]; then
+  install -m 0600 -o nowserving -g nowserving "$bundle/server.password" "$new/"
+  install -d -m 0700 -o mosquitto -g mosquitto /etc/mosquitto/nowserving
+  install -m 0600 -o mosquitto -g mosquitto "$bundle"/mosquitto/* /etc/mosquitto/nowserving/
+  install -m 0644 "$bundle/conf.d/nowserving.conf" /etc/mosquitto/conf.d/
+  if [ -f "$bundle/conf.d/nowserving-bridge.conf" ]; then # its password: the broker's only
+    install -m 0600 -o mosquitto -g mosquitto "$bundle/conf.d/nowserving-bridge.conf" \
+      /etc/mosquitto/conf.d/
+  else
+    rm -f /etc/mosquitto/conf.d/nowserving-bridge.conf
+  fi
+else
+  install -m 0644 "$bundle/device.toml" "$bundle/ca.pem" "$new/"
+  install -m 0600 -o nowserving -g nowserving "$bundle/password" "$new/"
+fi
+rm -rf "$etc.old"
+[ ! -e "$etc" ] || mv "$etc" "$etc.old"
+mv "$new" "$etc"
+rm -rf "$etc.old"
+install -d -m 0750 -o nowserving -g nowserving "$state"
+
+# ----- the role's units, and no other's --------------------------------------------------
+wanted=$(role_units "$role")
+others=()
+for unit in $all_role_units; do
+  case " $wanted " in
+    *" $unit "*) ;;
+    *) others+=("$unit") ;;
+  esac
+done
+# shellcheck disable=SC2086 # unit names
+systemctl disable --quiet "${others[@]}"
+# shellcheck disable=SC2086
+systemctl enable --quiet $wanted
+say "enabled $wanted"
+
+if [ "$role" = display ]; then # its voice: espeak-ng clips of the branch's counters
+  for language in $(/opt/nowserving/current/bin/python -c 'import sys
+from nowserving.config import load_config
+print(" ".join(load_config(sys.argv[1]).rules.languages))' "$etc/branch.toml"); do
+    runuser -u nowserving -- "$nowserving" voice-clips --language "$language" \
+      --out "$state/voice" --config "$etc/branch.toml" >/dev/null ||
+      say "could not make the $language voice clips (the display says so on screen)"
+  done
+fi
+
+if [ "$booted" = yes ]; then
+  # The data partition (/var) is the card's last: grow it over the rest of the card.
+  data=$(findmnt -no SOURCE /var || true)
+  if [ -b "$data" ] && [ -r "/sys/class/block/${data##*/}/partition" ]; then
+    part=$(cat "/sys/class/block/${data##*/}/partition")
+    disk=/dev/$(lsblk -no PKNAME "$data" | head -n1)
+    if growpart "$disk" "$part" >&2; then # it fails when there is nothing to grow
+      resize2fs "$data" >&2 || say "could not grow the file system on $data"
+    fi
+  fi
+  # With a read-only root, systemd could not write the machine id it made: write it now.
+  if mountpoint -q /etc/machine-id; then systemd-machine-id-setup --commit >&2; fi
+  if command -v ssh-keygen >/dev/null; then ssh-keygen -A >&2; fi
+fi
+
+rm -rf "$bundle"
+systemctl disable --quiet nowserving-firstboot.service
+if [ "$booted" = yes ]; then
+  # shellcheck disable=SC2086
+  systemctl start --no-block $wanted
+fi
+say "this device is a $role now"

@@ -1,0 +1,424 @@
+#!/usr/bin/env bash
+# Checks the nowserving image recipe (deploy/image/, docs/image.md) on this machine, where
+# the Raspberry Pi image itself can be neither built nor booted: it builds an amd64 Debian
+# 13 "trixie" root file system with mmdebstrap from the recipe's own package list
+# (deploy/image/packages.txt), runs the recipe's own customisation (deploy/image/customize.sh)
+# in it with a wheel of this checkout, and checks, with the target's own tools:
+#   - `nowserving` runs: --version, check-config, a ticket picture (Pillow, the CJK font);
+#   - every shipped unit passes `systemd-analyze verify` with no output at all (it exits 0
+#     on many problems), and the fstab's mount units too;
+#   - the udev rules pass `udevadm verify`;
+#   - the first boot, given each role's bundle from `nowserving provision` of the example
+#     branch, enables exactly that role's units (and disables itself), installs the bundle
+#     with the right owners and modes, and changes nothing when run again; a staff
+#     device's bundle is refused; and Qt draws the kiosk's and the display's screens
+#     offscreen as the user nowserving (the system libraries are all there).
+# Needs root (mmdebstrap, mounts, chroot) on an x86_64 Debian or Ubuntu host, and the
+# network to Debian's mirror (first run) and PyPI (pip, cached). The package root is cached
+# in /var/cache/nowserving/ keyed on the package list; pip's downloads too. Exits non-zero
+# on the first failed check. NOWSERVING_IMAGE_REBUILD=1 rebuilds the cached root.
+set -euo pipefail
+
+self=$(readlink -f "${BASH_SOURCE[0]}")
+src=$(cd "$(dirname "$self")/.." && pwd)
+image=$src/deploy/image
+log() { echo "image-check: $*" >&2; }
+die() {
+  log "FAILED: $*"
+  exit 1
+}
+
+# ----- stage 2: inside a private mount and PID namespace (see the end of the file) -------
+if [ "${1:-}" = "--in-namespace" ]; then
+  tmp=$2
+  root=$tmp/root
+  mounted=()
+  # shellcheck disable=SC2317 # called by the trap
+  unmount_all() {
+    local i
+    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+      umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" 2>/dev/null || true
+    done
+  }
+  trap unmount_all EXIT
+  mnt() { # mnt [mount options...] TARGET
+    mount "$@"
+    mounted+=("${!#}")
+  }
+  api_filesystems() { # what a chroot needs: /proc, /sys, a small /dev, /run
+    local top=$1 node
+    mnt -t proc -o nosuid,nodev,noexec proc "$top/proc"
+    mnt -t sysfs -o ro,nosuid,nodev,noexec sysfs "$top/sys"
+    mnt -t tmpfs -o mode=755,nosuid tmpfs "$top/dev"
+    for node in null zero full random urandom tty; do
+      touch "$top/dev/$node"
+      mnt --bind "/dev/$node" "$top/dev/$node"
+    done
+    mkdir "$top/dev/pts" "$top/dev/shm"
+    mnt -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$top/dev/pts"
+    mnt -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$top/dev/shm"
+    ln -s pts/ptmx "$top/dev/ptmx"
+    ln -s /proc/self/fd "$top/dev/fd"
+    mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$top/run"
+  }
+  api_filesystems "$root"
+  # pip's cache, and local folders the host's pip settings name, at the same paths.
+  mkdir -p "$root/var/cache/pip-host"
+  mnt --bind "$PIP_CACHE_HOST" "$root/var/cache/pip-host"
+  export PIP_CACHE_DIR=/var/cache/pip-host
+  for dir in ${PIP_FIND_LINKS:-}; do
+    [ -d "$dir" ] || continue
+    mkdir -p "$root$dir"
+    mnt --bind -o ro "$dir" "$root$dir"
+  done
+  run() { # run COMMAND...: in the root, with a clean environment (plus pip's)
+    local envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+      LANG=C.UTF-8 PIP_CACHE_DIR=/var/cache/pip-host) name
+    for name in $(compgen -e); do
+      case $name in
+        PIP_* | http_proxy | https_proxy | no_proxy | HTTP_PROXY | HTTPS_PROXY | NO_PROXY | \
+          SSL_CERT_FILE | SSL_CERT_DIR) envs+=("$name=${!name}") ;;
+      esac
+    done
+    chroot "${top:-$root}" /usr/bin/env -i "${envs[@]}" "$@"
+  }
+  checked=()
+  ok() {
+    checked+=("$*")
+    log "ok: $*"
+  }
+  silent() { # silent WHAT COMMAND...: the command must succeed and print nothing at all
+    local what=$1 out
+    shift
+    out=$("$@" 2>&1) || die "$what: exit status $?: $out"
+    [ -z "$out" ] || die "$what printed (so it found something wrong):"$'\n'"$out"
+  }
+
+  . "$root/etc/os-release"
+  log "inside $PRETTY_NAME ($(cat "$root/etc/debian_version"), $(run uname -m)):" \
+    "$(run python3 --version), $(run systemctl --version | head -n1)"
+
+  # ----- the wheel of this checkout, and the recipe's customisation ----------------------
+  step=$SECONDS
+  run python3 -m venv /var/tmp/wheel-build
+  run /var/tmp/wheel-build/bin/pip wheel --quiet --no-deps --wheel-dir /var/tmp/wheels \
+    /var/tmp/nowserving-src
+  rm -rf "$root/var/tmp/wheel-build" "$root/var/tmp/nowserving-src"
+  NOWSERVING_WHEELS=$root/var/tmp/wheels NOWSERVING_CONSTRAINTS=$src/constraints.txt \
+    bash "$image/customize.sh" "$root"
+  rm -rf "$root/var/tmp/wheels"
+  ok "customize.sh: the venv, the units and the rest installed ($((SECONDS - step)) s)"
+
+  # ----- nowserving runs ----------------------------------------------------------------
+  run nowserving --version >/dev/null || die "nowserving --version"
+  run nowserving --help >/dev/null || die "nowserving --help"
+  example=$(run /opt/nowserving/current/bin/python -c \
+    'from nowserving.config import EXAMPLE; print(EXAMPLE)')
+  run nowserving check-config "$example" >/dev/null || die "nowserving check-config $example"
+  run runuser -u nowserving -- nowserving ticket-preview --language zh \
+    --png /tmp/ticket.png >/dev/null || die "nowserving ticket-preview"
+  ok "nowserving runs: --version, --help, check-config, ticket-preview (zh) as nowserving"
+
+  # ----- every shipped unit, and the fstab's mounts, pass systemd-analyze verify ----------
+  units=$(cd "$root/usr/lib/systemd/system" && ls nowserving-*.service)
+  # shellcheck disable=SC2086 # unit names
+  silent "systemd-analyze verify" run systemd-analyze verify --man=no $units mosquitto.service
+  silent "the watchdog setting" test -n "$(run systemd-analyze cat-config systemd/system.conf |
+    grep -x 'RuntimeWatchdogSec=14s')"
+  silent "the journal setting" test -n "$(run systemd-analyze cat-config systemd/journald.conf |
+    grep -x 'Storage=persistent')"
+  generated=/run/fstab-units
+  run mkdir -p "$generated"
+  # SYSTEMD_SYSFS_CHECK=0: block devices count although /sys is read-only here.
+  run env SYSTEMD_SYSFS_CHECK=0 /usr/lib/systemd/system-generators/systemd-fstab-generator \
+    "$generated" "$generated" "$generated" || die "systemd-fstab-generator on the image's fstab"
+  mounts=$(cd "$root$generated" && ls -- *.mount)
+  [ "$(echo "$mounts" | tr '\n' ' ')" = "-.mount boot-firmware.mount tmp.mount var.mount " ] ||
+    die "the fstab gave the mount units: $mounts"
+  silent "systemd-analyze verify (the fstab's mounts)" \
+    run sh -c "cd $generated && systemd-analyze verify --man=no -- $(echo "$mounts" |
+      sed 's|^|./|' | tr '\n' ' ')"
+  grep -q '^Options=ro,' "$root$generated/-.mount" || die "the root is not mounted read-only"
+  ok "systemd-analyze verify: no output for" $units "mosquitto.service and" $mounts
+
+  # ----- the udev rules -----------------------------------------------------------------
+  layout_rules=$image/rpi-image-gen/image/nowserving/device/rootfs-overlay/etc/udev/rules.d
+  cp "$layout_rules/99-rpi-05-image.rules" "$root/tmp/"
+  silent "udevadm verify" run udevadm verify --no-summary \
+    /usr/lib/udev/rules.d/60-nowserving.rules /tmp/99-rpi-05-image.rules
+  ok "udevadm verify: no output for 60-nowserving.rules (groups lp and gpio resolved)" \
+    "and the Pi layout's 99-rpi-05-image.rules"
+
+  # ----- the rpi-image-gen layer installs this same package list -------------------------
+  "$image/rpi-image-gen/bin/generators/nowserving-layer" \
+    "$image/rpi-image-gen/layer/nowserving.yaml" "$tmp/layer.yaml"
+  listed=$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$image/packages.txt" | grep . | sort)
+  rendered=$(sed -n 's/^    - \([a-z0-9.+-]*\)$/\1/p' "$tmp/layer.yaml" | grep -vx python3-lgpio |
+    sort)
+  [ "$listed" = "$rendered" ] || die "the rpi-image-gen layer's packages differ from" \
+    "packages.txt:"$'\n'"$(diff <(echo "$listed") <(echo "$rendered"))"
+  grep -qF "\"$image/customize.sh\" \"\$1\"" "$tmp/layer.yaml" ||
+    die "the rpi-image-gen layer does not run $image/customize.sh"
+  ok "the rpi-image-gen layer, as its generator renders it, installs packages.txt" \
+    "(plus python3-lgpio) and runs customize.sh"
+
+  # ----- the first boot, for each role --------------------------------------------------
+  run nowserving provision --config "$example" --out /var/tmp/provision \
+    --server-host branch-server.local >/dev/null || die "nowserving provision"
+  provision=$root/var/tmp/provision
+  enabled() { # the enabled units, one a line
+    run systemctl list-unit-files --state=enabled --no-legend --no-pager | awk '{print $1}' |
+      sort
+  }
+  [ "$(enabled | grep -c -e '^nowserving-' -e '^mosquitto')" = 1 ] &&
+    enabled | grep -qx nowserving-firstboot.service ||
+    die "before the first boot, units other than nowserving-firstboot are on: $(enabled |
+      grep -e nowserving -e mosquitto)"
+  ok "as built: of nowserving's units and mosquitto, only nowserving-firstboot is enabled"
+  before=$(enabled)
+  layer=0
+  provisioned() { # provisioned ROLE DEVICE EXPECTED-UNITS...
+    local role=$1 device=$2 top upper work boot added removed
+    shift 2
+    layer=$((layer + 1))
+    top=$tmp/role-$layer upper=$tmp/upper-$layer work=$tmp/work-$layer
+    mkdir -p "$top" "$upper" "$work"
+    mnt -t overlay overlay -o "lowerdir=$root,upperdir=$upper,workdir=$work" "$top"
+    for dir in proc dev run; do mnt --rbind "$root/$dir" "$top/$dir"; done
+    boot=$top/boot/firmware/nowserving
+    if [ "$role" = server ]; then
+      cp -a "$provision/server" "$boot"
+      cp "$top$example" "$boot/branch.toml"
+    else
+      cp -a "$provision/devices/$device/nowserving" "$boot"
+    fi
+    top=$top run /usr/lib/nowserving/firstboot 2>"$tmp/firstboot.log" ||
+      die "firstboot for the $role role: $(cat "$tmp/firstboot.log")"
+    after=$(top=$top enabled)
+    added=$(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')
+    removed=$(comm -23 <(echo "$before") <(echo "$after") | tr '\n' ' ')
+    [ "$added" = "$(printf '%s\n' "$@" | sort | tr '\n' ' ')" ] ||
+      die "the $role role enabled '$added', not '$*'"
+    [ "$removed" = "nowserving-firstboot.service " ] ||
+      die "the $role role disabled '$removed', not just nowserving-firstboot.service"
+    [ ! -e "$boot" ] || die "the $role bundle was left on the boot partition"
+    # Owners and modes: secrets 0600 to their reader, the rest readable.
+    modes=$(top=$top run sh -c 'cd /etc/nowserving && stat -c "%n %a %U" * | sort' |
+      tr '\n' ',')
+    if [ "$role" = server ]; then
+      [ "$modes" = "branch.toml 644 root,server.password 600 nowserving," ] ||
+        die "/etc/nowserving of the server: $modes"
+      modes=$(top=$top run stat -c "%a %U" /etc/mosquitto/nowserving \
+        /etc/mosquitto/nowserving/server.key /etc/mosquitto/conf.d/nowserving.conf | tr '\n' ,)
+      [ "$modes" = "700 mosquitto,600 mosquitto,644 root," ] ||
+        die "the broker's files: $modes"
+    else
+      [ "$modes" = "branch.toml 644 root,ca.pem 644 root,device.toml 644 root,password 600 nowserving," ] ||
+        die "/etc/nowserving of the $role: $modes"
+      top=$top run nowserving check-config /etc/nowserving/branch.toml \
+        --device /etc/nowserving/device.toml >/dev/null || die "check-config of the $role"
+    fi
+    if [ "$role" = kiosk ] || [ "$role" = display ]; then # Qt, offscreen, as nowserving
+      top=$top run runuser -u nowserving -- env QT_QPA_PLATFORM=offscreen \
+        HOME=/var/lib/nowserving nowserving "$role" --config /etc/nowserving/branch.toml \
+        --device /etc/nowserving/device.toml --screenshot "/tmp/$role.png" --size 800x480 \
+        >"$tmp/qt.log" 2>&1 || die "the $role's screen, offscreen: $(cat "$tmp/qt.log")"
+      [ -s "$top/tmp/$role.png" ] || die "no picture of the $role's screen"
+    fi
+    if [ "$role" = display ]; then
+      [ -s "$top/var/lib/nowserving/voice/zh/counter-c1.wav" ] &&
+        [ -s "$top/var/lib/nowserving/voice/en/counter-c1.wav" ] ||
+        die "the display's voice clips were not made: $(cat "$tmp/firstboot.log")"
+    fi
+    top=$top run /usr/lib/nowserving/firstboot 2>/dev/null || die "firstboot again ($role)"
+    [ "$(top=$top enabled)" = "$after" ] || die "firstboot again ($role) changed the units"
+    ok "first boot as $role ($device): enabled exactly $*, disabled itself, bundle" \
+      "installed (secrets 0600 to their reader) and removed from the boot partition;" \
+      "again: no change"
+  }
+  provisioned server server nowserving-server.service mosquitto.service
+  provisioned kiosk kiosk-1 nowserving-kiosk.service
+  provisioned counter counter-1 nowserving-counter.service
+  provisioned display lobby-1 nowserving-display.service
+
+  # A staff PC's bundle: no unit on this image, so it is refused and nothing changes.
+  staff=$(cd "$provision/devices" && grep -l 'role = "staff"' -- */nowserving/device.toml |
+    head -n1 | cut -d/ -f1)
+  if [ -n "$staff" ]; then
+    top=$tmp/role-staff
+    mkdir -p "$top" "$tmp/upper-staff" "$tmp/work-staff"
+    mnt -t overlay overlay \
+      -o "lowerdir=$root,upperdir=$tmp/upper-staff,workdir=$tmp/work-staff" "$top"
+    for dir in proc dev run; do mnt --rbind "$root/$dir" "$top/$dir"; done
+    cp -a "$provision/devices/$staff/nowserving" "$top/boot/firmware/nowserving"
+    if top=$top run /usr/lib/nowserving/firstboot 2>/dev/null; then
+      die "a staff device's bundle was accepted"
+    fi
+    [ "$(top=$top enabled)" = "$before" ] || die "a refused bundle changed the units"
+    ok "first boot with a staff PC's bundle ($staff): refused, nothing changed"
+  fi
+
+  log "checked, on $PRETTY_NAME amd64:"
+  printf '  - %s\n' "${checked[@]}" >&2
+  log "not checked here (see docs/image.md): the arm64 Pi image, booting, cage on a screen," \
+    "GPIO, printers, sound, the watchdog firing, the read-only root and data partition live"
+  exit 0
+fi
+
+# ----- stage 1: on the host ---------------------------------------------------------------
+suite=trixie
+arch=amd64
+variant=minbase
+mapfile -t packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$image/packages.txt" | grep .)
+dpkg_opts=(
+  'path-exclude=/usr/share/man/*'
+  'path-exclude=/usr/share/doc/*'
+  'path-include=/usr/share/doc/*/copyright'
+)
+cache_dir=/var/cache/nowserving
+key=$(printf '%s\n' "$suite" "$arch" "$variant" "${packages[@]}" "${dpkg_opts[@]}" |
+  sha256sum | cut -c1-12)
+cache="$cache_dir/image-rootfs-$suite-$arch-$key.tar.zst"
+
+[ "$(id -u)" -eq 0 ] || die "needs root (mmdebstrap, mount, chroot)"
+[ "$(uname -m)" = x86_64 ] || die "builds an $arch root, so it needs an x86_64 host"
+start=$SECONDS
+trap 'exit 130' INT
+trap 'exit 143' TERM
+log "checking the image recipe in $image on a Debian $suite $arch root file system"
+
+need=()
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+[ -e "/usr/share/keyrings/debian-archive-$suite-automatic.gpg" ] || need+=(debian-archive-keyring)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]} on the host"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" </dev/null >/dev/null
+fi
+
+# The host's own Debian mirror (and security mirror), read from its apt sources, as
+# scripts/test-trixie.sh does.
+debian_repos() {
+  # shellcheck disable=SC2016 # apt's own $(FIELD) syntax
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(LABEL)' \
+    'Created-By: Packages' 'Origin: Debian' 2>/dev/null | sort -u
+}
+repos=$(debian_repos)
+if [ -z "$repos" ]; then
+  apt-get update -qq
+  repos=$(debian_repos)
+fi
+mirror="" security=""
+while read -r uri release label; do
+  case $label:$release in
+    Debian-Security:*) [ -n "$security" ] || security=${uri%/} ;;
+    Debian:*-updates) ;;
+    Debian:*) [ -n "$mirror" ] || mirror=${uri%/} ;;
+  esac
+done <<<"$repos"
+[ -n "$mirror" ] || die "found no Debian mirror in the host's apt sources"
+signed_by=""
+[ -e "$keyring" ] && signed_by="[signed-by=$keyring] "
+sources=("deb $signed_by$mirror $suite main" "deb $signed_by$mirror $suite-updates main")
+[ -z "$security" ] || sources+=("deb $signed_by$security $suite-security main")
+aptopts=()
+for opt in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until \
+  Acquire::Check-Date Acquire::Retries; do
+  value=""
+  eval "$(apt-config shell value "$opt")"
+  [ -z "$value" ] || aptopts+=("--aptopt=$opt \"$value\"")
+done
+
+mkdir -p "$cache_dir" "$cache_dir/pip"
+exec 9>"$cache_dir/.image-lock"
+flock 9
+if [ ! -s "$cache" ] || [ "${NOWSERVING_IMAGE_REBUILD:-0}" = 1 ]; then
+  log "building the $suite root from $mirror with deploy/image/packages.txt"
+  build_start=$SECONDS
+  rm -f "$cache_dir"/.partial-image-*.tar.zst
+  partial="$cache_dir/.partial-image-$$.tar.zst"
+  trap 'rm -f "$partial"' EXIT
+  dpkgopt_args=()
+  for opt in "${dpkg_opts[@]}"; do dpkgopt_args+=("--dpkgopt=$opt"); done
+  mmdebstrap --quiet --variant="$variant" --architectures="$arch" --components=main \
+    --include="$(IFS=,; echo "${packages[*]}")" "${dpkgopt_args[@]}" "${aptopts[@]}" \
+    "$suite" "$partial" "${sources[@]}" </dev/null
+  mv "$partial" "$cache"
+  trap - EXIT
+  find "$cache_dir" -maxdepth 1 -name "image-rootfs-$suite-$arch-*.tar.zst" ! -path "$cache" \
+    -delete
+  log "built and cached $cache ($(du -h "$cache" | cut -f1)) in $((SECONDS - build_start)) s"
+else
+  log "using the cached root $cache"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/nowserving-image.XXXXXX")
+child=""
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+  local status=$? target
+  [ -z "$child" ] || kill "$child" 2>/dev/null || true
+  while read -r target; do
+    umount -l "$target" 2>/dev/null || true
+  done < <(awk -v dir="$tmp/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+  if awk -v dir="$tmp/" 'index($5, dir) == 1 { found = 1 } END { exit !found }' \
+    /proc/self/mountinfo; then
+    log "something is still mounted under $tmp; left it there"
+  else
+    rm -rf --one-file-system "$tmp"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+root=$tmp/root
+mkdir "$root"
+tar --zstd -xpf "$cache" --numeric-owner -C "$root"
+flock -u 9
+
+# The checkout (tracked and untracked, not ignored files), for the wheel.
+mkdir -p "$root/var/tmp/nowserving-src"
+if git -c safe.directory="$src" -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -c safe.directory="$src" -C "$src" ls-files -z --cached --others --exclude-standard |
+    grep -zv -e '^\.venv/' -e '^\.git/' |
+    tar -C "$src" --null --ignore-failed-read -T - -cf - 2>/dev/null |
+    tar -C "$root/var/tmp/nowserving-src" -xf -
+else
+  tar -C "$src" --exclude=./.venv --exclude=./.git -cf - . |
+    tar -C "$root/var/tmp/nowserving-src" -xf -
+fi
+# The host's resolver, CAs (a TLS-inspecting proxy's too) and pip settings.
+for file in /etc/resolv.conf /etc/hosts; do
+  [ -f "$file" ] || continue
+  rm -f "$root$file"
+  cp -L "$file" "$root$file"
+done
+if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
+  cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+  chroot "$root" /usr/sbin/update-ca-certificates >/dev/null 2>&1 ||
+    log "warning: update-ca-certificates failed inside the root"
+fi
+for conf in /etc/pip.conf "${PIP_CONFIG_FILE:-}"; do
+  [ -f "$conf" ] || continue
+  mkdir -p "$root$(dirname "$conf")"
+  cp -L "$conf" "$root$conf"
+done
+for var in PIP_CERT SSL_CERT_FILE; do
+  file=${!var:-}
+  [ -n "$file" ] && [ -f "$file" ] && [ ! -e "$root$file" ] || continue
+  mkdir -p "$root$(dirname "$file")"
+  cp -L "$file" "$root$file"
+done
+export PIP_CACHE_HOST=$cache_dir/pip
+
+log "root ready in $((SECONDS - start)) s; customising and checking it"
+status=0
+unshare --mount --propagation private --pid --fork --kill-child -- \
+  bash "$self" --in-namespace "$tmp" </dev/null &
+child=$!
+wait "$child" || status=$?
+child=""
+log "finished with status $status in $((SECONDS - start)) s"
+exit "$status"
