@@ -510,7 +510,7 @@ def _simulate(args: argparse.Namespace) -> int:
         )
     print(f"{scenario.name}: {scenario.description} (seed {args.seed})", flush=True)
     customers = simulate(scenario, seed=args.seed, customers=args.customers)
-    abandonment = any(s.patience_s is not None for s in scenario.services)
+    abandonment = scenario.abandonment
     print("How the days went (per service):")
     print(format_day(customers))
     print("How good the wait estimates were (customers who waited and were served):")

@@ -150,3 +150,62 @@ def test_the_ticket_url_must_carry_a_token(tmp_path, url, says):
     assert text != GOOD
     problems = problems_of(tmp_path, text)
     assert len(problems) == 1 and problems[0].startswith(f"branch.ticket_url: {says}")
+
+
+def test_call_profiles_default_per_counter_and_overflow(tmp_path):
+    """GIVEN the example (room 6 in_order with a 30-minute overflow) THEN the others keep
+    the default, longest_wait; [queue] may change the default for every counter."""
+    rules = load_config(EXAMPLE).rules
+    assert (rules.counters["c6"].profile, rules.counters["c6"].overflow_s) == ("in_order", 1800)
+    assert (rules.counters["c1"].profile, rules.counters["c1"].overflow_s) == (
+        "longest_wait",
+        None,
+    )
+    path = tmp_path / "branch.toml"
+    path.write_text(
+        GOOD.replace(
+            'transfer_placement = "front"',
+            'transfer_placement = "front"\ncall_profile = "in_order"\noverflow_minutes = 15',
+        ),
+        encoding="utf-8",
+    )
+    rules = load_config(path).rules
+    assert (rules.counters["c2"].profile, rules.counters["c2"].overflow_s) == ("in_order", 900)
+    assert rules.counters["c6"].overflow_s == 1800  # its own
+
+
+def test_call_profile_mistakes_are_located(tmp_path):
+    text = GOOD.replace('call_profile = "in_order"', 'call_profile = "in_oder"').replace(
+        'services = ["cash", "accounts"]',
+        'services = ["cash", "accounts"]\noverflow_minutes = -5',
+    )
+    text = text.replace(
+        'services = ["business", "cash"]', 'services = ["business", "cash"]\noverflow_minutes = 10'
+    )
+    assert problems_of(tmp_path, text) == [
+        "counters[1].overflow_minutes: must be from 0 to 1440",
+        'counters[3].overflow_minutes: is only used with call_profile = "in_order" '
+        '(this one is "longest_wait")',
+        "counters[5].call_profile: unknown call profile 'in_oder' (did you mean 'in_order'?) "
+        "(one of longest_wait, in_order)",
+    ]
+
+
+def test_counter_hours_are_read_and_checked(tmp_path):
+    path = tmp_path / "branch.toml"
+    path.write_text(
+        GOOD.replace('breaks = ["12:00-12:45"]', 'breaks = ["12:00-12:45"]\nhours = "10:00-16:30"'),
+        encoding="utf-8",
+    )
+    assert load_config(path).rules.counters["c1"].hours == (600, 990)
+    assert load_config(EXAMPLE).rules.counters["c1"].hours is None
+    problems = problems_of(
+        tmp_path,
+        GOOD.replace('breaks = ["12:00-12:45"]', 'hours = "16:00-10:00"').replace(
+            'breaks = ["12:45-13:30"]', 'hours = "late"'
+        ),
+    )
+    assert problems == [
+        "counters[0].hours: must close after it opens",
+        "counters[2].hours: must be like \"10:00-17:00\", not 'late'",
+    ]

@@ -81,3 +81,51 @@ def test_pause_with_a_reason_and_open_again(qtbot, panel, server):
     assert server.branch.counters["c1"].reason == "午餐"
     panel.press("pause")
     qtbot.waitUntil(lambda: panel.status == "open", timeout=10_000)
+
+
+@pytest.fixture
+def make_panel(qtbot, server, broker, example_config):
+    """A staff panel for any counter device of the example branch, watching its lines."""
+    made = []
+
+    def make(device: str) -> PanelController:
+        counter = example_config.devices[device].counter
+        lines = example_config.rules.counters[counter].services
+        client = BranchClient(broker, "pudong", device, watch_lines=lines)
+        config = device_config(device, broker.port, buttons={})
+        unit = CounterDevice(example_config, config, client, MockFactory())
+        controller = PanelController(example_config, unit, QtBranchBridge(client))
+        client.start(wait_s=None)
+        made.append((controller, unit, client))
+        qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
+        return controller
+
+    yield make
+    for controller, unit, client in made:
+        controller.close()
+        unit.close()
+        client.close()
+
+
+def test_the_waiting_list_is_in_the_counters_call_order(qtbot, make_panel, connect, clock):
+    """GIVEN an accounts customer, then loans, wealth, a priority accounts customer (boost
+    15 min) and a cash customer WHEN room 6 (in_order: wealth, loans, accounts) and counter 2
+    (longest_wait: cash, accounts) list who waits THEN each lists them as it would call
+    them: room 6 by its services' order, counter 2 by effective wait across both lines."""
+    kiosk = connect("kiosk-1")
+    numbers = {}
+    for name, service, priority in (
+        ("accounts", "accounts", "normal"),
+        ("loans", "loans", "normal"),
+        ("wealth", "wealth", "normal"),
+        ("accounts_vip", "accounts", "priority"),
+        ("cash", "cash", "normal"),
+    ):
+        reply = kiosk.request("issue_ticket", {"service": service, "priority": priority})
+        numbers[name] = reply.ticket["number"]
+        clock.advance(60)
+    room6, counter2 = make_panel("counter-6"), make_panel("counter-2")
+    expected6 = [numbers[n] for n in ("wealth", "loans", "accounts_vip", "accounts")]
+    expected2 = [numbers[n] for n in ("accounts_vip", "accounts", "cash")]
+    qtbot.waitUntil(lambda: [w["number"] for w in room6.waiting] == expected6, timeout=10_000)
+    qtbot.waitUntil(lambda: [w["number"] for w in counter2.waiting] == expected2, timeout=10_000)

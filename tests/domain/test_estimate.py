@@ -146,12 +146,9 @@ def test_the_estimate_given_at_issue_is_recorded_in_the_event():
     run(branch, "call_next", at, counter="c1")
     events, outcome, _ = branch.handle(Command("x", "issue_ticket", "k", at, {"service": "a"}))
     recorded = events[-1].data["estimate"]
-    assert recorded == {
-        "mean": M,
-        "low": round(gamma_quantile(M, M * M, 0.1), 2),
-        "high": round(gamma_quantile(M, M * M, 0.9), 2),
-        "ahead": 0,
-    }
+    low, high = round(gamma_quantile(M, M * M, 0.1), 2), round(gamma_quantile(M, M * M, 0.9), 2)
+    # Nobody judged yet: the model's interval is the printed one.
+    assert recorded == {"mean": M, "low": low, "high": high, "ahead": 0, "raw": [low, high]}
     assert branch.tickets[outcome["ticket"]].estimate == recorded
 
 
@@ -218,3 +215,160 @@ def test_a_service_nobody_can_serve_ends_the_simulation():
     assert branch.tickets[outcome["ticket"]].estimate is None
     tickets, arrivals = Estimator(branch, at + 62).for_all()
     assert arrivals["b"] is None and tickets[outcome["ticket"]] is None
+
+
+def test_the_simulation_follows_the_counters_call_profile():
+    """GIVEN counter v serving (a, b), c3 serving b, both just busy, five b waiting WHEN a
+    customer takes a ticket for a THEN with v in_order they are next at v (one occupancy);
+    with longest_wait they wait behind the five b, shared by two counters."""
+    waits = {}
+    for profile in ("in_order", "longest_wait"):
+        specs = {
+            "v": CounterSpec("v", {}, ("a", "b"), profile=profile),
+            "c3": CounterSpec("c3", {}, ("b",)),
+        }
+        branch = Branch(small_rules(counters=specs))
+        at = teach(branch, "a", "v")
+        at = teach(branch, "b", "c3", at=at)
+        for service, counter in (("a", "v"), ("b", "c3")):
+            run(branch, "issue_ticket", at, service=service)
+            run(branch, "call_next", at, counter=counter)
+        for i in range(5):
+            run(branch, "issue_ticket", at + i, service="b")
+        waits[profile] = Estimator(branch, at + 10).for_new_ticket("a", "normal").mean
+    assert waits["in_order"] == pytest.approx(M - 10)
+    assert waits["longest_wait"] > 2.5 * M
+
+
+def test_a_slow_counters_customer_waits_for_the_slow_counter():
+    """GIVEN c1 and c2 both serving `a`, c1 taking M and c2 3M per customer (300 each seen)
+    WHEN c1 is closed and c2 has just called someone THEN a newcomer waits about 3M (c2's
+    own time), not the service's mean of 2M; with both open and busy, the pool's rate is
+    c1's plus c2's: 1/M + 1/3M."""
+    branch = dedicated(c1="a", c2="a")
+    at = T0
+    for _ in range(300):  # what 300 customers at each would have taught it
+        branch.learner.served("a", M, 0.0, "c1")
+        branch.learner.served("a", 3 * M, 0.0, "c2")
+    assert branch.learner.mean_occupancy("a") == pytest.approx(2 * M)
+    run(branch, "issue_ticket", at, service="a")
+    run(branch, "call_next", at, counter="c1")
+    run(branch, "issue_ticket", at, service="a")
+    run(branch, "call_next", at, counter="c2")
+    run(branch, "issue_ticket", at, service="a")
+    both = Estimator(branch, at).for_new_ticket("a", "normal")
+    assert both.ahead == 1
+    assert both.mean == pytest.approx(2 / (1 / M + 1 / (3 * M)), rel=0.03)
+    run(branch, "finish", at + 1, counter="c1")
+    run(branch, "close_counter", at + 1, counter="c1")
+    slow = Estimator(branch, at + 1).for_new_ticket("a", "normal")
+    assert slow.mean == pytest.approx(2 * 3 * M, rel=0.03)  # one ahead, then itself
+
+
+def test_reuse_is_anchored_to_the_fresh_simulation():
+    """GIVEN shared counters WHEN tickets come 0.6 s apart THEN the second reuses the
+    first's simulation, but the third (1.2 s after that simulation) is simulated afresh:
+    a reuse does not restart the one-second window."""
+    branch = dedicated(c1="ab", c2="ab")
+    at = T0
+    for service, counter in (("a", "c1"), ("b", "c2")):
+        run(branch, "issue_ticket", at, service=service)
+        run(branch, "call_next", at, counter=counter)
+    ids = [run(branch, "issue_ticket", at + 0.6 * i, service="a")["ticket"] for i in range(3)]
+    first, second, third = (branch.tickets[t].estimate for t in ids)
+    shift = branch.learner.mean_occupancy("a") / 2
+    assert second["mean"] == pytest.approx(first["mean"] + shift, abs=0.01)
+    assert third["mean"] != pytest.approx(first["mean"] + 2 * shift, abs=0.01)
+
+
+def test_the_time_staff_take_between_a_finish_and_the_next_call_is_learned():
+    """GIVEN staff who call the next customer 60 s after each finish WHEN they do so ten
+    times THEN those 60 s are learned as their turnaround, and the pool's rate counts it."""
+    branch = dedicated(c1="a")
+    at = T0
+    run(branch, "issue_ticket", at, service="a")
+    run(branch, "call_next", at, counter="c1")
+    for _ in range(10):
+        run(branch, "issue_ticket", at + 1, service="a")
+        run(branch, "finish", at + M, counter="c1")
+        run(branch, "call_next", at + M + 60, counter="c1")
+        at += M + 60
+    assert list(branch.learner.turnarounds) == [60.0] * 10
+    assert list(branch.learner.reactions) == []  # nobody came to a free counter
+    estimator = Estimator(branch, at)
+    assert estimator._service_rate("a") == pytest.approx(1 / (M + 60))
+
+
+def test_planned_counter_hours_are_counted_on():
+    """GIVEN c1 serving `a` with 20 waiting at 09:00 (UTC) WHEN c2, closed now, is planned
+    to open at 10:00 THEN the newcomer's wait counts on it (shorter than with c1 alone);
+    WHEN instead c2 is open now but planned to close at 09:30 THEN it counts on losing it
+    (longer than with both open all day)."""
+
+    def newcomer(c2_hours, c2_open: bool) -> float:
+        specs = {
+            "c1": CounterSpec("c1", {}, ("a",)),
+            "c2": CounterSpec("c2", {}, ("a",), hours=c2_hours),
+        }
+        branch = Branch(small_rules(counters=specs))
+        for _ in range(100):
+            branch.learner.served("a", M, 0.0, "c1")
+        if not c2_open:
+            run(branch, "close_counter", T0 - 60, counter="c2")
+        for _ in range(20):
+            run(branch, "issue_ticket", T0 - 30, service="a")
+        run(branch, "call_next", T0 - 30, counter="c1")
+        return Estimator(branch, T0).for_new_ticket("a", "normal").mean
+
+    alone = newcomer(None, c2_open=False)
+    assert alone == pytest.approx(20 * M - 30, rel=0.01)
+    opening = newcomer((10 * 60, 17 * 60), c2_open=False)
+    assert 3600 < opening < alone - 1000
+    both = newcomer(None, c2_open=True)
+    closing = newcomer((8 * 60, 9 * 60 + 30), c2_open=True)
+    assert closing > both + 1000
+
+
+def test_customers_still_to_come_go_ahead_at_an_in_order_counter():
+    """GIVEN v serving (a, b) in order and c1 serving a, both busy, 12 customers of `a` an
+    hour coming WHEN a customer takes a ticket for b THEN the simulation lets newcomers
+    of `a` go first at v, so the wait is longer than v's next free moment; at a
+    longest_wait counter newcomers never go first."""
+    waits = {}
+    for profile in ("in_order", "longest_wait"):
+        specs = {
+            "v": CounterSpec("v", {}, ("a", "b"), profile=profile),
+            "c1": CounterSpec("c1", {}, ("a",)),
+        }
+        branch = Branch(small_rules(counters=specs))
+        for _ in range(100):
+            branch.learner.served("a", M, 0.0, "v")
+            branch.learner.served("b", M, 0.0, "v")
+        for i in range(12):  # 12 in the last hour
+            branch.learner.arrived("a", "normal", T0 - 3600 + 300 * i)
+        for counter in ("v", "c1"):
+            run(branch, "issue_ticket", T0, service="a")
+            run(branch, "call_next", T0, counter=counter)
+        waits[profile] = Estimator(branch, T0 + 1).for_new_ticket("b", "normal").mean
+    assert waits["longest_wait"] == pytest.approx(M - 1)
+    assert waits["in_order"] > 1.3 * M
+
+
+def test_a_recalled_customer_has_most_likely_gone():
+    """GIVEN a counter whose recalled customers have nearly always turned out gone (60 s
+    at the counter each) WHEN it has recalled the customer it called 30 s ago THEN a
+    newcomer is expected to wait about the rest of those 60 s, not a whole occupancy."""
+    waits = {}
+    for recalled in (False, True):
+        branch = dedicated(c1="ab")
+        for _ in range(100):
+            branch.learner.served("a", M, 0.0, "c1")
+            branch.learner.gone("a", 60.0, 0.0)
+            branch.learner.after_recall(gone=True)
+        run(branch, "issue_ticket", T0, service="a")
+        run(branch, "call_next", T0, counter="c1")
+        if recalled:
+            run(branch, "recall", T0 + 30, counter="c1")
+        waits[recalled] = Estimator(branch, T0 + 30).for_new_ticket("a", "normal").mean
+    assert waits[False] == pytest.approx(M - 30, rel=0.01)
+    assert waits[True] == pytest.approx(30 + (M - 60) / 102, rel=0.1)

@@ -64,3 +64,83 @@ def test_a_configured_typical_time_is_the_prior():
     assert learner.mean_occupancy("a") == 1200.0
     learner.served("a", 600.0, 0.0)
     assert learner.mean_occupancy("a") == (600 + 4 * 1200) / 5
+
+
+def test_a_counters_speed_is_learned_and_shrunk_toward_average_when_little_is_seen():
+    """GIVEN c1 taking 100 s and c2 taking 300 s per customer of `a` WHEN 300 of each are
+    seen THEN c1 is about half and c2 about one and a half the service's mean (200 s);
+    a counter seen six times at 300 s counts as somewhat closer to average, and one never
+    seen as exactly average."""
+    learner = Learner(["a", "b"])
+    for _ in range(300):
+        learner.served("a", 100.0, 0.0, "c1")
+        learner.served("a", 300.0, 0.0, "c2")
+    assert learner.mean_occupancy("a") == 200.0
+    assert learner.counter_factor("c1", "a") == pytest.approx(0.5, abs=0.01)
+    assert learner.counter_factor("c2", "a") == pytest.approx(1.5, abs=0.01)
+    for _ in range(6):
+        learner.served("a", 300.0, 0.0, "c3")
+    for _ in range(22):  # speeds are refitted every 50 customers
+        learner.served("a", 100.0, 0.0, "c1")
+        learner.served("a", 300.0, 0.0, "c2")
+    assert 1.1 < learner.counter_factor("c3", "a") < 1.45
+    assert learner.counter_factor("c4", "a") == 1.0
+
+
+def test_counters_that_are_alike_come_out_alike():
+    """GIVEN three counters whose times come from one lognormal (CV 1.5: much noise)
+    WHEN 300 of each are seen THEN none is taken to be faster or slower by chance."""
+    rng = random.Random(8)
+    learner = Learner(["a"])
+    for _ in range(300):
+        for counter in ("c1", "c2", "c3"):
+            learner.served("a", rng.lognormvariate(5, 1.1), 0.0, counter)
+    for counter in ("c1", "c2", "c3"):
+        assert learner.counter_factor(counter, "a") == pytest.approx(1.0, abs=0.03)
+
+
+def test_a_counters_general_speed_carries_to_a_service_it_has_not_served():
+    """c1 is twice as slow as c2 at `a` (many seen); at `b` it has served nobody yet: its
+    speed at `b` is its general one."""
+    learner = Learner(["a", "b"])
+    for _ in range(200):
+        learner.served("a", 200.0, 0.0, "c1")
+        learner.served("a", 100.0, 0.0, "c2")
+        learner.served("b", 60.0, 0.0, "c2")
+    assert learner.counter_factor("c1", "b") == pytest.approx(4 / 3, abs=0.02)
+    assert learner.counter_factor("c2", "b") == pytest.approx(1.0, abs=0.02)
+
+
+def test_counter_speeds_survive_a_snapshot():
+    learner = Learner(["a"])
+    for i in range(50):
+        learner.served("a", 100.0 + i, 0.0, "c1" if i % 2 else None)
+    again = Learner.from_dict(["a"], learner.to_dict())
+    assert again.to_dict() == learner.to_dict()
+    assert again.counter_factor("c1", "a") == learner.counter_factor("c1", "a")
+
+
+def test_intervals_that_run_narrow_are_widened_by_what_was_seen():
+    """GIVEN a model whose 80% interval is really a 50% one (misses on both sides) WHEN
+    1,000 served customers have been judged THEN the calibration stretches it so that
+    about 10% of new waits fall below and 10% above; customers called at once and
+    estimates without the model's interval are not judged."""
+    rng = random.Random(4)
+    learner = Learner(["a"])
+    assert learner.calibration() == (0.0, 0.0)
+    # Waits are lognormal around 600 s; the "model" gives the 25th-75th percentile.
+    sigma = 0.8
+    z25 = 0.6745
+    raw = [600 * math.exp(-z25 * sigma), 600 * math.exp(z25 * sigma)]
+    for _ in range(1000):
+        learner.judged({"raw": raw}, 600 * math.exp(rng.gauss(0, sigma)))
+    learner.judged({"raw": raw}, 0.0)
+    learner.judged({"mean": 1.0}, 5000.0)
+    assert len(learner.misses) == 1000
+    below, above = learner.calibration()
+    low, high = raw[0] * math.exp(-below), raw[1] * math.exp(above)
+    fresh = [600 * math.exp(rng.gauss(0, sigma)) for _ in range(20_000)]
+    assert sum(w < low for w in fresh) / len(fresh) == pytest.approx(0.10, abs=0.02)
+    assert sum(w > high for w in fresh) / len(fresh) == pytest.approx(0.10, abs=0.02)
+    again = Learner.from_dict(["a"], learner.to_dict())
+    assert again.calibration() == learner.calibration() and again.to_dict() == learner.to_dict()

@@ -67,3 +67,125 @@ def test_a_bad_scenario_file_lists_its_problems(tmp_path):
         load_scenario(path)
     text = "\n".join(info.value.problems)
     assert "services[0]" in text and "unknown service 'b'" in text and "noon" in text
+
+
+# ----- the whole branch: hours, cut-offs, recalls, speeds, reactions, curves ---------
+
+import random  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from nowserving.sim.draws import ServiceDraws  # noqa: E402
+from nowserving.sim.engine import DAY0, _Simulation  # noqa: E402
+from nowserving.sim.world import Scenario, SimCounter, SimService, curve_mean  # noqa: E402
+
+OPENS = DAY0 + 9 * 3600  # the first simulated day opens at 09:00
+
+
+def one_day(scenario: Scenario, seed: int = 1) -> list:
+    """Every event of the scenario's first day, as the real domain recorded them."""
+    run = _Simulation(scenario, seed, 10**9, None)
+    events = []
+    handle = run.branch.handle
+
+    def recording(command):
+        new, outcome, duplicate = handle(command)
+        events.extend(new)
+        return new, outcome, duplicate
+
+    run.branch.handle = recording
+    run.day(0)
+    return events
+
+
+def small_day(**changes) -> Scenario:
+    service = SimService("a", 300.0, "exp", 1.0, (30.0,), patience_s=None)
+    counters = (SimCounter("c1", ("a",)), SimCounter("c2", ("a",)))
+    base = Scenario("small", "", (service,), counters, customers=10**9, hours=8.0, days=1)
+    return replace(base, **changes)
+
+
+def test_a_counter_calls_only_within_its_hours():
+    """GIVEN c2 open 10:00-12:00 WHEN the day runs THEN c2 calls nobody before 10:00 or
+    after 12:00 (it finishes the customer it has), and calls someone in between."""
+    day = small_day(counters=(SimCounter("c1", ("a",)), SimCounter("c2", ("a",), hours=(1, 3))))
+    events = one_day(day)
+    by_c2 = [
+        e.at - OPENS for e in events if e.type == "ticket_called" and e.data["counter"] == "c2"
+    ]
+    assert by_c2
+    assert min(by_c2) >= 3600 and max(by_c2) < 3 * 3600
+    closed = [e for e in events if e.type == "counter_closed" and e.data["counter"] == "c2"]
+    assert len(closed) == 2  # closed in the morning, and again at 12:00 (after its customer)
+
+
+def test_no_ticket_after_a_services_cut_off():
+    day = small_day(services=(replace(small_day().services[0], last_ticket_h=6.5),))
+    issued = [e.at - OPENS for e in one_day(day) if e.type == "ticket_issued"]
+    assert issued and max(issued) < 6.5 * 3600
+
+
+def test_a_customer_who_has_gone_is_recalled_before_the_no_show():
+    """GIVEN everybody gone after a minute and 2 recalls, 30 s apart WHEN the day runs THEN
+    each no-show comes after two recalls, 30 s apart, and 30 s after the last."""
+    service = replace(small_day().services[0], patience_s=60.0, arrivals_per_hour=(40.0,))
+    day = small_day(services=(service,), recalls=2, recall_interval_s=30.0)
+    events = one_day(day)
+    called = {e.data["ticket"]: e.at for e in events if e.type == "ticket_called"}
+    recalls: dict[str, list[float]] = {}
+    for e in events:
+        if e.type == "ticket_recalled":
+            recalls.setdefault(e.data["ticket"], []).append(e.at)
+    no_shows = [e for e in events if e.type == "ticket_no_show"]
+    assert len(no_shows) > 10
+    for e in no_shows:
+        ticket = e.data["ticket"]
+        start = called[ticket]
+        assert recalls[ticket] == [start + 30, start + 60]
+        assert e.at == start + 90
+
+
+def test_counter_speed_scales_its_service_times():
+    day = small_day(counters=(SimCounter("c1", ("a",), speed=2.0), SimCounter("c2", ("a",))))
+    events = one_day(day)
+    called = {e.data["ticket"]: e for e in events if e.type == "ticket_called"}
+    times: dict[str, list[float]] = {"c1": [], "c2": []}
+    for e in events:
+        if e.type == "ticket_finished":
+            times[e.data["counter"]].append(e.at - called[e.data["ticket"]].at)
+    fast, slow = (statistics.mean(times[c]) for c in ("c1", "c2"))
+    assert fast == pytest.approx(150, rel=0.3) and slow == pytest.approx(300, rel=0.3)
+
+
+def test_staff_take_their_reaction_time_before_each_call():
+    """GIVEN a reaction of 5-15 s WHEN a counter finishes and someone waits THEN its next
+    call comes 5-15 s later (and the branch learns those times)."""
+    service = replace(small_day().services[0], arrivals_per_hour=(30.0,))
+    day = small_day(services=(service,), reaction_s=(5.0, 15.0))
+    run_events = one_day(day)
+    gaps = []
+    finished: dict[str, float] = {}
+    for e in run_events:
+        if e.type == "ticket_finished":
+            finished[e.data["counter"]] = e.at
+        elif e.type == "ticket_called" and e.data["counter"] in finished:
+            gaps.append(e.at - finished.pop(e.data["counter"]))
+    assert len(gaps) > 50
+    assert all(g >= 5 for g in gaps)
+    assert min(g for g in gaps) < 7 and sorted(gaps)[len(gaps) // 2] < 15
+
+
+def test_patience_from_a_curve_levels_off_and_service_from_a_table():
+    curve = ((600.0, 0.1), (1800.0, 0.3))
+    table = ((60.0, 0.5), (600.0, 1.0))
+    spec = SimService(
+        "a", curve_mean(table), "empirical", service_table=table, patience_curve=curve
+    )
+    draws = ServiceDraws(spec, random.Random(5))
+    patience = [draws.patience() for _ in range(20_000)]
+    assert statistics.mean(p <= 600 for p in patience) == pytest.approx(0.1, abs=0.01)
+    assert statistics.mean(p <= 1800 for p in patience) == pytest.approx(0.3, abs=0.015)
+    assert statistics.mean(p == math.inf for p in patience) == pytest.approx(0.7, abs=0.015)
+    times = [draws.service_time() for _ in range(20_000)]
+    assert statistics.mean(times) == pytest.approx(curve_mean(table), rel=0.03)
+    assert curve_mean(table) == 0.5 * 30 + 0.5 * 330
+    assert max(times) <= 600

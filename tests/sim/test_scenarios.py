@@ -37,7 +37,7 @@ def test_several_errors_are_all_reported_with_their_locations(tmp_path):
         "scenario.dayz: unknown key (did you mean 'days'?)",
         "services[0].service_minutes: must be a number, not 'four'",
         "services[1].service_distribution: unknown distribution 'normal' "
-        "(did you mean 'lognormal'?) (one of lognormal, exp, fixed)",
+        "(did you mean 'lognormal'?) (one of lognormal, exp, fixed, empirical)",
         "services[2].arrivals_per_hour[1]: must be a number of customers, 0 or more, not -1",
         "counters[1].breaks[1]: must be like \"12:00-12:45\", not 'noon'",
         "counters[1].breaks[2]: must be within the day, 09:00-17:00",
@@ -94,3 +94,68 @@ def test_defaults_of_a_small_scenario(tmp_path):
     assert scenario.services[0].service_dist == "lognormal"
     assert scenario.services[0].service_cv == 0.6
     assert scenario.no_show_handling_s == 60 and scenario.priority_boost_s == 600
+
+
+WHOLE = (EXAMPLES / "whole-branch-scenario.toml").read_text(encoding="utf-8")
+
+
+def test_the_whole_branch_example_is_read_in_full():
+    scenario = load_scenario(EXAMPLES / "whole-branch-scenario.toml")
+    assert scenario.reaction_s == (2.0, 20.0)
+    assert (scenario.recalls, scenario.recall_interval_s) == (2, 30.0)
+    services = {s.id: s for s in scenario.services}
+    assert services["cash"].patience_curve[-1] == (3600.0, 0.2)
+    assert services["cash"].last_ticket_h == 7.5 and services["loans"].last_ticket_h == 7.0
+    loans = services["loans"]
+    assert loans.service_dist == "empirical" and loans.service_table[0] == (480.0, 0.1)
+    assert loans.mean_service_s == pytest.approx(18.75 * 60)
+    counters = {c.id: c for c in scenario.counters}
+    assert counters["c5"].hours == (1.0, 8.0) and counters["c1"].speed == 1.3
+    assert (counters["vip"].profile, counters["vip"].overflow_s) == ("in_order", 2400.0)
+    assert counters["c2"].profile == "longest_wait"
+
+
+def test_every_new_key_is_checked_and_all_problems_come_at_once(tmp_path):
+    """GIVEN the whole-branch example with a mistake in each of its new keys WHEN loaded
+    THEN one ConfigError lists each, located."""
+    text = (
+        WHOLE.replace("staff_reaction_seconds = [2, 20]", "staff_reaction_seconds = [20, 2]")
+        .replace("no_show_after_recalls = 2  ", "no_show_handling_minutes = 1  ")
+        .replace(
+            "[[5, 0.02], [15, 0.08], [30, 0.15], [60, 0.2]]",
+            "[[5, 0.02], [15, 0.08], [10, 0.15], [60, 1.2]]",
+        )
+        .replace('last_ticket_at = "16:00"', 'last_ticket_at = "18:00"')
+        .replace("[40, 0.95], [75, 1.0]]", "[40, 0.95], [75, 0.99]]\nservice_minutes = 20")
+        .replace("patience_curve = [[10", "patience_minutes = 30\npatience_curve = [[10")
+        .replace("speed = 1.3", "speed = 0")
+        .replace('hours = "10:00-17:00"', 'hours = "10:00-09:30"')
+        .replace('call_profile = "in_order"', 'call_profile = "in-order"')
+        .replace('["business", "cash"]', '["business", "cash"]\noverflow_minutes = 5')
+    )  # fmt: skip
+    assert problems_of(tmp_path, text) == [
+        "services[0].patience_curve[2]: minutes must rise, from more than 0: 10",
+        "services[0].patience_curve[3]: share must be from 0.15 to 1: 1.2",
+        "services[1].patience_curve: give patience_minutes or patience_curve, not both",
+        "services[3].service_minutes: is given by service_table with the empirical distribution",
+        "services[3].service_table: the last share must be 1 (every customer is done by then)",
+        "services[3].last_ticket_at: must be within the day, 09:00-17:00",
+        "counters[0].speed: must be more than 0 and at most 10",
+        'counters[3].overflow_minutes: is only used with call_profile = "in_order" '
+        '(this one is "longest_wait")',
+        "counters[4].hours: must close after it opens",
+        "counters[6].call_profile: unknown call profile 'in-order' (did you mean 'in_order'?) "
+        "(one of longest_wait, in_order)",
+        "scenario.recall_interval_seconds: is only used with no_show_after_recalls",
+        "scenario.staff_reaction_seconds: must be seconds from 0 to 3600, or [shortest, "
+        "longest], not [20, 2]",
+    ]
+
+
+def test_recalls_need_their_interval_and_replace_the_handling_time(tmp_path):
+    text = WHOLE.replace("recall_interval_seconds = 30", "no_show_handling_minutes = 2")
+    assert problems_of(tmp_path, text) == [
+        "scenario.recall_interval_seconds: is required with no_show_after_recalls",
+        "scenario.no_show_handling_minutes: is not used with no_show_after_recalls "
+        "(the recalls take the counter's time)",
+    ]

@@ -19,7 +19,8 @@ from nowserving.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 5  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices
+SNAPSHOT_FORMAT = 6  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices;
+# 6: learned per counter, reactions after a finish
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nowserving.config.schema import Problems, Table, hint, read_toml, span
 from nowserving.domain import BranchRules, CounterSpec, Priority, Service
+from nowserving.domain.policy import IN_ORDER, LONGEST_WAIT, PROFILES
 from nowserving.protocol import Role
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -33,7 +34,21 @@ _QUEUE_KEYS = (
     "counters_start_open",
     "recall_cooldown_seconds",
     "feedback_window_seconds",
+    "call_profile",
+    "overflow_minutes",
 )
+_COUNTER_KEYS = (
+    "id",
+    "names",
+    "services",
+    "breaks",
+    "hours",
+    "call_profile",
+    "overflow_minutes",
+)
+# What a counter does when more than one of its services has someone waiting, unless the
+# counter or [queue] says otherwise (docs/config.md says why this one).
+DEFAULT_PROFILE = LONGEST_WAIT
 _SERVICE_KEYS = (
     "id",
     "prefix",
@@ -103,10 +118,11 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
     start_open = queue.get("counters_start_open", bool, True)
     cooldown = queue.number("recall_cooldown_seconds", 20, at_least=0)
     feedback = queue.number("feedback_window_seconds", 60, at_least=0)
+    profile = read_call_profile(queue, (DEFAULT_PROFILE, None))
 
     priorities = _priorities(root, languages)
     services = _services(root, languages)
-    counters = _counters(root, languages, services)
+    counters = _counters(root, languages, services, profile)
     devices = _devices(root, counters)
 
     p.raise_if_any(source)
@@ -238,12 +254,35 @@ def _range(table: Table) -> tuple[int, int]:
     return rng[0], rng[1]
 
 
+def read_call_profile(table: Table, default: tuple[str, float | None]) -> tuple[str, float | None]:
+    """A call profile and its overflow threshold in seconds, from `call_profile` and
+    `overflow_minutes` (either may be left to `default`)."""
+    profile = table.choice("call_profile", PROFILES, None, what="call profile")
+    minutes = table.number("overflow_minutes", None, at_least=0, at_most=1440)
+    if profile is None:
+        if "call_profile" in table:  # wrong, and said so: no follow-on complaints
+            return default
+        if minutes is None:
+            return default
+        profile = default[0]
+    if minutes is not None and profile != IN_ORDER:
+        table.add(
+            "overflow_minutes",
+            f'is only used with call_profile = "{IN_ORDER}" (this one is "{profile}")',
+        )
+        minutes = None
+    return profile, None if minutes is None else float(minutes) * 60
+
+
 def _counters(
-    root: Table, languages: tuple[str, ...], services: dict[str, Service]
+    root: Table,
+    languages: tuple[str, ...],
+    services: dict[str, Service],
+    profile: tuple[str, float | None] = (DEFAULT_PROFILE, None),
 ) -> dict[str, CounterSpec]:
     result: dict[str, CounterSpec] = {}
     seen: set[str] = set()
-    for table in root.tables("counters", ("id", "names", "services", "breaks")):
+    for table in root.tables("counters", _COUNTER_KEYS):
         cid = table.ident("id", seen)
         names = _names(table, languages)
         served = table.served("services", services)
@@ -258,12 +297,25 @@ def _counters(
             elif pause:
                 start, end = pause
                 breaks.append((start.hour * 60 + start.minute, end.hour * 60 + end.minute))
+        own_profile, overflow_s = read_call_profile(table, profile)
+        hours = None
+        if "hours" in table:
+            found = span(
+                table.data["hours"], table.at("hours"), table.problems, 'like "10:00-17:00"'
+            )
+            if found and found[0] >= found[1]:
+                table.add("hours", "must close after it opens")
+            elif found:
+                hours = tuple(t.hour * 60 + t.minute for t in found)
         if cid:
             result[cid] = CounterSpec(
                 cid,
                 names,
                 tuple(s for s in served if isinstance(s, str) and s in services),
                 tuple(breaks),
+                own_profile,
+                overflow_s,
+                hours,
             )
     return result
 

@@ -16,10 +16,17 @@ from PySide6.QtCore import Property, QObject, QTimer, Signal, Slot
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config import BranchConfig
 from nowserving.counter.app import CounterDevice
+from nowserving.domain.policy import boost, call_order
 from nowserving.i18n import catalog, text
-from nowserving.protocol.views import BranchState, Line, Reply
+from nowserving.protocol.views import BranchState, Line, LineTicket, Reply
 
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
+
+
+def _call_key(ticket: LineTicket, priorities) -> float:
+    """The key the server orders its lines by (`domain.policy.call_key`)."""
+    since = ticket.issued_at if ticket.queue_since is None else ticket.queue_since
+    return since - boost(ticket.priority, priorities)
 
 
 class PanelController(QObject):
@@ -94,31 +101,37 @@ class PanelController(QObject):
         }
 
     def _get_waiting(self) -> list:
-        """The counter's lines merged in call order (as far as each line's order goes)."""
-        rows = []
+        """Who waits for this counter, in the order it would call them now: its lines
+        merged by its call profile, priority classes and their boosts included."""
+        rules = self.config.rules
+        spec = rules.counters[self.counter]
         # A line may trail the summary by a moment: who is at a counter is not waiting.
         at_counters = {
             c.ticket.id for c in (self._state.counters if self._state else ()) if c.ticket
         }
-        for sid in self.config.rules.counters[self.counter].services:
+        now = self._now()
+        lines = {}
+        for sid in spec.services:
             line = self._lines.get(sid)
-            service = self.config.rules.services[sid]
-            for position, ticket in enumerate(line.tickets if line else ()):
-                if ticket.id in at_counters:
-                    continue
-                waited = (self._now() - ticket.issued_at) / 60
-                rows.append(
-                    {
-                        "id": ticket.id,
-                        "number": ticket.number,
-                        "service": service.names.get(self._language, sid),
-                        "waited": text(self._language, "panel.waited", m=int(waited)),
-                        "priority": ticket.priority,
-                        "order": (ticket.issued_at, position),
-                    }
-                )
-        rows.sort(key=lambda r: r["order"])
-        return [{k: v for k, v in r.items() if k != "order"} for r in rows[:30]]
+            lines[sid] = [
+                (_call_key(ticket, rules.priorities), (sid, ticket))
+                for ticket in (line.tickets if line else ())
+                if ticket.id not in at_counters
+            ]
+        rows = []
+        for sid, ticket in call_order(spec, lines, now, limit=30):
+            service = rules.services[sid]
+            waited = (now - ticket.issued_at) / 60
+            rows.append(
+                {
+                    "id": ticket.id,
+                    "number": ticket.number,
+                    "service": service.names.get(self._language, sid),
+                    "waited": text(self._language, "panel.waited", m=int(waited)),
+                    "priority": ticket.priority,
+                }
+            )
+        return rows
 
     def _get_counts(self) -> list:
         counts = []

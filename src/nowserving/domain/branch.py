@@ -223,12 +223,21 @@ class Branch:
                 estimate = estimator.for_new_ticket(*key, anchor, reuse_s=ANCHOR_S)
             else:
                 estimate = estimator.for_new_ticket(*key, self._recent.get(key))
-                self._recent[key] = (cmd.at, estimate)
+                if not estimator.reused:
+                    # Reuse is anchored to the fresh estimate: a steady stream of arrivals
+                    # must not ride one simulation for minutes, one second at a time.
+                    self._recent[key] = (cmd.at, estimate)
         except Exception:
             # An estimate is advice: a failing one must never refuse a customer a ticket.
             log.exception("no wait estimate for a new %s ticket", service.id)
             estimate = None
-        estimate = estimate.to_dict() if estimate else None
+        if estimate:
+            raw = (estimate.raw_low, estimate.raw_high)
+            estimate = estimate.to_dict()
+            if None not in raw:  # the model's own interval: what calibration learns from
+                estimate["raw"] = [round(raw[0], 2), round(raw[1], 2)]
+        else:
+            estimate = None
         return [self._issued(number, service, language, priority, args, estimate=estimate)]
 
     def _check_open(self, service, at: float) -> None:
@@ -336,9 +345,10 @@ class Branch:
         counter = self._open_counter(args)
         drafts = self._free_counter_for_call(counter)
         spec = self.rules.counters[counter.id]
-        # Only the head of each line can be next: `pick_next` compares across services.
+        # Only the head of each line can be next: `pick_next` chooses among the heads by
+        # the counter's call profile.
         waiting = {s: self.next_in_line(s, 1) for s in spec.services}
-        ticket = pick_next(spec, waiting, self.rules.priorities)
+        ticket = pick_next(spec, waiting, self.rules.priorities, cmd.at)
         if ticket is None:
             raise DomainError("queue_empty", f"nobody is waiting for counter {counter.id}")
         return [*drafts, self._call_draft(ticket, counter, None)]
@@ -605,6 +615,9 @@ class Branch:
         if counter.free_since is not None and counter.free_since <= ticket.queue_since:
             # The counter was free when this customer arrived: how long staff took to call.
             self.learner.reacted(event.at - ticket.queue_since)
+        elif counter.free_since is not None:
+            # The customer was waiting when the counter became free: staff's turnaround.
+            self.learner.turned_around(event.at - counter.free_since)
         counter.ticket, counter.free_since = ticket.id, None
         self._note_call(ticket, event.at)
 
@@ -644,16 +657,21 @@ class Branch:
         ticket.started_at = event.at
 
     def _learn_occupancy(self, ticket: Ticket, at: float, gone: bool) -> None:
+        if ticket.recalls:
+            self.learner.after_recall(gone)
         occupancy = at - (ticket.called_at if ticket.called_at is not None else at)
         in_line = (ticket.called_at or at) - ticket.queue_since
         if gone:
             self.learner.gone(ticket.service, occupancy, in_line)
         else:
-            self.learner.served(ticket.service, occupancy, in_line)
+            self.learner.served(ticket.service, occupancy, in_line, ticket.counter)
 
     def _apply_ticket_finished(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
         self._learn_occupancy(ticket, event.at, gone=False)
+        if ticket.called_at is not None and not ticket.transfers and not ticket.out_of_order:
+            # How the interval given at issue did, for a customer who stayed to be served.
+            self.learner.judged(ticket.estimate, ticket.called_at - ticket.issued_at)
         ticket.status = TicketStatus.DONE
         ticket.finished_at = event.at
         self._leave_counter(ticket, event.at)

@@ -5,18 +5,24 @@ what the branch has learned (`learning.Learner`).
 Two methods, one per kind of service:
 
 - A **dedicated pool** — every open counter that serves the service serves only it — is
-  the textbook many-server queue. With K people ahead, s counters busy at a learned mean
-  occupancy m (rate Λ = s/m) and a learned abandonment rate θ, the line shrinks at
+  the textbook many-server queue. With K people ahead, counters busy at a learned mean
+  occupancy m each at its own learned speed (together a rate Λ) and a learned abandonment
+  rate θ, the line shrinks at
   Λ + iθ while i are ahead, so the wait is a sum of exponential stages: mean
   Σ_{i=0..K} 1/(Λ + iθ) (Whitt's QL_m, with learned instead of true rates), variance the
   sum of squares, and the interval is that of a gamma with the same mean and variance.
   Priority customers who will arrive and go ahead (their boost puts them in front) add to K.
 - **Counters shared between services** are simulated: R replications of the actual call
-  policy from the current state, with each busy counter's remaining time and each later
-  occupancy drawn from the occupancies observed for that service (their empirical
-  distribution, so lognormal or fixed service times are followed as they are), and called
-  customers gone with the learned abandonment probability. The mean and percentiles of
-  each ticket's simulated call time are its estimate.
+  policy (each counter's call profile) from the current state, with each busy counter's
+  remaining time and each later occupancy drawn from the occupancies observed for that
+  service at that counter's speed (their empirical distribution, so lognormal or fixed
+  service times are followed as they are), staff's learned reaction and turnaround before
+  calls, customers still to come who can go ahead, and called customers gone with the
+  learned abandonment probability. The mean and percentiles of each ticket's simulated
+  call time are its estimate.
+
+Either interval is then calibrated by how the branch's intervals have missed its own
+customers (`Learner.calibration`): split conformal prediction, one side at a time.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from nowserving.domain.gamma import gamma_quantile
-from nowserving.domain.model import CounterState, Ticket
-from nowserving.domain.policy import boost, call_key
+from nowserving.domain.model import CounterState, Ticket, TicketStatus
+from nowserving.domain.policy import IN_ORDER, boost, call_key, choose
 
 LOW_P, HIGH_P = 0.10, 0.90
 REPLICATIONS = 100
@@ -51,6 +57,9 @@ class Estimate:
     low: float
     high: float
     ahead: int
+    # The interval as the model made it, before the branch's calibration (`calibrated`).
+    raw_low: float | None = None
+    raw_high: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -59,6 +68,21 @@ class Estimate:
             "high": round(self.high, 2),
             "ahead": self.ahead,
         }
+
+    def shifted(self, shift: float, ahead: int) -> Estimate:
+        """The same estimate moved by `shift` seconds (never below 0)."""
+
+        def move(x: float | None) -> float | None:
+            return None if x is None else max(0.0, x + shift)
+
+        return Estimate(
+            max(0.0, self.mean + shift),
+            max(0.0, self.low + shift),
+            max(0.0, self.high + shift),
+            ahead,
+            move(self.raw_low),
+            move(self.raw_high),
+        )
 
 
 NEW = "\U0010ffff"  # prefixes the id of the virtual new ticket: sorts after any real id
@@ -76,21 +100,36 @@ class Estimator:
         self.rng = random.Random(branch.seq * 7919 + 17)
         self._sorted: dict[str, list[float]] = {}
         self._windows: dict[str, list[float]] = {}
+        self._factors: dict[tuple[str, str], float] = {}
+        self._means: dict[str, float] = {}
+        self.reused = False  # whether for_new_ticket shifted an earlier estimate
         self._reactions = self.learner.reaction_times()
-        self.breaks = self._planned_breaks()
+        self._turnarounds = sorted(self.learner.turnaround_times())
+        self._calibration = self.learner.calibration()
+        self._gone_after_recall = self.learner.gone_after_recall()
+        self._no_show: dict[str, float] = {}
+        self.breaks, self.openings = self._planned_breaks()
 
-    def _planned_breaks(self) -> dict[str, list[tuple[float, float]]]:
-        """Each counter's planned breaks not yet over, as (start, end) seconds from now."""
+    def _planned_breaks(self) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
+        """Each counter's planned breaks not yet over, as (start, end) seconds from now (a
+        planned closing is a break without end), and when counters with planned hours
+        open later today, in seconds from now."""
         local = datetime.fromtimestamp(self.now, ZoneInfo(self.rules.timezone))
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         breaks: dict[str, list[tuple[float, float]]] = {}
+        openings: dict[str, float] = {}
         for cid, spec in self.rules.counters.items():
             spans = [
                 (midnight + a * 60 - self.now, midnight + b * 60 - self.now) for a, b in spec.breaks
             ]
+            if spec.hours is not None:
+                opens, closes = (midnight + m * 60 - self.now for m in spec.hours)
+                spans.append((closes, math.inf))
+                if opens > 0:
+                    openings[cid] = opens
             if spans := [(a, b) for a, b in spans if b > 0]:
                 breaks[cid] = spans
-        return breaks
+        return breaks, openings
 
     def _on_break(self, cid: str, t: float) -> float | None:
         """When the counter is back, if `t` seconds from now falls in a planned break."""
@@ -119,20 +158,15 @@ class Estimator:
         zero (an idle counter) is never reused."""
         virtual = self._virtual(service, priority)
         if self._dedicated(service):
-            return self._pool_estimate(virtual)
+            return self._calibrated(self._pool_estimate(virtual))
         before = recent[1] if recent is not None else None
         if before is not None and before.mean > 0 and self.now - recent[0] < reuse_s:
             ahead = self._ahead(virtual)
             # Each person more (or fewer) ahead: one occupancy shared by the open counters.
-            counters = max(1, len(self._open_counters(service)))
-            shift = (ahead - before.ahead) * self.learner.mean_occupancy(service) / counters
-            return Estimate(
-                max(0.0, before.mean + shift),
-                max(0.0, before.low + shift),
-                max(0.0, before.high + shift),
-                ahead,
-            )
-        return self._simulate([virtual], only=virtual.id)[virtual.id]
+            shift = (ahead - before.ahead) / self._service_rate(service)
+            self.reused = True
+            return before.shifted(shift, ahead)
+        return self._calibrated(self._simulate([virtual], only=virtual.id)[virtual.id])
 
     def for_all(self) -> tuple[dict[str, Estimate | None], dict[str, Estimate | None]]:
         """Estimates for every waiting ticket, and for a new arrival at every service."""
@@ -153,7 +187,21 @@ class Estimator:
             for virtual in shared_virtuals:
                 arrivals[virtual.service] = simulated.pop(virtual.id)
             tickets.update(simulated)
-        return tickets, arrivals
+        calibrated = self._calibrated
+        return (
+            {t: calibrated(e) for t, e in tickets.items()},
+            {s: calibrated(e) for s, e in arrivals.items()},
+        )
+
+    def _calibrated(self, estimate: Estimate | None) -> Estimate | None:
+        """The model's interval widened (or narrowed) by what the branch has seen of how
+        its intervals missed (`Learner.calibration`); the model's own is kept as raw."""
+        if estimate is None:
+            return None
+        below, above = self._calibration
+        low = min(estimate.mean, estimate.low * math.exp(-below))
+        high = max(estimate.mean, estimate.high * math.exp(above))
+        return Estimate(estimate.mean, low, high, estimate.ahead, estimate.low, estimate.high)
 
     # ----- shared pieces -------------------------------------------------------------
 
@@ -178,14 +226,64 @@ class Estimator:
 
     def _dedicated(self, service: str) -> bool:
         """Served by counters that serve only it, none with a break still to come today
-        (the closed form knows no breaks; the simulation does)."""
+        and none to open later (the closed form knows neither; the simulation does)."""
         counters = self._open_counters(service)
-        return bool(counters) and all(
-            self.rules.counters[c].services == (service,) and c not in self.breaks for c in counters
+        return (
+            bool(counters)
+            and all(
+                self.rules.counters[c].services == (service,) and c not in self.breaks
+                for c in counters
+            )
+            and not any(service in self.rules.counters[c].services for c in self.openings)
         )
 
     def _ahead(self, ticket: Ticket) -> int:
         return self.branch.ahead_of(ticket)
+
+    def _mean(self, service: str) -> float:
+        """The learned mean occupancy of `service` (the learner sums its window: cached)."""
+        mean = self._means.get(service)
+        if mean is None:
+            mean = self._means[service] = self.learner.mean_occupancy(service)
+        return mean
+
+    def _factor(self, cid: str, service: str) -> float:
+        """How long counter `cid` takes on `service`, relative to the service's mean."""
+        key = (cid, service)
+        factor = self._factors.get(key)
+        if factor is None:
+            factor = self._factors[key] = self.learner.counter_factor(cid, service)
+        return factor
+
+    def _mean_turnaround(self) -> float:
+        turnarounds = self._turnarounds
+        return sum(turnarounds) / len(turnarounds) if turnarounds else 0.0
+
+    def _first_call(self, cid: str, services: tuple[str, ...], reaction: float) -> float:
+        """When a counter that is free now calls: if someone waits for it, it is turning
+        around since it became free (the rest of an observed turnaround); if not, after
+        `reaction`, the time staff have been seen to take to call a newcomer at a free
+        counter (one for all free counters: what was seen is when the first called)."""
+        rng = self.rng
+        if any(self.branch.lines.get(s) for s in services):
+            turnarounds = self._turnarounds
+            since = self.branch.counters[cid].free_since
+            elapsed = 0.0 if since is None else max(0.0, self.now - since)
+            start = bisect.bisect_right(turnarounds, elapsed)
+            if start >= len(turnarounds):
+                return 0.0
+            return turnarounds[start + int(rng.random() * (len(turnarounds) - start))] - elapsed
+        return reaction
+
+    def _service_rate(self, service: str) -> float:
+        """Customers of `service` per second that its open counters get through if they
+        do nothing else: each counter at its own speed, and staff's turnaround between
+        two."""
+        m = self._mean(service)
+        turn = self._mean_turnaround()
+        counters = self._open_counters(service)
+        rate = sum(1 / (m * self._factor(c, service) + turn) for c in counters)
+        return rate if rate > 0 else 1 / (m + turn)
 
     # ----- dedicated pool: closed form -----------------------------------------------
 
@@ -203,8 +301,7 @@ class Estimator:
                 reactions[min(n - 1, int(HIGH_P * n))],
                 ahead,
             )
-        m = self.learner.mean_occupancy(service)
-        rate = len(counters) / m
+        rate = self._service_rate(service)
         theta = self.learner.abandonment_rate(service)
         stages = ahead - idle + 1
         mean, var = _stages(rate, theta, stages)
@@ -215,7 +312,7 @@ class Estimator:
             mean, var = more_mean, more_var
         # Customers ahead who turn out to have gone still take a moment of a counter.
         gone_ahead = sum(i * theta / (rate + i * theta) for i in range(1, stages))
-        mean += gone_ahead * self.learner.mean_no_show_occupancy(service) / len(counters)
+        mean += gone_ahead * self._no_show_time(service) / len(counters)
         if theta > 0 and mean > 0:
             # The wait of a customer who stays: with patience at rate θ, staying through a
             # wait w has probability e^(-θw), which tilts the gamma to scale / (1 + θ·scale).
@@ -263,22 +360,34 @@ class Estimator:
         for cid, spec in rules.counters.items():
             counter = branch.counters[cid]
             if counter.state is CounterState.OPEN:
-                counters.append((cid, spec.services, 0.0))
+                counters.append((cid, spec.services, 0.0, spec))
             elif counter.state is CounterState.PAUSED:
                 planned_end = self._on_break(cid, 0.0)
                 if planned_end is None:
                     elapsed = self.now - (counter.since if counter.since is not None else self.now)
                     planned_end = self.learner.pause_left(elapsed)
-                counters.append((cid, spec.services, planned_end))
+                counters.append((cid, spec.services, planned_end, spec))
+            elif cid in self.openings:  # closed, and planned to open later today
+                counters.append((cid, spec.services, self.openings[cid], spec))
         # Only tickets some counter here can serve are ever called; others get no estimate.
-        servable = {service for _, services, _ in counters for service in services}
+        servable = {service for _, services, _, _ in counters for service in services}
         if only and _service_of(only, virtuals) not in servable:
             return {only: None}
-        # Priority customers still to come who would be called before someone waiting.
+        # Customers still to come who may be called before someone waiting: priority
+        # customers (their boost puts them ahead), and anyone for a service that an
+        # in_order counter serves before another of its services.
+        overtaking = {
+            service
+            for _, services, _, spec in counters
+            if spec.profile == IN_ORDER
+            for service in services[:-1]
+        }
         jumpers = []
-        for service in servable:
+        for service, spec in rules.services.items():  # in a fixed order: replayable draws
+            if service not in servable or rules.past_cutoff(spec, self.now):
+                continue
             for pid, priority in prio.items():
-                if priority.boost_s > 0:
+                if priority.boost_s > 0 or service in overtaking:
                     rate = self.learner.arrival_rate(service, pid, self.now)
                     if rate > 0:
                         jumpers.append((service, priority.boost_s, rate))
@@ -293,6 +402,10 @@ class Estimator:
             steps = len(ahead)
         steps += len(counters)
         replications = max(MIN_REPLICATIONS, min(self.replications, STEP_BUDGET // max(1, steps)))
+        # Staff's turnaround before each next call (none to draw when they call at once),
+        # and each service's occupancies at a counter of average speed.
+        self._turnaround = self._turnarounds if any(self._turnarounds) else []
+        self._shapes = {service: self._normalized(service) for service in servable}
         for _ in range(replications):
             called = self._replicate(lines, counters, jumpers, thetas, only, servable)
             for tid, when in called.items():
@@ -313,17 +426,22 @@ class Estimator:
         heads = dict.fromkeys(lines, 0)
         copied: set[str] = set()
         heap: list[tuple[float, int, int]] = []  # (time, 0 = counter free / 1 = arrival, i)
-        for index, (cid, _, back_at) in enumerate(counters):
+        turnarounds, windows = self._turnaround, self._shapes
+        reactions = self._reactions
+        reaction = reactions[int(rng.random() * len(reactions))] if reactions else 0.0
+        for index, (cid, services, back_at, _) in enumerate(counters):
             current = self.branch.counters[cid].ticket
             free_at = back_at
-            if current is None and back_at == 0.0 and self._reactions:
-                # A free counter calls after staff's reaction, as observed.
-                free_at = self._reactions[int(rng.random() * len(self._reactions))]
+            if current is None and back_at == 0.0:
+                free_at = self._first_call(cid, services, reaction)
             if current is not None:
                 ticket = self.branch.tickets[current]
                 elapsed = self.now - (ticket.called_at or self.now)
-                free_at = max(free_at, self._residual(ticket.service, elapsed))
+                free_at = max(free_at, self._busy_for(ticket, elapsed, cid, thetas))
+                if turnarounds:
+                    free_at += turnarounds[int(rng.random() * len(turnarounds))]
             heap.append((free_at, 0, index))
+        now = self.now
         for index, (_, _, rate) in enumerate(jumpers):
             heap.append((rng.expovariate(rate), 1, index))
         heapq.heapify(heap)
@@ -331,8 +449,10 @@ class Estimator:
         called: dict[str, float] = {}
         remaining = sum(len(lines[s]) for s in servable)
         horizon = HORIZON_S
-        # Arrivals can outpace the counters in a simulated future; bound its length.
-        events_left = 20 * (remaining + len(counters)) + 200
+        # Arrivals can outpace the counters in a simulated future; bound its length (the
+        # arrivals of the whole horizon included).
+        arrivals = sum(rate for _, _, rate in jumpers) * HORIZON_S
+        events_left = 20 * (remaining + len(counters)) + 200 + int(arrivals)
         while heap and remaining and events_left:
             events_left -= 1
             t, kind, index = heapq.heappop(heap)
@@ -358,57 +478,111 @@ class Estimator:
             if back is not None:  # freed up during a planned break: back when it ends
                 heapq.heappush(heap, (back, 0, index))
                 continue
-            best = None
-            for service in counters[index][1]:
-                entries = lines.get(service)
-                if entries and heads[service] < len(entries):
-                    entry = entries[heads[service]]
-                    if best is None or (entry[0], entry[1]) < (best[1][0], best[1][1]):
-                        best = (service, entry)
-            if best is None:
+            cid, services, _, spec = counters[index]
+            keys = [
+                lines[service][heads[service]][0] if heads[service] < len(lines[service]) else None
+                for service in services
+            ]
+            rank = choose(spec.profile, spec.overflow_s, keys, now + t)
+            if rank is None:
                 idle.add(index)  # nothing it can serve now; an arrival may wake it
                 if len(idle) == len(counters):
                     horizon = t  # every counter idle and nobody left that they serve
                 continue
-            service, (_, tid, ticket) = best
+            service = services[rank]
+            _, tid, ticket = lines[service][heads[service]]
             heads[service] += 1
-            if ticket is None:  # a priority customer who arrived in this future
-                occupancy = self._draw(service)
-            else:
+            gone = False
+            if ticket is not None:
                 remaining -= 1
                 called[tid] = t
                 if tid == only:
                     break
-                in_line = self.now + t - ticket.queue_since
                 theta = thetas[service]
-                if theta > 0 and rng.random() < -math.expm1(-theta * in_line):
-                    occupancy = self.learner.mean_no_show_occupancy(service)
+                if theta > 0:
+                    in_line = now + t - ticket.queue_since
+                    gone = rng.random() < -math.expm1(-theta * in_line)
+            if gone:
+                occupancy = self._no_show_time(service)
+            else:  # the service's shape, at this counter's speed
+                window = windows[service]
+                if window:
+                    occupancy = window[int(rng.random() * len(window))] * self._factor(cid, service)
                 else:
-                    occupancy = self._draw(service)
+                    occupancy = self._draw(service, cid)
+            if turnarounds:  # the counter calls again after staff's turnaround
+                occupancy += turnarounds[int(rng.random() * len(turnarounds))]
             heapq.heappush(heap, (t + occupancy, 0, index))
         return called
 
-    def _draw(self, service: str) -> float:
-        window = self._windows.get(service)
-        if window is None:  # a list is faster to index than the learner's deque
-            learned = self.learner.occupancies(service)
-            window = self._windows[service] = list(learned) if len(learned) >= MIN_EMPIRICAL else []
-        if window:
-            return window[int(self.rng.random() * len(window))]
-        return self.rng.expovariate(1 / self.learner.mean_occupancy(service))
+    def _busy_for(self, ticket: Ticket, elapsed: float, cid: str, thetas: dict) -> float:
+        """How much longer counter `cid` is busy with `ticket`, called `elapsed` s ago. A
+        called customer may have gone: then the counter is only busy for what staff spend
+        on a no-show. Recalled, they have with the share of recalled customers seen to
+        have gone; not yet recalled or started, with the abandonment probability for their
+        time in line (unless they would have been marked no-show by now); started
+        (serving), they are there."""
+        service = ticket.service
+        if ticket.status is TicketStatus.CALLED:
+            no_show = self._no_show_time(service)
+            if ticket.recalls > 0:
+                gone = self.rng.random() < self._gone_after_recall
+            elif thetas[service] > 0 and elapsed < no_show:
+                in_line = (ticket.called_at or self.now) - ticket.queue_since
+                gone = self.rng.random() < -math.expm1(-thetas[service] * in_line)
+            else:
+                gone = False
+            if gone:
+                return max(0.0, no_show - elapsed)
+        return self._residual(service, elapsed, cid)
 
-    def _residual(self, service: str, elapsed: float) -> float:
-        """Remaining occupancy of a counter busy for `elapsed` seconds so far."""
-        window = self.learner.occupancies(service)
-        if len(window) < MIN_EMPIRICAL:
-            return self.rng.expovariate(1 / self.learner.mean_occupancy(service))
+    def _no_show_time(self, service: str) -> float:
+        """The learned counter time on a customer who had gone (cached: the learner sums)."""
+        seconds = self._no_show.get(service)
+        if seconds is None:
+            seconds = self._no_show[service] = self.learner.mean_no_show_occupancy(service)
+        return seconds
+
+    def _normalized(self, service: str) -> list[float]:
+        """The service's observed occupancies, each divided by its counter's factor: the
+        shape of the service's times at a counter of average speed ([] until
+        MIN_EMPIRICAL are seen). A list is faster to index than the learner's deque."""
+        window = self._windows.get(service)
+        if window is None:
+            learned = self.learner.occupancies(service)
+            if len(learned) < MIN_EMPIRICAL:
+                window = []
+            else:
+                who = self.learner.occupancy_counters(service)
+                window = [
+                    occupancy if cid is None else occupancy / self._factor(cid, service)
+                    for occupancy, cid in zip(learned, who, strict=True)
+                ]
+            self._windows[service] = window
+        return window
+
+    def _draw(self, service: str, cid: str) -> float:
+        """An occupancy of `service` at counter `cid`: the service's shape at its speed."""
+        window = self._normalized(service)
+        factor = self._factor(cid, service)
+        if window:
+            return window[int(self.rng.random() * len(window))] * factor
+        return self.rng.expovariate(1 / (self._mean(service) * factor))
+
+    def _residual(self, service: str, elapsed: float, cid: str) -> float:
+        """Remaining occupancy of counter `cid`, busy with `service` for `elapsed` s."""
+        factor = self._factor(cid, service)
+        mean = self._mean(service) * factor
+        window = self._normalized(service)
+        if not window:
+            return self.rng.expovariate(1 / mean)
         ordered = self._sorted.get(service)
         if ordered is None:
             ordered = self._sorted[service] = sorted(window)
-        start = bisect.bisect_right(ordered, elapsed)
+        start = bisect.bisect_right(ordered, elapsed / factor)
         if start >= len(ordered):  # longer than anything seen: assume one more mean
-            return self.rng.expovariate(1 / self.learner.mean_occupancy(service))
-        return ordered[start + int(self.rng.random() * (len(ordered) - start))] - elapsed
+            return self.rng.expovariate(1 / mean)
+        return ordered[start + int(self.rng.random() * (len(ordered) - start))] * factor - elapsed
 
 
 def _service_of(only: str, virtuals: list[Ticket]) -> str:

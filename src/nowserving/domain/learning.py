@@ -1,6 +1,7 @@
 """What the branch learns from what it sees, as a fold of events: how long counters are
-occupied per service, how often called customers have gone (and so the rate at which
-waiting customers give up), and how often each priority class arrives.
+occupied per service (and how much faster or slower each counter is), how often called
+customers have gone (and so the rate at which waiting customers give up), and how often
+each priority class arrives.
 
 No true rates are known here; everything comes from the branch's own events.
 """
@@ -21,6 +22,21 @@ PAUSE_WINDOW = 200  # pause lengths kept
 REACTION_WINDOW = 500  # staff reaction times kept
 MIN_REACTIONS = 10
 PRIOR_PAUSE_S = 1800.0  # before any pause has ended: half an hour
+# Per counter: its recent occupancies per service, from which its speed is judged.
+COUNTER_WINDOW = 300
+# Counter speeds are refitted every SPEEDS_EVERY customers served (at fixed points of the
+# fold, so a replay gives the same), from counters that have served at least MIN_SPEED_DATA.
+SPEEDS_EVERY = 50
+MIN_SPEED_DATA = 5
+GENERAL = "*"  # a counter's speed over all its services (no service id has a "*")
+# Calibration of the intervals: how the model's intervals missed the waits of the last
+# CALIBRATION_WINDOW customers served, refitted every CALIBRATION_EVERY, used once
+# CALIBRATION_FROM have been seen. The aim: 10% below, 10% above.
+CALIBRATION_WINDOW = 1000
+CALIBRATION_EVERY = 50
+CALIBRATION_FROM = 200
+MISS_SHARE = 0.10
+CALIBRATION_FLOOR_S = 0.01
 
 
 @dataclass
@@ -28,6 +44,7 @@ class ServiceLearning:
     """Observations for one service."""
 
     occupancy: deque  # seconds a counter spent per served customer (call -> finish)
+    occupancy_counters: deque  # ... and which counter it was (None: not known)
     no_show_occupancy: deque  # seconds a counter spent on a customer who had gone
     outcomes: deque  # (seconds in line when called, 1 if gone else 0)
     arrivals: dict  # priority -> deque of arrival times
@@ -35,6 +52,7 @@ class ServiceLearning:
     @classmethod
     def new(cls) -> ServiceLearning:
         return cls(
+            deque(maxlen=OCCUPANCY_WINDOW),
             deque(maxlen=OCCUPANCY_WINDOW),
             deque(maxlen=OCCUPANCY_WINDOW),
             deque(maxlen=OUTCOME_WINDOW),
@@ -54,6 +72,20 @@ class Learner:
         self.pauses: deque = deque(maxlen=PAUSE_WINDOW)  # seconds counters stayed paused
         # Seconds from a customer's arrival at a free counter to their call: staff react.
         self.reactions: deque = deque(maxlen=REACTION_WINDOW)
+        # Seconds from a finish to the next call while someone was waiting: staff turn
+        # around (write up, tidy, press next) between customers.
+        self.turnarounds: deque = deque(maxlen=REACTION_WINDOW)
+        # counter -> service -> its recent occupancies: how fast each counter is.
+        self.counters: dict[str, dict[str, deque]] = {}
+        self._speeds: dict[str, dict[str, float]] = {}  # counter -> service -> factor
+        self._served = 0
+        # (log(low / wait), log(wait / high)) of the model's intervals given at issue, and
+        # the log factors the intervals are stretched by (refitted at fixed points).
+        self.misses: deque = deque(maxlen=CALIBRATION_WINDOW)
+        # Of recalled customers, 1 for each who had gone, 0 for each who came after all.
+        self.recalled: deque = deque(maxlen=OUTCOME_WINDOW)
+        self._calibration = (0.0, 0.0)
+        self._judged = 0
 
     def _of(self, service: str) -> ServiceLearning:
         if service not in self.services:
@@ -68,9 +100,21 @@ class Learner:
         while times and times[0] < at - ARRIVAL_WINDOW_S:
             times.popleft()
 
-    def served(self, service: str, occupancy: float, in_line: float) -> None:
+    def served(
+        self, service: str, occupancy: float, in_line: float, counter: str | None = None
+    ) -> None:
         learning = self._of(service)
-        learning.occupancy.append(max(0.0, occupancy))
+        occupancy = max(0.0, occupancy)
+        learning.occupancy.append(occupancy)
+        learning.occupancy_counters.append(counter)
+        if counter is not None:
+            own = self.counters.setdefault(counter, {})
+            if service not in own:
+                own[service] = deque(maxlen=COUNTER_WINDOW)
+            own[service].append(occupancy)
+        self._served += 1
+        if self._served % SPEEDS_EVERY == 0:
+            self._fit_speeds()
         self._outcome(service, in_line, 0)
 
     def gone(self, service: str, occupancy: float, in_line: float) -> None:
@@ -86,11 +130,45 @@ class Learner:
         if seen % THETA_EVERY == 0 or (gone and service not in self._theta):
             self._theta[service] = _abandonment_mle(learning.outcomes)
 
+    def judged(self, estimate: dict | None, wait: float) -> None:
+        """A served customer waited `wait` s after being given `estimate` at issue. Those
+        called at once are left out: the promise is about customers who had to wait."""
+        if not estimate or estimate.get("raw") is None or wait <= 0:
+            return
+        low, high = estimate["raw"]
+        # A model's low end may be 0 (a free counter that calls at once): a floor far
+        # below any wait that matters keeps the logarithms finite.
+        wait, low, high = (max(CALIBRATION_FLOOR_S, x) for x in (wait, low, high))
+        self.misses.append((math.log(low / wait), math.log(wait / high)))
+        self._judged += 1
+        if self._judged % CALIBRATION_EVERY == 0 and len(self.misses) >= CALIBRATION_FROM:
+            self._calibration = (
+                _upper_quantile([m[0] for m in self.misses], MISS_SHARE),
+                _upper_quantile([m[1] for m in self.misses], MISS_SHARE),
+            )
+
+    def after_recall(self, gone: bool) -> None:
+        self.recalled.append(1 if gone else 0)
+
+    def gone_after_recall(self) -> float:
+        """The share of recalled customers who turned out to have gone (half, as if two had
+        been seen one each way, until more are)."""
+        return (sum(self.recalled) + 1) / (len(self.recalled) + 2)
+
+    def calibration(self) -> tuple[float, float]:
+        """(a, b): a model interval [low, high] becomes [low·e^-a, high·e^b], so that about
+        MISS_SHARE of the waits seen fall below it and as many above (a, b > 0: the model
+        was too narrow; < 0: too wide). (0, 0) until enough customers have been judged."""
+        return self._calibration
+
     def paused_for(self, seconds: float) -> None:
         self.pauses.append(max(0.0, seconds))
 
     def reacted(self, seconds: float) -> None:
         self.reactions.append(max(0.0, seconds))
+
+    def turned_around(self, seconds: float) -> None:
+        self.turnarounds.append(max(0.0, seconds))
 
     # ----- queries -------------------------------------------------------------------
 
@@ -98,6 +176,11 @@ class Learner:
         """Observed delays before a free counter calls a newcomer ([] until a few are seen:
         then a free counter is taken to call at once)."""
         return list(self.reactions) if len(self.reactions) >= MIN_REACTIONS else []
+
+    def turnaround_times(self) -> list[float]:
+        """Observed times from a finish to the next call with someone waiting ([] until a
+        few are seen: then a counter is taken to call again at once)."""
+        return list(self.turnarounds) if len(self.turnarounds) >= MIN_REACTIONS else []
 
     def pause_left(self, elapsed: float) -> float:
         """Expected seconds until a counter paused for `elapsed` seconds opens again:
@@ -116,6 +199,55 @@ class Learner:
             return sum(window) / len(window)
         prior = self.priors.get(service, PRIOR_OCCUPANCY_S)
         return (sum(window) + (PRIOR_WEIGHT - len(window)) * prior) / PRIOR_WEIGHT
+
+    def counter_factor(self, counter: str, service: str) -> float:
+        """How long `counter` takes on a customer of `service`, relative to the service's
+        mean occupancy (1.3: 30% longer); 1 until known (see `_fit_speeds`)."""
+        own = self._speeds.get(counter)
+        if own is None:
+            return 1.0
+        return own.get(service, own[GENERAL])
+
+    def _fit_speeds(self) -> None:
+        """Each counter's speed, by empirical Bayes: a counter's mean time relative to its
+        services' means is shrunk toward 1 by how much of its spread from 1 chance alone
+        would explain (the sampling variance of its mean, against the spread between
+        counters beyond chance). So counters that are really alike all come out at 1,
+        and one with little data counts as average. Its speed at one service is shrunk
+        the same way toward its speed over all its services."""
+        means, spreads = {}, {}
+        for sid, learning in self.services.items():
+            window = learning.occupancy
+            if len(window) >= PRIOR_WEIGHT:
+                mean = sum(window) / len(window)
+                if mean > 0:
+                    means[sid] = mean
+                    spreads[sid] = sum((x / mean - 1) ** 2 for x in window) / len(window)
+        general: dict[str, tuple[float, float]] = {}  # counter -> (relative mean, its variance)
+        for cid, own in self.counters.items():
+            seen = sum(len(w) for s, w in own.items() if s in means)
+            if seen >= MIN_SPEED_DATA:
+                relative = sum(sum(w) / means[s] for s, w in own.items() if s in means) / seen
+                noise = sum(len(w) * spreads[s] for s, w in own.items() if s in means) / seen**2
+                general[cid] = (relative, noise)
+        between = _beyond_chance([(r - 1, v) for r, v in general.values()])
+        speeds: dict[str, dict[str, float]] = {}
+        skills = []
+        for cid, (relative, noise) in general.items():
+            speed = 1 + (relative - 1) * _weight(between, noise)
+            speeds[cid] = {GENERAL: speed}
+            for sid, window in self.counters[cid].items():
+                if sid in means and window:
+                    own = sum(window) / len(window) / means[sid]
+                    skills.append((cid, sid, speed, own, spreads[sid] / len(window)))
+        skill = _beyond_chance([(own - speed, v) for _, _, speed, own, v in skills])
+        for cid, sid, speed, own, noise in skills:
+            speeds[cid][sid] = speed + (own - speed) * _weight(skill, noise)
+        self._speeds = speeds
+
+    def occupancy_counters(self, service: str) -> deque:
+        """Which counter each of `occupancies(service)` was at (None where not known)."""
+        return self._of(service).occupancy_counters
 
     def mean_no_show_occupancy(self, service: str) -> float:
         window = self._of(service).no_show_occupancy
@@ -145,6 +277,7 @@ class Learner:
         other.services = {
             s: ServiceLearning(
                 x.occupancy.copy(),
+                x.occupancy_counters.copy(),
                 x.no_show_occupancy.copy(),
                 x.outcomes.copy(),
                 {p: t.copy() for p, t in x.arrivals.items()},
@@ -153,6 +286,15 @@ class Learner:
         }
         other._theta, other._seen = dict(self._theta), dict(self._seen)
         other.pauses, other.reactions = self.pauses.copy(), self.reactions.copy()
+        other.turnarounds = self.turnarounds.copy()
+        other.misses, other._calibration = self.misses.copy(), self._calibration
+        other.recalled = self.recalled.copy()
+        other._judged = self._judged
+        other.counters = {
+            c: {s: w.copy() for s, w in own.items()} for c, own in self.counters.items()
+        }
+        other._speeds = {c: dict(own) for c, own in self._speeds.items()}
+        other._served = self._served
         return other
 
     # ----- snapshots -----------------------------------------------------------------
@@ -161,9 +303,20 @@ class Learner:
         return {
             "pauses": list(self.pauses),
             "reactions": list(self.reactions),
+            "turnarounds": list(self.turnarounds),
+            "misses": [list(m) for m in self.misses],
+            "recalled": list(self.recalled),
+            "calibration": list(self._calibration),
+            "judged": self._judged,
+            "counters": {
+                c: {s: list(w) for s, w in own.items()} for c, own in self.counters.items()
+            },
+            "speeds": {c: dict(own) for c, own in self._speeds.items()},
+            "served": self._served,
             "services": {
                 s: {
                     "occupancy": list(x.occupancy),
+                    "occupancy_counters": list(x.occupancy_counters),
                     "no_show_occupancy": list(x.no_show_occupancy),
                     "outcomes": [list(o) for o in x.outcomes],
                     "arrivals": {p: list(t) for p, t in x.arrivals.items()},
@@ -179,9 +332,21 @@ class Learner:
         learner = cls(services, priors)
         learner.pauses.extend(d["pauses"])
         learner.reactions.extend(d["reactions"])
+        learner.turnarounds.extend(d.get("turnarounds", []))
+        learner.misses.extend(tuple(m) for m in d.get("misses", []))
+        learner.recalled.extend(d.get("recalled", []))
+        learner._calibration = tuple(d.get("calibration", (0.0, 0.0)))
+        learner._judged = d.get("judged", 0)
+        for c, own in d.get("counters", {}).items():
+            learner.counters[c] = {s: deque(w, maxlen=COUNTER_WINDOW) for s, w in own.items()}
+        learner._speeds = {c: dict(own) for c, own in d.get("speeds", {}).items()}
+        learner._served = d.get("served", 0)
         for s, x in d["services"].items():
             learning = learner._of(s)
             learning.occupancy.extend(x["occupancy"])
+            learning.occupancy_counters.extend(
+                x.get("occupancy_counters", [None] * len(x["occupancy"]))
+            )
             learning.no_show_occupancy.extend(x["no_show_occupancy"])
             learning.outcomes.extend(tuple(o) for o in x["outcomes"])
             learning.arrivals = {p: deque(t) for p, t in x["arrivals"].items()}
@@ -189,6 +354,25 @@ class Learner:
             if x["theta"] is not None:
                 learner._theta[s] = x["theta"]
         return learner
+
+
+def _beyond_chance(deviations: list[tuple[float, float]]) -> float:
+    """The variance between units beyond what chance explains, from (deviation, its
+    sampling variance) pairs (method of moments; 0 when chance explains it all)."""
+    if len(deviations) < 2:
+        return 0.0
+    return max(0.0, sum(d * d - v for d, v in deviations) / len(deviations))
+
+
+def _weight(between: float, noise: float) -> float:
+    """How much of a unit's own deviation to keep: between / (between + noise)."""
+    return between / (between + noise) if between > 0 else 0.0
+
+
+def _upper_quantile(values: list[float], share: float) -> float:
+    """The value that `share` of `values` exceed."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int((1 - share) * len(ordered)))]
 
 
 def _abandonment_mle(outcomes) -> float:

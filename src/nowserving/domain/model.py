@@ -55,6 +55,14 @@ class CounterSpec:
     # Planned breaks, as (start, end) minutes after local midnight: the wait estimator
     # counts on the counter being away then (staff finish the customer they have first).
     breaks: tuple[tuple[int, int], ...] = ()
+    # How it chooses among its services' lines (`policy`): "longest_wait" or "in_order";
+    # with "in_order", a later service whose head has waited more than `overflow_s`
+    # (counting its priority boost) competes by wait with the first non-empty one.
+    profile: str = "longest_wait"
+    overflow_s: float | None = None
+    # Planned hours, as (open, close) minutes after local midnight: a closed counter that
+    # opens later today, or an open one that closes, as the estimator counts on.
+    hours: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

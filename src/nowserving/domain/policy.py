@@ -1,18 +1,36 @@
 """The call policy: which waiting ticket a counter gets when staff press "next".
 
-A ticket's call key is `queue_since - boost` of its priority class; the smallest key is
-called first. That equals "longest effective wait first", where a priority class counts
-as having waited `boost` seconds longer. Because the key does not depend on the current
-time, the order of a line never changes while people wait, and a normal ticket that has
-waited `boost` seconds longer than a priority one still goes first (aging: no starvation).
-Ties go to the service the counter lists first, then to the lower ticket id.
+Inside one service's line, a ticket's call key is `queue_since - boost` of its priority
+class; the smallest key is called first. That equals "longest effective wait first", where
+a priority class counts as having waited `boost` seconds longer. Because the key does not
+depend on the current time, the order of a line never changes while people wait, and a
+normal ticket that has waited `boost` seconds longer than a priority one still goes first
+(aging: no starvation).
+
+Across the services a counter lists, its call profile decides which line's head is next:
+
+- `longest_wait`: the head with the smallest call key, whatever its service (ties go to
+  the service listed first). Nobody waits longer than someone called before them.
+- `in_order`: the first listed service with anyone waiting: primary and secondary skills.
+  With an overflow threshold, a later service whose head has waited (counting its boost)
+  more than the threshold competes too, by call key: a line the counter only helps with is
+  not left waiting for ever while its primary line is never empty.
+
+The profile only chooses among the heads of the lines, so priority classes and their aging
+work the same inside every profile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from nowserving.domain.model import CounterSpec, Priority, Ticket
+
+LONGEST_WAIT, IN_ORDER = "longest_wait", "in_order"
+PROFILES = (LONGEST_WAIT, IN_ORDER)
+
+T = TypeVar("T")
 
 
 def boost(priority: str, priorities: dict[str, Priority]) -> float:
@@ -24,17 +42,71 @@ def call_key(ticket: Ticket, priorities: dict[str, Priority]) -> float:
     return ticket.queue_since - boost(ticket.priority, priorities)
 
 
+def choose(
+    profile: str, overflow_s: float | None, heads: Sequence[float | None], now: float
+) -> int | None:
+    """Which of a counter's lines to call from: the index into `heads`, the call key of
+    the head of each line it serves (None: nobody waits there), in the counter's order.
+
+    Kept small and allocation-free: the estimator calls it for every simulated call."""
+    best = None
+    best_key = 0.0
+    for rank, key in enumerate(heads):
+        if key is None:
+            continue
+        if best is None:
+            best, best_key = rank, key
+            continue
+        # A later line competes unless the profile is in_order and it does not overflow;
+        # ties stay with the service listed first.
+        competes = profile != IN_ORDER or (overflow_s is not None and now - key > overflow_s)
+        if competes and key < best_key:
+            best, best_key = rank, key
+    return best
+
+
 def pick_next(
     counter: CounterSpec,
     waiting_by_service: dict[str, Iterable[Ticket]],
     priorities: dict[str, Priority],
+    now: float,
 ) -> Ticket | None:
-    """The ticket `counter` should call next, or None when none of its services has one."""
-    best: tuple | None = None
-    chosen: Ticket | None = None
-    for rank, service in enumerate(counter.services):
-        for ticket in waiting_by_service.get(service, ()):
-            key = (call_key(ticket, priorities), rank, ticket.id)
-            if best is None or key < best:
-                best, chosen = key, ticket
-    return chosen
+    """The ticket `counter` should call next at `now`, or None when none of its services
+    has one."""
+    heads: list[Ticket | None] = []
+    for service in counter.services:
+        head = min(
+            waiting_by_service.get(service, ()),
+            key=lambda t: (call_key(t, priorities), t.id),
+            default=None,
+        )
+        heads.append(head)
+    keys = [None if h is None else call_key(h, priorities) for h in heads]
+    rank = choose(counter.profile, counter.overflow_s, keys, now)
+    return None if rank is None else heads[rank]
+
+
+def call_order(
+    counter: CounterSpec,
+    lines: dict[str, Sequence[tuple[float, T]]],
+    now: float,
+    limit: int | None = None,
+) -> list[T]:
+    """Everyone `counter` could call, in the order it would call them if nobody else
+    called and nobody new came at `now`: `lines` holds each service's line as (call key,
+    item) pairs, already in call order (as the server publishes them)."""
+    services = counter.services
+    positions = [0] * len(services)
+    ordered: list[T] = []
+    total = sum(len(lines.get(s, ())) for s in services)
+    while len(ordered) < (total if limit is None else min(total, limit)):
+        heads = []
+        for i, service in enumerate(services):
+            line = lines.get(service, ())
+            heads.append(line[positions[i]][0] if positions[i] < len(line) else None)
+        rank = choose(counter.profile, counter.overflow_s, heads, now)
+        if rank is None:
+            break
+        ordered.append(lines[services[rank]][positions[rank]][1])
+        positions[rank] += 1
+    return ordered

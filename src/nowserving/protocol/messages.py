@@ -210,6 +210,7 @@ def line_message(
             "priority": t.priority,
             "language": t.language,
             "issued_at": t.issued_at,
+            "queue_since": t.queue_since,
             "transfers": t.transfers,
             "estimate": _estimate(for_tickets.get(t.id)),
         }

@@ -117,6 +117,9 @@ class LineTicket:
     issued_at: float
     transfers: int
     estimate: EstimateView | None
+    # Orders the line with the priority's boost (a transfer moves it); None from a server
+    # that predates it, which is then taken to be `issued_at`.
+    queue_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,7 @@ def _line_ticket(value: object, where: str) -> LineTicket:
         r.num("issued_at"),
         r.int("transfers"),
         r.obj("estimate", _estimate),
+        r.num("queue_since", optional=True),
     )
 
 

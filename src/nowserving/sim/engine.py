@@ -1,19 +1,19 @@
 """The simulation engine: customers arrive, take tickets, wait, maybe give up; counters
-call, serve, pause. Every queue decision is the real domain's (`Branch.handle`); every
-estimate is the real estimator's. Baselines are computed at the same arrival instant from
-the same state, so all estimators are judged on one sample path."""
+call, serve, recall, pause, open and close. Every queue decision is the real domain's
+(`Branch.handle`); every estimate is the real estimator's. Baselines are computed at the
+same arrival instant from the same state, so all estimators are judged on one sample path."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from nowserving.domain import Branch, BranchRules, Command, CounterSpec, Priority, Service
-from nowserving.sim.scenarios import Scenario, SimService
+from nowserving.sim.draws import ServiceDraws
+from nowserving.sim.world import Scenario, SimService
 
 DAY0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
 DAY_S = 86_400.0
@@ -31,24 +31,37 @@ class Customer:
     baselines: dict  # name -> predicted wait
     called: float | None = None
     gone: bool = False  # had left before being called (a no-show)
+    since_open: float = 0.0  # seconds from the day's opening to the arrival
 
     @property
     def wait(self) -> float | None:
         return None if self.called is None else self.called - self.arrived
 
 
+def _minutes(hours_from_open: float, opens: float) -> int:
+    return round((opens + hours_from_open) * 60)
+
+
 def _rules(scenario: Scenario) -> BranchRules:
-    services = {
-        s.id: Service(s.id, f"S{i}"[:2] if i else "S", {"en": s.id}, 1, 999_999, 6)
-        for i, s in enumerate(scenario.services)
-    }
-    opens = scenario.extra.get("opens", 9.0)
+    opens = scenario.opens_h
+    services = {}
+    for i, s in enumerate(scenario.services):
+        cutoff = None
+        if s.last_ticket_h is not None:
+            minute = _minutes(s.last_ticket_h, opens)
+            cutoff = time(minute // 60 % 24, minute % 60)
+        services[s.id] = Service(
+            s.id, f"S{i}"[:2] if i else "S", {"en": s.id}, 1, 999_999, 6, last_ticket_at=cutoff
+        )
     counters = {
         c.id: CounterSpec(
             c.id,
             {"en": c.id},
             c.services,
-            tuple((round((opens + a) * 60), round((opens + b) * 60)) for a, b in c.pauses),
+            tuple((_minutes(a, opens), _minutes(b, opens)) for a, b in c.pauses),
+            c.profile,
+            c.overflow_s,
+            None if c.hours is None else (_minutes(c.hours[0], opens), _minutes(c.hours[1], opens)),
         )
         for c in scenario.counters
     }
@@ -64,65 +77,9 @@ def _rules(scenario: Scenario) -> BranchRules:
         languages=("en",),
         timezone="UTC",
         day_starts_at=time(0, 0),
-        no_show_after_recalls=0,
+        no_show_after_recalls=scenario.recalls,
+        recall_cooldown_s=scenario.recall_interval_s,
     )
-
-
-class _Service:
-    """Draws for one service: interarrival times, service times, patience, priority."""
-
-    def __init__(self, spec: SimService, rng: random.Random) -> None:
-        self.spec, self.rng = spec, rng
-        if spec.service_dist == "lognormal":
-            sigma2 = math.log(1 + spec.service_cv**2)
-            self.mu, self.sigma = math.log(spec.mean_service_s) - sigma2 / 2, math.sqrt(sigma2)
-
-    def rate_at(self, hour: float) -> float:
-        rates = self.spec.arrivals_per_hour
-        index = min(len(rates) - 1, max(0, int(hour))) if len(rates) > 1 else 0
-        return rates[index] / 3600
-
-    def next_arrival(self, t: float) -> float:
-        """The next arrival after t (s since day start), following the hour's rate."""
-        while True:
-            rate = self.rate_at(t / 3600)
-            hour_end = (
-                (math.floor(t / 3600) + 1) * 3600
-                if len(self.spec.arrivals_per_hour) > 1
-                else math.inf
-            )
-            if rate <= 0:
-                if hour_end == math.inf:
-                    return math.inf
-                t = hour_end
-                continue
-            gap = self._gap(rate)
-            if t + gap <= hour_end:
-                return t + gap
-            t = hour_end  # memoryless restart at the hour boundary (for M; approximate else)
-
-    def _gap(self, rate: float) -> float:
-        kind = self.spec.arrival_dist
-        if kind == "D":
-            return 1 / rate
-        if kind == "H2":
-            c2 = self.spec.arrival_scv
-            p = (1 + math.sqrt((c2 - 1) / (c2 + 1))) / 2
-            branch_rate = 2 * p * rate if self.rng.random() < p else 2 * (1 - p) * rate
-            return self.rng.expovariate(branch_rate)
-        return self.rng.expovariate(rate)
-
-    def service_time(self) -> float:
-        spec = self.spec
-        if spec.service_dist == "fixed":
-            return spec.mean_service_s
-        if spec.service_dist == "lognormal":
-            return self.rng.lognormvariate(self.mu, self.sigma)
-        return self.rng.expovariate(1 / spec.mean_service_s)
-
-    def patience(self) -> float:
-        p = self.spec.patience_s
-        return math.inf if p is None else self.rng.expovariate(1 / p)
 
 
 def simulate(
@@ -146,8 +103,10 @@ class _Simulation:
         self.branch = Branch(self.rules)
         self.ids = itertools.count()
         rng = random.Random(seed)
-        self.draws = {s.id: _Service(s, random.Random(rng.random())) for s in scenario.services}
+        self.draws = {s.id: ServiceDraws(s, random.Random(rng.random())) for s in scenario.services}
+        self.staff = random.Random(rng.random())  # reaction times: drawn apart from the rest
         self.specs = {s.id: s for s in scenario.services}
+        self.speeds = {c.id: c.speed for c in scenario.counters}
         self.results: list[Customer] = []
         self.last_wait: dict[str, float] = {}  # LES: wait of the last customer called
         self.heap: list[tuple[float, int, str, str]] = []
@@ -155,6 +114,7 @@ class _Simulation:
         self.tickets: dict[str, tuple[Customer, float, float]] = {}
         self.idle: list[str] = []  # open counters with nobody to call, in counter order
         self.gone: set[str] = set()  # tickets whose customer left before being called
+        self.closing: set[str] = set()  # counters to close once their customer is done
 
     def run(self, kind: str, at: float, **args) -> tuple[list, dict]:
         events, outcome, _ = self.branch.handle(
@@ -167,22 +127,39 @@ class _Simulation:
 
     def day(self, day: int) -> None:
         scenario = self.scenario
-        self.start = DAY0 + day * DAY_S + scenario.extra.get("opens", 9.0) * 3600
+        self.start = DAY0 + day * DAY_S + scenario.opens_h * 3600
         length = scenario.hours * 3600 if scenario.hours else DAY_S * 0.9
         self.end_of_issue = self.start + length
+        self.issue_ends = {
+            s.id: self.end_of_issue
+            if s.last_ticket_h is None
+            else min(self.end_of_issue, self.start + s.last_ticket_h * 3600)
+            for s in scenario.services
+        }
         self.day_number = day
         self.tickets.clear()  # anyone still waiting went home with the day
         self.idle = []
+        self.closing.clear()
         for sid, draw in self.draws.items():
             first = draw.next_arrival(0.0)
-            if first != math.inf:
+            if self.start + first < self.issue_ends[sid]:
                 self.push(self.start + first, "arrive", sid)
         for counter in scenario.counters:
             for pause_start, pause_end in counter.pauses:
                 self.push(self.start + pause_start * 3600, "pause", counter.id)
                 self.push(self.start + pause_end * 3600, "open", counter.id)
+            opens_at, closes_at = counter.hours or (0.0, None)
+            # Closing at the day's end (or later) means serving whoever still waits.
+            if closes_at is not None and closes_at * 3600 < length:
+                self.push(self.start + closes_at * 3600, "close", counter.id)
+            state = self.branch.counters[counter.id].state
+            if opens_at > 0:  # opens later: closed until then
+                if state != "closed":
+                    self.run("close_counter", self.start, counter=counter.id)
+                self.push(self.start + opens_at * 3600, "open", counter.id)
+                continue
             # The domain keeps counter states across days: open every counter each morning.
-            if self.branch.counters[counter.id].state != "open":
+            if state != "open":
                 self.run("open_counter", self.start, counter=counter.id)
             self.idle.append(counter.id)
         while self.heap:
@@ -192,25 +169,52 @@ class _Simulation:
     def _on_arrive(self, at: float, sid: str) -> None:
         draw, spec = self.draws[sid], self.specs[sid]
         nxt = self.start + draw.next_arrival(at - self.start)
-        if nxt < self.end_of_issue and len(self.results) + 1 < self.limit:
+        if nxt < self.issue_ends[sid] and len(self.results) + 1 < self.limit:
             self.push(nxt, "arrive", sid)
-        baselines = _baselines(self.branch, self.rules, spec, sid, at, self.last_wait)
+        baselines = _baselines(self.branch, self.rules, spec, sid, at, self.last_wait, self.speeds)
         priority = "priority" if draw.rng.random() < spec.priority_share else "normal"
         events, outcome = self.run("issue_ticket", at, service=sid, priority=priority)
+        if not outcome["ok"]:  # past the service's cut-off: turned away
+            return
         issued = next(e for e in events if e.type == "ticket_issued")
         warmup = at - self.start < self.scenario.warmup_s or (
             self.day_number < self.scenario.learning_days
         )
-        customer = Customer(sid, self.day_number, at, warmup, issued.data["estimate"], baselines)
+        customer = Customer(
+            sid,
+            self.day_number,
+            at,
+            warmup,
+            issued.data["estimate"],
+            baselines,
+            since_open=at - self.start,
+        )
         self.results.append(customer)
         self.tickets[outcome["ticket"]] = (customer, draw.service_time(), draw.patience())
-        for counter_id in self.idle:
+        # Staff at every idle counter that serves it see the newcomer; the first to react
+        # calls them (without reaction times, the first idle counter calls at once).
+        reacting = self.scenario.reaction_s[1] > 0
+        for counter_id in list(self.idle):
             if sid in self.rules.counters[counter_id].services:
                 self.idle.remove(counter_id)
-                self._call(counter_id, at)
-                break
+                self._call_soon(counter_id, at)
+                if not reacting:
+                    break
         if self.progress and len(self.results) % 10_000 == 0:
             self.progress(len(self.results))
+
+    def _call_soon(self, counter_id: str, at: float) -> None:
+        """Staff call next after their reaction time (at once when the scenario has none)."""
+        low, high = self.scenario.reaction_s
+        if high <= 0:
+            self._call(counter_id, at)
+        else:
+            self.push(at + self.staff.uniform(low, high), "call", counter_id)
+
+    def _on_call(self, at: float, counter_id: str) -> None:
+        counter = self.branch.counters[counter_id]
+        if counter.state == "open" and counter.ticket is None:
+            self._call(counter_id, at)
 
     def _call(self, counter_id: str, at: float) -> None:
         _, outcome = self.run("call_next", at, counter=counter_id)
@@ -222,18 +226,31 @@ class _Simulation:
         customer.called = at
         in_line = at - customer.arrived
         self.last_wait[customer.service] = in_line
+        scenario = self.scenario
         if in_line > patience:
             customer.gone = True
             self.gone.add(outcome["ticket"])
-            self.push(at + self.scenario.no_show_handling_s, "done", counter_id)
+            if scenario.recall_interval_s > 0:
+                interval = scenario.recall_interval_s
+                for k in range(1, scenario.recalls + 1):
+                    self.push(at + k * interval, "recall", counter_id)
+                self.push(at + (scenario.recalls + 1) * interval, "done", counter_id)
+            else:
+                self.push(at + scenario.no_show_handling_s, "done", counter_id)
         else:
-            self.push(at + service_s, "done", counter_id)
+            self.push(at + service_s / self.speeds[counter_id], "done", counter_id)
+
+    def _on_recall(self, at: float, counter_id: str) -> None:
+        self.run("recall", at, counter=counter_id)
 
     def _on_done(self, at: float, counter_id: str) -> None:
         gone = self.branch.counters[counter_id].ticket in self.gone
         self.run("no_show" if gone else "finish", at, counter=counter_id)
-        if self.branch.counters[counter_id].state == "open":
-            self._call(counter_id, at)
+        if counter_id in self.closing:
+            self.closing.discard(counter_id)
+            self.run("close_counter", at, counter=counter_id)
+        elif self.branch.counters[counter_id].state == "open":
+            self._call_soon(counter_id, at)
 
     def _on_pause(self, at: float, counter_id: str) -> None:
         self.run("pause_counter", at, counter=counter_id, reason="lunch")
@@ -241,9 +258,25 @@ class _Simulation:
             self.idle.remove(counter_id)
 
     def _on_open(self, at: float, counter_id: str) -> None:
+        if counter_id in self.closing or self._outside_hours(counter_id, at):
+            return  # a break that ends outside the counter's hours
         self.run("open_counter", at, counter=counter_id)
         if self.branch.counters[counter_id].ticket is None:
-            self._call(counter_id, at)
+            self._call_soon(counter_id, at)
+
+    def _on_close(self, at: float, counter_id: str) -> None:
+        if counter_id in self.idle:
+            self.idle.remove(counter_id)
+        if self.branch.counters[counter_id].ticket is not None:
+            self.closing.add(counter_id)  # staff finish their customer first
+        elif self.branch.counters[counter_id].state != "closed":
+            self.run("close_counter", at, counter=counter_id)
+
+    def _outside_hours(self, counter_id: str, at: float) -> bool:
+        hours = next(c.hours for c in self.scenario.counters if c.id == counter_id)
+        if hours is None:
+            return False
+        return not self.start + hours[0] * 3600 <= at < self.start + hours[1] * 3600
 
 
 def _baselines(
@@ -253,8 +286,10 @@ def _baselines(
     sid: str,
     at: float,
     last_wait: dict[str, float],
+    speeds: dict[str, float],
 ) -> dict:
-    """The textbook estimators at this arrival, from the state before the ticket is issued."""
+    """The textbook estimators at this arrival, from the state before the ticket is issued.
+    The oracles (QL, QL_m) are told the true rates: each open counter's own speed."""
     line = branch.lines.get(sid, {})
     n = len(line)
     open_counters = [
@@ -264,12 +299,13 @@ def _baselines(
     ]
     s = max(1, len(open_counters))
     mu = 1 / spec.mean_service_s
-    theta = 0.0 if spec.patience_s is None else 1 / spec.patience_s
+    total = mu * (sum(speeds[c] for c in open_counters) if open_counters else 1.0)
+    theta = spec.abandonment_rate()
     head = min((branch.tickets[t].queue_since for t in line), default=None)
     return {
         "naive": n * branch.learner.mean_occupancy(sid) / s,
-        "QL": (n + 1) / (s * mu),
-        "QL_m": sum(1 / (s * mu + i * theta) for i in range(n + 1)),
+        "QL": (n + 1) / total,
+        "QL_m": sum(1 / (total + i * theta) for i in range(n + 1)),
         "LES": last_wait.get(sid, 0.0),
         "HOL": 0.0 if head is None else at - head,
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nowserving.sim.engine import Customer
 
@@ -37,6 +37,10 @@ class Report:
     coverage: Figure
     width: float
     decile_bias: list[float]  # ours, (mean estimate - mean wait) / overall mean wait
+    decile_half_width: list[float]  # ... its 95% half-width from 10 contiguous batches
+    # Per hour of the day (by arrival, from opening): (hour, customers, coverage, bias as a
+    # share of that hour's mean wait).
+    hourly: list[tuple[int, int, float, float]] = field(default_factory=list)
 
 
 def _batches(values: list, n: int = BATCHES) -> list[list]:
@@ -114,12 +118,31 @@ def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Rep
         oracle,
         coverage,
         width,
-        _decile_bias(waited, mean_wait),
+        *_decile_bias(waited, mean_wait),
+        _hourly(waited),
     )
 
 
-def _decile_bias(waited: list[Customer], mean_wait: float) -> list[float]:
-    """Bias of our estimate in each tenth of the day (by arrival time within its day)."""
+def _hourly(waited: list[Customer]) -> list[tuple[int, int, float, float]]:
+    """Coverage and bias of ours per hour of the day (pools, whose time is scaled, have
+    all their customers in a few "hours" and are not meant to be read this way)."""
+    hours: dict[int, list[Customer]] = {}
+    for c in waited:
+        hours.setdefault(int(c.since_open // 3600), []).append(c)
+    result = []
+    for hour in sorted(hours):
+        group = hours[hour]
+        covered = statistics.mean(c.estimate["low"] <= c.wait <= c.estimate["high"] for c in group)
+        mean_wait = statistics.mean(c.wait for c in group)
+        bias = statistics.mean(c.estimate["mean"] - c.wait for c in group) / mean_wait
+        result.append((hour, len(group), covered, bias))
+    return result
+
+
+def _decile_bias(waited: list[Customer], mean_wait: float) -> tuple[list[float], list[float]]:
+    """Bias of our estimate in each tenth of the day (by arrival time within its day), and
+    its half-width from 10 batches of that tenth's customers in time order (days apart:
+    errors within a day go together, so single customers would understate it)."""
     days: dict[int, list[Customer]] = {}
     for c in waited:
         days.setdefault(c.day, []).append(c)
@@ -129,7 +152,14 @@ def _decile_bias(waited: list[Customer], mean_wait: float) -> list[float]:
         span = max(last - first, 1e-9)
         for c in group:
             tenths[min(9, int((c.arrived - first) / span * 10))].append(c.estimate["mean"] - c.wait)
-    return [statistics.mean(t) / mean_wait if t else math.nan for t in tenths]
+    bias = [statistics.mean(t) / mean_wait if t else math.nan for t in tenths]
+    half = [
+        _figure([statistics.mean(b) / mean_wait for b in _batches(t)]).half_width
+        if len(t) >= BATCHES
+        else math.nan
+        for t in tenths
+    ]
+    return bias, half
 
 
 def format_report(report: Report) -> str:
@@ -145,12 +175,17 @@ def format_report(report: Report) -> str:
         f"  80% interval: coverage {report.coverage.value:.1%} ± "
         f"{report.coverage.half_width:.1%}, mean width {report.width:.3g} s"
     )
-    worst = max(abs(b) for b in report.decile_bias if not math.isnan(b))
+    worst, tenth = max((abs(b), i) for i, b in enumerate(report.decile_bias) if not math.isnan(b))
     lines.append(
         "  bias per tenth of the day (% of mean wait): "
         + " ".join(f"{b:+.0%}" for b in report.decile_bias)
-        + f"  (worst {worst:.0%})"
+        + f"  (worst {worst:.0%} ± {report.decile_half_width[tenth]:.0%})"
     )
+    if report.hourly and len(report.hourly) <= 24:
+        lines.append(
+            "  per hour from opening, coverage (bias): "
+            + " ".join(f"{h}: {c:.0%} ({b:+.0%})" for h, _, c, b in report.hourly)
+        )
     return "\n".join(lines)
 
 

@@ -1,52 +1,22 @@
-"""Simulation scenarios: the built-in textbook and branch cases, and a TOML format for a
-branch to describe its own day (docs/estimates.md)."""
+"""Simulation scenarios: the built-in textbook and branch cases (a branch describes its
+own day in a TOML file: `scenario_file.py`, docs/estimates.md)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from datetime import time
+from dataclasses import replace
 from pathlib import Path
 
-from nowserving.config.schema import Problems, Table, read_toml, span
+from nowserving.sim.scenario_file import load_scenario, parse_scenario
+from nowserving.sim.world import Scenario, SimCounter, SimService, curve_mean
 
-
-@dataclass(frozen=True)
-class SimService:
-    id: str
-    mean_service_s: float
-    service_dist: str = "exp"  # exp, lognormal, fixed
-    service_cv: float = 1.0  # lognormal only
-    # Arrivals per hour: one rate, or one per hour of the day from `start_hour`.
-    arrivals_per_hour: tuple[float, ...] = (60.0,)
-    arrival_dist: str = "M"  # M (Poisson), D (evenly spaced), H2 (bursty, SCV `arrival_scv`)
-    arrival_scv: float = 4.0
-    patience_s: float | None = None  # mean patience (exponential); None: nobody leaves
-    priority_share: float = 0.0
-
-
-@dataclass(frozen=True)
-class SimCounter:
-    id: str
-    services: tuple[str, ...]
-    # (start hour, end hour) spans in which the counter is paused; hours from day start.
-    pauses: tuple[tuple[float, float], ...] = ()
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    services: tuple[SimService, ...]
-    counters: tuple[SimCounter, ...]
-    customers: int = 20_000  # stop issuing after this many arrivals ...
-    hours: float | None = None  # ... or after this many hours of a day (then a new day)
-    days: int = 1
-    no_show_handling_s: float = 0.0  # counter time spent on a customer who has gone
-    priority_boost_s: float = 600.0
-    warmup_s: float = 1000.0  # arrivals this early in a day are left out of the metrics
-    learning_days: int = 0  # whole days left out while the branch first learns
-    extra: dict = field(default_factory=dict)
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "SimCounter",
+    "SimService",
+    "load_scenario",
+    "parse_scenario",
+]
 
 
 def _pool(
@@ -194,144 +164,65 @@ SCENARIOS["mm100-lognormal"] = Scenario(
 )
 
 
-_SCENARIO_KEYS = (
-    "name",
-    "description",
-    "opens",
-    "closes",
-    "days",
-    "no_show_handling_minutes",
-    "priority_boost_minutes",
-)
-_SERVICE_KEYS = (
-    "id",
-    "service_minutes",
-    "service_distribution",
-    "service_cv",
-    "arrivals_per_hour",
-    "patience_minutes",
-    "priority_share",
-)
-_COUNTER_KEYS = ("id", "services", "breaks")
-SERVICE_DISTRIBUTIONS = ("lognormal", "exp", "fixed")
+# ----- bank days whose world is not what the estimator assumes -----------------------
+# Each changes one thing of `branch-full` (lunch breaks, 10% priority customers,
+# customers who give up); `bank-whole` changes them all at once, on a larger branch.
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a branch's own scenario from TOML (format in docs/estimates.md).
-
-    Raise one ConfigError listing every problem, each with its location.
-    """
-    path = Path(path)
-    return parse_scenario(read_toml(path), str(path), default_name=path.stem)
+def _varied(name: str, description: str, **changes) -> Scenario:
+    base = SCENARIOS["branch-full"]
+    return replace(base, name=name, description=description, **changes)
 
 
-def parse_scenario(data: dict, source: str = "scenario", default_name: str = "") -> Scenario:
-    """Validate an already-parsed scenario table (see `load_scenario`)."""
-    p = Problems()
-    root = Table(data, "", p, ("scenario", "services", "counters"))
-    head = root.table("scenario", _SCENARIO_KEYS, required=False)
-    day = (head.clock("opens", time(9, 0)), head.clock("closes", time(17, 0)))
-    opens, closes = _hour(day[0]), _hour(day[1])
-    if closes <= opens:
-        head.add("closes", "must be after opens")
-    service_ids: set[str] = set()
-    services = [
-        _service(t, closes - opens, service_ids) for t in root.tables("services", _SERVICE_KEYS)
-    ]
-    counter_ids: set[str] = set()
-    counters = [
-        _counter(t, service_ids, day, counter_ids) for t in root.tables("counters", _COUNTER_KEYS)
-    ]
-    served = {sid for c in counters for sid in c.services}
-    for i, service in enumerate(services):
-        if service and counters and service.id not in served:
-            p.add(f"services[{i}]", f"no counter serves {service.id!r}, so no one would be called")
-    scenario = Scenario(
-        name=head.get("name", str, default_name),
-        description=head.get("description", str, ""),
-        services=tuple(s for s in services if s),
-        counters=tuple(counters),
-        customers=10**9,
-        hours=closes - opens,
-        days=head.number("days", 20, whole=True, at_least=1),
-        no_show_handling_s=head.number("no_show_handling_minutes", 1, at_least=0) * 60,
-        priority_boost_s=head.number("priority_boost_minutes", 10, at_least=0) * 60,
-        extra={"opens": opens},
-    )
-    p.raise_if_any(source)
-    return scenario
+_full = SCENARIOS["branch-full"]
+_heavy_loans = ((480.0, 0.1), (900.0, 0.5), (1500.0, 0.8), (2700.0, 0.95), (5400.0, 1.0))
+_patience_curve = ((300.0, 0.03), (900.0, 0.12), (1800.0, 0.22), (3600.0, 0.3))
+for _scenario in (
+    _varied(
+        "bank-heavy-tail",
+        "the full bank day with heavy-tailed service times: lognormal with CV 1.5, and "
+        "loans from a table with a long tail (10% over 40 minutes)",
+        services=tuple(
+            replace(
+                s,
+                service_dist="empirical",
+                service_table=_heavy_loans,
+                mean_service_s=curve_mean(_heavy_loans),
+            )
+            if s.id == "loans"
+            else replace(s, service_cv=1.5)
+            for s in _full.services
+        ),
+    ),
+    _varied(
+        "bank-uneven",
+        "the full bank day with counters of unequal speed (0.7-1.5) and staff who take "
+        "2-20 s from a free counter to the next call",
+        counters=tuple(
+            replace(c, speed=speed)
+            for c, speed in zip(_full.counters, (1.5, 0.7, 1.0, 1.2, 0.8, 1.1), strict=True)
+        ),
+        reaction_s=(2.0, 20.0),
+    ),
+    _varied(
+        "bank-patience",
+        "the full bank day with patience that is not exponential (30% have gone after an "
+        "hour, and no more after that) and no-shows recalled twice, 30 s apart",
+        services=tuple(
+            replace(s, patience_s=None, patience_curve=_patience_curve) for s in _full.services
+        ),
+        recalls=2,
+        recall_interval_s=30.0,
+    ),
+    _varied(
+        "bank-skills",
+        "the full bank day with strict skill order: every counter serves its first listed "
+        "service first (in_order)",
+        counters=tuple(replace(c, profile="in_order") for c in _full.counters),
+    ),
+):
+    SCENARIOS[_scenario.name] = _scenario
 
-
-def _service(table: Table, day_hours: float, seen: set[str]) -> SimService | None:
-    sid = table.ident("id", seen)
-    minutes = table.number("service_minutes", None, more_than=0, required=True)
-    dist = table.choice(
-        "service_distribution", SERVICE_DISTRIBUTIONS, "lognormal", what="distribution"
-    )
-    cv = table.number("service_cv", 0.6, more_than=0)
-    if "service_cv" in table and dist != "lognormal":
-        table.add("service_cv", 'is only used with service_distribution = "lognormal"')
-    rates = _rates(table, day_hours)
-    patience = table.number("patience_minutes", None, more_than=0)
-    share = table.number("priority_share", 0.0, at_least=0, at_most=1)
-    if sid is None or minutes is None or rates is None:
-        return None
-    return SimService(
-        id=sid,
-        mean_service_s=float(minutes) * 60,
-        service_dist=dist,
-        service_cv=float(cv),
-        arrivals_per_hour=rates,
-        patience_s=None if patience is None else float(patience) * 60,
-        priority_share=float(share),
-    )
-
-
-def _rates(table: Table, day_hours: float) -> tuple[float, ...] | None:
-    # One rate for the whole day, or one per hour from opening; hours past the end of the
-    # list keep its last rate, but a list longer than the day is surely a mistake.
-    value = table.need("arrivals_per_hour", (int, float, list))
-    if value is None:
-        return None
-    values = value if isinstance(value, list) else [value]
-    where = table.at("arrivals_per_hour")
-    rates = []
-    for i, rate in enumerate(values):
-        at = f"{where}[{i}]" if isinstance(value, list) else where
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
-            table.problems.add(at, f"must be a number of customers, 0 or more, not {rate!r}")
-        else:
-            rates.append(float(rate))
-    if not values:
-        table.problems.add(where, "must list at least one rate")
-    elif day_hours > 0 and len(values) > max(1, math.ceil(day_hours)):
-        table.problems.add(
-            where, f"lists {len(values)} hours, but the day has {math.ceil(day_hours)}"
-        )
-    return tuple(rates) if rates and len(rates) == len(values) else None
-
-
-def _counter(
-    table: Table, services: set[str], day: tuple[time, time], seen: set[str]
-) -> SimCounter:
-    cid = table.ident("id", seen)
-    served = table.served("services", services)
-    pauses = []
-    for j, text in enumerate(table.get("breaks", list, [])):
-        where = table.at(f"breaks[{j}]")
-        pause = span(text, where, table.problems)
-        if not pause:
-            continue
-        if pause[0] >= pause[1]:
-            table.problems.add(where, "a break must end after it starts")
-        elif day[0] < day[1] and (pause[0] < day[0] or pause[1] > day[1]):
-            table.problems.add(where, f"must be within the day, {day[0]:%H:%M}-{day[1]:%H:%M}")
-        else:
-            opens = _hour(day[0])
-            pauses.append((_hour(pause[0]) - opens, _hour(pause[1]) - opens))
-    known = tuple(s for s in served if isinstance(s, str) and s in services)
-    return SimCounter(cid or "?", known, tuple(pauses))
-
-
-def _hour(t: time) -> float:
-    return t.hour + t.minute / 60
+# The example file of a whole branch's day, as it is shipped (docs/estimates.md).
+_whole = load_scenario(Path(__file__).parent.parent / "examples" / "whole-branch-scenario.toml")
+SCENARIOS["bank-whole"] = replace(_whole, name="bank-whole", warmup_s=0.0, learning_days=1, days=40)
