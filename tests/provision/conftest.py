@@ -65,6 +65,9 @@ def provisioned(tmp_path, example_config) -> Provisioned:
 def branch_broker(provisioned, tmp_path):
     """Mosquitto running the generated config (its TLS port is the one `start` waits for)."""
     with LocalMosquitto(
-        tmp_path / "broker", port=provisioned.tls_port, config=provisioned.broker_include()
+        tmp_path / "broker",
+        port=provisioned.tls_port,
+        config=provisioned.broker_include(),
+        also_ports=(provisioned.local_port,),
     ) as mosquitto:
         yield mosquitto

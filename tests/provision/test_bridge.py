@@ -128,7 +128,10 @@ def test_the_head_office_catches_up_after_an_outage(
     office = head_office.broker(bridged.out)
     with (
         office,
-        LocalMosquitto(tmp_path / "branch", port=bridged.tls_port, config=bridged.broker_include()),
+        LocalMosquitto(
+            tmp_path / "branch", port=bridged.tls_port, config=bridged.broker_include(),
+            also_ports=(bridged.local_port,),
+        ),
         BranchServer(
             example_config, EventLog(tmp_path / "events.sqlite"), bridged.server_broker(),
             clock=clock,
@@ -170,7 +173,10 @@ def test_the_state_is_sent_again_when_the_link_comes_back(bridged, head_office, 
     (QoS 0): re-connecting, the bridge sends the branch's retained state."""
     office = head_office.broker(bridged.out)
     branch = LocalMosquitto(
-        tmp_path / "branch", port=bridged.tls_port, config=bridged.broker_include()
+        tmp_path / "branch",
+        port=bridged.tls_port,
+        config=bridged.broker_include(),
+        also_ports=(bridged.local_port,),
     )
     with office, branch, Probe(bridged.server_broker()) as server:
         assert allowed(server.login())

@@ -48,6 +48,7 @@ class LocalMosquitto:
         extra: str = "",
         nodelay: bool = True,
         config: str | None = None,
+        also_ports: tuple[int, ...] = (),
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +57,9 @@ class LocalMosquitto:
         # A whole config of one's own (listeners, auth) in place of the generated one; it
         # must listen on 127.0.0.1:`port`, which `start` waits for.
         self.config = config
+        # Its other listeners: Mosquitto opens them one after another, so `start` waits for
+        # each (Debian 13's opens a loopback listener after the TLS one).
+        self.also_ports = tuple(also_ports)
         self.nodelay = nodelay  # False only to measure what Nagle costs (bench/)
         self.binary = find_mosquitto()
         self.log_path = self.workdir / "mosquitto.log"
@@ -94,17 +98,20 @@ class LocalMosquitto:
             [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + timeout
+        waiting = [self.port, *self.also_ports]
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
                 raise BrokerUnavailable(f"mosquitto exited at start: {err.strip()[-500:]}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
+                socket.create_connection(("127.0.0.1", waiting[0]), timeout=0.2).close()
+                waiting.pop(0)
+                if not waiting:
+                    return
             except OSError:
                 time.sleep(0.02)  # polling a port that is coming up, bounded by the deadline
         self.stop()
-        raise BrokerUnavailable(f"mosquitto did not listen on port {self.port} in {timeout} s")
+        raise BrokerUnavailable(f"mosquitto did not listen on port {waiting[0]} in {timeout} s")
 
     def stop(self) -> None:
         if self._proc is not None:
