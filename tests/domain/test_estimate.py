@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
@@ -372,3 +373,26 @@ def test_a_recalled_customer_has_most_likely_gone():
         waits[recalled] = Estimator(branch, T0 + 30).for_new_ticket("a", "normal").mean
     assert waits[False] == pytest.approx(M - 30, rel=0.01)
     assert waits[True] == pytest.approx(30 + (M - 60) / 102, rel=0.1)
+
+
+def test_nobody_is_expected_after_a_services_cut_off():
+    """GIVEN priority customers arriving at 20 an hour at shared counters WHEN the service
+    stops issuing tickets in a minute THEN the simulation expects none of them after it,
+    so a normal newcomer waits less than without the cut-off."""
+    from datetime import time as clock_time
+
+    waits = {}
+    for cutoff in (None, clock_time(9, 1)):
+        rules = small_rules(counters={"c1": CounterSpec("c1", {}, ("a", "b"))})
+        services = dict(rules.services)
+        services["a"] = replace(services["a"], last_ticket_at=cutoff)
+        branch = Branch(replace(rules, services=services))
+        for _ in range(100):
+            branch.learner.served("a", M, 0.0, "c1")
+        for i in range(20):
+            branch.learner.arrived("a", "priority", T0 - 3600 + 180 * i)
+        for _ in range(3):
+            run(branch, "issue_ticket", T0 - 20, service="a")
+        run(branch, "call_next", T0 - 20, counter="c1")
+        waits[cutoff] = Estimator(branch, T0).for_new_ticket("a", "normal").mean
+    assert waits[clock_time(9, 1)] < waits[None] - M / 2

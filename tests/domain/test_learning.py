@@ -122,9 +122,9 @@ def test_counter_speeds_survive_a_snapshot():
 
 def test_intervals_that_run_narrow_are_widened_by_what_was_seen():
     """GIVEN a model whose 80% interval is really a 50% one (misses on both sides) WHEN
-    1,000 served customers have been judged THEN the calibration stretches it so that
-    about 10% of new waits fall below and 10% above; customers called at once and
-    estimates without the model's interval are not judged."""
+    1,000 served customers have been judged over two days THEN the calibration stretches
+    it so that about 10% of new waits fall below and 10% above; not before a second day;
+    customers called at once and estimates without the model's interval are not judged."""
     rng = random.Random(4)
     learner = Learner(["a"])
     assert learner.calibration() == (0.0, 0.0)
@@ -132,10 +132,13 @@ def test_intervals_that_run_narrow_are_widened_by_what_was_seen():
     sigma = 0.8
     z25 = 0.6745
     raw = [600 * math.exp(-z25 * sigma), 600 * math.exp(z25 * sigma)]
-    for _ in range(1000):
-        learner.judged({"raw": raw}, 600 * math.exp(rng.gauss(0, sigma)))
-    learner.judged({"raw": raw}, 0.0)
-    learner.judged({"mean": 1.0}, 5000.0)
+    for i in range(1000):
+        day = "2026-11-23" if i < 400 else "2026-11-24"
+        learner.judged({"raw": raw}, 600 * math.exp(rng.gauss(0, sigma)), day)
+        if i == 399:  # one day seen is not enough: misses come in spells
+            assert learner.calibration() == (0.0, 0.0)
+    learner.judged({"raw": raw}, 0.0, "2026-11-24")
+    learner.judged({"mean": 1.0}, 5000.0, "2026-11-24")
     assert len(learner.misses) == 1000
     below, above = learner.calibration()
     low, high = raw[0] * math.exp(-below), raw[1] * math.exp(above)

@@ -189,3 +189,16 @@ def test_patience_from_a_curve_levels_off_and_service_from_a_table():
     assert statistics.mean(times) == pytest.approx(curve_mean(table), rel=0.03)
     assert curve_mean(table) == 0.5 * 30 + 0.5 * 330
     assert max(times) <= 600
+
+
+def test_the_report_has_coverage_per_hour_and_half_widths_per_tenth():
+    """GIVEN three small days WHEN judged THEN coverage and bias come per hour from
+    opening, and each tenth's bias has a half-width."""
+    service = replace(small_day().services[0], arrivals_per_hour=(40.0,))
+    day = small_day(services=(service,), days=3, warmup_s=0.0)
+    report = evaluate("small", simulate(day, seed=3), abandonment=False)
+    assert [h for h, *_ in report.hourly] == list(range(8))
+    assert all(n > 0 and 0 <= c <= 1 for _, n, c, _ in report.hourly)
+    assert len(report.decile_half_width) == 10
+    assert all(h >= 0 for h in report.decile_half_width)
+    assert "per hour from opening" in format_report(report)

@@ -19,8 +19,8 @@ from nowserving.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 6  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices;
-# 6: learned per counter, reactions after a finish
+SNAPSHOT_FORMAT = 7  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices;
+# 6: learned per counter, reactions after a finish; 7: interval misses by business day
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,

@@ -671,7 +671,9 @@ class Branch:
         self._learn_occupancy(ticket, event.at, gone=False)
         if ticket.called_at is not None and not ticket.transfers and not ticket.out_of_order:
             # How the interval given at issue did, for a customer who stayed to be served.
-            self.learner.judged(ticket.estimate, ticket.called_at - ticket.issued_at)
+            self.learner.judged(
+                ticket.estimate, ticket.called_at - ticket.issued_at, self.business_day or ""
+            )
         ticket.status = TicketStatus.DONE
         ticket.finished_at = event.at
         self._leave_counter(ticket, event.at)

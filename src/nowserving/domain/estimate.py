@@ -32,7 +32,7 @@ import heapq
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nowserving.domain.gamma import gamma_quantile
@@ -130,6 +130,19 @@ class Estimator:
             if spans := [(a, b) for a, b in spans if b > 0]:
                 breaks[cid] = spans
         return breaks, openings
+
+    def _cutoff_in(self, service) -> float:
+        """Seconds from now to `service`'s cut-off today (inf without one; <= 0 past it)."""
+        cut = service.last_ticket_at
+        if cut is None:
+            return math.inf
+        if self.rules.past_cutoff(service, self.now):
+            return 0.0
+        local = datetime.fromtimestamp(self.now, ZoneInfo(self.rules.timezone))
+        at = local.replace(hour=cut.hour, minute=cut.minute, second=0, microsecond=0)
+        if at < local:  # a cut-off after midnight, in a day that started before it
+            at += timedelta(days=1)
+        return at.timestamp() - self.now
 
     def _on_break(self, cid: str, t: float) -> float | None:
         """When the counter is back, if `t` seconds from now falls in a planned break."""
@@ -384,13 +397,14 @@ class Estimator:
         }
         jumpers = []
         for service, spec in rules.services.items():  # in a fixed order: replayable draws
-            if service not in servable or rules.past_cutoff(spec, self.now):
+            until = self._cutoff_in(spec)  # nobody comes after the service's cut-off
+            if service not in servable or until <= 0:
                 continue
             for pid, priority in prio.items():
                 if priority.boost_s > 0 or service in overtaking:
                     rate = self.learner.arrival_rate(service, pid, self.now)
                     if rate > 0:
-                        jumpers.append((service, priority.boost_s, rate))
+                        jumpers.append((service, priority.boost_s, rate, until))
         thetas = {s: self.learner.abandonment_rate(s) for s in rules.services}
         samples: dict[str, list[float]] = {tid: [] for tid in ([only] if only else ahead)}
         # Steps per replication: every ticket called before the target (or all), plus the
@@ -442,8 +456,10 @@ class Estimator:
                     free_at += turnarounds[int(rng.random() * len(turnarounds))]
             heap.append((free_at, 0, index))
         now = self.now
-        for index, (_, _, rate) in enumerate(jumpers):
-            heap.append((rng.expovariate(rate), 1, index))
+        for index, (_, _, rate, until) in enumerate(jumpers):
+            first = rng.expovariate(rate)
+            if first < until:
+                heap.append((first, 1, index))
         heapq.heapify(heap)
         idle: set[int] = set()
         called: dict[str, float] = {}
@@ -451,15 +467,15 @@ class Estimator:
         horizon = HORIZON_S
         # Arrivals can outpace the counters in a simulated future; bound its length (the
         # arrivals of the whole horizon included).
-        arrivals = sum(rate for _, _, rate in jumpers) * HORIZON_S
+        arrivals = sum(rate for _, _, rate, _ in jumpers) * HORIZON_S
         events_left = 20 * (remaining + len(counters)) + 200 + int(arrivals)
         while heap and remaining and events_left:
             events_left -= 1
             t, kind, index = heapq.heappop(heap)
             if t > horizon:
                 break
-            if kind == 1:  # a priority customer arrives and joins the line by its key
-                service, boost_s, rate = jumpers[index]
+            if kind == 1:  # a customer arrives and joins the line by their call key
+                service, boost_s, rate, until = jumpers[index]
                 if service not in copied:
                     lines = {**lines, service: list(lines[service])}
                     copied.add(service)
@@ -467,11 +483,14 @@ class Estimator:
                 key = self.now + t - boost_s
                 at = bisect.bisect_left(entries, (key,), lo=heads[service])
                 entries.insert(at, (key, "", None))
-                heapq.heappush(heap, (t + rng.expovariate(rate), 1, index))
+                following = t + rng.expovariate(rate)
+                if following < until:
+                    heapq.heappush(heap, (following, 1, index))
                 for waiting in sorted(idle):
-                    if service in counters[waiting][1]:
+                    if service in counters[waiting][1]:  # staff react to the newcomer
                         idle.discard(waiting)
-                        heapq.heappush(heap, (t, 0, waiting))
+                        react = reactions[int(rng.random() * len(reactions))] if reactions else 0
+                        heapq.heappush(heap, (t + react, 0, waiting))
                         break
                 continue
             back = self._on_break(counters[index][0], t) if self.breaks else None

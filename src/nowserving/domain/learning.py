@@ -29,10 +29,14 @@ COUNTER_WINDOW = 300
 SPEEDS_EVERY = 50
 MIN_SPEED_DATA = 5
 GENERAL = "*"  # a counter's speed over all its services (no service id has a "*")
-# Calibration of the intervals: how the model's intervals missed the waits of the last
-# CALIBRATION_WINDOW customers served, refitted every CALIBRATION_EVERY, used once
-# CALIBRATION_FROM have been seen. The aim: 10% below, 10% above.
-CALIBRATION_WINDOW = 1000
+# Calibration of the intervals: how the model's intervals missed the waits of the customers
+# served on the last CALIBRATION_DAYS business days (at most CALIBRATION_CAP kept),
+# refitted every CALIBRATION_EVERY, used once CALIBRATION_FROM have been seen over at least
+# two days. Whole days, because misses come in spells (a busy hour, a break): a window of
+# a few hours chases the last spell and makes the next one worse. The aim: 10% below, 10%
+# above.
+CALIBRATION_DAYS = 3
+CALIBRATION_CAP = 10_000
 CALIBRATION_EVERY = 50
 CALIBRATION_FROM = 200
 MISS_SHARE = 0.10
@@ -81,7 +85,7 @@ class Learner:
         self._served = 0
         # (log(low / wait), log(wait / high)) of the model's intervals given at issue, and
         # the log factors the intervals are stretched by (refitted at fixed points).
-        self.misses: deque = deque(maxlen=CALIBRATION_WINDOW)
+        self.misses: deque = deque(maxlen=CALIBRATION_CAP)  # (day, below, above)
         # Of recalled customers, 1 for each who had gone, 0 for each who came after all.
         self.recalled: deque = deque(maxlen=OUTCOME_WINDOW)
         self._calibration = (0.0, 0.0)
@@ -130,22 +134,34 @@ class Learner:
         if seen % THETA_EVERY == 0 or (gone and service not in self._theta):
             self._theta[service] = _abandonment_mle(learning.outcomes)
 
-    def judged(self, estimate: dict | None, wait: float) -> None:
-        """A served customer waited `wait` s after being given `estimate` at issue. Those
-        called at once are left out: the promise is about customers who had to wait."""
+    def judged(self, estimate: dict | None, wait: float, day: str = "") -> None:
+        """A served customer waited `wait` s after being given `estimate` at issue on
+        business day `day`. Those called at once are left out: the promise is about
+        customers who had to wait."""
         if not estimate or estimate.get("raw") is None or wait <= 0:
             return
         low, high = estimate["raw"]
         # A model's low end may be 0 (a free counter that calls at once): a floor far
         # below any wait that matters keeps the logarithms finite.
         wait, low, high = (max(CALIBRATION_FLOOR_S, x) for x in (wait, low, high))
-        self.misses.append((math.log(low / wait), math.log(wait / high)))
+        self.misses.append((day, math.log(low / wait), math.log(wait / high)))
         self._judged += 1
-        if self._judged % CALIBRATION_EVERY == 0 and len(self.misses) >= CALIBRATION_FROM:
-            self._calibration = (
-                _upper_quantile([m[0] for m in self.misses], MISS_SHARE),
-                _upper_quantile([m[1] for m in self.misses], MISS_SHARE),
-            )
+        if self._judged % CALIBRATION_EVERY == 0:
+            self._calibrate()
+
+    def _calibrate(self) -> None:
+        if not self.misses or self.misses[0][0] == self.misses[-1][0]:  # one day at most
+            self._calibration = (0.0, 0.0)
+            return
+        days = list(dict.fromkeys(m[0] for m in self.misses))[-CALIBRATION_DAYS:]
+        recent = [m for m in self.misses if m[0] in days]
+        if len(days) < 2 or len(recent) < CALIBRATION_FROM:
+            self._calibration = (0.0, 0.0)
+            return
+        self._calibration = (
+            _upper_quantile([m[1] for m in recent], MISS_SHARE),
+            _upper_quantile([m[2] for m in recent], MISS_SHARE),
+        )
 
     def after_recall(self, gone: bool) -> None:
         self.recalled.append(1 if gone else 0)

@@ -46,9 +46,12 @@ def _rules(scenario: Scenario) -> BranchRules:
     opens = scenario.opens_h
     services = {}
     for i, s in enumerate(scenario.services):
+        # Its own cut-off, else the day's end: nobody takes a ticket after closing, and the
+        # branch config says so (the estimator then expects nobody later either).
+        last = s.last_ticket_h if s.last_ticket_h is not None else scenario.hours
         cutoff = None
-        if s.last_ticket_h is not None:
-            minute = _minutes(s.last_ticket_h, opens)
+        if last is not None:
+            minute = _minutes(last, opens)
             cutoff = time(minute // 60 % 24, minute % 60)
         services[s.id] = Service(
             s.id, f"S{i}"[:2] if i else "S", {"en": s.id}, 1, 999_999, 6, last_ticket_at=cutoff
