@@ -27,41 +27,15 @@ die() {
   log "FAILED: $*"
   exit 1
 }
+# shellcheck source=scripts/lib/rootfs.sh
+. "$(dirname "$self")/lib/rootfs.sh"
 
 # ----- stage 2: inside a private mount and PID namespace (see the end of the file) -------
 if [ "${1:-}" = "--in-namespace" ]; then
   tmp=$2
   root=$tmp/root
-  mounted=()
-  # shellcheck disable=SC2317 # called by the trap
-  unmount_all() {
-    local i
-    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-      umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" 2>/dev/null || true
-    done
-  }
-  trap unmount_all EXIT
-  mnt() { # mnt [mount options...] TARGET
-    mount "$@"
-    mounted+=("${!#}")
-  }
-  api_filesystems() { # what a chroot needs: /proc, /sys, a small /dev, /run
-    local top=$1 node
-    mnt -t proc -o nosuid,nodev,noexec proc "$top/proc"
-    mnt -t sysfs -o ro,nosuid,nodev,noexec sysfs "$top/sys"
-    mnt -t tmpfs -o mode=755,nosuid tmpfs "$top/dev"
-    for node in null zero full random urandom tty; do
-      touch "$top/dev/$node"
-      mnt --bind "/dev/$node" "$top/dev/$node"
-    done
-    mkdir "$top/dev/pts" "$top/dev/shm"
-    mnt -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$top/dev/pts"
-    mnt -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$top/dev/shm"
-    ln -s pts/ptmx "$top/dev/ptmx"
-    ln -s /proc/self/fd "$top/dev/fd"
-    mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$top/run"
-  }
-  api_filesystems "$root"
+  rootfs_api_filesystems "$root"
+  mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$root/run"
   # pip's cache, and local folders the host's pip settings name, at the same paths.
   mkdir -p "$root/var/cache/pip-host"
   mnt --bind "$PIP_CACHE_HOST" "$root/var/cache/pip-host"
@@ -276,9 +250,6 @@ dpkg_opts=(
   'path-include=/usr/share/doc/*/copyright'
 )
 cache_dir=/var/cache/nowserving
-key=$(printf '%s\n' "$suite" "$arch" "$variant" "${packages[@]}" "${dpkg_opts[@]}" |
-  sha256sum | cut -c1-12)
-cache="$cache_dir/image-rootfs-$suite-$arch-$key.tar.zst"
 
 [ "$(id -u)" -eq 0 ] || die "needs root (mmdebstrap, mount, chroot)"
 [ "$(uname -m)" = x86_64 ] || die "builds an $arch root, so it needs an x86_64 host"
@@ -287,119 +258,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 log "checking the image recipe in $image on a Debian $suite $arch root file system"
 
-need=()
-command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
-command -v zstd >/dev/null 2>&1 || need+=(zstd)
-command -v unshare >/dev/null 2>&1 || need+=(util-linux)
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-[ -e "/usr/share/keyrings/debian-archive-$suite-automatic.gpg" ] || need+=(debian-archive-keyring)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]} on the host"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" </dev/null >/dev/null
-fi
-
-# The host's own Debian mirror (and security mirror), read from its apt sources, as
-# scripts/test-trixie.sh does.
-debian_repos() {
-  # shellcheck disable=SC2016 # apt's own $(FIELD) syntax
-  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(LABEL)' \
-    'Created-By: Packages' 'Origin: Debian' 2>/dev/null | sort -u
-}
-repos=$(debian_repos)
-if [ -z "$repos" ]; then
-  apt-get update -qq
-  repos=$(debian_repos)
-fi
-mirror="" security=""
-while read -r uri release label; do
-  case $label:$release in
-    Debian-Security:*) [ -n "$security" ] || security=${uri%/} ;;
-    Debian:*-updates) ;;
-    Debian:*) [ -n "$mirror" ] || mirror=${uri%/} ;;
-  esac
-done <<<"$repos"
-[ -n "$mirror" ] || die "found no Debian mirror in the host's apt sources"
-signed_by=""
-[ -e "$keyring" ] && signed_by="[signed-by=$keyring] "
-sources=("deb $signed_by$mirror $suite main" "deb $signed_by$mirror $suite-updates main")
-[ -z "$security" ] || sources+=("deb $signed_by$security $suite-security main")
-aptopts=()
-for opt in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until \
-  Acquire::Check-Date Acquire::Retries; do
-  value=""
-  eval "$(apt-config shell value "$opt")"
-  [ -z "$value" ] || aptopts+=("--aptopt=$opt \"$value\"")
-done
-
-mkdir -p "$cache_dir" "$cache_dir/pip"
-exec 9>"$cache_dir/.image-lock"
-flock 9
-if [ ! -s "$cache" ] || [ "${NOWSERVING_IMAGE_REBUILD:-0}" = 1 ]; then
-  log "building the $suite root from $mirror with deploy/image/packages.txt"
-  build_start=$SECONDS
-  rm -f "$cache_dir"/.partial-image-*.tar.zst
-  partial="$cache_dir/.partial-image-$$.tar.zst"
-  trap 'rm -f "$partial"' EXIT
-  dpkgopt_args=()
-  for opt in "${dpkg_opts[@]}"; do dpkgopt_args+=("--dpkgopt=$opt"); done
-  mmdebstrap --quiet --variant="$variant" --architectures="$arch" --components=main \
-    --include="$(IFS=,; echo "${packages[*]}")" "${dpkgopt_args[@]}" "${aptopts[@]}" \
-    "$suite" "$partial" "${sources[@]}" </dev/null
-  mv "$partial" "$cache"
-  trap - EXIT
-  find "$cache_dir" -maxdepth 1 -name "image-rootfs-$suite-$arch-*.tar.zst" ! -path "$cache" \
-    -delete
-  log "built and cached $cache ($(du -h "$cache" | cut -f1)) in $((SECONDS - build_start)) s"
-else
-  log "using the cached root $cache"
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/nowserving-image.XXXXXX")
-child=""
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  local status=$? target
-  [ -z "$child" ] || kill "$child" 2>/dev/null || true
-  while read -r target; do
-    umount -l "$target" 2>/dev/null || true
-  done < <(awk -v dir="$tmp/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
-  if awk -v dir="$tmp/" 'index($5, dir) == 1 { found = 1 } END { exit !found }' \
-    /proc/self/mountinfo; then
-    log "something is still mounted under $tmp; left it there"
-  else
-    rm -rf --one-file-system "$tmp"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-root=$tmp/root
-mkdir "$root"
-tar --zstd -xpf "$cache" --numeric-owner -C "$root"
-flock -u 9
-
-# The checkout (tracked and untracked, not ignored files), for the wheel.
-mkdir -p "$root/var/tmp/nowserving-src"
-if git -c safe.directory="$src" -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  git -c safe.directory="$src" -C "$src" ls-files -z --cached --others --exclude-standard |
-    grep -zv -e '^\.venv/' -e '^\.git/' |
-    tar -C "$src" --null --ignore-failed-read -T - -cf - 2>/dev/null |
-    tar -C "$root/var/tmp/nowserving-src" -xf -
-else
-  tar -C "$src" --exclude=./.venv --exclude=./.git -cf - . |
-    tar -C "$root/var/tmp/nowserving-src" -xf -
-fi
-# The host's resolver, CAs (a TLS-inspecting proxy's too) and pip settings.
-for file in /etc/resolv.conf /etc/hosts; do
-  [ -f "$file" ] || continue
-  rm -f "$root$file"
-  cp -L "$file" "$root$file"
-done
-if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
-  cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
-  chroot "$root" /usr/sbin/update-ca-certificates >/dev/null 2>&1 ||
-    log "warning: update-ca-certificates failed inside the root"
-fi
+rootfs_host_tools "$suite"
+mkdir -p "$cache_dir/pip"
+rootfs_cached image-rootfs "${NOWSERVING_IMAGE_REBUILD:-0}"
+rootfs_unpack nowserving-image
+rootfs_copy_checkout "$src" "$root/var/tmp/nowserving-src" # for the wheel
+rootfs_host_network
+# The host's pip settings.
 for conf in /etc/pip.conf "${PIP_CONFIG_FILE:-}"; do
   [ -f "$conf" ] || continue
   mkdir -p "$root$(dirname "$conf")"

@@ -1,0 +1,188 @@
+# shellcheck shell=bash
+# What scripts/test-trixie.sh and scripts/image-check.sh share: a Debian root file system
+# built with mmdebstrap from the host's own Debian mirror and cached as a tarball, a pristine
+# copy of it per run (deleted on exit), the checkout and the host's network settings copied
+# in, and the file systems a chroot needs. Sourced; the caller defines `log` and `die`.
+
+# ----- on the host ------------------------------------------------------------------------
+
+# rootfs_host_tools SUITE: mmdebstrap, zstd, unshare and the suite's keyring on the host.
+# Bookworm's debian-archive-keyring verifies trixie from 2023.3+deb12u2 on.
+rootfs_host_tools() {
+  local suite=$1 need=()
+  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+  command -v zstd >/dev/null 2>&1 || need+=(zstd)
+  command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+  [ -e "/usr/share/keyrings/debian-archive-$suite-automatic.gpg" ] ||
+    need+=(debian-archive-keyring)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]} on the host"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" </dev/null >/dev/null
+  fi
+}
+
+_rootfs_debian_repos() {
+  # shellcheck disable=SC2016 # apt's own $(FIELD) syntax
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(LABEL)' \
+    'Created-By: Packages' 'Origin: Debian' 2>/dev/null | sort -u
+}
+
+# rootfs_cached NAME REBUILD: the cached root of $suite/$arch/$variant with packages[] and
+# dpkg_opts[] (globals) in $cache_dir, built when missing, when the list changed, or when
+# REBUILD is 1. Sets `cache`; leaves the cache's lock (fd 9) held for rootfs_unpack.
+# shellcheck disable=SC2154 # suite, arch, variant, packages, dpkg_opts, cache_dir: the caller's
+rootfs_cached() {
+  local name=$1 rebuild=$2 key
+  key=$(printf '%s\n' "$suite" "$arch" "$variant" "${packages[@]}" "${dpkg_opts[@]}" |
+    sha256sum | cut -c1-12)
+  cache="$cache_dir/$name-$suite-$arch-$key.tar.zst"
+  mkdir -p "$cache_dir"
+  exec 9>"$cache_dir/.$name.lock"
+  flock 9
+  if [ -s "$cache" ] && [ "$rebuild" != 1 ]; then
+    log "using the cached root $cache"
+    return
+  fi
+  # The host's own Debian mirror (and security mirror), read from its apt sources; apt's
+  # lists are needed to tell Debian's archive from others.
+  local repos uri release label mirror="" security="" signed_by="" opt value build_start
+  repos=$(_rootfs_debian_repos)
+  if [ -z "$repos" ]; then
+    apt-get update -qq
+    repos=$(_rootfs_debian_repos)
+  fi
+  while read -r uri release label; do
+    case $label:$release in
+      Debian-Security:*) [ -n "$security" ] || security=${uri%/} ;;
+      Debian:*-updates) ;;
+      Debian:*) [ -n "$mirror" ] || mirror=${uri%/} ;;
+    esac
+  done <<<"$repos"
+  [ -n "$mirror" ] || die "found no Debian mirror in the host's apt sources"
+  local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  [ -e "$keyring" ] && signed_by="[signed-by=$keyring] "
+  local sources=("deb $signed_by$mirror $suite main" "deb $signed_by$mirror $suite-updates main")
+  [ -z "$security" ] || sources+=("deb $signed_by$security $suite-security main")
+  # The host's apt settings that decide whether the mirror is reachable and trusted.
+  local aptopts=() dpkgopt_args=()
+  for opt in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until \
+    Acquire::Check-Date Acquire::Retries; do
+    value=""
+    eval "$(apt-config shell value "$opt")"
+    [ -z "$value" ] || aptopts+=("--aptopt=$opt \"$value\"")
+  done
+  for opt in "${dpkg_opts[@]}"; do dpkgopt_args+=("--dpkgopt=$opt"); done
+
+  log "building the $suite root from $mirror (${packages[*]})"
+  build_start=$SECONDS
+  rm -f "$cache_dir/.partial-$name-"*.tar.zst # left by a build that was killed
+  rootfs_partial="$cache_dir/.partial-$name-$$.tar.zst"
+  trap 'rm -f "$rootfs_partial"' EXIT
+  mmdebstrap --quiet --variant="$variant" --architectures="$arch" --components=main \
+    --include="$(IFS=,; echo "${packages[*]}")" "${dpkgopt_args[@]}" "${aptopts[@]}" \
+    "$suite" "$rootfs_partial" "${sources[@]}" </dev/null
+  mv "$rootfs_partial" "$cache"
+  trap - EXIT
+  find "$cache_dir" -maxdepth 1 -name "$name-$suite-$arch-*.tar.zst" ! -path "$cache" -delete
+  log "built and cached $cache ($(du -h "$cache" | cut -f1)) in $((SECONDS - build_start)) s"
+}
+
+# rootfs_unpack PREFIX: a pristine copy of $cache in a new temporary directory (sets `tmp`
+# and `root` = $tmp/root), deleted on any exit (after killing `child`, the namespace, if
+# set); releases the cache's lock.
+rootfs_unpack() {
+  tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/$1.XXXXXX")
+  child=""
+  trap _rootfs_cleanup EXIT
+  root=$tmp/root
+  mkdir "$root"
+  tar --zstd -xpf "$cache" --numeric-owner -C "$root"
+  flock -u 9
+}
+
+# shellcheck disable=SC2317 # called by the trap
+_rootfs_cleanup() {
+  local status=$? target
+  [ -z "$child" ] || kill "$child" 2>/dev/null || true
+  # Mounts live in the child's private namespace and end with it; be sure all the same.
+  while read -r target; do
+    umount -l "$target" 2>/dev/null || true
+  done < <(awk -v dir="$tmp/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+  if awk -v dir="$tmp/" 'index($5, dir) == 1 { found = 1 } END { exit !found }' \
+    /proc/self/mountinfo; then
+    log "something is still mounted under $tmp; left it there"
+  else
+    rm -rf --one-file-system "$tmp"
+  fi
+  exit "$status"
+}
+
+# rootfs_copy_checkout SRC DIR: the checkout's tracked files plus untracked, not ignored
+# ones (never .venv or .git), as they are now, into DIR.
+rootfs_copy_checkout() {
+  local src=$1 dir=$2
+  mkdir -p "$dir"
+  if git -c safe.directory="$src" -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git -c safe.directory="$src" -C "$src" ls-files -z --cached --others --exclude-standard |
+      grep -zv -e '^\.venv/' -e '^\.git/' |
+      tar -C "$src" --null --ignore-failed-read -T - -cf - 2>/dev/null |
+      tar -C "$dir" -xf -
+  else
+    tar -C "$src" --exclude=./.venv --exclude=./.git -cf - . | tar -C "$dir" -xf -
+  fi
+}
+
+# rootfs_host_network: the host's resolver settings and its extra CAs (a TLS-inspecting
+# proxy's, say) in $root.
+rootfs_host_network() {
+  local file
+  for file in /etc/resolv.conf /etc/hosts; do
+    [ -f "$file" ] || continue
+    rm -f "$root$file"
+    cp -L "$file" "$root$file"
+  done
+  if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
+    cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+    chroot "$root" /usr/sbin/update-ca-certificates >/dev/null 2>&1 ||
+      log "warning: update-ca-certificates failed inside the root"
+  fi
+}
+
+# ----- inside the private mount namespace -------------------------------------------------
+
+# mnt [mount options...] TARGET: mounted now, unmounted (in reverse) when the shell exits.
+mounted=()
+mnt() {
+  if [ ${#mounted[@]} -eq 0 ]; then trap _rootfs_unmount_all EXIT; fi
+  mount "$@"
+  mounted+=("${!#}")
+}
+
+# shellcheck disable=SC2317 # called by the trap
+_rootfs_unmount_all() {
+  local i
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+    umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" 2>/dev/null || true
+  done
+}
+
+# rootfs_api_filesystems TOP: what a chroot at TOP needs: /proc, /sys and a small /dev.
+rootfs_api_filesystems() {
+  local top=$1 node
+  mnt -t proc -o nosuid,nodev,noexec proc "$top/proc"
+  mnt -t sysfs -o ro,nosuid,nodev,noexec sysfs "$top/sys"
+  mnt -t tmpfs -o mode=755,nosuid tmpfs "$top/dev"
+  for node in null zero full random urandom tty; do
+    touch "$top/dev/$node"
+    mnt --bind "/dev/$node" "$top/dev/$node"
+  done
+  mkdir "$top/dev/pts" "$top/dev/shm"
+  mnt -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$top/dev/pts"
+  mnt -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$top/dev/shm"
+  ln -s pts/ptmx "$top/dev/ptmx"
+  ln -s /proc/self/fd "$top/dev/fd"
+  ln -s /proc/self/fd/0 "$top/dev/stdin"
+  ln -s /proc/self/fd/1 "$top/dev/stdout"
+  ln -s /proc/self/fd/2 "$top/dev/stderr"
+}
