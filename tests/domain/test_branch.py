@@ -221,6 +221,24 @@ def test_cutoff_and_daily_cap(rules):
     assert refused(branch, "issue_ticket", T0 + 7.5 * 3600, service="a") == "service_closed"
 
 
+def test_seconds_until_a_cut_off_count_from_the_days_start(rules):
+    """GIVEN a day that starts at 04:00 (UTC) WHEN a service stops at 16:30, or at 01:00
+    after midnight, or never THEN the seconds left are counted on that day's clock, and
+    none once past it."""
+    from datetime import time as clock_time
+
+    from nowserving.domain import Service
+
+    at_half_past_four = Service("a", "A", {}, last_ticket_at=clock_time(16, 30))
+    after_midnight = Service("a", "A", {}, last_ticket_at=clock_time(1, 0))
+    assert rules.until_cutoff(at_half_past_four, T0 + 30) == 7.5 * 3600 - 30  # T0 is 09:00
+    assert rules.until_cutoff(after_midnight, T0) == 16 * 3600
+    assert rules.until_cutoff(at_half_past_four, T0 + 7.5 * 3600) == 0
+    assert rules.past_cutoff(at_half_past_four, T0 + 7.5 * 3600)
+    assert not rules.past_cutoff(at_half_past_four, T0 + 7.5 * 3600 - 1)
+    assert rules.until_cutoff(Service("a", "A", {}), T0) == float("inf")
+
+
 def test_snapshot_round_trip_gives_the_same_state(branch):
     ok(branch, "issue_ticket", T0, service="a")
     ok(branch, "issue_ticket", T0 + 1, service="b", priority="priority")

@@ -32,7 +32,7 @@ import heapq
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from nowserving.domain.gamma import gamma_quantile
@@ -130,19 +130,6 @@ class Estimator:
             if spans := [(a, b) for a, b in spans if b > 0]:
                 breaks[cid] = spans
         return breaks, openings
-
-    def _cutoff_in(self, service) -> float:
-        """Seconds from now to `service`'s cut-off today (inf without one; <= 0 past it)."""
-        cut = service.last_ticket_at
-        if cut is None:
-            return math.inf
-        if self.rules.past_cutoff(service, self.now):
-            return 0.0
-        local = datetime.fromtimestamp(self.now, ZoneInfo(self.rules.timezone))
-        at = local.replace(hour=cut.hour, minute=cut.minute, second=0, microsecond=0)
-        if at < local:  # a cut-off after midnight, in a day that started before it
-            at += timedelta(days=1)
-        return at.timestamp() - self.now
 
     def _on_break(self, cid: str, t: float) -> float | None:
         """When the counter is back, if `t` seconds from now falls in a planned break."""
@@ -397,7 +384,7 @@ class Estimator:
         }
         jumpers = []
         for service, spec in rules.services.items():  # in a fixed order: replayable draws
-            until = self._cutoff_in(spec)  # nobody comes after the service's cut-off
+            until = rules.until_cutoff(spec, self.now)  # nobody comes after the cut-off
             if service not in servable or until <= 0:
                 continue
             for pid, priority in prio.items():

@@ -150,9 +150,6 @@ class Learner:
             self._calibrate()
 
     def _calibrate(self) -> None:
-        if not self.misses or self.misses[0][0] == self.misses[-1][0]:  # one day at most
-            self._calibration = (0.0, 0.0)
-            return
         days = list(dict.fromkeys(m[0] for m in self.misses))[-CALIBRATION_DAYS:]
         recent = [m for m in self.misses if m[0] in days]
         if len(days) < 2 or len(recent) < CALIBRATION_FROM:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -90,14 +91,20 @@ class BranchRules:
 
     def past_cutoff(self, service: Service, at: float) -> bool:
         """True when, by the local clock, `service` has stopped issuing tickets today."""
+        return self.until_cutoff(service, at) <= 0
+
+    def until_cutoff(self, service: Service, at: float) -> float:
+        """Seconds from `at` until `service` stops issuing tickets today, by the local clock
+        (minutes counted from `day_starts_at`): inf without a cut-off, 0 once past it."""
         if service.last_ticket_at is None:
-            return False
+            return math.inf
         local = datetime.fromtimestamp(at, ZoneInfo(self.timezone))
         day_start = self.day_starts_at.hour * 60 + self.day_starts_at.minute
         now_min = (local.hour * 60 + local.minute - day_start) % 1440
         cut = service.last_ticket_at
         cut_min = (cut.hour * 60 + cut.minute - day_start) % 1440
-        return now_min >= cut_min
+        now_s = now_min * 60 + local.second + local.microsecond / 1e6
+        return max(0.0, cut_min * 60 - now_s)
 
 
 class TicketStatus(enum.StrEnum):
