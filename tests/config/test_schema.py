@@ -57,3 +57,42 @@ def test_all_problems_are_raised_together():
 )
 def test_bounds_read_as_a_sentence(bounds, text):
     assert bounds_text(**bounds) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("x = " + "[" * 5000 + "]" * 5000, "nested deeper than 32"),
+        ("x = " + "{a = " * 3000 + "1" + "}" * 3000, "nested deeper than 32"),
+        ("a" + ".a" * 100_000 + " = 1\n", "nested deeper than 32"),
+        ("[" + ".".join(["t"] * 40) + "]\n", "nested deeper than 32"),
+        ("# " + "x" * (2 * 1024 * 1024) + "\n", "a config file may have at most"),
+    ],
+    ids=["arrays", "inline-tables", "dotted-key", "table-header", "size"],
+)
+def test_toml_made_to_exhaust_the_parser_is_refused_at_once(tmp_path, text, said):
+    """GIVEN a config file built to make tomllib recurse or crawl WHEN it is checked THEN
+    `check-config` says what is wrong and exits 2, with no traceback (how long it took is
+    printed: a fraction of a second, where a dotted key of 100,000 parts took tomllib 31 s)."""
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "bomb.toml"
+    path.write_text(text, encoding="utf-8")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "nowserving", "check-config", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert done.returncode == 2, done.stderr[-500:]
+    assert said in done.stderr and "Traceback" not in done.stderr
+    print(f"{path.name}: refused in {took:.2f} s")
+
+
+def test_ordinary_dotted_keys_and_numbers_are_not_depth():
+    from nowserving.config.schema import _shape_problem
+
+    text = 'a.b.c = 1\nx = 1.5\nt = 2026-11-23T09:00:00.5\nn = {zh = "a.b.c.d", en = "x"}\n'
+    assert _shape_problem(text * 100) is None

@@ -40,10 +40,48 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError([f"cannot read: {err.strerror}"], str(path)) from err
     except UnicodeDecodeError as err:
         raise ConfigError(["cannot read: not UTF-8 text"], str(path)) from err
+    problem = _shape_problem(text)
+    if problem:
+        raise ConfigError([problem], str(path))
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError([f"not valid TOML: {err}"], str(path)) from err
+    except RecursionError:  # deeper than the scan below saw: refused all the same
+        raise ConfigError([f"nested deeper than {MAX_TOML_DEPTH} levels"], str(path)) from None
+
+
+# A branch of 16 services with long names is about 12 KB and 4 levels deep: these refuse a
+# file made to exhaust the parser (tomllib recurses per level, and a dotted key of 100,000
+# parts took it 31 s) before it is parsed.
+MAX_TOML_BYTES = 1024 * 1024
+MAX_TOML_DEPTH = 32
+# A string, a comment, an opening or closing bracket, a line's end, `=`, or a dot that is
+# not between digits (1.5, 2026-11-23T09:00:00.5 and 10.0.0.1 are values, not keys).
+_TOML_TOKEN = re.compile(
+    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\''
+    r"|#[^\n]*|[\[\]{}=\n]|(?<![0-9])\.|\.(?![0-9])"
+)
+
+
+def _shape_problem(text: str) -> str | None:
+    """Why `text` is too large or too deeply nested to parse safely, or None."""
+    if len(text) > MAX_TOML_BYTES:
+        return f"{len(text)} characters; a config file may have at most {MAX_TOML_BYTES}"
+    brackets = dots = 0
+    for token in _TOML_TOKEN.findall(text):
+        first = token[0]
+        if first in "[{":
+            brackets += 1
+        elif first in "]}":
+            brackets = max(0, brackets - 1)
+        elif first == ".":
+            dots += 1
+        elif first in "=\n":
+            dots = 0  # a key's dots end at its `=` (or a table header's line)
+        if brackets + dots > MAX_TOML_DEPTH:
+            return f"nested deeper than {MAX_TOML_DEPTH} levels (tables, arrays, dotted keys)"
+    return None
 
 
 def join(where: str, key: str) -> str:
