@@ -36,7 +36,7 @@ def kiosk(qtbot, broker, example_config, tmp_path, clock):
 def server(example_config, broker, tmp_path, clock) -> BranchServer:
     srv = BranchServer(example_config, EventLog(tmp_path / "events.sqlite"), broker, clock=clock)
     srv.start()
-    assert srv.link.wait_connected(10)
+    assert srv.wait_serving(10)
     return srv
 
 
@@ -131,3 +131,65 @@ def test_a_kill_9_after_spooling_loses_nothing(tmp_path):
         assert [(i, a["number"]) for i, _, a in spool.pending()] == [("k-1", "A001")]
         assert spool.available("2026-11-23", "cash") == 2
         assert spool.issue("2026-11-23", "cash", "k-2", {"service": "cash"}) == "A002"
+
+
+@pytest.fixture
+def skewed_kiosk(qtbot, broker, example_config, tmp_path, clock):
+    """A kiosk whose clock is the branch's plus `off[0]` seconds (the test changes it)."""
+    off = [0.0]
+    spool = Spool(tmp_path / "kiosk-1-spool.sqlite")
+    client = BranchClient(broker, "pudong", "kiosk-1", retry_s=0.3)
+    controller = KioskController(
+        example_config, QtBranchBridge(client), None, "https://q.example/{token}",
+        lambda: clock() + off[0], spool,
+    )  # fmt: skip
+    client.start(wait_s=None)
+    yield controller, spool, off
+    controller.close()
+    client.close()
+    spool.close()
+
+
+def test_a_kiosk_an_hour_behind_says_so_and_stamps_offline_tickets_by_the_servers_time(
+    qtbot, skewed_kiosk, example_config, broker, tmp_path, clock
+):
+    """GIVEN a kiosk whose clock is an hour behind WHEN it is online THEN its status says
+    its clock is off; WHEN it issues offline and the server is back THEN the ticket is in
+    line after A001, stamped with the server's time, not an hour early."""
+    controller, spool, off = skewed_kiosk
+    off[0] = -3600
+    srv = server(example_config, broker, tmp_path, clock)
+    qtbot.waitUntil(lambda: controller.online and controller._state is not None)
+    assert take(qtbot, controller, "cash") == "A001"
+    leased(qtbot, controller, spool)
+    qtbot.waitUntil(lambda: "clock" in controller.alerts, timeout=10_000)
+    assert "3600 s behind the server's" in controller.alerts["clock"]
+    srv.close()
+    clock.advance(60)
+    offline = take(qtbot, controller, "cash")
+    srv = server(example_config, broker, tmp_path, clock)
+    try:
+        qtbot.waitUntil(lambda: not spool.pending(), timeout=20_000)
+        line = srv.branch.waiting_line("cash")
+        assert [t.number for t in line] == ["A001", offline]
+        assert abs(line[1].issued_at - clock()) < 5  # when it was issued, by the true time
+    finally:
+        srv.close()
+
+
+def test_a_kiosk_whose_clock_jumps_a_day_names_the_clock(
+    qtbot, skewed_kiosk, example_config, broker, tmp_path, clock
+):
+    """GIVEN a kiosk holding today's leases WHEN, cut off, its clock jumps a day ahead
+    THEN it issues nothing (its leases are for another day) and says its clock is wrong,
+    not that no number is left."""
+    controller, spool, off = skewed_kiosk
+    srv = server(example_config, broker, tmp_path, clock)
+    qtbot.waitUntil(lambda: controller.online and controller._state is not None)
+    assert take(qtbot, controller, "cash") == "A001"  # the day begins; leases are taken
+    leased(qtbot, controller, spool)
+    srv.close()
+    off[0] = 86400
+    controller.choose("cash")
+    qtbot.waitUntil(lambda: controller.phase == "unavailable", timeout=15_000)
+    assert controller.ticketDetail == controller.strings["unavailable_clock"]

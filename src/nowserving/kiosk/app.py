@@ -36,6 +36,8 @@ LEASE_LOW, LEASE_COUNT = 5, 20  # fewer leased numbers left than this: lease thi
 REPLAY_S = 5.0  # how often spooled tickets are offered again while the server is away
 STUCK_S = 20  # a ticket neither printed nor refused by then: back to the start screen
 FAILED_S = 45  # ... and this long when it could not be printed
+CLOCK_CHECK_S = 60.0  # how often the kiosk compares its clock with the server's
+CLOCK_OFF_S = 60.0  # its clock this far off the server's: said in its status
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 SERVICE_ROLES = ("serviceId", "name", "detail", "note", "accepting")
 
@@ -64,6 +66,11 @@ class KioskController(QObject):
         self.spool = spool
         self._leasing: dict[str, str] = {}  # command id -> service, leases asked for
         self._replaying: set[str] = set()  # spooled command ids sent and not yet answered
+        self._clock_pings: dict[str, float] = {}  # ping command id -> this clock when sent
+        self._clock_checked: float | None = None  # this clock at the last check
+        # This clock minus the server's (s), as last measured; offline tickets are stamped
+        # by the server's time, not this device's, when it is known.
+        self.clock_off: float | None = None
         self._server_silent = False  # the last command found no server
         self._token = ""  # the QR key of the ticket being issued
         self.alerts: dict[str, str] = {}  # for the device status: what staff must know
@@ -200,7 +207,7 @@ class KioskController(QObject):
 
     def _issue_offline(self, service: str, supersedes: str | None) -> None:
         """A ticket from this kiosk's leased numbers, spooled before it is printed."""
-        now = self._clock()
+        now = self._server_now()
         rules = self.config.rules
         day = rules.business_day(now)  # today by the clock: yesterday's leases are void
         command_id = self.bridge.client.new_command_id()
@@ -216,7 +223,16 @@ class KioskController(QObject):
         if self.spool is not None and not rules.past_cutoff(rules.services[service], now):
             number = self.spool.issue(day, service, command_id, args)
         if number is None:
-            log.warning("no server and no leased number left for %s", service)
+            leased = self.spool.leased_days() - {day} if self.spool is not None else set()
+            if "clock" in self.alerts or leased:
+                log.warning(
+                    "no server, and no leased number for %s on %s by this kiosk's clock "
+                    "(numbers are leased for %s): its clock is wrong, set its time (NTP)",
+                    service, day, ", ".join(sorted(leased)) or "no day",
+                )  # fmt: skip
+                self._detail = self._get_strings()["unavailable_clock"]
+            else:
+                log.warning("no server and no leased number left for %s", service)
             self._set_phase("unavailable")
             self._timer.start(FAILED_S * 1000)
             return
@@ -238,6 +254,9 @@ class KioskController(QObject):
 
     @Slot(object)
     def _take_reply(self, reply: Reply) -> None:
+        if reply.id in self._clock_pings:
+            self._take_clock(self._clock_pings.pop(reply.id), reply)
+            return
         if reply.id in self._leasing:
             self._take_lease(self._leasing.pop(reply.id), reply)
             return
@@ -353,9 +372,48 @@ class KioskController(QObject):
         numbers = [(n, spec.number_text(n)) for n in range(lease["first"], lease["last"] + 1)]
         self.spool.add_lease(lease["day"], service, numbers)
 
+    # ----- this kiosk's clock ----------------------------------------------------------------
+
+    def _server_now(self) -> float:
+        """The time by the server's clock, as far as this kiosk knows it."""
+        return self._clock() - (self.clock_off or 0.0)
+
+    def _check_clock_if_due(self) -> None:
+        """Ask the server its time (a `ping`), at most every CLOCK_CHECK_S."""
+        now = self._clock()
+        due = self._clock_checked is None or abs(now - self._clock_checked) >= CLOCK_CHECK_S
+        if not self._online or not due or self._clock_pings:
+            return
+        self._clock_checked = now
+        self._clock_pings[self.bridge.send("ping", {}, deadline_s=ISSUE_DEADLINE_S)] = now
+
+    def _take_clock(self, sent: float, reply: Reply) -> None:
+        at = reply.result.get("at") if reply.ok else None
+        if not isinstance(at, int | float):
+            self._clock_checked = None  # no answer: ask again next time
+            return
+        answered = self._clock()
+        self.clock_off = (sent + answered) / 2 - at
+        slack = abs(answered - sent) / 2
+        alert = None
+        if abs(self.clock_off) - slack > CLOCK_OFF_S:
+            way = "ahead of" if self.clock_off > 0 else "behind"
+            alert = (
+                f"this kiosk's clock is {abs(self.clock_off):.0f} s {way} the server's: "
+                "set its time (NTP); offline tickets are stamped with the server's time"
+            )
+        if alert != self.alerts.get("clock"):
+            if alert:
+                log.warning("%s", alert)
+                self.alerts["clock"] = alert
+            else:
+                self.alerts.pop("clock", None)
+            self.bridge.client.publish_status()
+
     @Slot()
     def _replay(self) -> None:
         """Send spooled tickets (each under its own id: the server applies each once)."""
+        self._check_clock_if_due()
         if self.spool is None or not self._online:
             return
         for command_id, kind, args in self.spool.pending():
@@ -378,6 +436,10 @@ class KioskController(QObject):
     @Slot(bool)
     def _take_connection(self, online: bool) -> None:
         self._online = online
+        if online:
+            self._clock_checked = None  # measure again: it may have been set meanwhile
+            self._clock_pings.clear()
+            self._check_clock_if_due()
         self.changed.emit()
 
     def _refresh_services(self) -> None:

@@ -78,6 +78,12 @@ class Spool:
             ).fetchone()
         return row[0]
 
+    def leased_days(self) -> set[str]:
+        """The business days this kiosk holds unused leased numbers for."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT day FROM numbers WHERE used=0").fetchall()
+        return {row[0] for row in rows}
+
     def issue(self, day: str, service: str, command_id: str, args: dict) -> str | None:
         """Take the lowest unused leased number of `service` today and spool its
         `issue_ticket` (`args` plus the number) under `command_id`, in one transaction;

@@ -153,7 +153,8 @@ Rectangle {
                 font.pixelSize: root.unit * 1.6
                 text: root.kiosk.phase === "confirm_late" ? root.kiosk.lateText
                     : root.kiosk.phase === "failed" ? root.s.print_failed_help
-                    : root.kiosk.phase === "done" ? root.kiosk.ticketDetail : ""
+                    : root.kiosk.phase === "done" || root.kiosk.phase === "unavailable"
+                    ? root.kiosk.ticketDetail : ""
             }
             Image {
                 visible: root.kiosk.phase === "failed"
