@@ -41,6 +41,7 @@ from nowserving.devtools.broker import LocalMosquitto  # noqa: E402
 from nowserving.domain import Branch  # noqa: E402
 from nowserving.protocol import Role  # noqa: E402
 from nowserving.server.app import BranchServer  # noqa: E402
+from nowserving.server.ratelimit import Budget  # noqa: E402
 from nowserving.sim import SCENARIOS  # noqa: E402
 from nowserving.sim.draws import ServiceDraws  # noqa: E402
 from nowserving.sim.engine import DAY0, DAY_S, Customer, _baselines, _rules  # noqa: E402
@@ -312,8 +313,10 @@ def main() -> None:
         broker = Broker("127.0.0.1", mq.port)
         clock = JumpClock(DAY0 + scenario.opens_h * 3600, args.speed)
         db = Path(folder) / "events.sqlite"
-        with BranchServer(config, EventLog(db), broker, clock=clock) as server:
-            if not server.link.wait_connected(10):
+        # Simulated days run fast: no per-device budget (bench/flood.py measures that).
+        unlimited = Budget(rate=1e9, burst=10**9)
+        with BranchServer(config, EventLog(db), broker, clock=clock, budget=unlimited) as server:
+            if not server.wait_serving(10):
                 raise SystemExit("the server did not connect to its broker")
             world = World(scenario, clock, broker, args.seed)
             world.start()

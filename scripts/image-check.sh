@@ -186,6 +186,8 @@ if [ "${1:-}" = "--in-namespace" ]; then
         /etc/mosquitto/nowserving/server.key /etc/mosquitto/conf.d/nowserving.conf | tr '\n' ,)
       [ "$modes" = "700 mosquitto,600 mosquitto,644 root," ] ||
         die "the broker's files: $modes"
+      [ "$(top=$top run stat -c %U /var/lib/nowserving/events.sqlite)" = nowserving ] ||
+        die "first boot made no event log for the server (nowserving new-log)"
     else
       [ "$modes" = "branch.toml 644 root,ca.pem 644 root,device.toml 644 root,password 600 nowserving," ] ||
         die "/etc/nowserving of the $role: $modes"

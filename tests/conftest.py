@@ -98,7 +98,7 @@ def server(example_config, broker, tmp_path, clock):
     with BranchServer(
         example_config, EventLog(tmp_path / "events.sqlite"), broker, clock=clock
     ) as srv:
-        assert srv.link.wait_connected(10)
+        assert srv.wait_serving(10)
         yield srv
 
 

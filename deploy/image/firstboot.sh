@@ -135,6 +135,11 @@ systemctl disable --quiet "${others[@]}"
 systemctl enable --quiet $wanted
 say "enabled $wanted"
 
+if [ "$role" = server ]; then # the branch's event log, made once: a lost one is refused later
+  runuser -u nowserving -- "$nowserving" new-log --config "$etc/branch.toml" \
+    --db "$state/events.sqlite" >&2 || die "could not make the event log in $state"
+fi
+
 if [ "$role" = display ]; then # its voice: espeak-ng clips of the branch's counters
   for language in $(/opt/nowserving/current/bin/python -c 'import sys
 from nowserving.config import load_config

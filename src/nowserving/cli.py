@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from nowserving import __version__
-from nowserving.errors import ConfigError, NowservingError
+from nowserving.errors import ConfigError, NowservingError, RefusedToServe, StoreError
+from nowserving.server.ratelimit import COMMANDS_AT_ONCE, COMMANDS_PER_S
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +99,38 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("nowserving-events.sqlite"),
         help="event log file (default: %(default)s)",
     )
+    server.add_argument(
+        "--new",
+        action="store_true",
+        help="make a new event log if there is none (a branch's first start only: a lost "
+        "log is otherwise refused)",
+    )
+    server.add_argument(
+        "--restore",
+        action="store_true",
+        help="the log was put back from a backup: start a new epoch past every number "
+        "devices saw, instead of refusing a log that is behind",
+    )
+    server.add_argument(
+        "--device-rate",
+        type=float,
+        default=COMMANDS_PER_S,
+        metavar="N",
+        help="commands a second a device may send on average (default: %(default)s)",
+    )
+    server.add_argument(
+        "--device-burst",
+        type=int,
+        default=COMMANDS_AT_ONCE,
+        metavar="N",
+        help="... and at once (default: %(default)s)",
+    )
+
+    new_log = sub.add_parser(
+        "new-log", help="make a branch's new, empty event log (the server's first start)"
+    )
+    new_log.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
+    new_log.add_argument("--db", type=Path, required=True, help="the event log file to make")
 
     kiosk = sub.add_parser("kiosk", help="run the ticket kiosk (full screen)")
     kiosk.add_argument("--config", type=Path, required=True, help="branch config (TOML)")
@@ -260,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
             return _provision(args)
         if args.command == "server":
             return _server(args)
+        if args.command == "new-log":
+            return _new_log(args)
         if args.command == "kiosk":
             return _kiosk(args)
         if args.command == "counter":
@@ -547,11 +582,27 @@ def _provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_log(args: argparse.Namespace) -> int:
+    from nowserving.adapters.store import EventLog
+    from nowserving.config import load_config
+
+    config = load_config(args.config)
+    branch = config.rules.branch_id
+    with EventLog(args.db, create=True, branch=branch) as store:
+        events = store.last_seq()
+    if events:
+        print(f"{args.db} already holds {events} events of branch {branch}: left as it is")
+    else:
+        print(f"{args.db}: a new event log for branch {branch}")
+    return 0
+
+
 def _server(args: argparse.Namespace) -> int:
     from nowserving.adapters.mqtt import Broker
     from nowserving.adapters.store import EventLog
     from nowserving.config import load_config
     from nowserving.server.app import BranchServer
+    from nowserving.server.ratelimit import Budget
 
     config = load_config(args.config)
     password = args.password_file.read_text().strip() if args.password_file else None
@@ -562,7 +613,18 @@ def _server(args: argparse.Namespace) -> int:
         mqtt_version=args.mqtt_version,
         tls_ca=args.tls_ca,
     )
-    with BranchServer(config, EventLog(args.db), broker) as server:
+    budget = Budget(args.device_rate, args.device_burst)
+    try:
+        store = EventLog(args.db, create=args.new, branch=config.rules.branch_id)
+        try:
+            server = BranchServer(config, store, broker, restore=args.restore, budget=budget)
+        except BaseException:
+            store.close()
+            raise
+    except StoreError as err:
+        print(f"nowserving: the server will not start: {err}", file=sys.stderr)
+        return RefusedToServe.EXIT_CODE
+    with server:
         signal.signal(signal.SIGTERM, lambda *_: server.done.set())
         signal.signal(signal.SIGINT, lambda *_: server.done.set())
         logging.getLogger("nowserving").info(
@@ -573,6 +635,9 @@ def _server(args: argparse.Namespace) -> int:
             server.branch.seq,
         )
         server.done.wait()
+    if isinstance(server.failure, RefusedToServe):
+        print(f"nowserving: {server.failure}", file=sys.stderr)
+        return RefusedToServe.EXIT_CODE  # its unit does not restart it: someone must look
     # A failed apply loop ends the process non-zero, so that a supervisor restarts it.
     return 1 if server.failure is not None else 0
 

@@ -48,6 +48,14 @@ class StoreError(NowservingError, OSError):
     """The durable event log cannot be read or written."""
 
 
+class RefusedToServe(NowservingError, RuntimeError):
+    """The branch server will not serve: its log is behind what devices saw, or another
+    server instance took over. The process ends with EXIT_CODE, which its systemd unit
+    does not restart on (RestartPreventExitStatus): someone has to look."""
+
+    EXIT_CODE = 3
+
+
 class PrinterError(NowservingError, OSError):
     """The ticket printer cannot be opened, or failed while printing."""
 

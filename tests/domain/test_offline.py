@@ -126,11 +126,37 @@ def test_bad_lease_arguments_are_refused_not_crashed_on(branch, args, code):
     assert send(branch, "lease_numbers", T0, service="a", **args)["code"] == code
 
 
-@pytest.mark.parametrize("issued_at", ["nan", "inf", "-inf", "1e20", "yesterday", ""])
+@pytest.mark.parametrize("issued_at", ["nan", "inf", "-inf", "yesterday", ""])
 def test_bad_issue_times_are_refused_not_crashed_on(branch, issued_at):
     send(branch, "lease_numbers", T0, service="a", count="2")
     reply = send(branch, "issue_ticket", T0 + 1, service="a", number="A999", issued_at=issued_at)
     assert reply["code"] == "bad_issued_at"
+
+
+@pytest.mark.parametrize(
+    ("clock_off", "placed_at"),
+    [
+        (-3600, T0 + 60),  # an hour behind: not before the lease was granted
+        (-86400 * 3, T0 + 60),  # days behind
+        (+3600, T0 + 900),  # an hour ahead: not after the server heard of it
+        (+86400, T0 + 900),  # a day ahead: still today's ticket
+        (1e20, T0 + 900),
+    ],
+)
+def test_an_offline_ticket_is_placed_by_the_servers_clock(branch, clock_off, placed_at):
+    """GIVEN A001 issued online at 09:00 and a lease granted at 09:01 WHEN the kiosk, its
+    clock wrong by `clock_off`, replays a ticket issued at 09:05 by the true time, at 09:15
+    THEN it is placed between the grant and its arrival, behind A001, with what the kiosk's
+    clock said kept for the record."""
+    send(branch, "issue_ticket", T0, device="other", service="a")
+    send(branch, "lease_numbers", T0 + 60, service="a", count="2")
+    kiosk_time = T0 + 300 + clock_off
+    args = {"service": "a", "number": "A999", "issued_at": str(kiosk_time)}
+    events, reply, _ = branch.handle(Command("late", "issue_ticket", "kiosk", T0 + 900, args))
+    assert reply["ok"], reply
+    assert branch.tickets["2026-11-23/A999"].issued_at == placed_at
+    assert [t.number for t in branch.waiting_line("a")] == ["A001", "A999"]
+    assert events[-1].data["kiosk_issued_at"] == kiosk_time
 
 
 def test_a_service_whose_numbers_are_all_leased_is_not_accepting(rules):

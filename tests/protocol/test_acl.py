@@ -50,7 +50,7 @@ def test_devices_work_within_their_rights(secured, example_config, tmp_path, clo
         BranchClient(login(secured, "kiosk-1"), "pudong", "kiosk-1") as kiosk,
         BranchClient(login(secured, "counter-1"), "pudong", "counter-1") as counter,
     ):
-        assert server.link.wait_connected(5)
+        assert server.wait_serving(5)
         assert kiosk.request("issue_ticket", {"service": "cash"}).ok
         assert counter.request("call_next").ok
         assert kiosk.wait_state(lambda s: s.seq >= 3).recent_calls[0].number == "A001"

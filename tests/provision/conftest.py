@@ -25,9 +25,10 @@ class Provisioned:
     def bundle(self, device: str) -> Path:
         return self.out / "devices" / device / "nowserving"
 
-    def device_broker(self, device: str) -> Broker:
-        """How `device` connects, read from its bundle: TLS with the branch CA."""
-        return broker_for(load_device_config(self.bundle(device) / "device.toml"))
+    def device_broker(self, device: str, tool: bool = False) -> Broker:
+        """How `device` (or, `tool`, a tool beside it) connects, read from its bundle: TLS
+        with the branch CA."""
+        return broker_for(load_device_config(self.bundle(device) / "device.toml"), tool=tool)
 
     def server_broker(self) -> Broker:
         """How the branch server on the broker's host connects: plain MQTT on loopback."""

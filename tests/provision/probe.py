@@ -23,11 +23,13 @@ TIMEOUT_S = 10
 class Probe:
     """One MQTT 5 connection as `broker.username` (TLS when `broker.tls_ca` is set)."""
 
-    def __init__(self, broker: Broker, tls_ca: str | None = None) -> None:
+    def __init__(
+        self, broker: Broker, tls_ca: str | None = None, client_id: str | None = None
+    ) -> None:
         self.broker = broker
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"probe-{uuid.uuid4().hex[:8]}",
+            client_id=client_id or f"probe-{uuid.uuid4().hex[:8]}",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         if broker.username:

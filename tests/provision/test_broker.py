@@ -29,7 +29,7 @@ def server(provisioned, branch_broker, example_config, tmp_path, clock):
         example_config, EventLog(tmp_path / "events.sqlite"), provisioned.server_broker(),
         clock=clock,
     ) as srv:  # fmt: skip
-        assert srv.link.wait_connected(10)
+        assert srv.wait_serving(10)
         yield srv
 
 
@@ -48,7 +48,8 @@ def test_every_role_does_its_work_over_tls_with_its_bundle(provisioned, server):
         client(provisioned, "counter-2") as counter_2,
         client(provisioned, "manager", watch_lines=("cash",)) as manager,
         client(provisioned, "lobby-1", watch_events=True) as display,
-        Probe(provisioned.device_broker("counter-1")) as eavesdropper,
+        # counter-1's password, as its tools log in: its own login would push counter-1 off.
+        Probe(provisioned.device_broker("counter-1", tool=True)) as eavesdropper,
     ):
         assert allowed(eavesdropper.login())
         eavesdropper.subscribe(f"{T.base}/reply/+", T.reply("counter-2"))
@@ -174,3 +175,35 @@ def test_the_server_reaches_the_broker_only_with_its_password(provisioned, branc
         assert probe.login().is_failure
     # The plain listener is on loopback only (the TLS one too, here, but by the test's choice).
     assert f"listener {provisioned.local_port} 127.0.0.1\n" in provisioned.broker_config()
+
+
+def test_nothing_larger_than_the_contract_needs_gets_through(provisioned, branch_broker):
+    """GIVEN kiosk-1's login on MQTT 3.1.1 (so that paho does not know the broker's limit
+    and sends anyway) WHEN it parks a 3 MB retained status, after a small one THEN the
+    broker disconnects it and keeps the small one: no staff device is sent megabytes."""
+    import queue as queues
+
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+    login = provisioned.device_broker("kiosk-1")
+    gone, ready = queues.Queue(), queues.Queue()
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv311)
+    client.username_pw_set(login.username, login.password)
+    client.tls_set(ca_certs=login.tls_ca)
+    client.on_connect = lambda c, u, f, rc, p: ready.put(rc)  # paho's thread: hand it over
+    client.on_disconnect = lambda c, u, f, rc, p: gone.put(rc)
+    client.reconnect_delay_set(60, 60)
+    client.connect(login.host, login.port)
+    client.loop_start()
+    try:
+        assert not ready.get(timeout=10).is_failure
+        client.publish(T.status("kiosk-1"), b'{"small":1}', qos=1, retain=True).wait_for_publish(10)
+        client.publish(T.status("kiosk-1"), b"x" * (3 * 1024 * 1024), qos=1, retain=True)
+        gone.get(timeout=30)
+    finally:
+        client.loop_stop()
+    with Probe(provisioned.device_broker("manager", tool=True)) as reader:
+        assert allowed(reader.login())
+        reader.subscribe(T.status("kiosk-1"))
+        assert reader.messages.get(timeout=10) == (T.status("kiosk-1"), b'{"small":1}')

@@ -104,7 +104,7 @@ def test_a_rerun_keeps_passwords_and_certificates_and_adds_new_devices(
 
     assert "added kiosk-3 (kiosk)" in lines and not [x for x in lines if "kiosk-1" in x]
     assert {d: password(out, d) for d in example_config.devices} == before
-    assert {u: h for u, h in passwd(out).items() if u != "kiosk-3"} == hashes
+    assert {u: h for u, h in passwd(out).items() if not u.startswith("kiosk-3")} == hashes
     assert matches(password(out, "kiosk-3"), passwd(out)["kiosk-3"])
     assert {f: (out / f).read_bytes() for f in files} == kept
     assert "0x5012" in (provisioned.bundle("kiosk-1") / "device.toml").read_text()
@@ -217,7 +217,8 @@ def test_the_cli_provisions_a_branch_with_a_bridge(tmp_path, capsys):
         "mqtt_version": "5",
     }
     conf = (out / "server/conf.d/nowserving.conf").read_text()
-    assert "listener 8883\ncafile /etc/mosquitto/nowserving/ca.pem\n" in conf
+    assert "listener 8883\n" in conf and "cafile /etc/mosquitto/nowserving/ca.pem\n" in conf
+    assert conf.count("use_username_as_clientid true\n") == 2  # on both listeners
     assert "listener 1883 127.0.0.1\n" in conf and "set_tcp_nodelay true\n" in conf
     bridge = (out / "server/conf.d/nowserving-bridge.conf").read_text()
     assert mode(out / "server/conf.d/nowserving-bridge.conf") == 0o600

@@ -35,7 +35,7 @@ def live_server(example_config, broker, tmp_path):
     """The real server on the example branch with the wall clock: the self-test compares
     the device's clock with the server's."""
     with BranchServer(example_config, EventLog(tmp_path / "events.sqlite"), broker) as server:
-        assert server.link.wait_connected(10)
+        assert server.wait_serving(10)
         yield server
 
 

@@ -31,7 +31,7 @@ def secure_server(provisioned, branch_broker, example_config, tmp_path):
     """The branch server on the provisioned broker, with the wall clock."""
     log = EventLog(tmp_path / "events.sqlite")
     with BranchServer(example_config, log, provisioned.server_broker()) as server:
-        assert server.link.wait_connected(10)
+        assert server.wait_serving(10)
         yield server
 
 
@@ -77,7 +77,7 @@ def test_a_wrong_password_fails_the_broker_check(
         say, no_ntp,
     )  # fmt: skip
     check = report.get("broker")
-    assert check.status == "FAIL" and "refused user 'manager'" in check.detail
+    assert check.status == "FAIL" and "refused user 'manager.tool'" in check.detail
     assert report.get("server").status == "skip" and report.get("clock") is None
     assert say.lines[-1] == "not published: no broker"
 
@@ -120,7 +120,7 @@ def test_the_server_down_fails_the_server_check_and_is_published(broker, example
 def test_a_clock_an_hour_off_the_servers_fails(example_config, broker, tmp_path):
     log = EventLog(tmp_path / "events.sqlite")
     with BranchServer(example_config, log, broker, clock=lambda: time.time() + 3600) as server:
-        assert server.link.wait_connected(10)
+        assert server.wait_serving(10)
         manager = device(broker, "staff", "manager")
         report = run_self_test(example_config, manager, QUICK, Hardware(), Prompted(), no_ntp)
     check = report.get("clock")

@@ -17,13 +17,37 @@ from nowserving.protocol import Topics
 
 
 class ServerProcess:
-    def __init__(self, broker, db, config=EXAMPLE) -> None:
+    """`nowserving server` as its own process. `broker` is where it is watched from;
+    `login`: the user and password file it logs in with (default: none, as `broker`)."""
+
+    def __init__(self, broker, db, config=EXAMPLE, login: tuple[str, str] | None = None) -> None:
         self.broker, self.db, self.config = broker, db, config
+        self.login = login
+        self.server_port = broker.port
         self.proc: subprocess.Popen | None = None
         self.log = db.with_suffix(".log")
 
-    def start(self, timeout: float = 15) -> None:
-        """Start the server and wait until it says it is online (its retained status)."""
+    def command(self, *options: str) -> list[str]:
+        """The command line that starts it."""
+        login = (
+            ["--username", self.login[0], "--password-file", self.login[1]] if self.login else []
+        )
+        return [
+            sys.executable, "-m", "nowserving", "server", "--config", str(self.config),
+            "--broker", f"127.0.0.1:{self.server_port}", *login, "--db", str(self.db), *options,
+        ]  # fmt: skip
+
+    def run(self, *options: str, timeout: float = 30) -> subprocess.CompletedProcess:
+        """Run it to its end (a refusal), for its exit code and what it said."""
+        return subprocess.run(
+            self.command(*options), capture_output=True, text=True, timeout=timeout
+        )
+
+    def start(self, timeout: float = 15, *options: str) -> None:
+        """Start the server and wait until it says it is online (its retained status);
+        `--new` the first time (when there is no log yet)."""
+        if not self.db.exists():
+            options = ("--new", *options)
         online: queue.Queue = queue.Queue()
 
         def seen(topic, payload, mid, qos):
@@ -35,20 +59,7 @@ class ServerProcess:
             assert link.wait_connected(5)
             with self.log.open("ab") as log:
                 self.proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "nowserving",
-                        "server",
-                        "--config",
-                        str(self.config),
-                        "--broker",
-                        f"127.0.0.1:{self.broker.port}",
-                        "--db",
-                        str(self.db),
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                    self.command(*options), stdout=log, stderr=subprocess.STDOUT
                 )
             # A retained status from an earlier run may arrive first: wait for this one's.
             status = online.get(timeout=timeout)

@@ -60,7 +60,7 @@ def vip_server(broker, tmp_path):
     config = parse_config(tomllib.loads(VIP_BRANCH), "vip-branch")
     clock = ManualClock()
     with BranchServer(config, EventLog(tmp_path / "events.sqlite"), broker, clock=clock) as srv:
-        assert srv.link.wait_connected(10)
+        assert srv.wait_serving(10)
         yield srv, clock
 
 

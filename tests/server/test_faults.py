@@ -41,7 +41,7 @@ def test_failing_estimates_are_left_out_and_the_branch_goes_on(
     with BranchServer(
         example_config, store, broker, clock=clock, estimate=failing_estimates
     ) as server:
-        assert server.link.wait_connected(10)
+        assert server.wait_serving(10)
         kiosk, counter = connect("kiosk-1"), connect("counter-1")
         issued = kiosk.request("issue_ticket", {"service": "cash"})
         assert issued.ok and issued.ticket["issued_estimate"] is None
@@ -127,7 +127,7 @@ def test_the_server_process_exits_non_zero_when_its_loop_fails(broker, tmp_path)
         MqttLink.publish = publish
         sys.exit(cli.main(["server", "--config", {str(EXAMPLE)!r},
                            "--broker", "127.0.0.1:{broker.port}",
-                           "--db", {str(tmp_path / "events.sqlite")!r}]))
+                           "--db", {str(tmp_path / "events.sqlite")!r}, "--new"]))
         """
     )
     proc = subprocess.Popen(
@@ -152,7 +152,7 @@ def test_command_ids_belong_to_their_device_and_survive_a_restart(
     db = tmp_path / "events.sqlite"
     kiosk1, kiosk2 = connect("kiosk-1"), connect("kiosk-2")
     with BranchServer(example_config, EventLog(db), broker, clock=clock) as server:
-        assert server.link.wait_connected(10)
+        assert server.wait_serving(10)
         first = kiosk1.request("issue_ticket", {"service": "cash"}, command_id="same")
         other = kiosk2.request("issue_ticket", {"service": "cash"}, command_id="same")
         assert first.ticket["number"] == "A001"
@@ -160,7 +160,7 @@ def test_command_ids_belong_to_their_device_and_survive_a_restart(
         reused = kiosk1.request("issue_ticket", {"service": "loans"}, command_id="same")
         assert reused.code == "id_reused"
     with BranchServer(example_config, EventLog(db), broker, clock=clock) as server:
-        assert server.link.wait_connected(10)
+        assert server.wait_serving(10)
         retry = kiosk1.request("issue_ticket", {"service": "cash"}, command_id="same", timeout=15)
         assert retry.ticket["id"] == first.ticket["id"]
         reused = kiosk1.request("issue_ticket", {"service": "loans"}, command_id="same")
@@ -172,7 +172,9 @@ def test_a_flood_of_garbage_adds_a_bounded_number_of_log_lines(server, broker, c
     """GIVEN 2,000 garbage messages from one device WHEN refused THEN the server logs a
     dozen lines about them, not 2,000, and keeps serving."""
     from nowserving.adapters.mqtt import MqttLink
+    from nowserving.server.ratelimit import Budget
 
+    server.budget = Budget(burst=10_000)  # each one checked and refused (budget: test_flood)
     caplog.clear()
     with MqttLink(broker, "flooder") as link:
         link.start()

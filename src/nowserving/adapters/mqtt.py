@@ -72,6 +72,13 @@ class MqttLink:
         self._lock = threading.Lock()
         self.connected = threading.Event()
         self.refusal: str | None = None
+        self.connections = 0  # how many times it has connected (and subscribed)
+        # Times a persistent session was found gone on reconnecting (see `_connected`).
+        self.sessions_lost = 0
+        self._retained_reads: dict[int, Callable[[], None]] = {}  # UNSUBSCRIBE mid -> done
+        # Held while an UNSUBSCRIBE is sent and its mid noted, and by paho's thread to look
+        # it up: its UNSUBACK can come back before `unsubscribe` has returned the mid.
+        self._reads_lock = threading.Lock()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -95,6 +102,7 @@ class MqttLink:
         self._client.on_disconnect = self._disconnected
         self._client.on_message = self._message
         self._client.on_subscribe = self._subscribed
+        self._client.on_unsubscribe = self._unsubscribed
         self._subscribing: int | None = None  # mid of the SUBSCRIBE sent on connecting
         self._started = False
 
@@ -141,6 +149,31 @@ class MqttLink:
         if self.connected.is_set():
             self._client.subscribe(topic, qos)
 
+    def unsubscribe(self, topic: str) -> None:
+        """Stop receiving `topic`, now and after reconnects."""
+        with self._lock:
+            known = self._subscriptions.pop(topic, None)
+        if known is not None and self.connected.is_set():
+            self._client.unsubscribe(topic)
+
+    def read_retained(self, topics: list[str], done: Callable[[], None]) -> bool:
+        """Have the broker send what it holds retained on `topics` (to `on_message`, as
+        any message), then call `done` on paho's thread once all of it has arrived.
+
+        Subscribes at QoS 0 and unsubscribes at once: Mosquitto writes a QoS 0 subscription's
+        retained messages right behind its SUBACK, never held back by the in-flight window
+        (which queued commands may fill), so the UNSUBACK that follows comes after them.
+        False when not connected (nothing happens)."""
+        if not self.connected.is_set():
+            return False
+        with self._reads_lock:  # paho's thread never holds a lock `unsubscribe` needs
+            self._client.subscribe([(topic, 0) for topic in topics])
+            result, mid = self._client.unsubscribe(topics)
+            if result != paho.MQTT_ERR_SUCCESS:
+                return False
+            self._retained_reads[mid] = done
+        return True
+
     def publish(
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
     ) -> paho.MQTTMessageInfo:
@@ -178,6 +211,17 @@ class MqttLink:
             )
             return
         self.refusal = None
+        if self._persistent and self.connections and not flags.session_present:
+            # The broker restarted without its saved sessions, or someone cleared this one:
+            # whatever was queued for this client while it was away is gone.
+            self.sessions_lost += 1
+            log.error(
+                "broker %s:%d had no session for %s on reconnecting: messages queued "
+                "for it while it was away are lost; subscribing again",
+                self.broker.host,
+                self.broker.port,
+                client._client_id.decode(),
+            )
         with self._lock:
             subscriptions = list(self._subscriptions.items())
         if not subscriptions:
@@ -192,7 +236,14 @@ class MqttLink:
             self._subscribing = None
             self._ready()
 
+    def _unsubscribed(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._reads_lock:
+            done = self._retained_reads.pop(mid, None)
+        if done is not None:
+            done()
+
     def _ready(self) -> None:
+        self.connections += 1
         self.connected.set()
         log.info("connected to broker %s:%d", self.broker.host, self.broker.port)
         if self._on_connected:
@@ -201,6 +252,8 @@ class MqttLink:
     def _disconnected(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self.connected.is_set()
         self.connected.clear()
+        with self._reads_lock:
+            self._retained_reads.clear()  # their UNSUBACKs will never come
         if was_connected:
             log.warning(
                 "lost broker %s:%d (%s); reconnecting",

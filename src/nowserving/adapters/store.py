@@ -4,6 +4,11 @@ The server appends a batch of events in one transaction and only then publishes 
 that depends on them. A restart loads the newest snapshot and replays the events after it;
 a snapshot that cannot be used (damaged, or written by another version) is skipped, since
 the events alone always rebuild the state.
+
+A log that is not there, or is empty, is never taken for a new branch's on its own: a lost
+or wiped file would otherwise start the day again at A001 while customers hold those
+numbers. A new log is made on purpose (`create=True`: `nowserving server --new`) and says so
+in its `meta` table. A damaged file is refused with what to do, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +26,9 @@ from nowserving.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 7  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices;
-# 6: learned per counter, reactions after a finish; 7: interval misses by business day
+SNAPSHOT_FORMAT = 8  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices;
+# 6: learned per counter, reactions after a finish; 7: interval misses by business day;
+# 8: the epoch, and when each lease was granted
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -36,16 +44,38 @@ CREATE TABLE IF NOT EXISTS snapshots (
     format INTEGER NOT NULL,
     state TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+# What to do about a log that cannot be used, said with every refusal.
+_WHAT_TO_DO = (
+    "restore the newest backup of the event log to that path and start with --restore, "
+    "or, for a branch that has never served, start once with --new (docs/server.md)"
+)
 
 
 class EventLog:
-    """An append-only log of a branch's events in one SQLite file."""
+    """An append-only log of a branch's events in one SQLite file.
 
-    def __init__(self, path: str | Path, snapshot_every: int = 20_000) -> None:
+    `create`: make a new log when the file is missing or empty; when False, such a file
+    is refused (StoreError) as a lost log. `branch`: the branch the log must belong to."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        snapshot_every: int = 20_000,
+        *,
+        create: bool = True,
+        branch: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.snapshot_every = snapshot_every
         self._last_snapshot = 0
+        self._db = None
+        if not create and not self.path.exists():
+            raise StoreError(f"there is no event log at {self.path}: {_WHAT_TO_DO}")
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -54,8 +84,33 @@ class EventLog:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
             if "digest" not in columns:  # a log written before command digests existed
                 self._db.execute("ALTER TABLE events ADD COLUMN digest TEXT")
+            self.meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            events = self.last_seq()
         except sqlite3.Error as err:
-            raise StoreError(f"cannot open event log {self.path}: {err}") from err
+            self.close()
+            raise StoreError(f"cannot open event log {self.path}: {err}: {_WHAT_TO_DO}") from err
+        if not self.meta and not events and not create:
+            self.close()
+            raise StoreError(f"the event log {self.path} is empty: {_WHAT_TO_DO}")
+        if not self.meta:  # a new log, or one written before logs said where they began
+            self._set_meta(log_id=uuid.uuid4().hex, created_at=str(time.time()), events=events)
+        owner = self.meta.get("branch")
+        if branch is not None and owner is not None and owner != branch:
+            self.close()
+            raise StoreError(
+                f"the event log {self.path} is branch {owner!r}'s, not {branch!r}'s: "
+                "give each branch its own --db"
+            )
+        if branch is not None and owner is None:
+            self._set_meta(branch=branch)
+
+    def _set_meta(self, **values: object) -> None:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?,?)", [(k, str(v)) for k, v in values.items()]
+            )
+        self.meta.update({k: str(v) for k, v in values.items()})
 
     def __enter__(self) -> EventLog:
         return self
@@ -96,14 +151,22 @@ class EventLog:
         return row[0] or 0
 
     def events(self, after: int = 0) -> Iterator[Event]:
-        """Every event with seq > `after`, in order."""
-        cursor = self._db.execute(
-            "SELECT seq, at, type, command_id, device, data, digest FROM events "
-            "WHERE seq > ? ORDER BY seq",
-            (after,),
-        )
-        for seq, at, kind, command_id, device, data, digest in cursor:
-            yield Event(seq, kind, at, command_id, device, json.loads(data), digest)
+        """Every event with seq > `after`, in order; a damaged page or row raises
+        StoreError naming the file and the event."""
+        seq = after
+        try:
+            cursor = self._db.execute(
+                "SELECT seq, at, type, command_id, device, data, digest FROM events "
+                "WHERE seq > ? ORDER BY seq",
+                (after,),
+            )
+            for seq, at, kind, command_id, device, data, digest in cursor:
+                yield Event(seq, kind, at, command_id, device, json.loads(data), digest)
+        except (sqlite3.DatabaseError, ValueError, TypeError) as err:
+            raise StoreError(
+                f"the event log {self.path} is damaged at or after event {seq + 1}: {err}: "
+                f"{_WHAT_TO_DO}"
+            ) from err
 
     def save_snapshot(self, branch: Branch) -> None:
         state = json.dumps(branch.to_dict(), ensure_ascii=False, separators=(",", ":"))
@@ -127,23 +190,37 @@ class EventLog:
         self.save_snapshot(branch)
         return True
 
+    def _snapshots(self) -> list[tuple[int, int, str]]:
+        """The snapshots, newest first; none when their pages are damaged (the events alone
+        rebuild the state)."""
+        try:
+            return self._db.execute(
+                "SELECT seq, format, state FROM snapshots ORDER BY seq DESC"
+            ).fetchall()
+        except sqlite3.DatabaseError as err:
+            log.warning("the snapshots in %s are unreadable (%s); replaying every event",
+                        self.path, err)  # fmt: skip
+            return []
+
     def load(self, rules: BranchRules, use_snapshots: bool = True) -> Branch:
         """Rebuild the branch: newest usable snapshot, then every event after it."""
         branch = None
-        if use_snapshots:
-            rows = self._db.execute(
-                "SELECT seq, format, state FROM snapshots ORDER BY seq DESC"
-            ).fetchall()
-            for seq, fmt, state in rows:
-                try:
-                    if fmt != SNAPSHOT_FORMAT:
-                        raise ValueError(f"format {fmt}")
-                    branch = Branch.from_dict(rules, json.loads(state))
-                    break
-                except (ValueError, KeyError, TypeError) as err:
-                    log.warning("snapshot at seq %d unusable (%s); trying an older one", seq, err)
+        for seq, fmt, state in self._snapshots() if use_snapshots else []:
+            try:
+                if fmt != SNAPSHOT_FORMAT:
+                    raise ValueError(f"format {fmt}")
+                branch = Branch.from_dict(rules, json.loads(state))
+                break
+            except (ValueError, KeyError, TypeError) as err:
+                log.warning("snapshot at seq %d unusable (%s); trying an older one", seq, err)
         branch = branch or Branch(rules)
         self._last_snapshot = branch.seq
         for event in self.events(after=branch.seq):
-            branch.apply(event)
+            try:
+                branch.apply(event)
+            except (KeyError, ValueError, TypeError, AttributeError) as err:
+                raise StoreError(
+                    f"the event log {self.path} has an event {event.seq} ({event.type}) "
+                    f"that cannot be applied: {err!r}: {_WHAT_TO_DO}"
+                ) from err
         return branch

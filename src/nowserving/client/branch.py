@@ -28,6 +28,8 @@ from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.config.device import DeviceConfig
 from nowserving.errors import ProtocolError
 from nowserving.protocol import PROTOCOL_VERSION, Topics, encode
+from nowserving.protocol.acl import tool_user
+from nowserving.protocol.messages import RATE_LIMITED
 from nowserving.protocol.status import status_message
 from nowserving.protocol.views import (
     BranchState,
@@ -56,13 +58,18 @@ class _Pending:
     next_try: float
 
 
-def broker_for(device: DeviceConfig) -> Broker:
-    """Where a device's config says its broker is, and how it logs in."""
+def broker_for(device: DeviceConfig, tool: bool = False) -> Broker:
+    """Where a device's config says its broker is, and how it logs in: as the device's app,
+    or (`tool`) as a tool running beside it, which must not push the app off the broker
+    (docs/install-broker.md: one connection per login)."""
     settings = device.broker
+    username = settings.username
+    if tool and username:
+        username = tool_user(username)
     return Broker(
         settings.host,
         settings.port,
-        username=settings.username,
+        username=username,
         password=settings.read_password(),
         mqtt_version=settings.mqtt_version,
         tls_ca=str(settings.tls_ca) if settings.tls_ca else None,
@@ -330,7 +337,7 @@ class BranchClient:
 
     def _take_state(self, state: BranchState) -> None:
         with self._cond:
-            if self.state is not None and state.seq < self.state.seq:
+            if self.state is not None and state.order < self.state.order:
                 return  # an older summary (e.g. a retained one from before a restart)
             self.state = state
             self._cond.notify_all()
@@ -339,7 +346,7 @@ class BranchClient:
     def _take_line(self, line: Line) -> None:
         with self._cond:
             known = self.lines.get(line.service)
-            if known is not None and line.seq < known.seq:
+            if known is not None and line.order < known.order:
                 return
             self.lines[line.service] = line
             self._cond.notify_all()
@@ -347,6 +354,10 @@ class BranchClient:
 
     def _take_reply(self, reply: Reply) -> None:
         with self._cond:
+            if reply.code == RATE_LIMITED and reply.id in self._pending:
+                # The server is shedding this device's load: not an answer, try again later.
+                self._pending[reply.id].next_try = time.monotonic() + self.retry_s
+                return
             item = self._pending.pop(reply.id, None) if reply.id else None
         if item is None:
             return  # a repeated answer to a retry, or to a command of an earlier session

@@ -81,7 +81,7 @@ class Lobby:
         An older summary than the last one taken changes nothing. On the first summary,
         only calls younger than `fresh_s` count as new: the rest happened before this screen
         looked."""
-        if self.state is not None and state.seq < self.state.seq:
+        if self.state is not None and state.order < self.state.order:
             return []
         first = self.state is None
         self.state = state

@@ -4,7 +4,7 @@ State is a fold of events (`Branch.apply`); commands are decided into events
 (`Branch.decide`). Time always comes in as an argument.
 """
 
-from nowserving.domain.branch import Branch
+from nowserving.domain.branch import Branch, Seen
 from nowserving.domain.commands import Command
 from nowserving.domain.events import EVENT_TYPES, Event
 from nowserving.domain.model import (
@@ -26,6 +26,7 @@ __all__ = [
     "CounterState",
     "Event",
     "Priority",
+    "Seen",
     "Service",
     "Ticket",
     "TicketStatus",

@@ -11,7 +11,7 @@ import logging
 import math
 import re
 from collections import OrderedDict, deque
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from nowserving.domain.commands import Command, remember_key
 from nowserving.domain.estimate import Estimator
@@ -50,6 +50,9 @@ class Branch:
     def __init__(self, rules: BranchRules) -> None:
         self.rules = rules
         self.seq = 0
+        # Raised when the server restarts from a log older than what devices have seen (a
+        # backup): (epoch, seq) is what orders states, so devices take the restored one.
+        self.epoch = 0
         self.business_day: str | None = None
         self.issued: dict[str, int] = {s: 0 for s in rules.services}
         # Numbers given out today per service: online from the bottom of the range up,
@@ -57,8 +60,9 @@ class Branch:
         # high number tells staff what it is).
         self.numbered: dict[str, int] = {s: 0 for s in rules.services}
         self.leased_top: dict[str, int] = {s: 0 for s in rules.services}
-        # Leased numbers not yet used, -> (device, service); void when the day ends.
-        self.leases: dict[str, tuple[str, str]] = {}
+        # Leased numbers not yet used, -> (device, service, granted at); void when the day
+        # ends. Device "" and no time: leased in events a restored log lost (any kiosk).
+        self.leases: dict[str, tuple[str, str, float | None]] = {}
         self.tickets: dict[str, Ticket] = {}
         # Waiting ticket ids per service, in no particular order (the policy orders them).
         self.lines: dict[str, dict[str, None]] = {s: {} for s in rules.services}
@@ -112,6 +116,23 @@ class Branch:
             else:
                 events.append(self._emit(kind, data, command))
         return events, self.outcomes[command.key], False
+
+    def restore(self, at: float, seen: Seen) -> list[Event]:
+        """Start a new epoch past what devices have seen (`seen`, from the broker's retained
+        state), when this log is older: numbers given out that day are never given again,
+        and numbers leased in the lost events stay good for the kiosks holding them."""
+        command = Command(f"restore-{seen.epoch + 1}", "restore", "server", at)
+        events = self._start_day_if_due(command) if seen.day == self.rules.business_day(at) else []
+        data = {
+            "epoch": max(self.epoch, seen.epoch) + 1,
+            "day": seen.day,
+            "log_seq": self.seq,
+            "seen_epoch": seen.epoch,
+            "seen_seq": seen.seq,
+            "numbers": {s: list(n) for s, n in seen.numbers.items()},
+        }
+        events.append(self._emit("log_restored", data, command, with_id=False))
+        return events
 
     def reject(self, command: Command, code: str, message: str) -> tuple[list[Event], dict]:
         """Record `command` as refused without deciding it (e.g. its handling failed)."""
@@ -298,33 +319,30 @@ class Branch:
         line by its issue time, and replaces the online request it could not get answered
         (`supersedes`), which then can never make a second ticket."""
         number = args["number"]
-        if self.leases.get(number) != (cmd.device, service.id):
+        device, leased_for, granted_at = self.leases.get(number) or (None, None, None)
+        if leased_for != service.id or device not in (cmd.device, ""):
             raise DomainError("not_leased", f"{number} is not leased to {cmd.device} for today")
         try:
-            issued_at = float(args.get("issued_at", ""))
+            claimed = float(args.get("issued_at", ""))
         except ValueError:
-            issued_at = math.nan
-        if not math.isfinite(issued_at) or abs(issued_at - cmd.at) > 2 * 86400:
-            raise DomainError("bad_issued_at", "issued_at must be Unix seconds, within a day")
+            claimed = math.nan
+        if not math.isfinite(claimed):
+            raise DomainError("bad_issued_at", "issued_at must be Unix seconds")
+        # Placed by the server's clock: a kiosk's clock may be wrong, but the ticket was
+        # issued after its number was leased and before it reached the server.
+        if granted_at is None:  # a lease from events a restored log lost: sometime today
+            granted_at = self.rules.day_began(cmd.at)
+        issued_at = min(max(claimed, granted_at), cmd.at)
         if self.rules.business_day(issued_at) != self.business_day:
             raise DomainError("stale_ticket", f"{number} was issued on another business day")
         drafts: list[Draft] = []
         superseded = args.get("supersedes")
         if superseded:
             drafts += self._supersede(cmd, superseded, number)
-        when = min(issued_at, cmd.at)
-        drafts.append(
-            self._issued(
-                number,
-                service,
-                language,
-                priority,
-                args,
-                estimate=None,
-                offline=True,
-                issued_at=when,
-            )  # fmt: skip
-        )
+        more = {"estimate": None, "offline": True, "issued_at": issued_at}
+        if abs(claimed - issued_at) > 1:
+            more["kiosk_issued_at"] = claimed  # what the kiosk's clock said, for the record
+        drafts.append(self._issued(number, service, language, priority, args, **more))
         return drafts
 
     def _supersede(self, cmd: Command, superseded: str, number: str) -> list[Draft]:
@@ -578,7 +596,7 @@ class Branch:
         service = self.rules.services.get(data["service"])
         for n in range(data["first"], data["last"] + 1):
             text = service.number_text(n) if service else f"{n}"
-            self.leases[text] = (event.device or "", data["service"])
+            self.leases[text] = (event.device or "", data["service"], event.at)
         count = data["last"] - data["first"] + 1
         self.leased_top[data["service"]] = self.leased_top.get(data["service"], 0) + count
 
@@ -732,6 +750,22 @@ class Branch:
     def _apply_command_rejected(self, event: Event, data: dict) -> None:
         pass
 
+    def _apply_log_restored(self, event: Event, data: dict) -> None:
+        self.epoch = data["epoch"]
+        if data.get("day") != self.business_day:
+            return  # what devices saw was another day's: today's numbers start afresh
+        for sid, (online, leased) in data.get("numbers", {}).items():
+            service = self.rules.services.get(sid)
+            if service is None:
+                continue
+            self.numbered[sid] = max(self.numbered.get(sid, 0), online)
+            known = self.leased_top.get(sid, 0)
+            if leased > known:  # leased in the lost events: kept for whichever kiosk has them
+                last = service.first_number + service.capacity - 1 - known
+                for n in range(last - (leased - known) + 1, last + 1):
+                    self.leases.setdefault(service.number_text(n), ("", sid, None))
+                self.leased_top[sid] = leased
+
     # ----- views and snapshots --------------------------------------------------------
 
     def anchor_estimates(self, at: float, arrivals: dict[str, object], seq: int) -> None:
@@ -753,6 +787,7 @@ class Branch:
         estimating on another thread while this one goes on applying commands."""
         other = Branch.__new__(Branch)
         other.rules, other.seq, other.business_day = self.rules, self.seq, self.business_day
+        other.epoch = self.epoch
         other.issued = dict(self.issued)
         other.tickets = {t.id: t.copy() for t in self.tickets.values() if t.status in ACTIVE}
         other.lines = {s: dict(line) for s, line in self.lines.items()}
@@ -782,6 +817,7 @@ class Branch:
         """Everything needed to resume folding from `seq` (a snapshot for fast restarts)."""
         return {
             "seq": self.seq,
+            "epoch": self.epoch,
             "business_day": self.business_day,
             "issued": dict(self.issued),
             "numbered": dict(self.numbered),
@@ -799,6 +835,7 @@ class Branch:
     def from_dict(cls, rules: BranchRules, d: dict) -> Branch:
         branch = cls(rules)
         branch.seq = d["seq"]
+        branch.epoch = d["epoch"]
         branch.business_day = d["business_day"]
         branch.issued = {**branch.issued, **d["issued"]}
         branch.numbered = {**branch.numbered, **d["numbered"]}
@@ -817,6 +854,20 @@ class Branch:
         branch.notices = list(d.get("notices", []))
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         return branch
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Where devices saw the branch stand (the broker's retained state): its epoch, seq and
+    business day, and per service the numbers given out online and leased that day."""
+
+    epoch: int
+    seq: int
+    day: str | None
+    numbers: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def ahead_of(self, branch: Branch) -> bool:
+        return (self.epoch, self.seq) > (branch.epoch, branch.seq)
 
 
 def _rejection(command: Command, code: str, message: str) -> Draft:

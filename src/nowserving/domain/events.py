@@ -22,6 +22,7 @@ EVENT_TYPES = frozenset(
         "counter_paused",
         "counter_closed",
         "command_rejected",
+        "log_restored",
     }
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -88,6 +88,12 @@ class BranchRules:
         local = datetime.fromtimestamp(at, ZoneInfo(self.timezone))
         start = timedelta(hours=self.day_starts_at.hour, minutes=self.day_starts_at.minute)
         return (local - start).date().isoformat()
+
+    def day_began(self, at: float) -> float:
+        """When the business day that `at` belongs to began (Unix seconds)."""
+        zone = ZoneInfo(self.timezone)
+        day = date.fromisoformat(self.business_day(at))
+        return datetime.combine(day, self.day_starts_at, zone).timestamp()
 
     def past_cutoff(self, service: Service, at: float) -> bool:
         """True when, by the local clock, `service` has stopped issuing tickets today."""

@@ -3,6 +3,12 @@
 With per-device users (user name = device id, `server` for the server), a display can only
 read, a kiosk or counter can only command as itself, and only the server can write the
 state, events and replies. The server still checks each command's type against the role.
+
+The broker makes each user's client id its user name (`use_username_as_clientid`), so a
+login can only ever be one connection, and nobody can take over another's session. A
+device's tools (`self-test`, `branch-status`), which run beside its app, log in as
+`<device>.tool` (device ids have no dot) with the device's password and the same rights,
+so that they do not push the app off the broker.
 A head-office broker gives each branch's bridge one user that may write only what the
 bridge forwards: that branch's state, events and device statuses.
 """
@@ -10,6 +16,13 @@ bridge forwards: that branch's state, events and device statuses.
 from __future__ import annotations
 
 from nowserving.protocol.topics import Topics
+
+TOOL_SUFFIX = ".tool"
+
+
+def tool_user(username: str) -> str:
+    """The user a device's tools log in as, beside the device's app (`username`)."""
+    return f"{username}{TOOL_SUFFIX}"
 
 
 def mosquitto_acl(branch: str, devices: dict[str, str]) -> str:
@@ -34,23 +47,34 @@ def mosquitto_acl(branch: str, devices: dict[str, str]) -> str:
     ]
     for device, role in sorted(devices.items()):
         lines += ["", f"user {device}"]
-        if role != "display":
-            lines.append(f"topic write {t.command(device)}")
-            lines.append(f"topic read {t.reply(device)}")
-            # A device still speaking v1 reaches the server and is told to upgrade.
-            lines.append(f"topic write {t.legacy.command(device)}")
-            lines.append(f"topic read {t.legacy.reply(device)}")
-        lines += [
-            f"topic read {t.state}",
-            f"topic read {t.events}",
-            f"topic readwrite {t.status(device)}",
-            f"topic read {t.status('server')}",  # is the server there: shown on screens
-        ]
-        if role in ("counter", "staff"):
-            lines.append(f"topic read {t.base}/line/+")
-        if role == "staff":
-            lines.append(f"topic read {t.base}/status/#")
+        rights = _device_rights(t, device, role)
+        lines += rights
+        lines += ["", f"user {tool_user(device)}", *rights]
     return "\n".join(lines) + "\n"
+
+
+def _device_rights(t: Topics, device: str, role: str) -> list[str]:
+    """The topic lines of one device's user (and of its tools' user)."""
+    lines = []
+    if role != "display":
+        lines += [
+            f"topic write {t.command(device)}",
+            f"topic read {t.reply(device)}",
+            # A device still speaking v1 reaches the server and is told to upgrade.
+            f"topic write {t.legacy.command(device)}",
+            f"topic read {t.legacy.reply(device)}",
+        ]
+    lines += [
+        f"topic read {t.state}",
+        f"topic read {t.events}",
+        f"topic readwrite {t.status(device)}",
+        f"topic read {t.status('server')}",  # is the server there: shown on screens
+    ]
+    if role in ("counter", "staff"):
+        lines.append(f"topic read {t.base}/line/+")
+    if role == "staff":
+        lines.append(f"topic read {t.base}/status/#")
+    return lines
 
 
 def bridge_status_topic(branch: str) -> str:

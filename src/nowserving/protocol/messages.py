@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from nowserving.domain import Branch, Event, Ticket
+from nowserving.domain import Branch, Event, Seen, Ticket
 from nowserving.domain.estimate import Estimate
 from nowserving.errors import ProtocolError
 from nowserving.protocol.vocabulary import COMMANDS
@@ -24,6 +24,7 @@ NEXT_NUMBERS = 5  # numbers per service in the summary, next to be called first
 MAX_PAYLOAD = 4096  # bytes; the largest valid command is a few hundred
 MAX_STATE_BYTES = 64 * 1024  # what a device accepts as a summary, an event or a reply
 MAX_TEXT = 200  # characters in any string argument
+RATE_LIMITED = "rate_limited"  # a refusal that means "not now": the client retries it
 MAX_DEPTH = 4  # nesting of JSON objects and arrays; a valid command has 2
 COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # A JSON string (to its end, or to the end of the text: one pass, never backtracking
@@ -126,8 +127,10 @@ def state_message(
     at: float,
     estimates: Estimates | None = None,
     line_seqs: dict[str, int] | None = None,
+    server: str | None = None,
 ) -> dict:
-    """The retained summary: what a lobby display or a kiosk shows, numbered by `seq`.
+    """The retained summary: what a lobby display or a kiosk shows, ordered by
+    (`epoch`, `seq`); `server` is the instance that published it.
 
     Its size depends on the branch's services and counters, never on how many wait: per
     service the count, the next NEXT_NUMBERS numbers and a newcomer's estimate; whole
@@ -144,6 +147,9 @@ def state_message(
                 "names": service.names,
                 "waiting": len(branch.lines.get(sid, ())),
                 "issued": branch.issued.get(sid, 0),
+                # Numbers given out today, online and leased: where a restored log resumes.
+                "numbered": branch.numbered.get(sid, 0),
+                "leased": branch.leased_top.get(sid, 0),
                 "accepting": not rules.past_cutoff(service, at)
                 and branch.numbers_left(service) > 0,
                 "next": [t.number for t in branch.next_in_line(sid, NEXT_NUMBERS)],
@@ -178,7 +184,9 @@ def state_message(
         )
     return {
         "v": PROTOCOL_VERSION,
+        "epoch": branch.epoch,
         "seq": branch.seq,
+        "server": server,
         "branch": rules.branch_id,
         "names": names,
         "languages": list(rules.languages),
@@ -195,6 +203,27 @@ def state_message(
             if n["until"] > at
         ],
     }
+
+
+def seen_in_state(payload: bytes) -> tuple[Seen, str | None] | None:
+    """Where a retained summary says the branch stood, and which server instance published
+    it; None for no summary or one that cannot be read. A summary from before `numbered`
+    existed gives `issued` (online and offline tickets) for it: numbers are skipped rather
+    than given twice."""
+    if not payload or len(payload) > MAX_STATE_BYTES:
+        return None
+    try:
+        state = json.loads(payload)
+        numbers = {}
+        for service in state.get("services", []):
+            online = service.get("numbered", service["issued"])
+            numbers[service["id"]] = (int(online), int(service.get("leased", 0)))
+        seen = Seen(int(state.get("epoch", 0)), int(state["seq"]), state.get("business_day"),
+                    numbers)  # fmt: skip
+        server = state.get("server")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return seen, server if isinstance(server, str) else None
 
 
 def line_message(
@@ -218,6 +247,7 @@ def line_message(
     ]
     return {
         "v": PROTOCOL_VERSION,
+        "epoch": branch.epoch,
         "seq": branch.seq,
         "service": service,
         "at": at,

@@ -100,6 +100,13 @@ class BranchState:
     counters: tuple[CounterView, ...]
     recent_calls: tuple[Call, ...]
     notices: tuple[Notice, ...] = ()
+    # A restored server starts a new epoch: states are ordered by (epoch, seq).
+    epoch: int = 0
+    server: str | None = None  # the server instance that published it
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.epoch, self.seq)
 
     def service(self, service_id: str) -> ServiceView | None:
         return next((s for s in self.services if s.id == service_id), None)
@@ -132,6 +139,11 @@ class Line:
     estimated_at: float | None
     estimated_seq: int | None
     tickets: tuple[LineTicket, ...]
+    epoch: int = 0
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.epoch, self.seq)
 
 
 @dataclass(frozen=True)
@@ -310,6 +322,8 @@ def decode_state(payload: bytes) -> BranchState:
         r.each("counters", _counter),
         r.each("recent_calls", _call),
         r.each("notices", _notice),
+        epoch=r.int("epoch", optional=True) or 0,
+        server=r.str("server", optional=True),
     )
 
 
@@ -337,6 +351,7 @@ def decode_line(payload: bytes) -> Line:
         r.num("estimated_at", optional=True),
         r.int("estimated_seq", optional=True),
         r.each("tickets", _line_ticket),
+        epoch=r.int("epoch", optional=True) or 0,
     )
 
 

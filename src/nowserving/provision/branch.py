@@ -25,7 +25,7 @@ from pathlib import Path
 from nowserving.config.branch import BranchConfig
 from nowserving.config.schema import hint
 from nowserving.errors import ProvisionError
-from nowserving.protocol.acl import head_office_acl, mosquitto_acl
+from nowserving.protocol.acl import head_office_acl, mosquitto_acl, tool_user
 from nowserving.provision import bundle, passwords, pki
 from nowserving.provision.mosquitto import (
     BRIDGE_RESTART_S,
@@ -123,6 +123,7 @@ def provision(
 
     server_dir = out / "server"
     users = {u: p for u, p in secrets.items() if u == SERVER_USER or u in active}
+    users |= {tool_user(u): p for u, p in users.items() if u in active}  # the devices' tools
     _write_broker(server_dir, branch, layout, users, active, ca, settings.server_hosts, report)
     bridge_password = None
     if settings.head_office:
@@ -272,7 +273,8 @@ def _write_broker(folder, branch, layout, users, active, ca, hosts, report) -> N
         _write(mosquitto / "server.key", key, secret=True)
         _write(mosquitto / "server.pem", cert)
         report.say(f"made the broker's TLS certificate for {', '.join(hosts)}")
-    _write(folder / "conf.d" / "nowserving.conf", branch_broker_conf(branch, layout))
+    conf = branch_broker_conf(branch, layout, len(users))
+    _write(folder / "conf.d" / "nowserving.conf", conf)
     _write(folder / "server.password", users[SERVER_USER] + "\n", secret=True)
 
 

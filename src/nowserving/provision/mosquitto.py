@@ -12,6 +12,12 @@ them to the installer):
   so that this does not happen in a branch's normal life: a busy branch makes about 5,000
   events a day, and the bridge can queue four such days; the byte limit keeps one stuck
   client from taking the broker host's memory (a Pi's).
+- Each user's client id is its user name (`use_username_as_clientid`): a login can be one
+  connection only (a second one replaces the first), and no user can take over another's
+  session, the server's above all.
+- No packet may be larger than MAX_PACKET_BYTES: the largest the contract sends is a whole
+  line on a staff panel (about 215 bytes a waiting ticket); a device that sends more is
+  disconnected, so a stolen login cannot park megabytes in a retained status.
 """
 
 from __future__ import annotations
@@ -25,6 +31,12 @@ MAX_INFLIGHT = 20  # Mosquitto's default: unacknowledged QoS 1 messages on the w
 MAX_QUEUED_MESSAGES = 20_000  # behind those, per client
 MAX_QUEUED_BYTES = 32 * 1024 * 1024  # ... and at most this much per client
 BRIDGE_RESTART_S = (5, 60)  # reconnect after 5 s, backing off to once a minute
+# A line of about 9,000 waiting tickets (215 bytes each, estimates included), more than a
+# branch hall holds; a command is at most 4 KiB, a status or a summary a few.
+MAX_PACKET_BYTES = 2 * 1024 * 1024
+# Connections per listener: each user can hold one, so this bounds only logins that never
+# finish (TLS handshakes); generous, since Mosquitto reads it only when it starts.
+MIN_CONNECTIONS = 256
 
 
 @dataclass(frozen=True)
@@ -40,9 +52,10 @@ class BrokerLayout:
         return f"{self.folder.rstrip('/')}/{name}"
 
 
-def branch_broker_conf(branch: str, layout: BrokerLayout) -> str:
-    """The branch broker's config (a file for /etc/mosquitto/conf.d/)."""
+def branch_broker_conf(branch: str, layout: BrokerLayout, users: int = 0) -> str:
+    """The branch broker's config (a file for /etc/mosquitto/conf.d/) for `users` logins."""
     bind = f" {layout.tls_bind}" if layout.tls_bind else ""
+    connections = max(MIN_CONNECTIONS, 4 * users)
     lines = [
         f"# Mosquitto for nowserving branch {branch}: made by `nowserving provision`; re-run",
         "# it rather than editing this file. See docs/install-broker.md.",
@@ -57,6 +70,9 @@ def branch_broker_conf(branch: str, layout: BrokerLayout) -> str:
         "# Devices: TLS only, with the branch's own CA (devices log in with a password;",
         "# client certificates are not used).",
         f"listener {layout.tls_port}{bind}",
+        "# A user's client id is its name: nobody takes over another's session.",
+        "use_username_as_clientid true",
+        f"max_connections {connections}",
         f"cafile {layout.path('ca.pem')}",
         f"certfile {layout.path('server.pem')}",
         f"keyfile {layout.path('server.key')}",
@@ -67,6 +83,8 @@ def branch_broker_conf(branch: str, layout: BrokerLayout) -> str:
             "",
             "# The branch server on this host: plain MQTT, reachable from this host only.",
             f"listener {layout.local_port} 127.0.0.1",
+            "use_username_as_clientid true",
+            f"max_connections {connections}",
         ]
     lines += [
         "",
@@ -79,6 +97,9 @@ def branch_broker_conf(branch: str, layout: BrokerLayout) -> str:
         f"max_inflight_messages {MAX_INFLIGHT}",
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_queued_bytes {MAX_QUEUED_BYTES}",
+        "# The largest packet the contract needs (a whole waiting line): a client sending",
+        "# more is disconnected.",
+        f"max_packet_size {MAX_PACKET_BYTES}",
     ]
     return "\n".join(lines) + "\n"
 

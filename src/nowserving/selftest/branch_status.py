@@ -26,7 +26,7 @@ def read_statuses(device: DeviceConfig, wait_s: float = 5.0) -> dict[str, dict]:
     prefix = f"{topics.base}/status/"
     got: queue.Queue = queue.Queue()
     link = MqttLink(
-        broker_for(device),
+        broker_for(device, tool=True),
         f"nowserving-{device.id}-status-{uuid.uuid4().hex[:8]}",
         on_message=lambda t, p, m, q: got.put((t, p)),  # paho's thread: hands it over
     )
@@ -37,7 +37,7 @@ def read_statuses(device: DeviceConfig, wait_s: float = 5.0) -> dict[str, dict]:
         if not link.wait_connected(wait_s):
             raise OSError(
                 f"cannot log in to {device.broker.host}:{device.broker.port} as "
-                f"{device.broker.username or device.id}: {link.refusal or 'no answer'}"
+                f"{link.broker.username or device.id}: {link.refusal or 'no answer'}"
             )
         ends = time.monotonic() + wait_s
         while time.monotonic() < ends:

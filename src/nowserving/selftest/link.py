@@ -72,7 +72,7 @@ def check_broker(device: DeviceConfig, timeout_s: float, session: Session) -> Ch
             if problem:
                 return Check("broker", FAIL, f"{where}: {problem}")
     try:
-        broker = broker_for(device)
+        broker = broker_for(device, tool=True)
     except ConfigError as err:
         return Check("broker", FAIL, "; ".join(err.problems))
     heard = threading.Event()
@@ -88,7 +88,7 @@ def check_broker(device: DeviceConfig, timeout_s: float, session: Session) -> Ch
     if not client.link.wait_connected(timeout_s):
         refusal = client.link.refusal
         client.close()
-        user = settings.username or device.id
+        user = broker.username or device.id
         if refusal:
             return Check(
                 "broker",
@@ -247,7 +247,7 @@ def publish_result(device: DeviceConfig, result: dict, timeout_s: float) -> str:
     topic = topics.status(device.id)
     seen: queue.Queue = queue.Queue()
     link = MqttLink(
-        broker_for(device),
+        broker_for(device, tool=True),
         f"nowserving-{device.id}-selftest-{uuid.uuid4().hex[:8]}",
         on_message=lambda t, p, m, q: seen.put(p),  # paho's thread: hands the payload over
     )

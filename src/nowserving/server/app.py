@@ -7,6 +7,12 @@ and acknowledges the commands to the broker. A crash before the commit therefore
 nothing: the broker still holds the unacknowledged commands for the persistent session,
 redelivers them, and the command ids keep each from being applied twice.
 
+Before it applies anything on a connection, the server reads the broker's retained summary
+(`_check_broker`): when another server instance published it since this one last served,
+this one steps down; when it is ahead of the log (a lost or older log), the server refuses
+to serve, or, told `restore`, starts a new epoch past every number devices saw.
+Commands that arrive meanwhile wait, unacknowledged.
+
 What is published is split so that each consumer gets only what it shows: a small
 retained summary (`state`) after every batch, each service's whole line (`line/<service>`)
 when it changed (at most every LINE_EVERY_S), and wait estimates made on another thread
@@ -23,6 +29,7 @@ import queue
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,7 +39,7 @@ from nowserving.adapters.store import EventLog
 from nowserving.adapters.systemd import Notifier
 from nowserving.config import BranchConfig
 from nowserving.domain import Branch, Command, Event
-from nowserving.errors import ProtocolError
+from nowserving.errors import ProtocolError, RefusedToServe
 from nowserving.protocol import (
     PROTOCOL_VERSION,
     Topics,
@@ -44,11 +51,18 @@ from nowserving.protocol import (
     state_message,
     ticket_view,
 )
-from nowserving.protocol.messages import COMMAND_ID_RE, MAX_PAYLOAD, Estimates, check_depth
+from nowserving.protocol.messages import (
+    COMMAND_ID_RE,
+    MAX_PAYLOAD,
+    RATE_LIMITED,
+    Estimates,
+    check_depth,
+    seen_in_state,
+)
 from nowserving.protocol.status import status_message
 from nowserving.protocol.vocabulary import COMMANDS, Role
 from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
-from nowserving.server.ratelimit import UNKNOWN, RefusalLog
+from nowserving.server.ratelimit import FLOODING, UNKNOWN, Budget, RefusalLog
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +73,8 @@ REFRESH_S = 15.0  # ... and are remade this often while people wait, even with n
 LINE_EVERY_S = 0.25  # a changed line is republished at most this often
 SWITCH_INTERVAL_S = 0.0005
 FREEZE_EVERY = 2000  # events between two gc.freeze() calls
+CHECK_AGAIN_S = 10.0  # the broker's retained state not read by then: ask again
+QUARANTINE_S = 30.0  # a flooding device is not listened to for this long
 
 
 @dataclass
@@ -69,7 +85,9 @@ class _Inbound:
     qos: int
 
 
-_CONNECTED = object()
+_CONNECTED = object()  # the link is up and subscribed
+_DISCONNECTED = object()  # the link is down: nothing is applied until checked again
+_CHECKED = object()  # the broker sent all it holds retained on the checked topics
 
 
 @dataclass
@@ -89,6 +107,9 @@ class BranchServer:
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
         estimate: EstimateAll = estimate_all,
+        *,
+        restore: bool = False,
+        budget: Budget | None = None,
     ) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
@@ -109,20 +130,35 @@ class BranchServer:
         self._committed = 0  # events of the current batch already in the log
         self._frozen_at = -FREEZE_EVERY  # seq at the last gc.freeze()
         self.refusals = RefusalLog(log)
+        self.budget = budget or Budget()
         self.done = threading.Event()  # set when the apply loop has ended
         self.failure: BaseException | None = None
+        self.instance = uuid.uuid4().hex[:12]  # this process, in every summary it publishes
+        # Told that the log is older than what devices saw (a backup put back): on the first
+        # check that finds it behind, start a new epoch instead of refusing.
+        self.restore = restore
+        self.serving = False  # checked against the broker on this connection
+        self._serving = threading.Event()  # the same, for other threads to wait on
+        self._served_before = False  # has served on an earlier connection of this process
+        self._held: list[_Inbound] = []  # commands that came before the check
+        self._retained: dict[str, bytes] = {}  # what the check read
+        self._check_sent: float | None = None  # monotonic time the check was asked for
         offline = encode(status_message("server", online=False))
         self.link = MqttLink(
             broker,
             f"nowserving-server-{config.rules.branch_id}",
             on_message=self._received,
             on_connected=self._reconnected,
+            on_disconnected=self._lost,
             will=(self.topics.status("server"), offline),
             persistent=True,
             manual_ack=True,
         )
-        self.link.subscribe(self.topics.commands, qos=1)
-        self.link.subscribe(self.topics.legacy.commands, qos=1)
+        # Flooding devices, not listened to until (monotonic time); see `_quarantine`.
+        self._quarantined: dict[str, float] = {}
+        self._listening: set[str] = self._command_topics()
+        for topic in self._listening:
+            self.link.subscribe(topic, qos=1)
         log.info("branch %s loaded at seq %d", config.rules.branch_id, self.branch.seq)
 
     def __enter__(self) -> BranchServer:
@@ -143,13 +179,18 @@ class BranchServer:
         self._thread.start()
         self.link.start()
 
+    def wait_serving(self, timeout: float) -> bool:
+        """Wait until the server is connected, has checked the broker and applies commands."""
+        return self._serving.wait(timeout)
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
         self.worker.close()
-        if self.link.connected.is_set():
+        # A server that refused or stepped down says nothing: the branch is not its to speak for.
+        if self.link.connected.is_set() and not isinstance(self.failure, RefusedToServe):
             self._publish_status(online=False)
         self.link.close()
         self.store.close()
@@ -160,7 +201,13 @@ class BranchServer:
         self.inbox.put(_Inbound(topic, payload, mid, qos))  # paho thread -> apply thread
 
     def _reconnected(self) -> None:
-        self.inbox.put(_CONNECTED)  # paho thread -> apply thread: republish state
+        self.inbox.put(_CONNECTED)  # paho thread -> apply thread: check, then republish
+
+    def _lost(self) -> None:
+        self.inbox.put(_DISCONNECTED)  # paho thread -> apply thread: stop applying
+
+    def _checked(self) -> None:
+        self.inbox.put(_CHECKED)  # paho thread -> apply thread: the retained state is in
 
     def _estimated_off_thread(self, estimates: Estimates | None, took: float) -> None:
         self.inbox.put(_Estimated(estimates, took))  # estimate thread -> apply thread
@@ -173,6 +220,9 @@ class BranchServer:
         unacknowledged commands again. It never hangs silently."""
         try:
             self._loop()
+        except RefusedToServe as err:
+            self.failure = err
+            log.critical("%s", err)
         except BaseException as err:
             self.failure = err
             log.critical("the apply loop failed; the server stops", exc_info=True)
@@ -192,9 +242,12 @@ class BranchServer:
             try:
                 first = self.inbox.get(timeout=self._idle_timeout())
             except queue.Empty:
-                if self.link.connected.is_set():
+                if self.serving and self.link.connected.is_set():
                     self._publish_due_lines()
                     self._request_estimates_if_due()
+                    self._release_quarantine_if_due()
+                elif self._check_sent is not None:
+                    self._check_again_if_due()
                 continue
             batch = [first]
             while len(batch) < BATCH:
@@ -211,13 +264,34 @@ class BranchServer:
         commands = []
         for item in batch:
             if item is _CONNECTED:
+                self._start_check()
+                continue
+            if item is _DISCONNECTED:
+                self.serving, self._check_sent = False, None
+                self._serving.clear()
+                continue
+            if item is _CHECKED:
+                if self.serving or self._check_sent is None:
+                    continue  # a check asked for again answered twice
+                self._check_broker(events)
                 republish = True
+                batch_rest, self._held = self._held, []
             elif isinstance(item, _Estimated):
                 estimated = True
                 self._take_estimates(item)
+                continue
+            elif item.topic == self.topics.state:
+                if not self.serving:
+                    self._retained[item.topic] = item.payload
+                continue
+            elif not self.serving:
+                self._held.append(item)  # not acknowledged: the broker keeps it meanwhile
+                continue
             else:
-                commands.append(item)
-                reply = self._handle(item, events)
+                batch_rest = [item]
+            for inbound in batch_rest:
+                commands.append(inbound)
+                reply = self._handle(inbound, events)
                 if reply is not None:
                     replies.append(reply)
         # Durable first: nothing that depends on these events leaves before the commit.
@@ -228,7 +302,7 @@ class BranchServer:
         for topic, message in replies:
             self.link.publish(topic, encode(message))
         self._note_changed_lines(events)
-        if events or republish or estimated:
+        if self.serving and (events or republish or estimated):
             self.publish_state()
         if republish:
             self._lines_due.update(self.config.rules.services)
@@ -240,8 +314,66 @@ class BranchServer:
                 self.link.ack(item.mid, item.qos)
         self._publish_due_lines()
         self._request_estimates_if_due()
+        self._release_quarantine_if_due()
         self.store.maybe_snapshot(self.branch)
         self._freeze_if_due()
+
+    # ----- before serving: the broker's word on where the branch stands ---------------------
+
+    def _start_check(self) -> None:
+        """Read the broker's retained summary before applying anything on this connection."""
+        self.serving = False
+        self._retained.clear()
+        self._check_sent = time.monotonic()
+        self.link.read_retained([self.topics.state], self._checked)
+
+    def _check_again_if_due(self) -> None:
+        if time.monotonic() - self._check_sent >= CHECK_AGAIN_S and self.link.connected.is_set():
+            log.warning("no answer from the broker on its retained state yet; asking again")
+            self._start_check()
+
+    def _check_broker(self, events: list[Event]) -> None:
+        """Compare the log with the summary devices last saw; serve, restore (adding its
+        events to `events`, the batch's), or refuse (RefusedToServe)."""
+        self._check_sent = None
+        self.store.append(events[self._committed :])  # the log as it is, before any reload
+        self._committed = len(events)
+        found = seen_in_state(self._retained.get(self.topics.state, b""))
+        seen, publisher = found if found is not None else (None, None)
+        if publisher not in (None, self.instance) and self._served_before:
+            raise RefusedToServe(
+                f"another branch server (instance {publisher}) has served branch "
+                f"{self.config.rules.branch_id} on this broker since this one (instance "
+                f"{self.instance}) lost its connection; this one steps down. Run one server "
+                "per branch (docs/server.md)."
+            )
+        if seen is not None and seen.ahead_of(self.branch):
+            # Another process may have written the same log since it was loaded.
+            self.branch = self.store.load(self.config.rules)
+        if seen is not None and seen.ahead_of(self.branch):
+            where = (
+                f"the event log {self.store.path} is at epoch {self.branch.epoch}, seq "
+                f"{self.branch.seq} (business day {self.branch.business_day}), but devices "
+                f"have seen epoch {seen.epoch}, seq {seen.seq} (business day {seen.day}) "
+                "in the broker's retained state"
+            )
+            if not self.restore:
+                raise RefusedToServe(
+                    f"{where}: the log is lost or older, and serving from it would give out "
+                    "numbers customers already hold. Put the newest backup back and start "
+                    "with --restore (docs/server.md, 'Restoring from a backup')."
+                )
+            events += self.branch.restore(self.clock(), seen)
+            log.warning("%s: restored into epoch %d; numbers already given out are skipped",
+                        where, self.branch.epoch)  # fmt: skip
+        if publisher not in (None, self.instance):
+            log.warning("took over branch %s from server instance %s",
+                        self.config.rules.branch_id, publisher)  # fmt: skip
+        self.restore = False
+        self.serving = self._served_before = True
+        self._serving.set()
+
+    # ----- commands ---------------------------------------------------------------------
 
     def _handle(self, item: _Inbound, events: list[Event]) -> tuple[str, dict] | None:
         """Check and apply one inbound message; returns the reply to send, if any."""
@@ -252,6 +384,8 @@ class BranchServer:
             self._refuse(item.topic, "wrong_topic", "not a command topic")
             return None
         reply_to = self.topics.reply(device_id)
+        if not self.budget.allow(device_id if device_id in self.config.devices else UNKNOWN):
+            return self._over_budget(device_id, reply_to, item)
         try:
             command_id, kind, args = decode_command(item.payload)
             args = self._authorize(device_id, kind, args, command_id)
@@ -287,6 +421,72 @@ class BranchServer:
                 level=logging.INFO,
             )
         return reply_to, reply_message(command_id, outcome, self._result(outcome))
+
+    def _over_budget(self, device_id: str, reply_to: str, item: _Inbound):
+        """A command past its device's budget: not applied, not recorded; answered once a
+        second at most (the device retries what is not answered)."""
+        key = device_id if device_id in self.config.devices else UNKNOWN
+        self.refusals.note(key, "%s is over its budget of %g commands a second (%d at once): "
+                           "refusing its commands unapplied", device_id, self.budget.rate,
+                           self.budget.burst)  # fmt: skip
+        if key != UNKNOWN and self.budget.flooding(key) and key not in self._quarantined:
+            self._quarantine(key)
+        if not self.budget.tell(key):
+            return None
+        try:
+            command_id = decode_command(item.payload)[0]
+        except ProtocolError as err:
+            command_id = err.command_id
+        message = f"more than {self.budget.rate:g} commands a second: try again shortly"
+        return reply_to, reply_message(
+            command_id, {"ok": False, "code": RATE_LIMITED, "message": message}
+        )
+
+    # ----- flooding devices: not listened to for a while ----------------------------------
+
+    def _command_topics(self) -> set[str]:
+        """What the server subscribes to: every device's commands, or, while some flood,
+        each other known device's."""
+        if not self._quarantined:
+            return {self.topics.commands, self.topics.legacy.commands}
+        heard = [d for d in self.config.devices if d not in self._quarantined]
+        return {t.command(d) for d in heard for t in (self.topics, self.topics.legacy)}
+
+    def _listen(self) -> None:
+        """Subscribe to what `_command_topics` says now: the new first, then the old go (a
+        command may come twice meanwhile: its id makes it count once)."""
+        wanted = self._command_topics()
+        for topic in sorted(wanted - self._listening):
+            self.link.subscribe(topic, qos=1)
+        for topic in sorted(self._listening - wanted):
+            self.link.unsubscribe(topic)
+        self._listening = wanted
+
+    def _quarantine(self, device: str) -> None:
+        """Stop listening to a device that floods: the broker drops its commands (none is
+        acknowledged by the server, so a device that works retries what matters later)."""
+        self._quarantined[device] = time.monotonic() + QUARANTINE_S
+        log.warning(
+            "%s sent more than %d refused commands in a second: not listening to it for "
+            "%g s (docs/server.md, 'A device that floods')",
+            device,
+            FLOODING,
+            QUARANTINE_S,
+        )
+        self._listen()
+        self._publish_status(online=True)
+
+    def _release_quarantine_if_due(self) -> None:
+        if not self._quarantined:
+            return
+        now = time.monotonic()
+        released = [d for d, until in self._quarantined.items() if until <= now]
+        for device in released:
+            del self._quarantined[device]
+            log.warning("%s: listening to it again", device)
+        if released:
+            self._listen()
+            self._publish_status(online=True)
 
     def _answer_itself(self, command_id: str) -> dict:
         """A command the queue never sees (`ping`): answered from this loop, so an answer
@@ -369,7 +569,9 @@ class BranchServer:
 
     def publish_state(self) -> None:
         now = self.clock()
-        state = state_message(self.branch, self.config.names, now, self.estimates, self._line_seqs)
+        state = state_message(
+            self.branch, self.config.names, now, self.estimates, self._line_seqs, self.instance
+        )
         self.link.publish(self.topics.state, encode(state), retain=True)
 
     def _note_changed_lines(self, events: list[Event]) -> None:
@@ -382,7 +584,7 @@ class BranchServer:
         """Publish changed lines, each at most every LINE_EVERY_S (longer lines less
         often, up to every 2 s): a line of hundreds takes milliseconds to encode and
         send, and a staff panel needs no more."""
-        if not self._lines_due:
+        if not self._lines_due or not self.serving:
             return
         now, at = time.monotonic(), self.clock()
         for service in sorted(self._lines_due):
@@ -441,7 +643,17 @@ class BranchServer:
         self._lines_due.update(self.config.rules.services)
 
     def _publish_status(self, online: bool) -> None:
-        fields = {"seq": self.branch.seq, "pid": os.getpid()} if online else {}
+        fields = {}
+        if online:
+            fields = {
+                "seq": self.branch.seq,
+                "epoch": self.branch.epoch,
+                "pid": os.getpid(),
+                "instance": self.instance,
+                "sessions_lost": self.link.sessions_lost,
+                "throttled": self.budget.throttled(),
+                "not_listening_to": sorted(self._quarantined),
+            }
         status = status_message("server", online=online, **fields)
         self.link.publish(self.topics.status("server"), encode(status), retain=True)
 
