@@ -258,52 +258,28 @@ class BranchServer:
             self._process(batch)
 
     def _process(self, batch: list) -> None:
+        """Apply a batch: commit its events in one transaction, then publish what depends
+        on them and acknowledge its commands."""
         events: list[Event] = []
         replies: list[tuple[str, dict]] = []
+        commands: list[_Inbound] = []
         republish = estimated = False
-        commands = []
         for item in batch:
-            if item is _CONNECTED:
-                self._start_check()
-                continue
-            if item is _DISCONNECTED:
-                self.serving, self._check_sent = False, None
-                self._serving.clear()
-                continue
-            if item is _CHECKED:
-                if self.serving or self._check_sent is None:
-                    continue  # a check asked for again answered twice
+            if isinstance(item, _Inbound):
+                admitted = self._admit(item)
+            elif item is _CHECKED and self._check_sent is not None and not self.serving:
                 self._check_broker(events)
                 republish = True
-                batch_rest, self._held = self._held, []
-            elif isinstance(item, _Estimated):
-                estimated = True
-                self._take_estimates(item)
-                continue
-            elif item.topic == self.topics.state:
-                if not self.serving:
-                    self._retained[item.topic] = item.payload
-                continue
-            elif not self.serving:
-                self._held.append(item)  # not acknowledged: the broker keeps it meanwhile
-                continue
+                admitted, self._held = self._held, []
             else:
-                batch_rest = [item]
-            for inbound in batch_rest:
+                estimated |= self._take_signal(item)
+                continue
+            for inbound in admitted:
                 commands.append(inbound)
                 reply = self._handle(inbound, events)
                 if reply is not None:
                     replies.append(reply)
-        # Durable first: nothing that depends on these events leaves before the commit.
-        self.store.append(events[self._committed :])
-        self._committed = 0
-        for event in events:
-            self.link.publish(self.topics.events, encode(event_message(event)))
-        for topic, message in replies:
-            self.link.publish(topic, encode(message))
-        self._note_changed_lines(events)
-        if self.serving and (events or republish or estimated):
-            self.publish_state()
+        self._commit_and_publish(events, replies, republish or estimated)
         if republish:
             self._lines_due.update(self.config.rules.services)
             self._line_sent.clear()
@@ -317,6 +293,44 @@ class BranchServer:
         self._release_quarantine_if_due()
         self.store.maybe_snapshot(self.branch)
         self._freeze_if_due()
+
+    def _admit(self, item: _Inbound) -> list[_Inbound]:
+        """The commands to apply now: `item`, or none while the broker is being checked
+        (then it waits, unacknowledged, and what the check reads is noted)."""
+        if item.topic == self.topics.state:
+            if not self.serving:
+                self._retained[item.topic] = item.payload
+            return []
+        if not self.serving:
+            self._held.append(item)  # not acknowledged: the broker keeps it meanwhile
+            return []
+        return [item]
+
+    def _take_signal(self, item: object) -> bool:
+        """The link came up or went down, or estimates arrived (then True)."""
+        if item is _CONNECTED:
+            self._start_check()
+        elif item is _DISCONNECTED:
+            self.serving, self._check_sent = False, None
+            self._serving.clear()
+        elif isinstance(item, _Estimated):
+            self._take_estimates(item)
+            return True
+        return False  # a check answered twice (asked for again): nothing to do
+
+    def _commit_and_publish(
+        self, events: list[Event], replies: list[tuple[str, dict]], changed: bool
+    ) -> None:
+        # Durable first: nothing that depends on these events leaves before the commit.
+        self.store.append(events[self._committed :])
+        self._committed = 0
+        for event in events:
+            self.link.publish(self.topics.events, encode(event_message(event)))
+        for topic, message in replies:
+            self.link.publish(topic, encode(message))
+        self._note_changed_lines(events)
+        if self.serving and (events or changed):
+            self.publish_state()
 
     # ----- before serving: the broker's word on where the branch stands ---------------------
 

@@ -1,0 +1,80 @@
+"""The device roles' apps: each loads its branch and device files, checks them together,
+and runs its role."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nowserving.cli.options import branch_option, checked_device, size
+
+
+def _device_options(parser: argparse.ArgumentParser, what: str) -> None:
+    branch_option(parser)
+    parser.add_argument("--device", type=Path, required=True, help=f"{what} config (TOML)")
+
+
+def add_kiosk(commands) -> None:
+    parser = commands.add("kiosk", "run the ticket kiosk (full screen)", run_kiosk)
+    _device_options(parser, "this kiosk's")
+    parser.add_argument(
+        "--screenshot", type=Path, help="render the start screen offscreen into this PNG, exit"
+    )
+    parser.add_argument("--size", type=size, default=(1920, 1080), help="WIDTHxHEIGHT")
+    parser.add_argument("--language", help="start in this language (default: the branch's first)")
+    parser.add_argument(
+        "--headless", action="store_true", help="no screen: ticket buttons and printer only"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the offline spool lives (default: $STATE_DIRECTORY or ~/.local/state)",
+    )
+
+
+def run_kiosk(args: argparse.Namespace) -> int:
+    config, device = checked_device(args)
+    from nowserving.kiosk.main import run_kiosk as run
+
+    return run(
+        config, device, args.screenshot, args.size, args.language, args.headless, args.state_dir
+    )
+
+
+def add_counter(commands) -> None:
+    parser = commands.add("counter", "run a counter's buttons and lamps (headless)", run_counter)
+    _device_options(parser, "this counter's")
+    parser.add_argument("--ui", action="store_true", help="open the staff panel too")
+    parser.add_argument(
+        "--screenshot", type=Path, help="render the staff panel offscreen into this PNG, exit"
+    )
+    parser.add_argument("--size", type=size, default=(1280, 800), help="WIDTHxHEIGHT")
+    parser.add_argument("--language", help="the panel's language (default: the branch's first)")
+
+
+def run_counter(args: argparse.Namespace) -> int:
+    config, device = checked_device(args)
+    from nowserving.counter.main import run_counter as run
+
+    return run(config, device, args.ui, args.screenshot, args.size, args.language)
+
+
+def add_display(commands) -> None:
+    parser = commands.add("display", "run the lobby display (full screen)", run_display)
+    _device_options(parser, "this display's")
+    parser.add_argument(
+        "--screenshot", type=Path, help="render the current state offscreen into this PNG, exit"
+    )
+    parser.add_argument(
+        "--size", type=size, help="WIDTHxHEIGHT (default: 1920x1080, or 1080x1920 in portrait)"
+    )
+
+
+def run_display(args: argparse.Namespace) -> int:
+    config, device = checked_device(args)
+    from nowserving.display.main import run_display as run
+
+    return run(config, device, args.screenshot, args.size)
+
+
+COMMANDS = (add_kiosk, add_counter, add_display)

@@ -1,0 +1,181 @@
+"""Commands for whoever runs the branch: its server, its event log, its config, its audit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from nowserving.cli.options import branch_option, broker_options
+from nowserving.errors import RefusedToServe, StoreError
+from nowserving.server.ratelimit import COMMANDS_AT_ONCE, COMMANDS_PER_S
+
+
+def add_server(commands) -> None:
+    parser = commands.add("server", "run the branch server", run_server)
+    branch_option(parser)
+    broker_options(parser)
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path("nowserving-events.sqlite"),
+        help="event log file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--new",
+        action="store_true",
+        help="make a new event log if there is none (a branch's first start only: a lost "
+        "log is otherwise refused)",
+    )
+    parser.add_argument(
+        "--restore",
+        action="store_true",
+        help="the log was put back from a backup: start a new epoch past every number "
+        "devices saw, instead of refusing a log that is behind",
+    )
+    parser.add_argument(
+        "--device-rate",
+        type=float,
+        default=COMMANDS_PER_S,
+        metavar="N",
+        help="commands a second a device may send on average (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device-burst",
+        type=int,
+        default=COMMANDS_AT_ONCE,
+        metavar="N",
+        help="... and at once (default: %(default)s)",
+    )
+
+
+def run_server(args: argparse.Namespace) -> int:
+    from nowserving.adapters.mqtt import Broker
+    from nowserving.adapters.store import EventLog
+    from nowserving.config import load_config
+    from nowserving.server.app import BranchServer
+    from nowserving.server.ratelimit import Budget
+
+    config = load_config(args.config)
+    password = args.password_file.read_text().strip() if args.password_file else None
+    broker = Broker.parse(
+        args.broker,
+        username=args.username,
+        password=password,
+        mqtt_version=args.mqtt_version,
+        tls_ca=args.tls_ca,
+    )
+    budget = Budget(args.device_rate, args.device_burst)
+    try:
+        store = EventLog(args.db, create=args.new, branch=config.rules.branch_id)
+        try:
+            server = BranchServer(config, store, broker, restore=args.restore, budget=budget)
+        except BaseException:
+            store.close()
+            raise
+    except StoreError as err:
+        print(f"nowserving: the server will not start: {err}", file=sys.stderr)
+        return RefusedToServe.EXIT_CODE
+    with server:
+        signal.signal(signal.SIGTERM, lambda *_: server.done.set())
+        signal.signal(signal.SIGINT, lambda *_: server.done.set())
+        logging.getLogger("nowserving").info(
+            "serving branch %s on %s (event log %s, seq %d)",
+            config.rules.branch_id,
+            args.broker,
+            args.db,
+            server.branch.seq,
+        )
+        server.done.wait()
+    if isinstance(server.failure, RefusedToServe):
+        print(f"nowserving: {server.failure}", file=sys.stderr)
+        return RefusedToServe.EXIT_CODE  # its unit does not restart it: someone must look
+    # A failed apply loop ends the process non-zero, so that a supervisor restarts it.
+    return 1 if server.failure is not None else 0
+
+
+def add_new_log(commands) -> None:
+    parser = commands.add(
+        "new-log", "make a branch's new, empty event log (the server's first start)", run_new_log
+    )
+    branch_option(parser)
+    parser.add_argument("--db", type=Path, required=True, help="the event log file to make")
+
+
+def run_new_log(args: argparse.Namespace) -> int:
+    from nowserving.adapters.store import EventLog
+    from nowserving.config import load_config
+
+    config = load_config(args.config)
+    branch = config.rules.branch_id
+    with EventLog(args.db, create=True, branch=branch) as store:
+        events = store.last_seq()
+    if events:
+        print(f"{args.db} already holds {events} events of branch {branch}: left as it is")
+    else:
+        print(f"{args.db}: a new event log for branch {branch}")
+    return 0
+
+
+def add_check_config(commands) -> None:
+    parser = commands.add(
+        "check-config",
+        "validate a branch config (and a device's) and say what is wrong",
+        run_check_config,
+    )
+    parser.add_argument("file", type=Path, nargs="?", help="the branch config (TOML)")
+    parser.add_argument(
+        "--device", type=Path, help="a device config to check too (against the branch config)"
+    )
+
+
+def run_check_config(args: argparse.Namespace) -> int:
+    from nowserving.config import (
+        EXAMPLE,
+        check_device_against_branch,
+        load_config,
+        load_device_config,
+    )
+
+    path = args.file or EXAMPLE
+    config = load_config(path)
+    rules = config.rules
+    print(
+        f"{path}: OK — branch {rules.branch_id}: {len(rules.services)} services, "
+        f"{len(rules.counters)} counters, {len(config.devices)} devices, "
+        f"languages {', '.join(rules.languages)}"
+    )
+    if args.device is not None:
+        device = load_device_config(args.device)
+        check_device_against_branch(device, config, str(args.device))
+        hardware = [
+            name for name in ("printer", "gpio", "audio", "display") if getattr(device, name)
+        ]
+        print(
+            f"{args.device}: OK — {device.role} {device.id}, broker "
+            f"{device.broker.host}:{device.broker.port}"
+            + (f", with {', '.join(hardware)}" if hardware else "")
+        )
+    return 0
+
+
+def add_audit(commands) -> None:
+    parser = commands.add(
+        "audit",
+        "how often customers were called within the wait printed on their ticket",
+        run_audit,
+    )
+    parser.add_argument("--db", type=Path, required=True, help="the server's event log")
+    parser.add_argument("--timezone", help="IANA time zone for the hours (default: UTC)")
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from nowserving.audit import audit_text
+
+    print(audit_text(args.db, args.timezone or "UTC"))
+    return 0
+
+
+COMMANDS = (add_server, add_new_log, add_check_config, add_audit)
