@@ -24,7 +24,7 @@ from PySide6.QtGui import QFontDatabase, QGuiApplication
 from nowserving.adapters.audio import FilePlayer, SystemPlayer
 from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
-from nowserving.adapters.printer.layout import FONT, preview
+from nowserving.adapters.printer.layout import preview
 from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge, quick_view
 from nowserving.config import BranchConfig
@@ -37,6 +37,7 @@ from nowserving.display.app import DisplayController
 from nowserving.display.main import build_view as build_display
 from nowserving.display.main import open_announcer
 from nowserving.display.voice import VoiceError, generate
+from nowserving.i18n import FONT
 from nowserving.kiosk.app import KioskController
 from nowserving.kiosk.main import build_view
 from nowserving.kiosk.printing import PrintQueue
