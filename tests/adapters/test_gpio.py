@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 
+import pytest
 from gpiozero.pins.mock import MockFactory
 
 from nowserving.adapters.gpio import Panel
@@ -64,6 +65,7 @@ def test_a_blinking_lamp_keeps_blinking_through_repeated_updates():
         assert [s.state for s in lamp.states].count(False) >= 2  # dark at least twice
 
 
+@pytest.mark.expect_log_exception
 def test_a_callback_that_raises_does_not_stop_the_buttons():
     factory, calls = MockFactory(), []
 
