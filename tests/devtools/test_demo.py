@@ -6,6 +6,14 @@ import os
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from nowserving.adapters.printer.layout import wait_text
+from nowserving.devtools.demo import _wait_text
+from nowserving.kiosk.app import KioskController
 
 
 def test_demo_runs_a_branch_headless(tmp_path):
@@ -46,3 +54,25 @@ def test_demo_runs_a_branch_headless(tmp_path):
     assert f"and {out / 'lobby.png'}" in text
     spoken = sorted((out / "announcements").glob("*.wav"))
     assert spoken and all(p.stat().st_size > 20_000 for p in spoken), spoken
+
+
+@pytest.mark.parametrize(
+    ("low", "high"), [(0, 30), (0, 60), (0, 61), (90, 1141), (600, 1200), (659, 1201)]
+)
+def test_the_console_gives_the_wait_in_the_tickets_minutes(example_config, low, high):
+    """GIVEN an estimate WHEN the demo prints the ticket's line THEN it says the minutes
+    the printed ticket says (the kiosk's rounding: 19.02 min is "up to 20", never 19)."""
+    estimate = {"low": low, "high": high, "mean": (low + high) / 2}
+    kiosk = SimpleNamespace(
+        config=example_config, ticket_url="{branch}{ticket}{token}", _token="t",
+        _zone=ZoneInfo("Asia/Shanghai"),
+    )  # fmt: skip
+    ticket = {"id": "x/A001", "number": "A001", "service": "cash", "language": "en",
+              "issued_at": 0.0, "issued_estimate": estimate}  # fmt: skip
+    printed = wait_text("en", KioskController._content(kiosk, ticket).wait)
+    said = _wait_text({**estimate, "ahead": 2})
+    if printed == wait_text("en", (0, 1)):
+        assert said == "  — 马上 / now"
+    else:
+        minutes = re.search(r"(\d+)–(\d+)", printed).group(0)
+        assert f"about {minutes} min" in said and f"约 {minutes} 分钟" in said

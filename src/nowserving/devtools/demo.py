@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import random
 import statistics
@@ -192,10 +193,12 @@ def _counter(
     def pause(simulated_s: float) -> bool:
         return stop.wait(clock.real(simulated_s))
 
+    serves = config.rules.counters[config.devices[device].counter].services
     with BranchClient(broker, config.rules.branch_id, device) as counter:
         while not stop.is_set():
-            reply = counter.request("call_next")
-            if not reply.ok:
+            # Staff call when someone waits (another counter may be quicker: then refused).
+            reply = counter.request("call_next") if _waiting(counter.state, serves) else None
+            if reply is None or not reply.ok:
                 if pause(30):
                     return
                 continue
@@ -226,6 +229,10 @@ def _panel_staff(unit, config: BranchConfig, clock, rng: random.Random, stop) ->
         return stop.wait(clock.real(simulated_s))
 
     while not stop.is_set():
+        if not _waiting(unit._state, unit.services):  # staff call when someone waits
+            if pause(30):
+                return
+            continue
         unit.press("next")
         if pause(5):
             return
@@ -242,6 +249,11 @@ def _panel_staff(unit, config: BranchConfig, clock, rng: random.Random, stop) ->
         if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
             return
         unit.press("done")
+
+
+def _waiting(state: BranchState | None, services) -> int:
+    """How many wait for `services`, as the branch's last summary says."""
+    return sum(s.waiting for s in state.services if s.id in services) if state else 0
 
 
 def _clock_text(at: float, config: BranchConfig) -> str:
@@ -271,13 +283,14 @@ def _show(event: EventView, config: BranchConfig, clock: SimClock) -> None:
 
 
 def _wait_text(estimate: dict | None) -> str:
-    """The wait as a ticket prints it: "约 3–8 分钟 / about 3-8 min"."""
+    """The wait as the ticket prints it: "约 3–8 分钟 / about 3–8 min", in the ticket's whole
+    minutes (kiosk/app.py: the low end rounded down, the high end up; "now" up to 1)."""
     if not estimate:
         return ""
-    if estimate["high"] < 60:
+    low, high = int(estimate["low"] // 60), max(1, math.ceil(estimate["high"] / 60))
+    if high <= 1:
         return "  — 马上 / now"
-    low, high = int(estimate["low"] // 60), max(1, round(estimate["high"] / 60))
-    return f"  — 约 {low}–{high} 分钟 / about {low}-{high} min, {estimate['ahead']} ahead"
+    return f"  — 约 {low}–{high} 分钟 / about {low}–{high} min, {estimate['ahead']} ahead"
 
 
 def _summary(
