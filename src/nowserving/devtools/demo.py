@@ -14,8 +14,10 @@ import math
 import queue
 import random
 import statistics
+import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +26,7 @@ from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.store import EventLog
 from nowserving.client import BranchClient
 from nowserving.config import EXAMPLE, BranchConfig, load_config
+from nowserving.config.hardware import AudioSettings
 from nowserving.devtools.broker import LocalMosquitto
 from nowserving.protocol.views import BranchState, EventView
 from nowserving.server.app import BranchServer
@@ -39,14 +42,20 @@ PANELS = 2  # counters whose staff panel the demo opens
 
 
 class SimClock:
-    """Branch time: starts at `start` (epoch seconds) and runs `speed` times real time."""
+    """Branch time: stands at `start` (epoch seconds) until `begin`, then runs `speed` times
+    real time (the doors open at 09:00 however long the devices took to come up)."""
 
     def __init__(self, start: float, speed: float) -> None:
         self.start, self.speed = start, speed
-        self._t0 = time.monotonic()
+        self._t0: float | None = None
+
+    def begin(self) -> None:
+        if self._t0 is None:
+            self._t0 = time.monotonic()
 
     def __call__(self) -> float:
-        return self.start + (time.monotonic() - self._t0) * self.speed
+        t0 = self._t0
+        return self.start if t0 is None else self.start + (time.monotonic() - t0) * self.speed
 
     def real(self, simulated_s: float) -> float:
         return simulated_s / self.speed
@@ -121,6 +130,7 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
             for w in workers:
                 w.start()
             written: list[str] = []
+            voiced: Counter[str] = Counter()  # what the lobby's announcer did with each call
             if kiosk_demo is not None:
 
                 def staff(units: dict) -> None:  # the panels' counters, pressed by people
@@ -130,12 +140,13 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
                         workers.append(worker)
                         worker.start()
 
-                written = kiosk_demo(
+                written, voiced = kiosk_demo(
                     config, broker, clock, random.Random(rng.random()),
                     lambda r: _arrival(config, r), minutes, out, lines,
                     lambda event: _show(event, config, clock), panels, staff,
                 )  # fmt: skip
             else:
+                clock.begin()
                 end = time.monotonic() + clock.real(minutes * 60)
                 while time.monotonic() < end:
                     with contextlib.suppress(queue.Empty):
@@ -144,7 +155,7 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
             for w in workers:
                 w.join(timeout=10)
             state = watcher.state
-        _summary(config, server.store.path, state, out, written)
+        _summary(config, server.store.path, state, out, written, voiced, speed)
     return 0
 
 
@@ -294,9 +305,15 @@ def _wait_text(estimate: dict | None) -> str:
 
 
 def _summary(
-    config: BranchConfig, db: Path, state: BranchState | None, out: Path, written: list[str]
+    config: BranchConfig,
+    db: Path,
+    state: BranchState | None,
+    out: Path,
+    written: list[str],
+    voiced: Counter[str],
+    speed: float,
 ) -> None:
-    issued, waits = 0, []
+    issued, waits, calls = 0, [], 0
     issued_at: dict[str, float] = {}
     with EventLog(db) as events:
         for event in events.events():
@@ -305,6 +322,7 @@ def _summary(
                 issued_at[event.data["ticket"]] = event.at
             elif event.type == "ticket_called" and event.data["ticket"] in issued_at:
                 waits.append(event.at - issued_at[event.data["ticket"]])
+            calls += event.type in ("ticket_called", "ticket_recalled")
     print(f"\n{issued} tickets issued, {len(waits)} called", end="")
     if waits:
         print(
@@ -314,9 +332,37 @@ def _summary(
         )
     waiting = sum(s.waiting for s in state.services) if state else 0
     print(f"; {waiting} still waiting.")
-    print(
-        f"Look at: {out / 'demo.log'} (the server's log) and {db} (the durable event "
-        "log, an SQLite file: sqlite3 it and SELECT * FROM events)."
-    )
+    if voiced:
+        print(_voice_text(voiced, calls, speed))
+    print(f"Look at: {out / 'demo.log'} (the server's log) and {db} (the durable event log).")
     for line in written:
         print(f"  and {line}")
+    print(
+        "How close were the printed waits? "
+        f"{_command()} audit --db {db} --timezone {config.rules.timezone}"
+    )
+
+
+def _voice_text(voiced: Counter[str], calls: int, speed: float) -> str:
+    """What the lobby did with the calls: at the demo's speed, most come too late to say."""
+    late_s = AudioSettings().max_delay_s
+    fates = [f"{voiced['dropped']} dropped"]
+    fates += [f"{voiced[fate]} {fate}" for fate in ("silenced", "failed") if voiced[fate]]
+    if calls > sum(voiced.values()):
+        fates.append(f"{calls - sum(voiced.values())} never had their turn on the screen")
+    return (
+        f"The lobby spoke {voiced['finished']} of {calls} calls: a call not begun within "
+        f"{late_s:g} s of branch time is dropped, and at {speed:g}x speed that is "
+        f"{late_s / speed:.2g} s of real time ({'; '.join(fates)})."
+    )
+
+
+def _command() -> str:
+    """How to run nowserving from here: the venv's script (relative to the current
+    directory when it is below it), else the name on PATH."""
+    script = Path(sys.prefix) / "bin" / "nowserving"
+    if not script.exists():
+        return "nowserving"
+    with contextlib.suppress(ValueError):
+        return str(script.relative_to(Path.cwd()))
+    return str(script)
