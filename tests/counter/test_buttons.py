@@ -148,6 +148,17 @@ def test_no_broker_lights_the_error_lamp_and_skips_nobody(counter, connect, serv
     wait_for(lambda: not factory.pin(LAMPS["error"]).state)
 
 
+def test_next_with_nobody_waiting_is_routine(counter, server, caplog):
+    """GIVEN nobody waiting WHEN 'next' is pressed THEN the error lamp says so, and the
+    device's log has it as routine (INFO), not as a warning."""
+    unit, factory, _ = counter()
+    press(factory, BUTTONS["next"])
+    wait_for(lambda: factory.pin(LAMPS["error"]).state)  # lit after the refusal is logged
+    device = "nowserving.counter.app"  # the server logs the refusal too, in its own words
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == device]
+    assert said == [("INFO", "counter c1: next refused: nobody is waiting for counter c1")]
+
+
 def test_lamps_follow_the_counter(counter, connect, server):
     """Open and idle: open lit; someone waits: waiting lit; called: busy blinks; serving:
     busy lit; paused: open blinks; done: busy dark."""
