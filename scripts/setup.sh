@@ -49,13 +49,15 @@ PY
 )
 
 if [ ${#need_apt[@]} -gt 0 ] || [ -n "$missing_libs" ]; then
-  if [ "$(id -u)" -eq 0 ]; then sudo=""
-  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"
+  # apt-get without questions; sudo drops the caller's environment, so the variable is
+  # handed to it on its command line.
+  if [ "$(id -u)" -eq 0 ]; then as_root=(env DEBIAN_FRONTEND=noninteractive)
+  elif command -v sudo >/dev/null 2>&1; then as_root=(sudo DEBIAN_FRONTEND=noninteractive)
   else
     echo "setup: need ${need_apt[*]} $missing_libs; install them as root (apt-get install ...)" >&2
     exit 1
   fi
-  $sudo apt-get update -qq
+  "${as_root[@]}" apt-get update -qq
   for entry in "${qt_libs[@]}"; do
     read -r soname candidates <<<"$entry"
     grep -qxF "$soname" <<<"$missing_libs" || continue
@@ -73,7 +75,7 @@ if [ ${#need_apt[@]} -gt 0 ] || [ -n "$missing_libs" ]; then
     [[ " ${need_apt[*]} " == *" $chosen "* ]] || need_apt+=("$chosen")
   done
   echo "setup: installing ${need_apt[*]}"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends \
     "${need_apt[@]}" >/dev/null
 fi
 

@@ -133,6 +133,44 @@ def _fail_on_swallowed_thread_errors(monkeypatch):
     assert not errors, f"exception in a background thread: {errors!r}"
 
 
+class _LoggedExceptions(logging.Handler):
+    """Keeps every record of ERROR or worse that carries an exception: what a guarded
+    callback logs (`log.exception`) before it swallows what it raised."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.records.append(record)
+
+    def text(self) -> str:
+        formatter = logging.Formatter("%(threadName)s %(name)s: %(message)s")
+        return "\n\n".join(formatter.format(record) for record in self.records)
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_log_exception(request):
+    """An exception logged by a `nowserving` logger fails the test, on whatever thread and
+    also while the fixtures close, unless the test is marked `expect_log_exception` (it
+    provokes the error on purpose). A guarded callback logs and goes on, so without this a
+    bug in one would pass the suite. Like Home Assistant's `fail_on_log_exception`."""
+    handler = _LoggedExceptions()
+    logger = logging.getLogger("nowserving")
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("expect_log_exception") is None:
+        pytest.fail(
+            f"{len(handler.records)} exception(s) logged and swallowed (mark the test "
+            f"expect_log_exception if it provokes them):\n{handler.text()}",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(autouse=True)
 def _quiet_logs(caplog):
     caplog.set_level(logging.INFO, logger="nowserving")

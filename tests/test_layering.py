@@ -7,9 +7,11 @@ from __future__ import annotations
 import ast
 import sys
 import tomllib
+from functools import cache
 from pathlib import Path
 
 import nowserving
+from tests import extras
 
 SRC = Path(nowserving.__file__).parent
 ROLES = ("server", "kiosk", "counter", "display")
@@ -17,6 +19,7 @@ DEVICE_APPS = ("kiosk", "counter", "display")
 HARDWARE_AND_GUI = ("PySide6", "escpos", "gpiozero", "PIL", "qrcode")
 
 
+@cache
 def modules() -> dict[str, set[str]]:
     """Each module of the package (dotted, relative to nowserving) -> what it imports."""
     found = {}
@@ -110,6 +113,52 @@ def test_only_the_device_side_touches_qt_and_hardware():
         return False
 
     assert violations(bad) == []
+
+
+def libraries(module: str, found: dict[str, set[str]] | None = None) -> set[str]:
+    """The libraries outside the standard library that importing `module` (dotted, relative
+    to nowserving) may load: its own imports, at the top or in a function, and those of every
+    module of ours that it imports, its packages' `__init__` included."""
+    tree = modules()
+    found = {} if found is None else found
+    if module in found:
+        return found[module]
+    found[module] = needed = set()
+    parts = module.split(".")
+    ours_too = {".".join(parts[:n]) for n in range(1, len(parts))} & tree.keys()
+    for imported in tree.get(module, ()):
+        if imported == "nowserving" or imported.startswith("nowserving."):
+            dotted = imported.removeprefix("nowserving").lstrip(".") or "__init__"
+            ours_too |= {m for m in (dotted,) if m in tree}
+        elif imported.split(".")[0] not in sys.stdlib_module_names:
+            needed.add(imported.split(".")[0])
+    for other in ours_too:
+        needed |= libraries(other, found)
+    return needed
+
+
+def test_a_role_imports_only_the_adapters_its_extra_installs():
+    """GIVEN what each adapter loads (the printer: escpos, Pillow, qrcode; GPIO: gpiozero)
+    THEN a role's modules import, at the top or in a function, only adapters whose libraries
+    nowserving[<role>] installs: a display never reaches the ticket's layout, a server never
+    a pin (tests/test_extras.py imports each role with the rest blocked)."""
+    tree = modules()
+    adapters = [m for m in tree if layer(m) == "adapters"]
+    assert "adapters.printer.layout" in adapters and "adapters.gpio" in adapters
+    assert {"PIL", "qrcode"} <= libraries("adapters.printer.layout")
+    found = []
+    for module, imports in sorted(tree.items()):
+        role = layer(module)
+        if role not in ROLES:
+            continue
+        for imported in sorted(imports):
+            adapter = imported.removeprefix("nowserving.")
+            if adapter not in adapters:
+                continue
+            missing = libraries(adapter) - extras.allowed(role)
+            if missing:
+                found.append(f"{module} imports {adapter}, which needs {sorted(missing)}")
+    assert found == []
 
 
 def test_the_rules_see_every_module():

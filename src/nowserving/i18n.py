@@ -8,6 +8,9 @@ from functools import cache
 from pathlib import Path
 
 ASSETS = Path(__file__).parent / "assets"
+# The font of the screens and the printed ticket (Chinese included). Here, not beside the
+# ticket's layout: a display or a counter has no Pillow to import the layout with.
+FONT = ASSETS / "fonts" / "wqy-microhei.ttc"
 
 
 def assets_path(*parts: str) -> Path:

@@ -6,6 +6,8 @@ import contextlib
 import socket
 import threading
 
+import pytest
+
 from nowserving.adapters.mqtt import MqttLink
 from nowserving.adapters.store import EventLog
 from nowserving.adapters.systemd import Notifier, Watchdog
@@ -43,6 +45,7 @@ def notify_socket(tmp_path) -> tuple[socket.socket, dict[str, str]]:
     return sock, {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000"}
 
 
+@pytest.mark.expect_log_exception
 def test_the_watchdog_is_petted_only_while_the_app_is_healthy(tmp_path, caplog):
     """GIVEN a health check that fails for a while, then raises, then passes again
     WHEN the owner's loop ticks through it

@@ -8,6 +8,8 @@ import json
 import queue
 import threading
 
+import pytest
+
 from nowserving.adapters.mqtt import MqttLink
 from nowserving.adapters.store import EventLog
 from nowserving.client import UNREACHABLE, BranchClient
@@ -43,6 +45,7 @@ def test_a_command_sent_while_the_server_is_away_is_retried_and_applied_once(
             assert server.branch.issued["cash"] == 2
 
 
+@pytest.mark.expect_log_exception
 def test_a_callback_that_raises_does_not_stop_the_client(server, connect, caplog):
     """GIVEN a state callback that raises WHEN states arrive THEN the failure is logged and
     the client keeps receiving (replies, later states, events)."""

@@ -14,6 +14,7 @@ from nowserving.client import BranchClient
 from nowserving.config.device import DeviceConfig, parse_device_config
 from nowserving.counter.app import CounterDevice
 from tests.kiosk.test_buttons import press
+from tests.waiting import wait_until
 
 BUTTONS = {"next": 5, "recall": 6, "start": 13, "done": 19, "no_show": 20, "pause": 21}
 LAMPS = {"open": 17, "waiting": 27, "busy": 22, "error": 23}
@@ -53,13 +54,9 @@ def counter(server, broker, example_config):
         client.close()
 
 
-def wait_for(predicate, timeout: float = 10) -> None:
+def wait_for(predicate, timeout: float = 10):
     """Wait on a condition of the counter (its lamps are set on paho's thread)."""
-    done = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the counter never got there"
-        done.wait(0.02)
+    return wait_until(predicate, timeout, "the counter to get there")
 
 
 def issue(connect, n: int, service: str = "cash") -> list[str]:
@@ -77,7 +74,8 @@ def test_a_bounce_storm_calls_one_customer(counter, connect, server):
     wait_for(lambda: unit._state and unit._state.counter("c1").ticket is not None)
     assert server.branch.counters["c1"].ticket.endswith("/A001")
     assert [t.number for t in server.branch.waiting_line("cash")] == ["A002"]
-    assert factory.pin(LAMPS["busy"]).state  # blinking or lit: a customer is called
+    # The lamps follow the state a moment later, on the same thread: wait for them.
+    wait_for(lambda: unit.panel._modes.get("busy") == "blink")  # a customer is called
 
 
 def test_a_double_tap_calls_once(counter, connect, server):
@@ -150,6 +148,17 @@ def test_no_broker_lights_the_error_lamp_and_skips_nobody(counter, connect, serv
     wait_for(lambda: not factory.pin(LAMPS["error"]).state)
 
 
+def test_next_with_nobody_waiting_is_routine(counter, server, caplog):
+    """GIVEN nobody waiting WHEN 'next' is pressed THEN the error lamp says so, and the
+    device's log has it as routine (INFO), not as a warning."""
+    unit, factory, _ = counter()
+    press(factory, BUTTONS["next"])
+    wait_for(lambda: factory.pin(LAMPS["error"]).state)  # lit after the refusal is logged
+    device = "nowserving.counter.app"  # the server logs the refusal too, in its own words
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == device]
+    assert said == [("INFO", "counter c1: next refused: nobody is waiting for counter c1")]
+
+
 def test_lamps_follow_the_counter(counter, connect, server):
     """Open and idle: open lit; someone waits: waiting lit; called: busy blinks; serving:
     busy lit; paused: open blinks; done: busy dark."""
@@ -163,6 +172,7 @@ def test_lamps_follow_the_counter(counter, connect, server):
     wait_for(lambda: len(lamp["busy"].states) > 3)  # blinking
     press(factory, BUTTONS["start"])
     wait_for(lambda: unit._state.counter("c1").ticket.status == "serving")
+    wait_for(lambda: unit.panel._modes.get("busy") == "on")  # the lamps follow the state
     lamp["busy"].clear_states()
     threading.Event().wait(0.6)  # long enough to see a blink, were there one
     assert lamp["busy"].state and len(lamp["busy"].states) == 1
@@ -191,7 +201,9 @@ def test_the_feedback_keypad_rates_the_customer_just_finished_once(counter, conn
     press(factory, keypad["satisfied"])  # the same customer again: ignored
     wait_for(lambda: server.branch.tickets[ticket].rating == "unsatisfied")
     assert not factory.pin(lamps["feedback"]).state
-    rated = [e for e in server.store.events() if e.type == "ticket_rated"]
+    # The server's memory changes before its log is saved (the save comes before anything
+    # is published, not before the memory): wait for the log too.
+    rated = wait_for(lambda: [e for e in server.store.events() if e.type == "ticket_rated"])
     assert [e.data["rating"] for e in rated] == ["unsatisfied"]
 
 

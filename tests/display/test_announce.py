@@ -285,6 +285,7 @@ def test_without_an_audio_table_the_announcer_is_off(tmp_path):
     assert room.events == [("silenced", "A001", "audio is off")]
 
 
+@pytest.mark.expect_log_exception
 def test_a_failing_listener_does_not_stop_the_announcer(lobby, caplog):
     room = lobby(other_language=False)
     spoken = threading.Event()

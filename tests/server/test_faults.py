@@ -10,6 +10,8 @@ import sys
 import textwrap
 import threading
 
+import pytest
+
 from nowserving.adapters.store import EventLog
 from nowserving.config import EXAMPLE
 from nowserving.domain import Branch
@@ -26,6 +28,7 @@ def failing_estimates(branch, now):
     raise ZeroDivisionError("float division by zero (injected)")
 
 
+@pytest.mark.expect_log_exception
 def test_failing_estimates_are_left_out_and_the_branch_goes_on(
     example_config, broker, tmp_path, clock, connect, monkeypatch, caplog
 ):
@@ -59,6 +62,7 @@ def test_failing_estimates_are_left_out_and_the_branch_goes_on(
     logging.getLogger("nowserving.server.estimates").removeHandler(handler)
 
 
+@pytest.mark.expect_log_exception
 def test_a_command_that_raises_is_answered_recorded_and_leaves_the_log_true(
     server, connect, monkeypatch, tmp_path, caplog
 ):
@@ -94,6 +98,7 @@ def test_a_command_that_raises_is_answered_recorded_and_leaves_the_log_true(
     assert not server.done.is_set()
 
 
+@pytest.mark.expect_log_exception
 def test_a_failure_outside_commands_stops_the_server_loudly(server, connect, monkeypatch, caplog):
     """GIVEN publishing fails WHEN a command is handled THEN the apply loop ends, says so,
     and the server is marked failed (the process then exits non-zero)."""

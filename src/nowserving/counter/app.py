@@ -154,7 +154,10 @@ class CounterDevice:
             else:
                 self._error = None
         if not reply.ok:
-            log.warning("counter %s: %s refused: %s", self.counter, name, self._error)
+            # "Next" with nobody waiting is routine (staff see it on the error lamp), not a
+            # fault worth a warning in the device's log.
+            level = logging.INFO if reply.code == "queue_empty" else logging.WARNING
+            log.log(level, "counter %s: %s refused: %s", self.counter, name, self._error)
         self._refresh_lamps()
 
     def _take_state(self, state: BranchState) -> None:

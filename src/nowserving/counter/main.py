@@ -58,10 +58,10 @@ def _panel(config, counter, client, screenshot, size, language) -> int:
     from PySide6.QtCore import QSize
     from PySide6.QtGui import QFontDatabase, QGuiApplication
 
-    from nowserving.adapters.printer.layout import FONT
     from nowserving.client.qt import QtBranchBridge, quick_view, start_watchdog
     from nowserving.client.qt import screenshot as screenshot_view
     from nowserving.counter.panel import PanelController
+    from nowserving.i18n import FONT
 
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
     QFontDatabase.addApplicationFont(str(FONT))

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import random
 import statistics
+import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,6 +26,7 @@ from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.store import EventLog
 from nowserving.client import BranchClient
 from nowserving.config import EXAMPLE, BranchConfig, load_config
+from nowserving.config.hardware import AudioSettings
 from nowserving.devtools.broker import LocalMosquitto
 from nowserving.protocol.views import BranchState, EventView
 from nowserving.server.app import BranchServer
@@ -38,14 +42,20 @@ PANELS = 2  # counters whose staff panel the demo opens
 
 
 class SimClock:
-    """Branch time: starts at `start` (epoch seconds) and runs `speed` times real time."""
+    """Branch time: stands at `start` (epoch seconds) until `begin`, then runs `speed` times
+    real time (the doors open at 09:00 however long the devices took to come up)."""
 
     def __init__(self, start: float, speed: float) -> None:
         self.start, self.speed = start, speed
-        self._t0 = time.monotonic()
+        self._t0: float | None = None
+
+    def begin(self) -> None:
+        if self._t0 is None:
+            self._t0 = time.monotonic()
 
     def __call__(self) -> float:
-        return self.start + (time.monotonic() - self._t0) * self.speed
+        t0 = self._t0
+        return self.start if t0 is None else self.start + (time.monotonic() - t0) * self.speed
 
     def real(self, simulated_s: float) -> float:
         return simulated_s / self.speed
@@ -120,6 +130,7 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
             for w in workers:
                 w.start()
             written: list[str] = []
+            voiced: Counter[str] = Counter()  # what the lobby's announcer did with each call
             if kiosk_demo is not None:
 
                 def staff(units: dict) -> None:  # the panels' counters, pressed by people
@@ -129,12 +140,13 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
                         workers.append(worker)
                         worker.start()
 
-                written = kiosk_demo(
+                written, voiced = kiosk_demo(
                     config, broker, clock, random.Random(rng.random()),
                     lambda r: _arrival(config, r), minutes, out, lines,
                     lambda event: _show(event, config, clock), panels, staff,
                 )  # fmt: skip
             else:
+                clock.begin()
                 end = time.monotonic() + clock.real(minutes * 60)
                 while time.monotonic() < end:
                     with contextlib.suppress(queue.Empty):
@@ -143,7 +155,7 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
             for w in workers:
                 w.join(timeout=10)
             state = watcher.state
-        _summary(config, server.store.path, state, out, written)
+        _summary(config, server.store.path, state, out, written, voiced, speed)
     return 0
 
 
@@ -192,10 +204,12 @@ def _counter(
     def pause(simulated_s: float) -> bool:
         return stop.wait(clock.real(simulated_s))
 
+    serves = config.rules.counters[config.devices[device].counter].services
     with BranchClient(broker, config.rules.branch_id, device) as counter:
         while not stop.is_set():
-            reply = counter.request("call_next")
-            if not reply.ok:
+            # Staff call when someone waits (another counter may be quicker: then refused).
+            reply = counter.request("call_next") if _waiting(counter.state, serves) else None
+            if reply is None or not reply.ok:
                 if pause(30):
                     return
                 continue
@@ -226,6 +240,10 @@ def _panel_staff(unit, config: BranchConfig, clock, rng: random.Random, stop) ->
         return stop.wait(clock.real(simulated_s))
 
     while not stop.is_set():
+        if not _waiting(unit._state, unit.services):  # staff call when someone waits
+            if pause(30):
+                return
+            continue
         unit.press("next")
         if pause(5):
             return
@@ -242,6 +260,11 @@ def _panel_staff(unit, config: BranchConfig, clock, rng: random.Random, stop) ->
         if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
             return
         unit.press("done")
+
+
+def _waiting(state: BranchState | None, services) -> int:
+    """How many wait for `services`, as the branch's last summary says."""
+    return sum(s.waiting for s in state.services if s.id in services) if state else 0
 
 
 def _clock_text(at: float, config: BranchConfig) -> str:
@@ -271,19 +294,26 @@ def _show(event: EventView, config: BranchConfig, clock: SimClock) -> None:
 
 
 def _wait_text(estimate: dict | None) -> str:
-    """The wait as a ticket prints it: "约 3–8 分钟 / about 3-8 min"."""
+    """The wait as the ticket prints it: "约 3–8 分钟 / about 3–8 min", in the ticket's whole
+    minutes (kiosk/app.py: the low end rounded down, the high end up; "now" up to 1)."""
     if not estimate:
         return ""
-    if estimate["high"] < 60:
+    low, high = int(estimate["low"] // 60), max(1, math.ceil(estimate["high"] / 60))
+    if high <= 1:
         return "  — 马上 / now"
-    low, high = int(estimate["low"] // 60), max(1, round(estimate["high"] / 60))
-    return f"  — 约 {low}–{high} 分钟 / about {low}-{high} min, {estimate['ahead']} ahead"
+    return f"  — 约 {low}–{high} 分钟 / about {low}–{high} min, {estimate['ahead']} ahead"
 
 
 def _summary(
-    config: BranchConfig, db: Path, state: BranchState | None, out: Path, written: list[str]
+    config: BranchConfig,
+    db: Path,
+    state: BranchState | None,
+    out: Path,
+    written: list[str],
+    voiced: Counter[str],
+    speed: float,
 ) -> None:
-    issued, waits = 0, []
+    issued, waits, calls = 0, [], 0
     issued_at: dict[str, float] = {}
     with EventLog(db) as events:
         for event in events.events():
@@ -292,6 +322,7 @@ def _summary(
                 issued_at[event.data["ticket"]] = event.at
             elif event.type == "ticket_called" and event.data["ticket"] in issued_at:
                 waits.append(event.at - issued_at[event.data["ticket"]])
+            calls += event.type in ("ticket_called", "ticket_recalled")
     print(f"\n{issued} tickets issued, {len(waits)} called", end="")
     if waits:
         print(
@@ -301,9 +332,37 @@ def _summary(
         )
     waiting = sum(s.waiting for s in state.services) if state else 0
     print(f"; {waiting} still waiting.")
-    print(
-        f"Look at: {out / 'demo.log'} (the server's log) and {db} (the durable event "
-        "log, an SQLite file: sqlite3 it and SELECT * FROM events)."
-    )
+    if voiced:
+        print(_voice_text(voiced, calls, speed))
+    print(f"Look at: {out / 'demo.log'} (the server's log) and {db} (the durable event log).")
     for line in written:
         print(f"  and {line}")
+    print(
+        "How close were the printed waits? "
+        f"{_command()} audit --db {db} --timezone {config.rules.timezone}"
+    )
+
+
+def _voice_text(voiced: Counter[str], calls: int, speed: float) -> str:
+    """What the lobby did with the calls: at the demo's speed, most come too late to say."""
+    late_s = AudioSettings().max_delay_s
+    fates = [f"{voiced['dropped']} dropped"]
+    fates += [f"{voiced[fate]} {fate}" for fate in ("silenced", "failed") if voiced[fate]]
+    if calls > sum(voiced.values()):
+        fates.append(f"{calls - sum(voiced.values())} never had their turn on the screen")
+    return (
+        f"The lobby spoke {voiced['finished']} of {calls} calls: a call not begun within "
+        f"{late_s:g} s of branch time is dropped, and at {speed:g}x speed that is "
+        f"{late_s / speed:.2g} s of real time ({'; '.join(fates)})."
+    )
+
+
+def _command() -> str:
+    """How to run nowserving from here: the venv's script (relative to the current
+    directory when it is below it), else the name on PATH."""
+    script = Path(sys.prefix) / "bin" / "nowserving"
+    if not script.exists():
+        return "nowserving"
+    with contextlib.suppress(ValueError):
+        return str(script.relative_to(Path.cwd()))
+    return str(script)

@@ -14,17 +14,18 @@ import queue
 import random
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
-from PySide6.QtCore import QSize, QTimer
+from PySide6.QtCore import QEventLoop, QSize, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 
 from nowserving.adapters.audio import FilePlayer, SystemPlayer
 from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
-from nowserving.adapters.printer.layout import FONT, preview
+from nowserving.adapters.printer.layout import preview
 from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge, quick_view
 from nowserving.config import BranchConfig
@@ -37,6 +38,7 @@ from nowserving.display.app import DisplayController
 from nowserving.display.main import build_view as build_display
 from nowserving.display.main import open_announcer
 from nowserving.display.voice import VoiceError, generate
+from nowserving.i18n import FONT
 from nowserving.kiosk.app import KioskController
 from nowserving.kiosk.main import build_view
 from nowserving.kiosk.printing import PrintQueue
@@ -116,9 +118,11 @@ def run_kiosk_demo(
     show: Callable[[object], None],
     panels: list[str] = (),
     start_staff: Callable[[dict], None] | None = None,
-) -> list[str]:
-    """Run the kiosk, and the staff panels of the counters named in `panels`, until
-    `minutes` of branch time have passed; returns what was written."""
+) -> tuple[list[str], Counter[str]]:
+    """Run the kiosk, and the staff panels of the counters named in `panels`, from when
+    every device is up (the branch's clock begins then) until `minutes` of branch time have
+    passed; returns what was written, and what the lobby's announcer did with the calls
+    ("finished": spoken, "dropped": too late, ...)."""
     windowed = has_display()
     if not windowed:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -146,6 +150,11 @@ def run_kiosk_demo(
     view.show()
     counters = [_open_panel(config, broker, device_id) for device_id in panels]
     lobby, lobby_client, lobby_view, announcer, spoken = _open_lobby(config, broker, out, windowed)
+    voiced: Counter[str] = Counter()
+    announcer.when_event = lambda event, call, detail: voiced.update((event,))  # its thread
+    devices = [lobby_client, *(panel_client for _, _, panel_client, _ in counters)]
+    _until_up(lambda: controller.online and all(device.state for device in devices))
+    clock.begin()  # the doors open: customers come, and branch time runs
     if start_staff is not None:
         start_staff({device_id: c[0] for device_id, c in zip(panels, counters, strict=True)})
 
@@ -230,4 +239,17 @@ def run_kiosk_demo(
     prints.close()
     spool.close()
     view.close()
-    return written
+    return written, voiced
+
+
+def _until_up(ready: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    """Run Qt's loop until `ready()` (every device connected, with the branch's state), or
+    for `timeout_s` at most: the demo then goes on and its devices catch up."""
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.timeout.connect(lambda: ready() and loop.quit())
+    poll.start(20)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    if not ready():
+        loop.exec()
+    poll.stop()

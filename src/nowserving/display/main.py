@@ -12,7 +12,6 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtQuick import QQuickView
 
-from nowserving.adapters.printer.layout import FONT
 from nowserving.client import BranchClient, broker_for
 from nowserving.client.qt import QtBranchBridge, quick_view, start_watchdog
 from nowserving.client.qt import screenshot as screenshot_view
@@ -22,6 +21,7 @@ from nowserving.config.hardware import AudioSettings
 from nowserving.display.announce import Announcer
 from nowserving.display.app import DisplayController
 from nowserving.display.model import FRESH_S
+from nowserving.i18n import FONT
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,11 @@ from PySide6.QtCore import QEventLoop, QSize, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 
 from nowserving import __version__
-from nowserving.adapters.printer.layout import FONT
 from nowserving.client.qt import quick_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
 from nowserving.errors import NowservingError
-from nowserving.i18n import text
+from nowserving.i18n import FONT, text
 
 QML = Path(__file__).parent / "qml"
 

@@ -14,12 +14,12 @@ from PySide6.QtQuick import QQuickView
 
 from nowserving.adapters.gpio import Panel, pin_factory
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
-from nowserving.adapters.printer.layout import FONT
 from nowserving.client import BranchClient, broker_for
 from nowserving.client.qt import QtBranchBridge, quick_view, start_watchdog
 from nowserving.client.qt import screenshot as screenshot_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
+from nowserving.i18n import FONT
 from nowserving.kiosk.app import KioskController, TicketImages
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from nowserving.adapters.printer.device import Paper, TicketPrinter
 from nowserving.adapters.printer.layout import Part
+from nowserving.errors import PrinterError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,10 @@ class PrintQueue:
                     self.printer.print_ticket(parts)
                     if self._keep is not None:
                         self._keep(number, parts)
-                except Exception as err:  # PrinterError, or a bug: the customer must know
+                except PrinterError as err:  # paper, cover, cable: the customer must know
+                    error = str(err)
+                except Exception as err:  # a bug: the customer must know, and so must we
+                    log.exception("printing %s failed", number)
                     error = str(err)
             self.status = {
                 "printer": "error" if error else "ok",
@@ -64,5 +68,14 @@ class PrintQueue:
                 "last_error": error or self.status["last_error"],
             }
             if self._on_status is not None:
-                self._on_status(self.status)
-            done(number, error)  # printer thread -> GUI thread (the callee hands it over)
+                self._tell("status", self._on_status, self.status)
+            # printer thread -> GUI thread (the callee hands it over)
+            self._tell("done", done, number, error)
+
+    def _tell(self, what: str, callback: Callable, *args) -> None:
+        """Call back, and go on printing if the callback fails (one bug must not end the
+        printing of every ticket after it)."""
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("the printer's %s callback %r failed", what, callback)

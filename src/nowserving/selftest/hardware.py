@@ -26,11 +26,13 @@ from nowserving.errors import NowservingError
 from nowserving.protocol import Role
 from nowserving.selftest.report import FAIL, OK, SKIP, WARN, Check
 
-# What each role imports besides the base: missing, the app cannot start (a broken update).
+# What each role's service starts from: imported here as the service would import it, so
+# that an update lacking a library of the role fails its self-test (and rolls back) rather
+# than the next start. A staff device runs no service of its own.
 ROLE_MODULES = {
-    Role.KIOSK: ("PySide6.QtQuick", "escpos", "PIL", "qrcode", "gpiozero"),
-    Role.COUNTER: ("gpiozero",),
-    Role.DISPLAY: ("PySide6.QtQuick",),
+    Role.KIOSK: ("nowserving.kiosk.main",),
+    Role.COUNTER: ("nowserving.counter.main",),
+    Role.DISPLAY: ("nowserving.display.main",),
     Role.STAFF: (),
 }
 BUSY_HINT = " (is the role's service running? it holds the hardware: stop it first)"
@@ -47,7 +49,7 @@ class Hardware:
 
 
 def check_software(device: DeviceConfig) -> Check:
-    """The version, and that what the role needs is installed and imports."""
+    """The version, and that the role's entry module, with everything it needs, imports."""
     missing = []
     for module in ROLE_MODULES.get(device.role, ()):
         try:

@@ -16,9 +16,8 @@ from functools import cache
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
-from nowserving.i18n import assets_path, text
+from nowserving.i18n import FONT, text
 
-FONT = assets_path("fonts", "wqy-microhei.ttc")
 PAPER_DOTS = {58: 384, 80: 576}  # printable width at 203 dpi
 QR_MODULE_DOTS = {58: 5, 80: 6}  # size of one QR module, in dots
 MARGIN_DOTS = 8
