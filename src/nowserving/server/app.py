@@ -75,6 +75,7 @@ SWITCH_INTERVAL_S = 0.0005
 FREEZE_EVERY = 2000  # events between two gc.freeze() calls
 CHECK_AGAIN_S = 10.0  # the broker's retained state not read by then: ask again
 QUARANTINE_S = 30.0  # a flooding device is not listened to for this long
+HELD_QOS0 = 10_000  # QoS 0 commands kept while the broker is checked, at most
 
 
 @dataclass
@@ -302,7 +303,10 @@ class BranchServer:
                 self._retained[item.topic] = item.payload
             return []
         if not self.serving:
-            self._held.append(item)  # not acknowledged: the broker keeps it meanwhile
+            # Not acknowledged: the broker keeps a QoS 1 command meanwhile (20 at most in
+            # flight). QoS 0 ones have no such bound: a flood of them is not kept.
+            if item.qos or len(self._held) < HELD_QOS0:
+                self._held.append(item)
             return []
         return [item]
 
