@@ -27,7 +27,7 @@ from _common import command_line, describe_machine, load_branch_config  # noqa: 
 
 from nowserving.adapters.store import EventLog  # noqa: E402
 from nowserving.config import load_config  # noqa: E402
-from nowserving.domain import Branch, Command  # noqa: E402
+from nowserving.domain import Branch, Command, NewcomerEstimates  # noqa: E402
 
 DAY = 86_400
 
@@ -35,6 +35,7 @@ DAY = 86_400
 def make_log(rules, path: Path, n_events: int, snapshot_every: int) -> None:
     rng = random.Random(1)
     branch = Branch(rules)
+    newcomers = NewcomerEstimates()  # tickets carry estimates, as the server's do
     counters = list(rules.counters)
     services = list(rules.services)
     at = 1_795_395_600.0  # 2026-11-23 09:00 in Shanghai
@@ -60,7 +61,7 @@ def make_log(rules, path: Path, n_events: int, snapshot_every: int) -> None:
                 if status == "called" and rng.random() < 0.05:
                     kind = "recall" if branch.tickets[current].recalls < 2 else "no_show"
                 command = Command(f"c{i}", kind, counter, at, {"counter": counter})
-            events, _, _ = branch.handle(command)
+            events, _, _ = branch.handle(command, newcomers.estimate)
             batch.extend(events)
             if len(batch) >= 1000:
                 log.append(batch)

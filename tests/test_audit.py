@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from nowserving.adapters.store import EventLog
 from nowserving.audit import audit_rows, audit_text
-from nowserving.domain import Branch, Command
+from nowserving.domain import Branch, Command, NewcomerEstimates
 from tests.conftest import T0
 
 
 def test_audit_counts_calls_inside_the_printed_interval(tmp_path, rules):
-    branch = Branch(rules)
+    branch, newcomers = Branch(rules), NewcomerEstimates()
     with EventLog(tmp_path / "e.sqlite") as log:
 
         def run(i, kind, at, **args):
-            events, outcome, _ = branch.handle(Command(f"a{i}", kind, "d", at, args))
+            events, outcome, _ = branch.handle(
+                Command(f"a{i}", kind, "d", at, args), newcomers.estimate
+            )
             log.append(events)
             return outcome
 

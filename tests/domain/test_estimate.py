@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import itertools
+import weakref
 from dataclasses import replace
 
 import pytest
 
-from nowserving.domain import Branch, Command, CounterSpec
+from nowserving.domain import Branch, Command, CounterSpec, NewcomerEstimates
 from nowserving.domain.estimate import Estimator
 from nowserving.domain.gamma import gamma_quantile
 from tests.conftest import T0, small_rules
 
 _ids = itertools.count()
 M = 300.0  # every customer occupies a counter for 5 minutes in these cases
+_newcomers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def handle(branch: Branch, command: Command) -> tuple:
+    """`branch.handle`, with new tickets estimated as the server does (one
+    `NewcomerEstimates` per branch, kept across commands)."""
+    newcomers = _newcomers.setdefault(branch, NewcomerEstimates())
+    return branch.handle(command, newcomers.estimate)
 
 
 def run(branch: Branch, kind: str, at: float, **args) -> dict:
-    _, outcome, _ = branch.handle(Command(f"e{next(_ids)}", kind, "d", at, args))
+    _, outcome, _ = handle(branch, Command(f"e{next(_ids)}", kind, "d", at, args))
     assert outcome["ok"], outcome
     return outcome
 
@@ -145,7 +154,7 @@ def test_the_estimate_given_at_issue_is_recorded_in_the_event():
     at = teach(branch, "a", "c1")
     run(branch, "issue_ticket", at, service="a")
     run(branch, "call_next", at, counter="c1")
-    events, outcome, _ = branch.handle(Command("x", "issue_ticket", "k", at, {"service": "a"}))
+    events, outcome, _ = handle(branch, Command("x", "issue_ticket", "k", at, {"service": "a"}))
     recorded = events[-1].data["estimate"]
     low, high = round(gamma_quantile(M, M * M, 0.1), 2), round(gamma_quantile(M, M * M, 0.9), 2)
     # Nobody judged yet: the model's interval is the printed one.
@@ -211,7 +220,7 @@ def test_a_service_nobody_can_serve_ends_the_simulation():
         run(branch, "issue_ticket", at + i, service="a", priority="priority")
     run(branch, "close_counter", at + 10, counter="c2")
     run(branch, "close_counter", at + 10, counter="c3")
-    _, outcome, _ = branch.handle(Command("b1", "issue_ticket", "k", at + 61, {"service": "b"}))
+    _, outcome, _ = handle(branch, Command("b1", "issue_ticket", "k", at + 61, {"service": "b"}))
     assert outcome["ok"]
     assert branch.tickets[outcome["ticket"]].estimate is None
     tickets, arrivals = Estimator(branch, at + 62).for_all()

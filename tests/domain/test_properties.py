@@ -7,7 +7,7 @@ from collections import Counter as Tally
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nowserving.domain import Branch, Command
+from nowserving.domain import Branch, Command, NewcomerEstimates
 from nowserving.domain.model import ACTIVE
 from nowserving.domain.policy import call_key
 from tests.conftest import T0, small_rules
@@ -57,7 +57,7 @@ steps = st.lists(st.tuples(action, st.floats(0, 900)), max_size=120)
 
 
 def drive(plan) -> tuple[Branch, list, list[Command]]:
-    branch = Branch(RULES)
+    branch, newcomers = Branch(RULES), NewcomerEstimates()  # events carry estimates
     events, sent = [], []
     at = T0
     for (kind, args), dt in plan:
@@ -80,7 +80,7 @@ def drive(plan) -> tuple[Branch, list, list[Command]]:
         else:
             command = Command(f"c{len(sent)}", kind, "dev", at, args)
         before = branch.to_dict()
-        new, _, duplicate = branch.handle(command)
+        new, _, duplicate = branch.handle(command, newcomers.estimate)
         if duplicate:
             assert new == [] and branch.to_dict() == before, "a repeated id changed state"
         else:

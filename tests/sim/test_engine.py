@@ -87,8 +87,8 @@ def one_day(scenario: Scenario, seed: int = 1) -> list:
     events = []
     handle = run.branch.handle
 
-    def recording(command):
-        new, outcome, duplicate = handle(command)
+    def recording(command, estimate=None):
+        new, outcome, duplicate = handle(command, estimate)
         events.extend(new)
         return new, outcome, duplicate
 

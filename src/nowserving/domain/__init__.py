@@ -1,7 +1,8 @@
 """The queue domain: pure Python, standard library only, no clock and no I/O.
 
 State is a fold of events (`Branch.apply`); commands are decided into events
-(`Branch.decide`). Time always comes in as an argument.
+(`Branch.handle`). A new ticket's wait estimate comes from `NewcomerEstimates`, which the
+caller holds and passes in. Time always comes in as an argument.
 """
 
 from nowserving.domain.branch import Branch, Seen
@@ -16,6 +17,7 @@ from nowserving.domain.model import (
     Ticket,
     TicketStatus,
 )
+from nowserving.domain.newcomer import NewcomerEstimates
 
 __all__ = [
     "EVENT_TYPES",
@@ -25,6 +27,7 @@ __all__ = [
     "CounterSpec",
     "CounterState",
     "Event",
+    "NewcomerEstimates",
     "Priority",
     "Seen",
     "Service",

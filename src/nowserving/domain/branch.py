@@ -2,19 +2,21 @@
 
 `decide_*` methods read state and return event drafts (or raise DomainError); only
 `apply` changes state, so replaying the log through `apply` rebuilds the same branch.
+A new ticket's wait estimate comes from a collaborator the caller passes to `handle`
+(`domain/newcomer.py`), and is recorded in the event: the fold never estimates.
 """
 
 from __future__ import annotations
 
 import bisect
-import logging
 import math
 import re
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from nowserving.domain.commands import Command, remember_key
-from nowserving.domain.estimate import Estimator
 from nowserving.domain.events import Event
 from nowserving.domain.learning import Learner
 from nowserving.domain.model import (
@@ -28,8 +30,6 @@ from nowserving.domain.model import (
 from nowserving.domain.policy import boost, call_key, pick_next
 from nowserving.errors import DomainError
 
-log = logging.getLogger(__name__)
-
 # How many command outcomes are remembered for at-most-once delivery. A device retries
 # within seconds; this covers far more than a busy branch's whole day.
 REMEMBERED_COMMANDS = 50_000
@@ -37,11 +37,11 @@ RECENT_CALLS = 10
 LEASE_DEFAULT, LEASE_MAX = 20, 100  # numbers per lease_numbers, by default and at most
 RATINGS = ("satisfied", "neutral", "unsatisfied")
 NOTICE_MINUTES, NOTICES = 30, 5  # a notice lasts 30 min by default; at most 5 are shown
-# A newcomer estimate made off the command path is the starting point (shifted by the
-# change in people ahead) for tickets issued up to this long after it was made.
-ANCHOR_S = 30.0
 
 Draft = tuple  # (event type, data) or (event type, data, the Command it is for)
+# (branch as it stands, service, priority, at) -> a new ticket's estimate as its event
+# records it, or None; never raises (`NewcomerEstimates.estimate` is the one in use).
+EstimateNewcomer = Callable[["Branch", str, str, float], "dict | None"]
 
 
 class Branch:
@@ -75,18 +75,20 @@ class Branch:
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
         self.notices: list[dict] = []  # for the lobby: text, language, at, until, device
         self.learner = Learner(rules.services, _priors(rules))
-        # The last newcomer's estimate per (service, priority), for reuse within a second;
-        # dropped whenever a counter opens, pauses or closes. Not state: never folded.
-        self._recent: dict[tuple[str, str], tuple[float, object]] = {}
-        # Newcomer estimates made off the command path (see `anchor_estimates`), same keys.
-        self._anchors: dict[tuple[str, str], tuple[float, object]] = {}
-        self._counters_changed = 0  # seq of the last event that dropped them
+        # Seq of the last event after which the counters serve differently (one opened,
+        # paused or closed; a new day): estimates made before it describe another future.
+        # Not in snapshots: a branch loaded from one takes the snapshot's seq.
+        self.counters_changed = 0
 
     # ----- commands -------------------------------------------------------------------
 
-    def handle(self, command: Command) -> tuple[list[Event], dict, bool]:
+    def handle(
+        self, command: Command, estimate: EstimateNewcomer | None = None
+    ) -> tuple[list[Event], dict, bool]:
         """Apply `command` at most once: returns (new events, outcome, was_duplicate).
 
+        A ticket issued online gets its wait estimate from `estimate`, called with the
+        branch as it stands before the ticket (without one, the event records none).
         Ids are remembered per device. The same id again from the same device is answered
         with the first outcome; with a different request it is refused with `id_reused`.
         Anything but a DomainError raised while deciding propagates: the caller contains
@@ -103,6 +105,8 @@ class Branch:
                 return [], refusal, True
             return [], known, True
         decide = getattr(self, f"_decide_{command.type}", None)
+        if command.type == "issue_ticket":  # the one decision that records an estimate
+            decide = partial(self._decide_issue_ticket, estimate=estimate)
         events = self._start_day_if_due(command)
         try:
             if decide is None:
@@ -217,7 +221,9 @@ class Branch:
             data["reason"] = reason
         return ("ticket_called", data)
 
-    def _decide_issue_ticket(self, cmd: Command, args: dict) -> list[Draft]:
+    def _decide_issue_ticket(
+        self, cmd: Command, args: dict, estimate: EstimateNewcomer | None = None
+    ) -> list[Draft]:
         rules = self.rules
         service = rules.services.get(args.get("service"))
         if service is None:
@@ -236,30 +242,8 @@ class Branch:
                 "service_full", f"{service.id} has issued all {service.capacity} tickets today"
             )
         number = service.number_text(service.first_number + self.numbered.get(service.id, 0))
-        key = (service.id, priority)
-        try:
-            estimator = Estimator(self, cmd.at)
-            anchor = self._anchors.get(key)
-            if anchor is not None and cmd.at - anchor[0] < ANCHOR_S:
-                estimate = estimator.for_new_ticket(*key, anchor, reuse_s=ANCHOR_S)
-            else:
-                estimate = estimator.for_new_ticket(*key, self._recent.get(key))
-                if not estimator.reused:
-                    # Reuse is anchored to the fresh estimate: a steady stream of arrivals
-                    # must not ride one simulation for minutes, one second at a time.
-                    self._recent[key] = (cmd.at, estimate)
-        except Exception:
-            # An estimate is advice: a failing one must never refuse a customer a ticket.
-            log.exception("no wait estimate for a new %s ticket", service.id)
-            estimate = None
-        if estimate:
-            raw = (estimate.raw_low, estimate.raw_high)
-            estimate = estimate.to_dict()
-            if None not in raw:  # the model's own interval: what calibration learns from
-                estimate["raw"] = [round(raw[0], 2), round(raw[1], 2)]
-        else:
-            estimate = None
-        return [self._issued(number, service, language, priority, args, estimate=estimate)]
+        waits = estimate(self, service.id, priority, cmd.at) if estimate is not None else None
+        return [self._issued(number, service, language, priority, args, estimate=waits)]
 
     def _check_open(self, service, at: float) -> None:
         if self.rules.past_cutoff(service, at):
@@ -571,14 +555,8 @@ class Branch:
                 if counter.state is CounterState.OPEN:
                     counter.free_since = at
 
-    def _forget_newcomer_estimates(self, event: Event) -> None:
-        """The future changed shape (a counter opened, paused or closed; a new day)."""
-        self._recent.clear()
-        self._anchors.clear()
-        self._counters_changed = event.seq
-
     def _apply_day_started(self, event: Event, data: dict) -> None:
-        self._forget_newcomer_estimates(event)
+        self.counters_changed = event.seq
         self.business_day = data["day"]
         self.issued = {s: 0 for s in self.rules.services}
         self.numbered = {s: 0 for s in self.rules.services}
@@ -728,7 +706,7 @@ class Branch:
         ticket.finished_at = event.at
 
     def _apply_counter_opened(self, event: Event, data: dict) -> None:
-        self._forget_newcomer_estimates(event)
+        self.counters_changed = event.seq
         counter = self.counters[data["counter"]]
         if counter.state is CounterState.PAUSED and counter.since is not None:
             self.learner.paused_for(event.at - counter.since)
@@ -737,13 +715,13 @@ class Branch:
             counter.free_since = event.at
 
     def _apply_counter_paused(self, event: Event, data: dict) -> None:
-        self._forget_newcomer_estimates(event)
+        self.counters_changed = event.seq
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.PAUSED, data["reason"]
         counter.since, counter.free_since = event.at, None
 
     def _apply_counter_closed(self, event: Event, data: dict) -> None:
-        self._forget_newcomer_estimates(event)
+        self.counters_changed = event.seq
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.CLOSED, None
 
@@ -768,20 +746,6 @@ class Branch:
 
     # ----- views and snapshots --------------------------------------------------------
 
-    def anchor_estimates(self, at: float, arrivals: dict[str, object], seq: int) -> None:
-        """Newcomer estimates (per service, default priority) made at `at` from the state
-        at `seq`, off the command path: a ticket issued soon after starts from them, so
-        issuing never has to simulate a long line. Ignored when a counter opened, paused
-        or closed since `seq` (the anchors were dropped then and these predate it)."""
-        if seq < self._counters_changed:
-            return
-        default = next(iter(self.rules.priorities))
-        for service, estimate in arrivals.items():
-            if estimate is not None and estimate.mean > 0:
-                self._anchors[(service, default)] = (at, estimate)
-            else:
-                self._anchors.pop((service, default), None)
-
     def frozen_copy(self) -> Branch:
         """A copy of what estimates read, which later events do not change: for
         estimating on another thread while this one goes on applying commands."""
@@ -797,7 +761,7 @@ class Branch:
         other.recent_calls = deque(maxlen=RECENT_CALLS)
         other.notices = []
         other.learner = self.learner.copy()
-        other._recent, other._anchors, other._counters_changed = {}, {}, self._counters_changed
+        other.counters_changed = self.counters_changed
         return other
 
     def ahead_of(self, ticket: Ticket) -> int:
@@ -853,6 +817,7 @@ class Branch:
         branch.recent_calls.extend(d["recent_calls"])
         branch.notices = list(d.get("notices", []))
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
+        branch.counters_changed = branch.seq  # when is unknown: at the latest, by now
         return branch
 
 

@@ -16,7 +16,9 @@ Commands that arrive meanwhile wait, unacknowledged.
 What is published is split so that each consumer gets only what it shows: a small
 retained summary (`state`) after every batch, each service's whole line (`line/<service>`)
 when it changed (at most every LINE_EVERY_S), and wait estimates made on another thread
-(`server/estimates.py`), never on the command path.
+(`server/estimates.py`), never on the command path. A new ticket's own estimate, which
+its event records, comes from `newcomers` (`domain/newcomer.py`), which starts from the
+worker's latest newcomer estimates, so issuing seldom simulates.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.adapters.store import EventLog
 from nowserving.adapters.systemd import Notifier
 from nowserving.config import BranchConfig
-from nowserving.domain import Branch, Command, Event
+from nowserving.domain import Branch, Command, Event, NewcomerEstimates
 from nowserving.errors import ProtocolError, RefusedToServe
 from nowserving.protocol import (
     PROTOCOL_VERSION,
@@ -118,6 +120,8 @@ class BranchServer:
         self.clock = clock
         self.topics = Topics(config.rules.branch_id)
         self.branch: Branch = log_store.load(config.rules)
+        # Estimates for new tickets, started from the worker's (see `_take_estimates`).
+        self.newcomers = NewcomerEstimates()
         self.inbox: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -367,7 +371,7 @@ class BranchServer:
             )
         if seen is not None and seen.ahead_of(self.branch):
             # Another process may have written the same log since it was loaded.
-            self.branch = self.store.load(self.config.rules)
+            self._reload()
         if seen is not None and seen.ahead_of(self.branch):
             where = (
                 f"the event log {self.store.path} is at epoch {self.branch.epoch}, seq "
@@ -420,7 +424,7 @@ class BranchServer:
             return reply_to, self._answer_itself(command_id)
         command = Command(command_id, kind, device_id, self.clock(), args)
         try:
-            new_events, outcome, duplicate = self.branch.handle(command)
+            new_events, outcome, duplicate = self.branch.handle(command, self.newcomers.estimate)
         except Exception:
             log.exception("command %s %s from %s failed", command_id, kind, device_id)
             new_events, outcome = self._contain(command, events)
@@ -518,10 +522,15 @@ class BranchServer:
         with `internal_error`, so that its redelivery is answered instead of retried."""
         self.store.append(events[self._committed :])
         self._committed = len(events)
-        self.branch = self.store.load(self.config.rules)
+        self._reload()
         return self.branch.reject(
             command, "internal_error", "the server failed to handle this command; see its log"
         )
+
+    def _reload(self) -> None:
+        """The branch as the log has it, and nothing kept from before, as on a restart."""
+        self.branch = self.store.load(self.config.rules)
+        self.newcomers = NewcomerEstimates()
 
     def _authorize(self, device_id: str, kind: str, args: dict, command_id: str) -> dict:
         device = self.config.devices.get(device_id)
@@ -657,7 +666,7 @@ class BranchServer:
         self.estimates = item.estimates  # None when they failed: left out, not stale
         if item.estimates is not None:
             _, arrivals, at, seq = item.estimates
-            self.branch.anchor_estimates(at, arrivals, seq)
+            self.newcomers.anchor(self.branch, at, arrivals, seq)
         self._lines_due.update(self.config.rules.services)
 
     def _publish_status(self, online: bool) -> None:

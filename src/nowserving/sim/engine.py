@@ -11,7 +11,15 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
-from nowserving.domain import Branch, BranchRules, Command, CounterSpec, Priority, Service
+from nowserving.domain import (
+    Branch,
+    BranchRules,
+    Command,
+    CounterSpec,
+    NewcomerEstimates,
+    Priority,
+    Service,
+)
 from nowserving.sim.draws import ServiceDraws
 from nowserving.sim.world import Scenario, SimService
 
@@ -104,6 +112,9 @@ class _Simulation:
         self.scenario, self.limit, self.progress = scenario, limit, progress
         self.rules = _rules(scenario)
         self.branch = Branch(self.rules)
+        # No estimating process here: each newcomer is estimated as it comes (a simulated
+        # one reused for a second).
+        self.newcomers = NewcomerEstimates()
         self.ids = itertools.count()
         rng = random.Random(seed)
         self.draws = {s.id: ServiceDraws(s, random.Random(rng.random())) for s in scenario.services}
@@ -120,9 +131,8 @@ class _Simulation:
         self.closing: set[str] = set()  # counters to close once their customer is done
 
     def run(self, kind: str, at: float, **args) -> tuple[list, dict]:
-        events, outcome, _ = self.branch.handle(
-            Command(f"s{next(self.ids)}", kind, "sim", at, args)
-        )
+        command = Command(f"s{next(self.ids)}", kind, "sim", at, args)
+        events, outcome, _ = self.branch.handle(command, self.newcomers.estimate)
         return events, outcome
 
     def push(self, at: float, kind: str, what: str) -> None:

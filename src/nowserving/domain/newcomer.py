@@ -1,0 +1,107 @@
+"""The wait a new ticket is given at issue: what its `ticket_issued` event records.
+
+`NewcomerEstimates` is held by whoever applies commands (the server, the simulator) and
+handed to `Branch.handle` as `newcomers.estimate`; the branch calls it while deciding an
+online ticket and puts what it returns in the event. So replaying the log never
+recomputes an estimate, and the branch keeps no estimator's caches.
+
+Simulating a newcomer costs milliseconds, which a burst of tickets at shared counters
+would pay one after another. So this keeps two things the branch's events never see:
+
+- **anchors**: newcomer estimates the server made off the command path
+  (`server/estimates.py`); a ticket issued up to `ANCHOR_S` after one starts from it,
+  shifted by the change in people ahead;
+- **the recent estimate** per (service, priority): reused, shifted the same way, within
+  `estimate.REUSE_S` of a fresh one (`Estimator.for_new_ticket`).
+
+Both are forgotten when a counter opens, pauses or closes, or a day starts (the branch's
+`counters_changed`), and anchors made from a state older than that are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from nowserving.domain.estimate import Estimate, Estimator
+
+if TYPE_CHECKING:
+    from nowserving.domain.branch import Branch
+
+log = logging.getLogger(__name__)
+
+# A newcomer estimate made off the command path is the starting point (shifted by the
+# change in people ahead) for tickets issued up to this long after it was made.
+ANCHOR_S = 30.0
+
+_Key = tuple[str, str]  # (service, priority)
+
+
+class NewcomerEstimates:
+    """Estimates for new tickets, with the anchors and the reuse cache that keep them cheap."""
+
+    def __init__(self) -> None:
+        # The last fresh newcomer estimate per (service, priority): (made at, estimate).
+        self._recent: dict[_Key, tuple[float, Estimate]] = {}
+        # Newcomer estimates made off the command path (see `anchor`), same keys.
+        self._anchors: dict[_Key, tuple[float, Estimate]] = {}
+        self._counters_changed = 0  # the branch's `counters_changed` the two were kept under
+
+    def estimate(self, branch: Branch, service: str, priority: str, at: float) -> dict | None:
+        """The estimate for a ticket of `service` and `priority` issued at `at` into
+        `branch` (as it stands before the ticket), as the `ticket_issued` event records it:
+        `Estimate.to_dict()` plus the model's own interval as `raw`. None when no open
+        counter serves the service, or when estimating failed (logged): an estimate is
+        advice, and a failing one must never refuse a customer a ticket."""
+        self._forget_if_counters_changed(branch)
+        key = (service, priority)
+        try:
+            estimator = Estimator(branch, at)
+            anchor = self._anchors.get(key)
+            if anchor is not None and at - anchor[0] < ANCHOR_S:
+                estimate = estimator.for_new_ticket(*key, anchor, reuse_s=ANCHOR_S)
+            else:
+                estimate = estimator.for_new_ticket(*key, self._recent.get(key))
+                if not estimator.reused:
+                    # Reuse is anchored to the fresh estimate: a steady stream of arrivals
+                    # must not ride one simulation for minutes, one second at a time.
+                    self._recent[key] = (at, estimate)
+        except Exception:
+            log.exception("no wait estimate for a new %s ticket", service)
+            return None
+        return _recorded(estimate)
+
+    def anchor(
+        self, branch: Branch, at: float, arrivals: dict[str, Estimate | None], seq: int
+    ) -> None:
+        """Newcomer estimates (per service, default priority) made at `at` from `branch`'s
+        state at `seq`, off the command path: a ticket issued soon after starts from them,
+        so issuing never has to simulate a long line. Ignored when a counter opened, paused
+        or closed (or a day started) since `seq`: they describe a future that changed."""
+        self._forget_if_counters_changed(branch)
+        if seq < branch.counters_changed:
+            return
+        default = next(iter(branch.rules.priorities))
+        for service, estimate in arrivals.items():
+            if estimate is not None and estimate.mean > 0:
+                self._anchors[(service, default)] = (at, estimate)
+            else:
+                self._anchors.pop((service, default), None)
+
+    def _forget_if_counters_changed(self, branch: Branch) -> None:
+        """The future changed shape (a counter opened, paused or closed; a new day)."""
+        if branch.counters_changed != self._counters_changed:
+            self._recent.clear()
+            self._anchors.clear()
+            self._counters_changed = branch.counters_changed
+
+
+def _recorded(estimate: Estimate | None) -> dict | None:
+    """`estimate` as a `ticket_issued` event carries it."""
+    if not estimate:
+        return None
+    recorded = estimate.to_dict()
+    raw = (estimate.raw_low, estimate.raw_high)
+    if None not in raw:  # the model's own interval: what calibration learns from
+        recorded["raw"] = [round(raw[0], 2), round(raw[1], 2)]
+    return recorded

@@ -1,0 +1,131 @@
+"""A new ticket's estimate: asked of `NewcomerEstimates` by the branch, recorded in the event."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import pytest
+
+from nowserving.domain import Branch, Command, CounterSpec, NewcomerEstimates
+from nowserving.domain.estimate import Estimate, Estimator
+from nowserving.domain.newcomer import ANCHOR_S
+from tests.conftest import T0, small_rules
+
+_ids = itertools.count()
+# Made off the command path for a newcomer at `a` with nobody ahead.
+ANCHORED = Estimate(600.0, 300.0, 1200.0, 0)
+
+
+def anchored(branch: Branch) -> Estimate:
+    """ANCHORED, made with as many ahead as wait at `a` now (so it is taken unshifted)."""
+    return Estimate(600.0, 300.0, 1200.0, len(branch.lines["a"]))
+
+
+def shared() -> tuple[Branch, NewcomerEstimates]:
+    """Two counters that both serve `a` and `b`, so a newcomer is simulated; the day
+    started (at T0, with a ticket for `b`)."""
+    counters = {c: CounterSpec(c, {}, ("a", "b")) for c in ("c1", "c2")}
+    branch, newcomers = Branch(small_rules(counters=counters)), NewcomerEstimates()
+    issue(branch, newcomers, T0, "b")
+    return branch, newcomers
+
+
+def issue(branch: Branch, newcomers: NewcomerEstimates | None, at: float, service="a") -> dict:
+    """Issue a ticket; returns the estimate its event records."""
+    command = Command(f"n{next(_ids)}", "issue_ticket", "k", at, {"service": service})
+    events, outcome, _ = branch.handle(command, newcomers.estimate if newcomers else None)
+    assert outcome["ok"], outcome
+    return events[-1].data["estimate"]
+
+
+def test_without_an_estimator_the_branch_records_no_estimate_and_never_estimates(monkeypatch):
+    """GIVEN no estimator passed to `handle` WHEN tickets are issued THEN their events
+    record `estimate: null`, and nothing was estimated (the fold stays a fold)."""
+
+    def no_estimating(*args, **kwargs):
+        raise AssertionError("the branch estimated on its own")
+
+    monkeypatch.setattr(Estimator, "__init__", no_estimating)
+    branch = Branch(small_rules())
+    assert issue(branch, None, T0) is None
+    assert branch.tickets[f"{branch.business_day}/A001"].estimate is None
+
+
+def test_a_failing_estimate_never_refuses_a_ticket(monkeypatch, caplog):
+    """GIVEN the estimator raises WHEN a ticket is issued THEN it is issued without an
+    estimate, and the failure is logged."""
+
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(Estimator, "for_new_ticket", boom)
+    branch, newcomers = shared()
+    with caplog.at_level(logging.ERROR, "nowserving.domain.newcomer"):
+        assert issue(branch, newcomers, T0 + 1) is None
+    assert "no wait estimate for a new a ticket" in caplog.text
+
+
+def test_an_anchor_is_the_start_for_tickets_issued_within_anchor_s():
+    """GIVEN a newcomer estimate made off the command path WHEN tickets are issued soon
+    after THEN the first gets it as it was, the next shifted by one more ahead; after
+    ANCHOR_S, the newcomer is simulated afresh."""
+    branch, newcomers = shared()
+    newcomers.anchor(branch, T0 + 1, {"a": ANCHORED, "b": None}, branch.seq)
+    assert issue(branch, newcomers, T0 + 2) == {
+        "mean": 600.0,
+        "low": 300.0,
+        "high": 1200.0,
+        "ahead": 0,
+    }
+    second = issue(branch, newcomers, T0 + 3)
+    assert second["ahead"] == 1 and second["mean"] > 600.0
+    assert "raw" not in second  # what was anchored had none: nothing for calibration
+    fresh = issue(branch, newcomers, T0 + 1 + ANCHOR_S)
+    assert fresh["ahead"] == 2 and "raw" in fresh  # the model's own interval, from its run
+
+
+@pytest.mark.parametrize("change", ["pause_counter", "close_counter"])
+def test_a_counter_change_drops_anchors_and_ignores_older_ones(change):
+    """GIVEN an anchor WHEN a counter pauses (or closes) THEN the next ticket is simulated
+    afresh; and an anchor made from the state before the change, arriving after it, is
+    ignored. One from the state after it counts."""
+    branch, newcomers = shared()
+    newcomers.anchor(branch, T0 + 1, {"a": ANCHORED}, branch.seq)
+    before = branch.seq
+    command = Command(f"n{next(_ids)}", change, "c2", T0 + 2, {"counter": "c2"})
+    assert branch.handle(command, newcomers.estimate)[1]["ok"]
+    assert issue(branch, newcomers, T0 + 3)["mean"] != 600.0
+    newcomers.anchor(branch, T0 + 4, {"a": anchored(branch)}, before)
+    assert issue(branch, newcomers, T0 + 5)["mean"] != 600.0
+    newcomers.anchor(branch, T0 + 6, {"a": anchored(branch)}, branch.seq)
+    assert issue(branch, newcomers, T0 + 7)["mean"] == 600.0
+
+
+def test_a_new_day_drops_anchors():
+    """GIVEN an anchor made seconds before the business day ends WHEN a ticket is issued
+    seconds into the next THEN it is simulated afresh (the day started in between)."""
+    branch, newcomers = shared()
+    next_day = branch.rules.day_began(T0) + 86_400
+    newcomers.anchor(branch, next_day - 5, {"a": ANCHORED}, branch.seq)
+    assert issue(branch, newcomers, next_day + 5)["mean"] != 600.0
+
+
+def test_replaying_tickets_with_estimates_gives_the_same_state():
+    """GIVEN tickets issued with anchored and simulated estimates WHEN their events are
+    replayed into a new branch, with no estimator THEN the state is the same: estimates
+    are facts in the events, never recomputed."""
+    counters = {c: CounterSpec(c, {}, ("a", "b")) for c in ("c1", "c2")}
+    branch, newcomers = Branch(small_rules(counters=counters)), NewcomerEstimates()
+    events = []
+    for i in range(8):
+        if i == 2:
+            newcomers.anchor(branch, T0 + 20 * i, {"a": anchored(branch)}, branch.seq)
+        command = Command(f"r{i}", "issue_ticket", "k", T0 + 20 * i, {"service": "a"})
+        events += branch.handle(command, newcomers.estimate)[0]
+    printed = [e.data["estimate"]["mean"] for e in events if e.type == "ticket_issued"]
+    assert printed[2] == 600.0 and printed[1] != 600.0  # anchored; simulated before
+    replayed = Branch(branch.rules)
+    for event in events:
+        replayed.apply(event)
+    assert replayed.to_dict() == branch.to_dict()
