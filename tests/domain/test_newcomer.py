@@ -52,6 +52,7 @@ def test_without_an_estimator_the_branch_records_no_estimate_and_never_estimates
     assert branch.tickets[f"{branch.business_day}/A001"].estimate is None
 
 
+@pytest.mark.expect_log_exception
 def test_a_failing_estimate_never_refuses_a_ticket(monkeypatch, caplog):
     """GIVEN the estimator raises WHEN a ticket is issued THEN it is issued without an
     estimate, and the failure is logged."""
