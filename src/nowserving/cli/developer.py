@@ -10,8 +10,8 @@ from nowserving.cli.options import branch_option
 from nowserving.errors import ConfigError
 
 
-def add_demo(commands) -> None:
-    parser = commands.add("demo", "run a whole branch on this machine, simulated", run_demo)
+def _add_demo(commands) -> None:
+    parser = commands.add("demo", "run a whole branch on this machine, simulated", _run_demo)
     parser.add_argument("--config", type=Path, help="branch config (default: the example bank)")
     parser.add_argument(
         "--minutes",
@@ -34,15 +34,15 @@ def add_demo(commands) -> None:
     parser.add_argument("--seed", type=int, default=1)
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def _run_demo(args: argparse.Namespace) -> int:
     from nowserving.devtools.demo import run_demo as run
 
     return run(args.config, args.minutes, args.speed, args.out, args.seed)
 
 
-def add_simulate(commands) -> None:
+def _add_simulate(commands) -> None:
     parser = commands.add(
-        "simulate", "simulate a branch day and measure wait estimates", run_simulate
+        "simulate", "simulate a branch day and measure wait estimates", _run_simulate
     )
     parser.add_argument(
         "--scenario",
@@ -53,7 +53,7 @@ def add_simulate(commands) -> None:
     parser.add_argument("--seed", type=int, default=1)
 
 
-def run_simulate(args: argparse.Namespace) -> int:
+def _run_simulate(args: argparse.Namespace) -> int:
     from nowserving.sim import SCENARIOS, load_scenario, simulate
     from nowserving.sim.metrics import evaluate, format_day, format_report
 
@@ -75,11 +75,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_scenarios(commands) -> None:
-    commands.add("scenarios", "list the built-in simulation scenarios", run_scenarios)
+def _add_scenarios(commands) -> None:
+    commands.add("scenarios", "list the built-in simulation scenarios", _run_scenarios)
 
 
-def run_scenarios(args: argparse.Namespace) -> int:
+def _run_scenarios(args: argparse.Namespace) -> int:
     from nowserving.sim import SCENARIOS
 
     for name, scenario in SCENARIOS.items():
@@ -87,11 +87,11 @@ def run_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_ticket_preview(commands) -> None:
+def _add_ticket_preview(commands) -> None:
     parser = commands.add(
         "ticket-preview",
         "write a sample ticket as a picture and as the printer's bytes",
-        run_ticket_preview,
+        _run_ticket_preview,
     )
     branch_option(parser, required=False)
     parser.add_argument("--language", default="zh")
@@ -101,7 +101,7 @@ def add_ticket_preview(commands) -> None:
     parser.add_argument("--escpos", type=Path, help="write the exact printer bytes here")
 
 
-def run_ticket_preview(args: argparse.Namespace) -> int:
+def _run_ticket_preview(args: argparse.Namespace) -> int:
     from nowserving.adapters.printer.preview import write_preview
     from nowserving.config import EXAMPLE, load_config
 
@@ -113,11 +113,11 @@ def run_ticket_preview(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_announce_preview(commands) -> None:
+def _add_announce_preview(commands) -> None:
     parser = commands.add(
         "announce-preview",
         "write the WAV that the lobby display would play for a call",
-        run_announce_preview,
+        _run_announce_preview,
     )
     parser.add_argument("--number", required=True, help="the ticket number, e.g. A012")
     parser.add_argument("--counter", required=True, help="the counter's id, e.g. c3")
@@ -133,7 +133,7 @@ def add_announce_preview(commands) -> None:
     branch_option(parser, required=False)
 
 
-def run_announce_preview(args: argparse.Namespace) -> int:
+def _run_announce_preview(args: argparse.Namespace) -> int:
     from nowserving.config import EXAMPLE, load_config
     from nowserving.display.announce import write_preview
 
@@ -146,4 +146,4 @@ def run_announce_preview(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = (add_demo, add_simulate, add_scenarios, add_ticket_preview, add_announce_preview)
+COMMANDS = (_add_demo, _add_simulate, _add_scenarios, _add_ticket_preview, _add_announce_preview)

@@ -12,11 +12,11 @@ from nowserving.cli.options import branch_option, device_and_branch, readable_fi
 from nowserving.errors import ConfigError
 
 
-def add_provision(commands) -> None:
+def _add_provision(commands) -> None:
     parser = commands.add(
         "provision",
         "make the devices' bundles and the broker's users, ACL, TLS and bridge",
-        run_provision,
+        _run_provision,
     )
     branch_option(parser)
     parser.add_argument(
@@ -52,7 +52,7 @@ def add_provision(commands) -> None:
     )  # fmt: skip
 
 
-def run_provision(args: argparse.Namespace) -> int:
+def _run_provision(args: argparse.Namespace) -> int:
     from nowserving.config import load_config
     from nowserving.provision import Settings, provision
 
@@ -71,12 +71,14 @@ def run_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_broker_acl(commands) -> None:
-    parser = commands.add("broker-acl", "print the Mosquitto ACL file for a branch", run_broker_acl)
+def _add_broker_acl(commands) -> None:
+    parser = commands.add(
+        "broker-acl", "print the Mosquitto ACL file for a branch", _run_broker_acl
+    )
     branch_option(parser)
 
 
-def run_broker_acl(args: argparse.Namespace) -> int:
+def _run_broker_acl(args: argparse.Namespace) -> int:
     from nowserving.config import load_config
     from nowserving.protocol.acl import mosquitto_acl
 
@@ -93,11 +95,11 @@ def _bundle_options(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def add_self_test(commands) -> None:
+def _add_self_test(commands) -> None:
     parser = commands.add(
         "self-test",
         "check this device on site and publish the result in its status",
-        run_self_test,
+        _run_self_test,
     )
     _bundle_options(parser, "this device's config")
     parser.add_argument(
@@ -123,7 +125,7 @@ def add_self_test(commands) -> None:
     )
 
 
-def run_self_test(args: argparse.Namespace) -> int:
+def _run_self_test(args: argparse.Namespace) -> int:
     from nowserving.selftest import Options
     from nowserving.selftest import run_self_test as run
 
@@ -143,16 +145,16 @@ def run_self_test(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def add_branch_status(commands) -> None:
+def _add_branch_status(commands) -> None:
     parser = commands.add(
         "branch-status",
         "every device's status and last self-test (a staff device's login)",
-        run_branch_status,
+        _run_branch_status,
     )
     _bundle_options(parser, "a staff device's config (it may read status/#)")
 
 
-def run_branch_status(args: argparse.Namespace) -> int:
+def _run_branch_status(args: argparse.Namespace) -> int:
     from nowserving.selftest.branch_status import read_statuses, status_table
 
     device, config = device_and_branch(args)
@@ -168,13 +170,13 @@ def run_branch_status(args: argparse.Namespace) -> int:
     return 0 if well else 1
 
 
-def add_print_test(commands) -> None:
-    parser = commands.add("print-test", "print a self-test ticket on this kiosk", run_print_test)
+def _add_print_test(commands) -> None:
+    parser = commands.add("print-test", "print a self-test ticket on this kiosk", _run_print_test)
     parser.add_argument("--device", type=Path, required=True, help="the kiosk's config")
     branch_option(parser, required=False)
 
 
-def run_print_test(args: argparse.Namespace) -> int:
+def _run_print_test(args: argparse.Namespace) -> int:
     from nowserving.adapters.printer.preview import print_test
     from nowserving.config import EXAMPLE, load_config, load_device_config
 
@@ -186,16 +188,16 @@ def run_print_test(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_voice_clips(commands) -> None:
+def _add_voice_clips(commands) -> None:
     parser = commands.add(
-        "voice-clips", "make a language's clips for spoken calls, with espeak-ng", run_voice_clips
+        "voice-clips", "make a language's clips for spoken calls, with espeak-ng", _run_voice_clips
     )
     parser.add_argument("--language", required=True, help="e.g. zh or en")
     parser.add_argument("--out", type=Path, required=True, help="the clip set's folder")
     branch_option(parser, required=False)
 
 
-def run_voice_clips(args: argparse.Namespace) -> int:
+def _run_voice_clips(args: argparse.Namespace) -> int:
     import time
 
     from nowserving.config import EXAMPLE, load_config
@@ -212,10 +214,10 @@ def run_voice_clips(args: argparse.Namespace) -> int:
 
 
 COMMANDS = (
-    add_provision,
-    add_broker_acl,
-    add_self_test,
-    add_branch_status,
-    add_print_test,
-    add_voice_clips,
+    _add_provision,
+    _add_broker_acl,
+    _add_self_test,
+    _add_branch_status,
+    _add_print_test,
+    _add_voice_clips,
 )

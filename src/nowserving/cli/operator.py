@@ -13,8 +13,8 @@ from nowserving.errors import RefusedToServe, StoreError
 from nowserving.server.ratelimit import COMMANDS_AT_ONCE, COMMANDS_PER_S
 
 
-def add_server(commands) -> None:
-    parser = commands.add("server", "run the branch server", run_server)
+def _add_server(commands) -> None:
+    parser = commands.add("server", "run the branch server", _run_server)
     branch_option(parser)
     broker_options(parser)
     parser.add_argument(
@@ -51,7 +51,7 @@ def add_server(commands) -> None:
     )
 
 
-def run_server(args: argparse.Namespace) -> int:
+def _run_server(args: argparse.Namespace) -> int:
     from nowserving.adapters.mqtt import Broker
     from nowserving.adapters.store import EventLog
     from nowserving.config import load_config
@@ -96,15 +96,15 @@ def run_server(args: argparse.Namespace) -> int:
     return 1 if server.failure is not None else 0
 
 
-def add_new_log(commands) -> None:
+def _add_new_log(commands) -> None:
     parser = commands.add(
-        "new-log", "make a branch's new, empty event log (the server's first start)", run_new_log
+        "new-log", "make a branch's new, empty event log (the server's first start)", _run_new_log
     )
     branch_option(parser)
     parser.add_argument("--db", type=Path, required=True, help="the event log file to make")
 
 
-def run_new_log(args: argparse.Namespace) -> int:
+def _run_new_log(args: argparse.Namespace) -> int:
     from nowserving.adapters.store import EventLog
     from nowserving.config import load_config
 
@@ -119,11 +119,11 @@ def run_new_log(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_check_config(commands) -> None:
+def _add_check_config(commands) -> None:
     parser = commands.add(
         "check-config",
         "validate a branch config (and a device's) and say what is wrong",
-        run_check_config,
+        _run_check_config,
     )
     parser.add_argument("file", type=Path, nargs="?", help="the branch config (TOML)")
     parser.add_argument(
@@ -131,7 +131,7 @@ def add_check_config(commands) -> None:
     )
 
 
-def run_check_config(args: argparse.Namespace) -> int:
+def _run_check_config(args: argparse.Namespace) -> int:
     from nowserving.config import (
         EXAMPLE,
         check_device_against_branch,
@@ -161,21 +161,21 @@ def run_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_audit(commands) -> None:
+def _add_audit(commands) -> None:
     parser = commands.add(
         "audit",
         "how often customers were called within the wait printed on their ticket",
-        run_audit,
+        _run_audit,
     )
     parser.add_argument("--db", type=Path, required=True, help="the server's event log")
     parser.add_argument("--timezone", help="IANA time zone for the hours (default: UTC)")
 
 
-def run_audit(args: argparse.Namespace) -> int:
+def _run_audit(args: argparse.Namespace) -> int:
     from nowserving.audit import audit_text
 
     print(audit_text(args.db, args.timezone or "UTC"))
     return 0
 
 
-COMMANDS = (add_server, add_new_log, add_check_config, add_audit)
+COMMANDS = (_add_server, _add_new_log, _add_check_config, _add_audit)
