@@ -1,3 +1,5 @@
+"""`python -m nowserving`: the `nowserving` command."""
+
 import sys
 
 from nowserving.cli import main

@@ -46,6 +46,7 @@ def audit_rows(db: str | Path, timezone: str = "UTC") -> list[dict]:
 
 
 def audit_text(db: str | Path, timezone: str = "UTC") -> str:
+    """How often customers were called inside their printed interval, as a text table."""
     rows = audit_rows(db, timezone)
     if not rows:
         return "no customer with a recorded estimate has been called yet"

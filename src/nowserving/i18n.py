@@ -34,4 +34,5 @@ def text(language: str, key: str, **values: object) -> str:
 
 
 def languages() -> list[str]:
+    """The languages whose texts ship with the package."""
     return sorted(p.stem for p in assets_path("i18n").glob("*.toml"))

@@ -67,6 +67,7 @@ class SystemPlayer:
 
     @property
     def name(self) -> str:
+        """The player's name, as logs and the display's status say it."""
         return Path(self.command[0]).name if self.command else "none"
 
     def probe(self) -> str | None:
@@ -105,6 +106,7 @@ class SystemPlayer:
         return None
 
     def play(self, wav: bytes, stop: threading.Event) -> None:
+        """Play `wav` to its end, or until `stop` is set."""
         if self.command is None:
             raise PlayerError("no audio output (probe found none)")
         self._run(self.command, wav, stop, wav_seconds(wav) + GRACE_S)
@@ -188,12 +190,15 @@ class FilePlayer:
 
     @property
     def name(self) -> str:
+        """The player's name, as logs and the display's status say it."""
         return "file"
 
     def probe(self) -> str | None:
+        """Why it cannot play (None: it can)."""
         return None
 
     def play(self, wav: bytes, stop: threading.Event) -> None:
+        """Write `wav` to the folder (a file per call), taking as long as it would play."""
         started = self.clock()
         with self._lock:
             path = self.folder / f"{len(self.played) + 1:03d}.wav"

@@ -138,6 +138,7 @@ class Panel:
                 led.off()
 
     def close(self) -> None:
+        """Release every pin (idempotent)."""
         for device in [*self.buttons.values(), *self.leds.values()]:
             device.close()
         self.buttons, self.leds = {}, {}

@@ -37,6 +37,7 @@ class Broker:
 
     @classmethod
     def parse(cls, text: str, **kwargs) -> Broker:
+        """HOST:PORT, with the other fields from `kwargs`."""
         host, _, port = text.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"broker must be HOST:PORT, not {text!r}")
@@ -132,6 +133,7 @@ class MqttLink:
         self._started = True
 
     def wait_connected(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the link to be connected and subscribed."""
         return self.connected.wait(timeout)
 
     @property
@@ -177,6 +179,7 @@ class MqttLink:
     def publish(
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
     ) -> paho.MQTTMessageInfo:
+        """Publish now, or when connected again (paho keeps QoS 1 messages meanwhile)."""
         return self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def ack(self, mid: int, qos: int) -> None:
@@ -184,6 +187,7 @@ class MqttLink:
         self._client.ack(mid, qos)
 
     def close(self) -> None:
+        """Disconnect cleanly (no last will) and stop paho's thread (idempotent)."""
         if self._started:
             self._started = False
             self.connected.clear()  # so the disconnect below is not reported as a loss

@@ -119,6 +119,7 @@ class EventLog:
         self.close()
 
     def close(self) -> None:
+        """Close the database (idempotent)."""
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -147,6 +148,7 @@ class EventLog:
             raise StoreError(f"cannot append to event log {self.path}: {err}") from err
 
     def last_seq(self) -> int:
+        """The seq of the last event in the log (0 when it has none)."""
         row = self._db.execute("SELECT max(seq) FROM events").fetchone()
         return row[0] or 0
 
@@ -169,6 +171,7 @@ class EventLog:
             ) from err
 
     def save_snapshot(self, branch: Branch) -> None:
+        """Save `branch` as a snapshot at its seq, keeping the newest two."""
         state = json.dumps(branch.to_dict(), ensure_ascii=False, separators=(",", ":"))
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")

@@ -28,6 +28,7 @@ class Notifier:
         self.watchdog_interval = int(usec) / 3e6 if usec.isdigit() else None
 
     def notify(self, state: str) -> None:
+        """Send `state` to systemd's notify socket (nothing when not under systemd)."""
         if self._address is None:
             return
         # If systemd went away there is nobody to tell: a failed send is not an error.
@@ -35,9 +36,11 @@ class Notifier:
             sock.sendto(state.encode(), self._address)
 
     def ready(self, status: str = "") -> None:
+        """READY=1: the service is up (with a status line)."""
         self.notify("READY=1" + (f"\nSTATUS={status}" if status else ""))
 
     def watchdog(self) -> None:
+        """WATCHDOG=1: the service is still healthy."""
         self.notify("WATCHDOG=1")
 
 

@@ -152,6 +152,7 @@ class BranchClient:
 
     @property
     def connected(self) -> bool:
+        """Whether the link to the broker is up now."""
         return self.link.connected.is_set()
 
     def start(self, wait_s: float | None = 10.0) -> None:
@@ -166,6 +167,8 @@ class BranchClient:
             )
 
     def close(self) -> None:
+        """Stop retrying, say offline (a clean status, not the will), disconnect; pending
+        commands are cancelled."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
@@ -183,6 +186,7 @@ class BranchClient:
     # ----- commands ---------------------------------------------------------------------
 
     def new_command_id(self) -> str:
+        """A command id unique to this device and session."""
         return f"{self.device_id}-{self._session}-{next(self._ids)}"
 
     def send(

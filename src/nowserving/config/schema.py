@@ -118,6 +118,7 @@ class Problems:
         self.items: list[str] = []
 
     def add(self, where: str, message: str) -> None:
+        """Note a problem at `where`."""
         self.items.append(f"{where}: {message}")
 
     def raise_if_any(self, source: str) -> None:

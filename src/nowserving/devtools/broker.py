@@ -25,6 +25,7 @@ class BrokerUnavailable(NowservingError, RuntimeError):
 
 
 def find_mosquitto() -> str:
+    """The mosquitto binary's path; BrokerUnavailable when it is not installed."""
     path = shutil.which("mosquitto") or shutil.which("mosquitto", path=SEARCH_PATH)
     if path is None:
         raise BrokerUnavailable("mosquitto is not installed: sudo apt-get install mosquitto")
@@ -32,6 +33,7 @@ def find_mosquitto() -> str:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -75,6 +77,7 @@ class LocalMosquitto:
     def config_text(self) -> str:
         # Run as whoever starts it: as root, Mosquitto would otherwise switch to the
         # `mosquitto` user, which cannot read a private work directory.
+        """The config file Mosquitto is started with."""
         user = f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
         if self.config is not None:
             return (
@@ -92,6 +95,7 @@ class LocalMosquitto:
         )
 
     def start(self, timeout: float = 10.0) -> None:
+        """Start Mosquitto and wait until every listener takes connections."""
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(self.config_text())
         self._proc = subprocess.Popen(
@@ -114,6 +118,7 @@ class LocalMosquitto:
         raise BrokerUnavailable(f"mosquitto did not listen on port {waiting[0]} in {timeout} s")
 
     def stop(self) -> None:
+        """Stop Mosquitto (SIGTERM, then SIGKILL after 5 s); idempotent."""
         if self._proc is not None:
             self._proc.terminate()
             try:
@@ -126,6 +131,7 @@ class LocalMosquitto:
             self._proc = None
 
     def restart(self) -> None:
+        """Stop and start again on the same ports."""
         self.stop()
         self.start()
 

@@ -34,6 +34,7 @@ class ShownCall:
 
     @property
     def key(self) -> tuple[str, int]:
+        """What identifies a call: its ticket and how often it was recalled."""
         return (self.ticket, self.recalls)
 
 

@@ -216,10 +216,12 @@ def scale(samples: array.array, gain: float) -> array.array:
 
 
 def silence(seconds: float) -> array.array:
+    """`seconds` of silence at the clips' sample rate."""
     return array.array("h", bytes(2 * round(seconds * RATE)))
 
 
 def duration(samples: array.array) -> float:
+    """How long `samples` play, in seconds."""
     return len(samples) / RATE
 
 
@@ -235,6 +237,7 @@ def wav_bytes(samples: array.array) -> bytes:
 
 
 def write_wav(path: Path, samples: array.array) -> None:
+    """Write `samples` as a mono 16-bit WAV file."""
     path.write_bytes(wav_bytes(samples))
 
 

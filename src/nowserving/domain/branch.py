@@ -797,6 +797,7 @@ class Branch:
 
     @classmethod
     def from_dict(cls, rules: BranchRules, d: dict) -> Branch:
+        """The branch a snapshot (`to_dict`) describes."""
         branch = cls(rules)
         branch.seq = d["seq"]
         branch.epoch = d["epoch"]
@@ -832,6 +833,7 @@ class Seen:
     numbers: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def ahead_of(self, branch: Branch) -> bool:
+        """Whether devices have seen a later state than `branch` is at."""
         return (self.epoch, self.seq) > (branch.epoch, branch.seq)
 
 

@@ -32,4 +32,5 @@ class Command:
 
 def remember_key(device: str | None, command_id: str) -> str:
     # Neither a device id (a topic level) nor a command id may contain "/".
+    """What at-most-once delivery remembers a device's command by."""
     return f"{device or ''}/{command_id}"

@@ -62,6 +62,7 @@ class Estimate:
     raw_high: float | None = None
 
     def to_dict(self) -> dict:
+        """The estimate as the wire and the event log carry it."""
         return {
             "mean": round(self.mean, 2),
             "low": round(self.low, 2),

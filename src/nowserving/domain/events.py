@@ -46,6 +46,7 @@ class Event:
             raise ValueError(f"unknown event type {self.type!r}")
 
     def to_dict(self) -> dict:
+        """The event as the wire carries it (without its digest)."""
         return {
             "seq": self.seq,
             "type": self.type,
@@ -57,4 +58,5 @@ class Event:
 
     @classmethod
     def from_dict(cls, d: dict) -> Event:
+        """The event a `to_dict` describes."""
         return cls(d["seq"], d["type"], d["at"], d["command_id"], d["device"], d["data"])

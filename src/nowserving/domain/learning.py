@@ -55,6 +55,7 @@ class ServiceLearning:
 
     @classmethod
     def new(cls) -> ServiceLearning:
+        """Nothing learned yet."""
         return cls(
             deque(maxlen=OCCUPANCY_WINDOW),
             deque(maxlen=OCCUPANCY_WINDOW),
@@ -99,6 +100,7 @@ class Learner:
     # ----- the fold ------------------------------------------------------------------
 
     def arrived(self, service: str, priority: str, at: float) -> None:
+        """A customer arrived for `service` at `at`."""
         times = self._of(service).arrivals.setdefault(priority, deque())
         times.append(at)
         while times and times[0] < at - ARRIVAL_WINDOW_S:
@@ -107,6 +109,7 @@ class Learner:
     def served(
         self, service: str, occupancy: float, in_line: float, counter: str | None = None
     ) -> None:
+        """A customer was served: how long the counter was taken, and how long they waited."""
         learning = self._of(service)
         occupancy = max(0.0, occupancy)
         learning.occupancy.append(occupancy)
@@ -122,6 +125,7 @@ class Learner:
         self._outcome(service, in_line, 0)
 
     def gone(self, service: str, occupancy: float, in_line: float) -> None:
+        """A customer called did not come (no-show): how long the counter waited for them."""
         learning = self._of(service)
         learning.no_show_occupancy.append(max(0.0, occupancy))
         self._outcome(service, in_line, 1)
@@ -161,6 +165,7 @@ class Learner:
         )
 
     def after_recall(self, gone: bool) -> None:
+        """A recalled customer came (`gone` False) or did not."""
         self.recalled.append(1 if gone else 0)
 
     def gone_after_recall(self) -> float:
@@ -175,12 +180,15 @@ class Learner:
         return self._calibration
 
     def paused_for(self, seconds: float) -> None:
+        """A counter was paused this long."""
         self.pauses.append(max(0.0, seconds))
 
     def reacted(self, seconds: float) -> None:
+        """Staff took this long to call a customer who came to a free counter."""
         self.reactions.append(max(0.0, seconds))
 
     def turned_around(self, seconds: float) -> None:
+        """Staff took this long between finishing one customer and calling the next."""
         self.turnarounds.append(max(0.0, seconds))
 
     # ----- queries -------------------------------------------------------------------
@@ -263,10 +271,12 @@ class Learner:
         return self._of(service).occupancy_counters
 
     def mean_no_show_occupancy(self, service: str) -> float:
+        """How long a counter waits for a customer who does not come."""
         window = self._of(service).no_show_occupancy
         return sum(window) / len(window) if window else 0.0
 
     def occupancies(self, service: str) -> deque:
+        """The recent occupancies (seconds a counter was taken) of `service`."""
         return self._of(service).occupancy
 
     def arrival_rate(self, service: str, priority: str, now: float) -> float:
@@ -313,6 +323,7 @@ class Learner:
     # ----- snapshots -----------------------------------------------------------------
 
     def to_dict(self) -> dict:
+        """What was learned, for a snapshot."""
         return {
             "pauses": list(self.pauses),
             "reactions": list(self.reactions),
@@ -342,6 +353,7 @@ class Learner:
 
     @classmethod
     def from_dict(cls, services, d: dict, priors: dict[str, float] | None = None) -> Learner:
+        """What a `to_dict` says was learned."""
         learner = cls(services, priors)
         learner.pauses.extend(d["pauses"])
         learner.reactions.extend(d["reactions"])

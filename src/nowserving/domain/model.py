@@ -24,6 +24,7 @@ class Service:
     typical_s: float | None = None  # expected counter time per customer, until learned
 
     def number_text(self, number: int) -> str:
+        """`number` as printed: the prefix and the zero-padded digits."""
         return f"{self.prefix}{number:0{self.padding}d}"
 
     @property
@@ -114,6 +115,8 @@ class BranchRules:
 
 
 class TicketStatus(enum.StrEnum):
+    """Where a ticket is in its life."""
+
     WAITING = "waiting"
     CALLED = "called"
     SERVING = "serving"
@@ -127,6 +130,8 @@ ACTIVE = frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERV
 
 
 class CounterState(enum.StrEnum):
+    """Whether a counter calls customers."""
+
     OPEN = "open"
     PAUSED = "paused"
     CLOSED = "closed"
@@ -157,6 +162,7 @@ class Ticket:
     estimate: dict | None = None  # the wait estimate given when it was issued
 
     def to_dict(self) -> dict:
+        """The ticket, for a snapshot."""
         d = dict(self.__dict__)
         d["status"] = str(self.status)
         return d
@@ -170,6 +176,7 @@ class Ticket:
 
     @classmethod
     def from_dict(cls, d: dict) -> Ticket:
+        """The ticket a `to_dict` describes."""
         return cls(**{**d, "status": TicketStatus(d["status"])})
 
 
@@ -188,8 +195,10 @@ class Counter:
     last_finished_at: float | None = None
 
     def to_dict(self) -> dict:
+        """The counter, for a snapshot."""
         return {**self.__dict__, "state": str(self.state)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Counter:
+        """The counter a `to_dict` describes."""
         return cls(**{**d, "state": CounterState(d["state"])})

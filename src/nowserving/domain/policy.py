@@ -39,6 +39,7 @@ def boost(priority: str, priorities: dict[str, Priority]) -> float:
 
 
 def call_key(ticket: Ticket, priorities: dict[str, Priority]) -> float:
+    """What orders a line: the time the ticket queues from, less its priority's boost."""
     return ticket.queue_since - boost(ticket.priority, priorities)
 
 

@@ -33,6 +33,7 @@ _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 def encode(message: dict) -> bytes:
+    """A message as its compact UTF-8 JSON payload."""
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -262,6 +263,7 @@ def _estimate(estimate: Estimate | None) -> dict | None:
 
 
 def event_message(event: Event) -> dict:
+    """An event as published on the event stream."""
     return {"v": PROTOCOL_VERSION, **event.to_dict()}
 
 

@@ -17,10 +17,12 @@ class Topics:
 
     @property
     def base(self) -> str:
+        """The branch's topic root: `nowserving/v<N>/<branch>`."""
         return f"{self.root}/{self.branch}"
 
     @property
     def state(self) -> str:
+        """The retained summary's topic."""
         return f"{self.base}/state"
 
     def line(self, service: str) -> str:
@@ -29,6 +31,7 @@ class Topics:
 
     @property
     def events(self) -> str:
+        """The event stream's topic."""
         return f"{self.base}/events"
 
     @property
@@ -37,12 +40,15 @@ class Topics:
         return f"{self.base}/cmd/+"
 
     def command(self, device: str) -> str:
+        """Where `device` sends its commands."""
         return f"{self.base}/cmd/{device}"
 
     def reply(self, device: str) -> str:
+        """Where the server answers `device`."""
         return f"{self.base}/reply/{device}"
 
     def status(self, device: str) -> str:
+        """`device`'s retained status (`server` for the server's)."""
         return f"{self.base}/status/{device}"
 
     @property

@@ -64,6 +64,7 @@ class Report:
     lines: list[str] = field(default_factory=list)
 
     def say(self, line: str) -> None:
+        """Add a line to the report."""
         self.lines.append(line)
 
 

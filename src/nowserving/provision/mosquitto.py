@@ -49,6 +49,7 @@ class BrokerLayout:
     local_port: int | None = 1883  # plain MQTT on 127.0.0.1, for the server; None: none
 
     def path(self, name: str) -> str:
+        """The path of `name` in the broker's folder."""
         return f"{self.folder.rstrip('/')}/{name}"
 
 

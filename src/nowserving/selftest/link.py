@@ -42,6 +42,7 @@ class Session:
     answered_at: float = 0.0
 
     def close(self) -> None:
+        """Let go of the test's broker connection (idempotent)."""
         if self.client is not None:
             self.client.close()
             self.client = None

@@ -26,12 +26,15 @@ class Check:
 
     @property
     def failed(self) -> bool:
+        """Whether this check failed."""
         return self.status == FAIL
 
     def line(self) -> str:
+        """The check as one printed line."""
         return f"  {self.status:<5} {self.name:<9} {self.detail}"
 
     def as_dict(self) -> dict:
+        """The check as the device's status carries it."""
         return {"name": self.name, "status": self.status, "detail": self.detail}
 
 
@@ -47,16 +50,20 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """Whether no check failed."""
         return not any(c.failed for c in self.checks)
 
     @property
     def failed(self) -> list[Check]:
+        """The checks that failed."""
         return [c for c in self.checks if c.failed]
 
     def get(self, name: str) -> Check | None:
+        """The check named `name`, if it was made."""
         return next((c for c in self.checks if c.name == name), None)
 
     def summary(self) -> str:
+        """One line: how many checks passed, warned and failed."""
         warnings = sum(c.status == WARN for c in self.checks)
         warned = f", {warnings} warning(s)" if warnings else ""
         if self.ok:

@@ -189,6 +189,8 @@ class BranchServer:
         return self._serving.wait(timeout)
 
     def close(self) -> None:
+        """Stop the apply loop, say offline (unless it refused to serve) and let go of
+        everything."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -595,6 +597,7 @@ class BranchServer:
     # ----- publishing -------------------------------------------------------------------
 
     def publish_state(self) -> None:
+        """Publish the retained summary as the branch stands now."""
         now = self.clock()
         state = state_message(
             self.branch, self.config.names, now, self.estimates, self._line_seqs, self.instance

@@ -84,6 +84,7 @@ class EstimateWorker:
 
     @property
     def busy(self) -> bool:
+        """Whether estimates are being made now."""
         with self._cond:
             return self._busy or self._request is not None
 
@@ -94,6 +95,7 @@ class EstimateWorker:
             self._cond.notify()
 
     def close(self) -> None:
+        """Stop the worker thread and its process."""
         with self._cond:
             self._closed = True
             self._cond.notify()

@@ -107,6 +107,7 @@ class RefusalLog:
     def note(
         self, device: str, message: str, *args, level: int = logging.WARNING, **kwargs
     ) -> None:
+        """Log a refusal of `device`'s unless it has had its share of lines in this window."""
         now = self.clock()
         entry = self._devices.get(device)
         if entry is None or now - entry[0] >= self.window_s:

@@ -18,6 +18,7 @@ class ServiceDraws:
             self.mu, self.sigma = math.log(spec.mean_service_s) - sigma2 / 2, math.sqrt(sigma2)
 
     def rate_at(self, hour: float) -> float:
+        """Arrivals per second at `hour` of the day."""
         rates = self.spec.arrivals_per_hour
         index = min(len(rates) - 1, max(0, int(hour))) if len(rates) > 1 else 0
         return rates[index] / 3600
@@ -64,6 +65,7 @@ class ServiceDraws:
         return self.rng.expovariate(1 / spec.mean_service_s)
 
     def patience(self) -> float:
+        """A drawn patience: how long a customer waits before giving up (s; inf: never)."""
         spec = self.spec
         if spec.patience_curve:
             return curve_inverse(spec.patience_curve, self.rng.random())

@@ -43,6 +43,7 @@ class Customer:
 
     @property
     def wait(self) -> float | None:
+        """How long the customer waited to be called (None: never called)."""
         return None if self.called is None else self.called - self.arrived
 
 

@@ -18,6 +18,8 @@ T_975_9 = 2.262  # Student t, 9 degrees of freedom
 
 @dataclass(frozen=True)
 class Figure:
+    """One measure of an estimator: its name, value and how it was made."""
+
     value: float
     half_width: float
 
@@ -27,6 +29,8 @@ class Figure:
 
 @dataclass
 class Report:
+    """How good each estimator was on a scenario's customers."""
+
     scenario: str
     customers: int
     measured: int  # customers who waited and were served, after warm-up
@@ -58,6 +62,7 @@ def _figure(per_batch: list[float]) -> Figure:
 
 
 def measured_customers(customers: list[Customer]) -> list[Customer]:
+    """The customers the accuracy is measured on: served after waiting."""
     return [
         c
         for c in customers
@@ -70,6 +75,7 @@ def measured_customers(customers: list[Customer]) -> list[Customer]:
 
 
 def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Report:
+    """Score every estimator on `customers` of `scenario`."""
     waited = measured_customers(customers)
     if len(waited) < BATCHES:
         raise ValueError(f"{scenario}: only {len(waited)} customers waited; run longer")
@@ -163,6 +169,7 @@ def _decile_bias(waited: list[Customer], mean_wait: float) -> tuple[list[float],
 
 
 def format_report(report: Report) -> str:
+    """The report as a text table."""
     lines = [
         f"{report.scenario}: {report.customers:,} customers, {report.measured:,} waited "
         f"and were served (mean wait {report.mean_wait:.3g} s)",

@@ -15,6 +15,8 @@ Curve = tuple[tuple[float, float], ...]
 
 @dataclass(frozen=True)
 class SimService:
+    """A service as the simulator sees it: arrivals, service times, patience."""
+
     id: str
     mean_service_s: float
     service_dist: str = "exp"  # exp, lognormal, fixed, empirical
@@ -33,6 +35,7 @@ class SimService:
 
     @property
     def abandons(self) -> bool:
+        """Whether its customers give up waiting."""
         return self.patience_s is not None or bool(self.patience_curve)
 
     def abandonment_rate(self) -> float:
@@ -48,6 +51,8 @@ class SimService:
 
 @dataclass(frozen=True)
 class SimCounter:
+    """A counter as the simulator sees it: services, profile, speed, hours."""
+
     id: str
     services: tuple[str, ...]
     # (start hour, end hour) spans in which the counter is paused; hours from day start.
@@ -60,6 +65,8 @@ class SimCounter:
 
 @dataclass(frozen=True)
 class Scenario:
+    """A simulated branch: services, counters, days, and how customers behave."""
+
     name: str
     description: str
     services: tuple[SimService, ...]
@@ -81,6 +88,7 @@ class Scenario:
 
     @property
     def abandonment(self) -> bool:
+        """Whether any service's customers give up waiting."""
         return any(s.abandons for s in self.services)
 
     @property

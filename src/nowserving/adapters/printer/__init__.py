@@ -1,0 +1,1 @@
+"""The ticket printer: one layout for paper and preview, python-escpos below it."""

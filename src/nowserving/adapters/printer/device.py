@@ -27,6 +27,8 @@ FEED = b"\x1bJ"  # ESC J n: print and feed n dots
 
 
 class Paper(enum.StrEnum):
+    """What the printer's paper sensors say."""
+
     OK = "ok"
     LOW = "low"
     OUT = "out"
@@ -142,5 +144,6 @@ class TicketPrinter:
         return None if not status else not status[0] & 0x08
 
     def close(self) -> None:
+        """Let go of the printer's connection (idempotent)."""
         with contextlib.suppress(Exception):
             self.escpos.close()

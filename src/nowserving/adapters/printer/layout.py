@@ -53,6 +53,8 @@ class Feed:
 
 @dataclass(frozen=True)
 class QrCode:
+    """A QR code for the printer to draw natively: its content and module size."""
+
     url: str
     module_dots: int
 
@@ -61,6 +63,7 @@ Part = Strip | Feed | QrCode
 
 
 def wait_text(language: str, wait: tuple[int, int] | None) -> str:
+    """The wait line of a ticket, in `language`."""
     if wait is None:
         return text(language, "ticket.wait_unknown")
     low, high = wait
