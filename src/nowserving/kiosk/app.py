@@ -9,7 +9,6 @@ never waits on either.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from collections.abc import Callable
 from datetime import datetime, time
@@ -23,10 +22,18 @@ from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, q
 from nowserving.client import UNREACHABLE
 from nowserving.client.qt import QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
+from nowserving.errors import ProtocolError
 from nowserving.i18n import catalog, text
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
-from nowserving.protocol.views import BranchState, Reply
+from nowserving.protocol.views import (
+    BranchState,
+    EstimateView,
+    Reply,
+    ServiceView,
+    TicketView,
+    decode_ticket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -238,18 +245,11 @@ class KioskController(QObject):
             return
         log.info("issued %s offline (spooled as %s)", number, command_id)
         view = self._state.service(service) if self._state else None
-        estimate = view.estimate if view else None
-        ticket = {
-            "id": f"{day}/{number}",
-            "number": number,
-            "service": service,
-            "language": self._language,
-            "issued_at": now,
-            "ahead": view.waiting if view else 0,
-            "issued_estimate": None
-            if estimate is None
-            else {"low": estimate.low, "high": estimate.high, "mean": estimate.mean},
-        }
+        ticket = TicketView(
+            f"{day}/{number}", number, service, self._language, now,
+            ahead=view.waiting if view else 0,
+            issued_estimate=view.estimate if view else None,
+        )  # fmt: skip
         self._print(ticket)
 
     @Slot(object)
@@ -278,10 +278,17 @@ class KioskController(QObject):
             self._set_phase("unavailable")
             self._timer.start(FAILED_S * 1000)
             return
-        self._print(reply.ticket)
+        try:
+            ticket = decode_ticket(reply.ticket)
+        except ProtocolError as err:  # in the queue, but nobody can be told its number
+            log.error("the server's ticket breaks the contract: %s", err)
+            self._set_phase("unavailable")
+            self._timer.start(FAILED_S * 1000)
+            return
+        self._print(ticket)
 
-    def _print(self, ticket: dict) -> None:
-        self._number = ticket["number"]
+    def _print(self, ticket: TicketView) -> None:
+        self._number = ticket.number
         self._detail = self._ticket_detail(ticket)
         content = self._content(ticket)
         self.last_ticket, self.last_url = content, content.url
@@ -304,33 +311,28 @@ class KioskController(QObject):
             self._set_phase("done")
             self._timer.start(DONE_S * 1000)
 
-    def _content(self, ticket: dict) -> TicketContent:
-        service = self.config.rules.services[ticket["service"]]
-        estimate = ticket.get("issued_estimate")
-        wait = None
-        if estimate:
-            wait = (int(estimate["low"] // 60), max(1, math.ceil(estimate["high"] / 60)))
-        token = ticket.get("token") or self._token
+    def _content(self, ticket: TicketView) -> TicketContent:
+        service = self.config.rules.services[ticket.service]
+        estimate = ticket.issued_estimate
+        lang = ticket.language
         return TicketContent(
-            language=ticket["language"],
-            branch=self.config.names.get(ticket["language"], ""),
-            service=service.names.get(ticket["language"], service.id),
-            number=ticket["number"],
-            ahead=ticket.get("ahead", 0),
-            wait=wait,
-            issued_at=datetime.fromtimestamp(ticket["issued_at"], self._zone),
+            language=lang,
+            branch=self.config.names.get(lang, ""),
+            service=service.names.get(lang, service.id),
+            number=ticket.number,
+            ahead=ticket.ahead,
+            wait=estimate.minutes if estimate else None,
+            issued_at=datetime.fromtimestamp(ticket.issued_at, self._zone),
             url=self.ticket_url.format(
-                branch=self.config.rules.branch_id, ticket=ticket["id"], token=token
+                branch=self.config.rules.branch_id, ticket=ticket.id, token=self._token
             ),
         )
 
-    def _ticket_detail(self, ticket: dict) -> str:
-        lang = ticket["language"]
-        ahead = ticket.get("ahead", 0)
+    def _ticket_detail(self, ticket: TicketView) -> str:
+        lang, ahead = ticket.language, ticket.ahead
         parts = [text(lang, "ticket.ahead", n=ahead) if ahead else text(lang, "ticket.ahead_none")]
-        estimate = ticket.get("issued_estimate")
-        if estimate:
-            parts.append(self._wait_words(estimate["low"], estimate["high"]))
+        if ticket.issued_estimate:
+            parts.append(wait_words(lang, ticket.issued_estimate))
         return " · ".join(parts)
 
     # ----- what the branch says -----------------------------------------------------------
@@ -458,7 +460,7 @@ class KioskController(QObject):
         self._model.set_rows(rows)
         self._refresh_lamps()
 
-    def _service_detail(self, view) -> str:
+    def _service_detail(self, view: ServiceView | None) -> str:
         if view is None:
             return ""
         lang = self._language
@@ -469,14 +471,7 @@ class KioskController(QObject):
         )
         if view.estimate is None:
             return waiting
-        return f"{waiting} · {self._wait_words(view.estimate.low, view.estimate.high)}"
-
-    def _wait_words(self, low: float, high: float) -> str:
-        if high < 60:
-            return text(self._language, "kiosk.wait_now")
-        return text(
-            self._language, "kiosk.wait", low=int(low // 60), high=max(1, math.ceil(high / 60))
-        )
+        return f"{waiting} · {wait_words(lang, view.estimate)}"
 
     def _closed_note(self, sid: str, view) -> str:
         if view is None or view.accepting:
@@ -507,6 +502,15 @@ class KioskController(QObject):
         self._phase = phase
         self._refresh_lamps()
         self.changed.emit()
+
+
+def wait_words(language: str, estimate: EstimateView) -> str:
+    """A wait as the screen says it, in the ticket's minutes ("now" just when the ticket
+    prints it: up to a minute)."""
+    minutes = estimate.minutes
+    if minutes.now:
+        return text(language, "kiosk.wait_now")
+    return text(language, "kiosk.wait", low=minutes.low, high=minutes.high)
 
 
 class TicketImages(QQuickImageProvider):
