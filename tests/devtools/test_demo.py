@@ -16,6 +16,7 @@ from nowserving.adapters.printer.layout import wait_text
 from nowserving.adapters.store import EventLog
 from nowserving.devtools.demo import _voice_text, _wait_text
 from nowserving.kiosk.app import KioskController
+from nowserving.protocol.views import EstimateView, TicketView
 
 TICKET = re.compile(
     r"\d\d:\d\d:\d\d  ticket +([A-E]\d{3}) +\S.* / .+?  \((zh|en)\)(  \[priority\])?(?P<wait>.*)"
@@ -82,8 +83,7 @@ def test_the_console_gives_the_wait_in_the_tickets_minutes(example_config, low, 
         config=example_config, ticket_url="{branch}{ticket}{token}", _token="t",
         _zone=ZoneInfo("Asia/Shanghai"),
     )  # fmt: skip
-    ticket = {"id": "x/A001", "number": "A001", "service": "cash", "language": "en",
-              "issued_at": 0.0, "issued_estimate": estimate}  # fmt: skip
+    ticket = TicketView("x/A001", "A001", "cash", "en", 0.0, 2, EstimateView(**estimate, ahead=2))
     printed = wait_text("en", KioskController._content(kiosk, ticket).wait)
     said = _wait_text({**estimate, "ahead": 2})
     if printed == wait_text("en", (0, 1)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import shutil
 import subprocess
 
@@ -17,13 +18,15 @@ from PySide6.QtTest import QTest
 
 from nowserving.adapters.mqtt import MqttLink
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
-from nowserving.adapters.printer.layout import lay_out, preview
+from nowserving.adapters.printer.layout import lay_out, preview, wait_text
 from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config.hardware import PrinterSettings
-from nowserving.kiosk.app import KioskController
+from nowserving.i18n import text
+from nowserving.kiosk.app import KioskController, wait_words
 from nowserving.kiosk.main import build_view
 from nowserving.kiosk.printing import PrintQueue
+from nowserving.protocol.views import EstimateView
 from tests.adapters.printer.escpos_bytes import parse
 
 SETTINGS = PrinterSettings(kind="dummy", paper_mm=80, profile="TM-T88V")
@@ -157,3 +160,18 @@ def test_a_printer_fault_shows_the_number_and_raises_an_alert(
             pass
         assert says in message["last_error"]
     assert server.branch.tickets["2026-11-23/A001"].status == "waiting"
+
+
+@pytest.mark.parametrize(
+    ("low", "high"), [(0, 30), (0, 59.5), (0, 60), (0, 61), (90, 1141), (600, 1200), (659, 1201)]
+)
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_screen_says_the_wait_the_ticket_prints(language, low, high):
+    """GIVEN a wait estimate THEN the kiosk's screen says "now" just when the ticket prints
+    it (up to a minute: 60 s too), and otherwise the ticket's minutes."""
+    estimate = EstimateView((low + high) / 2, low, high, 2)
+    printed = wait_text(language, estimate.minutes)
+    said = wait_words(language, estimate)
+    assert (printed == text(language, "ticket.wait_now")) == (high <= 60)
+    assert (said == text(language, "kiosk.wait_now")) == (high <= 60)
+    assert re.findall(r"\d+", said) == re.findall(r"\d+", printed)

@@ -13,7 +13,8 @@ import pytest
 from nowserving.adapters.store import EventLog
 from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge
-from nowserving.kiosk.app import LEASE_COUNT, KioskController
+from nowserving.kiosk.app import KioskController
+from nowserving.kiosk.offline import LEASE_COUNT
 from nowserving.kiosk.spool import Spool
 from nowserving.server.app import BranchServer
 

@@ -122,9 +122,7 @@ class Lobby:
             if view is None:
                 continue
             estimate = view.estimate if view.waiting or view.estimate else None
-            low = high = None
-            if estimate is not None:
-                low, high = int(estimate.low // 60), max(1, -int(-estimate.high // 60))
+            low, high = estimate.minutes if estimate is not None else (None, None)
             serving = sum(
                 1 for cid, spec in self.rules.counters.items()
                 if cid in open_ids and sid in spec.services

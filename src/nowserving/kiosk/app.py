@@ -3,13 +3,14 @@
 Everything here runs on the GUI thread. The network is reached only through the
 `QtBranchBridge` (sends return at once; answers come back as signals) and the printer only
 through `PrintQueue` (a worker thread; its verdict comes back as a queued signal), so a tap
-never waits on either.
+never waits on either. What it does without the server (leases, the spool, the clock
+check) is the Qt-free `OfflinePath` (offline.py); the controller tells it what the bridge
+says and shows what it answers.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from collections.abc import Callable
 from datetime import datetime, time
@@ -23,21 +24,25 @@ from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, q
 from nowserving.client import UNREACHABLE
 from nowserving.client.qt import QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
+from nowserving.errors import ProtocolError
 from nowserving.i18n import catalog, text
+from nowserving.kiosk.offline import ISSUE_DEADLINE_S, REPLAY_S, NoTicket, OfflinePath
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
-from nowserving.protocol.views import BranchState, Reply
+from nowserving.protocol.views import (
+    BranchState,
+    EstimateView,
+    Reply,
+    ServiceView,
+    TicketView,
+    decode_ticket,
+)
 
 log = logging.getLogger(__name__)
 
 DONE_S = 6  # the number stays on screen this long after printing
-ISSUE_DEADLINE_S = 3.0  # no answer from the server in this long: issue offline
-LEASE_LOW, LEASE_COUNT = 5, 20  # fewer leased numbers left than this: lease this many more
-REPLAY_S = 5.0  # how often spooled tickets are offered again while the server is away
 STUCK_S = 20  # a ticket neither printed nor refused by then: back to the start screen
 FAILED_S = 45  # ... and this long when it could not be printed
-CLOCK_CHECK_S = 60.0  # how often the kiosk compares its clock with the server's
-CLOCK_OFF_S = 60.0  # its clock this far off the server's: said in its status
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 SERVICE_ROLES = ("serviceId", "name", "detail", "note", "accepting")
 
@@ -63,23 +68,17 @@ class KioskController(QObject):
         self.config = config
         self.bridge = bridge
         self.printer = printer
-        self.spool = spool
-        self._leasing: dict[str, str] = {}  # command id -> service, leases asked for
-        self._replaying: set[str] = set()  # spooled command ids sent and not yet answered
-        self._clock_pings: dict[str, float] = {}  # ping command id -> this clock when sent
-        self._clock_checked: float | None = None  # this clock at the last check
-        # This clock minus the server's (s), as last measured; offline tickets are stamped
-        # by the server's time, not this device's, when it is known.
-        self.clock_off: float | None = None
-        self._server_silent = False  # the last command found no server
         self._token = ""  # the QR key of the ticket being issued
-        self.alerts: dict[str, str] = {}  # for the device status: what staff must know
         self.ticket_url = ticket_url
         self._clock = clock or (lambda: datetime.now().timestamp())
+        self.offline = OfflinePath(
+            config.rules, spool, bridge.send, bridge.client.new_command_id, self._clock,
+            bridge.client.publish_status,
+        )  # fmt: skip
+        self.alerts = self.offline.alerts  # for the device status: what staff must know
         self._zone = ZoneInfo(config.rules.timezone)
         self._language = config.rules.languages[0]
         self._phase = "choose"
-        self._online = False
         self._state: BranchState | None = None
         self._pending: str | None = None  # command id of the ticket being issued
         self._late_service: str | None = None
@@ -99,14 +98,14 @@ class KioskController(QObject):
         self._choosing: str | None = None  # the service being issued, for its lamp
         self._refresh_services()
         self._replay_timer = QTimer(self)
-        self._replay_timer.timeout.connect(self._replay)
+        self._replay_timer.timeout.connect(self.offline.replay)
         self._replay_timer.start(int(REPLAY_S * 1000))
 
     def close(self) -> None:
         """Stop timers and let go of the spool and the bridge (before they are closed)."""
         self._replay_timer.stop()
         self._timer.stop()
-        self.spool = None
+        self.offline.close()
         for signal, slot in (
             (self.bridge.stateChanged, self._take_state),
             (self.bridge.replyReceived, self._take_reply),
@@ -132,7 +131,7 @@ class KioskController(QObject):
     strings = Property("QVariantMap", _get_strings, notify=changed)
     services = Property(QObject, lambda self: self._model, constant=True)
     phase = Property(str, lambda self: self._phase, notify=changed)
-    online = Property(bool, lambda self: self._online and not self._server_silent, notify=changed)
+    online = Property(bool, lambda self: self.offline.reachable, notify=changed)
     ticketNumber = Property(str, lambda self: self._number, notify=changed)
     ticketDetail = Property(str, lambda self: self._detail, notify=changed)
     lateText = Property(str, lambda self: self._late, notify=changed)
@@ -200,73 +199,33 @@ class KioskController(QObject):
         self._choosing = service
         self._set_phase("printing")
         self._timer.start(STUCK_S * 1000)  # never stuck on "printing", whatever happens
-        if not self._online:  # no broker: no need to wait for an answer that cannot come
+        if not self.offline.online:  # no broker: no need to wait for an answer that cannot come
             self._issue_offline(service, None)
             return
         self._pending = self.bridge.send("issue_ticket", args, deadline_s=ISSUE_DEADLINE_S)
 
     def _issue_offline(self, service: str, supersedes: str | None) -> None:
-        """A ticket from this kiosk's leased numbers, spooled before it is printed."""
-        now = self._server_now()
-        rules = self.config.rules
-        day = rules.business_day(now)  # today by the clock: yesterday's leases are void
-        command_id = self.bridge.client.new_command_id()
-        args = {
-            "service": service,
-            "language": self._language,
-            "issued_at": repr(now),
-            "token": self._token,
-        }
-        if supersedes:
-            args["supersedes"] = supersedes
-        number = None
-        if self.spool is not None and not rules.past_cutoff(rules.services[service], now):
-            number = self.spool.issue(day, service, command_id, args)
-        if number is None:
-            leased = self.spool.leased_days() - {day} if self.spool is not None else set()
-            if "clock" in self.alerts or leased:
-                log.warning(
-                    "no server, and no leased number for %s on %s by this kiosk's clock "
-                    "(numbers are leased for %s): its clock is wrong, set its time (NTP)",
-                    service, day, ", ".join(sorted(leased)) or "no day",
-                )  # fmt: skip
-                self._detail = self._get_strings()["unavailable_clock"]
-            else:
-                log.warning("no server and no leased number left for %s", service)
-            self._set_phase("unavailable")
-            self._timer.start(FAILED_S * 1000)
+        """A ticket from this kiosk's leased numbers (spooled before it is printed)."""
+        issued = self.offline.issue(service, self._language, self._token, supersedes)
+        if isinstance(issued, TicketView):
+            self._print(issued)
             return
-        log.info("issued %s offline (spooled as %s)", number, command_id)
-        view = self._state.service(service) if self._state else None
-        estimate = view.estimate if view else None
-        ticket = {
-            "id": f"{day}/{number}",
-            "number": number,
-            "service": service,
-            "language": self._language,
-            "issued_at": now,
-            "ahead": view.waiting if view else 0,
-            "issued_estimate": None
-            if estimate is None
-            else {"low": estimate.low, "high": estimate.high, "mean": estimate.mean},
-        }
-        self._print(ticket)
+        if issued is NoTicket.CLOCK_WRONG:
+            self._detail = self._get_strings()["unavailable_clock"]
+        self._unavailable()
+
+    def _unavailable(self) -> None:
+        self._set_phase("unavailable")
+        self._timer.start(FAILED_S * 1000)
 
     @Slot(object)
     def _take_reply(self, reply: Reply) -> None:
-        if reply.id in self._clock_pings:
-            self._take_clock(self._clock_pings.pop(reply.id), reply)
-            return
-        if reply.id in self._leasing:
-            self._take_lease(self._leasing.pop(reply.id), reply)
-            return
-        if reply.id in self._replaying:
-            self._take_replayed(reply)
+        if self.offline.take_reply(reply):
             return
         if reply.id is None or reply.id != self._pending:
             return
         self._pending = None
-        self._server_silent = reply.code == UNREACHABLE
+        self.offline.heard(reply)
         if reply.code == UNREACHABLE and self._choosing is not None:
             self._issue_offline(self._choosing, supersedes=reply.id)
             return
@@ -275,13 +234,18 @@ class KioskController(QObject):
             return
         if not reply.ok or reply.ticket is None:
             log.warning("no ticket: %s (%s)", reply.code, reply.message)
-            self._set_phase("unavailable")
-            self._timer.start(FAILED_S * 1000)
+            self._unavailable()
             return
-        self._print(reply.ticket)
+        try:
+            ticket = decode_ticket(reply.ticket)
+        except ProtocolError as err:  # in the queue, but nobody can be told its number
+            log.error("the server's ticket breaks the contract: %s", err)
+            self._unavailable()
+            return
+        self._print(ticket)
 
-    def _print(self, ticket: dict) -> None:
-        self._number = ticket["number"]
+    def _print(self, ticket: TicketView) -> None:
+        self._number = ticket.number
         self._detail = self._ticket_detail(ticket)
         content = self._content(ticket)
         self.last_ticket, self.last_url = content, content.url
@@ -304,33 +268,28 @@ class KioskController(QObject):
             self._set_phase("done")
             self._timer.start(DONE_S * 1000)
 
-    def _content(self, ticket: dict) -> TicketContent:
-        service = self.config.rules.services[ticket["service"]]
-        estimate = ticket.get("issued_estimate")
-        wait = None
-        if estimate:
-            wait = (int(estimate["low"] // 60), max(1, math.ceil(estimate["high"] / 60)))
-        token = ticket.get("token") or self._token
+    def _content(self, ticket: TicketView) -> TicketContent:
+        service = self.config.rules.services[ticket.service]
+        estimate = ticket.issued_estimate
+        lang = ticket.language
         return TicketContent(
-            language=ticket["language"],
-            branch=self.config.names.get(ticket["language"], ""),
-            service=service.names.get(ticket["language"], service.id),
-            number=ticket["number"],
-            ahead=ticket.get("ahead", 0),
-            wait=wait,
-            issued_at=datetime.fromtimestamp(ticket["issued_at"], self._zone),
+            language=lang,
+            branch=self.config.names.get(lang, ""),
+            service=service.names.get(lang, service.id),
+            number=ticket.number,
+            ahead=ticket.ahead,
+            wait=estimate.minutes if estimate else None,
+            issued_at=datetime.fromtimestamp(ticket.issued_at, self._zone),
             url=self.ticket_url.format(
-                branch=self.config.rules.branch_id, ticket=ticket["id"], token=token
+                branch=self.config.rules.branch_id, ticket=ticket.id, token=self._token
             ),
         )
 
-    def _ticket_detail(self, ticket: dict) -> str:
-        lang = ticket["language"]
-        ahead = ticket.get("ahead", 0)
+    def _ticket_detail(self, ticket: TicketView) -> str:
+        lang, ahead = ticket.language, ticket.ahead
         parts = [text(lang, "ticket.ahead", n=ahead) if ahead else text(lang, "ticket.ahead_none")]
-        estimate = ticket.get("issued_estimate")
-        if estimate:
-            parts.append(self._wait_words(estimate["low"], estimate["high"]))
+        if ticket.issued_estimate:
+            parts.append(wait_words(lang, ticket.issued_estimate))
         return " · ".join(parts)
 
     # ----- what the branch says -----------------------------------------------------------
@@ -339,107 +298,11 @@ class KioskController(QObject):
     def _take_state(self, state: BranchState) -> None:
         self._state = state
         self._refresh_services()
-        self._top_up_leases()
-        self._replay()
-
-    # ----- leases and the spool -----------------------------------------------------------
-
-    def _top_up_leases(self) -> None:
-        """Keep a few numbers per service leased, for when the server cannot be reached."""
-        state = self._state
-        if self.spool is None or state is None or not state.business_day or not self._online:
-            return
-        self.spool.forget_days_before(state.business_day)
-        asked = set(self._leasing.values())
-        for view in state.services:
-            if (
-                view.accepting
-                and view.id not in asked
-                and self.spool.available(state.business_day, view.id) < LEASE_LOW
-            ):
-                command_id = self.bridge.send(
-                    "lease_numbers", {"service": view.id, "count": str(LEASE_COUNT)}
-                )
-                self._leasing[command_id] = view.id
-
-    def _take_lease(self, service: str, reply: Reply) -> None:
-        if not reply.ok:
-            if reply.code != UNREACHABLE:
-                log.warning("no lease for %s: %s", service, reply.message)
-            return
-        lease = reply.result["lease"]
-        spec = self.config.rules.services[service]
-        numbers = [(n, spec.number_text(n)) for n in range(lease["first"], lease["last"] + 1)]
-        self.spool.add_lease(lease["day"], service, numbers)
-
-    # ----- this kiosk's clock ----------------------------------------------------------------
-
-    def _server_now(self) -> float:
-        """The time by the server's clock, as far as this kiosk knows it."""
-        return self._clock() - (self.clock_off or 0.0)
-
-    def _check_clock_if_due(self) -> None:
-        """Ask the server its time (a `ping`), at most every CLOCK_CHECK_S."""
-        now = self._clock()
-        due = self._clock_checked is None or abs(now - self._clock_checked) >= CLOCK_CHECK_S
-        if not self._online or not due or self._clock_pings:
-            return
-        self._clock_checked = now
-        self._clock_pings[self.bridge.send("ping", {}, deadline_s=ISSUE_DEADLINE_S)] = now
-
-    def _take_clock(self, sent: float, reply: Reply) -> None:
-        at = reply.result.get("at") if reply.ok else None
-        if not isinstance(at, int | float):
-            self._clock_checked = None  # no answer: ask again next time
-            return
-        answered = self._clock()
-        self.clock_off = (sent + answered) / 2 - at
-        slack = abs(answered - sent) / 2
-        alert = None
-        if abs(self.clock_off) - slack > CLOCK_OFF_S:
-            way = "ahead of" if self.clock_off > 0 else "behind"
-            alert = (
-                f"this kiosk's clock is {abs(self.clock_off):.0f} s {way} the server's: "
-                "set its time (NTP); offline tickets are stamped with the server's time"
-            )
-        if alert != self.alerts.get("clock"):
-            if alert:
-                log.warning("%s", alert)
-                self.alerts["clock"] = alert
-            else:
-                self.alerts.pop("clock", None)
-            self.bridge.client.publish_status()
-
-    @Slot()
-    def _replay(self) -> None:
-        """Send spooled tickets (each under its own id: the server applies each once)."""
-        self._check_clock_if_due()
-        if self.spool is None or not self._online:
-            return
-        for command_id, kind, args in self.spool.pending():
-            if command_id not in self._replaying:
-                self._replaying.add(command_id)
-                self.bridge.send(kind, args, command_id=command_id)
-
-    def _take_replayed(self, reply: Reply) -> None:
-        self._replaying.discard(reply.id)
-        if reply.code == UNREACHABLE:
-            return  # offered again on the next state or timer tick
-        self._server_silent = False
-        if not reply.ok:
-            # A customer holds this ticket and the server will not have it: staff must know.
-            log.error("spooled ticket %s refused: %s (%s)", reply.id, reply.code, reply.message)
-            self.alerts["spool"] = f"offline ticket refused by the server: {reply.code}"
-            self.bridge.client.publish_status()
-        self.spool.settle(reply.id, "ok" if reply.ok else reply.code)
+        self.offline.take_state(state)  # leases topped up, the spool offered again
 
     @Slot(bool)
     def _take_connection(self, online: bool) -> None:
-        self._online = online
-        if online:
-            self._clock_checked = None  # measure again: it may have been set meanwhile
-            self._clock_pings.clear()
-            self._check_clock_if_due()
+        self.offline.take_connection(online)
         self.changed.emit()
 
     def _refresh_services(self) -> None:
@@ -458,7 +321,7 @@ class KioskController(QObject):
         self._model.set_rows(rows)
         self._refresh_lamps()
 
-    def _service_detail(self, view) -> str:
+    def _service_detail(self, view: ServiceView | None) -> str:
         if view is None:
             return ""
         lang = self._language
@@ -469,14 +332,7 @@ class KioskController(QObject):
         )
         if view.estimate is None:
             return waiting
-        return f"{waiting} · {self._wait_words(view.estimate.low, view.estimate.high)}"
-
-    def _wait_words(self, low: float, high: float) -> str:
-        if high < 60:
-            return text(self._language, "kiosk.wait_now")
-        return text(
-            self._language, "kiosk.wait", low=int(low // 60), high=max(1, math.ceil(high / 60))
-        )
+        return f"{waiting} · {wait_words(lang, view.estimate)}"
 
     def _closed_note(self, sid: str, view) -> str:
         if view is None or view.accepting:
@@ -507,6 +363,15 @@ class KioskController(QObject):
         self._phase = phase
         self._refresh_lamps()
         self.changed.emit()
+
+
+def wait_words(language: str, estimate: EstimateView) -> str:
+    """A wait as the screen says it, in the ticket's minutes ("now" just when the ticket
+    prints it: up to a minute)."""
+    minutes = estimate.minutes
+    if minutes.now:
+        return text(language, "kiosk.wait_now")
+    return text(language, "kiosk.wait", low=minutes.low, high=minutes.high)
 
 
 class TicketImages(QQuickImageProvider):

@@ -9,13 +9,38 @@ state.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from nowserving.domain.events import EVENT_TYPES
 from nowserving.errors import ProtocolError
 from nowserving.protocol.messages import MAX_STATE_BYTES, PROTOCOL_VERSION
+
+
+class WaitMinutes(NamedTuple):
+    """A wait range in whole minutes, as people are shown it."""
+
+    low: int
+    high: int
+
+    @property
+    def now(self) -> bool:
+        """At most a minute: said as "now", never as "0–1 min"."""
+        return self.high <= 1
+
+
+def wait_minutes(low_s: float, high_s: float) -> WaitMinutes:
+    """The minutes a wait range of `low_s`–`high_s` seconds is shown as, on every screen
+    and ticket: the low end rounded down, the high end up and at least 1, so the range
+    shown always holds the estimate's (19.02 min is "up to 20", never 19).
+
+    It lives here, beside the estimate it reads, because the wire carries seconds and every
+    device that shows a wait (the kiosk's screen and ticket, the lobby display, the demo's
+    console) reads them from this module; the domain knows nothing of how people read time,
+    and a role's module cannot be shared with another role."""
+    return WaitMinutes(int(low_s // 60), max(1, math.ceil(high_s / 60)))
 
 
 @dataclass(frozen=True)
@@ -26,6 +51,11 @@ class EstimateView:
     low: float
     high: float
     ahead: int
+
+    @property
+    def minutes(self) -> WaitMinutes:
+        """The interval as shown: `wait_minutes`."""
+        return wait_minutes(self.low, self.high)
 
 
 @dataclass(frozen=True)
@@ -39,6 +69,21 @@ class ServiceView:
     next: tuple[str, ...]
     line_seq: int
     estimate: EstimateView | None
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket as its holder is shown it (printed, or on the kiosk's screen): the `ticket`
+    of a reply (`messages.ticket_view`, read with `decode_ticket`; staff panels read its other
+    fields), or one a kiosk issued from its lease while the server was away."""
+
+    id: str  # "<business day>/<number>": the key of its status page
+    number: str
+    service: str
+    language: str
+    issued_at: float
+    ahead: int  # people before it in line (0 once it no longer waits)
+    issued_estimate: EstimateView | None  # the wait estimate given when it was issued
 
 
 @dataclass(frozen=True)
@@ -168,6 +213,7 @@ class Reply:
 
     @property
     def ticket(self) -> dict[str, Any] | None:
+        """The reply's ticket as sent (`decode_ticket` types it)."""
         return self.result.get("ticket")
 
 
@@ -250,6 +296,15 @@ def _message(payload: bytes, limit: int) -> _Reader:
 def _estimate(value: object, where: str) -> EstimateView:
     r = _Reader(value, where)
     return EstimateView(r.num("mean"), r.num("low"), r.num("high"), r.int("ahead"))
+
+
+def decode_ticket(value: object, where: str = "result.ticket") -> TicketView:
+    """A reply's ticket (`Reply.ticket`), checked against the contract."""
+    r = _Reader(value, where)
+    return TicketView(
+        r.str("id"), r.str("number"), r.str("service"), r.str("language"), r.num("issued_at"),
+        r.int("ahead", optional=True) or 0, r.obj("issued_estimate", _estimate),
+    )  # fmt: skip
 
 
 def _service(value: object, where: str) -> ServiceView:
