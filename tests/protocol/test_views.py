@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nowserving.domain import Branch, Command
+from nowserving.domain import Branch, Command, NewcomerEstimates
 from nowserving.errors import ProtocolError
 from nowserving.protocol.messages import encode, ticket_view
 from nowserving.protocol.views import (
@@ -45,9 +45,10 @@ def test_a_wait_is_shown_in_whole_minutes_that_hold_it(low, high, minutes):
 def test_a_replys_ticket_decodes_to_the_ticket_view(rules):
     """GIVEN a ticket as the server sends it in a reply WHEN it is decoded THEN the typed
     view holds what its holder is shown, the estimate given at issue included."""
-    branch = Branch(rules)
-    branch.handle(Command("i1", "issue_ticket", "k", T0, {"service": "a"}))
-    branch.handle(Command("i2", "issue_ticket", "k", T0 + 1, {"service": "a", "language": "en"}))
+    branch, newcomers = Branch(rules), NewcomerEstimates()
+    branch.handle(Command("i1", "issue_ticket", "k", T0, {"service": "a"}), newcomers.estimate)
+    second = Command("i2", "issue_ticket", "k", T0 + 1, {"service": "a", "language": "en"})
+    branch.handle(second, newcomers.estimate)
     ticket = branch.tickets["2026-11-23/A002"]
     sent = json.loads(encode(ticket_view(branch, ticket)))
     view = decode_ticket(sent)
