@@ -22,7 +22,7 @@ from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config.hardware import PrinterSettings
 from nowserving.kiosk.app import KioskController
-from nowserving.kiosk.main import build_view
+from nowserving.kiosk.launcher import build_view
 from nowserving.kiosk.printing import PrintQueue
 from tests.adapters.printer.escpos_bytes import parse
 
