@@ -50,7 +50,7 @@ from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config import load_config
 from nowserving.display.app import DisplayController, HOLD_S, TURN_S
-from nowserving.display.main import build_view
+from nowserving.display.launcher import build_view
 app = QGuiApplication(sys.argv[:1])
 config = load_config(sys.argv[1])
 speed = float(sys.argv[3])
@@ -80,7 +80,7 @@ def latencies(config_path: Path, port: int, n: int) -> tuple[list[float], list[f
     from nowserving.client.qt import QtBranchBridge
     from nowserving.config import load_config
     from nowserving.display.app import DisplayController
-    from nowserving.display.main import build_view
+    from nowserving.display.launcher import build_view
 
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
     config = load_config(config_path)

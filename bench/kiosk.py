@@ -46,7 +46,7 @@ from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config import load_config
 from nowserving.kiosk.app import KioskController
-from nowserving.kiosk.main import build_view
+from nowserving.kiosk.launcher import build_view
 app = QGuiApplication(sys.argv[:1])
 config = load_config(sys.argv[1])
 client = BranchClient(Broker("127.0.0.1", int(sys.argv[2])), config.rules.branch_id, "kiosk-1")

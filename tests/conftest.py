@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from datetime import UTC, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -116,6 +118,22 @@ def connect(broker, example_config):
     yield _connect
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def example_device(broker, tmp_path):
+    """example_device("kiosk-1") -> the path of the example branch's device file, as shipped
+    (its hardware included) but reaching the test broker."""
+
+    def write(device: str) -> Path:
+        text = (EXAMPLE.parent / f"{device}.toml").read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^port = 1883.*\n", "", text)  # the kiosk's says the default
+        text = text.replace('host = "192.168.10.2"', f'host = "127.0.0.1"\nport = {broker.port}')
+        path = tmp_path / f"{device}.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
 
 
 @pytest.fixture(autouse=True)

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import pytest
 from gpiozero.pins.mock import MockFactory
-from PySide6.QtCore import QSize
 
-from nowserving.client import BranchClient
-from nowserving.client.qt import QtBranchBridge, quick_view
-from nowserving.counter.app import CounterDevice
-from nowserving.counter.main import QML
+from nowserving.counter.launcher import build
 from nowserving.counter.panel import PanelController
+from nowserving.launch import Hardware
 from tests.counter.test_buttons import device_config
 
 
 @pytest.fixture
 def panel(qtbot, server, broker, example_config):
-    client = BranchClient(broker, "pudong", "counter-1", watch_lines=("cash",))
     config = device_config("counter-1", broker.port, buttons={})
-    device = CounterDevice(example_config, config, client, MockFactory())
-    controller = PanelController(example_config, device, QtBranchBridge(client))
-    view = quick_view(QML, "CounterPanel", {"panel": controller}, QSize(1280, 800))
-    client.start(wait_s=None)
-    view.show()
-    qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
-    yield controller
-    controller.close()
-    device.close()
-    client.close()
-    view.close()
+    with build(
+        example_config, config, hardware=Hardware(pin_factory=MockFactory()), panel_size=(1280, 800)
+    ) as app:
+        app.view.show()
+        controller = app.panel
+        qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
+        yield controller
 
 
 def test_the_panel_calls_serves_and_finishes(qtbot, panel, connect):
@@ -89,22 +81,17 @@ def make_panel(qtbot, server, broker, example_config):
     made = []
 
     def make(device: str) -> PanelController:
-        counter = example_config.devices[device].counter
-        lines = example_config.rules.counters[counter].services
-        client = BranchClient(broker, "pudong", device, watch_lines=lines)
         config = device_config(device, broker.port, buttons={})
-        unit = CounterDevice(example_config, config, client, MockFactory())
-        controller = PanelController(example_config, unit, QtBranchBridge(client))
-        client.start(wait_s=None)
-        made.append((controller, unit, client))
+        app = build(example_config, config, hardware=Hardware(pin_factory=MockFactory()),
+                    panel_size=(1280, 800))  # fmt: skip
+        made.append(app)
+        controller = app.panel
         qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
         return controller
 
     yield make
-    for controller, unit, client in made:
-        controller.close()
-        unit.close()
-        client.close()
+    for app in made:
+        app.close()
 
 
 def test_the_waiting_list_is_in_the_counters_call_order(qtbot, make_panel, connect, clock):

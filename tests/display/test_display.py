@@ -9,48 +9,46 @@ import json
 import queue
 
 import pytest
-from PySide6.QtCore import QSize
 
 from nowserving.adapters.audio import FilePlayer
 from nowserving.adapters.mqtt import MqttLink
-from nowserving.client import BranchClient
-from nowserving.client.qt import QtBranchBridge
-from nowserving.config.device import DisplaySettings
+from nowserving.config.device import BrokerSettings, DeviceConfig, DisplaySettings
 from nowserving.config.hardware import AudioSettings
 from nowserving.display.announce import render
-from nowserving.display.app import DisplayController
-from nowserving.display.main import build_view, open_announcer
+from nowserving.display.launcher import build
+from nowserving.launch import Hardware
+from nowserving.protocol import Role
 from tests.kiosk.test_kiosk import find_item
 
 TURN_S = 0.3  # short turns, so that five calls take seconds, not half a minute
 
 
+def lobby_device(port: int, **tables) -> DeviceConfig:
+    """lobby-1's device file, reaching the test broker, with the settings given."""
+    broker = BrokerSettings("127.0.0.1", port)
+    return DeviceConfig("lobby-1", Role.DISPLAY, "pudong", broker, **tables)
+
+
 @pytest.fixture
 def lobby(qtbot, server, broker, example_config):
-    """lobby-1 on an offscreen 1920x1080 window; `announced` gets each call as its turn
-    starts (what the announcer would speak)."""
+    """lobby-1 (silent) on an offscreen 1920x1080 window; `announced` gets each call as its
+    turn starts (what the announcer would speak)."""
     made = []
 
     def make(settings: DisplaySettings | None = None, size=(1920, 1080)):
         announced: list = []
-        client = BranchClient(broker, "pudong", "lobby-1", watch_server=True)
-        bridge = QtBranchBridge(client)
-        controller = DisplayController(
-            example_config, bridge, settings, on_call=lambda call, age: announced.append(call),
-            hold_s=TURN_S * 2, turn_s=TURN_S,
-        )  # fmt: skip
-        view = build_view(controller, QSize(*size))
-        client.start(wait_s=None)
-        view.show()
+        app = build(example_config, lobby_device(broker.port, display=settings), view_size=size,
+                    hold_s=TURN_S * 2, turn_s=TURN_S)  # fmt: skip
+        made.append(app)
+        controller = app.controller
+        controller.on_call = lambda call, age: announced.append(call)
+        app.view.show()
         qtbot.waitUntil(lambda: controller.online and controller.hasState, timeout=10_000)
-        made.append((controller, client, view))
-        return controller, view, announced
+        return controller, app.view, announced
 
     yield make
-    for controller, client, view in made:
-        controller.close()
-        client.close()
-        view.close()
+    for app in made:
+        app.close()
 
 
 def issue(connect, n: int, service: str = "cash", language: str = "zh") -> list[str]:
@@ -109,7 +107,8 @@ def test_five_calls_200_ms_apart_each_get_their_turn_in_order(qtbot, lobby, conn
 
 def test_five_calls_are_all_spoken_in_order_and_never_over_each_other(
     qtbot,
-    lobby,
+    server,
+    broker,
     connect,
     clips,
     tmp_path,
@@ -119,13 +118,13 @@ def test_five_calls_are_all_spoken_in_order_and_never_over_each_other(
     twentieth of each sound's time): each call is spoken, in the customer's language then
     the branch's other one, one after another."""
     numbers = issue(connect, 4) + issue(connect, 1, "loans", language="en")
-    controller, view, _ = lobby()
     player = FilePlayer(tmp_path / "spoken", speed=20)
-    client = controller.bridge.client
-    announcer = open_announcer(
-        example_config, AudioSettings(clips=clips), controller, client, player
-    )
-    try:
+    device = lobby_device(broker.port, audio=AudioSettings(clips=clips))
+    with build(example_config, device, hardware=Hardware(player=player), hold_s=TURN_S * 2,
+               turn_s=TURN_S) as app:  # fmt: skip
+        announcer, client = app.announcer, app.client
+        app.view.show()
+        qtbot.waitUntil(lambda: app.controller.online and app.controller.hasState, timeout=10_000)
         for i in range(5):
             connect(f"counter-{i + 1}").request("call_next")
             qtbot.wait(200)
@@ -151,8 +150,6 @@ def test_five_calls_are_all_spoken_in_order_and_never_over_each_other(
             True, "audio: ok (file)", "on"
         )  # fmt: skip
         assert status["version"]
-    finally:
-        announcer.close()
 
 
 def test_a_recall_is_shown_and_announced_again(qtbot, lobby, connect, clock):

@@ -9,11 +9,9 @@ import time
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from nowserving.adapters.gpio import Panel
-from nowserving.client import BranchClient
-from nowserving.client.qt import QtBranchBridge
-from nowserving.config.hardware import GpioSettings
-from nowserving.kiosk.app import KioskController
+from nowserving.config import parse_device_config
+from nowserving.kiosk.launcher import build
+from nowserving.launch import Hardware
 
 PINS = {"cash": 5, "loans": 6}
 LAMPS = {"cash": 17, "loans": 27}
@@ -23,16 +21,17 @@ LAMPS = {"cash": 17, "loans": 27}
 def headless_kiosk(qtbot, server, broker, example_config):
     """A kiosk with two ticket buttons and lamps and no screen (and no printer)."""
     factory = MockFactory()
-    client = BranchClient(broker, "pudong", "kiosk-1")
-    controller = KioskController(example_config, QtBranchBridge(client), None)
-    settings = GpioSettings(pin_factory="mock", buttons=PINS, leds=LAMPS, bounce_ms=50)
-    with Panel(settings, controller.pressed, factory) as panel:
-        controller.attach_panel(panel)
-        client.start(wait_s=None)
-        qtbot.waitUntil(lambda: controller._state is not None, timeout=10_000)
-        yield controller, factory
-        controller.close()
-        client.close()
+    device = parse_device_config(
+        {
+            "device": {"id": "kiosk-1", "role": "kiosk", "branch": "pudong"},
+            "broker": {"host": "127.0.0.1", "port": broker.port},
+            "gpio": {"pin_factory": "mock", "buttons": PINS, "leds": LAMPS, "bounce_ms": 50},
+        }
+    )
+    hardware = Hardware(pin_factory=factory)
+    with build(example_config, device, hardware=hardware, view_size=None) as app:
+        qtbot.waitUntil(lambda: app.controller._state is not None, timeout=10_000)
+        yield app.controller, factory
 
 
 def press(factory: MockFactory, pin: int, bounces: int = 0, span_s: float = 0.03) -> None:

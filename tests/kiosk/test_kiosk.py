@@ -24,7 +24,7 @@ from nowserving.client.qt import QtBranchBridge
 from nowserving.config.hardware import PrinterSettings
 from nowserving.i18n import text
 from nowserving.kiosk.app import KioskController, wait_words
-from nowserving.kiosk.main import build_view
+from nowserving.kiosk.launcher import build_view
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.protocol.views import EstimateView
 from tests.adapters.printer.escpos_bytes import parse

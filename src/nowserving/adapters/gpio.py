@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from gpiozero import LED, Button
 from gpiozero.pins import Factory
+from gpiozero.pins.mock import MockFactory
 
 from nowserving.config.hardware import GpioSettings
 from nowserving.errors import NowservingError
@@ -29,8 +30,6 @@ class GpioError(NowservingError, OSError):
 def pin_factory(name: str) -> Factory | None:
     """The factory the device config names: None lets gpiozero choose (lgpio on a Pi)."""
     if name == "mock":
-        from gpiozero.pins.mock import MockFactory
-
         return MockFactory()
     if name == "lgpio":
         try:
@@ -40,6 +39,21 @@ def pin_factory(name: str) -> Factory | None:
         except Exception as err:  # ImportError, or lgpio finding no GPIO chip
             raise GpioError(f"the lgpio pin factory is not usable here: {err}") from err
     return None
+
+
+def factory_for(settings: GpioSettings, given: Factory | None = None) -> Factory | None:
+    """The pin factory for a device's `[gpio]`: the one handed in (a test's or the demo's
+    MockFactory), else the one the device file names."""
+    return given if given is not None else pin_factory(settings.pin_factory)
+
+
+def pins_status(panel: Panel | None) -> str:
+    """What a device's status says of its pins: `none` (no `[gpio]`, so none were opened),
+    `mock` (gpiozero's MockFactory: the demo, a test; no finger reaches them) or `ok`."""
+    if panel is None:
+        return "none"
+    devices = [*panel.buttons.values(), *panel.leds.values()]
+    return "mock" if any(isinstance(d.pin_factory, MockFactory) for d in devices) else "ok"
 
 
 class Panel:

@@ -10,6 +10,8 @@ thread.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,11 +29,13 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
+from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtQuick import QQuickView
 
 from nowserving.adapters.systemd import Notifier, Watchdog
 from nowserving.client.branch import DEADLINE_S, BranchClient
 from nowserving.errors import NowservingError
+from nowserving.i18n import FONT
 from nowserving.protocol.views import BranchState, EventView, Line, Reply
 
 
@@ -138,6 +142,19 @@ class RowsModel(QAbstractListModel):
         return self._rows
 
     count = Property(int, lambda self: len(self._rows), notify=countChanged)
+
+
+def gui_application(offscreen: bool = False) -> QGuiApplication:
+    """The process's Qt application (made on first use) with the font of screens and
+    tickets, so CJK text has glyphs wherever the device runs. `offscreen`: draw without a
+    screen (a screenshot, a headless kiosk) unless there is a Wayland session to draw on;
+    it must be asked before the application is made."""
+    if offscreen and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    if app.property("nowservingFont") is None:  # once per application
+        app.setProperty("nowservingFont", QFontDatabase.addApplicationFont(str(FONT)))
+    return app
 
 
 def quick_view(

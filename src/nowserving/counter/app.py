@@ -30,7 +30,7 @@ from nowserving.adapters.gpio import Panel
 from nowserving.client import UNREACHABLE, BranchClient
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
-from nowserving.config.hardware import TRANSFER_BUTTON, GpioSettings
+from nowserving.config.hardware import TRANSFER_BUTTON
 from nowserving.protocol.views import BranchState, Reply
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class CounterDevice:
 
     def __init__(self, config: BranchConfig, device: DeviceConfig, client: BranchClient,
                  factory=None) -> None:  # fmt: skip
+        """`factory`: the pin factory of the device's `[gpio]` (None: gpiozero's choice)."""
         self.client = client
         self.counter = config.devices[device.id].counter
         self.services = config.rules.counters[self.counter].services
@@ -72,15 +73,20 @@ class CounterDevice:
         self._window_s = config.rules.feedback_window_s
         self._served: int | None = None  # the counter's count of finished customers
         self._feedback_until = 0.0  # monotonic time the keypad closes
-        names = set(device.gpio.buttons) if device.gpio else set()
-        holdable = frozenset({"next"}) if "next" in names and "recall" not in names else frozenset()
-        gpio = device.gpio or GpioSettings(pin_factory="mock")  # a staff PC: screen only
-        self.panel = Panel(gpio, self._pressed, factory, on_hold=self._held, holdable=holdable)
+        self.panel: Panel | None = None  # no [gpio] (a staff PC): no pins, no lamps
+        if device.gpio is not None:
+            names = set(device.gpio.buttons)
+            one_button = "next" in names and "recall" not in names
+            holdable = frozenset({"next"}) if one_button else frozenset()
+            self.panel = Panel(
+                device.gpio, self._pressed, factory, on_hold=self._held, holdable=holdable
+            )
         client.on_state = self._take_state
         self._refresh_lamps()
 
     def close(self) -> None:
-        self.panel.close()
+        if self.panel is not None:
+            self.panel.close()
 
     # ----- gpiozero's threads -----------------------------------------------------------
 
@@ -90,18 +96,6 @@ class CounterDevice:
     def _held(self, name: str) -> None:
         if name == "next":
             self.act("recall")  # a counter with one button: a long press recalls
-
-    def press(self, name: str) -> None:
-        """An on-screen button: where the counter has that GPIO button on gpiozero's mock
-        pins (the demo), the press goes through the pin like a finger's would; otherwise
-        straight to `act`."""
-        button = self.panel.buttons.get(name)
-        pin = getattr(button, "pin", None)
-        if pin is not None and hasattr(pin, "drive_low"):  # a MockPin
-            pin.drive_low()
-            pin.drive_high()
-        else:
-            self.act(name)
 
     def act(self, name: str) -> str | None:
         """Send the command of button `name`; returns its id, or None if ignored."""
@@ -177,6 +171,8 @@ class CounterDevice:
         closer.start()
 
     def _refresh_lamps(self) -> None:
+        if self.panel is None:
+            return
         view = self._state.counter(self.counter) if self._state else None
         state = view.state if view else "closed"
         self.panel.lamp("open", on=state != "closed", blink=state == "paused")

@@ -3,20 +3,15 @@ the staff panel too (or `--screenshot` of it)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
-from nowserving.adapters.gpio import pin_factory
 from nowserving.adapters.systemd import Notifier, Watchdog
-from nowserving.client import BranchClient, broker_for
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
-from nowserving.counter.app import CounterDevice
-
-QML = Path(__file__).parent / "qml"
+from nowserving.counter.launcher import CounterApp, build
 
 
 def run_counter(
@@ -27,56 +22,42 @@ def run_counter(
     size: tuple[int, int] = (1280, 800),
     language: str | None = None,
 ) -> int:
-    counter_id = config.devices[device.id].counter
-    services = config.rules.counters[counter_id].services
-    client = BranchClient(
-        broker_for(device), config.rules.branch_id, device.id, watch_lines=tuple(services)
-    )
-    factory = pin_factory(device.gpio.pin_factory if device.gpio else "mock")
-    counter = CounterDevice(config, device, client, factory)
-    try:
-        if ui or screenshot is not None:
-            return _panel(config, counter, client, screenshot, size, language)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        client.start(wait_s=None)
-        watchdog = Watchdog(Notifier(), lambda: client.link.alive)
-        watchdog.notifier.ready()
-        # systemd's watchdog is petted from this loop while paho's thread lives.
-        while not stop.wait(watchdog.interval):
-            watchdog.tick()
-        return 0
-    finally:
-        counter.close()
-        client.close()
+    """Run the counter until it is stopped (or write one screenshot of its panel and exit).
+    A screenshot is a picture of the panel: no pins are opened."""
+    if screenshot is None and not ui:
+        with build(config, device) as app:
+            return _headless(app)
+    from nowserving.client.qt import gui_application
+
+    gui_application(offscreen=screenshot is not None)
+    if screenshot is not None:
+        device = replace(device, gpio=None)
+    with build(config, device, panel_size=size) as app:
+        if language:
+            app.panel.setLanguage(language)
+        return _panel(app, screenshot)
 
 
-def _panel(config, counter, client, screenshot, size, language) -> int:
-    if screenshot is not None and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSize
-    from PySide6.QtGui import QFontDatabase, QGuiApplication
+def _headless(app: CounterApp) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    watchdog = Watchdog(Notifier(), app.healthy)
+    watchdog.notifier.ready()
+    # systemd's watchdog is petted from this loop while paho's thread lives.
+    while not stop.wait(watchdog.interval):
+        watchdog.tick()
+    return 0
 
-    from nowserving.client.qt import QtBranchBridge, quick_view, start_watchdog
+
+def _panel(app: CounterApp, screenshot: Path | None) -> int:
+    from nowserving.client.qt import gui_application, start_watchdog
     from nowserving.client.qt import screenshot as screenshot_view
-    from nowserving.counter.panel import PanelController
-    from nowserving.i18n import FONT
 
-    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
-    QFontDatabase.addApplicationFont(str(FONT))
-    bridge = QtBranchBridge(client)
-    panel = PanelController(config, counter, bridge)
-    if language:
-        panel.setLanguage(language)
-    view = quick_view(QML, "CounterPanel", {"panel": panel}, QSize(*size))
-    client.start(wait_s=None)
-    try:
-        if screenshot is not None:
-            return screenshot_view(view, bridge, screenshot)
-        signal.signal(signal.SIGTERM, lambda *_: app.quit())
-        view.show()
-        start_watchdog(lambda: client.link.alive)  # systemd: ready, and pet while healthy
-        return app.exec()
-    finally:
-        panel.close()
+    if screenshot is not None:
+        return screenshot_view(app.view, app.bridge, screenshot)
+    qt = gui_application()
+    signal.signal(signal.SIGTERM, lambda *_: qt.quit())
+    app.view.show()
+    start_watchdog(app.healthy)  # systemd: ready, and pet while healthy
+    return qt.exec()

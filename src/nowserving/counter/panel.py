@@ -174,9 +174,10 @@ class PanelController(QObject):
 
     @Slot(str)
     def press(self, button: str) -> None:
-        """An on-screen button: the same path as the counter's GPIO button of that name."""
+        """An on-screen button: the same command, by the same code, as the counter's GPIO
+        button of that name."""
         self._message = ""
-        self.device.press(button)
+        self.device.act(button)
         self.changed.emit()
 
     @Slot(str, str)

@@ -69,17 +69,7 @@ def _morning(config: BranchConfig) -> float:
 
 def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, seed: int) -> int:
     config = load_config(config_path or EXAMPLE)
-    out.mkdir(parents=True, exist_ok=True)
-    db = out / "events.sqlite"
-    for stale in out.glob("events.sqlite*"):
-        stale.unlink()
-    handler = logging.FileHandler(out / "demo.log", mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    for h in root.handlers:
-        if h is not handler:
-            h.setLevel(logging.WARNING)  # the terminal shows the calls; the file has the rest
+    db = _fresh_output(out)
     kiosk_demo = _real_kiosk()
     if kiosk_demo is not None:
         from nowserving.devtools.demo_kiosk import make_voice
@@ -102,43 +92,21 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
             BranchClient(broker, config.rules.branch_id, "manager", on_event=lines.put) as watcher,
         ):
             watcher.wait_state()
-            workers = []
-            if kiosk_demo is None:  # no Qt installed (a server-only install): simulate it
-                workers.append(
-                    threading.Thread(
-                        target=_kiosk, args=(broker, config, clock, rng, stop), daemon=True
-                    )
-                )
             counters = [d.id for d in config.devices.values() if d.role == "counter"]
             panels = counters[:PANELS] if kiosk_demo is not None else []
-            for device in config.devices.values():
-                if device.role == "counter" and device.id not in panels:
-                    workers.append(
-                        threading.Thread(
-                            target=_counter,
-                            daemon=True,
-                            args=(
-                                broker,
-                                config,
-                                device.id,
-                                clock,
-                                random.Random(rng.random()),
-                                stop,
-                            ),
-                        )
-                    )
+            # No Qt installed (a server-only install): the kiosk is simulated too.
+            workers = _simulated(broker, config, clock, rng, stop, panels, kiosk_demo is None)
             for w in workers:
                 w.start()
             written: list[str] = []
             voiced: Counter[str] = Counter()  # what the lobby's announcer did with each call
             if kiosk_demo is not None:
 
-                def staff(units: dict) -> None:  # the panels' counters, pressed by people
-                    for unit in units.values():
-                        args = (unit, config, clock, random.Random(rng.random()), stop)
-                        worker = threading.Thread(target=_panel_staff, args=args, daemon=True)
-                        workers.append(worker)
-                        worker.start()
+                def staff(counters: dict) -> None:  # the panels' counters, pressed by people
+                    for counter in counters.values():
+                        args = (counter, config, clock, random.Random(rng.random()), stop)
+                        workers.append(_thread(_panel_staff, *args))
+                        workers[-1].start()
 
                 written, voiced = kiosk_demo(
                     config, broker, clock, random.Random(rng.random()),
@@ -146,17 +114,53 @@ def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, 
                     lambda event: _show(event, config, clock), panels, staff,
                 )  # fmt: skip
             else:
-                clock.begin()
-                end = time.monotonic() + clock.real(minutes * 60)
-                while time.monotonic() < end:
-                    with contextlib.suppress(queue.Empty):
-                        _show(lines.get(timeout=0.2), config, clock)
+                _watch(lines, config, clock, minutes)
             stop.set()
             for w in workers:
                 w.join(timeout=10)
             state = watcher.state
         _summary(config, server.store.path, state, out, written, voiced, speed)
     return 0
+
+
+def _fresh_output(out: Path) -> Path:
+    """Make `out` ready: no event log of an earlier run, and a new demo.log that has the
+    whole log while the terminal shows the calls and warnings; returns the event log's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("events.sqlite*"):
+        stale.unlink()
+    handler = logging.FileHandler(out / "demo.log", mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    for h in root.handlers:
+        if h is not handler:
+            h.setLevel(logging.WARNING)  # the terminal shows the calls; the file has the rest
+    return out / "events.sqlite"
+
+
+def _thread(target, *args) -> threading.Thread:
+    return threading.Thread(target=target, args=args, daemon=True)
+
+
+def _simulated(broker, config, clock, rng, stop, panels, kiosk: bool) -> list[threading.Thread]:
+    """The simulated devices' threads, not started: the kiosk (when the real one cannot
+    run) and every counter without a staff panel."""
+    workers = [_thread(_kiosk, broker, config, clock, rng, stop)] if kiosk else []
+    for device in config.devices.values():
+        if device.role == "counter" and device.id not in panels:
+            counter_rng = random.Random(rng.random())
+            workers.append(_thread(_counter, broker, config, device.id, clock, counter_rng, stop))
+    return workers
+
+
+def _watch(lines: queue.Queue, config: BranchConfig, clock: SimClock, minutes: float) -> None:
+    """Without the real kiosk: open the doors, and print the calls for `minutes`."""
+    clock.begin()
+    end = time.monotonic() + clock.real(minutes * 60)
+    while time.monotonic() < end:
+        with contextlib.suppress(queue.Empty):
+            _show(lines.get(timeout=0.2), config, clock)
 
 
 def _real_kiosk():
@@ -232,22 +236,23 @@ def _counter(
             counter.request("finish")
 
 
-def _panel_staff(unit, config: BranchConfig, clock, rng: random.Random, stop) -> None:
-    """Staff at a counter with a panel: they press its on-screen buttons, which drive the
-    counter's (mock) GPIO pins, the same path a finger on a real button takes."""
+def _panel_staff(staff, config: BranchConfig, clock, rng: random.Random, stop) -> None:
+    """Staff at a counter with a panel (a `demo_kiosk.StaffCounter`): from this thread of
+    their own they press its buttons, mock pins driven as a finger drives a real button;
+    the panel shows what follows."""
 
     def pause(simulated_s: float) -> bool:
         return stop.wait(clock.real(simulated_s))
 
     while not stop.is_set():
-        if not _waiting(unit._state, unit.services):  # staff call when someone waits
+        if not _waiting(staff.state, staff.services):  # staff call when someone waits
             if pause(30):
                 return
             continue
-        unit.press("next")
+        staff.press("next")
         if pause(5):
             return
-        view = unit._state.counter(unit.counter) if unit._state else None
+        view = staff.state.counter(staff.counter) if staff.state else None
         if view is None or view.ticket is None or view.ticket.status != "called":
             if pause(30):
                 return
@@ -255,11 +260,11 @@ def _panel_staff(unit, config: BranchConfig, clock, rng: random.Random, stop) ->
         service = view.ticket.service
         if pause(rng.uniform(15, 40)):
             return
-        unit.press("start")
+        staff.press("start")
         mean = MEAN_SERVICE_MIN.get(service, 6) * 60
         if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
             return
-        unit.press("done")
+        staff.press("done")
 
 
 def _waiting(state: BranchState | None, services) -> int:

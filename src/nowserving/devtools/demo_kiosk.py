@@ -1,10 +1,12 @@
-"""The demo's kiosk: the real kiosk (controller, QML, print thread, spool) with simulated
-customers tapping it and a printer that keeps each ticket as a PNG; beside it the staff
-panels of a few counters and the lobby display, which announces each call.
+"""The demo's devices: the real kiosk, the staff panels of a few counters and the lobby
+display, each made by its role's `build` as on a device, with stand-ins for the hardware
+handed in: a Dummy printer whose tickets are kept as PNGs, MockFactory pins that the
+simulated staff press from their own threads (as a finger presses a real button), and,
+without sound, a player that writes each announcement as a WAV.
 
-Its window opens when there is a display; otherwise it runs offscreen and leaves a
-screenshot. Customers arrive at the demo's rate in branch time; the number on screen is
-dismissed after a second of real time, as the next customer walks up.
+The windows open when there is a display; otherwise they run offscreen and leave
+screenshots. Customers arrive at the demo's rate in branch time and tap the kiosk; the
+number on screen is dismissed after a second of real time, as the next customer walks up.
 """
 
 from __future__ import annotations
@@ -13,81 +15,178 @@ import os
 import queue
 import random
 import shutil
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
-from PySide6.QtCore import QEventLoop, QSize, QTimer
-from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtCore import QEventLoop, QTimer
 
 from nowserving.adapters.audio import FilePlayer, SystemPlayer
 from nowserving.adapters.mqtt import Broker
-from nowserving.adapters.printer.device import TicketPrinter, open_escpos
+from nowserving.adapters.printer.device import open_escpos
 from nowserving.adapters.printer.layout import preview
-from nowserving.client import BranchClient
-from nowserving.client.qt import QtBranchBridge, quick_view
+from nowserving.client.qt import gui_application
 from nowserving.config import BranchConfig
-from nowserving.config.device import parse_device_config
-from nowserving.config.hardware import AudioSettings, PrinterSettings
-from nowserving.counter.app import CounterDevice
-from nowserving.counter.main import QML as COUNTER_QML
-from nowserving.counter.panel import PanelController
-from nowserving.display.app import DisplayController
-from nowserving.display.main import build_view as build_display
-from nowserving.display.main import open_announcer
+from nowserving.config.device import BrokerSettings, DeviceConfig
+from nowserving.config.hardware import AudioSettings, GpioSettings, PrinterSettings
+from nowserving.counter.launcher import build as build_counter
+from nowserving.display.launcher import build as build_display
 from nowserving.display.voice import VoiceError, generate
-from nowserving.i18n import FONT
-from nowserving.kiosk.app import KioskController
-from nowserving.kiosk.main import build_view
-from nowserving.kiosk.printing import PrintQueue
-from nowserving.kiosk.spool import Spool
+from nowserving.kiosk.launcher import build as build_kiosk
+from nowserving.launch import Hardware
+from nowserving.protocol.views import BranchState
 
 PRINTER = PrinterSettings(kind="dummy", paper_mm=80, profile="TM-T88V")
-DEMO_BUTTONS = {"next": 5, "recall": 6, "start": 13, "done": 19, "no_show": 20, "pause": 21}
-DEMO_LAMPS = {"open": 17, "waiting": 27, "busy": 22, "error": 23}
+PANEL_PINS = GpioSettings(
+    pin_factory="mock",
+    buttons={"next": 5, "recall": 6, "start": 13, "done": 19, "no_show": 20, "pause": 21},
+    leds={"open": 17, "waiting": 27, "busy": 22, "error": 23},
+)
 
 
-def _open_panel(config: BranchConfig, broker: Broker, device_id: str):
-    """A counter with its buttons on mock pins and its staff panel in a window."""
-    counter_id = config.devices[device_id].counter
-    services = config.rules.counters[counter_id].services
-    device = parse_device_config(
-        {
-            "device": {"id": device_id, "role": "counter", "branch": config.rules.branch_id},
-            "broker": {"host": broker.host, "port": broker.port},
-            "gpio": {"pin_factory": "mock", "buttons": DEMO_BUTTONS, "leds": DEMO_LAMPS},
-        }
-    )
-    client = BranchClient(broker, config.rules.branch_id, device_id, watch_lines=services)
-    unit = CounterDevice(config, device, client, MockFactory())
-    panel = PanelController(config, unit, QtBranchBridge(client))
-    view = quick_view(COUNTER_QML, "CounterPanel", {"panel": panel}, QSize(1024, 640))
-    client.start(wait_s=None)
-    view.show()
-    return unit, panel, client, view
+def device_on(config: BranchConfig, broker: Broker, device_id: str, **hardware) -> DeviceConfig:
+    """The device file of one of the branch's devices on the demo's broker."""
+    broker_settings = BrokerSettings(broker.host, broker.port)
+    role = config.devices[device_id].role
+    return DeviceConfig(device_id, role, config.rules.branch_id, broker_settings, **hardware)
 
 
-def _open_lobby(config: BranchConfig, broker: Broker, out: Path, windowed: bool):
-    """The lobby display "lobby-1" with its announcer. Speech is made from the clips in
-    out/voice (see `make_voice`); it goes to the system's audio output in a
-    window with sound, and otherwise each announcement is written as a WAV in
-    out/announcements, to listen to afterwards."""
-    clips = out / "voice"  # made by run_demo before the branch's clock starts
-    spoken = out / "announcements"
-    shutil.rmtree(spoken, ignore_errors=True)
-    player = None  # the system's
-    if not windowed or SystemPlayer().probe() is not None:
-        player = FilePlayer(spoken)
-    client = BranchClient(broker, config.rules.branch_id, "lobby-1", watch_server=True)
-    # Branch time runs fast in the demo: shorter spotlight turns keep up with the calls.
-    controller = DisplayController(config, QtBranchBridge(client), hold_s=4, turn_s=1.5)
-    announcer = open_announcer(config, AudioSettings(clips=clips), controller, client, player)
-    view = build_display(controller, QSize(1280, 720))
-    client.start(wait_s=None)
-    view.show()
-    return controller, client, view, announcer, spoken if player is not None else None
+class StaffCounter:
+    """A counter with its staff panel and its buttons on mock pins, which its simulated
+    staff press from a thread of their own: the same path a finger on a real button takes,
+    debounce included."""
+
+    def __init__(self, config: BranchConfig, broker: Broker, device_id: str, clock) -> None:
+        self.pins = MockFactory()
+        device = device_on(config, broker, device_id, gpio=PANEL_PINS)
+        self.app = build_counter(config, device, hardware=Hardware(pin_factory=self.pins),
+                                 clock=clock, panel_size=(1024, 640))  # fmt: skip
+        self.counter = config.devices[device_id].counter
+        self.services = config.rules.counters[self.counter].services
+
+    @property
+    def state(self) -> BranchState | None:
+        return self.app.client.state
+
+    def press(self, button: str) -> None:
+        """The button's contact closes and opens again."""
+        pin = self.pins.pin(PANEL_PINS.buttons[button])
+        pin.drive_low()
+        pin.drive_high()
+
+
+class Devices:
+    """The demo's kiosk, staff panels and lobby, their windows shown; `numbers`: the
+    tickets printed, `voiced`: what the lobby's announcer did with each call ("finished":
+    spoken, "dropped": too late, ...)."""
+
+    def __init__(self, config, broker, clock, out: Path, panels, windowed: bool) -> None:
+        self.numbers: list[str] = []
+        self.voiced: Counter[str] = Counter()
+        self.tickets = out / "tickets"
+        self.tickets.mkdir(exist_ok=True)
+        for old in self.tickets.glob("*.png"):
+            old.unlink()
+        escpos = open_escpos(PRINTER)  # python-escpos's Dummy: the bytes stay in memory
+
+        def keep(number: str, parts) -> None:  # the print thread: one PNG per ticket
+            escpos.clear()  # the Dummy would hold every ticket's bytes otherwise
+            preview(parts, PRINTER.paper_mm).save(self.tickets / f"{number}.png")
+            self.numbers.append(number)
+
+        self.kiosk = build_kiosk(
+            config, device_on(config, broker, "kiosk-1", printer=PRINTER),
+            hardware=Hardware(escpos=escpos), clock=clock, view_size=(1024, 600),
+            spool_path=out / "kiosk-1-spool.sqlite", keep=keep,
+        )  # fmt: skip
+        self.staff = {d: StaffCounter(config, broker, d, clock) for d in panels}
+        spoken = out / "announcements"
+        shutil.rmtree(spoken, ignore_errors=True)
+        # Sound goes to the system's output in a window with sound; else into WAV files.
+        silent = not windowed or SystemPlayer().probe() is not None
+        player = FilePlayer(spoken) if silent else None
+        self.spoken = spoken if silent else None
+        lobby = device_on(config, broker, "lobby-1", audio=AudioSettings(clips=out / "voice"))
+        # Branch time runs fast in the demo: shorter spotlight turns keep up with the calls.
+        self.lobby = build_display(config, lobby, hardware=Hardware(player=player), clock=clock,
+                                   view_size=(1280, 720), hold_s=4, turn_s=1.5)  # fmt: skip
+        self.lobby.announcer.when_event = lambda event, *_: self.voiced.update((event,))
+        for view in self.views().values():
+            view.show()
+
+    def views(self) -> dict[str, object]:
+        """Each window, by the name of its screenshot."""
+        panels = {f"panel-{d}": staff.app.view for d, staff in self.staff.items()}
+        return {"kiosk": self.kiosk.view, **panels, "lobby": self.lobby.view}
+
+    def up(self) -> bool:
+        """Every device connected, with the branch's state."""
+        clients = [self.lobby.client, *(s.app.client for s in self.staff.values())]
+        return self.kiosk.controller.online and all(c.state for c in clients)
+
+    def written(self, out: Path, screenshots: bool) -> list[str]:
+        """What the devices leave behind (with `screenshots`, the windows' last pictures)."""
+        written = [f"{self.tickets} ({len(self.numbers)} printed tickets as PNG)"]
+        what = {"kiosk": "the kiosk's screen", "lobby": "the lobby display"}
+        for name, view in self.views().items() if screenshots else ():
+            shot = out / f"{name}.png"
+            view.grabWindow().save(str(shot))
+            said = what.get(name) or f"the staff panel of {name.removeprefix('panel-')}"
+            written.append(f"{shot} ({said} at the end)")
+        if self.spoken is not None:
+            count = len(list(self.spoken.glob("*.wav")))
+            written.append(
+                f"{self.spoken} ({count} announcements as WAV, as the lobby would speak them)"
+            )
+        return written
+
+    def close(self) -> None:
+        for app in (self.lobby, *(s.app for s in self.staff.values()), self.kiosk):
+            app.close()
+
+
+class Customers:
+    """Customers walking up to the kiosk at the demo's rate in branch time, each choosing
+    a service (and taking the ticket when told they may not be served today)."""
+
+    def __init__(self, kiosk, clock, rng: random.Random, arrival) -> None:
+        self.kiosk, self.clock, self.rng, self.arrival = kiosk, clock, rng, arrival
+        self.closing = False  # the doors closed: nobody else walks up
+        kiosk.changed.connect(self._step_away)
+
+    def real_ms(self, branch_s: float, at_most: int = 1000) -> int:
+        """Real milliseconds for `branch_s` seconds of branch time."""
+        return max(1, min(at_most, int(self.clock.real(branch_s) * 1000)))
+
+    def come(self) -> None:
+        if not self.closing:
+            delay_s, args = self.arrival(self.rng)
+            QTimer.singleShot(self.real_ms(delay_s, 2**31 - 1), lambda: self._walk_up(args))
+
+    def _walk_up(self, args: dict) -> None:
+        if self.closing:
+            return
+        if self.kiosk.phase != "choose":  # someone is still at the kiosk: wait a moment
+            QTimer.singleShot(self.real_ms(5), lambda: self._walk_up(args))
+            return
+        self.kiosk.setLanguage(args["language"])
+        self.kiosk.choose(args["service"])
+        if self.kiosk.phase == "confirm_late":
+            self.kiosk.confirmLate()
+        self.come()
+
+    def _step_away(self) -> None:
+        if self.kiosk.phase in ("done", "failed", "unavailable"):
+            QTimer.singleShot(self.real_ms(20), self.kiosk.reset)
+
+    def close_doors(self, then: Callable[[], None], waited_ms: int = 0) -> None:
+        """Nobody else comes; the customer at the kiosk gets their ticket (5 s at most)."""
+        self.closing = True
+        if self.kiosk.phase == "choose" or waited_ms >= 5000:
+            then()
+        else:
+            QTimer.singleShot(50, lambda: self.close_doors(then, waited_ms + 50))
 
 
 def make_voice(config: BranchConfig, out: Path) -> None:
@@ -117,129 +216,42 @@ def run_kiosk_demo(
     events: queue.Queue,
     show: Callable[[object], None],
     panels: list[str] = (),
-    start_staff: Callable[[dict], None] | None = None,
+    start_staff: Callable[[dict[str, StaffCounter]], None] | None = None,
 ) -> tuple[list[str], Counter[str]]:
-    """Run the kiosk, and the staff panels of the counters named in `panels`, from when
-    every device is up (the branch's clock begins then) until `minutes` of branch time have
-    passed; returns what was written, and what the lobby's announcer did with the calls
-    ("finished": spoken, "dropped": too late, ...)."""
+    """Run the kiosk, the staff panels of the counters named in `panels` (their staff
+    started by `start_staff`) and the lobby, from when every device is up (the branch's
+    clock begins then) until `minutes` of branch time have passed; returns what was
+    written, and what the lobby's announcer did with the calls."""
     windowed = has_display()
     if not windowed:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
-    QFontDatabase.addApplicationFont(str(FONT))
-    tickets = out / "tickets"
-    tickets.mkdir(exist_ok=True)
-    for old in tickets.glob("*.png"):
-        old.unlink()
-    printer = TicketPrinter(open_escpos(PRINTER), PRINTER)
-    numbers: list[str] = []
+    app = gui_application()
+    devices = Devices(config, broker, clock, out, panels, windowed)
+    try:
+        _until_up(devices.up)
+        clock.begin()  # the doors open: customers come, and branch time runs
+        if start_staff is not None:
+            start_staff(devices.staff)
 
-    def keep(number: str, parts) -> None:  # the print thread: one PNG per ticket
-        printer.escpos.clear()  # the Dummy would hold every ticket's bytes otherwise
-        preview(parts, PRINTER.paper_mm).save(tickets / f"{number}.png")
-        numbers.append(number)
+        def drain() -> None:
+            while True:
+                try:
+                    show(events.get_nowait())
+                except queue.Empty:
+                    return
 
-    prints = PrintQueue(printer, keep=keep)
-    spool = Spool(out / "kiosk-1-spool.sqlite")
-    client = BranchClient(broker, config.rules.branch_id, "kiosk-1", status=lambda: prints.status)
-    bridge = QtBranchBridge(client)
-    controller = KioskController(config, bridge, prints, config.ticket_url, clock, spool)
-    view = build_view(controller, QSize(1024, 600))
-    client.start(wait_s=None)
-    view.show()
-    counters = [_open_panel(config, broker, device_id) for device_id in panels]
-    lobby, lobby_client, lobby_view, announcer, spoken = _open_lobby(config, broker, out, windowed)
-    voiced: Counter[str] = Counter()
-    announcer.when_event = lambda event, call, detail: voiced.update((event,))  # its thread
-    devices = [lobby_client, *(panel_client for _, _, panel_client, _ in counters)]
-    _until_up(lambda: controller.online and all(device.state for device in devices))
-    clock.begin()  # the doors open: customers come, and branch time runs
-    if start_staff is not None:
-        start_staff({device_id: c[0] for device_id, c in zip(panels, counters, strict=True)})
-
-    def real_ms(branch_s: float) -> int:
-        """Real milliseconds for `branch_s` seconds of branch time (at most one second)."""
-        return max(1, min(1000, int(clock.real(branch_s) * 1000)))
-
-    closing = []  # set at the end: no more customers walk up
-
-    def next_customer() -> None:
-        if closing:
-            return
-        delay_s, args = arrival(rng)
-        QTimer.singleShot(max(1, int(clock.real(delay_s) * 1000)), lambda: walk_up(args))
-
-    def walk_up(args: dict) -> None:
-        if closing:
-            return
-        if controller.phase != "choose":  # someone is still at the kiosk: wait a moment
-            QTimer.singleShot(real_ms(5), lambda: walk_up(args))
-            return
-        controller.setLanguage(args["language"])
-        controller.choose(args["service"])
-        if controller.phase == "confirm_late":
-            controller.confirmLate()
-        next_customer()
-
-    def step_away() -> None:
-        if controller.phase in ("done", "failed", "unavailable"):
-            QTimer.singleShot(real_ms(20), controller.reset)
-
-    def drain() -> None:
-        while True:
-            try:
-                show(events.get_nowait())
-            except queue.Empty:
-                return
-
-    controller.changed.connect(step_away)
-    pump = QTimer()
-    pump.timeout.connect(drain)
-    pump.start(100)
-
-    def finish(waited_ms: int = 0) -> None:
-        """The doors close: the customer at the kiosk gets their ticket, then it stops."""
-        closing.append(True)
-        if controller.phase == "choose" or waited_ms >= 5000:
-            app.quit()
-        else:
-            QTimer.singleShot(50, lambda: finish(waited_ms + 50))
-
-    QTimer.singleShot(int(clock.real(minutes * 60) * 1000), finish)
-    next_customer()
-    app.exec()
-    drain()
-    written = [f"{tickets} ({len(numbers)} printed tickets as PNG)"]
-    if not windowed:
-        shot = out / "kiosk.png"
-        view.grabWindow().save(str(shot))
-        written.append(f"{shot} (the kiosk's screen at the end)")
-        for device_id, (_, _, _, panel_view) in zip(panels, counters, strict=True):
-            shot = out / f"panel-{device_id}.png"
-            panel_view.grabWindow().save(str(shot))
-            written.append(f"{shot} (the staff panel of {device_id} at the end)")
-        shot = out / "lobby.png"
-        lobby_view.grabWindow().save(str(shot))
-        written.append(f"{shot} (the lobby display at the end)")
-    if spoken is not None:
-        count = len(list(spoken.glob("*.wav")))
-        written.append(f"{spoken} ({count} announcements as WAV, as the lobby would speak them)")
-    announcer.close()
-    lobby.close()
-    lobby_client.close()
-    lobby_view.close()
-    for unit, panel, panel_client, panel_view in counters:
-        panel.close()
-        unit.close()
-        panel_client.close()
-        panel_view.close()
-    controller.close()
-    client.close()
-    prints.close()
-    spool.close()
-    view.close()
-    return written, voiced
+        pump = QTimer()
+        pump.timeout.connect(drain)
+        pump.start(100)
+        customers = Customers(devices.kiosk.controller, clock, rng, arrival)
+        doors_close = customers.real_ms(minutes * 60, 2**31 - 1)
+        QTimer.singleShot(doors_close, lambda: customers.close_doors(app.quit))
+        customers.come()
+        app.exec()
+        drain()
+        return devices.written(out, screenshots=not windowed), devices.voiced
+    finally:
+        devices.close()
 
 
 def _until_up(ready: Callable[[], bool], timeout_s: float = 30.0) -> None:

@@ -5,21 +5,19 @@ words in every language of the branch, shown full screen for a while."""
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QEventLoop, QSize, QTimer
-from PySide6.QtGui import QFontDatabase, QGuiApplication
 
 from nowserving import __version__
-from nowserving.client.qt import quick_view
+from nowserving.client.qt import gui_application, quick_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
 from nowserving.errors import NowservingError
-from nowserving.i18n import FONT, text
+from nowserving.i18n import text
 
 QML = Path(__file__).parent / "qml"
 
@@ -77,8 +75,7 @@ def show_test_pattern(
             "no screen session to draw on (WAYLAND_DISPLAY and DISPLAY are unset): run the "
             "self-test in the display's screen session (docs/install.md)"
         )
-    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
-    QFontDatabase.addApplicationFont(str(FONT))
+    app = gui_application()
     portrait = device.display is not None and device.display.orientation == "portrait"
     size = QSize(1080, 1920) if portrait else QSize(1920, 1080)
     now = datetime.now(ZoneInfo(config.rules.timezone)).strftime("%Y-%m-%d %H:%M")

@@ -1,10 +1,11 @@
 """The self-test's hardware checks, each through the same code the role's app uses: the
 ticket printer, the lamps and buttons on GPIO, the lobby's voice and its screen.
 
-The hardware is what the device file says, opened here, unless `Hardware` hands in an
-already-open stand-in (tests and the demo: the Dummy printer, MockFactory pins, a
-FilePlayer). A role's app holds its printer and pins while it runs: stop it first. Each
-check imports its adapter when it runs: a counter has no escpos, a staff PC no Qt.
+The hardware is what the device file says, opened here, unless `Hardware` (the stand-ins
+a role's `build` takes too: `nowserving.launch`) hands in an already-open one (tests: the
+Dummy printer, MockFactory pins, a FilePlayer). A role's app holds its printer and pins
+while it runs: stop it first. Each check imports its adapter when it runs: a counter has
+no escpos, a staff PC no Qt.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from nowserving import __version__
@@ -37,15 +38,6 @@ ROLE_MODULES = {
 }
 BUSY_HINT = " (is the role's service running? it holds the hardware: stop it first)"
 ANNOUNCE_TIMEOUT_S = 120.0  # a test call is ~10 s; a stuck player is killed well before
-
-
-@dataclass
-class Hardware:
-    """Stand-ins for the device file's hardware; None: open what the file says."""
-
-    escpos: object | None = None  # an open python-escpos printer (Dummy)
-    pin_factory: object | None = None  # a gpiozero pin factory (MockFactory)
-    player: object | None = None  # an audio Player (FilePlayer)
 
 
 def check_software(device: DeviceConfig) -> Check:
@@ -136,12 +128,12 @@ def check_gpio(
     gpio = device.gpio
     if gpio is None or not (gpio.buttons or gpio.leds):
         return [Check("lamps", SKIP, "no [gpio] in the device file")]
-    from nowserving.adapters.gpio import GpioError, Panel, pin_factory
+    from nowserving.adapters.gpio import GpioError, Panel, factory_for
 
     presses: queue.Queue = queue.Queue()
     try:
-        factory = factory if factory is not None else pin_factory(gpio.pin_factory)
-        panel = Panel(gpio, presses.put, factory)  # gpiozero's thread: hands the name over
+        # gpiozero's thread: hands the name over.
+        panel = Panel(gpio, presses.put, factory_for(gpio, factory))
     except GpioError as err:
         hint = BUSY_HINT if "busy" in str(err).lower() or "in use" in str(err).lower() else ""
         return [Check("gpio", FAIL, f"{err}{hint}")]

@@ -12,9 +12,9 @@ from pathlib import Path
 from nowserving.config import BranchConfig, check_device_against_branch
 from nowserving.config.device import DeviceConfig
 from nowserving.errors import ConfigError
+from nowserving.launch import Hardware
 from nowserving.protocol import Role
 from nowserving.selftest import hardware, link
-from nowserving.selftest.hardware import Hardware
 from nowserving.selftest.report import FAIL, OK, Check, Report
 
 

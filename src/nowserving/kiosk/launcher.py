@@ -1,0 +1,96 @@
+"""`build`: a kiosk from its branch and device files — its client, printer, offline spool,
+ticket buttons and screen, wired together and connecting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSize
+from PySide6.QtQuick import QQuickView
+
+from nowserving.adapters.gpio import Panel, factory_for, pins_status
+from nowserving.adapters.printer.device import TicketPrinter, open_escpos
+from nowserving.adapters.printer.layout import Part
+from nowserving.client import BranchClient, broker_for
+from nowserving.client.qt import QtBranchBridge, gui_application, quick_view
+from nowserving.config import BranchConfig
+from nowserving.config.device import DeviceConfig
+from nowserving.kiosk.app import KioskController, TicketImages
+from nowserving.kiosk.printing import PrintQueue
+from nowserving.kiosk.spool import Spool
+from nowserving.launch import App, Hardware
+
+QML = Path(__file__).parent / "qml"
+
+
+class KioskApp(App):
+    """A running kiosk: `controller` (what the screen shows), `view` (None: headless),
+    `prints` (None: no printer), `pins` (None: no `[gpio]`), `spool` (None: no offline
+    issuing)."""
+
+    bridge: QtBranchBridge
+    controller: KioskController | None = None
+    view: QQuickView | None = None
+    prints: PrintQueue | None = None
+    pins: Panel | None = None
+    spool: Spool | None = None
+
+    def status(self) -> dict:
+        """The kiosk's fields of its retained status (docs/kiosk.md, "Status")."""
+        printer = self.prints.status if self.prints else {"printer": "none"}
+        alerts = self.controller.alerts if self.controller else {}
+        return {**printer, "gpio": pins_status(self.pins), **alerts}
+
+
+def build_view(controller: KioskController, size: QSize) -> QQuickView:
+    """The kiosk's QML in a view; raises NowservingError if the QML does not load."""
+    return quick_view(
+        QML, "Kiosk", {"kiosk": controller}, size, {"ticket": TicketImages(controller)}
+    )
+
+
+def build(
+    config: BranchConfig,
+    device: DeviceConfig,
+    *,
+    hardware: Hardware | None = None,
+    clock: Callable[[], float] = time.time,
+    view_size: tuple[int, int] | None = (1920, 1080),
+    spool_path: Path | None = None,
+    keep: Callable[[str, list[Part]], None] | None = None,
+) -> KioskApp:
+    """The kiosk of `device`, connecting. `view_size` None: headless (buttons and printer
+    only; the view is not shown yet either way); `spool_path` None: no offline issuing (a
+    screenshot); `keep(number, parts)` is called on the print thread with each printed
+    ticket (the demo keeps PNGs). Raises NowservingError (a printer, pins or QML that cannot
+    be opened) with whatever was opened closed again."""
+    hardware = hardware or Hardware()
+    gui_application()
+    app = KioskApp(BranchClient(broker_for(device), config.rules.branch_id, device.id))
+    app.client.status = app.status
+    with app.building():
+        if device.printer is not None:
+            escpos = hardware.escpos if hardware.escpos is not None else open_escpos(device.printer)
+            printer = TicketPrinter(escpos, device.printer)
+
+            def printer_changed(_status: dict) -> None:  # the print thread
+                # A printer fault is in the kiosk's status at once, for staff and monitoring.
+                app.client.publish_status()
+
+            app.prints = app.owns(PrintQueue(printer, on_status=printer_changed, keep=keep))
+        if spool_path is not None:
+            app.spool = app.owns(Spool(spool_path))
+        app.bridge = QtBranchBridge(app.client)
+        controller = KioskController(config, app.bridge, app.prints, config.ticket_url, clock,
+                                     app.spool)  # fmt: skip
+        app.controller = app.owns(controller)
+        if device.gpio is not None:
+            factory = factory_for(device.gpio, hardware.pin_factory)
+            app.pins = app.owns(Panel(device.gpio, controller.pressed, factory))
+            controller.attach_panel(app.pins)
+        if view_size is not None:
+            app.view = app.owns(build_view(controller, QSize(*view_size)))
+        app.start()
+    return app
