@@ -48,9 +48,9 @@ def test_call_a_given_ticket_transfer_and_post_a_notice(qtbot, panel, connect, s
         kiosk.request("issue_ticket", {"service": "cash"})
     qtbot.waitUntil(lambda: len(panel.waiting) == 2, timeout=10_000)
     second = panel.waiting[1]["id"]
-    panel.callTicket(second, "Urgent case")
+    panel.callTicket(second, "priority")
     qtbot.waitUntil(lambda: panel.ticket.get("number") == "A002", timeout=10_000)
-    assert server.branch.tickets[second].out_of_order == "Urgent case"
+    assert server.branch.tickets[second].out_of_order == "priority"  # a code, not words
     panel.transfer("accounts")
     qtbot.waitUntil(lambda: panel.ticket == {}, timeout=10_000)
     assert server.branch.tickets[second].service == "accounts"
@@ -68,9 +68,9 @@ def test_a_refusal_is_shown(qtbot, panel):
 def test_pause_with_a_reason_and_open_again(qtbot, panel, server):
     """GIVEN an open counter WHEN staff pause it for lunch on the panel THEN it is paused
     with that reason; WHEN they press the same button again THEN it is open."""
-    panel.pause("午餐")
+    panel.pause("lunch")
     qtbot.waitUntil(lambda: panel.status == "paused", timeout=10_000)
-    assert server.branch.counters["c1"].reason == "午餐"
+    assert server.branch.counters["c1"].reason == "lunch"  # a code: put into words where shown
     panel.press("pause")
     qtbot.waitUntil(lambda: panel.status == "open", timeout=10_000)
 

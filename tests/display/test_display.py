@@ -181,10 +181,10 @@ def test_lines_and_estimates_follow_the_state(qtbot, lobby, connect):
 def test_a_notice_and_a_paused_counter_appear_in_the_ticker(qtbot, lobby, connect):
     controller, view, _ = lobby()
     connect("counter-2").request("post_notice", {"text": "系统维护 System maintenance"})
-    connect("counter-6").request("pause_counter", {"reason": "Lunch"})
+    connect("counter-6").request("pause_counter", {"reason": "lunch"})  # a code
     qtbot.waitUntil(lambda: len(controller.notices) == 2, timeout=5_000)
     assert controller.notices[0]["en"] == "系统维护 System maintenance"
-    # The reason was chosen on an English panel; each language shows it in its own words.
+    # The reason travels as a code; each language shows it in its own words.
     assert controller.notices[1] == {
         "zh": "6号贵宾室暂停服务：午餐",
         "en": "Room 6 is paused: lunch",

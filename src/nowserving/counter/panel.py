@@ -19,6 +19,7 @@ from nowserving.counter.app import CounterDevice
 from nowserving.domain.policy import boost, call_order
 from nowserving.i18n import catalog, text
 from nowserving.protocol.views import BranchState, Line, LineTicket, Reply
+from nowserving.protocol.vocabulary import CALL_REASONS, PAUSE_REASONS
 
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 
@@ -187,6 +188,9 @@ class PanelController(QObject):
     @Slot(str)
     def transfer(self, service: str) -> None:
         self.bridge.send("transfer", {"to_service": service})
+
+    pauseReasons = Property("QVariantList", lambda self: list(PAUSE_REASONS), constant=True)
+    callReasons = Property("QVariantList", lambda self: list(CALL_REASONS), constant=True)
 
     @Slot(str)
     def pause(self, reason: str) -> None:

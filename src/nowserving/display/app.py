@@ -19,14 +19,14 @@ from nowserving.client.qt import QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
 from nowserving.config.device import DisplaySettings
 from nowserving.display.model import FRESH_S, Lobby, ShownCall
-from nowserving.i18n import catalog, languages
+from nowserving.i18n import catalog
 from nowserving.protocol.views import BranchState
+from nowserving.protocol.vocabulary import PAUSE_REASONS
 
 HOLD_S = 10.0  # a call alone stays in the spotlight this long
 TURN_S = 4.0  # with more calls waiting for their turn, each still gets this long
 MAX_WAITING_TURNS = 8  # beyond this (a burst, a reconnect), the oldest skip the spotlight
 IMAGES = (".png", ".jpg", ".jpeg", ".svg", ".webp")
-PAUSE_REASONS = ("break", "lunch", "meeting")  # the staff panel's choices (panel.pause_*)
 
 
 class DisplayController(QObject):
@@ -219,11 +219,12 @@ class DisplayController(QObject):
         now = self.lobby.state.at if self.lobby.state else 0
         items = [{lang: text for lang in self._languages} for text in self.lobby.notices(now)]
         for away in self.lobby.away():
-            key = _reason_key(away.reason)
             item = {}
             for lang, s in self._strings.items():
                 counter = away.names.get(lang, away.counter)
-                reason = s[f"reason_{key}"] if key else away.reason
+                reason = away.reason  # a code in each language's words; free text as it is
+                if reason in PAUSE_REASONS:
+                    reason = s[f"reason_{reason}"]
                 item[lang] = (
                     s["away_reason"].format(counter=counter, reason=reason)
                     if reason
@@ -296,14 +297,3 @@ class DisplayController(QObject):
     notices = Property("QVariantList", lambda self: self._notices, notify=noticesChanged)
     media = Property(str, _media_url, notify=changed)
     audio = Property(str, lambda self: self._audio, notify=changed)
-
-
-def _reason_key(reason: str | None) -> str | None:
-    """The staff panel sends its pause reason in the staff's language; find which one it is,
-    so that every language shows it in its own words."""
-    if not reason:
-        return None
-    for key in PAUSE_REASONS:
-        if any(catalog(lang)["panel"].get(f"pause_{key}") == reason for lang in languages()):
-            return key
-    return None

@@ -29,6 +29,12 @@ class CommandSpec:
     queued: bool = True
 
 
+# Reasons travel as these codes and are put into words only where they are shown
+# (i18n `panel.pause_<code>`, `panel.reason_<code>`, `display.reason_<code>`); a reason that
+# is not a code (another tool's free text) is shown as it is.
+PAUSE_REASONS = ("break", "lunch", "meeting")  # pause_counter's `reason`
+CALL_REASONS = ("priority", "appointment")  # call_ticket's `reason`: calling out of turn
+
 _COUNTER_ARG = {"counter": False}
 _AT_COUNTERS = frozenset({Role.COUNTER, Role.STAFF})
 

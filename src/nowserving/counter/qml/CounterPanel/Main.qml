@@ -10,7 +10,7 @@ Rectangle {
     readonly property real unit: Math.max(9, Math.min(width / 70, height / 45))
     readonly property var ticket: panel.ticket
     readonly property bool hasTicket: ticket.number !== undefined
-    property string callReason: "reason_priority"  // for calling a customer out of turn
+    property string callReason: "priority"  // for calling a customer out of turn (a code)
     property bool choosingPause: false
     color: "#111a24"
 
@@ -130,13 +130,13 @@ Rectangle {
                 Layout.fillWidth: true
                 spacing: root.unit * 0.5
                 Repeater {
-                    model: ["pause_break", "pause_lunch", "pause_meeting"]
+                    model: root.panel.pauseReasons  // codes, put into words here
                     delegate: ActionButton {
                         required property string modelData
                         unit: root.unit * 0.8
-                        label: root.s.pause + ": " + root.s[modelData]
+                        label: root.s.pause + ": " + root.s["pause_" + modelData]
                         tint: "#9e6a03"
-                        onClicked: { root.panel.pause(root.s[modelData]); root.choosingPause = false }
+                        onClicked: { root.panel.pause(modelData); root.choosingPause = false }
                     }
                 }
             }
@@ -187,12 +187,12 @@ Rectangle {
                     anchors.verticalCenter: parent.verticalCenter
                 }
                 Repeater {
-                    model: ["reason_priority", "reason_appointment"]
+                    model: root.panel.callReasons  // codes, put into words here
                     delegate: ActionButton {
                         required property string modelData
                         unit: root.unit * 0.7
                         implicitWidth: root.unit * 8
-                        label: root.s[modelData]
+                        label: root.s["reason_" + modelData]
                         tint: root.callReason === modelData ? "#1f6feb" : "#30363d"
                         onClicked: root.callReason = modelData
                     }
@@ -230,7 +230,7 @@ Rectangle {
                             implicitWidth: root.unit * 4.5
                             label: root.s.call_this  // out of turn, with the chosen reason
                             active: root.panel.status === "open" && !root.hasTicket
-                            onClicked: root.panel.callTicket(modelData.id, root.s[root.callReason])
+                            onClicked: root.panel.callTicket(modelData.id, root.callReason)
                         }
                     }
                 }
