@@ -38,9 +38,21 @@ _AUDIO_KEYS = (
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 PIN_FACTORIES = ("default", "lgpio", "mock")
-# The buttons a counter knows (docs/counter.md), besides `transfer_<service>` ones.
-COUNTER_BUTTONS = ("next", "recall", "start", "done", "finish", "no_show", "pause",
-                   "satisfied", "neutral", "unsatisfied")  # fmt: skip
+# The buttons a counter knows (docs/counter.md), besides `transfer_<service>` ones, and the
+# command each sends: `pause` pauses or opens by the counter's state; the feedback keypad's
+# three rate the customer just finished.
+COUNTER_BUTTONS: dict[str, str] = {
+    "next": "call_next",
+    "recall": "recall",
+    "start": "start",
+    "done": "finish",
+    "finish": "finish",  # the same button, by the command's own name
+    "no_show": "no_show",
+    "pause": "pause_counter",
+    "satisfied": "rate",
+    "neutral": "rate",
+    "unsatisfied": "rate",
+}
 TRANSFER_BUTTON = "transfer_"  # `transfer_loans`: send the customer at the counter to loans
 GPIO_PINS = range(28)  # BCM GPIO 0-27, the 40-pin header's GPIOs on every Raspberry Pi
 # The 40-pin header's physical pins (BOARD numbering) that are GPIOs, and their BCM number;

@@ -30,30 +30,19 @@ from nowserving.adapters.gpio import Panel
 from nowserving.client import UNREACHABLE, BranchClient
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
-from nowserving.config.hardware import TRANSFER_BUTTON
+from nowserving.config.hardware import COUNTER_BUTTONS, TRANSFER_BUTTON
 from nowserving.protocol.views import BranchState, Reply
 
 log = logging.getLogger(__name__)
 
-COMMANDS = {
-    "next": "call_next",
-    "recall": "recall",
-    "start": "start",
-    "done": "finish",
-    "finish": "finish",  # the same button, by the command's own name
-    "no_show": "no_show",
-}
-RATINGS = ("satisfied", "neutral", "unsatisfied")  # the customer's feedback keypad
-BUTTONS = (*COMMANDS, "pause", *RATINGS)
 DEADLINE_S = 2.0  # staff must know at once when a press reached no server
 
 
 def command_of(button: str) -> str | None:
-    """The command a counter button sends (None for `pause`, whose depends on the counter's
-    state, for the keypad's ratings and for names no counter knows)."""
+    """The command a counter button sends (None for names no counter knows)."""
     if button.startswith(TRANSFER_BUTTON) and len(button) > len(TRANSFER_BUTTON):
         return "transfer"
-    return COMMANDS.get(button)
+    return COUNTER_BUTTONS.get(button)
 
 
 class CounterDevice:
@@ -99,10 +88,10 @@ class CounterDevice:
 
     def act(self, name: str) -> str | None:
         """Send the command of button `name`; returns its id, or None if ignored."""
-        if name in RATINGS:
-            return self._rate(name)
         kind, args = command_of(name), {}
-        if name == "pause":
+        if kind == "rate":
+            return self._rate(name)
+        if kind == "pause_counter":
             kind = self._pause_or_open()
         elif kind == "transfer":
             args = {"to_service": name.removeprefix(TRANSFER_BUTTON)}
