@@ -12,6 +12,7 @@ from datetime import time
 from pathlib import Path
 
 from nowserving.config.schema import ID_RE, Problems, Table, span
+from nowserving.protocol.vocabulary import Cmd
 
 PRINTER_KINDS = ("usb", "serial", "network", "file", "dummy")
 # The keys only one kind of printer has; the rest (`paper_mm`, ...) every kind may have.
@@ -41,17 +42,17 @@ PIN_FACTORIES = ("default", "lgpio", "mock")
 # The buttons a counter knows (docs/counter.md), besides `transfer_<service>` ones, and the
 # command each sends: `pause` pauses or opens by the counter's state; the feedback keypad's
 # three rate the customer just finished.
-COUNTER_BUTTONS: dict[str, str] = {
-    "next": "call_next",
-    "recall": "recall",
-    "start": "start",
-    "done": "finish",
-    "finish": "finish",  # the same button, by the command's own name
-    "no_show": "no_show",
-    "pause": "pause_counter",
-    "satisfied": "rate",
-    "neutral": "rate",
-    "unsatisfied": "rate",
+COUNTER_BUTTONS: dict[str, Cmd] = {
+    "next": Cmd.CALL_NEXT,
+    "recall": Cmd.RECALL,
+    "start": Cmd.START,
+    "done": Cmd.FINISH,
+    "finish": Cmd.FINISH,  # the same button, by the command's own name
+    "no_show": Cmd.NO_SHOW,
+    "pause": Cmd.PAUSE_COUNTER,
+    "satisfied": Cmd.RATE,
+    "neutral": Cmd.RATE,
+    "unsatisfied": Cmd.RATE,
 }
 TRANSFER_BUTTON = "transfer_"  # `transfer_loans`: send the customer at the counter to loans
 GPIO_PINS = range(28)  # BCM GPIO 0-27, the 40-pin header's GPIOs on every Raspberry Pi

@@ -32,6 +32,7 @@ from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
 from nowserving.config.hardware import COUNTER_BUTTONS, TRANSFER_BUTTON
 from nowserving.protocol.views import BranchState, Reply
+from nowserving.protocol.vocabulary import Cmd
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ DEADLINE_S = 2.0  # staff must know at once when a press reached no server
 def command_of(button: str) -> str | None:
     """The command a counter button sends (None for names no counter knows)."""
     if button.startswith(TRANSFER_BUTTON) and len(button) > len(TRANSFER_BUTTON):
-        return "transfer"
+        return Cmd.TRANSFER
     return COUNTER_BUTTONS.get(button)
 
 
@@ -89,11 +90,11 @@ class CounterDevice:
     def act(self, name: str) -> str | None:
         """Send the command of button `name`; returns its id, or None if ignored."""
         kind, args = command_of(name), {}
-        if kind == "rate":
+        if kind == Cmd.RATE:
             return self._rate(name)
-        if kind == "pause_counter":
+        if kind == Cmd.PAUSE_COUNTER:
             kind = self._pause_or_open()
-        elif kind == "transfer":
+        elif kind == Cmd.TRANSFER:
             args = {"to_service": name.removeprefix(TRANSFER_BUTTON)}
         if kind is None:
             log.warning("counter %s: no command for a button called %r", self.counter, name)
@@ -114,7 +115,7 @@ class CounterDevice:
             self._feedback_until = 0.0  # one rating per customer
         self._refresh_lamps()
         command_id = self.client.new_command_id()
-        future = self.client.send("rate", {"rating": rating}, command_id=command_id)
+        future = self.client.send(Cmd.RATE, {"rating": rating}, command_id=command_id)
         future.add_done_callback(
             lambda f: f.result().ok or log.warning("rating refused: %s", f.result().message)
         )
@@ -122,7 +123,7 @@ class CounterDevice:
 
     def _pause_or_open(self) -> str:
         view = self._state.counter(self.counter) if self._state else None
-        return "pause_counter" if view is None or view.state == "open" else "open_counter"
+        return Cmd.PAUSE_COUNTER if view is None or view.state == "open" else Cmd.OPEN_COUNTER
 
     # ----- answers and state (paho's and the client's threads) ---------------------------
 

@@ -19,7 +19,7 @@ from nowserving.counter.app import CounterDevice
 from nowserving.domain.policy import boost, call_order
 from nowserving.i18n import catalog, text
 from nowserving.protocol.views import BranchState, Line, LineTicket, Reply
-from nowserving.protocol.vocabulary import CALL_REASONS, PAUSE_REASONS
+from nowserving.protocol.vocabulary import CALL_REASONS, PAUSE_REASONS, Cmd
 
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 
@@ -183,23 +183,23 @@ class PanelController(QObject):
 
     @Slot(str, str)
     def callTicket(self, ticket_id: str, reason: str) -> None:
-        self.bridge.send("call_ticket", {"ticket": ticket_id, "reason": reason})
+        self.bridge.send(Cmd.CALL_TICKET, {"ticket": ticket_id, "reason": reason})
 
     @Slot(str)
     def transfer(self, service: str) -> None:
-        self.bridge.send("transfer", {"to_service": service})
+        self.bridge.send(Cmd.TRANSFER, {"to_service": service})
 
     pauseReasons = Property("QVariantList", lambda self: list(PAUSE_REASONS), constant=True)
     callReasons = Property("QVariantList", lambda self: list(CALL_REASONS), constant=True)
 
     @Slot(str)
     def pause(self, reason: str) -> None:
-        self.bridge.send("pause_counter", {"reason": reason} if reason else {})
+        self.bridge.send(Cmd.PAUSE_COUNTER, {"reason": reason} if reason else {})
 
     @Slot(str)
     def postNotice(self, notice: str) -> None:
         if notice.strip():
-            self.bridge.send("post_notice", {"text": notice.strip(), "language": self._language})
+            self.bridge.send(Cmd.POST_NOTICE, {"text": notice.strip(), "language": self._language})
 
     # ----- what the branch says -----------------------------------------------------------
 

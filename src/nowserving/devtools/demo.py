@@ -29,6 +29,7 @@ from nowserving.config import EXAMPLE, BranchConfig, load_config
 from nowserving.config.hardware import AudioSettings
 from nowserving.devtools.broker import LocalMosquitto
 from nowserving.protocol.views import BranchState, EventView
+from nowserving.protocol.vocabulary import Cmd
 from nowserving.server.app import BranchServer
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ def _kiosk(
                 return
             if len(priorities) > 1 and rng.random() < PRIORITY:
                 args["priority"] = priorities[1]
-            kiosk.request("issue_ticket", args)
+            kiosk.request(Cmd.ISSUE_TICKET, args)
 
 
 def _counter(
@@ -212,7 +213,7 @@ def _counter(
     with BranchClient(broker, config.rules.branch_id, device) as counter:
         while not stop.is_set():
             # Staff call when someone waits (another counter may be quicker: then refused).
-            reply = counter.request("call_next") if _waiting(counter.state, serves) else None
+            reply = counter.request(Cmd.CALL_NEXT) if _waiting(counter.state, serves) else None
             if reply is None or not reply.ok:
                 if pause(30):
                     return
@@ -222,18 +223,18 @@ def _counter(
                 for _ in range(config.rules.no_show_after_recalls):
                     if pause(45):
                         return
-                    counter.request("recall")
+                    counter.request(Cmd.RECALL)
                 if pause(45):
                     return
-                counter.request("no_show")
+                counter.request(Cmd.NO_SHOW)
                 continue
             if pause(rng.uniform(15, 40)):
                 return
-            counter.request("start")
+            counter.request(Cmd.START)
             mean = MEAN_SERVICE_MIN.get(service, 6) * 60
             if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
                 return
-            counter.request("finish")
+            counter.request(Cmd.FINISH)
 
 
 def _panel_staff(staff, config: BranchConfig, clock, rng: random.Random, stop) -> None:

@@ -10,6 +10,7 @@ says and shows what it answers.
 
 from __future__ import annotations
 
+import enum
 import logging
 import secrets
 from collections.abc import Callable
@@ -37,8 +38,21 @@ from nowserving.protocol.views import (
     TicketView,
     decode_ticket,
 )
+from nowserving.protocol.vocabulary import Cmd
 
 log = logging.getLogger(__name__)
+
+
+class Phase(enum.StrEnum):
+    """Where a customer is at the kiosk (the QML compares `kiosk.phase` to these names)."""
+
+    CHOOSE = "choose"  # the start screen
+    CONFIRM_LATE = "confirm_late"  # the wait runs past closing: take a ticket anyway?
+    PRINTING = "printing"
+    DONE = "done"  # take your ticket
+    FAILED = "failed"  # not printed: the number and QR on screen
+    UNAVAILABLE = "unavailable"  # no ticket could be issued
+
 
 DONE_S = 6  # the number stays on screen this long after printing
 STUCK_S = 20  # a ticket neither printed nor refused by then: back to the start screen
@@ -78,7 +92,7 @@ class KioskController(QObject):
         self.alerts = self.offline.alerts  # for the device status: what staff must know
         self._zone = ZoneInfo(config.rules.timezone)
         self._language = config.rules.languages[0]
-        self._phase = "choose"
+        self._phase = Phase.CHOOSE
         self._state: BranchState | None = None
         self._pending: str | None = None  # command id of the ticket being issued
         self._late_service: str | None = None
@@ -153,7 +167,7 @@ class KioskController(QObject):
             return
         for sid in self.config.rules.services:
             view = self._state.service(sid) if self._state else None
-            busy = self._phase == "printing" and self._choosing == sid
+            busy = self._phase == Phase.PRINTING and self._choosing == sid
             self._panel.lamp(sid, on=view is None or view.accepting, blink=busy)
 
     # ----- what the customer does ---------------------------------------------------------
@@ -167,21 +181,21 @@ class KioskController(QObject):
 
     @Slot(str)
     def choose(self, service: str) -> None:
-        if self._phase != "choose" or service not in self.config.rules.services:
+        if self._phase != Phase.CHOOSE or service not in self.config.rules.services:
             return  # a second tap while the first is handled is not a second ticket
         closing = self._closing_after_wait(service)
         if closing is not None:
             self._late_service = service
             self._late = text(self._language, "kiosk.late_text", time=closing.strftime("%H:%M"))
-            self._set_phase("confirm_late")
+            self._set_phase(Phase.CONFIRM_LATE)
             return
         self._issue(service)
 
     @Slot()
     def confirmLate(self) -> None:
-        if self._phase == "confirm_late" and self._late_service is not None:
+        if self._phase == Phase.CONFIRM_LATE and self._late_service is not None:
             service, self._late_service = self._late_service, None
-            self._phase = "choose"
+            self._phase = Phase.CHOOSE
             self._issue(service)
 
     @Slot()
@@ -189,7 +203,7 @@ class KioskController(QObject):
         self._timer.stop()
         self._pending = self._late_service = None
         self._number = self._detail = self._late = ""
-        self._set_phase("choose")
+        self._set_phase(Phase.CHOOSE)
 
     # ----- issuing and printing -----------------------------------------------------------
 
@@ -197,12 +211,12 @@ class KioskController(QObject):
         self._token = secrets.token_urlsafe(9)  # the QR code's key: not guessable
         args = {"service": service, "language": self._language, "token": self._token}
         self._choosing = service
-        self._set_phase("printing")
+        self._set_phase(Phase.PRINTING)
         self._timer.start(STUCK_S * 1000)  # never stuck on "printing", whatever happens
         if not self.offline.online:  # no broker: no need to wait for an answer that cannot come
             self._issue_offline(service, None)
             return
-        self._pending = self.bridge.send("issue_ticket", args, deadline_s=ISSUE_DEADLINE_S)
+        self._pending = self.bridge.send(Cmd.ISSUE_TICKET, args, deadline_s=ISSUE_DEADLINE_S)
 
     def _issue_offline(self, service: str, supersedes: str | None) -> None:
         """A ticket from this kiosk's leased numbers (spooled before it is printed)."""
@@ -215,7 +229,7 @@ class KioskController(QObject):
         self._unavailable()
 
     def _unavailable(self) -> None:
-        self._set_phase("unavailable")
+        self._set_phase(Phase.UNAVAILABLE)
         self._timer.start(FAILED_S * 1000)
 
     @Slot(object)
@@ -262,10 +276,10 @@ class KioskController(QObject):
             return
         if error:
             log.error("ticket %s not printed: %s", number, error)
-            self._set_phase("failed")
+            self._set_phase(Phase.FAILED)
             self._timer.start(FAILED_S * 1000)
         else:
-            self._set_phase("done")
+            self._set_phase(Phase.DONE)
             self._timer.start(DONE_S * 1000)
 
     def _content(self, ticket: TicketView) -> TicketContent:
@@ -359,7 +373,7 @@ class KioskController(QObject):
             return hours[1]
         return None
 
-    def _set_phase(self, phase: str) -> None:
+    def _set_phase(self, phase: Phase) -> None:
         self._phase = phase
         self._refresh_lamps()
         self.changed.emit()

@@ -19,6 +19,7 @@ from nowserving.client import UNREACHABLE
 from nowserving.domain.model import BranchRules
 from nowserving.kiosk.spool import Spool
 from nowserving.protocol.views import BranchState, Reply, TicketView
+from nowserving.protocol.vocabulary import Cmd
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class OfflinePath:
                 and self.spool.available(state.business_day, view.id) < LEASE_LOW
             ):
                 command_id = self._send(
-                    "lease_numbers", {"service": view.id, "count": str(LEASE_COUNT)}
+                    Cmd.LEASE_NUMBERS, {"service": view.id, "count": str(LEASE_COUNT)}
                 )
                 self._leasing[command_id] = view.id
 
@@ -220,7 +221,7 @@ class OfflinePath:
         if not self.online or not due or self._clock_pings:
             return
         self._clock_checked = now
-        self._clock_pings[self._send("ping", {}, deadline_s=ISSUE_DEADLINE_S)] = now
+        self._clock_pings[self._send(Cmd.PING, {}, deadline_s=ISSUE_DEADLINE_S)] = now
 
     def _take_clock(self, sent: float, reply: Reply) -> None:
         at = reply.result.get("at") if reply.ok else None

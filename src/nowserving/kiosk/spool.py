@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from nowserving.errors import StoreError
+from nowserving.protocol.vocabulary import Cmd
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS numbers (
@@ -101,7 +102,7 @@ class Spool:
             self._db.execute("UPDATE numbers SET used=1 WHERE day=? AND number=?", (day, number))
             self._db.execute(
                 "INSERT INTO outbox (id, type, args) VALUES (?,?,?)",
-                (command_id, "issue_ticket", json.dumps({**args, "number": number})),
+                (command_id, Cmd.ISSUE_TICKET, json.dumps({**args, "number": number})),
             )
             return number
 

@@ -17,6 +17,27 @@ class Role(enum.StrEnum):
     STAFF = "staff"
 
 
+class Cmd(enum.StrEnum):
+    """Every command type, by name: what a device sends, and what `COMMANDS` describes."""
+
+    ISSUE_TICKET = "issue_ticket"
+    LEASE_NUMBERS = "lease_numbers"
+    CALL_NEXT = "call_next"
+    CALL_TICKET = "call_ticket"
+    RECALL = "recall"
+    START = "start"
+    FINISH = "finish"
+    NO_SHOW = "no_show"
+    TRANSFER = "transfer"
+    CANCEL = "cancel"
+    RATE = "rate"
+    POST_NOTICE = "post_notice"
+    OPEN_COUNTER = "open_counter"
+    PAUSE_COUNTER = "pause_counter"
+    CLOSE_COUNTER = "close_counter"
+    PING = "ping"
+
+
 @dataclass(frozen=True)
 class CommandSpec:
     """One command type: its arguments (name -> required; all are strings), the roles
@@ -38,8 +59,8 @@ CALL_REASONS = ("priority", "appointment")  # call_ticket's `reason`: calling ou
 _COUNTER_ARG = {"counter": False}
 _AT_COUNTERS = frozenset({Role.COUNTER, Role.STAFF})
 
-COMMANDS: dict[str, CommandSpec] = {
-    "issue_ticket": CommandSpec(
+COMMANDS: dict[Cmd, CommandSpec] = {
+    Cmd.ISSUE_TICKET: CommandSpec(
         # number, issued_at, supersedes: a ticket issued offline from a lease
         {
             "service": True,
@@ -53,30 +74,30 @@ COMMANDS: dict[str, CommandSpec] = {
         frozenset({Role.KIOSK, Role.STAFF}),
         own_counter=False,
     ),
-    "lease_numbers": CommandSpec(
+    Cmd.LEASE_NUMBERS: CommandSpec(
         {"service": True, "count": False}, frozenset({Role.KIOSK, Role.STAFF}), own_counter=False
     ),
-    "call_next": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
-    "call_ticket": CommandSpec({**_COUNTER_ARG, "ticket": True, "reason": True}, _AT_COUNTERS),
-    "recall": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
-    "start": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
-    "finish": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
-    "no_show": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
-    "transfer": CommandSpec(
+    Cmd.CALL_NEXT: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    Cmd.CALL_TICKET: CommandSpec({**_COUNTER_ARG, "ticket": True, "reason": True}, _AT_COUNTERS),
+    Cmd.RECALL: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    Cmd.START: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    Cmd.FINISH: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    Cmd.NO_SHOW: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    Cmd.TRANSFER: CommandSpec(
         {**_COUNTER_ARG, "ticket": False, "to_service": True, "placement": False},
         _AT_COUNTERS,
     ),
-    "cancel": CommandSpec(
+    Cmd.CANCEL: CommandSpec(
         {"ticket": True, "reason": False}, frozenset({Role.STAFF}), own_counter=False
     ),
-    "rate": CommandSpec({**_COUNTER_ARG, "rating": True}, _AT_COUNTERS),
-    "post_notice": CommandSpec(
+    Cmd.RATE: CommandSpec({**_COUNTER_ARG, "rating": True}, _AT_COUNTERS),
+    Cmd.POST_NOTICE: CommandSpec(
         {"text": False, "minutes": False, "language": False}, _AT_COUNTERS, own_counter=False
     ),
-    "open_counter": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
-    "pause_counter": CommandSpec({**_COUNTER_ARG, "reason": False}, _AT_COUNTERS),
-    "close_counter": CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    Cmd.OPEN_COUNTER: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    Cmd.PAUSE_COUNTER: CommandSpec({**_COUNTER_ARG, "reason": False}, _AT_COUNTERS),
+    Cmd.CLOSE_COUNTER: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
     # Is the server there and working: answered by the apply loop with its time and seq,
     # never recorded (nothing changes). The self-test uses it.
-    "ping": CommandSpec({}, frozenset(Role), own_counter=False, queued=False),
+    Cmd.PING: CommandSpec({}, frozenset(Role), own_counter=False, queued=False),
 }

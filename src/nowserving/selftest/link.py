@@ -21,6 +21,7 @@ from nowserving.client import UNREACHABLE, BranchClient, broker_for
 from nowserving.config.device import DeviceConfig
 from nowserving.errors import ConfigError
 from nowserving.protocol import Role, Topics, encode
+from nowserving.protocol.vocabulary import Cmd
 from nowserving.selftest.report import FAIL, OK, SKIP, WARN, Check
 
 CLOCK_WARN_S = 2.0  # the device's clock this far from the server's: a warning
@@ -134,7 +135,7 @@ def check_server(device: DeviceConfig, session: Session, timeout_s: float) -> Ch
     if device.role is Role.DISPLAY:
         return _server_seen(session, timeout_s)
     session.sent_at, started = time.time(), time.monotonic()
-    reply = client.request("ping", timeout=timeout_s)
+    reply = client.request(Cmd.PING, timeout=timeout_s)
     took_ms = (time.monotonic() - started) * 1000
     session.answered_at = time.time()
     if reply.ok:
