@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import queue
 import random
 import statistics
@@ -28,7 +27,7 @@ from nowserving.client import BranchClient
 from nowserving.config import EXAMPLE, BranchConfig, load_config
 from nowserving.config.hardware import AudioSettings
 from nowserving.devtools.broker import LocalMosquitto
-from nowserving.protocol.views import BranchState, EventView
+from nowserving.protocol.views import BranchState, EventView, wait_minutes
 from nowserving.protocol.vocabulary import Cmd
 from nowserving.server.app import BranchServer
 
@@ -300,13 +299,14 @@ def _show(event: EventView, config: BranchConfig, clock: SimClock) -> None:
 
 
 def _wait_text(estimate: dict | None) -> str:
-    """The wait as the ticket prints it: "约 3–8 分钟 / about 3–8 min", in the ticket's whole
-    minutes (kiosk/app.py: the low end rounded down, the high end up; "now" up to 1)."""
+    """The wait as the ticket prints it: "约 3–8 分钟 / about 3–8 min", in the same whole
+    minutes (protocol.views.wait_minutes)."""
     if not estimate:
         return ""
-    low, high = int(estimate["low"] // 60), max(1, math.ceil(estimate["high"] / 60))
-    if high <= 1:
+    shown = wait_minutes(estimate["low"], estimate["high"])
+    if shown.now:
         return "  — 马上 / now"
+    low, high = shown
     return f"  — 约 {low}–{high} 分钟 / about {low}–{high} min, {estimate['ahead']} ahead"
 
 
