@@ -66,6 +66,7 @@ class App:
         return self.client.link.alive
 
     def close(self) -> None:
+        """Close every part, newest first, the client last (once)."""
         if self._closed:
             return
         self._closed = True

@@ -14,8 +14,8 @@ def _device_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--device", type=Path, required=True, help=f"{what} config (TOML)")
 
 
-def add_kiosk(commands) -> None:
-    parser = commands.add("kiosk", "run the ticket kiosk (full screen)", run_kiosk)
+def _add_kiosk(commands) -> None:
+    parser = commands.add("kiosk", "run the ticket kiosk (full screen)", _run_kiosk)
     _device_options(parser, "this kiosk's")
     parser.add_argument(
         "--screenshot", type=Path, help="render the start screen offscreen into this PNG, exit"
@@ -32,7 +32,7 @@ def add_kiosk(commands) -> None:
     )
 
 
-def run_kiosk(args: argparse.Namespace) -> int:
+def _run_kiosk(args: argparse.Namespace) -> int:
     config, device = checked_device(args)
     from nowserving.kiosk.main import run_kiosk as run
 
@@ -41,8 +41,8 @@ def run_kiosk(args: argparse.Namespace) -> int:
     )
 
 
-def add_counter(commands) -> None:
-    parser = commands.add("counter", "run a counter's buttons and lamps (headless)", run_counter)
+def _add_counter(commands) -> None:
+    parser = commands.add("counter", "run a counter's buttons and lamps (headless)", _run_counter)
     _device_options(parser, "this counter's")
     parser.add_argument("--ui", action="store_true", help="open the staff panel too")
     parser.add_argument(
@@ -52,15 +52,15 @@ def add_counter(commands) -> None:
     parser.add_argument("--language", help="the panel's language (default: the branch's first)")
 
 
-def run_counter(args: argparse.Namespace) -> int:
+def _run_counter(args: argparse.Namespace) -> int:
     config, device = checked_device(args)
     from nowserving.counter.main import run_counter as run
 
     return run(config, device, args.ui, args.screenshot, args.size, args.language)
 
 
-def add_display(commands) -> None:
-    parser = commands.add("display", "run the lobby display (full screen)", run_display)
+def _add_display(commands) -> None:
+    parser = commands.add("display", "run the lobby display (full screen)", _run_display)
     _device_options(parser, "this display's")
     parser.add_argument(
         "--screenshot", type=Path, help="render the current state offscreen into this PNG, exit"
@@ -70,11 +70,11 @@ def add_display(commands) -> None:
     )
 
 
-def run_display(args: argparse.Namespace) -> int:
+def _run_display(args: argparse.Namespace) -> int:
     config, device = checked_device(args)
     from nowserving.display.main import run_display as run
 
     return run(config, device, args.screenshot, args.size)
 
 
-COMMANDS = (add_kiosk, add_counter, add_display)
+COMMANDS = (_add_kiosk, _add_counter, _add_display)

@@ -113,17 +113,21 @@ class RowsModel(QAbstractListModel):
         self._rows: list[dict] = []
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's API)
+        """Qt's model API: how many rows."""
         return 0 if parent.isValid() else len(self._rows)
 
     def roleNames(self) -> dict[int, QByteArray]:
+        """Qt's model API: the role names QML reads."""
         return {role: QByteArray(name.encode()) for role, name in self._roles.items()}
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        """Qt's model API: one row's value of one role."""
         if not index.isValid() or role not in self._roles:
             return None
         return self._rows[index.row()][self._roles[role]]
 
     def set_rows(self, rows: list[dict]) -> None:
+        """Make the model hold `rows`, telling QML only what changed."""
         if rows == self._rows:
             return
         if len(rows) == len(self._rows):
@@ -139,6 +143,7 @@ class RowsModel(QAbstractListModel):
 
     @property
     def rows(self) -> list[dict]:
+        """The rows as they are now."""
         return self._rows
 
     count = Property(int, lambda self: len(self._rows), notify=countChanged)

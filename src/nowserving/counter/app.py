@@ -75,6 +75,7 @@ class CounterDevice:
         self._refresh_lamps()
 
     def close(self) -> None:
+        """Release the buttons and lamps (idempotent)."""
         if self.panel is not None:
             self.panel.close()
 
@@ -181,4 +182,5 @@ class CounterDevice:
 
     @property
     def error(self) -> str | None:
+        """Why the counter's last command failed, while it matters (None: all is well)."""
         return self._error

@@ -169,6 +169,7 @@ class PanelController(QObject):
 
     @Slot(str)
     def setLanguage(self, language: str) -> None:
+        """Show the panel in `language`."""
         if language in self.config.rules.languages:
             self._language = language
             self.changed.emit()
@@ -183,10 +184,12 @@ class PanelController(QObject):
 
     @Slot(str, str)
     def callTicket(self, ticket_id: str, reason: str) -> None:
+        """Call a waiting ticket out of turn, with a reason code (CALL_REASONS)."""
         self.bridge.send(Cmd.CALL_TICKET, {"ticket": ticket_id, "reason": reason})
 
     @Slot(str)
     def transfer(self, service: str) -> None:
+        """Send the customer at this counter to `service`'s line."""
         self.bridge.send(Cmd.TRANSFER, {"to_service": service})
 
     pauseReasons = Property("QVariantList", lambda self: list(PAUSE_REASONS), constant=True)
@@ -194,10 +197,12 @@ class PanelController(QObject):
 
     @Slot(str)
     def pause(self, reason: str) -> None:
+        """Pause the counter for a reason code (PAUSE_REASONS), or none."""
         self.bridge.send(Cmd.PAUSE_COUNTER, {"reason": reason} if reason else {})
 
     @Slot(str)
     def postNotice(self, notice: str) -> None:
+        """Post a notice for the lobby, in the panel's language."""
         if notice.strip():
             self.bridge.send(Cmd.POST_NOTICE, {"text": notice.strip(), "language": self._language})
 
@@ -224,4 +229,5 @@ class PanelController(QObject):
         self.changed.emit()
 
     def close(self) -> None:
+        """Stop listening to the bridge (idempotent)."""
         self._tick.stop()

@@ -50,14 +50,17 @@ class SimClock:
         self._t0: float | None = None
 
     def begin(self) -> None:
+        """Start the branch clock now."""
         if self._t0 is None:
             self._t0 = time.monotonic()
 
     def __call__(self) -> float:
+        """The branch's time now (Unix seconds)."""
         t0 = self._t0
         return self.start if t0 is None else self.start + (time.monotonic() - t0) * self.speed
 
     def real(self, simulated_s: float) -> float:
+        """How many real seconds `simulated_s` branch seconds take."""
         return simulated_s / self.speed
 
 
@@ -68,6 +71,7 @@ def _morning(config: BranchConfig) -> float:
 
 
 def run_demo(config_path: Path | None, minutes: float, speed: float, out: Path, seed: int) -> int:
+    """Run the demo branch for `minutes` of branch time at `speed`; returns the exit status."""
     config = load_config(config_path or EXAMPLE)
     db = _fresh_output(out)
     kiosk_demo = _real_kiosk()
@@ -205,6 +209,8 @@ def _counter(
     rng: random.Random,
     stop: threading.Event,
 ) -> None:
+    """A simulated counter without a panel: calls, serves, now and then a no-show."""
+
     def pause(simulated_s: float) -> bool:
         return stop.wait(clock.real(simulated_s))
 
@@ -216,24 +222,34 @@ def _counter(
             if reply is None or not reply.ok:
                 if pause(30):
                     return
-                continue
-            service = reply.ticket["service"]
-            if rng.random() < NO_SHOW:
-                for _ in range(config.rules.no_show_after_recalls):
-                    if pause(45):
-                        return
-                    counter.request(Cmd.RECALL)
-                if pause(45):
+            elif rng.random() < NO_SHOW:
+                if _no_show(counter, config.rules.no_show_after_recalls, pause):
                     return
-                counter.request(Cmd.NO_SHOW)
-                continue
-            if pause(rng.uniform(15, 40)):
+            elif _serve(counter, MEAN_SERVICE_MIN.get(reply.ticket["service"], 6), rng, pause):
                 return
-            counter.request(Cmd.START)
-            mean = MEAN_SERVICE_MIN.get(service, 6) * 60
-            if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
-                return
-            counter.request(Cmd.FINISH)
+
+
+def _no_show(counter: BranchClient, recalls: int, pause) -> bool:
+    """The called customer does not come: recall, then mark a no-show. True: stopped."""
+    for _ in range(recalls):
+        if pause(45):
+            return True
+        counter.request(Cmd.RECALL)
+    if pause(45):
+        return True
+    counter.request(Cmd.NO_SHOW)
+    return False
+
+
+def _serve(counter: BranchClient, mean_min: float, rng: random.Random, pause) -> bool:
+    """The called customer comes and is served. True: stopped."""
+    if pause(rng.uniform(15, 40)):
+        return True
+    counter.request(Cmd.START)
+    if pause(rng.lognormvariate(0, 0.5) * mean_min * 60 / 1.13):
+        return True
+    counter.request(Cmd.FINISH)
+    return False
 
 
 def _panel_staff(staff, config: BranchConfig, clock, rng: random.Random, stop) -> None:

@@ -67,6 +67,7 @@ class StaffCounter:
 
     @property
     def state(self) -> BranchState | None:
+        """The lobby's latest summary (None before the first)."""
         return self.app.client.state
 
     def press(self, button: str) -> None:
@@ -142,6 +143,7 @@ class Devices:
         return written
 
     def close(self) -> None:
+        """Close the kiosk, its printer and its windows (idempotent)."""
         for app in (self.lobby, *(s.app for s in self.staff.values()), self.kiosk):
             app.close()
 
@@ -160,6 +162,7 @@ class Customers:
         return max(1, min(at_most, int(self.clock.real(branch_s) * 1000)))
 
     def come(self) -> None:
+        """A simulated customer taps a service on the kiosk."""
         if not self.closing:
             delay_s, args = self.arrival(self.rng)
             QTimer.singleShot(self.real_ms(delay_s, 2**31 - 1), lambda: self._walk_up(args))
@@ -202,6 +205,7 @@ def make_voice(config: BranchConfig, out: Path) -> None:
 
 
 def has_display() -> bool:
+    """Whether there is a screen to open windows on."""
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 

@@ -97,6 +97,7 @@ class DisplayController(QObject):
             self._take_state(bridge.client.state)
 
     def close(self) -> None:
+        """Stop the timers and the announcer, and stop listening (idempotent)."""
         for timer in (self._turn, self._alternate, self._slides):
             timer.stop()
 

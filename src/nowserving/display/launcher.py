@@ -39,6 +39,7 @@ class DisplayApp(App):
 
 
 def default_size(settings: DisplaySettings | None) -> tuple[int, int]:
+    """The screen size a display opens at: landscape, or portrait if so set."""
     portrait = settings is not None and settings.orientation == "portrait"
     return (1080, 1920) if portrait else (1920, 1080)
 

@@ -34,6 +34,7 @@ class PatternShown:
 
     @property
     def offscreen(self) -> bool:
+        """Whether the pattern is drawn without a screen."""
         return self.platform in ("offscreen", "minimal")
 
 

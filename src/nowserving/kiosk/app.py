@@ -159,6 +159,7 @@ class KioskController(QObject):
         self._refresh_lamps()
 
     def pressed(self, name: str) -> None:
+        """A physical ticket button was pressed (on the GUI thread)."""
         self._button.emit(name)  # gpiozero thread -> GUI thread (queued)
 
     def _refresh_lamps(self) -> None:
@@ -174,6 +175,7 @@ class KioskController(QObject):
 
     @Slot(str)
     def setLanguage(self, language: str) -> None:
+        """Show the kiosk in `language` (for this customer)."""
         if language in self.config.rules.languages and language != self._language:
             self._language = language
             self._refresh_services()
@@ -181,6 +183,7 @@ class KioskController(QObject):
 
     @Slot(str)
     def choose(self, service: str) -> None:
+        """The customer chose `service`: issue a ticket, or first ask about a late wait."""
         if self._phase != Phase.CHOOSE or service not in self.config.rules.services:
             return  # a second tap while the first is handled is not a second ticket
         closing = self._closing_after_wait(service)
@@ -193,6 +196,7 @@ class KioskController(QObject):
 
     @Slot()
     def confirmLate(self) -> None:
+        """The customer takes a ticket although the wait runs past closing."""
         if self._phase == Phase.CONFIRM_LATE and self._late_service is not None:
             service, self._late_service = self._late_service, None
             self._phase = Phase.CHOOSE
@@ -200,6 +204,7 @@ class KioskController(QObject):
 
     @Slot()
     def reset(self) -> None:
+        """Back to the start screen, in the branch's first language."""
         self._timer.stop()
         self._pending = self._late_service = None
         self._number = self._detail = self._late = ""
@@ -397,6 +402,7 @@ class TicketImages(QQuickImageProvider):
         self.controller = controller
 
     def requestImage(self, image_id: str, size, requested_size) -> QImage:  # noqa: N802
+        """Qt's image provider API: the QR code of the ticket on screen."""
         import io
 
         buffer = io.BytesIO()

@@ -36,7 +36,9 @@ class Send(Protocol):
 
     def __call__(
         self, kind: str, args: dict, *, command_id: str | None = ..., deadline_s: float = ...
-    ) -> str: ...
+    ) -> str:
+        """Send a command; returns its id (the reply comes to `take_reply`)."""
+        ...
 
 
 class NoTicket(StrEnum):
@@ -88,11 +90,13 @@ class OfflinePath:
     # ----- what the kiosk is told ---------------------------------------------------------
 
     def take_state(self, state: BranchState) -> None:
+        """The branch's new summary: top up the leases and offer the spool again."""
         self._state = state
         self._top_up_leases()
         self.replay()
 
     def take_connection(self, online: bool) -> None:
+        """The link to the broker came up or went down."""
         self.online = online
         if online:
             self._clock_checked = None  # measure again: it may have been set meanwhile

@@ -38,9 +38,11 @@ class PrintQueue:
         self._thread.start()
 
     def submit(self, number: str, parts: list[Part], done: Done) -> None:
+        """Print `parts` on the print thread; `done(number, error)` when it is over."""
         self._jobs.put((number, parts, done))
 
     def close(self) -> None:
+        """Finish what is queued, then stop the print thread (idempotent)."""
         self._jobs.put(None)
         self._thread.join(timeout=10)
         self.printer.close()

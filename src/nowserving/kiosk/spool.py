@@ -59,12 +59,14 @@ class Spool:
         self.close()
 
     def close(self) -> None:
+        """Close the spool's database (idempotent)."""
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
 
     def add_lease(self, day: str, service: str, numbers: list[tuple[int, str]]) -> None:
+        """Keep `numbers` ((n, as printed)) leased for `service` on `day`."""
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
@@ -73,6 +75,7 @@ class Spool:
             )
 
     def available(self, day: str, service: str) -> int:
+        """How many leased numbers of `service` on `day` are unused."""
         with self._lock:
             row = self._db.execute(
                 "SELECT count(*) FROM numbers WHERE day=? AND service=? AND used=0", (day, service)

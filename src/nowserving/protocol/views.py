@@ -60,6 +60,8 @@ class EstimateView:
 
 @dataclass(frozen=True)
 class ServiceView:
+    """One service in the summary: its line's count, next numbers and newcomer's wait."""
+
     id: str
     prefix: str
     names: dict[str, str]
@@ -88,6 +90,8 @@ class TicketView:
 
 @dataclass(frozen=True)
 class CounterTicket:
+    """The ticket at a counter, as the summary shows it."""
+
     id: str
     number: str
     service: str
@@ -99,6 +103,8 @@ class CounterTicket:
 
 @dataclass(frozen=True)
 class CounterView:
+    """One counter in the summary: its state and the ticket at it."""
+
     id: str
     names: dict[str, str]
     services: tuple[str, ...]
@@ -110,6 +116,8 @@ class CounterView:
 
 @dataclass(frozen=True)
 class Call:
+    """One recent call or recall."""
+
     ticket: str
     number: str
     service: str
@@ -151,17 +159,22 @@ class BranchState:
 
     @property
     def order(self) -> tuple[int, int]:
+        """What orders summaries: (epoch, seq)."""
         return (self.epoch, self.seq)
 
     def service(self, service_id: str) -> ServiceView | None:
+        """The service `service_id` in this summary, if any."""
         return next((s for s in self.services if s.id == service_id), None)
 
     def counter(self, counter_id: str) -> CounterView | None:
+        """The counter `counter_id` in this summary, if any."""
         return next((c for c in self.counters if c.id == counter_id), None)
 
 
 @dataclass(frozen=True)
 class LineTicket:
+    """One waiting ticket in a line, in call order."""
+
     id: str
     number: str
     priority: str
@@ -188,11 +201,14 @@ class Line:
 
     @property
     def order(self) -> tuple[int, int]:
+        """What orders lines: (epoch, seq)."""
         return (self.epoch, self.seq)
 
 
 @dataclass(frozen=True)
 class EventView:
+    """One event from the event stream."""
+
     seq: int
     type: str
     at: float
@@ -411,6 +427,7 @@ def decode_line(payload: bytes) -> Line:
 
 
 def decode_event(payload: bytes) -> EventView:
+    """One event-stream message, checked against the contract."""
     r = _message(payload, MAX_STATE_BYTES)
     kind = r.str("type")
     if kind not in EVENT_TYPES:
@@ -425,6 +442,7 @@ def decode_event(payload: bytes) -> EventView:
 
 
 def decode_reply(payload: bytes) -> Reply:
+    """One reply to a command, checked against the contract."""
     r = _message(payload, MAX_STATE_BYTES)
     command_id = r.str("id", optional=True)
     if r.bool("ok"):
