@@ -209,3 +209,21 @@ def test_counter_hours_are_read_and_checked(tmp_path):
         "counters[0].hours: must close after it opens",
         "counters[2].hours: must be like \"10:00-17:00\", not 'late'",
     ]
+
+
+def test_a_language_without_shipped_texts_is_named(tmp_path):
+    """GIVEN a branch offering a language nowserving has no screen texts for WHEN checked
+    THEN the check names it, the languages there are, and where its texts would go."""
+    from nowserving.config import EXAMPLE, load_config
+    from nowserving.errors import ConfigError
+
+    path = tmp_path / "branch.toml"
+    path.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace(
+            'languages = ["zh", "en"]', 'languages = ["zh", "en", "ug"]'
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "no screen texts for 'ug' (there are: en, zh): add assets/i18n/ug.toml" in str(err.value)

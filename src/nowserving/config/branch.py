@@ -12,6 +12,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from nowserving import i18n
 from nowserving.config.schema import Problems, Table, hint, read_toml, span
 from nowserving.domain import BranchRules, CounterSpec, Priority, Service
 from nowserving.domain.policy import IN_ORDER, LONGEST_WAIT, PROFILES
@@ -150,6 +151,15 @@ def _languages(branch: Table) -> tuple[str, ...]:
     if not languages or not all(isinstance(x, str) and x for x in languages):
         branch.add("languages", 'must list at least one language code, e.g. ["zh", "en"]')
         return DEFAULT_LANGUAGES
+    shipped = i18n.languages()
+    for language in languages:
+        if language not in shipped:
+            branch.add(
+                "languages",
+                f"no screen texts for {language!r} (there are: {', '.join(shipped)}): add "
+                f"assets/i18n/{language}.toml (docs/architecture.md, 'How to add a language')"
+                f"{hint(language, shipped)}",
+            )
     return tuple(languages)
 
 
