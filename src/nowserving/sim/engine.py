@@ -95,10 +95,15 @@ def _rules(scenario: Scenario) -> BranchRules:
 
 
 def simulate(
-    scenario: Scenario, seed: int = 1, customers: int | None = None, progress=None
+    scenario: Scenario,
+    seed: int = 1,
+    customers: int | None = None,
+    progress=None,
+    estimates: bool = True,
 ) -> list[Customer]:
-    """Run `scenario` and return every customer with the estimates they were given."""
-    run = _Simulation(scenario, seed, customers or scenario.customers, progress)
+    """Run `scenario` and return every customer with the estimates they were given
+    (`estimates` False: none are made, for what only needs the queue's behaviour)."""
+    run = _Simulation(scenario, seed, customers or scenario.customers, progress, estimates)
     for day in range(scenario.days):
         if len(run.results) >= run.limit:
             break
@@ -109,13 +114,15 @@ def simulate(
 class _Simulation:
     """One run: the branch, the event heap of the current day, and what customers saw."""
 
-    def __init__(self, scenario: Scenario, seed: int, limit: int, progress) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: int, limit: int, progress, estimates: bool = True
+    ) -> None:
         self.scenario, self.limit, self.progress = scenario, limit, progress
         self.rules = _rules(scenario)
         self.branch = Branch(self.rules)
         # No estimating process here: each newcomer is estimated as it comes (a simulated
         # one reused for a second).
-        self.newcomers = NewcomerEstimates()
+        self.newcomers = NewcomerEstimates() if estimates else None
         self.ids = itertools.count()
         rng = random.Random(seed)
         self.draws = {s.id: ServiceDraws(s, random.Random(rng.random())) for s in scenario.services}
@@ -133,7 +140,8 @@ class _Simulation:
 
     def run(self, kind: str, at: float, **args) -> tuple[list, dict]:
         command = Command(f"s{next(self.ids)}", kind, "sim", at, args)
-        events, outcome, _ = self.branch.handle(command, self.newcomers.estimate)
+        estimate = self.newcomers.estimate if self.newcomers is not None else None
+        events, outcome, _ = self.branch.handle(command, estimate)
         return events, outcome
 
     def push(self, at: float, kind: str, what: str) -> None:
@@ -185,7 +193,11 @@ class _Simulation:
         nxt = self.start + draw.next_arrival(at - self.start)
         if nxt < self.issue_ends[sid] and len(self.results) + 1 < self.limit:
             self.push(nxt, "arrive", sid)
-        baselines = _baselines(self.branch, self.rules, spec, sid, at, self.last_wait, self.speeds)
+        baselines = {}
+        if self.newcomers is not None:  # estimating: the textbook estimators beside ours
+            baselines = _baselines(
+                self.branch, self.rules, spec, sid, at, self.last_wait, self.speeds
+            )
         priority = "priority" if draw.rng.random() < spec.priority_share else "normal"
         events, outcome = self.run("issue_ticket", at, service=sid, priority=priority)
         if not outcome["ok"]:  # past the service's cut-off: turned away
