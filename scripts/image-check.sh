@@ -194,6 +194,8 @@ if [ "${1:-}" = "--in-namespace" ]; then
       top=$top run nowserving check-config /etc/nowserving/branch.toml \
         --device /etc/nowserving/device.toml >/dev/null || die "check-config of the $role"
     fi
+    [ "$(readlink "$top/etc/localtime")" = /usr/share/zoneinfo/Asia/Shanghai ] ||
+      die "first boot did not set the branch's time zone: $(readlink "$top/etc/localtime")"
     if [ "$role" = kiosk ] || [ "$role" = display ]; then # Qt, offscreen, as nowserving
       top=$top run runuser -u nowserving -- env QT_QPA_PLATFORM=offscreen \
         HOME=/var/lib/nowserving nowserving "$role" --config /etc/nowserving/branch.toml \

@@ -135,6 +135,19 @@ systemctl disable --quiet "${others[@]}"
 systemctl enable --quiet $wanted
 say "enabled $wanted"
 
+# The system's time zone is the branch's: screens show branch time anyway, but logs, the
+# journal and the self-test read the system's.
+zone=$(/opt/nowserving/current/bin/python -c 'import sys
+from nowserving.config import load_config
+print(load_config(sys.argv[1]).rules.timezone)' "$etc/branch.toml")
+if [ -e "/usr/share/zoneinfo/$zone" ]; then
+  ln -sfn "/usr/share/zoneinfo/$zone" /etc/localtime
+  echo "$zone" >/etc/timezone
+  say "time zone: $zone"
+else
+  say "no zone $zone in /usr/share/zoneinfo: the system's zone is left as it is"
+fi
+
 if [ "$role" = server ]; then # the branch's event log, made once: a lost one is refused later
   runuser -u nowserving -- "$nowserving" new-log --config "$etc/branch.toml" \
     --db "$state/events.sqlite" >&2 || die "could not make the event log in $state"

@@ -33,6 +33,27 @@ def text(language: str, key: str, **values: object) -> str:
     return catalog(language)[section][name].format(**values)
 
 
+def wait_range(language: str, low_min: int, high_min: int) -> str:
+    """A wait range as people read it: "12–20 min" below two hours, "2 h 10 min – 3 h 5 min"
+    from two hours on (a wait of hundreds of minutes means nothing to anyone)."""
+    words = catalog(language)["time"]
+    if high_min < 120:
+        return words["minutes"].format(low=low_min, high=high_min)
+    low, high = duration(language, low_min), duration(language, high_min)
+    return words["range"].format(low=low, high=high)
+
+
+def duration(language: str, minutes: int) -> str:
+    """`minutes` as "45 min", "2 h" or "3 h 27 min"."""
+    words = catalog(language)["time"]
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return words["duration_m"].format(m=rest)
+    if not rest:
+        return words["duration_h"].format(h=hours)
+    return words["duration_hm"].format(h=hours, m=rest)
+
+
 def languages() -> list[str]:
     """The languages whose texts ship with the package."""
     return sorted(p.stem for p in assets_path("i18n").glob("*.toml"))

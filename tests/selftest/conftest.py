@@ -25,6 +25,19 @@ from tests.provision.conftest import branch_broker, provisioned  # noqa: F401
 QUICK = Options(buttons_timeout_s=0, pattern_seconds=0, lamp_s=0.05, network_timeout_s=3)
 
 
+@pytest.fixture(autouse=True)
+def _device_in_the_branchs_zone(monkeypatch):
+    """The device's zone is the example branch's (the `zone` check passes; a test that
+    wants another sets TZ itself)."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def no_ntp() -> None:
     """timedatectl's word is not these tests' business (the machine's, not the code's)."""
     return None

@@ -28,7 +28,7 @@ def test_self_test_prints_a_table_and_exits_by_the_result(broker, tmp_path, caps
     assert main(["self-test", "--device", str(device)]) == 1
     out = capsys.readouterr().out
     assert "  ok    broker" in out and "  FAIL  server" in out
-    assert "self-test of manager: FAIL (1 of 5 checks failed: server" in out
+    assert "self-test of manager: FAIL (1 of 6 checks failed: server" in out
     assert "published in nowserving/v2/pudong/status/manager" in out
 
 
@@ -50,3 +50,25 @@ def test_without_a_branch_config_beside_it_the_self_test_says_so(broker, tmp_pat
     (device.parent / "branch.toml").unlink()
     assert main(["self-test", "--device", str(device)]) == 2
     assert "give the branch config with --config" in capsys.readouterr().err
+
+
+def test_a_device_in_another_zone_than_the_branch_is_warned(monkeypatch):
+    """GIVEN a device whose zone is UTC and a branch in Asia/Shanghai WHEN the zone is
+    checked THEN it warns, naming both and how to set it; a device in the branch's zone
+    passes."""
+    import time
+
+    from nowserving.selftest.runner import check_zone
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        check = check_zone("Asia/Shanghai")
+        assert check.status == "warn" and "UTC (+0000)" in check.detail
+        assert "timedatectl set-timezone Asia/Shanghai" in check.detail
+        monkeypatch.setenv("TZ", "Asia/Shanghai")
+        time.tzset()
+        assert check_zone("Asia/Shanghai").status == "ok"
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -38,8 +38,8 @@ def test_a_working_kiosk_passes_and_its_status_says_so(live_server, broker, exam
         example_config, kiosk(broker), options, Hardware(escpos, factory), say, no_ntp
     )
     assert report.ok, say.text
-    names = ["software", "config", "broker", "server", "clock", "printer", "paper", "lamps"]
-    assert [c.name for c in report.checks] == [*names, "buttons"]
+    names = ["software", "config", "zone", "broker", "server", "clock", "printer", "paper"]
+    assert [c.name for c in report.checks] == [*names, "lamps", "buttons"]
     assert {c.status for c in report.checks} == {"ok"}, say.text
     printed = parse(escpos.output)
     assert ("qr", SAMPLE_URL.format(branch="pudong")) in printed and printed[-1][0] == "cut"

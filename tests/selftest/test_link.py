@@ -114,7 +114,7 @@ def test_the_server_down_fails_the_server_check_and_is_published(broker, example
     assert check.detail.startswith("no answer in 1 s (the server's status: not known)")
     assert "nowserving server" in check.detail
     status = retained_status(broker, "manager")["self_test"]
-    assert status["ok"] is False and status["checks"][3]["name"] == "server"
+    assert status["ok"] is False and status["checks"][4]["name"] == "server"
 
 
 def test_a_clock_an_hour_off_the_servers_fails(example_config, broker, tmp_path):

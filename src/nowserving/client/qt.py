@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import (
     Property,
@@ -37,6 +40,44 @@ from nowserving.client.branch import DEADLINE_S, BranchClient
 from nowserving.errors import NowservingError
 from nowserving.i18n import FONT
 from nowserving.protocol.views import BranchState, EventView, Line, Reply
+
+
+class BranchClock(QObject):
+    """The time a screen shows, in the branch's zone whatever the device's zone is:
+    `text` ("HH:MM"), renewed as each minute begins."""
+
+    changed = Signal()
+
+    def __init__(
+        self, zone: str, clock: Callable[[], float] = time.time, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._zone, self._clock = ZoneInfo(zone), clock
+        self._text = ""
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._tick)
+        self._tick()
+
+    def now(self) -> datetime:
+        """The branch's local time now."""
+        return datetime.fromtimestamp(self._clock(), self._zone)
+
+    @Slot()
+    def _tick(self) -> None:
+        now = self.now()
+        text = now.strftime("%H:%M")
+        if text != self._text:
+            self._text = text
+            self.changed.emit()
+        # Wake when the next minute begins (by the branch clock; at least every 10 s).
+        self._timer.start(int(min(10.0, 60.0 - now.second - now.microsecond / 1e6) * 1000) + 5)
+
+    def stop(self) -> None:
+        """Stop renewing (before the screen goes)."""
+        self._timer.stop()
+
+    text = Property(str, lambda self: self._text, notify=changed)
 
 
 class QtBranchBridge(QObject):

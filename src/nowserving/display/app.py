@@ -15,11 +15,11 @@ from pathlib import Path
 
 from PySide6.QtCore import Property, QObject, Qt, QTimer, QUrl, Signal, Slot
 
-from nowserving.client.qt import QtBranchBridge, RowsModel
+from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
 from nowserving.config.device import DisplaySettings
 from nowserving.display.model import FRESH_S, Lobby, ShownCall
-from nowserving.i18n import catalog
+from nowserving.i18n import catalog, wait_range
 from nowserving.protocol.views import BranchState
 from nowserving.protocol.vocabulary import PAUSE_REASONS
 
@@ -47,9 +47,11 @@ class DisplayController(QObject):
         fresh_s: float = FRESH_S,
         hold_s: float = HOLD_S,
         turn_s: float = TURN_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.config = config
+        self.branch_clock = BranchClock(config.rules.timezone, clock, self)
         self.settings = settings or DisplaySettings()
         self.bridge = bridge
         self.lobby = Lobby(config.rules, self.settings, fresh_s)
@@ -100,6 +102,7 @@ class DisplayController(QObject):
         """Stop the timers and the announcer, and stop listening (idempotent)."""
         for timer in (self._turn, self._alternate, self._slides):
             timer.stop()
+        self.branch_clock.stop()
 
     # ----- from the bridge (GUI thread) --------------------------------------------------
 
@@ -208,7 +211,7 @@ class DisplayController(QObject):
                 elif row.high_min <= 1:
                     wait[lang] = s["wait_now"]
                 else:
-                    wait[lang] = s["wait"].format(low=row.low_min, high=row.high_min)
+                    wait[lang] = s["wait"].format(range=wait_range(lang, row.low_min, row.high_min))
             rows.append(
                 {"names": row.names, "count": row.waiting, "waiting": waiting, "wait": wait,
                  "closed": not row.accepting or row.serving == 0}
@@ -297,4 +300,5 @@ class DisplayController(QObject):
     servicesModel = Property(QObject, lambda self: self.services, constant=True)
     notices = Property("QVariantList", lambda self: self._notices, notify=noticesChanged)
     media = Property(str, _media_url, notify=changed)
+    clock = Property(QObject, lambda self: self.branch_clock, constant=True)  # branch time
     audio = Property(str, lambda self: self._audio, notify=changed)

@@ -75,7 +75,7 @@ def build(
     with app.building():
         app.bridge = QtBranchBridge(client)
         controller = DisplayController(config, app.bridge, settings, fresh_s=fresh_s,
-                                       hold_s=hold_s, turn_s=turn_s)  # fmt: skip
+                                       hold_s=hold_s, turn_s=turn_s, clock=clock)  # fmt: skip
         app.controller = app.owns(controller)
         if device.audio is not None and device.audio.enabled:
             _add_announcer(app, config, device.audio, hardware.player, clock)

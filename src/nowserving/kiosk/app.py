@@ -23,10 +23,10 @@ from PySide6.QtQuick import QQuickImageProvider
 
 from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, qr_image
 from nowserving.client import UNREACHABLE
-from nowserving.client.qt import QtBranchBridge, RowsModel
+from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
 from nowserving.errors import ProtocolError
-from nowserving.i18n import catalog, text
+from nowserving.i18n import catalog, text, wait_range
 from nowserving.kiosk.offline import ISSUE_DEADLINE_S, REPLAY_S, NoTicket, OfflinePath
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
@@ -91,6 +91,7 @@ class KioskController(QObject):
         )  # fmt: skip
         self.alerts = self.offline.alerts  # for the device status: what staff must know
         self._zone = ZoneInfo(config.rules.timezone)
+        self.branch_clock = BranchClock(config.rules.timezone, self._clock, self)
         self._language = config.rules.languages[0]
         self._phase = Phase.CHOOSE
         self._state: BranchState | None = None
@@ -119,6 +120,7 @@ class KioskController(QObject):
         """Stop timers and let go of the spool and the bridge (before they are closed)."""
         self._replay_timer.stop()
         self._timer.stop()
+        self.branch_clock.stop()
         self.offline.close()
         for signal, slot in (
             (self.bridge.stateChanged, self._take_state),
@@ -145,6 +147,7 @@ class KioskController(QObject):
     strings = Property("QVariantMap", _get_strings, notify=changed)
     services = Property(QObject, lambda self: self._model, constant=True)
     phase = Property(str, lambda self: self._phase, notify=changed)
+    clock = Property(QObject, lambda self: self.branch_clock, constant=True)  # branch time
     online = Property(bool, lambda self: self.offline.reachable, notify=changed)
     ticketNumber = Property(str, lambda self: self._number, notify=changed)
     ticketDetail = Property(str, lambda self: self._detail, notify=changed)
@@ -390,7 +393,7 @@ def wait_words(language: str, estimate: EstimateView) -> str:
     minutes = estimate.minutes
     if minutes.now:
         return text(language, "kiosk.wait_now")
-    return text(language, "kiosk.wait", low=minutes.low, high=minutes.high)
+    return text(language, "kiosk.wait", range=wait_range(language, *minutes))
 
 
 class TicketImages(QQuickImageProvider):

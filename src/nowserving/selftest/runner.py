@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from nowserving.config import BranchConfig, check_device_against_branch
 from nowserving.config.device import DeviceConfig
@@ -15,7 +17,7 @@ from nowserving.errors import ConfigError
 from nowserving.launch import Hardware
 from nowserving.protocol import Role
 from nowserving.selftest import hardware, link
-from nowserving.selftest.report import FAIL, OK, Check, Report
+from nowserving.selftest.report import FAIL, OK, WARN, Check, Report
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ def run_self_test(
     say(f"nowserving self-test: {device.id} ({device.role}) of branch {device.branch}")
     record(hardware.check_software(device))
     record(_check_config(config, device))
+    record(check_zone(config.rules.timezone))
     session = link.Session()
     try:
         record(link.check_broker(device, options.network_timeout_s, session))
@@ -87,6 +90,24 @@ def run_self_test(
     elif options.publish:
         say("not published: no broker")
     return report
+
+
+def check_zone(branch_zone: str, now: float | None = None) -> Check:
+    """The device's time zone against the branch's: screens show branch time either way,
+    but logs, the journal and anything else on the device read the system's."""
+    now = time.time() if now is None else now
+    local = datetime.fromtimestamp(now).astimezone()
+    branch = datetime.fromtimestamp(now, ZoneInfo(branch_zone))
+    mine = f"{local.tzname()} ({local.strftime('%z')})"
+    if local.utcoffset() == branch.utcoffset():
+        return Check("zone", OK, f"{mine}, as the branch's {branch_zone}")
+    return Check(
+        "zone",
+        WARN,
+        f"this device's zone is {mine}, the branch's {branch_zone} ({branch.strftime('%z')}): "
+        f"screens show branch time, but set the system's too: timedatectl set-timezone "
+        f"{branch_zone}",
+    )
 
 
 def _check_config(config: BranchConfig, device: DeviceConfig) -> Check:

@@ -16,7 +16,7 @@ from functools import cache
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
-from nowserving.i18n import FONT, text
+from nowserving.i18n import FONT, text, wait_range
 
 PAPER_DOTS = {58: 384, 80: 576}  # printable width at 203 dpi
 QR_MODULE_DOTS = {58: 5, 80: 6}  # size of one QR module, in dots
@@ -69,7 +69,7 @@ def wait_text(language: str, wait: tuple[int, int] | None) -> str:
     low, high = wait
     if high <= 1:
         return text(language, "ticket.wait_now")
-    return text(language, "ticket.wait", low=low, high=high)
+    return text(language, "ticket.wait", range=wait_range(language, low, high))
 
 
 def lay_out(ticket: TicketContent, paper_mm: int = 80, printable: int | None = None) -> list[Part]:

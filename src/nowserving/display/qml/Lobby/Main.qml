@@ -67,11 +67,7 @@ Rectangle {
             color: root.colors.text
             font.pixelSize: root.unit * 2
             font.bold: true
-            text: Qt.formatDateTime(new Date(), "HH:mm")
-            Timer {
-                interval: 5000; running: true; repeat: true
-                onTriggered: clock.text = Qt.formatDateTime(new Date(), "HH:mm")
-            }
+            text: root.lobby.clock.text  // the branch's time, not the device's
         }
     }
 

@@ -43,11 +43,7 @@ Rectangle {
             id: clock
             color: "#c9d1db"
             font.pixelSize: root.unit * 1.6
-            text: Qt.formatDateTime(new Date(), "HH:mm")
-            Timer {
-                interval: 10000; running: true; repeat: true
-                onTriggered: clock.text = Qt.formatDateTime(new Date(), "HH:mm")
-            }
+            text: root.kiosk.clock.text  // the branch's time, not the device's
         }
         Repeater {
             model: root.kiosk.languages
