@@ -31,10 +31,16 @@ def describe_machine() -> str:
 
 
 def load_branch_config(workdir: Path) -> Path:
-    """The example branch with number ranges wide enough for a load test and no cut-offs."""
+    """The example branch with number ranges wide enough for a load test, no cut-offs and
+    no opening hours (a bench runs whenever it is run), and a ticket page."""
     text = EXAMPLE.read_text(encoding="utf-8")
     text = re.sub(r"range = \[1, \d+\]", "range = [1, 99999]", text)
     text = re.sub(r"(?m)^(last_ticket_at|daily_cap) = .*\n", "", text)
+    # Open every day and all day (no hours), with a ticket page: its QR code is printed.
+    text = re.sub(r"(?m)^hours = .*\n", "", text)
+    text = text.replace(
+        "[branch]\n", '[branch]\nticket_url = "https://q.example/{branch}/t/{token}"\n'
+    )
     path = workdir / "bench-branch.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -144,12 +144,22 @@ def test_a_missing_or_wrongly_typed_id_is_reported_once(tmp_path):
 def test_the_ticket_url_must_carry_a_token(tmp_path, url, says):
     """GIVEN a ticket URL template without {token} (or with an unknown field) WHEN loaded
     THEN it is refused with where and why."""
-    text = GOOD.replace(
-        'ticket_url = "https://queue.example/{branch}/t/{token}"', f'ticket_url = "{url}"'
-    )
+    text = GOOD.replace("[branch]\n", f'[branch]\nticket_url = "{url}"\n')
     assert text != GOOD
     problems = problems_of(tmp_path, text)
     assert len(problems) == 1 and problems[0].startswith(f"branch.ticket_url: {says}")
+
+
+def test_without_a_ticket_url_tickets_promise_no_page(tmp_path):
+    """GIVEN the example branch (no phone page yet) THEN its config has no ticket URL, so
+    no ticket prints a QR code; with a real one it is kept."""
+    from nowserving.config import EXAMPLE, load_config
+
+    assert load_config(EXAMPLE).ticket_url is None
+    path = tmp_path / "branch.toml"
+    url = "https://q.bank.cn/{branch}/t/{token}"
+    path.write_text(GOOD.replace("[branch]\n", f'[branch]\nticket_url = "{url}"\n'))
+    assert load_config(path).ticket_url == url
 
 
 def test_call_profiles_default_per_counter_and_overflow(tmp_path):

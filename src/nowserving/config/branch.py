@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from nowserving import i18n
 from nowserving.config.schema import Problems, Table, hint, read_toml, span
 from nowserving.domain import BranchRules, CounterSpec, Priority, Service
+from nowserving.domain.model import WEEKDAYS
 from nowserving.domain.policy import IN_ORDER, LONGEST_WAIT, PROFILES
 from nowserving.protocol import Role
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_LANGUAGES = ("zh", "en")
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -28,7 +28,6 @@ _TOP_KEYS = ("branch", "queue", "priorities", "services", "counters", "devices")
 _BRANCH_KEYS = ("id", "names", "timezone", "languages", "day_starts_at", "hours", "ticket_url")
 # Where a ticket's QR code leads: the branch's status page for one ticket. {token} is a
 # random word printed on the ticket (never guessable from the number); {branch} the id.
-DEFAULT_TICKET_URL = "https://queue.example/{branch}/t/{token}"
 _QUEUE_KEYS = (
     "no_show_after_recalls",
     "transfer_placement",
@@ -79,7 +78,9 @@ class BranchConfig:
     names: dict[str, str]
     devices: dict[str, Device]
     hours: dict[str, tuple[time, time] | None]
-    ticket_url: str = DEFAULT_TICKET_URL
+    # The page that follows a ticket (its QR code); None: there is none yet, so no ticket
+    # promises one.
+    ticket_url: str | None = None
 
 
 def load_config(path: str | Path) -> BranchConfig:
@@ -104,8 +105,10 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         tz = "UTC"
     day_start = branch.clock("day_starts_at", time(4, 0))
     hours = _hours(branch)
-    ticket_url = branch.get("ticket_url", str, DEFAULT_TICKET_URL)
-    if not re.match(r"^https?://\S+$", ticket_url) or "{token}" not in ticket_url:
+    ticket_url = branch.get("ticket_url", str, None)
+    if ticket_url is None:
+        pass
+    elif not re.match(r"^https?://\S+$", ticket_url) or "{token}" not in ticket_url:
         branch.add(
             "ticket_url",
             'must be an http(s) URL with {token} in it, like "https://q.example/{branch}/t/{token}"',
@@ -140,6 +143,7 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         counters_start_open=start_open,
         recall_cooldown_s=float(cooldown),
         feedback_window_s=float(feedback),
+        hours=hours,
     )
     return BranchConfig(
         rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url

@@ -14,7 +14,9 @@ import re
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from nowserving.domain.commands import Command, remember_key
 from nowserving.domain.events import Event
@@ -246,6 +248,10 @@ class Branch:
         return [self._issued(number, service, language, priority, args, estimate=waits)]
 
     def _check_open(self, service, at: float) -> None:
+        if not self.rules.open_at(at):
+            opens = self.rules.next_opening(at)
+            when = "" if opens is None else f": it opens {_local(self.rules, opens)}"
+            raise DomainError("branch_closed", f"the branch is closed now{when}")
         if self.rules.past_cutoff(service, at):
             raise DomainError(
                 "service_closed",
@@ -844,3 +850,8 @@ def _rejection(command: Command, code: str, message: str) -> Draft:
 def _priors(rules: BranchRules) -> dict[str, float]:
     """What the config says a customer of each service typically takes, where it says so."""
     return {s.id: s.typical_s for s in rules.services.values() if s.typical_s is not None}
+
+
+def _local(rules: BranchRules, at: float) -> str:
+    """`at` in the branch's local time, as a refusal says it: "2026-11-24 09:00"."""
+    return datetime.fromtimestamp(at, ZoneInfo(rules.timezone)).strftime("%Y-%m-%d %H:%M")

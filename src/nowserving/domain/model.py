@@ -67,6 +67,9 @@ class CounterSpec:
     hours: tuple[int, int] | None = None
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 @dataclass(frozen=True)
 class BranchRules:
     """Everything the queue needs to know from the branch config."""
@@ -83,12 +86,58 @@ class BranchRules:
     counters_start_open: bool = True
     recall_cooldown_s: float = 20.0  # a called ticket may be recalled this long after its call
     feedback_window_s: float = 60.0  # a finished customer may rate the service this long
+    # Opening hours per weekday (WEEKDAYS), local: (opens, closes), or None for a day the
+    # branch is closed. A day not listed has no hours: the branch is open all day.
+    hours: dict[str, tuple[time, time] | None] = field(default_factory=dict)
 
     def business_day(self, at: float) -> str:
         """The business day (ISO date) a moment belongs to: the day rolls at `day_starts_at`."""
         local = datetime.fromtimestamp(at, ZoneInfo(self.timezone))
         start = timedelta(hours=self.day_starts_at.hour, minutes=self.day_starts_at.minute)
         return (local - start).date().isoformat()
+
+    def open_at(self, at: float) -> bool:
+        """Whether the branch is open at `at` by its opening hours."""
+        local = datetime.fromtimestamp(at, ZoneInfo(self.timezone))
+        day = WEEKDAYS[local.weekday()]
+        if day not in self.hours:
+            return True
+        opening = self.hours[day]
+        return opening is not None and opening[0] <= local.time() < opening[1]
+
+    def hours_on(self, at: float) -> tuple[time, time] | None | bool:
+        """The opening hours of the local day `at` falls on: (opens, closes), None when
+        the branch is closed that day, True when it has no hours (open all day)."""
+        local = datetime.fromtimestamp(at, ZoneInfo(self.timezone))
+        return self.hours.get(WEEKDAYS[local.weekday()], True)
+
+    def closes_at(self, at: float) -> float | None:
+        """When the branch closes on the local day of `at` (Unix seconds); None without
+        hours that day (closed, or open all day)."""
+        zone = ZoneInfo(self.timezone)
+        hours = self.hours_on(at)
+        if not isinstance(hours, tuple):
+            return None
+        day = datetime.fromtimestamp(at, zone).date()
+        return datetime.combine(day, hours[1], zone).timestamp()
+
+    def next_opening(self, at: float) -> float | None:
+        """When the branch opens next after `at` (Unix seconds), within a week; None when
+        it is open at `at`, or never opens."""
+        if self.open_at(at):
+            return None
+        zone = ZoneInfo(self.timezone)
+        today = datetime.fromtimestamp(at, zone).date()
+        for ahead in range(8):
+            day = today + timedelta(days=ahead)
+            hours = self.hours.get(WEEKDAYS[day.weekday()], True)
+            if hours is True:
+                return datetime.combine(day, time(0, 0), zone).timestamp()
+            if hours is not None:
+                opens = datetime.combine(day, hours[0], zone).timestamp()
+                if opens > at:
+                    return opens
+        return None
 
     def day_began(self, at: float) -> float:
         """When the business day that `at` belongs to began (Unix seconds)."""

@@ -21,6 +21,7 @@ from PySide6.QtCore import Property, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtQuick import QQuickImageProvider
 
+from nowserving.adapters.printer.content import ticket_content
 from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, qr_image
 from nowserving.client import UNREACHABLE
 from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
@@ -73,7 +74,7 @@ class KioskController(QObject):
         config: BranchConfig,
         bridge: QtBranchBridge,
         printer: PrintQueue | None,
-        ticket_url: str = "",
+        ticket_url: str | None = None,
         clock: Callable[[], float] | None = None,
         spool: Spool | None = None,
         parent: QObject | None = None,
@@ -83,7 +84,7 @@ class KioskController(QObject):
         self.bridge = bridge
         self.printer = printer
         self._token = ""  # the QR key of the ticket being issued
-        self.ticket_url = ticket_url
+        self.ticket_url = ticket_url  # None: no page to follow a ticket on, no QR code
         self._clock = clock or (lambda: datetime.now().timestamp())
         self.offline = OfflinePath(
             config.rules, spool, bridge.send, bridge.client.new_command_id, self._clock,
@@ -148,6 +149,7 @@ class KioskController(QObject):
     services = Property(QObject, lambda self: self._model, constant=True)
     phase = Property(str, lambda self: self._phase, notify=changed)
     clock = Property(QObject, lambda self: self.branch_clock, constant=True)  # branch time
+    hasPage = Property(bool, lambda self: bool(self.ticket_url), constant=True)  # a QR code
     online = Property(bool, lambda self: self.offline.reachable, notify=changed)
     ticketNumber = Property(str, lambda self: self._number, notify=changed)
     ticketDetail = Property(str, lambda self: self._detail, notify=changed)
@@ -291,21 +293,17 @@ class KioskController(QObject):
             self._timer.start(DONE_S * 1000)
 
     def _content(self, ticket: TicketView) -> TicketContent:
-        service = self.config.rules.services[ticket.service]
+        url = None
+        if self.ticket_url:
+            branch = self.config.rules.branch_id
+            url = self.ticket_url.format(branch=branch, ticket=ticket.id, token=self._token)
         estimate = ticket.issued_estimate
-        lang = ticket.language
-        return TicketContent(
-            language=lang,
-            branch=self.config.names.get(lang, ""),
-            service=service.names.get(lang, service.id),
-            number=ticket.number,
-            ahead=ticket.ahead,
-            wait=estimate.minutes if estimate else None,
-            issued_at=datetime.fromtimestamp(ticket.issued_at, self._zone),
-            url=self.ticket_url.format(
-                branch=self.config.rules.branch_id, ticket=ticket.id, token=self._token
-            ),
-        )
+        return ticket_content(
+            self.config, language=ticket.language, service=ticket.service,
+            number=ticket.number, ahead=ticket.ahead,
+            wait=estimate.minutes if estimate else None, issued_at=ticket.issued_at, url=url,
+            priority=ticket.priority,
+        )  # fmt: skip
 
     def _ticket_detail(self, ticket: TicketView) -> str:
         lang, ahead = ticket.language, ticket.ahead

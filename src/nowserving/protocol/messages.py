@@ -151,7 +151,8 @@ def state_message(
                 # Numbers given out today, online and leased: where a restored log resumes.
                 "numbered": branch.numbered.get(sid, 0),
                 "leased": branch.leased_top.get(sid, 0),
-                "accepting": not rules.past_cutoff(service, at)
+                "accepting": rules.open_at(at)
+                and not rules.past_cutoff(service, at)
                 and branch.numbers_left(service) > 0,
                 "next": [t.number for t in branch.next_in_line(sid, NEXT_NUMBERS)],
                 "line_seq": line_seqs.get(sid, 0),

@@ -86,6 +86,7 @@ class TicketView:
     issued_at: float
     ahead: int  # people before it in line (0 once it no longer waits)
     issued_estimate: EstimateView | None  # the wait estimate given when it was issued
+    priority: str | None = None  # its priority class (None: the branch's default)
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ def decode_ticket(value: object, where: str = "result.ticket") -> TicketView:
     return TicketView(
         r.str("id"), r.str("number"), r.str("service"), r.str("language"), r.num("issued_at"),
         r.int("ahead", optional=True) or 0, r.obj("issued_estimate", _estimate),
+        r.str("priority", optional=True),
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -144,3 +145,81 @@ def test_a_printer_that_fails_mid_print_raises_a_printer_error():
 def test_an_unknown_printer_kind_is_refused():
     with pytest.raises(PrinterError, match="unknown printer kind"):
         open_escpos(PrinterSettings(kind="laser"))
+
+
+LONG_NAMES = {
+    "zh": "个人外汇买卖、跨境汇款与境外留学及旅游金融综合服务专窗（含外币兑换业务）",
+    "en": "International remittances, foreign exchange & overseas study finance",
+}
+
+
+def service_strips(ticket: TicketContent, paper_mm: int) -> list[Strip]:
+    """The strips between the branch's name and "your number": the service's name."""
+    parts = lay_out(ticket, paper_mm)
+    strips = [p for p in parts if isinstance(p, Strip)]
+    return strips[1:-9] if ticket.url else strips[1:-7]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_long_service_name_wraps_to_two_readable_lines_on_58_mm(language):
+    """GIVEN a 50-character service name WHEN laid out on 58 mm paper THEN it takes two
+    lines that fit the paper, each at least 3/4 as tall as a short name's (it used to shrink
+    to one line of 1.75 mm type)."""
+    name = LONG_NAMES[language]
+    assert len(name) >= 35
+    short = TicketContent(language, "浦东支行", "现金存取", "A012", 3, (5, 12),
+                          datetime(2026, 11, 23, 9, 7))  # fmt: skip
+    reference = lay_out(short, 58)[2].image.height
+    strips = [p.image for p in lay_out(replace(short, service=name), 58)[2:5:2]]
+    assert len(strips) == 2
+    for strip in strips:
+        assert strip.width <= PAPER_DOTS[58] - 16
+        assert strip.height >= 0.75 * reference, (strip.height, reference)
+
+
+def test_without_a_page_no_qr_code_and_no_promise_of_one():
+    """GIVEN a branch with no ticket page (no `ticket_url`) THEN the ticket has no QR code
+    and does not say "scan"; with one, it has both."""
+    without = replace(TICKETS["zh"], url=None)
+    parts = lay_out(without, 80)
+    assert not [p for p in parts if isinstance(p, QrCode)]
+    assert not any(p.image.tobytes() == _scan("zh") for p in parts if isinstance(p, Strip))
+    parts = lay_out(TICKETS["zh"], 80)
+    assert [p.url for p in parts if isinstance(p, QrCode)] == [URL]
+    assert any(p.image.tobytes() == _scan("zh") for p in parts if isinstance(p, Strip))
+
+
+def _scan(language: str) -> bytes:
+    """The "scan to follow" line as the ticket prints it."""
+    from nowserving.adapters.printer.layout import MARGIN_DOTS, _wrapped
+    from nowserving.i18n import text
+
+    return _wrapped(text(language, "ticket.scan"), 22, PAPER_DOTS[80] - 2 * MARGIN_DOTS)[
+        0
+    ].tobytes()
+
+
+def test_the_ticket_says_where_to_go_what_to_watch_and_what_a_missed_call_means():
+    """GIVEN the counters that serve it, its priority class, the branch's recall rule and
+    today's hours THEN the ticket prints each line (the same words at the same size make
+    the same pixels, so each is found among the ticket's strips)."""
+    from nowserving.adapters.printer.layout import MARGIN_DOTS, _wrapped
+
+    full = replace(
+        TICKETS["en"], counters=("Counter 1", "Counter 2"), recalls=2, hours="09:00–17:00",
+        priority="Priority",
+    )  # fmt: skip
+    printed = [p.image.tobytes() for p in lay_out(full, 80) if isinstance(p, Strip)]
+    width = PAPER_DOTS[80] - 2 * MARGIN_DOTS
+    for words, size in (
+        ("Priority", 28),
+        ("Served at Counter 1, Counter 2", 20),
+        ("Please watch the screens and listen for your number.", 20),
+        ("If you miss your call it is made again; after 3 calls the number lapses.", 18),
+        ("Open today 09:00–17:00", 18),
+    ):
+        bold = 1 if words == "Priority" else 0
+        for strip in _wrapped(words, size, width, bold):
+            assert strip.tobytes() in printed, words
+    plain = [p.image.tobytes() for p in lay_out(TICKETS["en"], 80) if isinstance(p, Strip)]
+    assert _wrapped("Open today 09:00–17:00", 18, width)[0].tobytes() not in plain

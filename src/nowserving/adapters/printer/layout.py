@@ -21,6 +21,7 @@ from nowserving.i18n import FONT, text, wait_range
 PAPER_DOTS = {58: 384, 80: 576}  # printable width at 203 dpi
 QR_MODULE_DOTS = {58: 5, 80: 6}  # size of one QR module, in dots
 MARGIN_DOTS = 8
+MIN_DOTS = 18  # the smallest type, in dots (2.25 mm at 203 dpi): fine print stays readable
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,11 @@ class TicketContent:
     ahead: int
     wait: tuple[int, int] | None  # the 80% interval in whole minutes, None if unknown
     issued_at: datetime  # local time
-    url: str  # the ticket's status page (the QR code)
+    url: str | None = None  # the ticket's page (the QR code); None: there is none to print
+    priority: str | None = None  # the priority class's name, when not the default one
+    counters: tuple[str, ...] = ()  # the counters that serve it, by name
+    recalls: int | None = None  # how often a missed call is repeated (None: not said)
+    hours: str | None = None  # today's opening hours, "09:00–17:00"
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,21 @@ def lay_out(ticket: TicketContent, paper_mm: int = 80, printable: int | None = N
     scale = PAPER_DOTS[paper_mm] / PAPER_DOTS[80]
     lang = ticket.language
 
+    def dots(size: int) -> int:
+        """A type size for this paper: scaled to it, but never under MIN_DOTS."""
+        return max(MIN_DOTS, round(size * scale))
+
     def line(words: str, size: int, bold: int = 0) -> Strip:
-        return Strip(_strip(words, round(size * scale), width, bold))
+        return Strip(_strip(words, dots(size), width, bold))
+
+    def lines(words: str, size: int, bold: int = 0, gap: int = 4) -> list[Part]:
+        """`words` on up to two lines at `size` (or a little smaller), never shrunk to
+        unreadable: a long service name wraps before it shrinks."""
+        strips = _wrapped(words, dots(size), width, bold)
+        parts: list[Part] = []
+        for strip in strips:
+            parts += [Feed(gap), Strip(strip)] if parts else [Strip(strip)]
+        return parts
 
     ahead = (
         text(lang, "ticket.ahead", n=ticket.ahead)
@@ -88,25 +106,82 @@ def lay_out(ticket: TicketContent, paper_mm: int = 80, printable: int | None = N
         else text(lang, "ticket.ahead_none")
     )
     when = ticket.issued_at.strftime("%Y-%m-%d %H:%M")
-    return [
-        line(ticket.branch, 30),
-        Feed(12),
-        line(ticket.service, 40, bold=1),
+    parts: list[Part] = [*lines(ticket.branch, 30), Feed(12), *lines(ticket.service, 40, 1)]
+    if ticket.priority:
+        parts += [Feed(8), *lines(ticket.priority, 28, 1)]
+    parts += [
         Feed(18),
         line(text(lang, "ticket.your_number"), 26),
         Feed(8),
-        line(ticket.number, 140, bold=3),
+        line(ticket.number, 130, bold=3),
         Feed(18),
         line(ahead, 32),
         Feed(10),
         line(wait_text(lang, ticket.wait), 32),
-        Feed(20),
-        QrCode(ticket.url, QR_MODULE_DOTS[paper_mm]),
-        Feed(8),
-        line(text(lang, "ticket.scan"), 24),
-        Feed(10),
-        line(text(lang, "ticket.issued", time=when), 22),
+        Feed(16),
     ]
+    if ticket.counters:
+        names = text(lang, "time.list").join(ticket.counters)
+        parts += [*lines(text(lang, "ticket.counters", counters=names), 20), Feed(6)]
+    parts += [*lines(text(lang, "ticket.watch"), 20), Feed(6)]
+    if ticket.recalls is not None:
+        missed = (
+            text(lang, "ticket.missed", calls=ticket.recalls + 1)
+            if ticket.recalls
+            else text(lang, "ticket.missed_once")
+        )
+        parts += [*lines(missed, 18), Feed(6)]
+    if ticket.url:
+        parts += [
+            Feed(10),
+            QrCode(ticket.url, QR_MODULE_DOTS[paper_mm]),
+            Feed(8),
+            line(text(lang, "ticket.scan"), 22),
+        ]
+    parts += [Feed(10), line(text(lang, "ticket.issued", time=when), 20)]
+    if ticket.hours:
+        parts += [Feed(6), line(text(lang, "ticket.hours", hours=ticket.hours), 18)]
+    return parts
+
+
+MIN_WRAPPED = 0.8  # a wrapped line may be this much smaller before it shrinks further
+
+
+def _wrapped(words: str, size: int, max_width: int, bold: int = 0) -> list[Image.Image]:
+    """`words` as one strip if it fits at `size`, else two (broken at the space, or between
+    characters in Chinese, that makes the longer line shortest), at `size` or down to
+    MIN_WRAPPED of it; past that, two lines shrunk to fit."""
+    if _width(words, size, bold) <= max_width:
+        return [_strip(words, size, max_width, bold)]
+    first, second = _halves(words)
+    if not second:
+        return [_strip(words, size, max_width, bold)]
+    fit = size
+    while (
+        fit > size * MIN_WRAPPED and max(_width(p, fit, bold) for p in (first, second)) > max_width
+    ):
+        fit -= 1
+    return [_strip(first, fit, max_width, bold), _strip(second, fit, max_width, bold)]
+
+
+def _halves(words: str) -> tuple[str, str]:
+    """`words` in two lines as even as possible: at spaces when it has any (Latin), else
+    between any two characters (Chinese)."""
+    spaced = " " in words.strip()
+    units = words.split() if spaced else list(words)
+    joiner = " " if spaced else ""
+    best, best_size = (words, ""), len(words)
+    for cut in range(1, len(units)):
+        first, second = joiner.join(units[:cut]), joiner.join(units[cut:])
+        longer = max(len(first), len(second))
+        if longer < best_size:
+            best, best_size = (first, second), longer
+    return best
+
+
+def _width(words: str, size: int, bold: int) -> int:
+    left, _, right, _ = _font(size).getbbox(words, stroke_width=bold)
+    return right - left
 
 
 def _strip(words: str, size: int, max_width: int, bold: int = 0) -> Image.Image:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from escpos.escpos import Escpos
 
+from nowserving.adapters.printer.content import ticket_content
 from nowserving.adapters.printer.device import Paper, TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import TicketContent, lay_out, preview
 from nowserving.config import BranchConfig
@@ -20,19 +21,16 @@ SAMPLE_URL = "https://queue.example/{branch}/t/Xk3v9Qa2Lm"
 
 
 def sample_ticket(config: BranchConfig, language: str) -> TicketContent:
-    """The first service's ticket A012-style, three ahead, 5–12 minutes, issued at 09:07."""
+    """The first service's ticket A012-style, three ahead, 5–12 minutes, issued at 09:07
+    today, with a QR code (the branch's page, or a sample one)."""
     service = next(iter(config.rules.services.values()))
     zone = ZoneInfo(config.rules.timezone)
-    return TicketContent(
-        language=language,
-        branch=config.names.get(language, config.rules.branch_id),
-        service=service.names.get(language, service.id),
-        number=service.number_text(service.first_number + 11),
-        ahead=3,
-        wait=(5, 12),
-        issued_at=datetime.now(zone).replace(hour=9, minute=7, second=0, microsecond=0),
-        url=SAMPLE_URL.format(branch=config.rules.branch_id),
-    )
+    morning = datetime.now(zone).replace(hour=9, minute=7, second=0, microsecond=0)
+    return ticket_content(
+        config, language=language, service=service.id,
+        number=service.number_text(service.first_number + 11), ahead=3, wait=(5, 12),
+        issued_at=morning.timestamp(), url=SAMPLE_URL.format(branch=config.rules.branch_id),
+    )  # fmt: skip
 
 
 def write_preview(

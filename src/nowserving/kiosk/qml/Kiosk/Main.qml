@@ -148,12 +148,13 @@ Rectangle {
                 color: "#ffffff"
                 font.pixelSize: root.unit * 1.6
                 text: root.kiosk.phase === "confirm_late" ? root.kiosk.lateText
-                    : root.kiosk.phase === "failed" ? root.s.print_failed_help
+                    : root.kiosk.phase === "failed"
+                    ? (root.kiosk.hasPage ? root.s.print_failed_help : root.s.print_failed_help_number)
                     : root.kiosk.phase === "done" || root.kiosk.phase === "unavailable"
                     ? root.kiosk.ticketDetail : ""
             }
             Image {
-                visible: root.kiosk.phase === "failed"
+                visible: root.kiosk.phase === "failed" && root.kiosk.hasPage
                 Layout.alignment: Qt.AlignHCenter
                 source: visible ? "image://ticket/qr/" + root.kiosk.ticketNumber : ""
                 sourceSize.width: root.unit * 10
