@@ -164,19 +164,26 @@ def _wrapped(words: str, size: int, max_width: int, bold: int = 0) -> list[Image
     return [_strip(first, fit, max_width, bold), _strip(second, fit, max_width, bold)]
 
 
+BREAKS = (",", "、", "，", ";", "；", ":", "：", "&")  # a line breaks best after these
+
+
 def _halves(words: str) -> tuple[str, str]:
     """`words` in two lines as even as possible: at spaces when it has any (Latin), else
-    between any two characters (Chinese)."""
+    between any two characters (Chinese); after a comma or the like when that is nearly as
+    even (a list of counters breaks between its names, not inside one)."""
     spaced = " " in words.strip()
     units = words.split() if spaced else list(words)
     joiner = " " if spaced else ""
-    best, best_size = (words, ""), len(words)
+    cuts = []
     for cut in range(1, len(units)):
         first, second = joiner.join(units[:cut]), joiner.join(units[cut:])
-        longer = max(len(first), len(second))
-        if longer < best_size:
-            best, best_size = (first, second), longer
-    return best
+        cuts.append((max(len(first), len(second)), first.endswith(BREAKS), first, second))
+    if not cuts:
+        return words, ""
+    even = min(cuts)[0]
+    natural = [c for c in cuts if c[1] and c[0] <= 1.25 * even]
+    _, _, first, second = min(natural or cuts, key=lambda c: c[0])
+    return first, second
 
 
 def _width(words: str, size: int, bold: int) -> int:
