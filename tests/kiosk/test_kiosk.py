@@ -9,6 +9,7 @@ import queue
 import re
 import shutil
 import subprocess
+from datetime import datetime
 
 import pytest
 from escpos.constants import RT_STATUS_PAPER
@@ -175,3 +176,70 @@ def test_the_screen_says_the_wait_the_ticket_prints(language, low, high):
     assert (printed == text(language, "ticket.wait_now")) == (high <= 60)
     assert (said == text(language, "kiosk.wait_now")) == (high <= 60)
     assert re.findall(r"\d+", said) == re.findall(r"\d+", printed)
+
+
+def a_kiosk(example_config, clock) -> KioskController:
+    """A kiosk on the example branch at `clock`'s time, with no server (it is given states)."""
+    from nowserving.adapters.mqtt import Broker
+
+    client = BranchClient(Broker("127.0.0.1", 9), "pudong", "kiosk-1")
+    return KioskController(example_config, QtBranchBridge(client), None, None, clock)
+
+
+def shanghai(day: int, hh: int, mm: int = 0) -> float:
+    """2026-12-`day` hh:mm at the example branch (the 7th is a Monday)."""
+    from zoneinfo import ZoneInfo
+
+    return datetime(2026, 12, day, hh, mm, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("now", "en", "zh"),
+    [
+        (shanghai(7, 8, 30), "We are closed. We open today at 09:00.", "今天 09:00"),
+        (shanghai(7, 17, 5), "We are closed. We open tomorrow at 09:00.", "明天 09:00"),
+        (shanghai(12, 15, 30), "We are closed. We open on Monday at 09:00.", "星期一 09:00"),
+        (shanghai(13, 11), "We are closed. We open tomorrow at 09:00.", "明天 09:00"),
+    ],
+)
+def test_a_closed_branch_says_when_it_opens_and_issues_nothing(qtbot, example_config, now, en, zh):
+    """GIVEN the example branch's hours (Mon-Fri 9-17, Sat 9:30-15, Sunday closed) WHEN
+    the kiosk is outside them THEN its start screen says when the branch opens, in each
+    language, and a tap issues nothing."""
+    from tests.conftest import ManualClock
+
+    controller = a_kiosk(example_config, ManualClock(now))
+    controller.setLanguage("en")
+    assert controller.closedText == en
+    controller.setLanguage("zh")
+    assert zh in controller.closedText and controller.closedText.startswith("本网点已停止营业")
+    controller.choose("cash")
+    assert controller.phase == "choose"
+    controller.close()
+
+
+def test_a_wait_past_closing_is_asked_about_with_the_wait_and_the_time(qtbot, example_config):
+    """GIVEN 16:20 and a cash wait of about 40-55 min WHEN a customer taps cash THEN the
+    kiosk asks first, saying the wait and the closing time, "back" first; "take it anyway"
+    goes on to issue."""
+    from nowserving.domain import Branch
+    from nowserving.domain.estimate import Estimate
+    from nowserving.protocol import encode, state_message
+    from nowserving.protocol.views import decode_state
+    from tests.conftest import ManualClock
+
+    now = shanghai(7, 16, 20)
+    controller = a_kiosk(example_config, ManualClock(now))
+    branch = Branch(example_config.rules)
+    estimates = ({}, {"cash": Estimate(2800.0, 2400.0, 3300.0, 12)}, now, branch.seq)
+    state = state_message(branch, example_config.names, now, estimates)
+    controller._take_state(decode_state(encode(state)))
+    controller.setLanguage("en")
+    controller.choose("cash")
+    assert controller.phase == "confirm_late"
+    assert controller.lateText == "The estimated wait is 40–55 min; we close at 17:00."
+    controller.reset()
+    controller.choose("cash")
+    controller.confirmLate()
+    assert controller.phase in ("printing", "unavailable")  # it went on to issue
+    controller.close()

@@ -54,7 +54,14 @@ def test_a_replys_ticket_decodes_to_the_ticket_view(rules):
     view = decode_ticket(sent)
     mean, low, high, ahead = (sent["issued_estimate"][k] for k in ("mean", "low", "high", "ahead"))
     assert view == TicketView(
-        "2026-11-23/A002", "A002", "a", "en", T0 + 1, 1, EstimateView(mean, low, high, ahead)
+        "2026-11-23/A002",
+        "A002",
+        "a",
+        "en",
+        T0 + 1,
+        1,
+        EstimateView(mean, low, high, ahead),
+        "normal",
     )
     sent["issued_estimate"] = {"mean": 300, "low": 120.5, "high": 600, "ahead": 1}
     assert decode_ticket(sent).issued_estimate == EstimateView(300.0, 120.5, 600.0, 1)

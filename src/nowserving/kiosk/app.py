@@ -14,7 +14,7 @@ import enum
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Property, QObject, Qt, QTimer, Signal, Slot
@@ -26,6 +26,7 @@ from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, q
 from nowserving.client import UNREACHABLE
 from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
+from nowserving.domain.model import WEEKDAYS
 from nowserving.errors import ProtocolError
 from nowserving.i18n import catalog, text, wait_range
 from nowserving.kiosk.offline import ISSUE_DEADLINE_S, REPLAY_S, NoTicket, OfflinePath
@@ -92,7 +93,9 @@ class KioskController(QObject):
         )  # fmt: skip
         self.alerts = self.offline.alerts  # for the device status: what staff must know
         self._zone = ZoneInfo(config.rules.timezone)
-        self.branch_clock = BranchClock(config.rules.timezone, self._clock, self)
+        # The branch's time as the server keeps it (this device's clock may be off).
+        self.branch_clock = BranchClock(config.rules.timezone, self.offline.server_now, self)
+        self.branch_clock.changed.connect(self.changed)  # each minute: open or closed now?
         self._language = config.rules.languages[0]
         self._phase = Phase.CHOOSE
         self._state: BranchState | None = None
@@ -150,6 +153,7 @@ class KioskController(QObject):
     phase = Property(str, lambda self: self._phase, notify=changed)
     clock = Property(QObject, lambda self: self.branch_clock, constant=True)  # branch time
     hasPage = Property(bool, lambda self: bool(self.ticket_url), constant=True)  # a QR code
+    closedText = Property(str, lambda self: self._closed_text(), notify=changed)
     online = Property(bool, lambda self: self.offline.reachable, notify=changed)
     ticketNumber = Property(str, lambda self: self._number, notify=changed)
     ticketDetail = Property(str, lambda self: self._detail, notify=changed)
@@ -191,10 +195,11 @@ class KioskController(QObject):
         """The customer chose `service`: issue a ticket, or first ask about a late wait."""
         if self._phase != Phase.CHOOSE or service not in self.config.rules.services:
             return  # a second tap while the first is handled is not a second ticket
-        closing = self._closing_after_wait(service)
-        if closing is not None:
-            self._late_service = service
-            self._late = text(self._language, "kiosk.late_text", time=closing.strftime("%H:%M"))
+        if self._closed_text():
+            return  # the start screen says closed; a tap in the moment it turns is not a ticket
+        late = self._late_wait(service)
+        if late is not None:
+            self._late_service, self._late = service, late
             self._set_phase(Phase.CONFIRM_LATE)
             return
         self._issue(service)
@@ -364,20 +369,41 @@ class KioskController(QObject):
             return text(self._language, "kiosk.closed_cutoff", time=cutoff.strftime("%H:%M"))
         return text(self._language, "kiosk.closed_full")
 
-    def _closing_after_wait(self, service: str) -> time | None:
-        """Today's closing time, if the service's wait range (its 90th percentile) runs
-        past it; None when it does not, or nothing is known."""
+    def _late_wait(self, service: str) -> str | None:
+        """What to ask before issuing, when the service's wait range (its 90th percentile)
+        runs past today's closing time: the wait and the closing time; None when it does
+        not, or nothing is known."""
         view = self._state.service(service) if self._state else None
-        if view is None or view.estimate is None:
+        now = self.offline.server_now()
+        closes = self.config.rules.closes_at(now)
+        if view is None or view.estimate is None or closes is None:
             return None
-        now = datetime.fromtimestamp(self._clock(), self._zone)
-        hours = self.config.hours.get(now.strftime("%a").lower())
-        if not hours:
+        if now + view.estimate.high <= closes:
             return None
-        closing = now.replace(hour=hours[1].hour, minute=hours[1].minute, second=0)
-        if now.timestamp() + view.estimate.high > closing.timestamp():
-            return hours[1]
-        return None
+        lang = self._language
+        minutes = view.estimate.minutes
+        return text(
+            lang,
+            "kiosk.late_text",
+            wait=wait_range(lang, *minutes),
+            time=datetime.fromtimestamp(closes, self._zone).strftime("%H:%M"),
+        )
+
+    def _closed_text(self) -> str:
+        """What the start screen says while the branch is closed ("" while it is open)."""
+        now = self.offline.server_now()
+        if self.config.rules.open_at(now):
+            return ""
+        lang = self._language
+        opens = self.config.rules.next_opening(now)
+        if opens is None:
+            return text(lang, "kiosk.closed")
+        when = datetime.fromtimestamp(opens, self._zone)
+        today = datetime.fromtimestamp(now, self._zone).date()
+        days = (when.date() - today).days
+        day = {0: "kiosk.today", 1: "kiosk.tomorrow"}.get(days)
+        on = text(lang, day) if day else text(lang, f"kiosk.on_{WEEKDAYS[when.weekday()]}")
+        return text(lang, "kiosk.closed_until", day=on, time=f"{when:%H:%M}")
 
     def _set_phase(self, phase: Phase) -> None:
         self._phase = phase

@@ -74,6 +74,7 @@ Rectangle {
 
     Text {
         id: title
+        visible: root.kiosk.closedText === ""
         anchors { top: header.bottom; horizontalCenter: parent.horizontalCenter; topMargin: root.unit }
         text: root.s.title
         color: "#ffffff"
@@ -83,6 +84,7 @@ Rectangle {
     // ----- the services ---------------------------------------------------------------
     GridLayout {
         id: grid
+        visible: root.kiosk.closedText === ""
         anchors {
             top: title.bottom; bottom: parent.bottom; left: parent.left; right: parent.right
             margins: root.unit * 1.5
@@ -101,6 +103,22 @@ Rectangle {
                 onChosen: id => root.kiosk.choose(id)
             }
         }
+    }
+
+    // ----- closed: when the branch opens again, and no service to tap --------------------
+    Text {
+        id: closedNote
+        objectName: "closed"
+        visible: root.kiosk.closedText !== ""
+        anchors { top: header.bottom; bottom: parent.bottom; left: parent.left; right: parent.right
+                  margins: root.unit * 3 }
+        text: root.kiosk.closedText
+        color: "#ffffff"
+        font.pixelSize: root.unit * 2.6
+        font.bold: true
+        wrapMode: Text.WordWrap
+        horizontalAlignment: Text.AlignHCenter
+        verticalAlignment: Text.AlignVCenter
     }
 
     // ----- what happens after a tap -----------------------------------------------------
@@ -167,15 +185,18 @@ Rectangle {
                 Layout.alignment: Qt.AlignHCenter
                 spacing: root.unit * 2
                 Repeater {
+                    // Late: "back" is the first, highlighted choice; taking a ticket that may
+                    // not be served today is the second.
                     model: root.kiosk.phase === "confirm_late"
-                        ? [{ text: root.s.late_take, take: true }, { text: root.s.back, take: false }]
-                        : [{ text: root.s.back, take: false }]
+                        ? [{ text: root.s.back, take: false, primary: true },
+                           { text: root.s.late_take, take: true, primary: false }]
+                        : [{ text: root.s.back, take: false, primary: true }]
                     delegate: Rectangle {
                         required property var modelData
                         implicitWidth: Math.max(root.unit * 12, choice.implicitWidth + root.unit * 3)
                         implicitHeight: root.unit * 4.5
                         radius: root.unit * 0.6
-                        color: modelData.take ? "#f5b301" : "#ffffff"
+                        color: modelData.primary ? "#f5b301" : "#ffffff"
                         Text {
                             id: choice
                             anchors.centerIn: parent
