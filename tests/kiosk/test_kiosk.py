@@ -83,6 +83,7 @@ def test_a_tap_prints_exactly_that_ticket(qtbot, kiosk, server, tmp_path):
     ticket = controller.last_ticket
     assert (ticket.number, ticket.service, ticket.language) == ("A001", "现金存取", "zh")
     assert controller.ticketNumber == "A001"
+    assert controller.nextStep == text("zh", "kiosk.done_next")  # what to do now
     assert "/pudong/t/" in ticket.url and "A001" not in ticket.url  # not guessable
     issued = [e for e in server.store.events() if e.type == "ticket_issued"]
     assert ticket.url.endswith("/t/" + issued[-1].data["token"])  # the server knows the key

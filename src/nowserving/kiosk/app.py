@@ -101,7 +101,7 @@ class KioskController(QObject):
         self._state: BranchState | None = None
         self._pending: str | None = None  # command id of the ticket being issued
         self._late_service: str | None = None
-        self._number = self._detail = self._late = ""
+        self._number = self._detail = self._late = self._next = ""
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
         self._model = RowsModel(SERVICE_ROLES, self)
@@ -157,6 +157,7 @@ class KioskController(QObject):
     online = Property(bool, lambda self: self.offline.reachable, notify=changed)
     ticketNumber = Property(str, lambda self: self._number, notify=changed)
     ticketDetail = Property(str, lambda self: self._detail, notify=changed)
+    nextStep = Property(str, lambda self: self._next, notify=changed)  # after taking it
     lateText = Property(str, lambda self: self._late, notify=changed)
 
     # ----- physical ticket buttons ---------------------------------------------------------
@@ -217,7 +218,7 @@ class KioskController(QObject):
         """Back to the start screen, in the branch's first language."""
         self._timer.stop()
         self._pending = self._late_service = None
-        self._number = self._detail = self._late = ""
+        self._number = self._detail = self._late = self._next = ""
         self._set_phase(Phase.CHOOSE)
 
     # ----- issuing and printing -----------------------------------------------------------
@@ -276,6 +277,7 @@ class KioskController(QObject):
     def _print(self, ticket: TicketView) -> None:
         self._number = ticket.number
         self._detail = self._ticket_detail(ticket)
+        self._next = text(ticket.language, "kiosk.done_next")
         content = self._content(ticket)
         self.last_ticket, self.last_url = content, content.url
         if self.printer is None:  # a screen-only kiosk: the screen is the ticket

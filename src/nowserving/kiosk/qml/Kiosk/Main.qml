@@ -171,6 +171,15 @@ Rectangle {
                     : root.kiosk.phase === "done" || root.kiosk.phase === "unavailable"
                     ? root.kiosk.ticketDetail : ""
             }
+            Text {  // what to do next, once the ticket is in hand
+                visible: root.kiosk.phase === "done" && root.kiosk.nextStep !== ""
+                Layout.fillWidth: true
+                horizontalAlignment: Text.AlignHCenter
+                wrapMode: Text.WordWrap
+                color: "#f5b301"
+                font.pixelSize: root.unit * 1.6
+                text: root.kiosk.nextStep
+            }
             Image {
                 visible: root.kiosk.phase === "failed" && root.kiosk.hasPage
                 Layout.alignment: Qt.AlignHCenter
