@@ -13,8 +13,8 @@ from nowserving.config import parse_device_config
 from nowserving.kiosk.launcher import build
 from nowserving.launch import Hardware
 
-PINS = {"cash": 5, "loans": 6}
-LAMPS = {"cash": 17, "loans": 27}
+PINS = {"cash": 5, "loans": 6, "priority": 13}
+LAMPS = {"cash": 17, "loans": 27, "priority": 22}
 
 
 @pytest.fixture
@@ -72,3 +72,23 @@ def test_presses_of_two_buttons_are_two_tickets_in_turn(qtbot, headless_kiosk, s
 def test_lamps_are_lit_for_services_that_take_tickets(qtbot, headless_kiosk):
     controller, factory = headless_kiosk
     assert factory.pin(LAMPS["cash"]).state and factory.pin(LAMPS["loans"]).state
+
+
+def test_the_priority_button_makes_the_next_ticket_a_priority_one(qtbot, headless_kiosk, server):
+    """GIVEN a kiosk with a priority button WHEN an elderly customer presses it, then
+    'cash' THEN the ticket reaches the server in the priority class, its lamp blinked while
+    armed and is dark after; the next press (loans) is a regular ticket again."""
+    controller, factory = headless_kiosk
+    press(factory, PINS["priority"])
+    qtbot.waitUntil(lambda: controller._armed == "priority", timeout=5_000)
+    assert factory.pin(LAMPS["priority"]).state  # lit (blinking) while armed
+    press(factory, PINS["cash"])
+    qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+    first = server.branch.tickets[f"{server.branch.business_day}/A001"]
+    assert first.priority == "priority"
+    assert controller.last_ticket.priority == "优先（老人、孕妇、残障人士）"  # printed on it
+    assert controller._armed is None and not factory.pin(LAMPS["priority"]).state
+    controller.reset()
+    press(factory, PINS["loans"])
+    qtbot.waitUntil(lambda: server.branch.issued["loans"] == 1, timeout=10_000)
+    assert server.branch.tickets[f"{server.branch.business_day}/C001"].priority == "normal"

@@ -64,10 +64,28 @@ def find_item(item: QQuickItem, name: str) -> QQuickItem | None:
     return None
 
 
-def tap(view, service: str) -> None:
-    """A finger on the service's button, as the touch screen would send it."""
-    button = find_item(view.rootObject(), f"service-{service}")
-    assert button is not None and button.isVisible()
+def tap(view, service: str, priority: str | None = "") -> None:
+    """A finger on the service's button, as the touch screen would send it; then, when the
+    kiosk asks, on the priority class `priority` ("" a regular ticket; None: no answer)."""
+    press(view, f"service-{service}")
+    if priority is not None and view.rootObject().property("kiosk").phase == "priority":
+        press(view, f"choice-priority-{priority}")
+
+
+def press(view, name: str) -> None:
+    """A finger on the item called `name`, once the screen has been drawn with it: a new
+    screen's buttons are positioned by its layout for the next frame, not before."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    for _ in range(2):  # the frame already on its way, then one drawn with the new items
+        loop = QEventLoop()
+        view.frameSwapped.connect(loop.quit)
+        QTimer.singleShot(2000, loop.quit)  # a bound, not a wait: a frame comes first
+        view.update()
+        loop.exec()
+        view.frameSwapped.disconnect(loop.quit)
+    button = find_item(view.rootObject(), name)
+    assert button is not None and button.isVisible(), name
     centre = button.mapToScene(QPointF(button.width() / 2, button.height() / 2)).toPoint()
     QTest.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
 
@@ -237,10 +255,33 @@ def test_a_wait_past_closing_is_asked_about_with_the_wait_and_the_time(qtbot, ex
     controller._take_state(decode_state(encode(state)))
     controller.setLanguage("en")
     controller.choose("cash")
+    controller.choosePriority("")
     assert controller.phase == "confirm_late"
     assert controller.lateText == "The estimated wait is 40–55 min; we close at 17:00."
     controller.reset()
     controller.choose("cash")
+    controller.choosePriority("")
     controller.confirmLate()
     assert controller.phase in ("printing", "unavailable")  # it went on to issue
     controller.close()
+
+
+def test_a_customer_who_says_they_need_priority_gets_a_priority_ticket(qtbot, kiosk, server):
+    """GIVEN the example branch offering its priority class at the kiosk WHEN a customer taps
+    'cash', then the class's button THEN the server issues a priority ticket, and the
+    ticket says its class; "No, a regular ticket" gives a normal one."""
+    controller, view, _, _ = kiosk
+    controller.setLanguage("en")
+    tap(view, "cash", priority=None)
+    assert controller.phase == "priority"
+    labels = [c["label"] for c in controller.priorityChoices]
+    assert labels == ["Priority (elderly, pregnant, disabled)"]
+    press(view, "choice-priority-priority")
+    qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+    day = server.branch.business_day
+    assert server.branch.tickets[f"{day}/A001"].priority == "priority"
+    assert controller.last_ticket.priority == "Priority (elderly, pregnant, disabled)"
+    controller.reset()
+    tap(view, "cash")  # answers "No, a regular ticket"
+    qtbot.waitUntil(lambda: server.branch.issued["cash"] == 2, timeout=10_000)
+    assert server.branch.tickets[f"{day}/A002"].priority == "normal"

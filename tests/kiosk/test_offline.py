@@ -43,6 +43,8 @@ def server(example_config, broker, tmp_path, clock) -> BranchServer:
 
 def take(qtbot, controller, service: str) -> str:
     controller.choose(service)
+    assert controller.phase == "priority"  # the example branch offers priority at the kiosk
+    controller.choosePriority("")  # a regular ticket
     qtbot.waitUntil(lambda: controller.phase in ("done", "unavailable"), timeout=15_000)
     assert controller.phase == "done", "no ticket"
     number = controller.ticketNumber
@@ -192,5 +194,6 @@ def test_a_kiosk_whose_clock_jumps_a_day_names_the_clock(
     srv.close()
     off[0] = 86400
     controller.choose("cash")
+    controller.choosePriority("")
     qtbot.waitUntil(lambda: controller.phase == "unavailable", timeout=15_000)
     assert controller.ticketDetail == controller.strings["unavailable_clock"]

@@ -206,12 +206,14 @@ def _hours(branch: Table) -> dict[str, tuple[time, time] | None]:
 def _priorities(root: Table, languages: tuple[str, ...]) -> dict[str, Priority]:
     result: dict[str, Priority] = {}
     seen: set[str] = set()
-    for table in root.tables("priorities", ("id", "names", "boost_minutes"), required=False):
+    keys = ("id", "names", "boost_minutes", "kiosk")
+    for table in root.tables("priorities", keys, required=False):
         pid = table.ident("id", seen)
         names = _names(table, languages)
         boost = table.number("boost_minutes", 0, at_least=0, required=True)
+        kiosk = table.get("kiosk", bool, False)
         if pid:
-            result[pid] = Priority(pid, float(boost) * 60, names)
+            result[pid] = Priority(pid, float(boost) * 60, names, kiosk)
     if not result:
         result["normal"] = Priority("normal", 0.0, {})
     elif next(iter(result.values())).boost_s != 0:

@@ -184,20 +184,20 @@ def _arrival(config: BranchConfig, rng: random.Random) -> tuple[float, dict]:
         "service": rng.choices(services, weights)[0],
         "language": "zh" if rng.random() < 0.7 else "en",
     }
+    priorities = list(config.rules.priorities)
+    if len(priorities) > 1 and rng.random() < PRIORITY:  # an elderly or pregnant customer
+        args["priority"] = priorities[1]
     return rng.expovariate(ARRIVALS_PER_HOUR / 3600), args
 
 
 def _kiosk(
     broker: Broker, config: BranchConfig, clock: SimClock, rng: random.Random, stop: threading.Event
 ) -> None:
-    priorities = list(config.rules.priorities)
     with BranchClient(broker, config.rules.branch_id, "kiosk-1") as kiosk:
         while True:
             delay_s, args = _arrival(config, rng)
             if stop.wait(clock.real(delay_s)):
                 return
-            if len(priorities) > 1 and rng.random() < PRIORITY:
-                args["priority"] = priorities[1]
             kiosk.request(Cmd.ISSUE_TICKET, args)
 
 

@@ -175,6 +175,8 @@ class Customers:
             return
         self.kiosk.setLanguage(args["language"])
         self.kiosk.choose(args["service"])
+        if self.kiosk.phase == "priority":  # the kiosk asks; now and then a priority customer
+            self.kiosk.choosePriority(args.get("priority", ""))
         if self.kiosk.phase == "confirm_late":
             self.kiosk.confirmLate()
         self.come()

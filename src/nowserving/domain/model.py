@@ -45,6 +45,7 @@ class Priority:
     id: str
     boost_s: float
     names: dict[str, str] = field(default_factory=dict)
+    kiosk: bool = False  # offered at the kiosk, for customers to choose themselves
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class Phase(enum.StrEnum):
     """Where a customer is at the kiosk (the QML compares `kiosk.phase` to these names)."""
 
     CHOOSE = "choose"  # the start screen
+    PRIORITY = "priority"  # a service chosen: priority service, or a regular ticket?
     CONFIRM_LATE = "confirm_late"  # the wait runs past closing: take a ticket anyway?
     PRINTING = "printing"
     DONE = "done"  # take your ticket
@@ -59,6 +60,9 @@ class Phase(enum.StrEnum):
 DONE_S = 6  # the number stays on screen this long after printing
 STUCK_S = 20  # a ticket neither printed nor refused by then: back to the start screen
 FAILED_S = 45  # ... and this long when it could not be printed
+IDLE_S = 30  # a question nobody answers: back to the start
+ARMED_S = 10  # the priority button holds for the next service button this long
+PRIORITY_BUTTON = "priority"  # the kiosk's GPIO button for a priority ticket
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 SERVICE_ROLES = ("serviceId", "name", "detail", "note", "accepting")
 
@@ -101,6 +105,9 @@ class KioskController(QObject):
         self._state: BranchState | None = None
         self._pending: str | None = None  # command id of the ticket being issued
         self._late_service: str | None = None
+        self._chosen: str | None = None  # the service while its priority is asked
+        self._priority: str | None = None  # the class chosen for the ticket being issued
+        self._armed: str | None = None  # a priority class armed by its GPIO button
         self._number = self._detail = self._late = self._next = ""
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
@@ -112,7 +119,10 @@ class KioskController(QObject):
         bridge.replyReceived.connect(self._take_reply)
         bridge.connectionChanged.connect(self._take_connection)
         self._printed.connect(self._take_printed, Qt.ConnectionType.QueuedConnection)
-        self._button.connect(self.choose, Qt.ConnectionType.QueuedConnection)
+        self._button.connect(self._physical, Qt.ConnectionType.QueuedConnection)
+        self._armed_timer = QTimer(self)
+        self._armed_timer.setSingleShot(True)
+        self._armed_timer.timeout.connect(self._disarm)
         self._panel = None
         self._choosing: str | None = None  # the service being issued, for its lamp
         self._refresh_services()
@@ -124,6 +134,7 @@ class KioskController(QObject):
         """Stop timers and let go of the spool and the bridge (before they are closed)."""
         self._replay_timer.stop()
         self._timer.stop()
+        self._armed_timer.stop()
         self.branch_clock.stop()
         self.offline.close()
         for signal, slot in (
@@ -159,6 +170,9 @@ class KioskController(QObject):
     ticketDetail = Property(str, lambda self: self._detail, notify=changed)
     nextStep = Property(str, lambda self: self._next, notify=changed)  # after taking it
     lateText = Property(str, lambda self: self._late, notify=changed)
+    priorityChoices = Property(
+        "QVariantList", lambda self: self._get_priority_choices(), notify=changed
+    )
 
     # ----- physical ticket buttons ---------------------------------------------------------
 
@@ -169,8 +183,28 @@ class KioskController(QObject):
         self._refresh_lamps()
 
     def pressed(self, name: str) -> None:
-        """A physical ticket button was pressed (on the GUI thread)."""
+        """A physical ticket button was pressed (on gpiozero's thread)."""
         self._button.emit(name)  # gpiozero thread -> GUI thread (queued)
+
+    @Slot(str)
+    def _physical(self, name: str) -> None:
+        """A ticket button, on the GUI thread: a service's, or the priority button, which
+        makes the next ticket (within ARMED_S) a priority one."""
+        if name != PRIORITY_BUTTON:
+            self._choose(name, ask=False)  # a button asks nothing: the screen may be absent
+            return
+        offered = self._kiosk_priorities()
+        if offered:
+            self._armed = offered[0]
+            self._armed_timer.start(ARMED_S * 1000)
+            if self._panel is not None:
+                self._panel.lamp(PRIORITY_BUTTON, on=True, blink=True)
+
+    def _disarm(self) -> None:
+        self._armed = None
+        self._armed_timer.stop()
+        if self._panel is not None:
+            self._panel.lamp(PRIORITY_BUTTON, on=False)
 
     def _refresh_lamps(self) -> None:
         """Lit: the service takes tickets; blinking: its ticket is being issued; dark: not."""
@@ -193,17 +227,58 @@ class KioskController(QObject):
 
     @Slot(str)
     def choose(self, service: str) -> None:
-        """The customer chose `service`: issue a ticket, or first ask about a late wait."""
+        """The customer tapped `service`: ask about priority (if the branch offers it at the
+        kiosk) and a late wait, then issue."""
+        self._choose(service, ask=True)
+
+    def _choose(self, service: str, ask: bool) -> None:
         if self._phase != Phase.CHOOSE or service not in self.config.rules.services:
             return  # a second tap while the first is handled is not a second ticket
         if self._closed_text():
             return  # the start screen says closed; a tap in the moment it turns is not a ticket
+        if self._armed is not None:  # the priority button came first
+            priority = self._armed
+            self._disarm()
+            self._go_on(service, priority)
+        elif ask and self._kiosk_priorities():
+            self._chosen = service
+            self._set_phase(Phase.PRIORITY)
+            self._timer.start(IDLE_S * 1000)  # nobody answers: back to the start
+        else:
+            self._go_on(service, None)
+
+    @Slot(str)
+    def choosePriority(self, priority: str) -> None:
+        """The customer says which priority class they are in ("": none, a regular one)."""
+        if self._phase != Phase.PRIORITY or self._chosen is None:
+            return
+        if priority and priority not in self._kiosk_priorities():
+            return
+        service, self._chosen = self._chosen, None
+        self._timer.stop()
+        self._phase = Phase.CHOOSE
+        self._go_on(service, priority or None)
+
+    def _go_on(self, service: str, priority: str | None) -> None:
+        """Issue, or first ask about a wait that runs past closing."""
         late = self._late_wait(service)
         if late is not None:
-            self._late_service, self._late = service, late
+            self._late_service, self._late, self._priority = service, late, priority
             self._set_phase(Phase.CONFIRM_LATE)
             return
-        self._issue(service)
+        self._issue(service, priority)
+
+    def _kiosk_priorities(self) -> list[str]:
+        """The priority classes customers may choose at the kiosk (not the default one)."""
+        classes = list(self.config.rules.priorities.values())
+        return [p.id for p in classes[1:] if p.kiosk]
+
+    def _get_priority_choices(self) -> list:
+        lang = self._language
+        return [
+            {"id": pid, "label": self.config.rules.priorities[pid].names.get(lang, pid)}
+            for pid in self._kiosk_priorities()
+        ]
 
     @Slot()
     def confirmLate(self) -> None:
@@ -211,22 +286,24 @@ class KioskController(QObject):
         if self._phase == Phase.CONFIRM_LATE and self._late_service is not None:
             service, self._late_service = self._late_service, None
             self._phase = Phase.CHOOSE
-            self._issue(service)
+            self._issue(service, self._priority)
 
     @Slot()
     def reset(self) -> None:
         """Back to the start screen, in the branch's first language."""
         self._timer.stop()
-        self._pending = self._late_service = None
+        self._pending = self._late_service = self._chosen = self._priority = None
         self._number = self._detail = self._late = self._next = ""
         self._set_phase(Phase.CHOOSE)
 
     # ----- issuing and printing -----------------------------------------------------------
 
-    def _issue(self, service: str) -> None:
+    def _issue(self, service: str, priority: str | None = None) -> None:
         self._token = secrets.token_urlsafe(9)  # the QR code's key: not guessable
         args = {"service": service, "language": self._language, "token": self._token}
-        self._choosing = service
+        if priority:
+            args["priority"] = priority
+        self._choosing, self._priority = service, priority
         self._set_phase(Phase.PRINTING)
         self._timer.start(STUCK_S * 1000)  # never stuck on "printing", whatever happens
         if not self.offline.online:  # no broker: no need to wait for an answer that cannot come
@@ -236,7 +313,9 @@ class KioskController(QObject):
 
     def _issue_offline(self, service: str, supersedes: str | None) -> None:
         """A ticket from this kiosk's leased numbers (spooled before it is printed)."""
-        issued = self.offline.issue(service, self._language, self._token, supersedes)
+        issued = self.offline.issue(
+            service, self._language, self._token, supersedes, self._priority
+        )
         if isinstance(issued, TicketView):
             self._print(issued)
             return

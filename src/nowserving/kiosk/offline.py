@@ -122,7 +122,12 @@ class OfflinePath:
     # ----- issuing without the server -----------------------------------------------------
 
     def issue(
-        self, service: str, language: str, token: str, supersedes: str | None = None
+        self,
+        service: str,
+        language: str,
+        token: str,
+        supersedes: str | None = None,
+        priority: str | None = None,
     ) -> TicketView | NoTicket:
         """A ticket from this kiosk's leased numbers, spooled before it is printed; or why
         there is none. `supersedes`: the online request that went unanswered."""
@@ -131,6 +136,8 @@ class OfflinePath:
         day = rules.business_day(now)  # today by the clock: yesterday's leases are void
         command_id = self._new_command_id()
         args = {"service": service, "language": language, "issued_at": repr(now), "token": token}
+        if priority:
+            args["priority"] = priority
         if supersedes:
             args["supersedes"] = supersedes
         number = None
@@ -153,6 +160,7 @@ class OfflinePath:
             f"{day}/{number}", number, service, language, now,
             ahead=view.waiting if view else 0,
             issued_estimate=view.estimate if view else None,
+            priority=priority,
         )  # fmt: skip
 
     # ----- leases ---------------------------------------------------------------------------

@@ -146,7 +146,8 @@ Rectangle {
                     "done": root.s.take_ticket,
                     "failed": root.s.print_failed,
                     "unavailable": root.s.unavailable,
-                    "confirm_late": root.s.late_title
+                    "confirm_late": root.s.late_title,
+                    "priority": root.s.priority_title
                 })[root.kiosk.phase] || ""
             }
             Text {
@@ -188,36 +189,55 @@ Rectangle {
                 sourceSize.height: root.unit * 10
                 smooth: false
             }
-            RowLayout {
-                visible: root.kiosk.phase === "confirm_late" || root.kiosk.phase === "failed"
-                    || root.kiosk.phase === "unavailable"
+            GridLayout {  // the choices: one row of them, or a column for priority classes
+                visible: ["confirm_late", "failed", "unavailable", "priority"]
+                    .indexOf(root.kiosk.phase) >= 0
                 Layout.alignment: Qt.AlignHCenter
-                spacing: root.unit * 2
+                columns: root.kiosk.phase === "priority" ? 1 : 2
+                rowSpacing: root.unit
+                columnSpacing: root.unit * 2
                 Repeater {
                     // Late: "back" is the first, highlighted choice; taking a ticket that may
-                    // not be served today is the second.
+                    // not be served today is the second. Priority: each class the branch
+                    // offers, then a regular ticket.
                     model: root.kiosk.phase === "confirm_late"
-                        ? [{ text: root.s.back, take: false, primary: true },
-                           { text: root.s.late_take, take: true, primary: false }]
-                        : [{ text: root.s.back, take: false, primary: true }]
+                        ? [{ text: root.s.back, action: "back", primary: true },
+                           { text: root.s.late_take, action: "take", primary: false }]
+                        : root.kiosk.phase === "priority"
+                        ? root.kiosk.priorityChoices.map(c => (
+                              { text: c.label, action: "priority", value: c.id, primary: true }))
+                              .concat([{ text: root.s.priority_none, action: "priority",
+                                         value: "", primary: false }])
+                        : [{ text: root.s.back, action: "back", primary: true }]
                     delegate: Rectangle {
                         required property var modelData
-                        implicitWidth: Math.max(root.unit * 12, choice.implicitWidth + root.unit * 3)
-                        implicitHeight: root.unit * 4.5
+                        objectName: "choice-" + modelData.action + "-" + (modelData.value || "")
+                        Layout.alignment: Qt.AlignHCenter
+                        implicitWidth: Math.min(root.width * 0.8,
+                                                Math.max(root.unit * 12, choice.implicitWidth + root.unit * 3))
+                        implicitHeight: Math.max(root.unit * 4.5, choice.implicitHeight + root.unit * 1.5)
                         radius: root.unit * 0.6
                         color: modelData.primary ? "#f5b301" : "#ffffff"
                         Text {
                             id: choice
                             anchors.centerIn: parent
+                            width: Math.min(implicitWidth, root.width * 0.8 - root.unit * 3)
                             text: parent.modelData.text
                             color: "#10213a"
                             font.pixelSize: root.unit * 1.6
                             font.bold: true
+                            wrapMode: Text.WordWrap
+                            horizontalAlignment: Text.AlignHCenter
                         }
                         MouseArea {
                             anchors.fill: parent
-                            onClicked: parent.modelData.take ? root.kiosk.confirmLate()
-                                                             : root.kiosk.reset()
+                            onClicked: {
+                                const choice = parent.modelData
+                                if (choice.action === "take") root.kiosk.confirmLate()
+                                else if (choice.action === "priority")
+                                    root.kiosk.choosePriority(choice.value)
+                                else root.kiosk.reset()
+                            }
                         }
                     }
                 }
