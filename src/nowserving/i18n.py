@@ -54,6 +54,29 @@ def duration(language: str, minutes: int) -> str:
     return words["duration_hm"].format(h=hours, m=rest)
 
 
+BREAKS = (",", "、", "，", ";", "；", ":", "：", "&", "·")  # a line breaks best after these
+
+
+def two_lines(words: str) -> tuple[str, str]:
+    """`words` in two lines as even as possible: at spaces when it has any (Latin), else
+    between any two characters (Chinese); after a comma or the like when that is nearly as
+    even (a list breaks between its items, not inside one). ("", "") never: a single word
+    comes back as (word, "")."""
+    spaced = " " in words.strip()
+    units = words.split() if spaced else list(words)
+    joiner = " " if spaced else ""
+    cuts = []
+    for cut in range(1, len(units)):
+        first, second = joiner.join(units[:cut]), joiner.join(units[cut:])
+        cuts.append((max(len(first), len(second)), first.endswith(BREAKS), first, second))
+    if not cuts:
+        return words, ""
+    even = min(cuts)[0]
+    natural = [c for c in cuts if c[1] and c[0] <= 1.25 * even]
+    _, _, first, second = min(natural or cuts, key=lambda c: c[0])
+    return first, second
+
+
 def languages() -> list[str]:
     """The languages whose texts ship with the package."""
     return sorted(p.stem for p in assets_path("i18n").glob("*.toml"))

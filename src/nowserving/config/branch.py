@@ -7,7 +7,7 @@ a hint ("did you mean 'cash'?"), and reported together in one ConfigError (see `
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,7 +24,7 @@ DEFAULT_LANGUAGES = ("zh", "en")
 EXAMPLES = Path(__file__).parent.parent / "examples"
 EXAMPLE = EXAMPLES / "bank-branch.toml"
 
-_TOP_KEYS = ("branch", "queue", "priorities", "services", "counters", "devices")
+_TOP_KEYS = ("branch", "queue", "priorities", "services", "groups", "counters", "devices")
 _BRANCH_KEYS = ("id", "names", "timezone", "languages", "day_starts_at", "hours", "ticket_url")
 # Where a ticket's QR code leads: the branch's status page for one ticket. {token} is a
 # random word printed on the ticket (never guessable from the number); {branch} the id.
@@ -58,6 +58,7 @@ _SERVICE_KEYS = (
     "daily_cap",
     "last_ticket_at",
     "typical_minutes",
+    "short_names",
 )
 
 
@@ -71,6 +72,15 @@ class Device:
 
 
 @dataclass(frozen=True)
+class ServiceGroup:
+    """Services the kiosk shows behind one button (个人业务 → cash, cards, accounts)."""
+
+    id: str
+    names: dict[str, str]
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BranchConfig:
     """A validated branch: the queue rules plus what the server needs beyond them."""
 
@@ -81,6 +91,9 @@ class BranchConfig:
     # The page that follows a ticket (its QR code); None: there is none yet, so no ticket
     # promises one.
     ticket_url: str | None = None
+    groups: dict[str, ServiceGroup] = field(default_factory=dict)  # the kiosk's first screen
+    # Per service, per language: a shorter name for where the full one cannot fit.
+    short_names: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_config(path: str | Path) -> BranchConfig:
@@ -126,6 +139,8 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
 
     priorities = _priorities(root, languages)
     services = _services(root, languages)
+    short_names = _short_names(root, languages)
+    groups = _groups(root, languages, services)
     counters = _counters(root, languages, services, profile)
     devices = _devices(root, counters)
 
@@ -146,8 +161,9 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         hours=hours,
     )
     return BranchConfig(
-        rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url
-    )
+        rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url,
+        groups=groups, short_names=short_names,
+    )  # fmt: skip
 
 
 def _languages(branch: Table) -> tuple[str, ...]:
@@ -179,6 +195,51 @@ def _names(table: Table, languages: tuple[str, ...]) -> dict[str, str]:
                 f"language {lang!r} is not in branch.languages{hint(lang, languages)}",
             )
     return {k: v for k, v in names.items() if isinstance(v, str)}
+
+
+def _short_names(root: Table, languages: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Each service's optional `short_names`, per language (read apart from its table)."""
+    result: dict[str, dict[str, str]] = {}
+    services = root.data.get("services", [])
+    for index, data in enumerate(services if isinstance(services, list) else []):
+        short = data.get("short_names") if isinstance(data, dict) else None
+        if short is None:
+            continue
+        where = f"services[{index}].short_names"
+        if not isinstance(short, dict) or not all(
+            isinstance(v, str) and v.strip() for v in short.values()
+        ):
+            root.problems.add(where, 'must be a table like { zh = "外汇", en = "FX" }')
+            continue
+        for lang in short:
+            if lang not in languages:
+                root.problems.add(f"{where}.{lang}", f"language {lang!r} is not offered")
+        if isinstance(data.get("id"), str):
+            result[data["id"]] = dict(short)
+    return result
+
+
+def _groups(root: Table, languages: tuple[str, ...], services: dict) -> dict[str, ServiceGroup]:
+    """The kiosk's service groups: each names services that exist, none in two groups."""
+    result: dict[str, ServiceGroup] = {}
+    seen: set[str] = set(services)  # a group's id is tapped like a service's: never the same
+    grouped: dict[str, str] = {}
+    for table in root.tables("groups", ("id", "names", "services"), required=False):
+        gid = table.ident("id", seen)
+        names = _names(table, languages)
+        members = table.need("services", list, [])
+        for sid in members:
+            if sid not in services:
+                table.add("services", f"no service {sid!r}{hint(sid, services)}")
+            elif sid in grouped:
+                table.add("services", f"{sid!r} is already in group {grouped[sid]!r}")
+            else:
+                grouped[sid] = gid or "?"
+        if not members:
+            table.add("services", "a group needs at least one service")
+        if gid:
+            result[gid] = ServiceGroup(gid, names, tuple(s for s in members if s in services))
+    return result
 
 
 def _hours(branch: Table) -> dict[str, tuple[time, time] | None]:

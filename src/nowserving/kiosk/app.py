@@ -28,7 +28,7 @@ from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
 from nowserving.domain.model import WEEKDAYS
 from nowserving.errors import ProtocolError
-from nowserving.i18n import catalog, text, wait_range
+from nowserving.i18n import catalog, text, two_lines, wait_range
 from nowserving.kiosk.offline import ISSUE_DEADLINE_S, REPLAY_S, NoTicket, OfflinePath
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
@@ -64,7 +64,9 @@ IDLE_S = 30  # a question nobody answers: back to the start
 ARMED_S = 10  # the priority button holds for the next service button this long
 PRIORITY_BUTTON = "priority"  # the kiosk's GPIO button for a priority ticket
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
-SERVICE_ROLES = ("serviceId", "name", "detail", "note", "accepting")
+# Each text in one line and in two (the screen takes whichever it can show larger).
+SERVICE_ROLES = ("serviceId", "name", "name2", "shortName", "short2", "detail", "detail2",
+                 "note", "note2", "accepting", "group")  # fmt: skip
 
 
 class KioskController(QObject):
@@ -108,6 +110,7 @@ class KioskController(QObject):
         self._chosen: str | None = None  # the service while its priority is asked
         self._priority: str | None = None  # the class chosen for the ticket being issued
         self._armed: str | None = None  # a priority class armed by its GPIO button
+        self._group: str | None = None  # the service group open on the start screen
         self._number = self._detail = self._late = self._next = ""
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
@@ -165,6 +168,13 @@ class KioskController(QObject):
     clock = Property(QObject, lambda self: self.branch_clock, constant=True)  # branch time
     hasPage = Property(bool, lambda self: bool(self.ticket_url), constant=True)  # a QR code
     closedText = Property(str, lambda self: self._closed_text(), notify=changed)
+    groupName = Property(  # the open group's name ("" on the start screen)
+        str,
+        lambda self: (
+            self.config.groups[self._group].names.get(self._language, "") if self._group else ""
+        ),
+        notify=changed,
+    )
     online = Property(bool, lambda self: self.offline.reachable, notify=changed)
     ticketNumber = Property(str, lambda self: self._number, notify=changed)
     ticketDetail = Property(str, lambda self: self._detail, notify=changed)
@@ -232,6 +242,9 @@ class KioskController(QObject):
         self._choose(service, ask=True)
 
     def _choose(self, service: str, ask: bool) -> None:
+        if self._phase == Phase.CHOOSE and service in self.config.groups:
+            self._open_group(service)
+            return
         if self._phase != Phase.CHOOSE or service not in self.config.rules.services:
             return  # a second tap while the first is handled is not a second ticket
         if self._closed_text():
@@ -288,10 +301,29 @@ class KioskController(QObject):
             self._phase = Phase.CHOOSE
             self._issue(service, self._priority)
 
+    def _open_group(self, group: str) -> None:
+        """Show a group's services in place of the start screen's buttons."""
+        self._group = group
+        self._refresh_services()
+        self._timer.start(IDLE_S * 1000)  # nobody chooses: back to the start
+        self.changed.emit()
+
+    @Slot()
+    def back(self) -> None:
+        """From a group's services back to the start screen's."""
+        if self._group is not None and self._phase == Phase.CHOOSE:
+            self._timer.stop()
+            self._group = None
+            self._refresh_services()
+            self.changed.emit()
+
     @Slot()
     def reset(self) -> None:
-        """Back to the start screen, in the branch's first language."""
+        """Back to the start screen."""
         self._timer.stop()
+        if self._group is not None:
+            self._group = None
+            self._refresh_services()
         self._pending = self._late_service = self._chosen = self._priority = None
         self._number = self._detail = self._late = self._next = ""
         self._set_phase(Phase.CHOOSE)
@@ -412,20 +444,43 @@ class KioskController(QObject):
         self.changed.emit()
 
     def _refresh_services(self) -> None:
-        rows = []
-        for sid, service in self.config.rules.services.items():
-            view = self._state.service(sid) if self._state else None
-            rows.append(
-                {
-                    "serviceId": sid,
-                    "name": service.names.get(self._language, sid),
-                    "detail": self._service_detail(view),
-                    "note": self._closed_note(sid, view),
-                    "accepting": view.accepting if view else True,
-                }
-            )
+        """The start screen's buttons: the open group's services, or every group and every
+        service in none."""
+        config = self.config
+        if self._group is not None:
+            shown = list(config.groups[self._group].services)
+        else:
+            grouped = {s for g in config.groups.values() for s in g.services}
+            shown = [*config.groups, *(s for s in config.rules.services if s not in grouped)]
+        rows = [self._group_row(g) if g in config.groups else self._service_row(g) for g in shown]
         self._model.set_rows(rows)
         self._refresh_lamps()
+
+    def _service_row(self, sid: str) -> dict:
+        service = self.config.rules.services[sid]
+        view = self._state.service(sid) if self._state else None
+        name = service.names.get(self._language, sid)
+        short = self.config.short_names.get(sid, {}).get(self._language, name)
+        return _two_ways(
+            serviceId=sid, name=name, shortName=short, detail=self._service_detail(view),
+            note=self._closed_note(sid, view), accepting=view.accepting if view else True,
+            group=False,
+        )  # fmt: skip
+
+    def _group_row(self, gid: str) -> dict:
+        group = self.config.groups[gid]
+        views = [self._state.service(s) if self._state else None for s in group.services]
+        name = group.names.get(self._language, gid)
+        waiting = sum(v.waiting for v in views if v is not None)
+        detail = text(self._language, "kiosk.group_detail", n=len(group.services))
+        if waiting:
+            detail += " · " + text(self._language, "kiosk.waiting", n=waiting)
+        accepting = any(v is None or v.accepting for v in views)
+        note = "" if accepting else text(self._language, "kiosk.closed_group")
+        return _two_ways(
+            serviceId=gid, name=name, shortName=name, detail=detail, note=note,
+            accepting=accepting, group=True,
+        )  # fmt: skip
 
     def _service_detail(self, view: ServiceView | None) -> str:
         if view is None:
@@ -490,6 +545,15 @@ class KioskController(QObject):
         self._phase = phase
         self._refresh_lamps()
         self.changed.emit()
+
+
+def _two_ways(**row) -> dict:
+    """A button's row, with each text also in two lines: evenly for names and notes, at
+    its " · " for the detail (who waits, then how long)."""
+    for key, second in (("name", "name2"), ("shortName", "short2"), ("note", "note2")):
+        row[second] = "\n".join(part for part in two_lines(row[key]) if part)
+    row["detail2"] = row["detail"].replace(" · ", "\n", 1)
+    return row
 
 
 def wait_words(language: str, estimate: EstimateView) -> str:

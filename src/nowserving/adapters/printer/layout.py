@@ -16,7 +16,7 @@ from functools import cache
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
-from nowserving.i18n import FONT, text, wait_range
+from nowserving.i18n import FONT, text, two_lines, wait_range
 
 PAPER_DOTS = {58: 384, 80: 576}  # printable width at 203 dpi
 QR_MODULE_DOTS = {58: 5, 80: 6}  # size of one QR module, in dots
@@ -153,7 +153,7 @@ def _wrapped(words: str, size: int, max_width: int, bold: int = 0) -> list[Image
     MIN_WRAPPED of it; past that, two lines shrunk to fit."""
     if _width(words, size, bold) <= max_width:
         return [_strip(words, size, max_width, bold)]
-    first, second = _halves(words)
+    first, second = two_lines(words)
     if not second:
         return [_strip(words, size, max_width, bold)]
     fit = size
@@ -162,28 +162,6 @@ def _wrapped(words: str, size: int, max_width: int, bold: int = 0) -> list[Image
     ):
         fit -= 1
     return [_strip(first, fit, max_width, bold), _strip(second, fit, max_width, bold)]
-
-
-BREAKS = (",", "、", "，", ";", "；", ":", "：", "&")  # a line breaks best after these
-
-
-def _halves(words: str) -> tuple[str, str]:
-    """`words` in two lines as even as possible: at spaces when it has any (Latin), else
-    between any two characters (Chinese); after a comma or the like when that is nearly as
-    even (a list of counters breaks between its names, not inside one)."""
-    spaced = " " in words.strip()
-    units = words.split() if spaced else list(words)
-    joiner = " " if spaced else ""
-    cuts = []
-    for cut in range(1, len(units)):
-        first, second = joiner.join(units[:cut]), joiner.join(units[cut:])
-        cuts.append((max(len(first), len(second)), first.endswith(BREAKS), first, second))
-    if not cuts:
-        return words, ""
-    even = min(cuts)[0]
-    natural = [c for c in cuts if c[1] and c[0] <= 1.25 * even]
-    _, _, first, second = min(natural or cuts, key=lambda c: c[0])
-    return first, second
 
 
 def _width(words: str, size: int, bold: int) -> int:

@@ -11,6 +11,19 @@ Rectangle {
     readonly property var s: kiosk.strings
     color: "#0b1f3a"
 
+    // How many columns lay `count` buttons out best in `w` x `h`: the largest buttons of
+    // about 2.4:1 (a name over a line of detail), whatever the screen's shape.
+    function columnsFor(count, w, h, gap) {
+        let best = 1, bestScore = -1
+        for (let c = 1; c <= Math.max(1, count); c++) {
+            const r = Math.ceil(count / c)
+            const bw = (w - (c - 1) * gap) / c, bh = (h - (r - 1) * gap) / r
+            const score = Math.min(bw / 2.4, bh)
+            if (score > bestScore + 0.5) { bestScore = score; best = c }
+        }
+        return best
+    }
+
     // ----- header: branch, clock, language, offline mark --------------------------
     RowLayout {
         id: header
@@ -22,8 +35,12 @@ Rectangle {
             color: "#ffffff"
             font.pixelSize: root.unit * 2
             font.bold: true
-            elide: Text.ElideRight
+            fontSizeMode: Text.Fit  // a long name gets smaller (two lines), never cut
+            minimumPixelSize: root.unit * 1.0
+            wrapMode: Text.Wrap
+            verticalAlignment: Text.AlignVCenter
             Layout.fillWidth: true
+            Layout.fillHeight: true
         }
         Rectangle {
             visible: !root.kiosk.online
@@ -50,8 +67,8 @@ Rectangle {
             delegate: Rectangle {
                 required property var modelData
                 readonly property bool current: modelData.code === root.kiosk.language
-                implicitWidth: label.implicitWidth + root.unit * 2
-                implicitHeight: root.unit * 3
+                implicitWidth: Math.max(label.implicitWidth + root.unit * 2, root.unit * 3.8)
+                implicitHeight: root.unit * 3.8  // a 9 mm touch target on a 7" screen
                 radius: root.unit * 0.5
                 color: current ? "#ffffff" : "transparent"
                 border.color: "#ffffff"
@@ -72,13 +89,44 @@ Rectangle {
         }
     }
 
+    Rectangle {  // from a group's services back to the start screen's
+        id: back
+        objectName: "back"
+        visible: root.kiosk.groupName !== "" && root.kiosk.closedText === ""
+        anchors { left: parent.left; verticalCenter: title.verticalCenter
+                  leftMargin: root.unit * 1.5 }
+        implicitWidth: backText.implicitWidth + root.unit * 2
+        implicitHeight: root.unit * 3.8
+        radius: root.unit * 0.5
+        color: "transparent"
+        border.color: "#ffffff"
+        border.width: 2
+        Text {
+            id: backText
+            anchors.centerIn: parent
+            text: "‹ " + root.s.back
+            color: "#ffffff"
+            font.pixelSize: root.unit * 1.5
+            font.bold: true
+        }
+        MouseArea { anchors.fill: parent; onClicked: root.kiosk.back() }
+    }
     Text {
         id: title
-        visible: root.kiosk.closedText === ""
-        anchors { top: header.bottom; horizontalCenter: parent.horizontalCenter; topMargin: root.unit }
-        text: root.s.title
+        // Many services: the buttons need the room more than the screen needs a title.
+        readonly property bool wanted: root.kiosk.groupName !== "" || root.kiosk.services.count <= 8
+        visible: root.kiosk.closedText === "" && wanted
+        anchors { top: header.bottom; left: back.visible ? back.right : parent.left
+                  right: parent.right; topMargin: root.unit; leftMargin: root.unit
+                  rightMargin: root.unit }
+        height: wanted ? root.unit * 3.8 : 0
+        text: root.kiosk.groupName !== "" ? root.kiosk.groupName : root.s.title
         color: "#ffffff"
         font.pixelSize: root.unit * 2.4
+        fontSizeMode: Text.Fit
+        minimumPixelSize: root.unit * 1.2
+        horizontalAlignment: back.visible ? Text.AlignLeft : Text.AlignHCenter
+        verticalAlignment: Text.AlignVCenter
     }
 
     // ----- the services ---------------------------------------------------------------
@@ -90,7 +138,8 @@ Rectangle {
             margins: root.unit * 1.5
         }
         readonly property int count: root.kiosk.services.count
-        columns: root.portrait ? (count > 6 ? 2 : 1) : (count > 4 ? 3 : Math.max(1, count))
+        readonly property int rows: Math.ceil(count / Math.max(1, columns))
+        columns: root.columnsFor(count, width, height, root.unit)
         rowSpacing: root.unit
         columnSpacing: root.unit
         Repeater {
@@ -98,6 +147,8 @@ Rectangle {
             delegate: ServiceButton {
                 Layout.fillWidth: true
                 Layout.fillHeight: true
+                Layout.preferredWidth: grid.width / grid.columns
+                Layout.preferredHeight: grid.height / grid.rows
                 Layout.maximumHeight: root.unit * (root.portrait ? 10 : 14)
                 unit: root.unit
                 onChosen: id => root.kiosk.choose(id)

@@ -1,0 +1,103 @@
+"""Branches as real ones are: up to 16 services with long Chinese and English names, a
+group, a closed service, a priority class offered at the kiosk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nowserving.config import BranchConfig, load_config
+
+SERVICES = [
+    ("现金存取", "Cash deposit & withdrawal"),
+    ("开户与账户服务", "Account opening & account services"),
+    ("银行卡挂失与补办", "Lost card reporting & replacement"),
+    ("个人贷款与按揭", "Personal loans & mortgages"),
+    ("理财产品咨询与购买", "Wealth products: advice & purchase"),
+    ("对公开户与企业结算", "Business accounts & corporate settlement"),
+    ("外币兑换与跨境汇款", "Foreign exchange & cross-border remittance"),
+    ("个人养老金与社保卡业务", "Personal pension & social security card services"),
+    ("信用卡申请与分期业务", "Credit card applications & instalment plans"),
+    ("电子银行开通与密码重置", "Online banking sign-up & password reset"),
+    ("贵金属与保险代理业务", "Precious metals & insurance agency services"),
+    ("大额存单与定期存款", "Large certificates of deposit & time deposits"),
+    ("公积金贷款与还款业务", "Housing provident fund loans & repayment"),
+    ("票据与支票业务", "Bills & cheque services"),
+    ("外籍人士账户服务", "Account services for foreign nationals"),
+    ("老年与残障客户专窗", "Dedicated counter for elderly & disabled customers"),
+]
+# Short names, as a branch gives them for the long names a 7" screen cannot fit.
+SHORT = {
+    1: ("开户与账户", "Accounts"),
+    4: ("理财产品", "Wealth products"),
+    5: ("对公业务", "Business accounts"),
+    6: ("外汇与汇款", "FX & remittance"),
+    7: ("养老金与社保卡", "Pension & social security"),
+    8: ("信用卡", "Credit cards"),
+    9: ("电子银行", "Online banking"),
+    10: ("贵金属与保险", "Metals & insurance"),
+    11: ("存单与定期", "CDs & time deposits"),
+    12: ("公积金贷款", "Provident fund loans"),
+    14: ("外籍人士", "Foreign nationals"),
+    15: ("老年与残障专窗", "Elderly & disabled"),
+}
+
+
+def branch(count: int, folder: Path, group: bool = True) -> BranchConfig:
+    """A branch of `count` services (the first `count` above), 4 counters sharing them,
+    services 2-4 in a group 个人账户 / Personal accounts (when `group` and count >= 5), the
+    last one stopping at 10:00 (closed in the afternoon)."""
+    lines = [
+        "[branch]",
+        'id = "big"',
+        'names = { zh = "上海分行营业部", en = "Shanghai Branch Business Department" }',
+        'timezone = "Asia/Shanghai"',
+        "",
+        "[[priorities]]",
+        'id = "normal"',
+        'names = { zh = "普通", en = "Normal" }',
+        "boost_minutes = 0",
+        "",
+        "[[priorities]]",
+        'id = "priority"',
+        'names = { zh = "优先（老人、孕妇、残障人士）", '
+        'en = "Priority (elderly, pregnant, disabled)" }',
+        "boost_minutes = 15",
+        "kiosk = true",
+    ]
+    prefixes = "ABCDEFGHJKLMNPQR"
+    for index in range(count):
+        zh, en = SERVICES[index]
+        lines += [
+            "",
+            "[[services]]",
+            f'id = "s{index + 1}"',
+            f'prefix = "{prefixes[index]}"',
+            f'names = {{ zh = "{zh}", en = "{en}" }}',
+            "range = [1, 999]",
+        ]
+        if index in SHORT:
+            short_zh, short_en = SHORT[index]
+            lines.append(f'short_names = {{ zh = "{short_zh}", en = "{short_en}" }}')
+        if index == count - 1 and count > 1:
+            lines.append('last_ticket_at = "10:00"')
+    if group and count >= 5:
+        lines += [
+            "",
+            "[[groups]]",
+            'id = "accounts"',
+            'names = { zh = "个人账户", en = "Personal accounts" }',
+            'services = ["s2", "s3", "s4"]',
+        ]
+    for counter in range(4):
+        serves = [f"s{i + 1}" for i in range(count) if i % 4 == counter] or ["s1"]
+        lines += [
+            "",
+            "[[counters]]",
+            f'id = "c{counter + 1}"',
+            f'names = {{ zh = "{counter + 1}号窗口", en = "Counter {counter + 1}" }}',
+            f"services = {serves!r}".replace("'", '"'),
+        ]
+    lines += ["", "[[devices]]", 'id = "kiosk-1"', 'role = "kiosk"']
+    path = folder / f"branch-{count}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return load_config(path)

@@ -1,0 +1,187 @@
+"""Every start screen of a real branch fits: 2, 5, 11 and 16 services with long Chinese
+and English names, a group, a closed service, at 800x480 and 1024x600 (7") and 1080x1920
+portrait. A Text item whose words do not fit its box, or two that overlap, fail the test;
+so does a touch target under 9 mm on a 7" screen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from PySide6.QtCore import QEventLoop, QRectF, QSize, QTimer
+from PySide6.QtQml import QQmlEngine, QQmlExpression, qmlContext
+from PySide6.QtQuick import QQuickItem
+
+from nowserving.adapters.mqtt import Broker
+from nowserving.client import BranchClient
+from nowserving.client.qt import QtBranchBridge
+from nowserving.domain import Branch
+from nowserving.domain.estimate import Estimate
+from nowserving.kiosk.app import KioskController
+from nowserving.kiosk.launcher import build_view
+from nowserving.protocol import encode, state_message
+from nowserving.protocol.views import decode_state
+from tests.kiosk.branches import branch
+
+NOON = datetime(2026, 12, 7, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()  # a Monday
+SEVEN_INCH_MM = 152.5  # the width of a 7" 5:3 screen (800x480, 1024x600)
+
+
+def drawn(view) -> None:
+    """Wait for two frames: the one on its way, then one drawn with what just changed."""
+    for _ in range(2):
+        loop = QEventLoop()
+        view.frameSwapped.connect(loop.quit)
+        QTimer.singleShot(2000, loop.quit)  # a bound: a frame comes long before
+        view.update()
+        loop.exec()
+        view.frameSwapped.disconnect(loop.quit)
+
+
+def items(item: QQuickItem):
+    if not item.isVisible() or item.opacity() == 0:
+        return
+    yield item
+    for child in item.childItems():
+        yield from items(child)
+
+
+def read(item: QQuickItem, name: str):
+    """A QML property that PySide cannot convert (an enum), read as QML reads it."""
+    context = QQmlEngine.contextForObject(item) or qmlContext(item)
+    value, _ = QQmlExpression(context, item, name).evaluate()
+    return value
+
+
+def painted(text: QQuickItem) -> QRectF:
+    """Where a Text item's words are drawn, in the scene."""
+    width, height = text.property("contentWidth"), text.property("contentHeight")
+    h_align = int(read(text, "horizontalAlignment"))
+    v_align = int(read(text, "verticalAlignment"))
+    x = {1: 0, 2: text.width() - width, 4: (text.width() - width) / 2}.get(h_align, 0)
+    y = {32: 0, 64: text.height() - height, 128: (text.height() - height) / 2}.get(v_align, 0)
+    return text.mapRectToScene(QRectF(x, y, width, height))
+
+
+def problems(view) -> list[str]:
+    """What does not fit: words outside their box or their button, texts on each other."""
+    found, texts = [], []
+    root = view.rootObject()
+    screen = QRectF(0, 0, root.width(), root.height())
+    for item in items(root):
+        if item.inherits("QQuickText") and item.property("text"):
+            words, rect = item.property("text"), painted(item)
+            found += misfits(item, words, rect, screen, root)
+            texts.append((words, rect))
+    for i, (words, rect) in enumerate(texts):
+        for other, other_rect in texts[i + 1 :]:
+            if rect.adjusted(1, 1, -1, -1).intersects(other_rect.adjusted(1, 1, -1, -1)):
+                found.append(f"on each other: {words!r} and {other!r}")
+    return found
+
+
+def misfits(item: QQuickItem, words: str, rect: QRectF, screen: QRectF, root) -> list[str]:
+    """Why one text does not fit: cut short, off the screen, out of its button."""
+    found = []
+    if item.property("truncated"):
+        found.append(f"cut short: {words!r}")
+    if not screen.adjusted(-1, -1, 1, 1).contains(rect):
+        found.append(f"off the screen: {words!r}")
+    box = item.parentItem()
+    while box is not None and not box.inherits("QQuickRectangle"):
+        box = box.parentItem()
+    if box is not None and box is not root:
+        frame = box.mapRectToScene(QRectF(0, 0, box.width(), box.height()))
+        if not frame.adjusted(-1, -1, 1, 1).contains(rect):
+            found.append(f"out of its button: {words!r}")
+    return found
+
+
+def small_targets(view, width_mm: float) -> list[str]:
+    """Touch targets (a MouseArea, and what it fills) under 9 mm on a screen this wide."""
+    per_mm = view.rootObject().width() / width_mm
+    return [
+        f"{item.parentItem().objectName() or item.parentItem()}: {item.width():.0f}x"
+        f"{item.height():.0f} px"
+        for item in items(view.rootObject())
+        if item.inherits("QQuickMouseArea")
+        and item.isEnabled()
+        and min(item.width(), item.height()) < 9 * per_mm - 0.5
+        and item.width() < view.rootObject().width()  # not the overlay's catch-all
+    ]
+
+
+@pytest.fixture
+def screen(qtbot, tmp_path):
+    """screen(count, size, language) -> the kiosk's start screen for a branch of `count`
+    services at noon: long lines, one service closed, waits past two hours."""
+    made = []
+
+    def _screen(count: int, size: tuple[int, int], language: str):
+        config = branch(count, tmp_path)
+        client = BranchClient(Broker("127.0.0.1", 9), "big", "kiosk-1")
+        controller = KioskController(config, QtBranchBridge(client), None, None, lambda: NOON)
+        core = Branch(config.rules)
+        estimates = {
+            sid: Estimate(9000.0, 7800.0 + i * 60, 11000.0 + i * 300, 123)
+            for i, sid in enumerate(config.rules.services)
+        }
+        state = state_message(core, config.names, NOON, ({}, estimates, NOON, 0))
+        for row in state["services"]:
+            row["waiting"] = 123
+        controller._take_state(decode_state(encode(state)))
+        controller.setLanguage(language)
+        view = build_view(controller, QSize(*size))
+        view.show()
+        qtbot.waitExposed(view)
+        drawn(view)
+        made.append((controller, view))
+        return controller, view
+
+    yield _screen
+    for controller, view in made:
+        view.close()
+        controller.close()
+
+
+SIZES = [(800, 480), (1024, 600), (1080, 1920)]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("count", [2, 5, 11, 16])
+def test_the_start_screen_fits_every_service(screen, count, size, language):
+    controller, view = screen(count, size, language)
+    assert problems(view) == []
+    if size != (1080, 1920):
+        assert small_targets(view, SEVEN_INCH_MM) == []
+    shown = {i.property("serviceId") for i in items(view.rootObject()) if i.property("serviceId")}
+    grouped = set(controller.config.groups["accounts"].services) if count >= 5 else set()
+    assert shown == set(controller.config.rules.services) - grouped | (
+        {"accounts"} if grouped else set()
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_group_opens_its_services_and_goes_back(screen, size):
+    controller, view = screen(16, size, "zh")
+    controller.choose("accounts")  # a group: its services, no ticket
+    drawn(view)
+    assert controller.phase == "choose"
+    shown = [i.property("serviceId") for i in items(view.rootObject()) if i.property("serviceId")]
+    assert sorted(shown) == ["s2", "s3", "s4"]
+    assert problems(view) == []
+    controller.back()
+    drawn(view)
+    shown = [i.property("serviceId") for i in items(view.rootObject()) if i.property("serviceId")]
+    assert "accounts" in shown and "s2" not in shown
+
+
+def test_an_open_group_left_alone_returns_to_the_start(qtbot, screen, monkeypatch):
+    monkeypatch.setattr("nowserving.kiosk.app.IDLE_S", 0.2)
+    controller, view = screen(16, (800, 480), "en")
+    controller.choose("accounts")
+    assert controller.groupName == "Personal accounts"
+    qtbot.waitUntil(lambda: controller.groupName == "", timeout=5_000)
+    assert controller.phase == "choose"
