@@ -185,3 +185,42 @@ def test_an_open_group_left_alone_returns_to_the_start(qtbot, screen, monkeypatc
     assert controller.groupName == "Personal accounts"
     qtbot.waitUntil(lambda: controller.groupName == "", timeout=5_000)
     assert controller.phase == "choose"
+
+
+def font_sizes(view) -> list[float]:
+    return [
+        item.property("font").pixelSize()
+        for item in items(view.rootObject())
+        if item.inherits("QQuickText") and item.property("text")
+    ]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("size", [(800, 480), (1024, 600)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_large_print_is_half_as_large_again_and_pages_what_does_not_fit(screen, size, language):
+    """GIVEN 16 services on a 7" screen WHEN the customer turns large print on THEN no text
+    is smaller than 1.5 times the smallest ordinary one, every button is at least 12 mm
+    high, nothing is cut or overlaps, and the pages between them show every service once."""
+    controller, view = screen(16, size, language)
+    smallest = min(font_sizes(view))
+    controller.setLargePrint(True)
+    drawn(view)
+    per_mm = size[0] / SEVEN_INCH_MM
+    seen: list[str] = []
+    for _ in range(10):
+        assert min(font_sizes(view)) >= 1.5 * smallest - 0.5
+        assert problems(view) == []
+        buttons = [i for i in items(view.rootObject()) if i.property("serviceId")]
+        assert buttons and all(min(b.width(), b.height()) >= 12 * per_mm - 0.5 for b in buttons)
+        seen += [b.property("serviceId") for b in buttons]
+        more = next((i for i in items(view.rootObject()) if i.objectName() == "page-more"), None)
+        if more is None or not more.property("usable"):
+            break
+        view.rootObject().findChild(QQuickItem, "grid").setProperty(
+            "page", view.rootObject().findChild(QQuickItem, "grid").property("page") + 1
+        )
+        drawn(view)
+    assert len(seen) == len(set(seen)) == 14  # 13 services and the group of 3
+    controller.setLargePrint(False)
+    drawn(view)
+    assert problems(view) == []

@@ -111,13 +111,14 @@ class KioskController(QObject):
         self._priority: str | None = None  # the class chosen for the ticket being issued
         self._armed: str | None = None  # a priority class armed by its GPIO button
         self._group: str | None = None  # the service group open on the start screen
+        self._large = False  # large print: every text and button half as large again
         self._number = self._detail = self._late = self._next = ""
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
         self._model = RowsModel(SERVICE_ROLES, self)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.reset)
+        self._timer.timeout.connect(self._customer_gone)
         bridge.stateChanged.connect(self._take_state)
         bridge.replyReceived.connect(self._take_reply)
         bridge.connectionChanged.connect(self._take_connection)
@@ -166,6 +167,7 @@ class KioskController(QObject):
     services = Property(QObject, lambda self: self._model, constant=True)
     phase = Property(str, lambda self: self._phase, notify=changed)
     clock = Property(QObject, lambda self: self.branch_clock, constant=True)  # branch time
+    largePrint = Property(bool, lambda self: self._large, notify=changed)
     hasPage = Property(bool, lambda self: bool(self.ticket_url), constant=True)  # a QR code
     closedText = Property(str, lambda self: self._closed_text(), notify=changed)
     groupName = Property(  # the open group's name ("" on the start screen)
@@ -316,6 +318,22 @@ class KioskController(QObject):
             self._group = None
             self._refresh_services()
             self.changed.emit()
+
+    @Slot(bool)
+    def setLargePrint(self, on: bool) -> None:
+        """Large print on or off (for this customer)."""
+        if on != self._large:
+            self._large = on
+            self.changed.emit()
+
+    @Slot()
+    def _customer_gone(self) -> None:
+        """Nobody acted for a while, or the ticket was taken: the start screen as the next
+        customer should find it (the branch's first language, ordinary print)."""
+        self.reset()
+        self._large = False
+        self.setLanguage(self.config.rules.languages[0])
+        self.changed.emit()
 
     @Slot()
     def reset(self) -> None:

@@ -6,10 +6,30 @@ import QtQuick.Layouts
 Rectangle {
     id: root
     required property var kiosk
+    // Every size is a multiple of `unit`: large print makes everything half as large again.
     readonly property real unit: Math.max(10, Math.min(width, height) / 36)
+                                 * (kiosk.largePrint ? 1.5 : 1)
     readonly property bool portrait: height > width
     readonly property var s: kiosk.strings
     color: "#0b1f3a"
+
+    // How `count` buttons are laid out in `w` x `h`: all at once when the best columns
+    // leave none lower than `lowest`; else in pages of as many rows as fit above a pager
+    // (`pagerHeight`). {columns, perPage}.
+    function layoutFor(count, w, h, gap, lowest, pagerHeight) {
+        const c = columnsFor(count, w, h, gap)
+        const r = Math.ceil(count / c)
+        if ((h - (r - 1) * gap) / r >= lowest)
+            return { columns: c, perPage: Math.max(1, count) }
+        const room = h - pagerHeight
+        const rows = Math.max(1, Math.floor((room + gap) / (lowest + gap)))
+        // As many columns as keep each button at least 3 times as wide as it is low: the
+        // most services a page can show at the size it must have.
+        let columns = 1
+        while (columns < count && (w - columns * gap) / (columns + 1) >= 3 * lowest)
+            columns++
+        return { columns: columns, perPage: columns * rows }
+    }
 
     // How many columns lay `count` buttons out best in `w` x `h`: the largest buttons of
     // about 2.4:1 (a name over a line of detail), whatever the screen's shape.
@@ -25,11 +45,14 @@ Rectangle {
     }
 
     // ----- header: branch, clock, language, offline mark --------------------------
-    RowLayout {
+    // One row; in portrait and in large print two (the branch, offline mark and clock over
+    // large print and the languages): they cannot all be side by side there.
+    GridLayout {
         id: header
         anchors { top: parent.top; left: parent.left; right: parent.right; margins: root.unit }
-        height: root.unit * 4
-        spacing: root.unit
+        columns: root.portrait || root.kiosk.largePrint ? 3 : 3 + 1 + root.kiosk.languages.length
+        rowSpacing: root.unit * 0.5
+        columnSpacing: root.unit
         Text {
             text: root.kiosk.branchName
             color: "#ffffff"
@@ -40,11 +63,11 @@ Rectangle {
             wrapMode: Text.Wrap
             verticalAlignment: Text.AlignVCenter
             Layout.fillWidth: true
-            Layout.fillHeight: true
+            Layout.preferredHeight: root.unit * 3.8
         }
         Rectangle {
             visible: !root.kiosk.online
-            color: "#b3261e"
+            color: "#9b1c1c"
             radius: height / 2
             implicitHeight: root.unit * 2.2
             implicitWidth: offlineText.implicitWidth + root.unit * 1.6
@@ -58,9 +81,30 @@ Rectangle {
         }
         Text {
             id: clock
-            color: "#c9d1db"
+            color: "#ffffff"
             font.pixelSize: root.unit * 1.6
             text: root.kiosk.clock.text  // the branch's time, not the device's
+        }
+        Rectangle {  // large print, on and off
+            objectName: "large-print"
+            implicitWidth: Math.max(largeText.implicitWidth + root.unit * 2, root.unit * 3.8)
+            implicitHeight: root.unit * 3.8
+            radius: root.unit * 0.5
+            color: root.kiosk.largePrint ? "#ffffff" : "transparent"
+            border.color: "#ffffff"
+            border.width: 2
+            Text {
+                id: largeText
+                anchors.centerIn: parent
+                text: root.s.large_print
+                color: root.kiosk.largePrint ? "#0b1f3a" : "#ffffff"
+                font.pixelSize: root.unit * 1.4
+                font.bold: true
+            }
+            MouseArea {
+                anchors.fill: parent
+                onClicked: root.kiosk.setLargePrint(!root.kiosk.largePrint)
+            }
         }
         Repeater {
             model: root.kiosk.languages
@@ -132,19 +176,34 @@ Rectangle {
     // ----- the services ---------------------------------------------------------------
     GridLayout {
         id: grid
+        objectName: "grid"
         visible: root.kiosk.closedText === ""
         anchors {
-            top: title.bottom; bottom: parent.bottom; left: parent.left; right: parent.right
-            margins: root.unit * 1.5
+            top: title.bottom; bottom: pager.visible ? pager.top : parent.bottom
+            left: parent.left; right: parent.right; margins: root.unit * 1.5
         }
         readonly property int count: root.kiosk.services.count
-        readonly property int rows: Math.ceil(count / Math.max(1, columns))
-        columns: root.columnsFor(count, width, height, root.unit)
+        // A button is never lower than this (9 mm on a 7" screen; 12 mm in large print):
+        // when they do not all fit, they come in pages.
+        readonly property real lowest: root.unit * (root.kiosk.largePrint ? 4.2 : 3.6)
+        // The room below the title, whether or not a pager takes its bottom.
+        readonly property real room: root.height - title.y - title.height - root.unit * 3
+        readonly property var plan: root.layoutFor(count, root.width - root.unit * 3, room,
+                                                   root.unit, lowest, root.unit * 5)
+        readonly property int perPage: plan.perPage
+        readonly property int pages: Math.max(1, Math.ceil(count / Math.max(1, perPage)))
+        readonly property int rows: Math.ceil(Math.min(count, perPage) / Math.max(1, columns))
+        property int page: 0
+        onCountChanged: page = 0
+        onPagesChanged: page = Math.min(page, pages - 1)
+        columns: plan.columns
         rowSpacing: root.unit
         columnSpacing: root.unit
         Repeater {
             model: root.kiosk.services
             delegate: ServiceButton {
+                required property int index
+                visible: Math.floor(index / grid.perPage) === grid.page  // its page
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 Layout.preferredWidth: grid.width / grid.columns
@@ -153,6 +212,49 @@ Rectangle {
                 unit: root.unit
                 onChosen: id => root.kiosk.choose(id)
             }
+        }
+    }
+
+    // ----- pages of services, when they do not all fit ------------------------------------
+    Row {
+        id: pager
+        visible: grid.visible && grid.pages > 1
+        anchors { bottom: parent.bottom; horizontalCenter: parent.horizontalCenter
+                  bottomMargin: root.unit }
+        spacing: root.unit * 2
+        Repeater {
+            model: [{ step: -1, label: "‹ " + root.s.page_back }, { step: 1, label: root.s.page_more + " ›" }]
+            delegate: Rectangle {
+                required property var modelData
+                objectName: "page-" + (modelData.step > 0 ? "more" : "back")
+                readonly property bool usable: grid.page + modelData.step >= 0
+                                               && grid.page + modelData.step < grid.pages
+                implicitWidth: Math.max(root.unit * 9, pageText.implicitWidth + root.unit * 2)
+                implicitHeight: root.unit * 3.8
+                radius: root.unit * 0.5
+                color: usable ? "#ffffff" : "transparent"
+                border.color: "#ffffff"
+                border.width: 2
+                Text {
+                    id: pageText
+                    anchors.centerIn: parent
+                    text: parent.modelData.label
+                    color: parent.usable ? "#10213a" : "#aab4c3"
+                    font.pixelSize: root.unit * 1.5
+                    font.bold: true
+                }
+                MouseArea {
+                    anchors.fill: parent
+                    enabled: parent.usable
+                    onClicked: grid.page += parent.modelData.step
+                }
+            }
+        }
+        Text {
+            anchors.verticalCenter: parent.verticalCenter
+            text: (grid.page + 1) + " / " + grid.pages
+            color: "#ffffff"
+            font.pixelSize: root.unit * 1.5
         }
     }
 

@@ -77,7 +77,7 @@ Rectangle {
         anchors { top: parent.top; left: parent.left; right: parent.right; margins: button.pad }
         height: button.nameBox
         text: button.nameShown.text
-        color: button.accepting ? "#10213a" : "#c9d1db"
+        color: button.accepting ? "#10213a" : "#ffffff"
         font.pixelSize: button.nameShown.size
         font.bold: true
         horizontalAlignment: Text.AlignHCenter
