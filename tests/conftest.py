@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import threading
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.store import EventLog
+from nowserving.adapters.voice import generate, named_clips
 from nowserving.client import BranchClient
 from nowserving.config import EXAMPLE, load_config
 from nowserving.devtools.broker import LocalMosquitto
@@ -134,6 +136,21 @@ def example_device(broker, tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> Path:
+    """The example branch's clip set (chime.wav, zh/ and en/: calls, the kiosk's audio
+    guide, its counters, services and priority classes), made once per test session with
+    the real espeak-ng."""
+    folder = tmp_path_factory.getbasetemp() / "voice"
+    if not (folder / "done").exists():
+        if shutil.which("espeak-ng") is None:
+            pytest.fail("espeak-ng is not installed: run scripts/setup.sh")
+        for language in ("zh", "en"):
+            generate(language, folder, named_clips(load_config(EXAMPLE)))
+        (folder / "done").touch()
+    return folder
 
 
 @pytest.fixture(autouse=True)

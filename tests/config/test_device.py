@@ -317,6 +317,30 @@ def test_cross_check_catches_counter_buttons_nobody_knows():
     ]
 
 
+def test_cross_check_catches_kiosk_buttons_nobody_knows():
+    """A kiosk's buttons are services' and its own (priority and the audio guide's); a
+    service called like one of those is a clash, not a silent choice."""
+    kiosk = load_device_config(EXAMPLES / "kiosk-1.toml")
+    buttons = {"cash": 5, "cahs": 6, "priority": 13, "next": 19, "select": 20, "guide": 21}
+    leds = {"cash": 22, "next": 23}
+    device = dataclasses.replace(kiosk, gpio=GpioSettings(buttons=buttons, leds=leds))
+    assert mismatches(device) == [
+        "gpio.buttons.cahs: no service 'cahs' (a kiosk's buttons are services' ids, and "
+        "priority, guide, next, select, back) (did you mean 'cash'?)",
+        "gpio.leds.next: no service 'next' (a kiosk's leds are services' ids, and priority)",
+    ]
+    device = dataclasses.replace(kiosk, gpio=GpioSettings(buttons={"next": 19}))
+    config = load_config(EXAMPLE)
+    services = dict(config.rules.services)
+    services["next"] = services["cash"]
+    clash = dataclasses.replace(config, rules=dataclasses.replace(config.rules, services=services))
+    with pytest.raises(ConfigError) as err:
+        check_device_against_branch(device, clash)
+    assert err.value.problems == [
+        "gpio.buttons.next: 'next' is both a service and the kiosk's next: rename the service"
+    ]
+
+
 @pytest.mark.parametrize(
     "settings",
     [BrokerSettings, PrinterSettings, GpioSettings, AudioSettings, DisplaySettings],

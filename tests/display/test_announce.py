@@ -19,19 +19,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nowserving.adapters.audio import FilePlayer, SystemPlayer
+from nowserving.adapters.voice import GAP_S, PAUSE, PAUSE_S, RATE, VoiceError, gain
 from nowserving.cli import main
 from nowserving.config import EXAMPLE, AudioSettings, load_config
-from nowserving.display.announce import (
-    GAP_S,
-    PAUSE,
-    PAUSE_S,
-    Announcer,
-    compose,
-    gain,
-    in_quiet_hours,
-    render,
-)
-from nowserving.display.voice import RATE, VoiceError
+from nowserving.display.announce import Announcer, compose, in_quiet_hours, render
 from nowserving.protocol.views import Call
 
 SPEED = 20  # the file player's turns take 1/20 of the sound's time
@@ -371,6 +362,10 @@ def test_announce_preview_refuses_what_it_cannot_say(clips, tmp_path, capsys):
 def test_voice_clips_makes_a_language_and_says_how_long_each_is(tmp_path, capsys):
     assert main(["voice-clips", "--language", "en", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-1].startswith(f"46 clips in {tmp_path} (")
-    assert f"{tmp_path / 'en' / 'counter-c3.wav'}  " in "\n".join(lines)
+    # The chime; 3 call phrases, 10 digits, 26 letters, 6 counters; 17 phrases of the
+    # kiosk's audio guide, and its names: 5 services, 1 priority class offered at the kiosk.
+    assert lines[-1].startswith(f"70 clips in {tmp_path} (")
+    listed = "\n".join(lines)
+    for clip in ("counter-c3", "guide_on_buttons", "service-cash", "priority-priority"):
+        assert f"{tmp_path / 'en' / clip}.wav  " in listed
     assert (tmp_path / "chime.wav").exists()

@@ -18,7 +18,6 @@ from nowserving.config import DeviceConfig, parse_device_config
 from nowserving.protocol import Topics
 from nowserving.selftest import Options
 from nowserving.server.app import BranchServer
-from tests.display.conftest import clips  # noqa: F401  (the example branch's clip set)
 from tests.provision.conftest import branch_broker, provisioned  # noqa: F401
 
 # Unattended, quick: what a test needs switched on, it switches on.

@@ -15,7 +15,7 @@ from tests.adapters.printer.escpos_bytes import parse
 from tests.selftest.conftest import QUICK, Prompted, device, no_ntp, retained_status, sensor
 
 PRINTER = {"kind": "dummy", "profile": "TM-T88V"}
-GPIO = {"pin_factory": "mock", "buttons": {"help": 5}, "leds": {"paper_low": 22, "ready": 23}}
+GPIO = {"pin_factory": "mock", "buttons": {"guide": 5}, "leds": {"priority": 22, "cash": 23}}
 
 
 def kiosk(broker):
@@ -28,7 +28,7 @@ def dummy():
 
 def test_a_working_kiosk_passes_and_its_status_says_so(live_server, broker, example_config):
     """GIVEN the server, a Dummy printer with paper and mock pins WHEN the self-test runs
-    and the help button is pressed when asked THEN every check passes, the printer got a
+    and the guide button is pressed when asked THEN every check passes, the printer got a
     test ticket, and the kiosk's retained status carries the result."""
     factory, escpos = MockFactory(), dummy()
     sensor(escpos)
@@ -43,7 +43,7 @@ def test_a_working_kiosk_passes_and_its_status_says_so(live_server, broker, exam
     assert {c.status for c in report.checks} == {"ok"}, say.text
     printed = parse(escpos.output)
     assert ("qr", SAMPLE_URL.format(branch="pudong")) in printed and printed[-1][0] == "cut"
-    assert "  pressed: help" in say.lines
+    assert "  pressed: guide" in say.lines
     status = retained_status(broker, "kiosk-1")
     assert status["self_test"]["ok"] is True and status["online"] is False  # no app runs
     assert [c["name"] for c in status["self_test"]["checks"]] == [c.name for c in report.checks]
@@ -62,7 +62,7 @@ def test_lamps_light_one_by_one_in_order_then_together(live_server, broker, exam
         states = factory.pin(pin).states
         assert [s.state for s in states] == [False, True, False, True, False], name
         first_on[name] = states[1].timestamp  # after the pin was made, nearly at once
-    assert first_on["paper_low"] < first_on["ready"]
+    assert first_on["priority"] < first_on["cash"]
 
 
 def test_a_printer_failing_mid_ticket_fails_the_test(live_server, broker, example_config):
@@ -115,8 +115,8 @@ def test_a_button_never_pressed_fails_and_is_named(live_server, broker, example_
         example_config, kiosk(broker), options, Hardware(dummy(), MockFactory()), say, no_ntp
     )
     check = report.get("buttons")
-    assert check.status == "FAIL" and "help (GPIO5)" in check.detail
-    assert "buttons: press each once within 0.3 s: help" in say.lines
+    assert check.status == "FAIL" and "guide (GPIO5)" in check.detail
+    assert "buttons: press each once within 0.3 s: guide" in say.lines
 
 
 def test_unattended_it_reaches_the_printer_without_printing(live_server, broker, example_config):

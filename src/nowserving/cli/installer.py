@@ -190,7 +190,9 @@ def _run_print_test(args: argparse.Namespace) -> int:
 
 def _add_voice_clips(commands) -> None:
     parser = commands.add(
-        "voice-clips", "make a language's clips for spoken calls, with espeak-ng", _run_voice_clips
+        "voice-clips",
+        "make a language's clips (spoken calls, the kiosk's audio guide) with espeak-ng",
+        _run_voice_clips,
     )
     parser.add_argument("--language", required=True, help="e.g. zh or en")
     parser.add_argument("--out", type=Path, required=True, help="the clip set's folder")
@@ -200,12 +202,12 @@ def _add_voice_clips(commands) -> None:
 def _run_voice_clips(args: argparse.Namespace) -> int:
     import time
 
+    from nowserving.adapters.voice import duration, generate, named_clips, read_clip
     from nowserving.config import EXAMPLE, load_config
-    from nowserving.display.voice import duration, generate, read_clip
 
-    rules = load_config(args.config or EXAMPLE).rules
+    config = load_config(args.config or EXAMPLE)
     started = time.monotonic()
-    files = generate(args.language, args.out, {c.id: c.names for c in rules.counters.values()})
+    files = generate(args.language, args.out, named_clips(config))
     took = time.monotonic() - started
     for path in files:
         print(f"{path}  {duration(read_clip(path)):.2f} s")

@@ -15,6 +15,8 @@ from pathlib import Path
 from nowserving.config.branch import BranchConfig
 from nowserving.config.hardware import (
     COUNTER_BUTTONS,
+    KIOSK_BUTTONS,
+    PRIORITY_BUTTON,
     TRANSFER_BUTTON,
     AudioSettings,
     GpioSettings,
@@ -229,6 +231,8 @@ def check_device_against_branch(
         )
     if device.role is Role.COUNTER and device.gpio:
         _check_counter_buttons(p, device.gpio.buttons, rules.services)
+    if device.role is Role.KIOSK and device.gpio:
+        _check_kiosk_pins(p, device.gpio, rules.services)
     if device.display:
         _check_listed(p, "display.languages", device.display.languages, rules.languages, "language")
         _check_listed(p, "display.services", device.display.services, rules.services, "service")
@@ -250,6 +254,22 @@ def _check_counter_buttons(p: Problems, buttons, services) -> None:
                 f"transfer_<service>){hint(name, COUNTER_BUTTONS)}"
             )
         p.add(f"gpio.buttons.{name}", why)
+
+
+def _check_kiosk_pins(p: Problems, gpio, services) -> None:
+    """A kiosk's buttons are services' and KIOSK_BUTTONS; its lamps, services' and the
+    priority button's."""
+    for table, own in (("buttons", KIOSK_BUTTONS), ("leds", (PRIORITY_BUTTON,))):
+        for name in getattr(gpio, table):
+            if name in own and name in services:
+                why = f"{name!r} is both a service and the kiosk's {name}: rename the service"
+                p.add(f"gpio.{table}.{name}", why)
+            elif name not in own and name not in services:
+                p.add(
+                    f"gpio.{table}.{name}",
+                    f"no service {name!r} (a kiosk's {table} are services' ids, and "
+                    f"{', '.join(own)}){hint(name, [*services, *own])}",
+                )
 
 
 def _check_listed(p: Problems, where: str, listed, known, what: str) -> None:

@@ -54,6 +54,12 @@ COUNTER_BUTTONS: dict[str, Cmd] = {
     "neutral": Cmd.RATE,
     "unsatisfied": Cmd.RATE,
 }
+# A kiosk's buttons besides one per service (docs/kiosk.md): `priority` arms a priority
+# ticket; the audio guide's `guide` starts it (again: the next language), `next` says the
+# next choice, `select` takes it, `back` goes back.
+PRIORITY_BUTTON = "priority"
+GUIDE_BUTTONS = ("guide", "next", "select", "back")
+KIOSK_BUTTONS = (PRIORITY_BUTTON, *GUIDE_BUTTONS)
 TRANSFER_BUTTON = "transfer_"  # `transfer_loans`: send the customer at the counter to loans
 GPIO_PINS = range(28)  # BCM GPIO 0-27, the 40-pin header's GPIOs on every Raspberry Pi
 # The 40-pin header's physical pins (BOARD numbering) that are GPIOs, and their BCM number;

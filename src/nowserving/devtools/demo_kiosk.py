@@ -26,13 +26,13 @@ from nowserving.adapters.audio import FilePlayer, SystemPlayer
 from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.printer.device import open_escpos
 from nowserving.adapters.printer.layout import preview
+from nowserving.adapters.voice import ClipSet, VoiceError, clip_texts, generate, named_clips
 from nowserving.client.qt import gui_application
 from nowserving.config import BranchConfig
 from nowserving.config.device import BrokerSettings, DeviceConfig
 from nowserving.config.hardware import AudioSettings, GpioSettings, PrinterSettings
 from nowserving.counter.launcher import build as build_counter
 from nowserving.display.launcher import build as build_display
-from nowserving.display.voice import VoiceError, generate
 from nowserving.kiosk.launcher import build as build_kiosk
 from nowserving.launch import Hardware
 from nowserving.protocol.views import BranchState
@@ -96,16 +96,18 @@ class Devices:
             preview(parts, PRINTER.paper_mm).save(self.tickets / f"{number}.png")
             self.numbers.append(number)
 
+        # Sound goes to the system's output in a window with sound; else into WAV files.
+        silent = not windowed or SystemPlayer().probe() is not None
+        # With sound, the kiosk has its audio guide too (hold a language button).
+        guide = None if silent else AudioSettings(clips=out / "voice")
         self.kiosk = build_kiosk(
-            config, device_on(config, broker, "kiosk-1", printer=PRINTER),
+            config, device_on(config, broker, "kiosk-1", printer=PRINTER, audio=guide),
             hardware=Hardware(escpos=escpos), clock=clock, view_size=(1024, 600),
             spool_path=out / "kiosk-1-spool.sqlite", keep=keep,
         )  # fmt: skip
         self.staff = {d: StaffCounter(config, broker, d, clock) for d in panels}
         spoken = out / "announcements"
         shutil.rmtree(spoken, ignore_errors=True)
-        # Sound goes to the system's output in a window with sound; else into WAV files.
-        silent = not windowed or SystemPlayer().probe() is not None
         player = FilePlayer(spoken) if silent else None
         self.spoken = spoken if silent else None
         lobby = device_on(config, broker, "lobby-1", audio=AudioSettings(clips=out / "voice"))
@@ -195,13 +197,15 @@ class Customers:
 
 
 def make_voice(config: BranchConfig, out: Path) -> None:
-    """The lobby's clips, made with espeak-ng into out/voice unless they are there (a couple
-    of seconds per language); without espeak-ng the lobby stays silent and says so."""
-    counters = {cid: spec.names for cid, spec in config.rules.counters.items()}
+    """The clips of the lobby's calls and the kiosk's audio guide, made with espeak-ng into
+    out/voice unless they are there (a few seconds per language); without espeak-ng the
+    lobby stays silent and says so."""
     try:
+        named = named_clips(config)
+        clips = ClipSet(out / "voice")
         for language in config.rules.languages:
-            if not (out / "voice" / language).is_dir():
-                generate(language, out / "voice", counters)
+            if clips.missing(f"{language}/{name}" for name in clip_texts(language, named)):
+                generate(language, out / "voice", named)
     except VoiceError as err:
         print(f"demo: the lobby display stays silent: {err}")
 

@@ -5,41 +5,42 @@ hands calls in and shows what comes back (docs/announcements.md).
 
 from __future__ import annotations
 
-import array
 import logging
 import queue
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from nowserving.adapters.audio import Player, PlayerError, SystemPlayer
-from nowserving.config.hardware import AudioSettings
-from nowserving.display.voice import (
+from nowserving.adapters.voice import (
     CHIME,
+    COUNTER,
+    NUMBER,
+    PAUSE,
     ClipSet,
     VoiceError,
     call_clips,
-    clip_texts,
     default_clips_dir,
     duration,
+    gain,
     generate,
+    join,
     number_clips,
-    silence,
+    require,
+    voice,
     wav_bytes,
 )
+from nowserving.config.hardware import AudioSettings
 from nowserving.domain import BranchRules
 from nowserving.protocol.views import Call
 
 log = logging.getLogger(__name__)
 
-PAUSE = "pause"  # in a composed call: a pause, not a clip
-GAP_S = 0.06  # silence between two clips: words apart, yet one sentence
-PAUSE_S = 0.5  # after the chime, between languages, between repeats
 REPROBE_S = 30.0  # with no output, look again this often (a speaker plugged in later)
 KEEP_SEEN = 1000  # calls remembered, so that the same call handed in again is spoken once
 # What an announcer reports about each call it was given, in the order they may happen.
@@ -66,44 +67,8 @@ def compose(
     names = [CHIME]
     for _ in range(repeat):
         names += [PAUSE, *speech]
-    _require(ClipSet(clips_dir), names)
+    require(ClipSet(clips_dir), names)
     return names
-
-
-def _require(clips: ClipSet, names: Iterable[str]) -> None:
-    missing = clips.missing(n for n in names if n != PAUSE)
-    if missing:
-        languages = sorted({m.split("/")[0] for m in missing if "/" in m}) or ["LANGUAGE"]
-        make = "; ".join(
-            f"nowserving voice-clips --language {lang} --out {clips.root}" for lang in languages
-        )
-        files = ", ".join(f"{m}.wav" for m in missing)
-        raise VoiceError(
-            f"missing clips in {clips.root}: {files}. Make them with `{make}` "
-            "or record them (docs/announcements.md)"
-        )
-
-
-def join(clips: ClipSet, names: Sequence[str], volume: int = 100) -> array.array:
-    """The samples of `names` one after another: GAP_S between clips, PAUSE_S for a PAUSE."""
-    out = array.array("h")
-    after_clip = False
-    for name in names:
-        if name == PAUSE:
-            out += silence(PAUSE_S)
-            after_clip = False
-            continue
-        if after_clip:
-            out += silence(GAP_S)
-        out += clips.samples(name, gain(volume))
-        after_clip = True
-    return out
-
-
-def gain(volume: int) -> float:
-    """The amplitude factor of a volume in percent: cubic, like PulseAudio's and PipeWire's
-    sliders, so that 50 sounds about half as loud rather than hardly quieter than 100."""
-    return (volume / 100) ** 3
 
 
 def render(
@@ -123,15 +88,14 @@ def render(
 
 def needed_clips(languages: Sequence[str], rules: BranchRules) -> list[str]:
     """Every clip the branch's calls may need: the letters of its prefixes, not all 26."""
-    letters = {n for s in rules.services.values() for n in number_clips(s.prefix)}
-    counters = {c.id: c.names for c in rules.counters.values()}
+    letters = [n for s in rules.services.values() for n in number_clips(s.prefix)]
     names = [CHIME]
     for language in languages:
-        names += [
-            f"{language}/{name}"
-            for name in clip_texts(language, counters)
-            if not name.startswith("letter-") or name in letters
-        ]
+        v = voice(language)
+        spoken = [t for t in v.call + v.recall if t not in (NUMBER, COUNTER)]
+        spoken += [f"digit-{i}" for i in range(10)] + letters
+        spoken += [f"counter-{cid}" for cid in rules.counters]
+        names += [f"{language}/{name}" for name in dict.fromkeys(spoken)]
     return names
 
 
@@ -312,7 +276,7 @@ class Announcer:
         # start, not at the first call, and the first call is not slower than the rest.
         try:
             needed = needed_clips(self.languages, self.rules)
-            _require(self.clips, needed)
+            require(self.clips, needed)
             for name in needed:
                 self.clips.samples(name, gain(self.settings.volume))
             self._clips_problem = None
@@ -375,7 +339,7 @@ def write_preview(
     with tempfile.TemporaryDirectory() as tmp:
         folder = clips_dir or Path(tmp)
         if clips_dir is None:
-            counters = {c.id: c.names for c in rules.counters.values()}
+            counters = {f"counter-{c.id}": c.names for c in rules.counters.values()}
             for lang in dict.fromkeys(filter(None, (language, then))):
                 generate(lang, folder, counters)
         names = compose(folder, number, counter, language, recall, then, repeat)

@@ -26,9 +26,12 @@ from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, q
 from nowserving.client import UNREACHABLE
 from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
+from nowserving.config.hardware import GUIDE_BUTTONS, PRIORITY_BUTTON
 from nowserving.domain.model import WEEKDAYS
 from nowserving.errors import ProtocolError
 from nowserving.i18n import catalog, text, two_lines, wait_range
+from nowserving.kiosk import guide
+from nowserving.kiosk.guide import BACK, TAKE, Guide, Screen, Speaker
 from nowserving.kiosk.offline import ISSUE_DEADLINE_S, REPLAY_S, NoTicket, OfflinePath
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
@@ -62,7 +65,7 @@ STUCK_S = 20  # a ticket neither printed nor refused by then: back to the start 
 FAILED_S = 45  # ... and this long when it could not be printed
 IDLE_S = 30  # a question nobody answers: back to the start
 ARMED_S = 10  # the priority button holds for the next service button this long
-PRIORITY_BUTTON = "priority"  # the kiosk's GPIO button for a priority ticket
+GUIDE_IDLE_S = 60  # a guided customer who presses nothing for this long has gone
 LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 # Each text in one line and in two (the screen takes whichever it can show larger).
 SERVICE_ROLES = ("serviceId", "name", "name2", "shortName", "short2", "detail", "detail2",
@@ -112,6 +115,9 @@ class KioskController(QObject):
         self._armed: str | None = None  # a priority class armed by its GPIO button
         self._group: str | None = None  # the service group open on the start screen
         self._large = False  # large print: every text and button half as large again
+        self._guide: Guide | None = None  # the audio guide, while it is on
+        self._speaker: Speaker | None = None  # None: no `[audio]`, no guide
+        self._guide_buttons = False  # whether `next` and `select` are wired
         self._number = self._detail = self._late = self._next = ""
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
@@ -185,6 +191,7 @@ class KioskController(QObject):
     priorityChoices = Property(
         "QVariantList", lambda self: self._get_priority_choices(), notify=changed
     )
+    guideOn = Property(bool, lambda self: self._guide is not None, notify=changed)
 
     # ----- physical ticket buttons ---------------------------------------------------------
 
@@ -192,7 +199,13 @@ class KioskController(QObject):
         """Ticket buttons and their lamps (an `adapters.gpio.Panel` whose names are service
         ids); presses come from gpiozero's thread as `pressed(name)`."""
         self._panel = panel
+        self._guide_buttons = {"next", "select"} <= set(panel.buttons)
         self._refresh_lamps()
+
+    def attach_speaker(self, speaker: Speaker) -> None:
+        """The audio guide's voice (from the device file's `[audio]`); without one, holding
+        a language button or pressing a guide button does nothing."""
+        self._speaker = speaker
 
     def pressed(self, name: str) -> None:
         """A physical ticket button was pressed (on gpiozero's thread)."""
@@ -200,8 +213,11 @@ class KioskController(QObject):
 
     @Slot(str)
     def _physical(self, name: str) -> None:
-        """A ticket button, on the GUI thread: a service's, or the priority button, which
-        makes the next ticket (within ARMED_S) a priority one."""
+        """A ticket button, on the GUI thread: a service's, a guide button, or the
+        priority button, which makes the next ticket (within ARMED_S) a priority one."""
+        if name in GUIDE_BUTTONS:
+            self._guide_button(name)
+            return
         if name != PRIORITY_BUTTON:
             self._choose(name, ask=False)  # a button asks nothing: the screen may be absent
             return
@@ -236,12 +252,14 @@ class KioskController(QObject):
             self._language = language
             self._refresh_services()
             self.changed.emit()
+            self._guide_screen()
 
     @Slot(str)
     def choose(self, service: str) -> None:
         """The customer tapped `service`: ask about priority (if the branch offers it at the
-        kiosk) and a late wait, then issue."""
-        self._choose(service, ask=True)
+        kiosk) and a late wait, then issue. With the audio guide on, a first touch says it."""
+        if not self._heard(f"service:{service}"):
+            self._choose(service, ask=True)
 
     def _choose(self, service: str, ask: bool) -> None:
         if self._phase == Phase.CHOOSE and service in self.config.groups:
@@ -265,6 +283,10 @@ class KioskController(QObject):
     @Slot(str)
     def choosePriority(self, priority: str) -> None:
         """The customer says which priority class they are in ("": none, a regular one)."""
+        if not self._heard(f"priority:{priority}"):
+            self._choose_priority(priority)
+
+    def _choose_priority(self, priority: str) -> None:
         if self._phase != Phase.PRIORITY or self._chosen is None:
             return
         if priority and priority not in self._kiosk_priorities():
@@ -298,6 +320,10 @@ class KioskController(QObject):
     @Slot()
     def confirmLate(self) -> None:
         """The customer takes a ticket although the wait runs past closing."""
+        if not self._heard(TAKE):
+            self._confirm_late()
+
+    def _confirm_late(self) -> None:
         if self._phase == Phase.CONFIRM_LATE and self._late_service is not None:
             service, self._late_service = self._late_service, None
             self._phase = Phase.CHOOSE
@@ -309,15 +335,26 @@ class KioskController(QObject):
         self._refresh_services()
         self._timer.start(IDLE_S * 1000)  # nobody chooses: back to the start
         self.changed.emit()
+        self._guide_screen()
 
     @Slot()
     def back(self) -> None:
-        """From a group's services back to the start screen's."""
-        if self._group is not None and self._phase == Phase.CHOOSE:
+        """Back: from a group's services to the start screen's, from a question to the
+        start screen."""
+        if not self._heard(BACK):
+            self._back()
+
+    def _back(self) -> None:
+        if self._phase in (Phase.PRIORITY, Phase.CONFIRM_LATE):
+            self.reset()
+        elif self._group is not None and self._phase == Phase.CHOOSE:
             self._timer.stop()
             self._group = None
             self._refresh_services()
             self.changed.emit()
+            self._guide_screen()
+        else:
+            self._guide_screen()  # nowhere to go back to: where am I?
 
     @Slot(bool)
     def setLargePrint(self, on: bool) -> None:
@@ -329,7 +366,8 @@ class KioskController(QObject):
     @Slot()
     def _customer_gone(self) -> None:
         """Nobody acted for a while, or the ticket was taken: the start screen as the next
-        customer should find it (the branch's first language, ordinary print)."""
+        customer should find it (the branch's first language, ordinary print, no guide)."""
+        self._guide = None
         self.reset()
         self._large = False
         self.setLanguage(self.config.rules.languages[0])
@@ -426,7 +464,8 @@ class KioskController(QObject):
             self._timer.start(FAILED_S * 1000)
         else:
             self._set_phase(Phase.DONE)
-            self._timer.start(DONE_S * 1000)
+            # A guided customer has the number said, and may want it again.
+            self._timer.start((GUIDE_IDLE_S if self._guide else DONE_S) * 1000)
 
     def _content(self, ticket: TicketView) -> TicketContent:
         url = None
@@ -563,6 +602,112 @@ class KioskController(QObject):
         self._phase = phase
         self._refresh_lamps()
         self.changed.emit()
+        self._guide_screen()
+
+    # ----- the audio guide ----------------------------------------------------------------
+
+    @Slot(str)
+    def startGuide(self, language: str = "") -> None:
+        """Turn the audio guide on (a language button held: in its language)."""
+        if self._speaker is None:
+            return
+        self._guide = Guide()
+        if language in self.config.rules.languages and language != self._language:
+            self._language = language
+            self._refresh_services()
+        self._keep_guided()
+        self.changed.emit()
+        self._guide_screen("guide_on_buttons" if self._guide_buttons else "guide_on_touch")
+
+    def _guide_button(self, name: str) -> None:
+        """A guide button: any of them turns the guide on; then `guide` changes language,
+        `next` says the next choice, `select` takes it (or says the screen again), `back`
+        goes back."""
+        if self._speaker is None:
+            return
+        if self._guide is None:
+            self.startGuide()
+            return
+        if name == "guide":
+            languages = self.config.rules.languages
+            self.startGuide(languages[(languages.index(self._language) + 1) % len(languages)])
+        elif name == "next":
+            self._say(self._guide.next())
+        elif name == "back":
+            self._back()
+        else:
+            action = self._guide.select()
+            self._do(action) if action else self._guide_screen()
+        self._keep_guided()
+
+    def _do(self, action: str) -> None:
+        """Do a choice of the guide's screen (see guide.Choice.action)."""
+        kind, _, arg = action.partition(":")
+        if kind == "service":
+            self._choose(arg, ask=True)
+        elif kind == "priority":
+            self._choose_priority(arg)
+        elif action == TAKE:
+            self._confirm_late()
+        elif action == BACK:
+            self._back()
+
+    def _heard(self, action: str) -> bool:
+        """A touch on `action` while the guide is on: True if it was only said (the first
+        touch); False: do it (a second touch, or no guide)."""
+        if self._guide is None or not self._guide.has(action):
+            return False
+        self._keep_guided()
+        clips = self._guide.touch(action)
+        if clips:
+            self._say(clips)
+            return True
+        return False
+
+    def _keep_guided(self) -> None:
+        """A guided customer pressed something: a question or the start screen waits
+        GUIDE_IDLE_S more before the kiosk takes them to have gone."""
+        if self._guide is not None and self._phase in (
+            Phase.CHOOSE, Phase.PRIORITY, Phase.CONFIRM_LATE
+        ):  # fmt: skip
+            self._timer.start(GUIDE_IDLE_S * 1000)
+
+    def _guide_screen(self, *before: str) -> None:
+        """With the guide on: say the screen that is up (after `before`)."""
+        if self._guide is None:
+            return
+        clips = self._guide.show(self._screen())
+        self._say([*before, guide.PAUSE, *clips] if before else clips)
+        self._keep_guided()  # a question waits longer for someone who listens first
+
+    def _screen(self) -> Screen:
+        """The audio guide's view of the screen that is up."""
+        phase = self._phase
+        if phase == Phase.CHOOSE:
+            if self._closed_text():
+                return guide.plain_screen("guide_closed")
+            return guide.start_screen(self._model.rows, in_group=self._group is not None)
+        if phase == Phase.PRIORITY:
+            return guide.priority_screen(self._kiosk_priorities())
+        if phase == Phase.CONFIRM_LATE:
+            return guide.late_screen()
+        if phase in (Phase.DONE, Phase.FAILED):
+            again = "guide_again_buttons" if self._guide_buttons else "guide_again_touch"
+            printed = None if self.printer is None else phase == Phase.DONE
+            return guide.number_screen(self._number, printed, again)
+        if phase == Phase.PRINTING:
+            return guide.plain_screen("guide_printing")
+        return guide.plain_screen("guide_unavailable")
+
+    def _say(self, clips: list[str]) -> None:
+        if self._speaker is not None:
+            self._speaker.say(self._language, clips)
+
+    @Slot()
+    def guideAgain(self) -> None:
+        """A touch on the number screen while the guide is on: say it again."""
+        if self._guide is not None and self._phase in (Phase.DONE, Phase.FAILED):
+            self._guide_screen()
 
 
 def _two_ways(**row) -> dict:

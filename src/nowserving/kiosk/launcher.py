@@ -1,5 +1,5 @@
 """`build`: a kiosk from its branch and device files — its client, printer, offline spool,
-ticket buttons and screen, wired together and connecting."""
+ticket buttons, audio guide and screen, wired together and connecting."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from pathlib import Path
 from PySide6.QtCore import QSize
 from PySide6.QtQuick import QQuickView
 
+from nowserving.adapters.audio import SystemPlayer
 from nowserving.adapters.gpio import Panel, factory_for, pins_status
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import Part
+from nowserving.adapters.voice import ClipSet, default_clips_dir
 from nowserving.client import BranchClient, broker_for
 from nowserving.client.qt import QtBranchBridge, gui_application, quick_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
 from nowserving.kiosk.app import KioskController, TicketImages
+from nowserving.kiosk.guide import Speaker
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
 from nowserving.launch import App, Hardware
@@ -28,7 +31,7 @@ QML = Path(__file__).parent / "qml"
 class KioskApp(App):
     """A running kiosk: `controller` (what the screen shows), `view` (None: headless),
     `prints` (None: no printer), `pins` (None: no `[gpio]`), `spool` (None: no offline
-    issuing)."""
+    issuing), `speaker` (None: no `[audio]`, no audio guide)."""
 
     bridge: QtBranchBridge
     controller: KioskController | None = None
@@ -36,12 +39,14 @@ class KioskApp(App):
     prints: PrintQueue | None = None
     pins: Panel | None = None
     spool: Spool | None = None
+    speaker: Speaker | None = None
 
     def status(self) -> dict:
         """The kiosk's fields of its retained status (docs/kiosk.md, "Status")."""
         printer = self.prints.status if self.prints else {"printer": "none"}
         alerts = self.controller.alerts if self.controller else {}
-        return {**printer, "gpio": pins_status(self.pins), **alerts}
+        audio = {"audio": self.speaker.status} if self.speaker else {}
+        return {**printer, "gpio": pins_status(self.pins), **audio, **alerts}
 
 
 def build_view(controller: KioskController, size: QSize) -> QQuickView:
@@ -86,6 +91,16 @@ def build(
         controller = KioskController(config, app.bridge, app.prints, config.ticket_url, clock,
                                      app.spool)  # fmt: skip
         app.controller = app.owns(controller)
+        audio = device.audio
+        if audio is not None and audio.enabled:
+
+            def audio_changed(_status: str) -> None:  # the speaker's thread
+                app.client.publish_status()
+
+            player = hardware.player or SystemPlayer(audio.device)
+            clips = ClipSet(audio.clips or default_clips_dir())
+            app.speaker = app.owns(Speaker(clips, player, audio.volume, audio_changed))
+            controller.attach_speaker(app.speaker)
         if device.gpio is not None:
             factory = factory_for(device.gpio, hardware.pin_factory)
             app.pins = app.owns(Panel(device.gpio, controller.pressed, factory))

@@ -111,6 +111,7 @@ Rectangle {
             delegate: Rectangle {
                 required property var modelData
                 readonly property bool current: modelData.code === root.kiosk.language
+                objectName: "language-" + modelData.code
                 implicitWidth: Math.max(label.implicitWidth + root.unit * 2, root.unit * 3.8)
                 implicitHeight: root.unit * 3.8  // a 9 mm touch target on a 7" screen
                 radius: root.unit * 0.5
@@ -128,6 +129,8 @@ Rectangle {
                 MouseArea {
                     anchors.fill: parent
                     onClicked: root.kiosk.setLanguage(parent.modelData.code)
+                    // Held: the audio guide, in this language (docs/kiosk.md).
+                    onPressAndHold: root.kiosk.startGuide(parent.modelData.code)
                 }
             }
         }
@@ -389,12 +392,19 @@ Rectangle {
                                 if (choice.action === "take") root.kiosk.confirmLate()
                                 else if (choice.action === "priority")
                                     root.kiosk.choosePriority(choice.value)
-                                else root.kiosk.reset()
+                                else root.kiosk.back()
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    MouseArea {  // the audio guide: a touch anywhere on the number's screen says it again
+        anchors.fill: parent
+        enabled: root.kiosk.guideOn
+                 && (root.kiosk.phase === "done" || root.kiosk.phase === "failed")
+        onClicked: root.kiosk.guideAgain()
     }
 }

@@ -1,12 +1,14 @@
-"""The clip set a lobby display speaks calls from: one short WAV per word or phrase.
+"""The clip set the branch speaks from: one short WAV per word or phrase. The lobby display
+speaks calls from it, the kiosk's audio guide its screens (kiosk/guide.py).
 
-Speech is built offline by joining clips, so a call needs no network and no speech engine
-at the branch: `generate` makes a language's clips once with espeak-ng, and an installer
-may replace any of them by a recording of the same name. A clip set is a folder:
+Speech is built offline by joining clips, so nothing spoken needs a network or a speech
+engine at the branch: `generate` makes a language's clips once with espeak-ng, and an
+installer may replace any of them by a recording of the same name. A clip set is a folder:
 
     DIR/chime.wav                 the two-tone chime before every call (any language)
-    DIR/<language>/<name>.wav     please, go_to, ..., digit-0..digit-9, letter-a..letter-z,
-                                  counter-<counter id>
+    DIR/<language>/<name>.wav     please, go_to, ..., guide_on, ..., digit-0..digit-9,
+                                  letter-a..letter-z, counter-<counter id>,
+                                  service-<id>, group-<id>, priority-<id>
     DIR/<language>/texts.tsv      what each clip says (the script for recording them)
 
 What a language says, and in which order, is its catalog's `[voice]` section
@@ -26,12 +28,16 @@ import subprocess
 import sys
 import tempfile
 import wave
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nowserving.errors import NowservingError
 from nowserving.i18n import catalog
+
+if TYPE_CHECKING:
+    from nowserving.config import BranchConfig
 
 RATE = 22050  # Hz; espeak-ng's own rate, and plenty for speech
 FULL_SCALE = 32767
@@ -41,6 +47,10 @@ SILENCE = 330  # |sample| below this (-40 dBFS) is silence when trimming
 MARGIN_S = 0.01  # kept before and after the sound when trimming
 CHIME = "chime"
 NUMBER, COUNTER = "number", "counter"  # the tokens of `call`/`recall` that are no phrase
+GUIDE = "guide_"  # the phrases of the kiosk's audio guide start with this
+PAUSE = "pause"  # in a list of clips: a pause, not a clip
+GAP_S = 0.06  # silence between two clips: words apart, yet one sentence
+PAUSE_S = 0.5  # for a PAUSE: after the chime, between languages, between sentences
 # The [voice] keys that are settings rather than phrases.
 _SETTINGS = ("espeak_voice", "call", "recall", "digits", "letters")
 
@@ -116,15 +126,29 @@ def call_clips(language: str, number: str, counter: str, recall: bool = False) -
     return names
 
 
-def clip_texts(language: str, counters: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """Every clip of a language and what it says; `counters`: id -> name per language."""
+def named_clips(config: BranchConfig) -> dict[str, dict[str, str]]:
+    """The clips that say a name from the branch's config, each with its names per
+    language: counter-<id> (calls), service-<id>, group-<id> and priority-<id> (the kiosk's
+    audio guide; the priority classes offered at the kiosk)."""
+    rules = config.rules
+    named = {f"counter-{c.id}": dict(c.names) for c in rules.counters.values()}
+    named.update({f"service-{s.id}": dict(s.names) for s in rules.services.values()})
+    named.update({f"group-{gid}": dict(g.names) for gid, g in config.groups.items()})
+    named.update({f"priority-{p.id}": dict(p.names) for p in rules.priorities.values() if p.kiosk})
+    return named
+
+
+def clip_texts(language: str, named: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Every clip of a language and what it says: the phrases calls and the audio guide
+    use, digits, letters and `named` (clip name -> its names per language, `named_clips`)."""
     v = voice(language)
     used = {t for t in v.call + v.recall if t not in (NUMBER, COUNTER)}
-    texts = {name: v.phrases[name] for name in v.phrases if name in used}
+    guide = {n for n, said in v.phrases.items() if n.startswith(GUIDE) and said}
+    texts = {n: v.phrases[n] for n in v.phrases if n in used or n in guide}
     texts.update({f"digit-{i}": word for i, word in enumerate(v.digits)})
     texts.update({f"letter-{chr(97 + i)}": word for i, word in enumerate(v.letters)})
-    for cid, names in counters.items():
-        texts[f"counter-{cid}"] = names.get(language) or next(iter(names.values()), cid)
+    for name, names in named.items():
+        texts[name] = names.get(language) or next(iter(names.values()), name.split("-", 1)[-1])
     return texts
 
 
@@ -137,7 +161,7 @@ def default_clips_dir() -> Path:
 
 
 def generate(
-    language: str, out_dir: str | Path, counters: Mapping[str, Mapping[str, str]]
+    language: str, out_dir: str | Path, named: Mapping[str, Mapping[str, str]]
 ) -> list[Path]:
     """Make `language`'s clips (and the chime) in `out_dir` with espeak-ng; the files written.
 
@@ -153,7 +177,7 @@ def generate(
     v = voice(language)
     folder = Path(out_dir) / language
     folder.mkdir(parents=True, exist_ok=True)
-    texts = clip_texts(language, counters)
+    texts = clip_texts(language, named)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
@@ -338,3 +362,40 @@ class ClipSet:
             else:
                 self._loaded[name, gain] = scale(self.samples(name), gain)
         return self._loaded[name, gain]
+
+
+def require(clips: ClipSet, names: Iterable[str]) -> None:
+    """VoiceError naming every clip file among `names` that is missing, and how to make it."""
+    missing = clips.missing(n for n in names if n != PAUSE)
+    if missing:
+        languages = sorted({m.split("/")[0] for m in missing if "/" in m}) or ["LANGUAGE"]
+        make = "; ".join(
+            f"nowserving voice-clips --language {lang} --out {clips.root}" for lang in languages
+        )
+        files = ", ".join(f"{m}.wav" for m in missing)
+        raise VoiceError(
+            f"missing clips in {clips.root}: {files}. Make them with `{make}` "
+            "or record them (docs/announcements.md)"
+        )
+
+
+def join(clips: ClipSet, names: Sequence[str], volume: int = 100) -> array.array:
+    """The samples of `names` one after another: GAP_S between clips, PAUSE_S for a PAUSE."""
+    out = array.array("h")
+    after_clip = False
+    for name in names:
+        if name == PAUSE:
+            out += silence(PAUSE_S)
+            after_clip = False
+            continue
+        if after_clip:
+            out += silence(GAP_S)
+        out += clips.samples(name, gain(volume))
+        after_clip = True
+    return out
+
+
+def gain(volume: int) -> float:
+    """The amplitude factor of a volume in percent: cubic, like PulseAudio's and PipeWire's
+    sliders, so that 50 sounds about half as loud rather than hardly quieter than 100."""
+    return (volume / 100) ** 3
