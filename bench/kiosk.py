@@ -99,6 +99,8 @@ def taps(config_path: Path, port: int, n: int) -> tuple[list[float], list[int]]:
         printed.clear()
         start = time.perf_counter()
         controller.choose("cash")
+        if controller.phase == "priority":  # the branch offers priority: a regular ticket
+            controller.choosePriority("")
         wait(printed.is_set)
         latencies.append((done_at[-1] - start) * 1000)
         sizes.append(len(printer.escpos.output))
