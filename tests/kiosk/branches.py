@@ -42,15 +42,22 @@ SHORT = {
 }
 
 
-def branch(count: int, folder: Path, group: bool = True) -> BranchConfig:
+def branch(count: int, folder: Path, group: bool = True, closes: str | None = None) -> BranchConfig:
     """A branch of `count` services (the first `count` above), 4 counters sharing them,
     services 2-4 in a group 个人账户 / Personal accounts (when `group` and count >= 5), the
-    last one stopping at 10:00 (closed in the afternoon)."""
+    last one stopping at 10:00 (closed in the afternoon); open all day, or from 08:00 until
+    `closes` ("HH:MM") every day."""
     lines = [
         "[branch]",
         'id = "big"',
         'names = { zh = "上海分行营业部", en = "Shanghai Branch Business Department" }',
         'timezone = "Asia/Shanghai"',
+    ]
+    if closes is not None:
+        day = f'"08:00-{closes}"'
+        lines.append("hours = { " + ", ".join(f"{d} = {day}" for d in
+                     ("mon", "tue", "wed", "thu", "fri", "sat", "sun")) + " }")  # fmt: skip
+    lines += [
         "",
         "[[priorities]]",
         'id = "normal"',

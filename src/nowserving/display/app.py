@@ -26,6 +26,7 @@ from nowserving.protocol.vocabulary import PAUSE_REASONS
 HOLD_S = 10.0  # a call alone stays in the spotlight this long
 TURN_S = 4.0  # with more calls waiting for their turn, each still gets this long
 MAX_WAITING_TURNS = 8  # beyond this (a burst, a reconnect), the oldest skip the spotlight
+PAGE_S = 10.0  # lines that do not fit on the screen at once: each page shows this long
 IMAGES = (".png", ".jpg", ".jpeg", ".svg", ".webp")
 
 
@@ -35,6 +36,7 @@ class DisplayController(QObject):
     changed = Signal()  # connection, audio, language: the screen's frame
     spotlightChanged = Signal()  # a call entered or left the spotlight
     noticesChanged = Signal()
+    pageChanged = Signal()  # the page of lines shown, or how many there are
     _audio_arrived = Signal(str)  # from the announcer's thread
 
     def __init__(
@@ -78,7 +80,12 @@ class DisplayController(QObject):
         self._notices: list[dict] = []
         self._spot: dict = {}
         self.history = RowsModel(("number", "counter", "recall"), self)
-        self.services = RowsModel(("names", "count", "waiting", "wait", "closed"), self)
+        self.services = RowsModel(
+            ("serviceId", "names", "shortNames", "count", "waiting", "wait", "late", "closed"), self
+        )
+        self._line_page, self._line_pages = 0, 1
+        self._pages = QTimer(self, interval=int(PAGE_S * 1000))
+        self._pages.timeout.connect(self._next_page)
         self._turn = QTimer(self)
         self._turn.setSingleShot(True)
         self._turn.timeout.connect(self._next_turn)
@@ -100,7 +107,7 @@ class DisplayController(QObject):
 
     def close(self) -> None:
         """Stop the timers and the announcer, and stop listening (idempotent)."""
-        for timer in (self._turn, self._alternate, self._slides):
+        for timer in (self._turn, self._alternate, self._slides, self._pages):
             timer.stop()
         self.branch_clock.stop()
 
@@ -212,9 +219,12 @@ class DisplayController(QObject):
                     wait[lang] = s["wait_now"]
                 else:
                     wait[lang] = s["wait"].format(range=wait_range(lang, row.low_min, row.high_min))
+            closed = not row.accepting or row.serving == 0
             rows.append(
-                {"names": row.names, "count": row.waiting, "waiting": waiting, "wait": wait,
-                 "closed": not row.accepting or row.serving == 0}
+                {"serviceId": row.id, "names": row.names,
+                 "shortNames": self.config.short_names.get(row.id, {}), "count": row.waiting,
+                 "waiting": waiting, "wait": wait, "late": row.late and not closed,
+                 "closed": closed}
             )  # fmt: skip
         return rows
 
@@ -236,6 +246,29 @@ class DisplayController(QObject):
                 )
             items.append(item)
         return items
+
+    # ----- pages of lines ---------------------------------------------------------------
+
+    @Slot(int)
+    def setLinePages(self, pages: int) -> None:
+        """How many pages the screen needs to show every line (from its layout): with more
+        than one, they take turns, PAGE_S each."""
+        pages = max(1, pages)
+        if pages == self._line_pages:
+            return
+        self._line_pages = pages
+        if pages > 1 and not self._pages.isActive():
+            self._pages.start()
+        elif pages == 1:
+            self._pages.stop()
+        if self._line_page >= pages:
+            self._line_page = 0
+        self.pageChanged.emit()
+
+    @Slot()
+    def _next_page(self) -> None:
+        self._line_page = (self._line_page + 1) % self._line_pages
+        self.pageChanged.emit()
 
     @Slot()
     def _switch_language(self) -> None:
@@ -302,3 +335,5 @@ class DisplayController(QObject):
     media = Property(str, _media_url, notify=changed)
     clock = Property(QObject, lambda self: self.branch_clock, constant=True)  # branch time
     audio = Property(str, lambda self: self._audio, notify=changed)
+    linePage = Property(int, lambda self: self._line_page, notify=pageChanged)
+    linePages = Property(int, lambda self: self._line_pages, notify=pageChanged)

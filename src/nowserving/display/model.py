@@ -49,6 +49,7 @@ class ServiceRow:
     high_min: int | None
     accepting: bool
     serving: int  # open counters that serve it
+    late: bool = False  # a newcomer's wait (its upper end) runs past today's closing time
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Lobby:
         if self.state is None:
             return []
         open_ids = {c.id for c in self.state.counters if c.state == "open"}
+        closes = self.rules.closes_at(self.state.at)  # by the server's clock
         rows = []
         for sid in self.services:
             view = self.state.service(sid)
@@ -127,8 +129,12 @@ class Lobby:
                 1 for cid, spec in self.rules.counters.items()
                 if cid in open_ids and sid in spec.services
             )  # fmt: skip
+            ends = self.state.at + estimate.high if estimate is not None else None
+            late = ends is not None and closes is not None and ends > closes
             rows.append(
-                ServiceRow(sid, dict(view.names), view.waiting, low, high, view.accepting, serving)
+                ServiceRow(
+                    sid, dict(view.names), view.waiting, low, high, view.accepting, serving, late
+                )
             )
         return rows
 

@@ -18,9 +18,9 @@ Rectangle {
         Text {
             text: tile.number
             color: colors.text
-            font.pixelSize: tile.unit * 2.4
+            font.pixelSize: tile.unit * (tile.compact ? 2.0 : 2.4)
             font.bold: true
-            Layout.preferredWidth: tile.unit * 6
+            Layout.preferredWidth: tile.unit * (tile.compact ? 5 : 6)
         }
         Text {
             text: "→"
@@ -38,7 +38,8 @@ Rectangle {
                     text: tile.counter[modelData]
                     color: tile.colors.text
                     font.pixelSize: tile.unit * (index === 0 ? (tile.compact ? 1.1 : 1.3) : 1.0)
-                    elide: Text.ElideRight
+                    fontSizeMode: Text.HorizontalFit  // smaller, never cut short
+                    minimumPixelSize: tile.unit * 0.6
                     Layout.fillWidth: true
                 }
             }

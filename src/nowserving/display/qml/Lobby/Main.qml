@@ -25,7 +25,7 @@ Rectangle {
         return [...new Set(root.langs.map(l => texts[l]))].join("   ")
     }
 
-    // ----- header: logo, branch, offline mark, clock -------------------------------
+    // ----- header: logo, branch, clock; under it, when offline, a banner ---------------
     RowLayout {
         id: header
         anchors { top: parent.top; left: parent.left; right: parent.right; margins: root.unit }
@@ -39,35 +39,45 @@ Rectangle {
             Layout.preferredWidth: header.height * 3
             sourceSize.height: header.height
         }
-        Text {
+        Text {  // the branch's names: smaller type rather than cut short
             text: root.inEach(root.lobby.branchNames)
             color: root.colors.text
             font.pixelSize: root.unit * 1.6
+            fontSizeMode: Text.HorizontalFit
+            minimumPixelSize: root.unit * 0.8
             font.bold: true
-            elide: Text.ElideRight
+            verticalAlignment: Text.AlignVCenter
             Layout.fillWidth: true
-        }
-        Rectangle {
-            objectName: "offlineMark"
-            visible: !root.lobby.online
-            color: "#b3261e"
-            radius: height / 2
-            implicitHeight: root.unit * 2
-            implicitWidth: offlineText.implicitWidth + root.unit * 1.6
-            Text {
-                id: offlineText
-                anchors.centerIn: parent
-                text: root.t("offline")
-                color: "#ffffff"
-                font.pixelSize: root.unit * 0.9
-            }
+            Layout.fillHeight: true
         }
         Text {
             id: clock
+            objectName: "clock"
             color: root.colors.text
             font.pixelSize: root.unit * 2
             font.bold: true
             text: root.lobby.clock.text  // the branch's time, not the device's
+        }
+    }
+    Rectangle {
+        id: offline
+        objectName: "offlineMark"
+        visible: !root.lobby.online
+        anchors { top: header.bottom; left: parent.left; right: parent.right; margins: root.unit }
+        anchors.topMargin: root.unit * 0.5
+        height: visible ? root.unit * 2 : 0
+        radius: root.unit * 0.4
+        color: "#b3261e"
+        Text {
+            anchors.fill: parent
+            anchors.margins: root.unit * 0.3
+            text: root.t("offline")
+            color: "#ffffff"
+            font.pixelSize: root.unit * 1.0
+            fontSizeMode: Text.HorizontalFit
+            minimumPixelSize: root.unit * 0.6
+            horizontalAlignment: Text.AlignHCenter
+            verticalAlignment: Text.AlignVCenter
         }
     }
 
@@ -75,8 +85,8 @@ Rectangle {
     GridLayout {
         id: body
         anchors {
-            top: header.bottom; bottom: ticker.top; left: parent.left; right: parent.right
-            margins: root.unit
+            top: offline.visible ? offline.bottom : header.bottom; bottom: ticker.top
+            left: parent.left; right: parent.right; margins: root.unit
         }
         columns: root.portrait ? 1 : 2
         rowSpacing: root.unit
@@ -85,8 +95,8 @@ Rectangle {
         ColumnLayout {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            Layout.preferredWidth: root.portrait ? body.width : body.width * 0.6
-            Layout.preferredHeight: root.portrait ? body.height * 0.62 : body.height
+            Layout.preferredWidth: root.portrait ? body.width : body.width * 0.5
+            Layout.preferredHeight: root.portrait ? body.height * 0.45 : body.height
             spacing: root.unit
 
             // The call in the spotlight: number and counter, as large as the screen allows.
@@ -96,7 +106,7 @@ Rectangle {
                 readonly property var call: root.lobby.spotlight
                 readonly property bool flashing: root.lobby.highlighted
                 Layout.fillWidth: true
-                Layout.preferredHeight: root.portrait ? body.height * 0.3 : body.height * 0.55
+                Layout.preferredHeight: root.portrait ? body.height * 0.25 : body.height * 0.55
                 radius: root.unit * 0.6
                 color: root.colors.spot
                 border.color: root.colors.flash
@@ -162,7 +172,8 @@ Rectangle {
                                 font.pixelSize: Math.min(spot.height, spot.width * 0.5)
                                     * (index === 0 ? 0.2 : 0.13)
                                 font.bold: index === 0
-                                elide: Text.ElideRight
+                                fontSizeMode: Text.HorizontalFit  // smaller, never cut short
+                                minimumPixelSize: root.unit
                                 horizontalAlignment: root.portrait ? Text.AlignHCenter : Text.AlignLeft
                                 Layout.fillWidth: true
                             }
@@ -190,6 +201,7 @@ Rectangle {
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 readonly property real tileHeight: root.unit * 3.2
+                Layout.minimumHeight: tileHeight  // portrait too keeps the recent calls
                 readonly property real gap: root.unit * 0.5
                 readonly property int fits: 2 * Math.max(0, Math.floor((height + gap) / (tileHeight + gap)))
                 Grid {
@@ -212,73 +224,83 @@ Rectangle {
             }
         }
 
+        // Every service's line, as many as fit on a page; the pages take turns
+        // (the controller's `linePage`), so no line is ever left out.
         ColumnLayout {
+            id: linesColumn
             Layout.fillWidth: true
             Layout.fillHeight: true
-            Layout.preferredWidth: root.portrait ? body.width : body.width * 0.4
+            Layout.preferredWidth: root.portrait ? body.width : body.width * 0.5
+            Layout.preferredHeight: root.portrait ? body.height * 0.55 : body.height
             spacing: root.unit * 0.4
-            Text {
-                text: root.t("waiting_title")
-                color: root.colors.dim
-                font.pixelSize: root.unit * 1.1
-            }
-            Repeater {
-                model: root.lobby.servicesModel
-                Rectangle {
-                    id: row
-                    required property var names
-                    required property int count
-                    required property var wait
-                    required property bool closed
-                    objectName: "serviceRow"
+            RowLayout {
+                Layout.fillWidth: true
+                Text {
+                    text: root.t("waiting_title")
+                    color: root.colors.dim
+                    font.pixelSize: root.unit * 1.1
                     Layout.fillWidth: true
-                    Layout.preferredHeight: rowColumn.implicitHeight + root.unit * 0.6
-                    radius: root.unit * 0.4
-                    color: root.colors.panel
-                    ColumnLayout {
-                        id: rowColumn
-                        anchors { left: parent.left; right: count.left; top: parent.top; margins: root.unit * 0.3; leftMargin: root.unit * 0.6 }
-                        spacing: 0
-                        Repeater {  // the service's name, each shown language on its line
-                            model: root.langs
-                            Text {
-                                required property var modelData
-                                required property int index
-                                text: row.names[modelData]
-                                color: root.colors.text
-                                font.pixelSize: root.unit * (index === 0 ? 1.15 : 0.9)
-                                font.bold: index === 0
-                                elide: Text.ElideRight
-                                Layout.fillWidth: true
-                            }
-                        }
-                        Text {  // the wait a newcomer can expect, in each shown language
-                            text: root.inEach(row.wait)
-                            color: row.closed ? root.colors.accent : root.colors.dim
-                            font.pixelSize: root.unit * 0.85
-                            wrapMode: Text.WordWrap
-                            Layout.fillWidth: true
-                        }
+                }
+                Text {
+                    objectName: "linePage"
+                    visible: linesArea.pages > 1
+                    text: (linesArea.page + 1) + " / " + linesArea.pages
+                    color: root.colors.text
+                    font.pixelSize: root.unit * 1.1
+                    font.bold: true
+                }
+            }
+            Item {
+                id: linesArea
+                objectName: "lines"
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                clip: true
+                // Type: 3 % of the screen's shorter side at least (a landscape TV's height:
+                // read from 5 m), larger when few lines leave room.
+                readonly property real base: Math.max(Math.min(root.width, root.height) * 0.03,
+                                                      root.unit * 1.1)
+                readonly property int count: root.lobby.servicesModel.count
+                readonly property real grow: count > 0
+                    ? Math.min(1.5, Math.max(1, height / (count * base * (root.langs.length * 1.3 + 0.9))))
+                    : 1
+                readonly property real size: base * grow
+                property var starts: [0]  // the y where each page begins
+                readonly property int pages: starts.length
+                readonly property int page: Math.min(root.lobby.linePage, pages - 1)
+                function paginate() {
+                    const starts = [0]
+                    for (let i = 0; i < rows.count; i++) {
+                        const row = rows.itemAt(i)
+                        const top = starts[starts.length - 1]
+                        if (row && row.y > top && row.y + row.height - top > height + 0.5)
+                            starts.push(row.y)
                     }
-                    Column {
-                        id: count
-                        anchors { right: parent.right; verticalCenter: parent.verticalCenter; rightMargin: root.unit * 0.6 }
-                        Text {
-                            anchors.horizontalCenter: parent.horizontalCenter
-                            text: row.count
-                            color: root.colors.accent
-                            font.pixelSize: root.unit * 1.9
-                            font.bold: true
-                        }
-                        Repeater {
-                            model: root.langs
-                            Text {
-                                required property var modelData
-                                anchors.horizontalCenter: parent.horizontalCenter
-                                text: root.s[modelData].waiting_label
-                                color: root.colors.dim
-                                font.pixelSize: root.unit * 0.7
-                            }
+                    if (JSON.stringify(starts) !== JSON.stringify(linesArea.starts))
+                        linesArea.starts = starts
+                    root.lobby.setLinePages(starts.length)
+                }
+                onHeightChanged: Qt.callLater(paginate)
+                Column {
+                    id: lineColumn
+                    width: parent.width
+                    y: -linesArea.starts[linesArea.page]
+                    spacing: root.unit * 0.4
+                    onHeightChanged: Qt.callLater(linesArea.paginate)
+                    Repeater {
+                        id: rows
+                        model: root.lobby.servicesModel
+                        onCountChanged: Qt.callLater(linesArea.paginate)
+                        ServiceLine {
+                            width: lineColumn.width
+                            // Only lines wholly on this page are drawn.
+                            readonly property real pageTop: y - linesArea.starts[linesArea.page]
+                            opacity: pageTop >= -0.5 && pageTop + height <= linesArea.height + 0.5 ? 1 : 0
+                            languages: root.langs
+                            strings: root.s
+                            unit: root.unit
+                            size: linesArea.size
+                            colors: root.colors
                         }
                     }
                 }
@@ -291,9 +313,8 @@ Rectangle {
                 fillMode: Image.PreserveAspectFit
                 asynchronous: true
                 Layout.fillWidth: true
-                Layout.fillHeight: true
+                Layout.preferredHeight: linesColumn.height * 0.35
             }
-            Item { Layout.fillHeight: true; visible: root.lobby.media === "" || root.lobby.highlighted }
         }
     }
 
