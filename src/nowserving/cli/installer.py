@@ -215,9 +215,40 @@ def _run_voice_clips(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_staff_pin(commands) -> None:
+    parser = commands.add(
+        "staff-pin", "hash a staff member's PIN for the server's staff-pins file", _run_staff_pin
+    )
+    parser.add_argument("staff", help="the staff number, as in the branch's [[staff]]")
+
+
+def _run_staff_pin(args: argparse.Namespace) -> int:
+    """Read the PIN (hidden at a terminal, else one line of stdin) and print the line for
+    the pins file. The PIN is never printed, logged or taken as an argument (which `ps`
+    and the shell's history would show)."""
+    import getpass
+
+    from nowserving.config.pins import PIN_RE, hash_pin
+
+    if sys.stdin.isatty():
+        pin = getpass.getpass(f"PIN for {args.staff} (4-8 digits): ")
+        again = getpass.getpass("the same PIN again: ")
+        if again != pin:
+            print("nowserving: the two PINs differ; nothing written", file=sys.stderr)
+            return 1
+    else:
+        pin = sys.stdin.readline().strip()
+    if not PIN_RE.match(pin):
+        print("nowserving: a PIN is 4 to 8 digits; nothing written", file=sys.stderr)
+        return 1
+    print(f'{args.staff} = "{hash_pin(pin)}"')
+    return 0
+
+
 COMMANDS = (
     _add_provision,
     _add_broker_acl,
+    _add_staff_pin,
     _add_self_test,
     _add_branch_status,
     _add_print_test,

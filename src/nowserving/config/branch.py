@@ -7,14 +7,14 @@ a hint ("did you mean 'cash'?"), and reported together in one ConfigError (see `
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nowserving import i18n
 from nowserving.config.schema import Problems, Table, hint, read_toml, span
-from nowserving.domain import BranchRules, CounterSpec, Priority, Service
+from nowserving.domain import BranchRules, CounterSpec, Priority, Service, StaffMember
 from nowserving.domain.model import WEEKDAYS
 from nowserving.domain.policy import IN_ORDER, LONGEST_WAIT, PROFILES
 from nowserving.protocol import Role
@@ -24,8 +24,12 @@ DEFAULT_LANGUAGES = ("zh", "en")
 EXAMPLES = Path(__file__).parent.parent / "examples"
 EXAMPLE = EXAMPLES / "bank-branch.toml"
 
-_TOP_KEYS = ("branch", "queue", "priorities", "services", "groups", "counters", "devices")
-_BRANCH_KEYS = ("id", "names", "timezone", "languages", "day_starts_at", "hours", "ticket_url")
+_TOP_KEYS = (
+    "branch", "queue", "priorities", "services", "groups", "counters", "staff", "devices",
+)  # fmt: skip
+_BRANCH_KEYS = (
+    "id", "names", "timezone", "languages", "day_starts_at", "hours", "ticket_url", "staff_pins",
+)  # fmt: skip
 # Where a ticket's QR code leads: the branch's status page for one ticket. {token} is a
 # random word printed on the ticket (never guessable from the number); {branch} the id.
 _QUEUE_KEYS = (
@@ -45,6 +49,7 @@ _COUNTER_KEYS = (
     "hours",
     "call_profile",
     "overflow_minutes",
+    "default_staff",
 )
 # What a counter does when more than one of its services has someone waiting, unless the
 # counter or [queue] says otherwise (docs/config.md says why this one).
@@ -94,6 +99,9 @@ class BranchConfig:
     groups: dict[str, ServiceGroup] = field(default_factory=dict)  # the kiosk's first screen
     # Per service, per language: a shorter name for where the full one cannot fit.
     short_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The file of the staff's PIN hashes (`branch.staff_pins`), which only the server reads
+    # (config/pins.py); None: nobody can sign in.
+    staff_pins: Path | None = None
 
 
 def load_config(path: str | Path) -> BranchConfig:
@@ -142,7 +150,11 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
     short_names = _short_names(root, languages)
     groups = _groups(root, languages, services)
     counters = _counters(root, languages, services, profile)
+    staff = _staff(root, languages, counters)
+    counters = _default_staff(root, counters, staff)
     devices = _devices(root, counters)
+    pins = branch.get("staff_pins", str, None)
+    staff_pins = None if pins is None else Path(source).parent / pins
 
     p.raise_if_any(source)
     rules = BranchRules(
@@ -159,10 +171,11 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         recall_cooldown_s=float(cooldown),
         feedback_window_s=float(feedback),
         hours=hours,
+        staff=staff,
     )
     return BranchConfig(
         rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url,
-        groups=groups, short_names=short_names,
+        groups=groups, short_names=short_names, staff_pins=staff_pins,
     )  # fmt: skip
 
 
@@ -395,6 +408,45 @@ def _counters(
                 hours,
             )
     return result
+
+
+def _staff(
+    root: Table, languages: tuple[str, ...], counters: dict[str, CounterSpec]
+) -> dict[str, StaffMember]:
+    """The staff list: who may sign in at a counter (their PINs are in `staff_pins`)."""
+    result: dict[str, StaffMember] = {}
+    seen: set[str] = set()
+    for table in root.tables("staff", ("id", "names", "counters"), required=False):
+        sid = table.ident("id", seen)
+        names = _names(table, languages)
+        at = table.get("counters", list, [])
+        for cid in at:
+            if cid not in counters:
+                table.add("counters", f"no counter {cid!r}{hint(cid, counters)}")
+        if sid:
+            result[sid] = StaffMember(sid, names, tuple(c for c in at if c in counters))
+    return result
+
+
+def _default_staff(
+    root: Table, counters: dict[str, CounterSpec], staff: dict[str, StaffMember]
+) -> dict[str, CounterSpec]:
+    """Each counter's `default_staff`, checked against the staff list."""
+    tables = root.data.get("counters", [])
+    for index, data in enumerate(tables if isinstance(tables, list) else []):
+        who = data.get("default_staff") if isinstance(data, dict) else None
+        cid = data.get("id") if isinstance(data, dict) else None
+        if who is None or cid not in counters:
+            continue
+        where = f"counters[{index}].default_staff"
+        member = staff.get(who) if isinstance(who, str) else None
+        if member is None:
+            root.problems.add(where, f"no staff {who!r} in [[staff]]{hint(who, staff)}")
+        elif member.counters and cid not in member.counters:
+            root.problems.add(where, f"{who!r} does not work at {cid!r} (see their counters)")
+        else:
+            counters[cid] = replace(counters[cid], default_staff=who)
+    return counters
 
 
 def _devices(root: Table, counters: dict[str, CounterSpec]) -> dict[str, Device]:

@@ -16,6 +16,7 @@ from PySide6.QtCore import Property, QObject, QTimer, Signal, Slot
 from nowserving.client.qt import QtBranchBridge
 from nowserving.config import BranchConfig
 from nowserving.counter.app import CounterDevice
+from nowserving.counter.signin import SignInController
 from nowserving.domain.policy import boost, call_order
 from nowserving.i18n import catalog, text
 from nowserving.protocol.views import BranchState, Line, LineTicket, Reply
@@ -62,6 +63,8 @@ class PanelController(QObject):
         self._tick = QTimer(self)  # waiting and serving times move on
         self._tick.timeout.connect(self.changed.emit)
         self._tick.start(30_000)
+        self._sign_in = SignInController(config, self.counter, bridge, lambda: self._language, self)
+        self.changed.connect(self._sign_in.changed)  # e.g. the language: its screen follows
 
     # ----- what it shows ------------------------------------------------------------------
 
@@ -163,6 +166,7 @@ class PanelController(QObject):
     counts = Property("QVariantList", _get_counts, notify=changed)
     services = Property("QVariantList", _get_services, notify=changed)
     online = Property(bool, lambda self: self._online, notify=changed)
+    signIn = Property(QObject, lambda self: self._sign_in, constant=True)  # counter/signin.py
     message = Property(str, lambda self: self._message, notify=changed)
 
     # ----- what staff do ------------------------------------------------------------------
@@ -231,3 +235,4 @@ class PanelController(QObject):
     def close(self) -> None:
         """Stop listening to the bridge (idempotent)."""
         self._tick.stop()
+        self._sign_in.close()

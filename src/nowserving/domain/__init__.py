@@ -14,6 +14,7 @@ from nowserving.domain.model import (
     CounterState,
     Priority,
     Service,
+    StaffMember,
     Ticket,
     TicketStatus,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Priority",
     "Seen",
     "Service",
+    "StaffMember",
     "Ticket",
     "TicketStatus",
 ]

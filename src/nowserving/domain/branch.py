@@ -30,6 +30,14 @@ from nowserving.domain.model import (
     TicketStatus,
 )
 from nowserving.domain.policy import boost, call_key, pick_next
+from nowserving.domain.staff import (
+    STAFFED_EVENTS,
+    decide_sign_in,
+    decide_sign_out,
+    failure_outcome,
+    require_staff,
+    staff_at,
+)
 from nowserving.errors import DomainError
 
 # How many command outcomes are remembered for at-most-once delivery. A device retries
@@ -76,6 +84,8 @@ class Branch:
         self.outcomes: OrderedDict[str, dict] = OrderedDict()
         self.recent_calls: deque[dict] = deque(maxlen=RECENT_CALLS)
         self.notices: list[dict] = []  # for the lobby: text, language, at, until, device
+        # Staff number -> (wrong PINs in a row, locked until or None): see domain/staff.py.
+        self.pin_tries: dict[str, tuple[int, float | None]] = {}
         self.learner = Learner(rules.services, _priors(rules))
         # Seq of the last event after which the counters serve differently (one opened,
         # paused or closed; a new day): estimates made before it describe another future.
@@ -113,10 +123,14 @@ class Branch:
         try:
             if decide is None:
                 raise DomainError("unknown_command", f"no such command {command.type!r}")
+            require_staff(self, command)
             drafts = decide(command, command.args)
         except DomainError as err:
             drafts = [_rejection(command, err.code, err.message)]
+        staff = staff_at(self, command.args.get("counter"))  # who is at it, before these
         for kind, data, *own in drafts:
+            if staff is not None and kind in STAFFED_EVENTS and "staff" not in data:
+                data = {**data, "staff": staff}
             if own:  # an event on behalf of another command of the device (supersedes)
                 events.append(self._emit(kind, data, own[0], digest=False))
             else:
@@ -408,7 +422,16 @@ class Branch:
             raise DomainError("no_feedback_open", f"counter {counter.id} takes no rating now")
         if ticket.rating is not None:
             raise DomainError("already_rated", f"{ticket.number} was rated already")
-        return [("ticket_rated", {"ticket": ticket.id, "counter": counter.id, "rating": rating})]
+        data = {"ticket": ticket.id, "counter": counter.id, "rating": rating}
+        if ticket.staff is not None:  # who served them, whoever is at the counter now
+            data["staff"] = ticket.staff
+        return [("ticket_rated", data)]
+
+    def _decide_sign_in(self, cmd: Command, args: dict) -> list[Draft]:
+        return decide_sign_in(self, cmd, args)
+
+    def _decide_sign_out(self, cmd: Command, args: dict) -> list[Draft]:
+        return decide_sign_out(self, cmd, args)
 
     def _decide_post_notice(self, cmd: Command, args: dict) -> list[Draft]:
         """A notice for the lobby (the reason for a delay, ...), shown until it expires."""
@@ -526,6 +549,10 @@ class Branch:
         data = event.data
         if event.type == "command_rejected":
             outcome = {"ok": False, "code": data["code"], "message": data["message"]}
+            if data.get("params"):
+                outcome["params"] = dict(data["params"])
+        elif event.type == "sign_in_failed":
+            outcome = failure_outcome(data)
         else:
             outcome = {"ok": True, "event": event.type, "seq": event.seq}
             for key in ("ticket", "counter"):
@@ -574,6 +601,7 @@ class Branch:
         for counter in self.counters.values():
             counter.ticket = None
             counter.served = 0
+            counter.staff = None  # a new day: everyone signs in again
         self.recent_calls.clear()
 
     def _apply_numbers_leased(self, event: Event, data: dict) -> None:
@@ -621,6 +649,7 @@ class Branch:
             # The customer was waiting when the counter became free: staff's turnaround.
             self.learner.turned_around(event.at - counter.free_since)
         counter.ticket, counter.free_since = ticket.id, None
+        ticket.staff = data.get("staff")
         self._note_call(ticket, event.at)
 
     def _note_call(self, ticket: Ticket, at: float) -> None:
@@ -657,6 +686,7 @@ class Branch:
         ticket = self.tickets[data["ticket"]]
         ticket.status = TicketStatus.SERVING
         ticket.started_at = event.at
+        ticket.staff = data.get("staff", ticket.staff)
 
     def _learn_occupancy(self, ticket: Ticket, at: float, gone: bool) -> None:
         if ticket.recalls:
@@ -678,6 +708,7 @@ class Branch:
             )
         ticket.status = TicketStatus.DONE
         ticket.finished_at = event.at
+        ticket.staff = data.get("staff", ticket.staff)
         self._leave_counter(ticket, event.at)
         counter = self.counters[data["counter"]]
         counter.served += 1
@@ -734,6 +765,18 @@ class Branch:
     def _apply_command_rejected(self, event: Event, data: dict) -> None:
         pass
 
+    def _apply_staff_signed_in(self, event: Event, data: dict) -> None:
+        self.counters[data["counter"]].staff = data["staff"]
+        self.pin_tries.pop(data["staff"], None)
+
+    def _apply_staff_signed_out(self, event: Event, data: dict) -> None:
+        counter = self.counters[data["counter"]]
+        if counter.staff == data["staff"]:
+            counter.staff = None
+
+    def _apply_sign_in_failed(self, event: Event, data: dict) -> None:
+        self.pin_tries[data["staff"]] = (data["wrong"], data.get("locked_until"))
+
     def _apply_log_restored(self, event: Event, data: dict) -> None:
         self.epoch = data["epoch"]
         if data.get("day") != self.business_day:
@@ -766,6 +809,7 @@ class Branch:
         other.outcomes = OrderedDict()
         other.recent_calls = deque(maxlen=RECENT_CALLS)
         other.notices = []
+        other.pin_tries = {}
         other.learner = self.learner.copy()
         other.counters_changed = self.counters_changed
         return other
@@ -798,6 +842,7 @@ class Branch:
             "outcomes": list(self.outcomes.items()),
             "recent_calls": list(self.recent_calls),
             "notices": list(self.notices),
+            "pin_tries": {s: list(t) for s, t in self.pin_tries.items()},
             "learner": self.learner.to_dict(),
         }
 
@@ -823,6 +868,7 @@ class Branch:
         branch.outcomes = OrderedDict((k, v) for k, v in d["outcomes"])
         branch.recent_calls.extend(d["recent_calls"])
         branch.notices = list(d.get("notices", []))
+        branch.pin_tries = {s: tuple(t) for s, t in d.get("pin_tries", {}).items()}
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         branch.counters_changed = branch.seq  # when is unknown: at the latest, by now
         return branch

@@ -21,6 +21,9 @@ EVENT_TYPES = frozenset(
         "counter_opened",
         "counter_paused",
         "counter_closed",
+        "staff_signed_in",
+        "staff_signed_out",
+        "sign_in_failed",
         "command_rejected",
         "log_restored",
     }

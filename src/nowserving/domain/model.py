@@ -66,6 +66,19 @@ class CounterSpec:
     # Planned hours, as (open, close) minutes after local midnight: a closed counter that
     # opens later today, or an open one that closes, as the estimator counts on.
     hours: tuple[int, int] | None = None
+    # Who its calls are recorded for while nobody is signed in (a counter with buttons
+    # only); None: with a staff list, nobody may call here until someone signs in.
+    default_staff: str | None = None
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """Someone who may sign in at a counter: their staff number, names, and the counters
+    they may sign in at (empty: any). Their PIN's hash is the server's alone (config/pins)."""
+
+    id: str
+    names: dict[str, str] = field(default_factory=dict)
+    counters: tuple[str, ...] = ()
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -90,6 +103,8 @@ class BranchRules:
     # Opening hours per weekday (WEEKDAYS), local: (opens, closes), or None for a day the
     # branch is closed. A day not listed has no hours: the branch is open all day.
     hours: dict[str, tuple[time, time] | None] = field(default_factory=dict)
+    # The staff list: when it is empty, counters need nobody signed in (as before).
+    staff: dict[str, StaffMember] = field(default_factory=dict)
 
     def business_day(self, at: float) -> str:
         """The business day (ISO date) a moment belongs to: the day rolls at `day_starts_at`."""
@@ -210,6 +225,7 @@ class Ticket:
     transfers: int = 0
     out_of_order: str | None = None  # reason when called ahead of its turn
     estimate: dict | None = None  # the wait estimate given when it was issued
+    staff: str | None = None  # who called, served or finished it last (a staff number)
 
     def to_dict(self) -> dict:
         """The ticket, for a snapshot."""
@@ -243,6 +259,7 @@ class Counter:
     free_since: float | None = None  # when it last became free to call, while it stays so
     last_finished: str | None = None  # the ticket it finished last (its customer may rate)
     last_finished_at: float | None = None
+    staff: str | None = None  # who is signed in (a staff number), or nobody
 
     def to_dict(self) -> dict:
         """The counter, for a snapshot."""

@@ -12,6 +12,7 @@ import re
 
 from nowserving.domain import Branch, Event, Seen, Ticket
 from nowserving.domain.estimate import Estimate
+from nowserving.domain.staff import staff_at
 from nowserving.errors import ProtocolError
 from nowserving.protocol.vocabulary import COMMANDS
 
@@ -171,6 +172,9 @@ def state_message(
                 "state": str(counter.state),
                 "reason": counter.reason,
                 "served": counter.served,
+                # Who is signed in, else the counter's default staff (None: nobody).
+                "staff": staff_at(branch, cid),
+                "signed_in": counter.staff is not None,
                 "ticket": None
                 if ticket is None
                 else {
@@ -275,4 +279,6 @@ def reply_message(command_id: str | None, outcome: dict, result: dict | None = N
         reply["result"] = result or {}
     else:
         reply["error"] = {"code": outcome["code"], "message": outcome["message"]}
+        if outcome.get("params"):  # what the message is made of, for a device's own words
+            reply["error"]["params"] = outcome["params"]
     return reply

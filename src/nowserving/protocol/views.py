@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from nowserving.domain.events import EVENT_TYPES
@@ -113,6 +113,8 @@ class CounterView:
     reason: str | None
     served: int
     ticket: CounterTicket | None
+    staff: str | None = None  # who works there: signed in, or the counter's default staff
+    signed_in: bool = False  # `staff` signed in (False: nobody, or the default staff)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ class Reply:
     result: dict[str, Any]
     code: str | None = None
     message: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # a refusal's numbers and names
 
     @property
     def ticket(self) -> dict[str, Any] | None:
@@ -363,6 +366,8 @@ def _counter(value: object, where: str) -> CounterView:
         r.str("reason", optional=True),
         r.int("served"),
         r.obj("ticket", _counter_ticket),
+        r.str("staff", optional=True),
+        bool(r.value.get("signed_in", False)),
     )
 
 
@@ -453,7 +458,9 @@ def decode_reply(payload: bytes) -> Reply:
             raise ProtocolError("bad_message", "result is not an object")
         return Reply(command_id, True, result)
     error = _Reader(r.value.get("error"), "error")
-    return Reply(command_id, False, {}, error.str("code"), error.str("message"))
+    params = error.value.get("params")
+    params = params if isinstance(params, dict) else {}
+    return Reply(command_id, False, {}, error.str("code"), error.str("message"), params)
 
 
 def decode_online(payload: bytes) -> bool:

@@ -35,6 +35,8 @@ class Cmd(enum.StrEnum):
     OPEN_COUNTER = "open_counter"
     PAUSE_COUNTER = "pause_counter"
     CLOSE_COUNTER = "close_counter"
+    SIGN_IN = "sign_in"
+    SIGN_OUT = "sign_out"
     PING = "ping"
 
 
@@ -97,6 +99,10 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     Cmd.OPEN_COUNTER: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
     Cmd.PAUSE_COUNTER: CommandSpec({**_COUNTER_ARG, "reason": False}, _AT_COUNTERS),
     Cmd.CLOSE_COUNTER: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    # Staff sign in with their staff number and PIN, which the server checks against the
+    # hashes only it holds (server/pins.py); the PIN goes no further than that check.
+    Cmd.SIGN_IN: CommandSpec({**_COUNTER_ARG, "staff": True, "pin": True}, _AT_COUNTERS),
+    Cmd.SIGN_OUT: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
     # Is the server there and working: answered by the apply loop with its time and seq,
     # never recorded (nothing changes). The self-test uses it.
     Cmd.PING: CommandSpec({}, frozenset(Role), own_counter=False, queued=False),

@@ -40,7 +40,10 @@ from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.adapters.store import EventLog
 from nowserving.adapters.systemd import Notifier
 from nowserving.config import BranchConfig
+from nowserving.config.pins import load_pins
 from nowserving.domain import Branch, Command, Event, NewcomerEstimates
+from nowserving.domain.commands import remember_key
+from nowserving.domain.staff import locked_for
 from nowserving.errors import ProtocolError, RefusedToServe
 from nowserving.protocol import (
     PROTOCOL_VERSION,
@@ -62,8 +65,9 @@ from nowserving.protocol.messages import (
     seen_in_state,
 )
 from nowserving.protocol.status import status_message
-from nowserving.protocol.vocabulary import COMMANDS, Role
+from nowserving.protocol.vocabulary import COMMANDS, Cmd, Role
 from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
+from nowserving.server.pins import PinChecker
 from nowserving.server.ratelimit import FLOODING, UNKNOWN, Budget, RefusalLog
 
 log = logging.getLogger(__name__)
@@ -99,6 +103,15 @@ class _Estimated:
     took: float
 
 
+@dataclass
+class _PinChecked:
+    inbound: _Inbound  # a sign_in, not acknowledged while its PIN was checked
+    matched: bool
+
+
+_DEFERRED = object()  # a command that waits for its PIN check: no reply, no ack yet
+
+
 class BranchServer:
     """Applies commands from MQTT to the branch and publishes what changed."""
 
@@ -113,7 +126,9 @@ class BranchServer:
         *,
         restore: bool = False,
         budget: Budget | None = None,
+        pins: dict[str, str] | None = None,
     ) -> None:
+        """`pins`: staff number -> PIN hash (None: from the config's `staff_pins` file)."""
         self.config = config
         self.notifier = notifier or Notifier()
         self.store = log_store
@@ -132,6 +147,8 @@ class BranchServer:
         self._lines_due: set[str] = set(config.rules.services)  # lines to publish
         self._line_sent: dict[str, float] = {}  # service -> monotonic time it may go again
         self.worker = EstimateWorker(self._estimated_off_thread, estimate)
+        self.pins = load_pins(config.staff_pins, config.rules.staff) if pins is None else pins
+        self.pin_checker = PinChecker(self._pin_checked)
         self._committed = 0  # events of the current batch already in the log
         self._frozen_at = -FREEZE_EVERY  # seq at the last gc.freeze()
         self.refusals = RefusalLog(log)
@@ -196,6 +213,7 @@ class BranchServer:
             self._thread.join(timeout=5)
             self._thread = None
         self.worker.close()
+        self.pin_checker.close()
         # A server that refused or stepped down says nothing: the branch is not its to speak for.
         if self.link.connected.is_set() and not isinstance(self.failure, RefusedToServe):
             self._publish_status(online=False)
@@ -218,6 +236,9 @@ class BranchServer:
 
     def _estimated_off_thread(self, estimates: Estimates | None, took: float) -> None:
         self.inbox.put(_Estimated(estimates, took))  # estimate thread -> apply thread
+
+    def _pin_checked(self, inbound: object, matched: bool) -> None:
+        self.inbox.put(_PinChecked(inbound, matched))  # PIN thread -> apply thread
 
     # ----- the apply loop ---------------------------------------------------------------
 
@@ -272,7 +293,7 @@ class BranchServer:
         commands: list[_Inbound] = []
         republish = estimated = False
         for item in batch:
-            if isinstance(item, _Inbound):
+            if isinstance(item, _Inbound | _PinChecked):
                 admitted = self._admit(item)
             elif item is _CHECKED and self._check_sent is not None and not self.serving:
                 self._check_broker(events)
@@ -282,10 +303,10 @@ class BranchServer:
                 estimated |= self._take_signal(item)
                 continue
             for inbound in admitted:
-                commands.append(inbound)
                 reply = self._handle(inbound, events)
-                if reply is not None:
-                    replies.append(reply)
+                if reply is not _DEFERRED:
+                    commands.append(getattr(inbound, "inbound", inbound))  # a _PinChecked's
+                    replies += [reply] if reply is not None else []
         self._commit_and_publish(events, replies, republish or estimated)
         if republish:
             self._lines_due.update(self.config.rules.services)
@@ -301,9 +322,11 @@ class BranchServer:
         self.store.maybe_snapshot(self.branch)
         self._freeze_if_due()
 
-    def _admit(self, item: _Inbound) -> list[_Inbound]:
+    def _admit(self, item: _Inbound | _PinChecked) -> list:
         """The commands to apply now: `item`, or none while the broker is being checked
         (then it waits, unacknowledged, and what the check reads is noted)."""
+        if isinstance(item, _PinChecked):  # not serving now: unacknowledged, it comes again
+            return [item] if self.serving else []
         if item.topic == self.topics.state:
             if not self.serving:
                 self._retained[item.topic] = item.payload
@@ -399,8 +422,10 @@ class BranchServer:
 
     # ----- commands ---------------------------------------------------------------------
 
-    def _handle(self, item: _Inbound, events: list[Event]) -> tuple[str, dict] | None:
-        """Check and apply one inbound message; returns the reply to send, if any."""
+    def _handle(self, item: _Inbound | _PinChecked, events: list[Event]):
+        """Check and apply one inbound message; returns the reply to send, if any, or
+        _DEFERRED (a sign-in whose PIN is being checked)."""
+        item, matched = getattr(item, "inbound", item), getattr(item, "matched", None)
         device_id = self.topics.device_of_command(item.topic)
         if device_id is None and self.topics.legacy.device_of_command(item.topic):
             return self._refuse_legacy(item)
@@ -422,8 +447,9 @@ class BranchServer:
             log.exception("checking a message on %s failed", item.topic[:120])
             outcome = {"ok": False, "code": "bad_message", "message": "could not be checked"}
             return reply_to, reply_message(None, outcome)
-        if not COMMANDS[kind].queued:
-            return reply_to, self._answer_itself(command_id)
+        args = self._before_queue(item, device_id, command_id, kind, args, matched)
+        if not isinstance(args, dict):  # answered without the queue, or a PIN being checked
+            return args
         command = Command(command_id, kind, device_id, self.clock(), args)
         try:
             new_events, outcome, duplicate = self.branch.handle(command, self.newcomers.estimate)
@@ -445,6 +471,40 @@ class BranchServer:
                 level=logging.INFO,
             )
         return reply_to, reply_message(command_id, outcome, self._result(outcome))
+
+    def _before_queue(self, item: _Inbound, device: str, command_id: str, kind: str,
+                      args: dict, matched: bool | None):  # fmt: skip
+        """The args the queue gets, or the reply without it (`ping`), or _DEFERRED."""
+        if not COMMANDS[kind].queued:
+            return self.topics.reply(device), self._answer_itself(command_id)
+        args = self._sign_in_args(item, device, command_id, kind, args, matched)
+        if isinstance(args, dict) or args is _DEFERRED:
+            return args
+        return self.topics.reply(device), args
+
+    def _sign_in_args(self, item: _Inbound, device: str, command_id: str, kind: str,
+                      args: dict, matched: bool | None):  # fmt: skip
+        """sign_in's args as the queue gets them: the PIN replaced by whether it matched,
+        so that no PIN reaches the log, an event or a reply. Unchecked yet, the PIN goes to
+        the checker's thread (returns _DEFERRED); a retry of an applied sign-in, or one
+        for a locked staff number, needs no hash (returns the reply, or matched False).
+        Any other command's args are returned as they are."""
+        if kind != Cmd.SIGN_IN:
+            return args
+        if matched is None:
+            known = self.branch.outcomes.get(remember_key(device, command_id))
+            if known is not None:
+                return reply_message(command_id, known, self._result(known))
+            staff = args["staff"]
+            if not locked_for(self.branch, staff, self.clock()):
+                if self.pin_checker.full:
+                    message = "too many sign-ins at once: try again shortly"
+                    outcome = {"ok": False, "code": RATE_LIMITED, "message": message}
+                    return reply_message(command_id, outcome)
+                self.pin_checker.check(item, args["pin"], self.pins.get(staff))
+                return _DEFERRED
+        checked = {k: v for k, v in args.items() if k != "pin"}
+        return {**checked, "pin_matched": "yes" if matched else "no"}
 
     def _over_budget(self, device_id: str, reply_to: str, item: _Inbound):
         """A command past its device's budget: not applied, not recorded; answered once a

@@ -48,6 +48,7 @@ Rectangle {
             }
         }
         Item { Layout.fillWidth: true }
+        StaffBadge { signIn: root.panel.signIn; unit: root.unit }
         Repeater {
             model: root.panel.languages
             delegate: ActionButton {
@@ -260,5 +261,13 @@ Rectangle {
                 }
             }
         }
+    }
+
+    // ----- staff sign-in (SignIn.qml): over everything while nobody works here ------------
+    Loader {
+        anchors.fill: parent
+        z: 10
+        active: root.panel.signIn.shown
+        sourceComponent: SignIn { panel: root.panel }
     }
 }
