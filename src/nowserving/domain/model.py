@@ -87,6 +87,7 @@ class BranchRules:
     counters_start_open: bool = True
     recall_cooldown_s: float = 20.0  # a called ticket may be recalled this long after its call
     feedback_window_s: float = 60.0  # a finished customer may rate the service this long
+    wait_warning_s: float = 1200.0  # staff panels mark a customer who has waited this long
     # Opening hours per weekday (WEEKDAYS), local: (opens, closes), or None for a day the
     # branch is closed. A day not listed has no hours: the branch is open all day.
     hours: dict[str, tuple[time, time] | None] = field(default_factory=dict)
@@ -210,6 +211,9 @@ class Ticket:
     transfers: int = 0
     out_of_order: str | None = None  # reason when called ahead of its turn
     estimate: dict | None = None  # the wait estimate given when it was issued
+    # After a transfer from a counter: who did it, when, and where the ticket was (status,
+    # counter, service, times): what `undo_transfer` puts back. None once it moved on.
+    undo: dict | None = None
 
     def to_dict(self) -> dict:
         """The ticket, for a snapshot."""
@@ -243,6 +247,7 @@ class Counter:
     free_since: float | None = None  # when it last became free to call, while it stays so
     last_finished: str | None = None  # the ticket it finished last (its customer may rate)
     last_finished_at: float | None = None
+    service_s: float = 0.0  # the time its `served` customers spent at it today, in all
 
     def to_dict(self) -> dict:
         """The counter, for a snapshot."""

@@ -171,6 +171,8 @@ def state_message(
                 "state": str(counter.state),
                 "reason": counter.reason,
                 "served": counter.served,
+                # Its mean time per customer served today (s): the staff panel shows it.
+                "mean_s": round(counter.service_s / counter.served) if counter.served else None,
                 "ticket": None
                 if ticket is None
                 else {
@@ -200,7 +202,7 @@ def state_message(
         "counters": counters,
         "recent_calls": list(branch.recent_calls),
         "notices": [
-            {k: n[k] for k in ("text", "language", "at", "until")}
+            {k: n.get(k) for k in ("id", "text", "language", "at", "until")}
             for n in branch.notices
             if n["until"] > at
         ],
@@ -275,4 +277,6 @@ def reply_message(command_id: str | None, outcome: dict, result: dict | None = N
         reply["result"] = result or {}
     else:
         reply["error"] = {"code": outcome["code"], "message": outcome["message"]}
+        if outcome.get("params"):
+            reply["error"]["params"] = outcome["params"]
     return reply

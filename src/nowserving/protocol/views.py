@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from nowserving.domain.events import EVENT_TYPES
@@ -113,6 +113,7 @@ class CounterView:
     reason: str | None
     served: int
     ticket: CounterTicket | None
+    mean_s: float | None = None  # mean time per customer served today (None: none yet)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class Notice:
     language: str | None
     at: float
     until: float
+    id: str | None = None  # what `take_down_notice` names it by (None: an older server)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ class Reply:
     result: dict[str, Any]
     code: str | None = None
     message: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # the refusal's numbers and names
 
     @property
     def ticket(self) -> dict[str, Any] | None:
@@ -363,6 +366,7 @@ def _counter(value: object, where: str) -> CounterView:
         r.str("reason", optional=True),
         r.int("served"),
         r.obj("ticket", _counter_ticket),
+        r.num("mean_s", optional=True),
     )
 
 
@@ -376,7 +380,10 @@ def _call(value: object, where: str) -> Call:
 
 def _notice(value: object, where: str) -> Notice:
     r = _Reader(value, where)
-    return Notice(r.str("text"), r.str("language", optional=True), r.num("at"), r.num("until"))
+    return Notice(
+        r.str("text"), r.str("language", optional=True), r.num("at"), r.num("until"),
+        r.str("id", optional=True),
+    )  # fmt: skip
 
 
 def decode_state(payload: bytes) -> BranchState:
@@ -453,7 +460,10 @@ def decode_reply(payload: bytes) -> Reply:
             raise ProtocolError("bad_message", "result is not an object")
         return Reply(command_id, True, result)
     error = _Reader(r.value.get("error"), "error")
-    return Reply(command_id, False, {}, error.str("code"), error.str("message"))
+    params = error.value.get("params") or {}
+    if not isinstance(params, dict):
+        raise ProtocolError("bad_message", "error.params is not an object")
+    return Reply(command_id, False, {}, error.str("code"), error.str("message"), params)
 
 
 def decode_online(payload: bytes) -> bool:
@@ -462,3 +472,22 @@ def decode_online(payload: bytes) -> bool:
     if not payload:
         return False
     return _message(payload, MAX_STATE_BYTES).bool("online")
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """A device's retained status (`status/<device>`): online or not, and what it says of
+    its hardware (a kiosk's `printer`, `paper`, `spool`, ...; docs/kiosk.md, "Status")."""
+
+    device: str
+    online: bool
+    fields: dict[str, Any]
+
+
+def decode_status(device: str, payload: bytes) -> DeviceStatus:
+    """One device's retained status (an empty payload: cleared, so offline)."""
+    if not payload:
+        return DeviceStatus(device, False, {})
+    r = _message(payload, MAX_STATE_BYTES)
+    fields = {k: v for k, v in r.value.items() if k not in ("v", "device", "online")}
+    return DeviceStatus(device, r.bool("online"), fields)
