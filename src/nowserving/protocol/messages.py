@@ -183,6 +183,7 @@ def state_message(
                     "language": ticket.language,
                     "called_at": ticket.called_at,
                     "recalls": ticket.recalls,
+                    "recalled_at": ticket.recalled_at,
                 },
             }
         )

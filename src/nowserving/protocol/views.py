@@ -100,6 +100,7 @@ class CounterTicket:
     language: str
     called_at: float | None
     recalls: int
+    recalled_at: float | None = None  # the last recall (a recall waits out the cooldown)
 
 
 @dataclass(frozen=True)
@@ -353,6 +354,7 @@ def _counter_ticket(value: object, where: str) -> CounterTicket:
         r.str("language"),
         r.num("called_at", optional=True),
         r.int("recalls"),
+        r.num("recalled_at", optional=True),
     )
 
 
