@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from PySide6.QtCore import QRectF, QSize
+from PySide6.QtCore import QCoreApplication, QEvent, QRectF, QSize
 from PySide6.QtQuick import QQuickItem
 
 from nowserving.adapters.mqtt import Broker
@@ -132,7 +132,7 @@ def panel_view(qtbot, tmp_path):
         view = quick_view(QML, "CounterPanel", {"panel": controller}, QSize(*size))
         view.show()
         qtbot.waitExposed(view)
-        drawn(view)
+        settled(view)
         made.append((controller, view))
         return controller, view
 
@@ -140,6 +140,14 @@ def panel_view(qtbot, tmp_path):
     for controller, view in made:
         view.close()
         controller.close()
+
+
+def settled(view) -> None:
+    """Drawn, with the list rows a new model replaced really gone (their deletion is
+    posted; until it runs they still stand where they were)."""
+    drawn(view)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    drawn(view)
 
 
 def shoot(view, name: str) -> None:
@@ -169,7 +177,7 @@ def test_the_transfer_dialog_lists_the_other_services_and_fits(panel_view, size,
     root = view.rootObject()
     root.setProperty("transferOpen", True)
     root.setProperty("transferTo", "s2")
-    drawn(view)
+    settled(view)
     dialog = root.findChild(QQuickItem, "transfer-dialog")
     assert dialog.isVisible()
     assert problems(view, dialog) == []

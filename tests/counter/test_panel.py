@@ -153,11 +153,16 @@ def find(view, name: str) -> QQuickItem | None:
     return next((i for i in walk(view.rootObject()) if i.objectName() == name), None)
 
 
-def click(view, name: str) -> None:
-    """Press the panel's button called `name`, as a touch would (its `clicked`)."""
-    item = find(view, name)
-    assert item is not None and item.property("active"), name
-    QMetaObject.invokeMethod(item, "clicked")
+def click(qtbot, view, name: str) -> None:
+    """Press the panel's button called `name`, as a touch would (its `clicked`), once it is
+    shown and on (a list lays its rows out on the next frame)."""
+
+    def ready() -> bool:
+        item = find(view, name)
+        return item is not None and bool(item.property("active"))
+
+    qtbot.waitUntil(ready, timeout=5_000)
+    QMetaObject.invokeMethod(find(view, name), "clicked")
 
 
 @pytest.fixture
@@ -182,20 +187,20 @@ def test_transfer_asks_to_confirm_says_where_and_can_be_undone(qtbot, panel_app,
     qtbot.waitUntil(lambda: panel.ticket.get("status") == "called", timeout=10_000)
     ticket = server.branch.counters["c1"].ticket
     assert "cash" not in [t["id"] for t in panel.transferTargets]  # the counter's own
-    click(view, "act-transfer")
+    click(qtbot, view, "act-transfer")
     assert view.rootObject().property("transferOpen")
     assert not find(view, "transfer-yes").property("active")
-    click(view, "transfer-to-accounts")
+    click(qtbot, view, "transfer-to-accounts")
     question = find(view, "transfer-question")
     assert question.property("text") == "确认将 A001 转至「开户与账户服务」？"
     assert server.branch.tickets[ticket].service == "cash"  # nothing happens before confirming
-    click(view, "transfer-yes")
+    click(qtbot, view, "transfer-yes")
     qtbot.waitUntil(
         lambda: panel.undo.get("text") == "A001 已转至「开户与账户服务」", timeout=10_000
     )
     assert server.branch.tickets[ticket].service == "accounts"
     assert panel.undo["label"].startswith("撤销（")
-    click(view, "undo")
+    click(qtbot, view, "undo")
     qtbot.waitUntil(lambda: panel.ticket.get("number") == "A001", timeout=10_000)
     back = server.branch.tickets[ticket]
     assert (back.service, str(back.status), back.counter) == ("cash", "called", "c1")
@@ -233,8 +238,8 @@ def test_a_notice_is_posted_for_a_chosen_time_shown_with_its_end_and_taken_down(
     panel, view = panel_app.panel, panel_app.view
     root = view.rootObject()
     root.findChild(QQuickItem, "notice-text").setProperty("text", "系统升级，请稍候")
-    click(view, "notice-minutes-60")
-    click(view, "notice-post")
+    click(qtbot, view, "notice-minutes-60")
+    click(qtbot, view, "notice-post")
     qtbot.waitUntil(lambda: len(panel.notices) == 1, timeout=10_000)
     posted = server.branch.notices[0]
     assert posted["until"] == posted["at"] + 3600
@@ -245,6 +250,6 @@ def test_a_notice_is_posted_for_a_chosen_time_shown_with_its_end_and_taken_down(
         lambda: find(view, f"notice-down-{posted['id']}") is not None,
         timeout=10_000,
     )
-    click(view, f"notice-down-{posted['id']}")
+    click(qtbot, view, f"notice-down-{posted['id']}")
     qtbot.waitUntil(lambda: panel.notices == [], timeout=10_000)
     assert server.branch.notices == []
