@@ -21,12 +21,15 @@ class ConfigError(NowservingError, ValueError):
 class DomainError(NowservingError):
     """A command that the queue refuses (no ticket waiting, counter paused, ...).
 
-    `code` is a stable machine-readable word that goes on the wire; the message is for people.
+    `code` is a stable machine-readable word that goes on the wire; the message is for people;
+    `params` are the numbers and names the message is made of, so that a device can say it
+    in its own language (its catalogue's `refusal.<code>` with them filled in).
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, params: dict | None = None) -> None:
         self.code = code
         self.message = message
+        self.params = dict(params or {})
         super().__init__(f"{code}: {message}")
 
 

@@ -88,6 +88,24 @@ def test_the_broker_drops_what_a_device_may_not_publish(secured):
         assert seen.empty()
 
 
+def test_a_counter_reads_the_kiosks_status_and_a_display_does_not(secured):
+    """GIVEN kiosk-1 online with its paper out WHEN counter-1 (a staff panel's alerts) and
+    lobby-1 watch every device's status THEN the counter gets the kiosk's, the display not."""
+    heard: dict[str, queue.Queue] = {"counter-1": queue.Queue(), "lobby-1": queue.Queue()}
+    watchers = [
+        BranchClient(login(secured, d), "pudong", d, watch_state=False, watch_statuses=True,
+                     on_status=lambda s, d=d: s.device == "kiosk-1" and heard[d].put(s))
+        for d in heard
+    ]  # fmt: skip
+    kiosk = BranchClient(login(secured, "kiosk-1"), "pudong", "kiosk-1", watch_state=False,
+                         status=lambda: {"printer": "ok", "paper": "out"})  # fmt: skip
+    with kiosk, watchers[0], watchers[1]:
+        status = heard["counter-1"].get(timeout=5)
+        assert status.online and status.fields["paper"] == "out"
+        with pytest.raises(queue.Empty):
+            heard["lobby-1"].get(timeout=1)
+
+
 def test_a_wrong_password_is_refused(secured):
     bad = Broker("127.0.0.1", secured.port, username="kiosk-1", password="guess")
     with MqttLink(bad, "intruder") as link:

@@ -33,6 +33,7 @@ from nowserving.protocol.messages import RATE_LIMITED
 from nowserving.protocol.status import status_message
 from nowserving.protocol.views import (
     BranchState,
+    DeviceStatus,
     EventView,
     Line,
     Reply,
@@ -41,6 +42,7 @@ from nowserving.protocol.views import (
     decode_online,
     decode_reply,
     decode_state,
+    decode_status,
 )
 
 log = logging.getLogger(__name__)
@@ -91,10 +93,12 @@ class BranchClient:
         on_reply: Callable[[Reply], None] | None = None,
         on_connection: Callable[[bool], None] | None = None,
         on_server: Callable[[bool], None] | None = None,
+        on_status: Callable[[DeviceStatus], None] | None = None,
         watch_state: bool = True,
         watch_events: bool = False,
         watch_lines: tuple[str, ...] = (),
         watch_server: bool = False,
+        watch_statuses: bool = False,
         status: Callable[[], dict] | None = None,
         retry_s: float = RETRY_S,
         presence: bool = True,
@@ -105,6 +109,9 @@ class BranchClient:
         self.on_reply, self.on_connection = on_reply, on_connection
         self.on_server = on_server  # the server's retained status: online or not
         self.server_online: bool | None = None  # None: not heard yet
+        # Every other device's retained status (`watch_statuses`: a staff panel's alerts).
+        self.on_status = on_status
+        self._status_prefix = self.topics.status("") if watch_statuses else None
         self.status = status or dict  # the app's fields of its retained status; may be set later
         # False: a tool acting as the device beside its app (`nowserving self-test`): no last
         # will and no status of its own, so the app's presence is left as it is.
@@ -142,6 +149,8 @@ class BranchClient:
             self.link.subscribe(topic)
         if watch_server or on_server is not None:
             self.link.subscribe(self.topics.status("server"))
+        if watch_statuses:
+            self.link.subscribe(self.topics.status("+"))
 
     def __enter__(self) -> BranchClient:
         self.start()
@@ -322,6 +331,9 @@ class BranchClient:
                 self._call(self.on_server, self.server_online)
             elif topic == self.topics.status(self.device_id):
                 self._carry_over(payload)
+            elif self._status_prefix and topic.startswith(self._status_prefix):
+                device = topic[len(self._status_prefix) :]
+                self._call(self.on_status, decode_status(device, payload))
         except ProtocolError as err:
             log.warning("dropped a bad message on %s: %s (%s)", topic, err.code, err.message)
 

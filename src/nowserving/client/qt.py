@@ -89,6 +89,7 @@ class QtBranchBridge(QObject):
     replyReceived = Signal(object)  # Reply (also "unreachable" ones)
     connectionChanged = Signal(bool)
     serverChanged = Signal(bool)  # the server's retained status (clients with watch_server)
+    statusChanged = Signal(object)  # DeviceStatus of another device (watch_statuses)
 
     _arrived = Signal(str, object)  # (kind, payload), from any thread
 
@@ -102,6 +103,7 @@ class QtBranchBridge(QObject):
         client.on_reply = self._from_network("reply")
         client.on_connection = self._from_network("connection")
         client.on_server = self._from_network("server")
+        client.on_status = self._from_network("status")
 
     def _from_network(self, kind: str):
         # A callback the client already had (e.g. a device's lamps) keeps being called.
@@ -124,6 +126,7 @@ class QtBranchBridge(QObject):
             "reply": self.replyReceived,
             "connection": self.connectionChanged,
             "server": self.serverChanged,
+            "status": self.statusChanged,
         }[kind].emit(payload)
 
     def send(

@@ -38,6 +38,7 @@ _QUEUE_KEYS = (
     "counters_start_open",
     "recall_cooldown_seconds",
     "feedback_window_seconds",
+    "wait_warning_minutes",
     "call_profile",
     "overflow_minutes",
 )
@@ -143,6 +144,7 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
     start_open = queue.get("counters_start_open", bool, True)
     cooldown = queue.number("recall_cooldown_seconds", 20, at_least=0)
     feedback = queue.number("feedback_window_seconds", 60, at_least=0)
+    warning = queue.number("wait_warning_minutes", 20, more_than=0)
     profile = read_call_profile(queue, (DEFAULT_PROFILE, None))
 
     priorities = _priorities(root, languages)
@@ -170,6 +172,7 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         counters_start_open=start_open,
         recall_cooldown_s=float(cooldown),
         feedback_window_s=float(feedback),
+        wait_warning_s=float(warning) * 60,
         hours=hours,
         staff=staff,
     )

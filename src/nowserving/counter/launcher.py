@@ -45,7 +45,11 @@ def build(
     hardware = hardware or Hardware()
     services = config.rules.counters[config.devices[device.id].counter].services
     client = BranchClient(
-        broker_for(device), config.rules.branch_id, device.id, watch_lines=tuple(services)
+        broker_for(device),
+        config.rules.branch_id,
+        device.id,
+        watch_lines=tuple(services),
+        watch_statuses=panel_size is not None,  # the panel shows the kiosks' alerts
     )
     app = CounterApp(client)
     client.status = app.status

@@ -47,6 +47,12 @@ RECENT_CALLS = 10
 LEASE_DEFAULT, LEASE_MAX = 20, 100  # numbers per lease_numbers, by default and at most
 RATINGS = ("satisfied", "neutral", "unsatisfied")
 NOTICE_MINUTES, NOTICES = 30, 5  # a notice lasts 30 min by default; at most 5 are shown
+# A transfer from a counter may be taken back by the same counter device this long after
+# (a mistaken tap): the customer is back at the counter as before (`undo_transfer`).
+UNDO_TRANSFER_S = 15.0
+# What `undo_transfer` puts back of a ticket transferred from a counter.
+_BEFORE_TRANSFER = ("service", "status", "counter", "called_at", "started_at", "recalls",
+                    "recalled_at", "queue_since", "transfers")  # fmt: skip
 
 Draft = tuple  # (event type, data) or (event type, data, the Command it is for)
 # (branch as it stands, service, priority, at) -> a new ticket's estimate as its event
@@ -126,7 +132,7 @@ class Branch:
             require_staff(self, command)
             drafts = decide(command, command.args)
         except DomainError as err:
-            drafts = [_rejection(command, err.code, err.message)]
+            drafts = [_rejection(command, err.code, err.message, err.params)]
         staff = staff_at(self, command.args.get("counter"))  # who is at it, before these
         for kind, data, *own in drafts:
             if staff is not None and kind in STAFFED_EVENTS and "staff" not in data:
@@ -185,7 +191,8 @@ class Branch:
     def _counter(self, args: dict) -> Counter:
         cid = args.get("counter")
         if cid not in self.counters:
-            raise DomainError("unknown_counter", f"no counter {cid!r} in this branch")
+            raise DomainError("unknown_counter", f"no counter {cid!r} in this branch",
+                              {"counter": str(cid)})  # fmt: skip
         return self.counters[cid]
 
     def _open_counter(self, args: dict) -> Counter:
@@ -194,6 +201,7 @@ class Branch:
             raise DomainError(
                 f"counter_{counter.state}",
                 f"counter {counter.id} is {counter.state}; open it first",
+                {"counter": counter.id},
             )
         return counter
 
@@ -209,7 +217,11 @@ class Branch:
         ticket = self.tickets[counter.ticket]
         if ticket.status not in allowed:
             want = " or ".join(str(s) for s in allowed)
-            raise DomainError("wrong_state", f"{ticket.number} is {ticket.status}, not {want}")
+            raise DomainError(
+                "wrong_state",
+                f"{ticket.number} is {ticket.status}, not {want}",
+                {"number": ticket.number, "status": str(ticket.status)},
+            )
         return ticket
 
     def _free_counter_for_call(self, counter: Counter) -> list[Draft]:
@@ -222,6 +234,7 @@ class Branch:
                 "counter_busy",
                 f"{current.number} is still called at {counter.id}: "
                 "start, finish, transfer or mark it no-show first",
+                {"number": current.number},
             )
         return [("ticket_finished", {"ticket": current.id, "counter": counter.id})]
 
@@ -255,7 +268,9 @@ class Branch:
         self._check_open(service, cmd.at)
         if self.numbers_left(service) <= 0:
             raise DomainError(
-                "service_full", f"{service.id} has issued all {service.capacity} tickets today"
+                "service_full",
+                f"{service.id} has issued all {service.capacity} tickets today",
+                {"capacity": service.capacity},
             )
         number = service.number_text(service.first_number + self.numbered.get(service.id, 0))
         waits = estimate(self, service.id, priority, cmd.at) if estimate is not None else None
@@ -265,12 +280,17 @@ class Branch:
         if not self.rules.open_at(at):
             opens = self.rules.next_opening(at)
             when = "" if opens is None else f": it opens {_local(self.rules, opens)}"
-            raise DomainError("branch_closed", f"the branch is closed now{when}")
+            raise DomainError(
+                "branch_closed",
+                f"the branch is closed now{when}",
+                {"opens": "" if opens is None else _local(self.rules, opens)},
+            )
         if self.rules.past_cutoff(service, at):
             raise DomainError(
                 "service_closed",
                 f"{service.id} issues no more tickets today "
                 f"(last ticket at {service.last_ticket_at:%H:%M})",
+                {"time": f"{service.last_ticket_at:%H:%M}"},
             )
 
     def _decide_lease_numbers(self, cmd: Command, args: dict) -> list[Draft]:
@@ -282,11 +302,15 @@ class Branch:
         self._check_open(service, cmd.at)
         count = args.get("count") or str(LEASE_DEFAULT)
         if not re.fullmatch(r"[0-9]{1,3}", count) or not 1 <= int(count) <= LEASE_MAX:
-            raise DomainError("bad_count", f"count must be 1-{LEASE_MAX}, not {count!r}")
+            raise DomainError(
+                "bad_count", f"count must be 1-{LEASE_MAX}, not {count!r}", {"max": LEASE_MAX}
+            )
         left = self.numbers_left(service)
         if left <= 0:
             raise DomainError(
-                "service_full", f"{service.id} has given out all {service.capacity} numbers today"
+                "service_full",
+                f"{service.id} has given out all {service.capacity} numbers today",
+                {"capacity": service.capacity},
             )
         last = service.first_number + service.capacity - 1 - self.leased_top.get(service.id, 0)
         first = last - min(int(count), left) + 1
@@ -325,7 +349,8 @@ class Branch:
         number = args["number"]
         device, leased_for, granted_at = self.leases.get(number) or (None, None, None)
         if leased_for != service.id or device not in (cmd.device, ""):
-            raise DomainError("not_leased", f"{number} is not leased to {cmd.device} for today")
+            message = f"{number} is not leased to {cmd.device} for today"
+            raise DomainError("not_leased", message, {"number": number})
         try:
             claimed = float(args.get("issued_at", ""))
         except ValueError:
@@ -338,7 +363,9 @@ class Branch:
             granted_at = self.rules.day_began(cmd.at)
         issued_at = min(max(claimed, granted_at), cmd.at)
         if self.rules.business_day(issued_at) != self.business_day:
-            raise DomainError("stale_ticket", f"{number} was issued on another business day")
+            raise DomainError(
+                "stale_ticket", f"{number} was issued on another business day", {"number": number}
+            )
         drafts: list[Draft] = []
         superseded = args.get("supersedes")
         if superseded:
@@ -379,7 +406,11 @@ class Branch:
         counter = self._open_counter(args)
         ticket = self._ticket(args.get("ticket"))
         if ticket.status is not TicketStatus.WAITING:
-            raise DomainError("wrong_state", f"{ticket.number} is {ticket.status}, not waiting")
+            raise DomainError(
+                "wrong_state",
+                f"{ticket.number} is {ticket.status}, not waiting",
+                {"number": ticket.number, "status": str(ticket.status)},
+            )
         reason = args.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise DomainError("reason_required", "calling out of order needs a reason")
@@ -395,6 +426,7 @@ class Branch:
             raise DomainError(
                 "recall_too_soon",
                 f"{ticket.number} was called {cmd.at - last:.0f} s ago: recall in {wait:.0f} s",
+                {"number": ticket.number, "seconds": math.ceil(wait)},
             )
         return [
             (
@@ -421,7 +453,9 @@ class Branch:
         if ticket is None or at is None or cmd.at - at > self.rules.feedback_window_s:
             raise DomainError("no_feedback_open", f"counter {counter.id} takes no rating now")
         if ticket.rating is not None:
-            raise DomainError("already_rated", f"{ticket.number} was rated already")
+            raise DomainError(
+                "already_rated", f"{ticket.number} was rated already", {"number": ticket.number}
+            )
         data = {"ticket": ticket.id, "counter": counter.id, "rating": rating}
         if ticket.staff is not None:  # who served them, whoever is at the counter now
             data["staff"] = ticket.staff
@@ -444,6 +478,19 @@ class Branch:
         until = cmd.at + int(minutes) * 60
         return [("notice_posted", {"text": text, "until": until, "language": args.get("language")})]
 
+    def _decide_take_down_notice(self, cmd: Command, args: dict) -> list[Draft]:
+        """Take one notice off the lobby before it expires (any counter may: staff share
+        the lobby)."""
+        wanted = args.get("notice")
+        notice = next(
+            (n for n in self.notices if n.get("id") == wanted and n["until"] > cmd.at), None
+        )
+        if notice is None:
+            raise DomainError(
+                "unknown_notice", f"no notice {wanted!r} is shown now", {"notice": str(wanted)}
+            )
+        return [("notice_taken_down", {"notice": notice["id"], "text": notice["text"]})]
+
     def _decide_start(self, cmd: Command, args: dict) -> list[Draft]:
         counter = self._counter(args)
         ticket = self._current(counter, TicketStatus.CALLED)
@@ -463,6 +510,12 @@ class Branch:
                 "recall_first",
                 f"recall {ticket.number} {need - ticket.recalls} more time(s) "
                 "before marking it no-show",
+                {
+                    "number": ticket.number,
+                    "more": need - ticket.recalls,
+                    "recalls": ticket.recalls,
+                    "need": need,
+                },
             )
         return [("ticket_no_show", {"ticket": ticket.id, "counter": counter.id})]
 
@@ -470,7 +523,11 @@ class Branch:
         if args.get("ticket") is not None:
             ticket = self._ticket(args["ticket"])
             if ticket.status not in ACTIVE:
-                raise DomainError("wrong_state", f"{ticket.number} is {ticket.status}")
+                raise DomainError(
+                    "wrong_state",
+                    f"{ticket.number} is {ticket.status}",
+                    {"number": ticket.number, "status": str(ticket.status)},
+                )
         else:
             counter = self._counter(args)
             ticket = self._current(counter, TicketStatus.CALLED, TicketStatus.SERVING)
@@ -478,7 +535,11 @@ class Branch:
         if target not in self.rules.services:
             raise DomainError("unknown_service", f"no service {target!r}")
         if target == ticket.service and ticket.status is TicketStatus.WAITING:
-            raise DomainError("same_service", f"{ticket.number} already waits for {target}")
+            raise DomainError(
+                "same_service",
+                f"{ticket.number} already waits for {target}",
+                {"number": ticket.number},
+            )
         placement = args.get("placement") or self.rules.transfer_placement
         if placement not in ("front", "back"):
             raise DomainError("bad_placement", "placement is 'front' or 'back'")
@@ -489,25 +550,62 @@ class Branch:
             front = line[0][0]
             own = boost(ticket.priority, self.rules.priorities)
             queue_since = min(cmd.at, front + own - 0.001)
-        return [
-            (
-                "ticket_transferred",
-                {
-                    "ticket": ticket.id,
-                    "number": ticket.number,
-                    "from_service": ticket.service,
-                    "to_service": target,
-                    "placement": placement,
-                    "queue_since": queue_since,
-                    "counter": ticket.counter,
-                },
+        data = {
+            "ticket": ticket.id,
+            "number": ticket.number,
+            "from_service": ticket.service,
+            "to_service": target,
+            "placement": placement,
+            "queue_since": queue_since,
+            "counter": ticket.counter,
+        }
+        if ticket.counter is not None:  # from a counter: it may be taken back (undo_transfer)
+            was = {k: getattr(ticket, k) for k in _BEFORE_TRANSFER}
+            data["was"] = {**was, "status": str(ticket.status)}
+        return [("ticket_transferred", data)]
+
+    def _decide_undo_transfer(self, cmd: Command, args: dict) -> list[Draft]:
+        """Take back a transfer this counter device made moments ago: the customer is at
+        the counter again as before (called or being served), out of the line it was sent
+        to. Refused once the window has passed, the ticket has moved on, or the counter has
+        someone else."""
+        counter = self._counter(args)
+        ticket = self._ticket(args.get("ticket"))
+        undo = ticket.undo
+        if (
+            undo is None
+            or undo["device"] != cmd.device
+            or undo["was"].get("counter") != counter.id
+            or ticket.status is not TicketStatus.WAITING
+        ):
+            raise DomainError(
+                "not_undoable",
+                f"{ticket.number} was not just transferred from here, or has moved on",
+                {"number": ticket.number},
             )
-        ]
+        if cmd.at - undo["at"] > UNDO_TRANSFER_S:
+            raise DomainError(
+                "undo_expired",
+                f"a transfer can be taken back within {UNDO_TRANSFER_S:.0f} s",
+                {"number": ticket.number, "seconds": int(UNDO_TRANSFER_S)},
+            )
+        if counter.ticket is not None:
+            number = self.tickets[counter.ticket].number
+            raise DomainError(
+                "counter_busy", f"counter {counter.id} has {number} now", {"number": number}
+            )
+        data = {"ticket": ticket.id, "number": ticket.number, "counter": counter.id,
+                "from_service": ticket.service, "was": dict(undo["was"])}  # fmt: skip
+        return [("transfer_undone", data)]
 
     def _decide_cancel(self, cmd: Command, args: dict) -> list[Draft]:
         ticket = self._ticket(args.get("ticket"))
         if ticket.status is not TicketStatus.WAITING:
-            raise DomainError("wrong_state", f"{ticket.number} is {ticket.status}, not waiting")
+            raise DomainError(
+                "wrong_state",
+                f"{ticket.number} is {ticket.status}, not waiting",
+                {"number": ticket.number, "status": str(ticket.status)},
+            )
         return [("ticket_cancelled", {"ticket": ticket.id})]
 
     def _decide_open_counter(self, cmd: Command, args: dict) -> list[Draft]:
@@ -519,7 +617,10 @@ class Branch:
     def _decide_pause_counter(self, cmd: Command, args: dict) -> list[Draft]:
         counter = self._counter(args)
         if counter.state is not CounterState.OPEN:
-            raise DomainError(f"counter_{counter.state}", f"counter {counter.id} is not open")
+            raise DomainError(
+                f"counter_{counter.state}", f"counter {counter.id} is not open",
+                {"counter": counter.id},
+            )  # fmt: skip
         reason = args.get("reason") or "break"
         return [("counter_paused", {"counter": counter.id, "reason": reason})]
 
@@ -530,7 +631,9 @@ class Branch:
         if counter.ticket is not None:
             number = self.tickets[counter.ticket].number
             raise DomainError(
-                "counter_busy", f"counter {counter.id} still has {number}: finish it first"
+                "counter_busy",
+                f"counter {counter.id} still has {number}: finish it first",
+                {"number": number},
             )
         return [("counter_closed", {"counter": counter.id})]
 
@@ -602,6 +705,7 @@ class Branch:
             counter.ticket = None
             counter.served = 0
             counter.staff = None  # a new day: everyone signs in again
+            counter.service_s = 0.0
         self.recent_calls.clear()
 
     def _apply_numbers_leased(self, event: Event, data: dict) -> None:
@@ -641,6 +745,7 @@ class Branch:
         ticket.counter = data["counter"]
         ticket.called_at = event.at
         ticket.out_of_order = data.get("reason")
+        ticket.undo = None  # moved on: a transfer before this can no longer be taken back
         counter = self.counters[data["counter"]]
         if counter.free_since is not None and counter.free_since <= ticket.queue_since:
             # The counter was free when this customer arrived: how long staff took to call.
@@ -678,9 +783,12 @@ class Branch:
         if data["until"] <= event.at:  # minutes 0: take the device's notices down
             self.notices = [n for n in self.notices if n["device"] != event.device]
             return
-        notice = {**data, "at": event.at, "device": event.device}
+        notice = {**data, "at": event.at, "device": event.device, "id": str(event.seq)}
         self.notices = [n for n in self.notices if n["until"] > event.at][-(NOTICES - 1) :]
         self.notices.append(notice)
+
+    def _apply_notice_taken_down(self, event: Event, data: dict) -> None:
+        self.notices = [n for n in self.notices if n.get("id") != data["notice"]]
 
     def _apply_ticket_started(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
@@ -712,6 +820,8 @@ class Branch:
         self._leave_counter(ticket, event.at)
         counter = self.counters[data["counter"]]
         counter.served += 1
+        began = ticket.started_at if ticket.started_at is not None else ticket.called_at
+        counter.service_s += max(0.0, event.at - began) if began is not None else 0.0
         counter.last_finished, counter.last_finished_at = ticket.id, event.at
 
     def _apply_ticket_no_show(self, event: Event, data: dict) -> None:
@@ -734,7 +844,20 @@ class Branch:
         ticket.called_at = ticket.started_at = None
         ticket.recalls = 0
         ticket.transfers += 1
+        was = data.get("was")
+        ticket.undo = None if was is None else {"device": event.device, "at": event.at, "was": was}
         self._join_line(ticket)
+
+    def _apply_transfer_undone(self, event: Event, data: dict) -> None:
+        ticket = self.tickets[data["ticket"]]
+        self._leave_line(ticket)
+        was = data["was"]
+        for key in _BEFORE_TRANSFER:
+            setattr(ticket, key, was[key])
+        ticket.status = TicketStatus(was["status"])
+        ticket.undo = None
+        counter = self.counters[data["counter"]]
+        counter.ticket, counter.free_since = ticket.id, None
 
     def _apply_ticket_cancelled(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
@@ -889,8 +1012,11 @@ class Seen:
         return (self.epoch, self.seq) > (branch.epoch, branch.seq)
 
 
-def _rejection(command: Command, code: str, message: str) -> Draft:
-    return ("command_rejected", {"command": command.type, "code": code, "message": message})
+def _rejection(command: Command, code: str, message: str, params: dict | None = None) -> Draft:
+    data = {"command": command.type, "code": code, "message": message}
+    if params:  # what a device fills its own words with (`refusal.<code>` in its catalogue)
+        data["params"] = params
+    return ("command_rejected", data)
 
 
 def _priors(rules: BranchRules) -> dict[str, float]:

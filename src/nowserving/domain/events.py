@@ -18,6 +18,8 @@ EVENT_TYPES = frozenset(
         "ticket_cancelled",
         "ticket_rated",
         "notice_posted",
+        "notice_taken_down",
+        "transfer_undone",
         "counter_opened",
         "counter_paused",
         "counter_closed",

@@ -100,6 +100,7 @@ class BranchRules:
     counters_start_open: bool = True
     recall_cooldown_s: float = 20.0  # a called ticket may be recalled this long after its call
     feedback_window_s: float = 60.0  # a finished customer may rate the service this long
+    wait_warning_s: float = 1200.0  # staff panels mark a customer who has waited this long
     # Opening hours per weekday (WEEKDAYS), local: (opens, closes), or None for a day the
     # branch is closed. A day not listed has no hours: the branch is open all day.
     hours: dict[str, tuple[time, time] | None] = field(default_factory=dict)
@@ -226,6 +227,9 @@ class Ticket:
     out_of_order: str | None = None  # reason when called ahead of its turn
     estimate: dict | None = None  # the wait estimate given when it was issued
     staff: str | None = None  # who called, served or finished it last (a staff number)
+    # After a transfer from a counter: who did it, when, and where the ticket was (status,
+    # counter, service, times): what `undo_transfer` puts back. None once it moved on.
+    undo: dict | None = None
 
     def to_dict(self) -> dict:
         """The ticket, for a snapshot."""
@@ -260,6 +264,7 @@ class Counter:
     last_finished: str | None = None  # the ticket it finished last (its customer may rate)
     last_finished_at: float | None = None
     staff: str | None = None  # who is signed in (a staff number), or nobody
+    service_s: float = 0.0  # the time its `served` customers spent at it today, in all
 
     def to_dict(self) -> dict:
         """The counter, for a snapshot."""

@@ -72,6 +72,8 @@ def _device_rights(t: Topics, device: str, role: str) -> list[str]:
     ]
     if role in ("counter", "staff"):
         lines.append(f"topic read {t.base}/line/+")
+    if role == "counter":  # its staff panel shows kiosks' alerts (paper out, offline)
+        lines.append(f"topic read {t.base}/status/+")
     if role == "staff":
         lines.append(f"topic read {t.base}/status/#")
     return lines

@@ -175,6 +175,8 @@ def state_message(
                 # Who is signed in, else the counter's default staff (None: nobody).
                 "staff": staff_at(branch, cid),
                 "signed_in": counter.staff is not None,
+                # Its mean time per customer served today (s): the staff panel shows it.
+                "mean_s": round(counter.service_s / counter.served) if counter.served else None,
                 "ticket": None
                 if ticket is None
                 else {
@@ -185,6 +187,7 @@ def state_message(
                     "language": ticket.language,
                     "called_at": ticket.called_at,
                     "recalls": ticket.recalls,
+                    "recalled_at": ticket.recalled_at,
                 },
             }
         )
@@ -204,7 +207,7 @@ def state_message(
         "counters": counters,
         "recent_calls": list(branch.recent_calls),
         "notices": [
-            {k: n[k] for k in ("text", "language", "at", "until")}
+            {k: n.get(k) for k in ("id", "text", "language", "at", "until")}
             for n in branch.notices
             if n["until"] > at
         ],

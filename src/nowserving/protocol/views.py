@@ -100,6 +100,7 @@ class CounterTicket:
     language: str
     called_at: float | None
     recalls: int
+    recalled_at: float | None = None  # the last recall (a recall waits out the cooldown)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class CounterView:
     ticket: CounterTicket | None
     staff: str | None = None  # who works there: signed in, or the counter's default staff
     signed_in: bool = False  # `staff` signed in (False: nobody, or the default staff)
+    mean_s: float | None = None  # mean time per customer served today (None: none yet)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class Notice:
     language: str | None
     at: float
     until: float
+    id: str | None = None  # what `take_down_notice` names it by (None: an older server)
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,7 @@ def _counter_ticket(value: object, where: str) -> CounterTicket:
         r.str("language"),
         r.num("called_at", optional=True),
         r.int("recalls"),
+        r.num("recalled_at", optional=True),
     )
 
 
@@ -368,6 +372,7 @@ def _counter(value: object, where: str) -> CounterView:
         r.obj("ticket", _counter_ticket),
         r.str("staff", optional=True),
         bool(r.value.get("signed_in", False)),
+        r.num("mean_s", optional=True),
     )
 
 
@@ -381,7 +386,10 @@ def _call(value: object, where: str) -> Call:
 
 def _notice(value: object, where: str) -> Notice:
     r = _Reader(value, where)
-    return Notice(r.str("text"), r.str("language", optional=True), r.num("at"), r.num("until"))
+    return Notice(
+        r.str("text"), r.str("language", optional=True), r.num("at"), r.num("until"),
+        r.str("id", optional=True),
+    )  # fmt: skip
 
 
 def decode_state(payload: bytes) -> BranchState:
@@ -458,8 +466,9 @@ def decode_reply(payload: bytes) -> Reply:
             raise ProtocolError("bad_message", "result is not an object")
         return Reply(command_id, True, result)
     error = _Reader(r.value.get("error"), "error")
-    params = error.value.get("params")
-    params = params if isinstance(params, dict) else {}
+    params = error.value.get("params") or {}
+    if not isinstance(params, dict):
+        raise ProtocolError("bad_message", "error.params is not an object")
     return Reply(command_id, False, {}, error.str("code"), error.str("message"), params)
 
 
@@ -469,3 +478,22 @@ def decode_online(payload: bytes) -> bool:
     if not payload:
         return False
     return _message(payload, MAX_STATE_BYTES).bool("online")
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """A device's retained status (`status/<device>`): online or not, and what it says of
+    its hardware (a kiosk's `printer`, `paper`, `spool`, ...; docs/kiosk.md, "Status")."""
+
+    device: str
+    online: bool
+    fields: dict[str, Any]
+
+
+def decode_status(device: str, payload: bytes) -> DeviceStatus:
+    """One device's retained status (an empty payload: cleared, so offline)."""
+    if not payload:
+        return DeviceStatus(device, False, {})
+    r = _message(payload, MAX_STATE_BYTES)
+    fields = {k: v for k, v in r.value.items() if k not in ("v", "device", "online")}
+    return DeviceStatus(device, r.bool("online"), fields)

@@ -32,6 +32,8 @@ class Cmd(enum.StrEnum):
     CANCEL = "cancel"
     RATE = "rate"
     POST_NOTICE = "post_notice"
+    TAKE_DOWN_NOTICE = "take_down_notice"
+    UNDO_TRANSFER = "undo_transfer"
     OPEN_COUNTER = "open_counter"
     PAUSE_COUNTER = "pause_counter"
     CLOSE_COUNTER = "close_counter"
@@ -96,6 +98,10 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     Cmd.POST_NOTICE: CommandSpec(
         {"text": False, "minutes": False, "language": False}, _AT_COUNTERS, own_counter=False
     ),
+    # A notice's id is the seq of the event that posted it (the summary's `notices[].id`).
+    Cmd.TAKE_DOWN_NOTICE: CommandSpec({"notice": True}, _AT_COUNTERS, own_counter=False),
+    # Within a few seconds of a transfer from this counter, by the same device.
+    Cmd.UNDO_TRANSFER: CommandSpec({**_COUNTER_ARG, "ticket": True}, _AT_COUNTERS),
     Cmd.OPEN_COUNTER: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
     Cmd.PAUSE_COUNTER: CommandSpec({**_COUNTER_ARG, "reason": False}, _AT_COUNTERS),
     Cmd.CLOSE_COUNTER: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
@@ -106,4 +112,67 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     # Is the server there and working: answered by the apply loop with its time and seq,
     # never recorded (nothing changes). The self-test uses it.
     Cmd.PING: CommandSpec({}, frozenset(Role), own_counter=False, queued=False),
+}
+
+
+# Every refusal code a device may be answered with (a reply's `error.code`), with the
+# `error.params` it carries: devices put it into words from their catalogue
+# (`refusal.<code>` in assets/i18n, the params filled in), never from the English
+# `error.message`. `unreachable` is the client's own verdict, not the server's.
+REFUSALS: dict[str, tuple[str, ...]] = {
+    # the queue's (domain/branch.py)
+    "id_reused": (),
+    "unknown_command": (),
+    "unknown_counter": ("counter",),
+    "counter_paused": ("counter",),
+    "counter_closed": ("counter",),
+    "unknown_ticket": (),
+    "no_ticket": (),
+    "wrong_state": ("number", "status"),
+    "counter_busy": ("number",),
+    "unknown_service": (),
+    "unknown_language": (),
+    "unknown_priority": (),
+    "service_full": ("capacity",),
+    "branch_closed": ("opens",),
+    "service_closed": ("time",),
+    "bad_count": ("max",),
+    "not_leased": ("number",),
+    "bad_issued_at": (),
+    "stale_ticket": ("number",),
+    "superseded": (),
+    "queue_empty": (),
+    "reason_required": (),
+    "recall_too_soon": ("number", "seconds"),
+    "bad_rating": (),
+    "no_feedback_open": (),
+    "already_rated": ("number",),
+    "bad_minutes": (),
+    "bad_notice": (),
+    "unknown_notice": ("notice",),
+    "recall_first": ("number", "more", "recalls", "need"),
+    "same_service": ("number",),
+    "bad_placement": (),
+    "not_undoable": ("number",),
+    "undo_expired": ("number", "seconds"),
+    "already_open": (),
+    "already_closed": (),
+    "internal_error": (),
+    # staff sign-in's (domain/staff.py)
+    "not_signed_in": (),
+    "wrong_pin": (),
+    "staff_locked": ("seconds",),
+    "staff_not_here": (),
+    # the edge's (protocol/messages.py, server/app.py)
+    "too_large": (),
+    "bad_json": (),
+    "bad_message": (),
+    "bad_id": (),
+    "bad_version": (),
+    "bad_args": (),
+    "not_allowed": (),
+    "unknown_device": (),
+    "rate_limited": (),
+    # the client's
+    "unreachable": (),
 }
