@@ -163,9 +163,11 @@ def test_a_kiosk_an_hour_behind_says_so_and_stamps_offline_tickets_by_the_server
     off[0] = -3600
     srv = server(example_config, broker, tmp_path, clock)
     qtbot.waitUntil(lambda: controller.online and controller._state is not None)
+    # Until its first ping is answered the kiosk has only its own clock, which says 08:00:
+    # the branch is closed then (a moment at start; see docs/kiosk.md).
+    qtbot.waitUntil(lambda: "clock" in controller.alerts, timeout=10_000)
     assert take(qtbot, controller, "cash") == "A001"
     leased(qtbot, controller, spool)
-    qtbot.waitUntil(lambda: "clock" in controller.alerts, timeout=10_000)
     assert "3600 s behind the server's" in controller.alerts["clock"]
     srv.close()
     clock.advance(60)
