@@ -186,7 +186,7 @@ def test_its_retained_status_names_the_counter_and_has_a_last_will(
 @pytest.fixture
 def long_named(example_config, broker, tmp_path, clock):
     """The example branch with counter 3 named as long as a branch would (LONG_NAMES), its
-    real server running; counter 3 calls A001, counter 4 is paused with a long reason."""
+    real server running on the test broker."""
     counters = dict(example_config.rules.counters)
     counters["c3"] = dataclasses.replace(counters["c3"], names=LONG_NAMES)
     rules = dataclasses.replace(example_config.rules, counters=counters)
