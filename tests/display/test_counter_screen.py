@@ -233,14 +233,23 @@ def test_both_languages_side_by_side_when_they_fit(qtbot, server, counter_screen
         assert problems(view) == []
 
 
-def test_the_command_draws_a_counter_screen(qtbot, server, connect, example_device, tmp_path):
-    """GIVEN lobby-1.toml WHEN `nowserving display --counter c3 --screenshot` THEN the
-    counter's screen is drawn, at 1280x400 unless asked otherwise."""
+@pytest.mark.parametrize("where", ["option", "device file"])
+def test_the_command_draws_a_counter_screen(
+    qtbot, server, connect, example_device, tmp_path, where
+):
+    """GIVEN lobby-1.toml WHEN `nowserving display --counter c3 --screenshot` (or the file's
+    `[display] counter = "c3"`) THEN the counter's screen is drawn, at 1280x400 unless
+    asked otherwise."""
     connect("kiosk-1").request("issue_ticket", {"service": "cash"})
     connect("counter-3").request("call_next")
+    device = example_device("lobby-1")
+    if where == "device file":
+        text = device.read_text(encoding="utf-8")
+        device.write_text(text.replace("[display]\n", '[display]\ncounter = "c3"\n'))
     png = tmp_path / "counter.png"
-    argv = ["display", "--config", str(EXAMPLE), "--device", str(example_device("lobby-1")),
-            "--counter", "c3", "--screenshot", str(png)]  # fmt: skip
+    argv = ["display", "--config", str(EXAMPLE), "--device", str(device),
+            "--screenshot", str(png)]  # fmt: skip
+    argv += ["--counter", "c3"] if where == "option" else []
     assert main(argv) == 0
     assert QImage(str(png)).size().toTuple() == (1280, 400)
 
