@@ -350,3 +350,19 @@ def test_docs_describe_every_key_of_every_table(settings):
     text = DOCS.read_text(encoding="utf-8")
     for f in dataclasses.fields(settings):
         assert f"| `{f.name}`" in text or f", `{f.name}`" in text, f.name
+
+
+def test_a_counter_display_names_a_counter_the_branch_has(tmp_path):
+    """GIVEN `[display] counter` WHEN the branch has no such counter THEN the check says
+    so, with the closest one as a hint; a known one passes."""
+    text = (EXAMPLES / "lobby-1.toml").read_text(encoding="utf-8")
+    device = load_device_config(
+        write(tmp_path, text.replace("[display]\n", '[display]\ncounter = "c3"\n'))
+    )
+    assert device.display.counter == "c3"
+    check_device_against_branch(device, load_config(EXAMPLE))
+    unknown = dataclasses.replace(device, display=DisplaySettings(counter="c33"))
+    assert mismatches(unknown) == ["display.counter: unknown counter 'c33' (did you mean 'c3'?)"]
+    assert problems_of(tmp_path, text.replace("[display]\n", "[display]\ncounter = 3\n")) == [
+        "display.counter: must be a string, not 3"
+    ]

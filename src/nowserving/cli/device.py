@@ -66,12 +66,25 @@ def _add_display(commands) -> None:
         "--screenshot", type=Path, help="render the current state offscreen into this PNG, exit"
     )
     parser.add_argument(
-        "--size", type=size, help="WIDTHxHEIGHT (default: 1920x1080, or 1080x1920 in portrait)"
+        "--size",
+        type=size,
+        help="WIDTHxHEIGHT (default: 1920x1080, 1080x1920 in portrait, 1280x400 above a counter)",
+    )
+    parser.add_argument(
+        "--counter", help="be the screen above this counter (as [display] counter = ...)"
     )
 
 
 def _run_display(args: argparse.Namespace) -> int:
     config, device = checked_device(args)
+    if args.counter is not None:  # checked like [display] counter
+        from dataclasses import replace
+
+        from nowserving.config import DisplaySettings, check_device_against_branch
+
+        display = replace(device.display or DisplaySettings(), counter=args.counter)
+        device = replace(device, display=display)
+        check_device_against_branch(device, config, "--counter")
     from nowserving.display.main import run_display as run
 
     return run(config, device, args.screenshot, args.size)

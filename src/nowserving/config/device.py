@@ -47,6 +47,7 @@ _DISPLAY_KEYS = (
     "media",
     "media_seconds",
     "history",
+    "counter",
 )
 LANGUAGE_MODES = ("side_by_side", "alternate")
 THEMES = ("dark", "light")
@@ -91,6 +92,7 @@ class DisplaySettings:
     media: Path | None = None  # a folder of images shown beside the calls, yielding to them
     media_seconds: float = 10.0  # how long each image shows
     history: int = 8  # how many earlier calls are listed
+    counter: str | None = None  # set: the screen above this counter (docs/display.md)
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ def _display(root: Table, base: Path | None) -> DisplaySettings | None:
         media=media,
         media_seconds=float(table.number("media_seconds", 10, at_least=2, at_most=3600)),
         history=table.number("history", 8, whole=True, at_least=0, at_most=20),
+        counter=table.get("counter", str),
     )
 
 
@@ -237,6 +240,9 @@ def check_device_against_branch(
         _check_listed(p, "display.languages", device.display.languages, rules.languages, "language")
         _check_listed(p, "display.services", device.display.services, rules.services, "service")
         _check_listed(p, "display.counters", device.display.counters, rules.counters, "counter")
+        counter = device.display.counter
+        if counter is not None and counter not in rules.counters:
+            p.add("display.counter", f"unknown counter {counter!r}{hint(counter, rules.counters)}")
     p.raise_if_any(source)
 
 
