@@ -4,7 +4,7 @@ oldest, never the newest."""
 
 from __future__ import annotations
 
-from nowserving.display.backlog import TURN_OVERHEAD_S, Form, Waiting, forms, plan
+from nowserving.display.backlog import MARGIN_S, TURN_OVERHEAD_S, Form, Waiting, forms, plan
 
 # Seconds of a call in each form of forms(2, True): twice both, once both, once one.
 FULL, ONCE, SHORT = 18.4, 9.6, 5.5
@@ -31,17 +31,19 @@ def test_a_call_alone_or_with_room_to_spare_is_said_in_full():
 
 def test_the_backlog_decides_how_much_is_said():
     """GIVEN n calls made at once with 60 s to start WHEN the first's turn comes THEN the
-    fullest form in which all n, each in that form, start in time."""
+    fullest form in which all n, each in that form, start in time, MARGIN_S to spare."""
+    assert MARGIN_S == 1.0
     assert plan(0.0, burst(5)) == 1  # in full, the fifth would start at 74.6
-    assert plan(0.0, burst(7)) == 1  # once, both: the seventh at 6 x 9.85 = 59.1
+    assert plan(0.0, burst(6)) == 1  # once, both: the sixth at 5 x 9.85 = 49.25
+    assert plan(0.0, burst(7)) == 2  # the seventh would start at 59.1, later than 59
     assert plan(0.0, burst(8)) == 2
     assert plan(0.0, burst(10)) == 2  # the tenth at 9 x 5.75 = 51.75
 
 
 def test_the_deadlines_count_from_now():
-    assert plan(50.0, burst(2)) == 1  # the second starts at 59.85
-    assert plan(54.0, burst(2)) == 2  # 59.75
-    assert plan(55.0, burst(2)) is None  # 60.75: too late for the second, even so
+    assert plan(49.0, burst(2)) == 1  # the second starts at 58.85
+    assert plan(53.0, burst(2)) == 2  # 58.75
+    assert plan(54.0, burst(2)) is None  # 59.75: too late for the second, even so
     assert plan(50.0 - FULL - TURN_OVERHEAD_S, burst(2)) == 0
 
 

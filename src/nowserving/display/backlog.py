@@ -13,6 +13,10 @@ from dataclasses import dataclass
 # Between two calls: building the WAV and starting the player. Counted per call so that a
 # plan that just fits on paper still fits with a player that takes a moment to start.
 TURN_OVERHEAD_S = 0.25
+# Kept free before the deadline of each call behind the first: the plan is made again at
+# every turn, so only the last step's error counts, and a player that once takes longer to
+# start than TURN_OVERHEAD_S must not cost the newest call.
+MARGIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,11 @@ def plan(now: float, backlog: Sequence[Waiting]) -> int | None:
     None: drop it to make room.
 
     The fullest form in which every call of the backlog, each said in that form one after
-    the other, starts by its deadline. Calls behind whose deadline has already passed are
-    left out: they will be dropped as they come, taking no time. When even the shortest
-    form leaves a call behind too late, the first call is dropped, so that a burst costs
-    its oldest calls and the newest is always said; a call with nothing (live) behind it is
-    never dropped here.
+    the other, starts by its deadline (each behind the first with MARGIN_S to spare). Calls
+    behind whose deadline has already passed are left out: they will be dropped as they
+    come, taking no time. When even the shortest form leaves a call behind too late, the
+    first call is dropped, so that a burst costs its oldest calls and the newest is always
+    said; a call with nothing (live) behind it is never dropped here.
     """
     first, *behind = backlog
     live = [first, *(w for w in behind if w.deadline >= now)]
@@ -66,9 +70,10 @@ def plan(now: float, backlog: Sequence[Waiting]) -> int | None:
 
 
 def _fits(now: float, calls: Sequence[Waiting], form: int) -> bool:
-    start = now
-    for call in calls:
-        if start > call.deadline:
+    first, *behind = calls
+    start = now + first.seconds[form] + TURN_OVERHEAD_S
+    for call in behind:
+        if start > call.deadline - MARGIN_S:
             return False
         start += call.seconds[form] + TURN_OVERHEAD_S
     return True
