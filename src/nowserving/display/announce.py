@@ -47,6 +47,7 @@ from nowserving.protocol.views import Call
 log = logging.getLogger(__name__)
 
 REPROBE_S = 30.0  # with no output, look again this often (a speaker plugged in later)
+GATHER_S = 0.05  # a call that finds the announcer idle waits this long for others with it
 KEEP_SEEN = 1000  # calls remembered, so that the same call handed in again is spoken once
 # What an announcer reports about each call it was given, in the order they may happen.
 EVENTS = ("started", "finished", "dropped", "silenced", "failed")
@@ -269,7 +270,11 @@ class Announcer:
         """The call whose turn it is, its deadline and the calls queued behind it; None
         once closed."""
         with self._arrived:
+            was_idle = not self._backlog
             self._arrived.wait_for(lambda: self._backlog or self._stop.is_set())
+        if was_idle:  # calls handed in together (one summary, a burst) are planned together
+            self._stop.wait(GATHER_S)
+        with self._arrived:
             if self._stop.is_set():
                 return None
             call, deadline = self._backlog.popleft()
