@@ -19,10 +19,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nowserving.adapters.audio import FilePlayer, SystemPlayer
-from nowserving.adapters.voice import GAP_S, PAUSE, PAUSE_S, RATE, VoiceError, gain
+from nowserving.adapters.voice import (
+    GAP_S,
+    PAUSE,
+    PAUSE_S,
+    RATE,
+    ClipSet,
+    VoiceError,
+    duration,
+    gain,
+    join,
+)
 from nowserving.cli import main
 from nowserving.config import EXAMPLE, AudioSettings, load_config
-from nowserving.display.announce import Announcer, compose, in_quiet_hours, render
+from nowserving.display.announce import Announcer, compose, in_quiet_hours, render, seconds
 from nowserving.protocol.views import Call
 
 SPEED = 20  # the file player's turns take 1/20 of the sound's time
@@ -127,15 +137,24 @@ def test_quiet_hours_may_cross_midnight(now, quiet):
 class Lobby:
     """An announcer on the example branch, playing into files; records what it reports."""
 
-    def __init__(self, settings: AudioSettings | None, folder: Path, player=None, wall=None):
+    def __init__(
+        self, settings: AudioSettings | None, folder: Path, player=None, wall=None, monotonic=None
+    ):
         self.events: list[tuple[str, str, str]] = []
         self.statuses: list[str] = []
+        self.ready = threading.Event()  # the audio is ok: clips read, output found
         self.player = player or FilePlayer(folder / "played", speed=SPEED)
         self.announcer = Announcer(
             settings, load_config(EXAMPLE).rules, player=self.player,
             when_event=lambda e, c, detail: self.events.append((e, c.number, detail)),
-            on_status=self.statuses.append, wall=wall or (lambda: NOON),
+            on_status=self._status, wall=wall or (lambda: NOON),
+            monotonic=monotonic or time.monotonic,
         )  # fmt: skip
+
+    def _status(self, status: str) -> None:
+        self.statuses.append(status)
+        if status.startswith("audio: ok"):
+            self.ready.set()
 
     def of(self, event: str) -> list[str]:
         return [number for e, number, _ in self.events if e == event]
@@ -145,8 +164,9 @@ class Lobby:
 def lobby(clips, tmp_path):
     made: list[Lobby] = []
 
-    def make(player=None, wall=None, **settings) -> Lobby:
-        made.append(Lobby(AudioSettings(clips=clips, **settings), tmp_path, player, wall))
+    def make(player=None, wall=None, monotonic=None, **settings) -> Lobby:
+        settings = AudioSettings(clips=clips, **settings)
+        made.append(Lobby(settings, tmp_path, player, wall, monotonic))
         return made[-1]
 
     yield make
@@ -201,6 +221,84 @@ def test_a_call_made_longer_ago_than_max_delay_is_dropped(lobby):
     room.announcer.announce(call("A003"), age=75)
     assert room.announcer.wait_idle(30)
     assert room.of("dropped") == ["A001", "A003"] and room.of("finished") == ["A002"]
+
+
+def lobby_time() -> float:
+    """A clock SPEED times faster than real time: with a FilePlayer on it, the announcer
+    lives through a minute of calls in three seconds, and plans for it as for a minute."""
+    return time.monotonic() * SPEED
+
+
+def burst_of(n: int) -> list[Call]:
+    """`n` calls made at the same moment, to counters c1-c6, half of them in English."""
+    return [
+        call(f"A{i:03d}", counter=f"c{(i - 1) % 6 + 1}", language=("zh", "en")[i % 2])
+        for i in range(1, n + 1)
+    ]
+
+
+def test_a_burst_of_ten_calls_is_said_whole_shortened_in_order(lobby, clips, tmp_path):
+    """GIVEN the example display's settings (each call twice, in both languages: 18 s; a
+    call not started within 60 s is dropped) WHEN ten calls come at once THEN every one is
+    said at least once, in order, none over another: the first ones once in one language,
+    the last in full as nothing waits behind it; none dropped, the shortened counted."""
+    player = FilePlayer(tmp_path / "burst", speed=SPEED, clock=lobby_time)
+    room = lobby(player=player, monotonic=lobby_time, repeat=2, volume=70, max_delay_s=60)
+    assert room.ready.wait(10)
+    calls = burst_of(10)
+    for each in calls:
+        room.announcer.announce(each, age=0)
+    assert room.announcer.wait_idle(30)
+    numbers = [c.number for c in calls]
+    assert room.of("started") == room.of("finished") == numbers
+    assert room.of("dropped") == [] and room.announcer.dropped == 0
+    played = player.played
+    assert len(played) == 10
+    for before, after in zip(played, played[1:], strict=False):
+        assert after.started >= before.ended
+    first, last = calls[0], calls[-1]
+    once_in_one = render(clips, first.number, first.counter, "en", volume=70)
+    assert frames(played[0].path) == frames(once_in_one)
+    full = render(clips, last.number, last.counter, "zh", then="en", repeat=2, volume=70)
+    assert frames(played[-1].path) == frames(full)
+    shortened = [e for e in room.events if e[0] == "started" and e[2]]
+    assert len(shortened) == room.announcer.shortened >= 8
+    assert shortened[0][2] == "shortened to once, one language: 9 calls behind it"
+
+
+def test_when_even_the_shortest_calls_do_not_fit_the_oldest_are_dropped(lobby, tmp_path):
+    """GIVEN calls said once in one language (about 6 s each, nothing to shorten), 15 s
+    for one to start and six calls at once, of which only three fit WHEN the announcer
+    works through them THEN it drops the oldest, says the rest in order, the newest among
+    them, and counts and reports each drop. (A slower clock than the other tests': the
+    plan packs the calls kept up to 1 s before their deadlines.)"""
+    speed = SPEED / 4
+
+    def slower_lobby_time() -> float:
+        return time.monotonic() * speed
+
+    player = FilePlayer(tmp_path / "burst", speed=speed, clock=slower_lobby_time)
+    room = lobby(player=player, monotonic=slower_lobby_time, other_language=False,
+                 max_delay_s=15)  # fmt: skip
+    assert room.ready.wait(10)
+    numbers = [c.number for c in burst_of(6)]
+    for each in burst_of(6):
+        room.announcer.announce(each, age=0)
+    assert room.announcer.wait_idle(30)
+    dropped = room.of("dropped")
+    assert dropped and dropped == numbers[: len(dropped)]
+    assert room.of("finished") == numbers[len(dropped) :]
+    assert numbers[-1] in room.of("finished") and len(player.played) == 6 - len(dropped)
+    assert room.announcer.dropped == len(dropped)
+    why = [detail for e, _, detail in room.events if e == "dropped"]
+    assert why[0].startswith("no time for it and the 5 calls behind it to start within 15 s")
+
+
+def test_the_length_of_a_call_is_known_before_it_is_joined(clips):
+    names = compose(clips, "B105", "c1", "en", then="zh", repeat=2)
+    samples = join(ClipSet(clips), names, 70)
+    assert seconds(ClipSet(clips), names, 70) == duration(samples)
+    assert 15 < duration(samples) < 25
 
 
 def test_the_same_call_is_spoken_once_and_a_recall_again(lobby, clips):

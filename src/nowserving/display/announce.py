@@ -5,11 +5,12 @@ hands calls in and shows what comes back (docs/announcements.md).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import queue
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from datetime import time as clock_time
@@ -20,8 +21,11 @@ from nowserving.adapters.audio import Player, PlayerError, SystemPlayer
 from nowserving.adapters.voice import (
     CHIME,
     COUNTER,
+    GAP_S,
     NUMBER,
     PAUSE,
+    PAUSE_S,
+    RATE,
     ClipSet,
     VoiceError,
     call_clips,
@@ -36,12 +40,14 @@ from nowserving.adapters.voice import (
     wav_bytes,
 )
 from nowserving.config.hardware import AudioSettings
+from nowserving.display.backlog import Form, Waiting, forms, plan
 from nowserving.domain import BranchRules
 from nowserving.protocol.views import Call
 
 log = logging.getLogger(__name__)
 
 REPROBE_S = 30.0  # with no output, look again this often (a speaker plugged in later)
+GATHER_S = 0.05  # a call that finds the announcer idle waits this long for others with it
 KEEP_SEEN = 1000  # calls remembered, so that the same call handed in again is spoken once
 # What an announcer reports about each call it was given, in the order they may happen.
 EVENTS = ("started", "finished", "dropped", "silenced", "failed")
@@ -61,14 +67,45 @@ def compose(
     The chime comes once; then the call in `language`, then (after a pause) in `then`;
     all of the speech `repeat` times. A VoiceError names every clip file that is missing.
     """
+    names = call_names(number, counter, language, recall, then, repeat)
+    require(ClipSet(clips_dir), names)
+    return names
+
+
+def call_names(
+    number: str,
+    counter: str,
+    language: str,
+    recall: bool = False,
+    then: str | None = None,
+    repeat: int = 1,
+) -> list[str]:
+    """The clips of a call, as `compose` gives them, without looking for the files."""
     speech = [f"{language}/{n}" for n in call_clips(language, number, counter, recall)]
     if then:
         speech += [PAUSE, *(f"{then}/{n}" for n in call_clips(then, number, counter, recall))]
     names = [CHIME]
     for _ in range(repeat):
         names += [PAUSE, *speech]
-    require(ClipSet(clips_dir), names)
     return names
+
+
+def seconds(clips: ClipSet, names: Sequence[str], volume: int = 100) -> float:
+    """How long `join(clips, names, volume)` plays, from the clips' lengths; a clip that
+    cannot be read counts as none (the call will fail on it anyway)."""
+    samples = 0
+    after_clip = False
+    for name in names:
+        if name == PAUSE:
+            samples += round(PAUSE_S * RATE)
+            after_clip = False
+            continue
+        if after_clip:
+            samples += round(GAP_S * RATE)
+        with contextlib.suppress(VoiceError):
+            samples += len(clips.samples(name, gain(volume)))
+        after_clip = True
+    return samples / RATE
 
 
 def render(
@@ -111,7 +148,10 @@ class Announcer:
     """Speaks calls one at a time, on its own thread: `announce` never blocks.
 
     A call starts only when the one before has finished, so two never overlap. One that
-    cannot start before its deadline is dropped: a call from minutes ago only confuses. In
+    cannot start before its deadline is dropped: a call from minutes ago only confuses.
+    When calls queue up, each is said shorter (fewer repeats, then one language) so that
+    every call waiting can start in time; only when even that is too long are the oldest
+    dropped, never the newest (`backlog.plan`). `dropped` and `shortened` count them. In
     quiet hours, with audio off, or with no output, calls are silenced but still go through
     the queue, so that `when_event` reports each one. `status` says what state the audio
     is in ("audio: ok (paplay)", "audio: unavailable (...)", ...); `on_status` hears the
@@ -142,10 +182,14 @@ class Announcer:
         self.on_status = on_status
         self._wall, self._monotonic = wall, monotonic
         self._zone = ZoneInfo(rules.timezone)
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.forms: list[Form] = forms(self.settings.repeat, self.settings.other_language)
+        self.dropped = 0  # calls not said at all, since the start
+        self.shortened = 0  # calls said in less than their full form, since the start
+        self._backlog: deque[tuple[Call, float]] = deque()  # (call, monotonic deadline)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._arrived = threading.Condition(self._lock)
         self._pending = 0
         self._seen: dict[tuple[str, int], None] = {}
         self._closed = False
@@ -184,7 +228,8 @@ class Announcer:
             if len(self._seen) > KEEP_SEEN:
                 del self._seen[next(iter(self._seen))]
             self._pending += 1
-        self._queue.put((call, deadline))
+            self._backlog.append((call, deadline))
+            self._arrived.notify()
         return True
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -196,8 +241,8 @@ class Announcer:
         """Stop at once, cutting off a call being spoken; calls still queued are forgotten."""
         with self._lock:
             self._closed = True
-        self._stop.set()
-        self._queue.put(None)
+            self._stop.set()
+            self._arrived.notify_all()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
@@ -206,13 +251,10 @@ class Announcer:
         if self.enabled:
             self._check_clips()
             self._probe()
-        while not self._stop.is_set():
-            item = self._queue.get()
-            if item is None:
-                break
-            call, deadline = item
+        while (turn := self._next_turn()) is not None:
+            call, deadline, behind = turn
             try:
-                self._speak(call, deadline)
+                self._speak(call, deadline, behind)
             except Exception as err:  # one bad call must not end every announcement after it
                 log.exception("announcing %s failed", call.number)
                 self._emit("failed", call, repr(err))
@@ -224,30 +266,42 @@ class Announcer:
             self._pending = 0
             self._idle.notify_all()
 
-    def _speak(self, call: Call, deadline: float) -> None:
+    def _next_turn(self) -> tuple[Call, float, list[tuple[Call, float]]] | None:
+        """The call whose turn it is, its deadline and the calls queued behind it; None
+        once closed."""
+        with self._arrived:
+            was_idle = not self._backlog
+            self._arrived.wait_for(lambda: self._backlog or self._stop.is_set())
+        if was_idle:  # calls handed in together (one summary, a burst) are planned together
+            self._stop.wait(GATHER_S)
+        with self._arrived:
+            if self._stop.is_set():
+                return None
+            call, deadline = self._backlog.popleft()
+            return call, deadline, list(self._backlog)
+
+    def _speak(self, call: Call, deadline: float, behind: list[tuple[Call, float]]) -> None:
         if not self.enabled:
             return self._emit("silenced", call, "audio is off")
-        late = self._monotonic() - deadline
-        if late > 0:
-            log.info(
-                "dropped the call of %s to %s: %.1f s too late", call.number, call.counter, late
+        now = self._monotonic()
+        if now > deadline:
+            return self._drop(call, f"{now - deadline:.1f} s too late")
+        why_silent = self._why_silent()
+        if why_silent is not None:
+            return self._emit("silenced", call, why_silent)
+        form = self._form(now, call, deadline, behind)
+        if form is None:
+            return self._drop(
+                call,
+                f"no time for it and the {_calls(len(behind))} behind it to start within "
+                f"{self.settings.max_delay_s:g} s of being made, even each said once in one "
+                "language: the oldest go first",
             )
-            return self._emit("dropped", call, f"{late:.1f} s too late")
-        local = datetime.fromtimestamp(self._wall(), self._zone).time()
-        if in_quiet_hours(local, self.settings.quiet_hours):
-            return self._emit("silenced", call, "quiet hours")
-        if self._output is not None and self._monotonic() - self._probed_at >= REPROBE_S:
-            self._probe()
-        if self._output is not None:
-            return self._emit("silenced", call, f"no audio output: {self._output}")
-        language = call.language if call.language in self.languages else self.languages[0]
-        then = None
-        if self.settings.other_language:
-            then = next((lang for lang in self.languages if lang != language), None)
+        language, then = self._languages_of(call)
         try:
             names = compose(
                 self.clips.root, call.number, call.counter, language,
-                call.recalls > 0, then, self.settings.repeat,
+                call.recalls > 0, then if form.other_language else None, form.repeat,
             )  # fmt: skip
             wav = wav_bytes(join(self.clips, names, self.settings.volume))
         except VoiceError as err:
@@ -259,7 +313,12 @@ class Announcer:
             self._check_clips()
             self._update_status()
         self.playing = call
-        self._emit("started", call, "")
+        detail = ""
+        if form != self.forms[0]:
+            self.shortened += 1
+            detail = f"shortened to {form.describe()}: {_calls(len(behind))} behind it"
+            log.info("said %s to %s %s", call.number, call.counter, detail)
+        self._emit("started", call, detail)
         try:
             self.player.play(wav, self._stop)
         except PlayerError as err:
@@ -270,6 +329,49 @@ class Announcer:
         finally:
             self.playing = None
         self._emit("finished", call, "")
+
+    def _why_silent(self) -> str | None:
+        local = datetime.fromtimestamp(self._wall(), self._zone).time()
+        if in_quiet_hours(local, self.settings.quiet_hours):
+            return "quiet hours"
+        if self._output is not None and self._monotonic() - self._probed_at >= REPROBE_S:
+            self._probe()
+        if self._output is not None:
+            return f"no audio output: {self._output}"
+        return None
+
+    def _languages_of(self, call: Call) -> tuple[str, str | None]:
+        """The call's language, and the other one it is then said in (if so set)."""
+        language = call.language if call.language in self.languages else self.languages[0]
+        then = None
+        if self.settings.other_language:
+            then = next((lang for lang in self.languages if lang != language), None)
+        return language, then
+
+    def _form(
+        self, now: float, call: Call, deadline: float, behind: list[tuple[Call, float]]
+    ) -> Form | None:
+        """The form to say `call` in so that the calls behind it start in time; None: drop
+        it to make room for them."""
+        backlog = [Waiting(d, self._lengths(c)) for c, d in [(call, deadline), *behind]]
+        index = plan(now, backlog)
+        return None if index is None else self.forms[index]
+
+    def _lengths(self, call: Call) -> list[float]:
+        """Seconds `call` takes in each of `forms`."""
+        language, then = self._languages_of(call)
+        recall = call.recalls > 0
+        lengths = []
+        for form in self.forms:
+            other = then if form.other_language else None
+            names = call_names(call.number, call.counter, language, recall, other, form.repeat)
+            lengths.append(seconds(self.clips, names, self.settings.volume))
+        return lengths
+
+    def _drop(self, call: Call, why: str) -> None:
+        self.dropped += 1
+        log.warning("dropped the call of %s to %s: %s", call.number, call.counter, why)
+        self._emit("dropped", call, why)
 
     def _check_clips(self) -> None:
         # Every clip is read (and scaled) now: a bad recording shows in the status at
@@ -313,6 +415,10 @@ class Announcer:
             callback(*args)
         except Exception:  # a failing listener is logged; the announcer goes on
             log.exception("announcer callback %r failed", callback)
+
+
+def _calls(n: int) -> str:
+    return "1 call" if n == 1 else f"{n} calls"
 
 
 def write_preview(

@@ -35,7 +35,11 @@ class DisplayApp(App):
 
     def status(self) -> dict:
         """The display's fields of its retained status (docs/display.md, "Its status")."""
-        return {"audio": self.audio, "screen": "on"}
+        fields = {"audio": self.audio, "screen": "on"}
+        if self.announcer is not None:
+            fields["calls_dropped"] = self.announcer.dropped
+            fields["calls_shortened"] = self.announcer.shortened
+        return fields
 
 
 def default_size(settings: DisplaySettings | None) -> tuple[int, int]:
@@ -88,14 +92,26 @@ def build(
 def _add_announcer(app: DisplayApp, config: BranchConfig, audio: AudioSettings, player,
                    clock: Callable[[], float]) -> None:  # fmt: skip
     """The display's voice: each call is handed over as its spotlight turn starts; what
-    the announcer says of the audio output goes on screen and into the retained status."""
+    the announcer says of the audio output goes on screen and into the retained status,
+    and so do the calls it dropped or shortened."""
 
     def audio_changed(status: str) -> None:  # the announcer's thread: its every change
         app.audio = status
         app.controller.report_audio(status)  # a queued signal to the GUI thread
         app.client.publish_status()
 
+    def counted(event: str, call, detail: str) -> None:  # the announcer's thread
+        if event == "dropped" or (event == "started" and detail):  # a count went up
+            app.client.publish_status()
+
     app.announcer = app.owns(
-        Announcer(audio, config.rules, player=player, on_status=audio_changed, wall=clock)
+        Announcer(
+            audio,
+            config.rules,
+            player=player,
+            on_status=audio_changed,
+            when_event=counted,
+            wall=clock,
+        )
     )
     app.controller.on_call = lambda call, age: app.announcer.announce(call, age=age)
