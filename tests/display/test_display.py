@@ -93,8 +93,9 @@ def test_five_calls_200_ms_apart_each_get_their_turn_in_order(qtbot, lobby, conn
         connect(f"counter-{i + 1}").request("call_next")
         qtbot.wait(200)
     qtbot.waitUntil(lambda: len(announced) == 5, timeout=10_000)
+    assert [c.number for c in announced] == numbers  # handed over as seen, in order
+    qtbot.waitUntil(lambda: len(spotlit) == 5, timeout=10_000)
     assert spotlit == numbers  # each had the spotlight, first called first
-    assert [c.number for c in announced] == numbers
     qtbot.waitUntil(lambda: not controller.highlighted, timeout=5_000)
     # The history lists the earlier calls, newest first, with their counters.
     history = [(h["number"], h["counter"]["en"]) for h in controller.history.rows]
@@ -162,7 +163,8 @@ def test_a_recall_is_shown_and_announced_again(qtbot, lobby, connect, clock):
     assert counter.request("recall").ok
     qtbot.waitUntil(lambda: len(announced) == 2, timeout=5_000)
     assert [(c.number, c.recalls) for c in announced] == [(number, 0), (number, 1)]
-    assert controller.spotlight["recall"] is True
+    # Handed to the announcer at once; in the spotlight when the call before has had its turn.
+    qtbot.waitUntil(lambda: controller.spotlight.get("recall") is True, timeout=5_000)
     assert controller.history.rows == []  # one ticket, listed once
 
 

@@ -2,7 +2,8 @@
 
 Everything shown comes from the retained summary (`Lobby`); a new call in it gets its turn
 in the spotlight — HOLD_S alone, at least TURN_S when others wait for theirs — and is handed
-to `on_call` (the announcer) as its turn starts. Nothing here waits on the network or on
+to `on_call` (the announcer) as soon as it is seen, so that the announcer sees a burst
+whole and can shorten calls rather than drop them. Nothing here waits on the network or on
 audio: the GUI thread only takes what the bridge delivers and what timers say.
 """
 
@@ -57,7 +58,7 @@ class DisplayController(QObject):
         self.settings = settings or DisplaySettings()
         self.bridge = bridge
         self.lobby = Lobby(config.rules, self.settings, fresh_s)
-        self.on_call = on_call  # (call, its age in seconds) as its turn starts
+        self.on_call = on_call  # (call, its age in seconds) as soon as it is seen
         self.hold_s, self.turn_s = hold_s, turn_s
         self._languages = list(self.settings.languages or config.rules.languages)
         self._strings = {lang: catalog(lang)["display"] for lang in self._languages}
@@ -117,6 +118,10 @@ class DisplayController(QObject):
     def _take_state(self, state: BranchState) -> None:
         self._received = time.monotonic()
         new = self.lobby.take(state)
+        if self.on_call is not None:
+            for call in new:  # oldest first: the announcer speaks them in this order
+                age = max(0.0, state.at - call.at)
+                self.on_call(call, age)
         self._pending.extend(new)
         while len(self._pending) > MAX_WAITING_TURNS:  # they stay listed in the history
             self._pending.popleft()
@@ -166,10 +171,6 @@ class DisplayController(QObject):
         self._serial += 1
         self._turn_started = time.monotonic()
         self._turn.start(int((self.turn_s if self._pending else self.hold_s) * 1000))
-        if self.on_call is not None:
-            state_at = self.lobby.state.at if self.lobby.state else self._current.at
-            age = max(0.0, state_at - self._current.at) + time.monotonic() - self._received
-            self.on_call(self._current, age)
         self._show_calls(turned=True)
 
     def _show_calls(self, turned: bool = False) -> None:
