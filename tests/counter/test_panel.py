@@ -253,3 +253,23 @@ def test_a_notice_is_posted_for_a_chosen_time_shown_with_its_end_and_taken_down(
     click(qtbot, view, f"notice-down-{posted['id']}")
     qtbot.waitUntil(lambda: panel.notices == [], timeout=10_000)
     assert server.branch.notices == []
+
+
+def test_a_catalogue_notice_is_posted_in_every_language(qtbot, panel_app, server):
+    """GIVEN the panel in Chinese WHEN staff touch "系统较慢" and post THEN the notice reaches
+    the server in Chinese and in English (the lobby shows the one it shows), and the panel
+    lists it in its own language."""
+    from nowserving.i18n import catalog
+
+    panel, view = panel_app.panel, panel_app.view
+    click(qtbot, view, "notice-preset-slow")
+    click(qtbot, view, "notice-post")
+    qtbot.waitUntil(lambda: len(panel.notices) == 1, timeout=10_000)
+    posted = server.branch.notices[0]
+    assert posted["texts"] == {
+        "zh": catalog("zh")["notices"]["text_slow"],
+        "en": catalog("en")["notices"]["text_slow"],
+    }
+    assert panel.notices[0]["text"] == catalog("zh")["notices"]["text_slow"]
+    panel.setLanguage("en")
+    assert panel.notices[0]["text"] == catalog("en")["notices"]["text_slow"]

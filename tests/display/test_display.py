@@ -252,6 +252,23 @@ def test_alternating_languages_take_turns(qtbot, lobby):
     qtbot.waitUntil(lambda: controller.shownLanguages == ["zh"], timeout=4_000)  # round again
 
 
+def test_a_notice_in_each_language_is_shown_in_the_language_on_screen(qtbot, lobby, connect):
+    """GIVEN a lobby taking turns between zh and en WHEN staff post a notice in both THEN
+    the ticker says it in Chinese while Chinese is shown and in English while English is."""
+    settings = DisplaySettings(language_mode="alternate", alternate_seconds=1)
+    controller, view, _ = lobby(settings)
+    posted = connect("counter-2").request(
+        "post_notice", {"text_zh": "系统升级，现金业务稍慢", "text_en": "Cash is slower: upgrade"}
+    )
+    assert posted.ok
+    qtbot.waitUntil(lambda: len(controller.notices) == 1, timeout=5_000)
+    zh, en = "系统升级，现金业务稍慢", "Cash is slower: upgrade"
+    assert controller.notices[0] == {"zh": zh, "en": en}
+    for language, words in (("zh", zh), ("en", en)):
+        qtbot.waitUntil(lambda lang=language: controller.shownLanguages == [lang], timeout=3_000)
+        qtbot.waitUntil(lambda w=words: text_of(view, "ticker") == w, timeout=3_000)
+
+
 def test_media_pictures_show_in_turn_and_give_way_to_a_call(qtbot, lobby, connect, tmp_path):
     from PySide6.QtGui import QColor, QImage
 

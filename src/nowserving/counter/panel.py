@@ -34,6 +34,7 @@ LANGUAGE_LABELS = {"zh": "中文", "en": "English"}
 # undo pressed at the last moment still arrives in time.
 UNDO_OFFER_S = UNDO_TRANSFER_S - 5
 NOTICE_MINUTES = (15, 30, 60, 120, 240)  # the durations offered when posting a notice
+NOTICE_PRESETS = ("slow", "short", "cash", "closing")  # i18n `notices.label_<key>`, `text_<key>`
 
 
 def _call_key(ticket: LineTicket, priorities) -> float:
@@ -216,7 +217,7 @@ class PanelController(QObject):
         return [
             {
                 "id": n.id or "",
-                "text": n.text,
+                "text": n.in_language(self._language),
                 "until": words["notice_until"].format(time=self._clock_text(n.until)),
             }
             for n in (self._state.notices if self._state else ())
@@ -227,6 +228,13 @@ class PanelController(QObject):
         words = catalog(self._language)["panel"]
         return [
             {"minutes": m, "label": words["notice_minutes"].format(m=m)} for m in NOTICE_MINUTES
+        ]
+
+    def _get_notice_presets(self) -> list:
+        words = catalog(self._language)["notices"]
+        return [
+            {"key": key, "label": words[f"label_{key}"], "text": words[f"text_{key}"]}
+            for key in NOTICE_PRESETS
         ]
 
     def _get_undo(self) -> dict:
@@ -283,6 +291,7 @@ class PanelController(QObject):
     alerts = Property("QVariantList", _get_alerts, notify=changed)
     notices = Property("QVariantList", _get_notices, notify=changed)
     noticeMinutes = Property("QVariantList", _get_notice_minutes, notify=changed)
+    noticePresets = Property("QVariantList", _get_notice_presets, notify=changed)
     actions = Property("QVariantMap", _get_actions, notify=ticked)
     undo = Property("QVariantMap", _get_undo, notify=ticked)
 
@@ -343,6 +352,14 @@ class PanelController(QObject):
     def pause(self, reason: str) -> None:
         """Pause the counter for a reason code (PAUSE_REASONS), or none."""
         self.bridge.send(Cmd.PAUSE_COUNTER, {"reason": reason} if reason else {})
+
+    @Slot(str, int)
+    def postPreset(self, key: str, minutes: int = 30) -> None:
+        """Post one of the catalogue's notices, in every language of the branch."""
+        if key in NOTICE_PRESETS:
+            args = {f"text_{lang}": catalog(lang)["notices"][f"text_{key}"]
+                    for lang in self.config.rules.languages}  # fmt: skip
+            self.bridge.send(Cmd.POST_NOTICE, {**args, "minutes": str(minutes)})
 
     @Slot(str, int)
     def postNotice(self, notice: str, minutes: int = 30) -> None:

@@ -232,7 +232,10 @@ class DisplayController(QObject):
     def _notices_now(self) -> list[dict]:
         """The ticker: staff's notices, then paused counters and why (per language)."""
         now = self.lobby.state.at if self.lobby.state else 0
-        items = [{lang: text for lang in self._languages} for text in self.lobby.notices(now)]
+        # A notice given in each language is shown in the language shown; one text, as it is.
+        items = [
+            {lang: n.in_language(lang) for lang in self._languages} for n in self.lobby.notices(now)
+        ]
         for away in self.lobby.away():
             item = {}
             for lang, s in self._strings.items():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from nowserving.config.device import DisplaySettings
 from nowserving.domain.model import BranchRules
-from nowserving.protocol.views import BranchState, Call
+from nowserving.protocol.views import BranchState, Call, Notice
 
 FRESH_S = 10.0  # at start, calls younger than this are still announced
 SEEN_KEPT = 200  # how many call keys are remembered to tell new calls from old ones
@@ -148,8 +148,8 @@ class Lobby:
             if c.state == "paused" and c.id in self.counters
         ]
 
-    def notices(self, now: float) -> list[str]:
-        """The texts staff posted for the lobby that are still current at server time `now`."""
+    def notices(self, now: float) -> list[Notice]:
+        """What staff posted for the lobby that is still current at server time `now`."""
         if self.state is None:
             return []
-        return [n.text for n in self.state.notices if n.until > now and n.text]
+        return [n for n in self.state.notices if n.until > now and n.text]

@@ -469,14 +469,24 @@ class Branch:
 
     def _decide_post_notice(self, cmd: Command, args: dict) -> list[Draft]:
         """A notice for the lobby (the reason for a delay, ...), shown until it expires."""
-        text = (args.get("text") or "").strip()
+        # `text_<language>`: the same notice in each of the branch's languages, so that
+        # a screen shows it in the language it shows (`text`: in one, or for all).
+        texts = {
+            lang: args[f"text_{lang}"].strip()
+            for lang in self.rules.languages
+            if (args.get(f"text_{lang}") or "").strip()
+        }
+        text = (args.get("text") or "").strip() or next(iter(texts.values()), "")
         minutes = args.get("minutes") or str(NOTICE_MINUTES)
         if not re.fullmatch(r"[0-9]{1,3}", minutes):
             raise DomainError("bad_minutes", "minutes must be 0-999 (0 takes notices down)")
         if not text and minutes != "0":
             raise DomainError("bad_notice", "a notice needs text")
         until = cmd.at + int(minutes) * 60
-        return [("notice_posted", {"text": text, "until": until, "language": args.get("language")})]
+        data = {"text": text, "until": until, "language": args.get("language")}
+        if texts:
+            data["texts"] = texts
+        return [("notice_posted", data)]
 
     def _decide_take_down_notice(self, cmd: Command, args: dict) -> list[Draft]:
         """Take one notice off the lobby before it expires (any counter may: staff share

@@ -28,6 +28,7 @@ MAX_TEXT = 200  # characters in any string argument
 RATE_LIMITED = "rate_limited"  # a refusal that means "not now": the client retries it
 MAX_DEPTH = 4  # nesting of JSON objects and arrays; a valid command has 2
 COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # a per-language argument's suffix: `text_zh`
 # A JSON string (to its end, or to the end of the text: one pass, never backtracking
 # over the payload) or a bracket.
 _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
@@ -87,8 +88,10 @@ def _check_command(message: dict) -> tuple[str, dict]:
     if not isinstance(args, dict):
         raise ProtocolError("bad_args", "args must be a JSON object")
     spec = COMMANDS[kind].args
+    per_language = COMMANDS[kind].per_language
     for key, value in args.items():
-        if key not in spec:
+        base, _, language = key.rpartition("_")
+        if key not in spec and not (base in per_language and LANGUAGE_CODE.fullmatch(language)):
             raise ProtocolError("bad_args", f"{kind} takes no argument {_short(key)}")
         if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
             raise ProtocolError("bad_args", f"{key} must be a string of 1-{MAX_TEXT} chars")
@@ -207,7 +210,7 @@ def state_message(
         "counters": counters,
         "recent_calls": list(branch.recent_calls),
         "notices": [
-            {k: n.get(k) for k in ("id", "text", "language", "at", "until")}
+            {k: n[k] for k in ("id", "text", "language", "at", "until", "texts") if k in n}
             for n in branch.notices
             if n["until"] > at
         ],

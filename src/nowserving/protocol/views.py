@@ -141,6 +141,11 @@ class Notice:
     at: float
     until: float
     id: str | None = None  # what `take_down_notice` names it by (None: an older server)
+    texts: dict[str, str] = field(default_factory=dict)  # the notice in each language given
+
+    def in_language(self, language: str) -> str:
+        """The notice in `language` if it was given so, else its text."""
+        return self.texts.get(language) or self.text
 
 
 @dataclass(frozen=True)
@@ -388,7 +393,7 @@ def _notice(value: object, where: str) -> Notice:
     r = _Reader(value, where)
     return Notice(
         r.str("text"), r.str("language", optional=True), r.num("at"), r.num("until"),
-        r.str("id", optional=True),
+        r.str("id", optional=True), r.names("texts") if "texts" in r.value else {},
     )  # fmt: skip
 
 

@@ -52,6 +52,7 @@ class CommandSpec:
     roles: frozenset[Role]
     own_counter: bool = True
     queued: bool = True
+    per_language: tuple[str, ...] = ()  # optional args also given as `<arg>_<language code>`
 
 
 # Reasons travel as these codes and are put into words only where they are shown
@@ -95,9 +96,13 @@ COMMANDS: dict[Cmd, CommandSpec] = {
         {"ticket": True, "reason": False}, frozenset({Role.STAFF}), own_counter=False
     ),
     Cmd.RATE: CommandSpec({**_COUNTER_ARG, "rating": True}, _AT_COUNTERS),
+    # `text_zh`, `text_en`, ...: the notice in each language (a screen shows the one it shows).
     Cmd.POST_NOTICE: CommandSpec(
-        {"text": False, "minutes": False, "language": False}, _AT_COUNTERS, own_counter=False
-    ),
+        {"text": False, "minutes": False, "language": False},
+        _AT_COUNTERS,
+        own_counter=False,
+        per_language=("text",),
+    ),  # fmt: skip
     # A notice's id is the seq of the event that posted it (the summary's `notices[].id`).
     Cmd.TAKE_DOWN_NOTICE: CommandSpec({"notice": True}, _AT_COUNTERS, own_counter=False),
     # Within a few seconds of a transfer from this counter, by the same device.

@@ -18,6 +18,7 @@ Rectangle {
     property bool transferOpen: false  // the transfer dialog
     property string transferTo: ""  // the service chosen in it, to confirm
     property int noticeMinutes: 30
+    property string noticePreset: ""  // a catalogue notice chosen (posted in every language)
     color: "#111a24"
 
     function act(name) { return root.acts[name] || {active: false, reason: ""} }
@@ -377,6 +378,26 @@ Rectangle {
                     }
                 }
             }
+            Flow {  // the catalogue's notices: in every language of the branch at once
+                Layout.fillWidth: true
+                spacing: root.unit * 0.3
+                Repeater {
+                    model: root.panel.noticePresets
+                    delegate: ActionButton {
+                        required property var modelData
+                        objectName: "notice-preset-" + modelData.key
+                        unit: root.unit * 0.6
+                        implicitWidth: root.unit * 6.5
+                        implicitHeight: root.unit * 2.2
+                        label: modelData.label
+                        tint: root.noticePreset === modelData.key ? "#1f6feb" : "#30363d"
+                        onClicked: {
+                            notice.text = modelData.text
+                            root.noticePreset = modelData.key
+                        }
+                    }
+                }
+            }
             RowLayout {
                 Layout.fillWidth: true
                 spacing: root.unit * 0.3
@@ -391,6 +412,7 @@ Rectangle {
                         anchors.fill: parent; anchors.margins: root.unit * 0.5
                         color: "#ffffff"; font.pixelSize: root.unit * 1.1
                         clip: true
+                        onTextEdited: root.noticePreset = ""  // their own words: this language
                     }
                 }
                 Repeater {  // how long it stays up
@@ -413,8 +435,12 @@ Rectangle {
                     implicitHeight: root.unit * 2.6
                     label: root.s.notice_post
                     onClicked: {
-                        root.panel.postNotice(notice.text, root.noticeMinutes)
+                        if (root.noticePreset !== "")
+                            root.panel.postPreset(root.noticePreset, root.noticeMinutes)
+                        else
+                            root.panel.postNotice(notice.text, root.noticeMinutes)
                         notice.text = ""
+                        root.noticePreset = ""
                     }
                 }
             }
