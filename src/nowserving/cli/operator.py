@@ -178,4 +178,40 @@ def _run_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = (_add_server, _add_new_log, _add_check_config, _add_audit)
+def _add_webhooks(commands) -> None:
+    parser = commands.add(
+        "webhooks", "list the webhook messages waiting and the dead letters", _run_webhooks
+    )
+    parser.add_argument(
+        "--outbox",
+        type=Path,
+        required=True,
+        help="the server's webhook outbox (beside its event log: <log>-webhooks.sqlite)",
+    )
+    parser.add_argument(
+        "--retry", action="store_true", help="send every dead letter again (without its phone)"
+    )
+
+
+def _run_webhooks(args: argparse.Namespace) -> int:
+    import time
+    from datetime import datetime
+
+    from nowserving.adapters.outbox import WebhookOutbox
+
+    if not args.outbox.exists():
+        print(f"nowserving: no webhook outbox at {args.outbox}", file=sys.stderr)
+        return 2
+    with WebhookOutbox(args.outbox) as outbox:
+        dead = outbox.dead_letters()
+        print(f"{outbox.waiting()} waiting, {len(dead)} dead letters")
+        for letter in dead:
+            when = datetime.fromtimestamp(letter.at).isoformat(timespec="seconds")
+            print(f"  {when}  {letter.body.get('id')}  after {letter.attempts} tries: "
+                  f"{letter.error}")  # fmt: skip
+        if args.retry and dead:
+            print(f"{outbox.retry_dead(time.time())} put back to be sent again")
+    return 0
+
+
+COMMANDS = (_add_server, _add_new_log, _add_check_config, _add_audit, _add_webhooks)

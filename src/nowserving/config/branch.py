@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nowserving import i18n
 from nowserving.config.schema import Problems, Table, hint, read_toml, span
+from nowserving.config.webhook import WebhookSettings, parse_webhook
 from nowserving.domain import BranchRules, CounterSpec, Priority, Service, StaffMember
 from nowserving.domain.model import WEEKDAYS
 from nowserving.domain.policy import IN_ORDER, LONGEST_WAIT, PROFILES
@@ -26,6 +27,7 @@ EXAMPLE = EXAMPLES / "bank-branch.toml"
 
 _TOP_KEYS = (
     "branch", "queue", "priorities", "services", "groups", "counters", "staff", "devices",
+    "webhook",
 )  # fmt: skip
 _BRANCH_KEYS = (
     "id", "names", "timezone", "languages", "day_starts_at", "hours", "ticket_url", "staff_pins",
@@ -103,6 +105,8 @@ class BranchConfig:
     # The file of the staff's PIN hashes (`branch.staff_pins`), which only the server reads
     # (config/pins.py); None: nobody can sign in.
     staff_pins: Path | None = None
+    # Where ticket events also go, signed (config/webhook.py); None: nowhere.
+    webhook: WebhookSettings | None = None
 
 
 def load_config(path: str | Path) -> BranchConfig:
@@ -157,6 +161,7 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
     devices = _devices(root, counters)
     pins = branch.get("staff_pins", str, None)
     staff_pins = None if pins is None else Path(source).parent / pins
+    webhook = parse_webhook(root, source)
 
     p.raise_if_any(source)
     rules = BranchRules(
@@ -178,7 +183,7 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
     )
     return BranchConfig(
         rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url,
-        groups=groups, short_names=short_names, staff_pins=staff_pins,
+        groups=groups, short_names=short_names, staff_pins=staff_pins, webhook=webhook,
     )  # fmt: skip
 
 

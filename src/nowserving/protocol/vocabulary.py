@@ -75,6 +75,9 @@ COMMANDS: dict[Cmd, CommandSpec] = {
             "issued_at": False,
             "supersedes": False,
             "token": False,  # the random word in the ticket's QR code (the phone page's key)
+            # The customer's phone number, for the branch's webhook only: the server keeps
+            # it in the webhook outbox and never records, publishes or logs it.
+            "phone": False,
         },
         frozenset({Role.KIOSK, Role.STAFF}),
         own_counter=False,

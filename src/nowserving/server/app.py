@@ -69,6 +69,7 @@ from nowserving.protocol.vocabulary import COMMANDS, Cmd, Role
 from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
 from nowserving.server.pins import PinChecker
 from nowserving.server.ratelimit import FLOODING, UNKNOWN, Budget, RefusalLog
+from nowserving.server.webhooks import Webhooks, open_webhooks, take_phone
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,10 @@ class BranchServer:
         restore: bool = False,
         budget: Budget | None = None,
         pins: dict[str, str] | None = None,
+        webhooks: Webhooks | None = None,
     ) -> None:
-        """`pins`: staff number -> PIN hash (None: from the config's `staff_pins` file)."""
+        """`pins`: staff number -> PIN hash (None: from the config's `staff_pins` file);
+        `webhooks`: where ticket events also go (None: as the config's `[webhook]` says)."""
         self.config = config
         self.notifier = notifier or Notifier()
         self.store = log_store
@@ -146,6 +149,10 @@ class BranchServer:
         self._line_seqs: dict[str, int] = {}  # service -> seq of its line's last change
         self._lines_due: set[str] = set(config.rules.services)  # lines to publish
         self._line_sent: dict[str, float] = {}  # service -> monotonic time it may go again
+        # Before any thread starts: a missing secret file stops the server here.
+        self.webhooks = webhooks or open_webhooks(config, log_store.path)
+        if self.webhooks is not None:
+            self.webhooks.catch_up(log_store, self.branch)
         self.worker = EstimateWorker(self._estimated_off_thread, estimate)
         self.pins = load_pins(config.staff_pins, config.rules.staff) if pins is None else pins
         self.pin_checker = PinChecker(self._pin_checked)
@@ -199,6 +206,8 @@ class BranchServer:
         self.notifier.ready(f"branch {self.config.rules.branch_id} at seq {self.branch.seq}")
         self._thread = threading.Thread(target=self.run, name="apply-loop", daemon=True)
         self._thread.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         self.link.start()
 
     def wait_serving(self, timeout: float) -> bool:
@@ -214,6 +223,8 @@ class BranchServer:
             self._thread = None
         self.worker.close()
         self.pin_checker.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
         # A server that refused or stepped down says nothing: the branch is not its to speak for.
         if self.link.connected.is_set() and not isinstance(self.failure, RefusedToServe):
             self._publish_status(online=False)
@@ -357,6 +368,8 @@ class BranchServer:
         # Durable first: nothing that depends on these events leaves before the commit.
         self.store.append(events[self._committed :])
         self._committed = 0
+        if self.webhooks is not None:  # handed over: the webhooks' thread sends them
+            self.webhooks.take(events, self.branch, self.estimates)
         for event in events:
             self.link.publish(self.topics.events, encode(event_message(event)))
         for topic, message in replies:
@@ -438,6 +451,7 @@ class BranchServer:
         try:
             command_id, kind, args = decode_command(item.payload)
             args = self._authorize(device_id, kind, args, command_id)
+            args, phone = take_phone(kind, args, command_id)  # the webhook's, not the queue's
         except ProtocolError as err:
             self._refuse(item.topic, err.code, err.message)
             return reply_to, reply_message(
@@ -458,6 +472,7 @@ class BranchServer:
             new_events, outcome = self._contain(command, events)
             duplicate = False
         events.extend(new_events)
+        self._keep_phone(phone, outcome, duplicate)
         if duplicate and outcome["ok"]:
             log.info("command %s from %s seen before; replying again", command_id, device_id)
         elif not outcome["ok"]:
@@ -505,6 +520,13 @@ class BranchServer:
                 return _DEFERRED
         checked = {k: v for k, v in args.items() if k != "pin"}
         return {**checked, "pin_matched": "yes" if matched else "no"}
+
+    def _keep_phone(self, phone: str | None, outcome: dict, duplicate: bool) -> None:
+        """A new ticket's phone number (from the kiosk) goes to the webhooks' outbox and
+        nowhere else; a branch without webhooks keeps none."""
+        ticket = outcome.get("ticket") if outcome["ok"] and not duplicate else None
+        if phone is not None and self.webhooks is not None and ticket:
+            self.webhooks.keep_phone(ticket, phone)
 
     def _over_budget(self, device_id: str, reply_to: str, item: _Inbound):
         """A command past its device's budget: not applied, not recorded; answered once a

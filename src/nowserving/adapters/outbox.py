@@ -1,0 +1,244 @@
+"""The webhook outbox: messages waiting for their receiver, the dead letters nobody took,
+and the phone numbers of open tickets (SQLite, WAL, synchronous=FULL, secure_delete).
+
+A message is kept until its receiver answers 2xx; after its last try it moves to the
+dead letters, without any phone number. A phone number is kept only while its ticket is
+open and while a message that carries it waits; `forget_phone` and `new_day` delete it.
+`secure_delete` overwrites deleted rows in the database file (a copy may stay in the
+write-ahead log until it is next overwritten). Used by one thread (server/webhooks.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from nowserving.errors import StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    body TEXT NOT NULL,
+    phone TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS dead (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS phones (ticket TEXT PRIMARY KEY, phone TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message waiting for its receiver: the body as sent (phone number included)."""
+
+    n: int
+    key: str
+    url: str
+    body: dict
+    attempts: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message its receiver never took, as it was sent but without a phone number."""
+
+    key: str
+    url: str
+    body: dict
+    attempts: int
+    error: str | None
+    at: float
+
+
+class WebhookOutbox:
+    """The server's durable webhook messages, dead letters and phone numbers."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = not self.path.exists()
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            if fresh:  # phone numbers: readable by the server's user only
+                os.chmod(self.path, 0o600)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            raise StoreError(f"cannot open the webhook outbox {self.path}: {err}") from err
+
+    def __enter__(self) -> WebhookOutbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # ----- what has been taken from the event log ------------------------------------------
+
+    @property
+    def cursor(self) -> int:
+        """The seq of the last event whose messages are in the outbox (0: none)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='cursor'").fetchone()
+        return int(row[0]) if row else 0
+
+    def near_sent(self) -> set[str]:
+        """The tickets told `near_turn` already (today's, as far as the outbox knows)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='near'").fetchone()
+        return set(json.loads(row[0])) if row else set()
+
+    def add(self, messages: list[tuple[str, str, str, dict]], at: float, cursor: int | None,
+            near: set[str] | None = None) -> None:  # fmt: skip
+        """Keep `messages` ((key, url, ticket, body)) to send from `at`, each with its
+        ticket's phone number if one is kept, and move the cursor (one transaction). A key
+        seen before is not added again."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for key, url, ticket, body in messages:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO pending (key, url, ticket, body, phone, next_at) "
+                    "VALUES (?, ?, ?, ?, (SELECT phone FROM phones WHERE ticket = ?), ?)",
+                    (key, url, ticket, _text(body), ticket, at),
+                )
+            if cursor is not None:
+                self._set("cursor", str(max(cursor, self.cursor)))
+            if near is not None:
+                self._set("near", json.dumps(sorted(near)))
+
+    def _set(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # ----- phone numbers -------------------------------------------------------------------
+
+    def keep_phone(self, ticket: str, phone: str) -> None:
+        """Keep `ticket`'s phone number for its messages, until `forget_phone`."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO phones VALUES (?, ?)", (ticket, phone))
+
+    def forget_phone(self, ticket: str) -> None:
+        """The ticket ended: its number goes (messages already waiting keep theirs until
+        they are sent or dead)."""
+        with self._db:
+            gone = self._db.execute("DELETE FROM phones WHERE ticket = ?", (ticket,)).rowcount
+        if gone:
+            self._scrub()
+
+    def _scrub(self) -> None:
+        """Copy the log into the database (where secure_delete has overwritten deleted
+        numbers) and empty the log, so no deleted number stays in either file."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def new_day(self, day: str) -> None:
+        """A business day started: every number of an earlier day goes, also from the
+        messages still waiting (tickets are "<day>/<number>")."""
+        with self._db:
+            self._db.execute("DELETE FROM phones WHERE ticket NOT LIKE ? || '/%'", (day,))
+            self._db.execute(
+                "UPDATE pending SET phone = NULL WHERE ticket NOT LIKE ? || '/%'", (day,)
+            )
+            self._set("near", "[]")
+        self._scrub()
+
+    def phones_kept(self) -> int:
+        """How many phone numbers are kept now (in `phones` and in waiting messages)."""
+        kept = self._db.execute("SELECT count(*) FROM phones").fetchone()[0]
+        return kept + self._db.execute("SELECT count(phone) FROM pending").fetchone()[0]
+
+    # ----- sending -------------------------------------------------------------------------
+
+    def due(self, now: float, limit: int = 100) -> list[Message]:
+        """Messages whose time has come, oldest first."""
+        rows = self._db.execute(
+            "SELECT n, key, url, body, phone, attempts FROM pending WHERE next_at <= ? "
+            "ORDER BY n LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        messages = []
+        for n, key, url, body, phone, attempts in rows:
+            data = json.loads(body)
+            if phone is not None:
+                data["phone"] = phone
+            messages.append(Message(n, key, url, data, attempts))
+        return messages
+
+    def next_due(self) -> float | None:
+        """When the next message is due (None: none waits)."""
+        return self._db.execute("SELECT min(next_at) FROM pending").fetchone()[0]
+
+    def sent(self, n: int) -> None:
+        """Its receiver took message `n`: it goes, with its phone number."""
+        with self._db:
+            row = self._db.execute("SELECT phone FROM pending WHERE n = ?", (n,)).fetchone()
+            self._db.execute("DELETE FROM pending WHERE n = ?", (n,))
+        if row is not None and row[0] is not None:
+            self._scrub()
+
+    def failed(self, n: int, error: str, retry_at: float | None, at: float) -> None:
+        """Message `n` was not taken: try again at `retry_at`, or (None) it is dead."""
+        with self._db:
+            if retry_at is not None:
+                self._db.execute(
+                    "UPDATE pending SET attempts = attempts + 1, next_at = ?, error = ? "
+                    "WHERE n = ?",
+                    (retry_at, error, n),
+                )
+                return
+            self._db.execute(
+                "INSERT OR REPLACE INTO dead (key, url, body, attempts, error, at) "
+                "SELECT key, url, body, attempts + 1, ?, ? FROM pending WHERE n = ?",
+                (error, at, n),
+            )
+            self._db.execute("DELETE FROM pending WHERE n = ?", (n,))
+
+    def waiting(self) -> int:
+        """How many messages wait for their receiver."""
+        return self._db.execute("SELECT count(*) FROM pending").fetchone()[0]
+
+    # ----- dead letters --------------------------------------------------------------------
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every dead letter, oldest first."""
+        rows = self._db.execute(
+            "SELECT key, url, body, attempts, error, at FROM dead ORDER BY n"
+        ).fetchall()
+        return [DeadLetter(k, u, json.loads(b), a, e, t) for k, u, b, a, e, t in rows]
+
+    def retry_dead(self, at: float) -> int:
+        """Put every dead letter back to be sent from `at` (its phone number is gone);
+        returns how many."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            moved = self._db.execute(
+                "INSERT OR IGNORE INTO pending (key, url, ticket, body, next_at) "
+                "SELECT key, url, json_extract(body, '$.ticket'), body, ? FROM dead ORDER BY n",
+                (at,),
+            ).rowcount
+            self._db.execute("DELETE FROM dead")
+        return moved
+
+
+def _text(body: dict) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
