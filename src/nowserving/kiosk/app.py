@@ -54,6 +54,7 @@ class Phase(enum.StrEnum):
     CHOOSE = "choose"  # the start screen
     PRIORITY = "priority"  # a service chosen: priority service, or a regular ticket?
     CONFIRM_LATE = "confirm_late"  # the wait runs past closing: take a ticket anyway?
+    PHONE = "phone"  # a phone number for the branch's webhook (SMS), or skip
     PRINTING = "printing"
     DONE = "done"  # take your ticket
     FAILED = "failed"  # not printed: the number and QR on screen
@@ -119,6 +120,9 @@ class KioskController(QObject):
         self._speaker: Speaker | None = None  # None: no `[audio]`, no guide
         self._guide_buttons = False  # whether `next` and `select` are wired
         self._number = self._detail = self._late = self._next = ""
+        self._on_screen = True  # chosen on the screen (not with a button): it may ask
+        self._phone_for: tuple[str, str | None] | None = None  # (service, priority) asked
+        self._digits = ""  # the phone number being typed (never logged)
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
         self._model = RowsModel(SERVICE_ROLES, self)
@@ -192,6 +196,8 @@ class KioskController(QObject):
         "QVariantList", lambda self: self._get_priority_choices(), notify=changed
     )
     guideOn = Property(bool, lambda self: self._guide is not None, notify=changed)
+    phoneDigits = Property(str, lambda self: self._digits, notify=changed)
+    phoneComplete = Property(bool, lambda self: _phone_ok(self._digits), notify=changed)
 
     # ----- physical ticket buttons ---------------------------------------------------------
 
@@ -262,6 +268,7 @@ class KioskController(QObject):
             self._choose(service, ask=True)
 
     def _choose(self, service: str, ask: bool) -> None:
+        self._on_screen = ask
         if self._phase == Phase.CHOOSE and service in self.config.groups:
             self._open_group(service)
             return
@@ -373,10 +380,41 @@ class KioskController(QObject):
         self.setLanguage(self.config.rules.languages[0])
         self.changed.emit()
 
+    @Slot(str)
+    def pressKey(self, key: str) -> None:
+        """A key of the phone number's keypad: a digit, or "del" (the last one goes)."""
+        if self._phase != Phase.PHONE:
+            return
+        if key == "del":
+            self._digits = self._digits[:-1]
+        elif key.isdigit() and len(key) == 1 and len(self._digits) < PHONE_DIGITS[1]:
+            self._digits += key
+        self._timer.start(IDLE_S * 1000)
+        self.changed.emit()
+
+    @Slot()
+    def givePhone(self) -> None:
+        """The customer confirms the number typed: the ticket is issued with it."""
+        if self._phase == Phase.PHONE and _phone_ok(self._digits):
+            self._after_phone(self._digits)
+
+    @Slot()
+    def skipPhone(self) -> None:
+        """No phone number: the ticket is issued without one."""
+        if self._phase == Phase.PHONE:
+            self._after_phone(None)
+
+    def _after_phone(self, phone: str | None) -> None:
+        (service, priority), self._phone_for, self._digits = self._phone_for, None, ""
+        self._timer.stop()
+        self._phase = Phase.CHOOSE
+        self._issue_now(service, priority, phone)
+
     @Slot()
     def reset(self) -> None:
         """Back to the start screen."""
         self._timer.stop()
+        self._phone_for, self._digits = None, ""
         if self._group is not None:
             self._group = None
             self._refresh_services()
@@ -387,10 +425,24 @@ class KioskController(QObject):
     # ----- issuing and printing -----------------------------------------------------------
 
     def _issue(self, service: str, priority: str | None = None) -> None:
+        """Issue, or first ask for a phone number where the branch has the kiosk ask (on
+        the screen, online, and not with the audio guide)."""
+        hook = self.config.webhook
+        if (hook is not None and hook.ask_phone and self._on_screen and self._guide is None
+                and self.offline.online):  # fmt: skip
+            self._phone_for, self._digits = (service, priority), ""
+            self._set_phase(Phase.PHONE)
+            self._timer.start(IDLE_S * 1000)  # nobody answers: back to the start
+            return
+        self._issue_now(service, priority, None)
+
+    def _issue_now(self, service: str, priority: str | None, phone: str | None) -> None:
         self._token = secrets.token_urlsafe(9)  # the QR code's key: not guessable
         args = {"service": service, "language": self._language, "token": self._token}
         if priority:
             args["priority"] = priority
+        if phone:  # for the webhook only: an offline ticket (below) never stores it
+            args["phone"] = phone
         self._choosing, self._priority = service, priority
         self._set_phase(Phase.PRINTING)
         self._timer.start(STUCK_S * 1000)  # never stuck on "printing", whatever happens
@@ -611,6 +663,8 @@ class KioskController(QObject):
         """Turn the audio guide on (a language button held: in its language)."""
         if self._speaker is None:
             return
+        if self._phase == Phase.PHONE:  # a guided customer is not asked to type a number
+            self.skipPhone()
         self._guide = Guide()
         if language in self.config.rules.languages and language != self._language:
             self._language = language
@@ -708,6 +762,13 @@ class KioskController(QObject):
         """A touch on the number screen while the guide is on: say it again."""
         if self._guide is not None and self._phase in (Phase.DONE, Phase.FAILED):
             self._guide_screen()
+
+
+PHONE_DIGITS = (5, 15)  # what the server takes (protocol/webhook.py PHONE_RE)
+
+
+def _phone_ok(digits: str) -> bool:
+    return digits.isdigit() and PHONE_DIGITS[0] <= len(digits) <= PHONE_DIGITS[1]
 
 
 def _two_ways(**row) -> dict:

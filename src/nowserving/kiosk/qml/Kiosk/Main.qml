@@ -303,7 +303,8 @@ Rectangle {
                     "failed": root.s.print_failed,
                     "unavailable": root.s.unavailable,
                     "confirm_late": root.s.late_title,
-                    "priority": root.s.priority_title
+                    "priority": root.s.priority_title,
+                    "phone": root.s.phone_title
                 })[root.kiosk.phase] || ""
             }
             Text {
@@ -326,7 +327,49 @@ Rectangle {
                     : root.kiosk.phase === "failed"
                     ? (root.kiosk.hasPage ? root.s.print_failed_help : root.s.print_failed_help_number)
                     : root.kiosk.phase === "done" || root.kiosk.phase === "unavailable"
-                    ? root.kiosk.ticketDetail : ""
+                    ? root.kiosk.ticketDetail
+                    : root.kiosk.phase === "phone" ? root.s.phone_hint : ""
+            }
+            Text {  // the phone number as typed
+                objectName: "phoneDigits"
+                visible: root.kiosk.phase === "phone"
+                Layout.fillWidth: true
+                horizontalAlignment: Text.AlignHCenter
+                color: "#f5b301"
+                font.pixelSize: root.unit * 2.6
+                font.bold: true
+                text: root.kiosk.phoneDigits.replace(/(\d{3})(\d{1,4})?(\d{1,4})?(\d*)/,
+                    (m, a, b, c, d) => [a, b, c, d].filter(x => x).join(" ")) || "_"
+            }
+            GridLayout {  // the phone number's keypad
+                visible: root.kiosk.phase === "phone"
+                Layout.alignment: Qt.AlignHCenter
+                columns: 3
+                rowSpacing: root.unit * 0.4
+                columnSpacing: root.unit * 0.4
+                Repeater {
+                    model: ["1", "2", "3", "4", "5", "6", "7", "8", "9", "del", "0"]
+                    delegate: Rectangle {
+                        required property string modelData
+                        objectName: "key-" + modelData
+                        implicitWidth: root.unit * 6
+                        implicitHeight: root.unit * 2.8
+                        radius: root.unit * 0.4
+                        color: "#ffffff"
+                        Text {
+                            anchors.centerIn: parent
+                            text: parent.modelData === "del" ? root.s.phone_delete
+                                                             : parent.modelData
+                            color: "#10213a"
+                            font.pixelSize: root.unit * (parent.modelData === "del" ? 1.3 : 2)
+                            font.bold: true
+                        }
+                        MouseArea {
+                            anchors.fill: parent
+                            onClicked: root.kiosk.pressKey(parent.modelData)
+                        }
+                    }
+                }
             }
             Text {  // what to do next, once the ticket is in hand
                 visible: root.kiosk.phase === "done" && root.kiosk.nextStep !== ""
@@ -346,7 +389,7 @@ Rectangle {
                 smooth: false
             }
             GridLayout {  // the choices: one row of them, or a column for priority classes
-                visible: ["confirm_late", "failed", "unavailable", "priority"]
+                visible: ["confirm_late", "failed", "unavailable", "priority", "phone"]
                     .indexOf(root.kiosk.phase) >= 0
                 Layout.alignment: Qt.AlignHCenter
                 columns: root.kiosk.phase === "priority" ? 1 : 2
@@ -364,6 +407,10 @@ Rectangle {
                               { text: c.label, action: "priority", value: c.id, primary: true }))
                               .concat([{ text: root.s.priority_none, action: "priority",
                                          value: "", primary: false }])
+                        : root.kiosk.phase === "phone"
+                        ? [{ text: root.s.phone_skip, action: "phone_skip", primary: false },
+                           { text: root.s.phone_ok, action: "phone_ok", primary: true,
+                             enabled: root.kiosk.phoneComplete }]
                         : [{ text: root.s.back, action: "back", primary: true }]
                     delegate: Rectangle {
                         required property var modelData
@@ -374,6 +421,7 @@ Rectangle {
                         implicitHeight: Math.max(root.unit * 4.5, choice.implicitHeight + root.unit * 1.5)
                         radius: root.unit * 0.6
                         color: modelData.primary ? "#f5b301" : "#ffffff"
+                        opacity: modelData.enabled === false ? 0.4 : 1
                         Text {
                             id: choice
                             anchors.centerIn: parent
@@ -390,6 +438,8 @@ Rectangle {
                             onClicked: {
                                 const choice = parent.modelData
                                 if (choice.action === "take") root.kiosk.confirmLate()
+                                else if (choice.action === "phone_ok") root.kiosk.givePhone()
+                                else if (choice.action === "phone_skip") root.kiosk.skipPhone()
                                 else if (choice.action === "priority")
                                     root.kiosk.choosePriority(choice.value)
                                 else root.kiosk.back()
