@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import statistics
 import subprocess
@@ -225,9 +226,12 @@ def main() -> None:  # noqa: C901 (one bench, its phases in order as it prints t
                 sizes.clear()
                 event_sizes.clear()
                 line_sizes.clear()
+                cpu = cpu_seconds(server.pid), cpu_seconds(mosq._proc.pid)
                 to_reply, to_state, refused = steady_latency(
                     clients, states, args.rate, args.seconds
                 )
+                # CPU per phase: less at the mercy of other processes on the machine than a p99.
+                used = cpu_seconds(server.pid) - cpu[0], cpu_seconds(mosq._proc.pid) - cpu[1]
                 ms = [x * 1000 for x in to_state]
                 rms = [x * 1000 for x in to_reply]
                 print(
@@ -254,6 +258,11 @@ def main() -> None:  # noqa: C901 (one bench, its phases in order as it prints t
                         f"  line/{service}: {len(got)} messages, largest {max(got):,} bytes "
                         "(staff panels only)"
                     )
+                print(
+                    f"  CPU used: server {used[0]:.1f} s ({used[0] / args.seconds:.0%} of a "
+                    f"core; its estimating process not counted), mosquitto {used[1]:.1f} s; "
+                    f"load average at the end {os.getloadavg()[0]:.1f}"
+                )
                 return pct(rms, 99), pct(ms, 99)
 
             short = latency("a fresh branch, lines short")
