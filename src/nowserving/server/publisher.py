@@ -38,6 +38,12 @@ class LatestPublisher:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def pending(self) -> int:
+        """Messages offered and not yet taken up for sending."""
+        with self._cond:
+            return len(self._pending)
+
     def offer(self, topic: str, message: dict) -> None:
         """Publish `message` on `topic` soon, unless a newer one for it comes first. The
         caller must not change `message` afterwards."""
@@ -55,9 +61,13 @@ class LatestPublisher:
             return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
 
     def close(self) -> None:
-        """Send what is pending, then stop the thread (idempotent; a bounded wait)."""
+        """Stop the thread once the message it is sending has gone (idempotent; a bounded
+        wait). What is still pending is dropped: a server stopping (or stepping down for
+        another instance) must not overwrite a retained message later; the next server
+        publishes every line when it connects."""
         with self._cond:
             self._closed = True
+            self._pending.clear()
             self._cond.notify_all()
         self._thread.join(timeout=5)
 
