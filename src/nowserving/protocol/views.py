@@ -200,20 +200,30 @@ class LineTicket:
 
 @dataclass(frozen=True)
 class Line:
-    """One service's whole waiting line, in call order."""
+    """One service's waiting line: its head in call order (the first LINE_HEAD tickets,
+    more than a panel lists) and counts of the whole line."""
 
     seq: int
     service: str
     at: float
     estimated_at: float | None
     estimated_seq: int | None
-    tickets: tuple[LineTicket, ...]
+    tickets: tuple[LineTicket, ...]  # the head: the first `LINE_HEAD` in call order
     epoch: int = 0
+    # Counts of the whole line (from a server that predates them: `tickets`, and 0).
+    waiting: int = 0
+    priority_waiting: int = 0  # of them, in a priority class other than the default
+    oldest_issued_at: float | None = None  # the longest waiting one's issue time
 
     @property
     def order(self) -> tuple[int, int]:
         """What orders lines: (epoch, seq)."""
         return (self.epoch, self.seq)
+
+    @property
+    def more(self) -> int:
+        """How many wait behind the head this message lists."""
+        return self.waiting - len(self.tickets)
 
 
 @dataclass(frozen=True)
@@ -433,16 +443,32 @@ def _line_ticket(value: object, where: str) -> LineTicket:
 
 
 def decode_line(payload: bytes) -> Line:
-    """One `line/<service>` message (up to 4 MB: long lines are long)."""
-    r = _message(payload, 64 * MAX_STATE_BYTES)
+    """One `line/<service>` message: the head of the line and its counts, at most
+    MAX_STATE_BYTES like a summary (LINE_HEAD tickets take about 11 KB). A server that
+    predates the counts sent the whole line: its counts are then those of `tickets`."""
+    r = _message(payload, MAX_STATE_BYTES)
+    tickets = r.each("tickets", _line_ticket)
+    waiting = r.int("waiting", optional=True)
+    waiting = len(tickets) if waiting is None else waiting
+    if waiting < len(tickets):
+        raise ProtocolError("bad_message", f"waiting is {waiting}, fewer than tickets lists")
+    priority = r.int("priority_waiting", optional=True) or 0
+    if not 0 <= priority <= waiting:
+        raise ProtocolError("bad_message", f"priority_waiting is {priority}, not 0-{waiting}")
+    oldest = r.num("oldest_issued_at", optional=True)
+    if oldest is None and tickets:
+        oldest = min(t.issued_at for t in tickets)
     return Line(
         r.int("seq"),
         r.str("service"),
         r.num("at"),
         r.num("estimated_at", optional=True),
         r.int("estimated_seq", optional=True),
-        r.each("tickets", _line_ticket),
+        tickets,
         epoch=r.int("epoch", optional=True) or 0,
+        waiting=waiting,
+        priority_waiting=priority,
+        oldest_issued_at=oldest,
     )
 
 

@@ -14,9 +14,12 @@ to serve, or, told `restore`, starts a new epoch past every number devices saw.
 Commands that arrive meanwhile wait, unacknowledged.
 
 What is published is split so that each consumer gets only what it shows: a small
-retained summary (`state`) after every batch, each service's whole line (`line/<service>`)
-when it changed (at most every LINE_EVERY_S), and wait estimates made on another thread
-(`server/estimates.py`), never on the command path. A new ticket's own estimate, which
+retained summary (`state`) after every batch, the head and counts of each service's line
+(`line/<service>`, the same size whatever the line's length) when it changed (at most every
+LINE_EVERY_S), and wait estimates made on another thread (`server/estimates.py`), never on
+the command path. The summary, events and replies are encoded on the apply thread (they
+are small, and a command's latency is theirs); lines are encoded and published by
+`LatestPublisher`'s thread, newest per topic. A new ticket's own estimate, which
 its event records, comes from `newcomers` (`domain/newcomer.py`), which starts from the
 worker's latest newcomer estimates, so issuing seldom simulates.
 """
@@ -68,6 +71,7 @@ from nowserving.protocol.status import status_message
 from nowserving.protocol.vocabulary import COMMANDS, Cmd, Role
 from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
 from nowserving.server.pins import PinChecker
+from nowserving.server.publisher import LatestPublisher
 from nowserving.server.ratelimit import FLOODING, UNKNOWN, Budget, RefusalLog
 from nowserving.server.webhooks import Webhooks, open_webhooks, take_phone
 
@@ -156,6 +160,8 @@ class BranchServer:
         self.worker = EstimateWorker(self._estimated_off_thread, estimate)
         self.pins = load_pins(config.staff_pins, config.rules.staff) if pins is None else pins
         self.pin_checker = PinChecker(self._pin_checked)
+        # Lines are encoded and sent on this one's thread (apply thread -> publisher thread).
+        self.line_publisher = LatestPublisher(self._publish_retained, name="line-publisher")
         self._committed = 0  # events of the current batch already in the log
         self._frozen_at = -FREEZE_EVERY  # seq at the last gc.freeze()
         self.refusals = RefusalLog(log)
@@ -225,6 +231,7 @@ class BranchServer:
         self.pin_checker.close()
         if self.webhooks is not None:
             self.webhooks.close()
+        self.line_publisher.close()
         # A server that refused or stepped down says nothing: the branch is not its to speak for.
         if self.link.connected.is_set() and not isinstance(self.failure, RefusedToServe):
             self._publish_status(online=False)
@@ -693,9 +700,9 @@ class BranchServer:
                 self._lines_due.add(service)
 
     def _publish_due_lines(self) -> None:
-        """Publish changed lines, each at most every LINE_EVERY_S (longer lines less
-        often, up to every 2 s): a line of hundreds takes milliseconds to encode and
-        send, and a staff panel needs no more."""
+        """Hand changed lines to the publisher, each at most every LINE_EVERY_S (a staff
+        panel needs no more). Only the message is built here (the head of the line and its
+        counts, ~0.2 ms); encoding and sending happen on the publisher's thread."""
         if not self._lines_due or not self.serving:
             return
         now, at = time.monotonic(), self.clock()
@@ -703,11 +710,12 @@ class BranchServer:
             if now < self._line_sent.get(service, 0.0):
                 continue
             message = line_message(self.branch, service, at, self.estimates)
-            self.link.publish(self.topics.line(service), encode(message), retain=True)
-            # Long lines less often: 4 times a second up to 100 waiting, then slower.
-            waiting = len(message["tickets"])
-            self._line_sent[service] = now + LINE_EVERY_S * min(8, max(1, waiting / 100))
+            self.line_publisher.offer(self.topics.line(service), message)
+            self._line_sent[service] = now + LINE_EVERY_S
             self._lines_due.discard(service)
+
+    def _publish_retained(self, topic: str, payload: bytes) -> None:
+        self.link.publish(topic, payload, retain=True)  # on the publisher's thread
 
     def _idle_timeout(self) -> float:
         """How long the loop may wait for a message before a held-back line is due."""
