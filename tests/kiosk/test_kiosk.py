@@ -285,3 +285,23 @@ def test_a_customer_who_says_they_need_priority_gets_a_priority_ticket(qtbot, ki
     tap(view, "cash")  # answers "No, a regular ticket"
     qtbot.waitUntil(lambda: server.branch.issued["cash"] == 2, timeout=10_000)
     assert server.branch.tickets[f"{day}/A002"].priority == "normal"
+
+
+def test_a_kiosk_whose_own_clock_says_closed_goes_by_the_servers_summary(qtbot, example_config):
+    """GIVEN a kiosk whose own clock says 20:00 (closed) and which has not yet heard the
+    server's time WHEN the server's summary says its services take tickets THEN the start
+    screen is open, and the screen is told (it drew "closed" before the summary came)."""
+    from nowserving.domain import Branch
+    from nowserving.protocol import encode, state_message
+    from nowserving.protocol.views import decode_state
+    from tests.conftest import ManualClock
+
+    controller = a_kiosk(example_config, ManualClock(shanghai(7, 20)))
+    assert controller.closedText.startswith("本网点已停止营业")  # by its own clock
+    told = []
+    controller.changed.connect(lambda: told.append(controller.closedText))
+    at = shanghai(7, 10)  # the server's time
+    state = state_message(Branch(example_config.rules), example_config.names, at)
+    controller._take_state(decode_state(encode(state)))
+    assert controller.closedText == "" and "" in told
+    controller.close()

@@ -119,6 +119,7 @@ class KioskController(QObject):
         self._guide: Guide | None = None  # the audio guide, while it is on
         self._speaker: Speaker | None = None  # None: no `[audio]`, no guide
         self._guide_buttons = False  # whether `next` and `select` are wired
+        self._closed_shown = ""  # what the start screen last said of opening hours
         self._number = self._detail = self._late = self._next = ""
         self._on_screen = True  # chosen on the screen (not with a button): it may ask
         self._phone_for: tuple[str, str | None] | None = None  # (service, priority) asked
@@ -179,7 +180,12 @@ class KioskController(QObject):
     clock = Property(QObject, lambda self: self.branch_clock, constant=True)  # branch time
     largePrint = Property(bool, lambda self: self._large, notify=changed)
     hasPage = Property(bool, lambda self: bool(self.ticket_url), constant=True)  # a QR code
-    closedText = Property(str, lambda self: self._closed_text(), notify=changed)
+
+    def _get_closed_text(self) -> str:
+        self._closed_shown = self._closed_text()  # what the screen shows, to tell it of a change
+        return self._closed_shown
+
+    closedText = Property(str, _get_closed_text, notify=changed)
     groupName = Property(  # the open group's name ("" on the start screen)
         str,
         lambda self: (
@@ -470,6 +476,7 @@ class KioskController(QObject):
     @Slot(object)
     def _take_reply(self, reply: Reply) -> None:
         if self.offline.take_reply(reply):
+            self._recheck_closed()  # e.g. the server's time: this kiosk's may be hours off
             return
         if reply.id is None or reply.id != self._pending:
             return
@@ -546,6 +553,14 @@ class KioskController(QObject):
         self._state = state
         self._refresh_services()
         self.offline.take_state(state)  # leases topped up, the spool offered again
+        self._recheck_closed()
+
+    def _recheck_closed(self) -> None:
+        """Open or closed may have changed (a summary, the server's time learnt): say so."""
+        closed = self._closed_text()
+        if closed != self._closed_shown:
+            self._closed_shown = closed
+            self.changed.emit()
 
     @Slot(bool)
     def _take_connection(self, online: bool) -> None:
@@ -639,6 +654,10 @@ class KioskController(QObject):
         now = self.offline.server_now()
         if self.config.rules.open_at(now):
             return ""
+        if self.offline.clock_off is None and self._state is not None and any(
+            s.accepting for s in self._state.services
+        ):  # fmt: skip
+            return ""  # not told the server's time yet, and its summary says it takes tickets
         lang = self._language
         opens = self.config.rules.next_opening(now)
         if opens is None:
