@@ -387,7 +387,7 @@ class KioskController(QObject):
     # ----- issuing and printing -----------------------------------------------------------
 
     def _issue(self, service: str, priority: str | None = None) -> None:
-        self._token = secrets.token_urlsafe(9)  # the QR code's key: not guessable
+        self._token = secrets.token_urlsafe(16)  # the QR code's key: 128 random bits
         args = {"service": service, "language": self._language, "token": self._token}
         if priority:
             args["priority"] = priority
