@@ -36,7 +36,7 @@ def test_the_page_shows_the_ticket_and_a_wrong_token_gets_the_same_404(web, conn
     status, headers, html = get(web.url())
     assert status == 200
     text = html.decode()
-    assert "A002" in text and "1 people ahead of you" in text
+    assert "A002" in text and "People ahead of you: 1" in text
     assert "other-token" not in text and "A001" not in text  # nothing of the others but counts
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY"
