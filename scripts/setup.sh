@@ -13,6 +13,7 @@ command -v stdbuf >/dev/null 2>&1 || need_apt+=(coreutils)
 command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)  # the tests read ticket QR codes
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)  # the display's voice clips
 command -v aplay >/dev/null 2>&1 || need_apt+=(alsa-utils)  # sound out without a sound server
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the web role's browser tests
 # grep reads to the end (no -q): with pipefail, an early exit would fail fc-list with SIGPIPE.
 fc-list 2>/dev/null | grep -i "wenquanyi\|noto sans cjk" >/dev/null ||
   need_apt+=(fonts-wqy-microhei fontconfig)

@@ -65,6 +65,7 @@ packages=(
   mosquitto mosquitto-clients   # the tests' broker; mosquitto_pub, _sub, _passwd
   fonts-wqy-microhei fontconfig # fc-list | grep wenquanyi
   zbar-tools                    # zbarimg: the tests read ticket QR codes
+  chromium                      # the web role's browser tests (Playwright, no download)
   coreutils                     # stdbuf
   espeak-ng alsa-utils          # the display's voice clips; aplay
   # The libraries that PySide6's wheels link against but do not bundle (setup.sh's qt_libs,

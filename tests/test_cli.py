@@ -10,7 +10,7 @@ from nowserving.config import EXAMPLE
 
 def test_check_config_ok(capsys):
     assert main(["check-config", str(EXAMPLE)]) == 0
-    assert "OK — branch pudong: 5 services, 6 counters, 10 devices" in capsys.readouterr().out
+    assert "OK — branch pudong: 5 services, 6 counters, 11 devices" in capsys.readouterr().out
 
 
 def test_check_config_lists_every_problem_and_exits_2(tmp_path, capsys):

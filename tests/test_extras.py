@@ -20,6 +20,7 @@ ENTRY = {
     "kiosk": ("nowserving.kiosk.main",),
     "counter": ("nowserving.counter.main",),
     "display": ("nowserving.display.main", "nowserving.display.testpattern"),
+    "web": ("nowserving.web.main",),
 }
 
 
@@ -40,7 +41,9 @@ def test_the_extras_are_read_as_import_names():
     assert extras.base() >= {"paho", "tzdata"}
     hardware_and_gui = {"PySide6", "escpos", "PIL", "qrcode", "gpiozero"}
     assert extras.blocked("server") >= hardware_and_gui | {"cryptography"}
-    assert extras.blocked("kiosk") == {"cryptography"}
+    web = {"starlette", "uvicorn"}
+    assert extras.blocked("kiosk") == {"cryptography"} | web
+    assert extras.blocked("web") >= hardware_and_gui | {"cryptography"}
     assert extras.blocked("counter") & hardware_and_gui == {"escpos", "PIL", "qrcode"}
     assert extras.blocked("display") & hardware_and_gui == {"escpos", "PIL", "qrcode", "gpiozero"}
 

@@ -14,7 +14,7 @@ import nowserving
 from tests import extras
 
 SRC = Path(nowserving.__file__).parent
-ROLES = ("server", "kiosk", "counter", "display")
+ROLES = ("server", "kiosk", "counter", "display", "web")
 DEVICE_APPS = ("kiosk", "counter", "display")
 HARDWARE_AND_GUI = ("PySide6", "escpos", "gpiozero", "PIL", "qrcode")
 
@@ -98,6 +98,8 @@ def test_roles_meet_only_on_the_wire():
             return top in ROLES and top != where or top == "devtools"
         if where == "client":
             return top in (*ROLES, "devtools")
+        if where == "web":
+            return top in ROLES and top != where or top == "devtools"
         return False
 
     assert violations(bad) == []

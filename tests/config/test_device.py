@@ -27,7 +27,7 @@ from nowserving.config.schema import Problems, Table
 from nowserving.errors import ConfigError
 from nowserving.protocol import Role
 
-DEVICE_EXAMPLES = ("kiosk-1", "counter-1", "lobby-1", "manager")
+DEVICE_EXAMPLES = ("kiosk-1", "counter-1", "lobby-1", "manager", "web-1")
 DOCS = Path(__file__).parents[2] / "docs" / "config.md"
 MINIMAL = '[device]\nid = "kiosk-1"\nrole = "kiosk"\nbranch = "pudong"\n'
 
@@ -122,7 +122,7 @@ languages = ["zh", "zh", 3]
         "device.colour: unknown key",
         "device.id: must be a short lower-case id like \"cash\", not 'Kiosk 1'",
         "device.role: unknown role 'kisok' (did you mean 'kiosk'?) "
-        "(one of kiosk, counter, display, staff)",
+        "(one of kiosk, counter, display, staff, web)",
         "broker.port: must be from 1 to 65535",
         "broker.mqtt_version: unknown MQTT version '4' (one of 5, 3.1.1)",
         "printer.kind: unknown kind 'usbb' (did you mean 'usb'?) "

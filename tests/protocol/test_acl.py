@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import shutil
@@ -112,3 +113,60 @@ def test_a_wrong_password_is_refused(secured):
         link.start()
         assert not link.wait_connected(2)
         assert link.refusal is not None and "authori" in link.refusal.lower()
+
+
+def test_only_the_web_role_reads_ticket_records_and_no_event_carries_a_token(  # noqa: C901
+    secured, example_config, tmp_path, clock
+):
+    """GIVEN the web role, a counter and the lobby each subscribed to the ticket records and
+    the events WHEN a kiosk issues a ticket with its QR token THEN only the web role gets
+    the ticket's record (under the token's sha256), and the event everyone reads has
+    neither the token nor its hash; the web role may cancel with the token, not call."""
+    token = "k3Jd9vQ2mZ8xT1bW4nE7sA"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    heard = {d: queue.Queue() for d in ("web-1", "counter-1", "lobby-1")}
+    links = [
+        MqttLink(login(secured, d), f"watch-{d}",
+                 on_message=lambda t, p, m, q, d=d: heard[d].put((t, p)))
+        for d in heard
+    ]  # fmt: skip
+    for link in links:
+        link.subscribe(TOPICS.web_tickets)
+        link.subscribe(TOPICS.events)
+    with (
+        BranchServer(example_config, EventLog(tmp_path / "e.sqlite"), login(secured, "server"),
+                     clock=clock) as server,
+        BranchClient(login(secured, "kiosk-1"), "pudong", "kiosk-1") as kiosk,
+        BranchClient(login(secured, "web-1"), "pudong", "web-1") as web,
+        links[0], links[1], links[2],
+    ):  # fmt: skip
+        assert server.wait_serving(5)
+        for link in links:
+            link.start()
+            assert link.wait_connected(5)  # connected: subscribed too (MqttLink)
+        reply = kiosk.request("issue_ticket", {"service": "cash", "token": token})
+        ticket = reply.result["ticket"]["id"]
+        record = event = None
+        while record is None or event is None:
+            topic, payload = heard["web-1"].get(timeout=5)
+            if topic == TOPICS.web_ticket(digest):
+                record = json.loads(payload)
+            elif json.loads(payload)["type"] == "ticket_issued":
+                event = json.loads(payload)
+        assert (record["id"], record["status"], record["number"]) == (ticket, "waiting", "A001")
+        assert "token_hash" not in event["data"] and token not in json.dumps(event)
+        for device in ("counter-1", "lobby-1"):
+            for _ in range(2):  # day_started, ticket_issued
+                topic, payload = heard[device].get(timeout=5)
+                assert topic == TOPICS.events
+                assert token not in payload.decode() and digest not in payload.decode()
+        assert not web.request("call_next", {"counter": "c1"}).ok
+        assert web.request("cancel", {"ticket": ticket, "token": "wrong"}).code == "unknown_ticket"
+        assert web.request("cancel", {"ticket": ticket}).code == "not_allowed"
+        assert web.request("cancel", {"ticket": ticket, "token": token}).ok
+        record = json.loads(heard["web-1"].get(timeout=5)[1])
+        while record.get("status") != "cancelled":
+            record = json.loads(heard["web-1"].get(timeout=5)[1])
+        for device in ("counter-1", "lobby-1"):
+            while not heard[device].empty():
+                assert heard[device].get()[0] == TOPICS.events

@@ -210,9 +210,12 @@ def test_the_bridge_may_write_only_its_own_branch_at_the_head_office(bridged, he
     other = Topics("xuhui")
     with head_office.broker(bridged.out), Probe(bridge) as probe:
         assert allowed(probe.login())
-        for topic in (T.state, T.events, T.status("kiosk-1")):
+        # The lines, ticket records and the web device's replies: for a web role there.
+        for topic in (T.state, T.events, T.status("kiosk-1"), T.line("cash"),
+                      T.web_ticket("ab" * 32), T.reply("web-1")):  # fmt: skip
             assert allowed(probe.publish(topic)), topic
-        for topic in (other.state, other.events, T.command("kiosk-1"), T.line("cash")):
+        for topic in (other.state, other.events, other.line("cash"), T.command("kiosk-1"),
+                      T.command("web-1"), T.reply("kiosk-1")):  # fmt: skip
             assert str(probe.publish(topic)) == "Not authorized", topic
 
 

@@ -90,4 +90,38 @@ def _run_display(args: argparse.Namespace) -> int:
     return run(config, device, args.screenshot, args.size)
 
 
-COMMANDS = (_add_kiosk, _add_counter, _add_display)
+def _add_web(commands) -> None:
+    parser = commands.add(
+        "web", "serve the ticket pages behind the QR codes (one or more branches)", _run_web
+    )
+    parser.add_argument(
+        "--config", type=Path, action="append", required=True,
+        help="a branch config (TOML); repeat it to serve several branches (a head office)",
+    )  # fmt: skip
+    parser.add_argument("--device", type=Path, required=True, help="this web role's config")
+    parser.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT to serve HTTP on")
+    parser.add_argument(
+        "--forwarded-allow-ips", default="127.0.0.1",
+        help="the reverse proxies whose X-Forwarded-For is believed (for per-address limits)",
+    )  # fmt: skip
+
+
+def _run_web(args: argparse.Namespace) -> int:
+    from nowserving.config import check_device_against_branch, load_config, load_device_config
+
+    device = load_device_config(args.device)
+    configs = [load_config(path) for path in args.config]
+    for config in configs:
+        # The device file names one branch; every branch served must list the device.
+        from dataclasses import replace
+
+        check_device_against_branch(
+            replace(device, branch=config.rules.branch_id), config, str(args.device)
+        )
+    host, _, port = args.listen.rpartition(":")
+    from nowserving.web.main import run_web
+
+    return run_web(configs, device, host or "127.0.0.1", int(port), args.forwarded_allow_ips)
+
+
+COMMANDS = (_add_kiosk, _add_counter, _add_display, _add_web)

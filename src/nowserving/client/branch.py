@@ -94,6 +94,7 @@ class BranchClient:
         on_connection: Callable[[bool], None] | None = None,
         on_server: Callable[[bool], None] | None = None,
         on_status: Callable[[DeviceStatus], None] | None = None,
+        on_ticket_record: Callable[[str, bytes], None] | None = None,
         watch_state: bool = True,
         watch_events: bool = False,
         watch_lines: tuple[str, ...] = (),
@@ -112,6 +113,9 @@ class BranchClient:
         # Every other device's retained status (`watch_statuses`: a staff panel's alerts).
         self.on_status = on_status
         self._status_prefix = self.topics.status("") if watch_statuses else None
+        # The web role's ticket records (token hash, payload; empty: cleared), as they come.
+        self.on_ticket_record = on_ticket_record
+        self._record_prefix = self.topics.web_ticket("")
         self.status = status or dict  # the app's fields of its retained status; may be set later
         # False: a tool acting as the device beside its app (`nowserving self-test`): no last
         # will and no status of its own, so the app's presence is left as it is.
@@ -151,6 +155,8 @@ class BranchClient:
             self.link.subscribe(self.topics.status("server"))
         if watch_statuses:
             self.link.subscribe(self.topics.status("+"))
+        if on_ticket_record is not None:
+            self.link.subscribe(self.topics.web_tickets)
 
     def __enter__(self) -> BranchClient:
         self.start()
@@ -331,6 +337,8 @@ class BranchClient:
                 self._call(self.on_server, self.server_online)
             elif topic == self.topics.status(self.device_id):
                 self._carry_over(payload)
+            elif self.on_ticket_record and topic.startswith(self._record_prefix):
+                self._call(self.on_ticket_record, topic[len(self._record_prefix) :], payload)
             elif self._status_prefix and topic.startswith(self._status_prefix):
                 device = topic[len(self._status_prefix) :]
                 self._call(self.on_status, decode_status(device, payload))

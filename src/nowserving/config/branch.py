@@ -27,8 +27,9 @@ EXAMPLE = EXAMPLES / "bank-branch.toml"
 
 _TOP_KEYS = (
     "branch", "queue", "priorities", "services", "groups", "counters", "staff", "devices",
-    "webhook",
+    "webhook", "web",
 )  # fmt: skip
+_WEB_KEYS = ("step_out_margin_minutes", "head_back_ahead", "head_back_minutes")
 _BRANCH_KEYS = (
     "id", "names", "timezone", "languages", "day_starts_at", "hours", "ticket_url", "staff_pins",
 )  # fmt: skip
@@ -107,6 +108,16 @@ class BranchConfig:
     staff_pins: Path | None = None
     # Where ticket events also go, signed (config/webhook.py); None: nowhere.
     webhook: WebhookSettings | None = None
+    web: WebRules = field(default_factory=lambda: WebRules())
+
+
+@dataclass(frozen=True)
+class WebRules:
+    """The phone page's rules for a customer who steps out (`[web]`, docs/web.md)."""
+
+    step_out_margin_s: float = 300.0  # back this long before the estimate's lower bound
+    head_back_ahead: int = 3  # tell them to head back with this many people ahead ...
+    head_back_s: float = 600.0  # ... or when the lower bound of the wait is this short
 
 
 def load_config(path: str | Path) -> BranchConfig:
@@ -181,9 +192,15 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         hours=hours,
         staff=staff,
     )
+    web_table = root.table("web", _WEB_KEYS, required=False)
+    web = WebRules(
+        step_out_margin_s=60.0 * web_table.number("step_out_margin_minutes", 5, at_least=0),
+        head_back_ahead=web_table.number("head_back_ahead", 3, whole=True, at_least=0),
+        head_back_s=60.0 * web_table.number("head_back_minutes", 10, at_least=0),
+    )
     return BranchConfig(
         rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url,
-        groups=groups, short_names=short_names, staff_pins=staff_pins, webhook=webhook,
+        groups=groups, short_names=short_names, staff_pins=staff_pins, webhook=webhook, web=web,
     )  # fmt: skip
 
 

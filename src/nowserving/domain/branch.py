@@ -9,6 +9,8 @@ A new ticket's wait estimate comes from a collaborator the caller passes to `han
 from __future__ import annotations
 
 import bisect
+import hashlib
+import hmac
 import math
 import re
 from collections import OrderedDict, deque
@@ -331,8 +333,8 @@ class Branch:
             "priority": priority,
             **more,
         }
-        if args.get("token"):
-            data["token"] = args["token"]
+        if args.get("token"):  # only its hash is kept: the log and events never hold it
+            data["token_hash"] = token_hash(args["token"])
         return ("ticket_issued", data)
 
     def numbers_left(self, service) -> int:
@@ -443,20 +445,30 @@ class Branch:
 
     def _decide_rate(self, cmd: Command, args: dict) -> list[Draft]:
         """The feedback keypad: one rating for the customer the counter finished last, while
-        the window is open."""
-        counter = self._counter(args)
+        the window is open; or (`ticket` and `token`, the phone page) for that ticket, if it
+        was served and finished within the same window."""
         rating = args.get("rating")
         if rating not in RATINGS:
             raise DomainError("bad_rating", f"rating is one of {', '.join(RATINGS)}")
-        ticket = self.tickets.get(counter.last_finished or "")
-        at = counter.last_finished_at
-        if ticket is None or at is None or cmd.at - at > self.rules.feedback_window_s:
-            raise DomainError("no_feedback_open", f"counter {counter.id} takes no rating now")
+        if "token" in args:
+            ticket = self._ticket_by_token(args)
+            at = ticket.finished_at if ticket.status is TicketStatus.DONE else None
+            counter = self.counters.get(ticket.counter or "")
+        else:
+            counter = self._counter(args)
+            ticket = self.tickets.get(counter.last_finished or "")
+            at = counter.last_finished_at
+        if (ticket is None or counter is None or at is None
+                or cmd.at - at > self.rules.feedback_window_s):  # fmt: skip
+            where = f"counter {counter.id}" if "token" not in args and counter else "this ticket"
+            raise DomainError("no_feedback_open", f"{where} takes no rating now")
         if ticket.rating is not None:
             raise DomainError(
                 "already_rated", f"{ticket.number} was rated already", {"number": ticket.number}
             )
         data = {"ticket": ticket.id, "counter": counter.id, "rating": rating}
+        if "token" in args:
+            data["by"] = "phone"  # the phone page's, not the counter's keypad
         if ticket.staff is not None:  # who served them, whoever is at the counter now
             data["staff"] = ticket.staff
         return [("ticket_rated", data)]
@@ -609,14 +621,50 @@ class Branch:
         return [("transfer_undone", data)]
 
     def _decide_cancel(self, cmd: Command, args: dict) -> list[Draft]:
-        ticket = self._ticket(args.get("ticket"))
+        """Staff take a waiting ticket out of the line; or the customer does, from the phone
+        page (with the ticket's `token`)."""
+        by_customer = "token" in args
+        ticket = self._ticket_by_token(args) if by_customer else self._ticket(args.get("ticket"))
+        self._require_waiting(ticket)
+        data = {"ticket": ticket.id}
+        if by_customer:
+            data["by"] = "customer"
+        return [("ticket_cancelled", data)]
+
+    def _decide_step_out(self, cmd: Command, args: dict) -> list[Draft]:
+        """The customer says (phone page) they step out until `back_by`: recorded, and
+        shown to staff; their place in line is kept, and a call while they are out is
+        recalled and marked no-show as any other (docs/web.md, "Stepping out")."""
+        ticket = self._ticket_by_token(args)
+        self._require_waiting(ticket)
+        try:
+            back_by = float(args.get("back_by", "nan"))
+        except ValueError:
+            back_by = math.nan
+        data: dict = {"ticket": ticket.id, "number": ticket.number}
+        if math.isfinite(back_by):
+            data["back_by"] = back_by
+        return [("ticket_stepped_out", data)]
+
+    def _require_waiting(self, ticket: Ticket) -> None:
         if ticket.status is not TicketStatus.WAITING:
             raise DomainError(
                 "wrong_state",
                 f"{ticket.number} is {ticket.status}, not waiting",
                 {"number": ticket.number, "status": str(ticket.status)},
             )
-        return [("ticket_cancelled", {"ticket": ticket.id})]
+
+    def _ticket_by_token(self, args: dict) -> Ticket:
+        """The ticket `args` names, if `args["token"]` is its QR code's word. Unknown ticket
+        and wrong word are refused alike, and the hashes are compared in constant time."""
+        ticket = (
+            self.tickets.get(args.get("ticket")) if isinstance(args.get("ticket"), str) else None
+        )
+        given = token_hash(str(args.get("token", "")))
+        expected = (ticket.token_hash if ticket is not None else None) or _NO_HASH
+        if not hmac.compare_digest(given, expected) or ticket is None:
+            raise DomainError("unknown_ticket", "no such ticket today")
+        return ticket
 
     def _decide_open_counter(self, cmd: Command, args: dict) -> list[Draft]:
         counter = self._counter(args)
@@ -738,6 +786,8 @@ class Branch:
             queue_since=issued_at,
             device=event.device or "",
             estimate=data.get("estimate"),
+            # Logs from before hashes kept the word itself.
+            token_hash=data.get("token_hash") or (data.get("token") and token_hash(data["token"])),
         )
         self.tickets[ticket.id] = ticket
         self.learner.arrived(ticket.service, ticket.priority, issued_at)
@@ -788,6 +838,10 @@ class Branch:
 
     def _apply_ticket_rated(self, event: Event, data: dict) -> None:
         self.tickets[data["ticket"]].rating = data["rating"]
+
+    def _apply_ticket_stepped_out(self, event: Event, data: dict) -> None:
+        ticket = self.tickets[data["ticket"]]
+        ticket.stepped_out_at, ticket.back_by = event.at, data.get("back_by")
 
     def _apply_notice_posted(self, event: Event, data: dict) -> None:
         if data["until"] <= event.at:  # minutes 0: take the device's notices down
@@ -1020,6 +1074,14 @@ class Seen:
     def ahead_of(self, branch: Branch) -> bool:
         """Whether devices have seen a later state than `branch` is at."""
         return (self.epoch, self.seq) > (branch.epoch, branch.seq)
+
+
+_NO_HASH = "0" * 64  # compared against when no ticket has the hash: the same work either way
+
+
+def token_hash(token: str) -> str:
+    """The hash a ticket keeps of its QR code's word (sha256, hex)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _rejection(command: Command, code: str, message: str, params: dict | None = None) -> Draft:

@@ -17,6 +17,7 @@ EVENT_TYPES = frozenset(
         "ticket_transferred",
         "ticket_cancelled",
         "ticket_rated",
+        "ticket_stepped_out",
         "notice_posted",
         "notice_taken_down",
         "transfer_undone",

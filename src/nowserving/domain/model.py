@@ -230,6 +230,11 @@ class Ticket:
     # After a transfer from a counter: who did it, when, and where the ticket was (status,
     # counter, service, times): what `undo_transfer` puts back. None once it moved on.
     undo: dict | None = None
+    # sha256 (hex) of the random word in the ticket's QR code: the phone page's key. The
+    # word itself is never kept; it is checked against this in constant time.
+    token_hash: str | None = None
+    stepped_out_at: float | None = None  # the customer said on the phone page they stepped out
+    back_by: float | None = None  # ... and the page told them to be back by then
 
     def to_dict(self) -> dict:
         """The ticket, for a snapshot."""

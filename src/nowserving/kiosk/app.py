@@ -443,7 +443,7 @@ class KioskController(QObject):
         self._issue_now(service, priority, None)
 
     def _issue_now(self, service: str, priority: str | None, phone: str | None) -> None:
-        self._token = secrets.token_urlsafe(9)  # the QR code's key: not guessable
+        self._token = secrets.token_urlsafe(16)  # the QR code's key: 128 random bits
         args = {"service": service, "language": self._language, "token": self._token}
         if priority:
             args["priority"] = priority

@@ -297,8 +297,39 @@ def _estimate(estimate: Estimate | None) -> dict | None:
 
 
 def event_message(event: Event) -> dict:
-    """An event as published on the event stream."""
-    return {"v": PROTOCOL_VERSION, **event.to_dict()}
+    """An event as published on the event stream: every device reads it, so a ticket's
+    token hash stays out (the web role has its own topic, `web_ticket_message`)."""
+    message = {"v": PROTOCOL_VERSION, **event.to_dict()}
+    if "token_hash" in event.data:
+        message["data"] = {k: v for k, v in event.data.items() if k != "token_hash"}
+    return message
+
+
+def web_ticket_message(branch: Branch, ticket: Ticket) -> dict:
+    """A ticket's retained record for the web role (`Topics.web_ticket`): who it is and
+    where it is in its life; its place and estimate come from its line."""
+    return {
+        "v": PROTOCOL_VERSION,
+        "branch": branch.rules.branch_id,
+        "business_day": branch.business_day,
+        "seq": branch.seq,
+        "id": ticket.id,
+        "number": ticket.number,
+        "service": ticket.service,
+        "language": ticket.language,
+        "status": str(ticket.status),
+        "counter": ticket.counter,
+        "issued_at": ticket.issued_at,
+        "called_at": ticket.called_at,
+        "recalls": ticket.recalls,
+        "recalled_at": ticket.recalled_at,
+        "finished_at": ticket.finished_at,
+        "rating": ticket.rating,
+        "stepped_out_at": ticket.stepped_out_at,
+        "back_by": ticket.back_by,
+        "estimate": ticket.estimate,
+        "feedback_window_s": branch.rules.feedback_window_s,
+    }
 
 
 def reply_message(command_id: str | None, outcome: dict, result: dict | None = None) -> dict:

@@ -51,6 +51,17 @@ class Topics:
         """`device`'s retained status (`server` for the server's)."""
         return f"{self.base}/status/{device}"
 
+    def web_ticket(self, token_hash: str) -> str:
+        """One ticket's retained record for the web role, under the sha256 of its token:
+        the web role finds a ticket by the token a phone brings. Only the web role (and the
+        server) may read these."""
+        return f"{self.base}/web/ticket/{token_hash}"
+
+    @property
+    def web_tickets(self) -> str:
+        """The subscription to every ticket record of the branch (`web_ticket`)."""
+        return f"{self.base}/web/ticket/+"
+
     @property
     def legacy(self) -> Topics:
         """The same branch under the previous version's root."""

@@ -15,6 +15,7 @@ class Role(enum.StrEnum):
     COUNTER = "counter"
     DISPLAY = "display"
     STAFF = "staff"
+    WEB = "web"  # the phone page behind the ticket's QR: acts for a customer holding a token
 
 
 class Cmd(enum.StrEnum):
@@ -39,6 +40,7 @@ class Cmd(enum.StrEnum):
     CLOSE_COUNTER = "close_counter"
     SIGN_IN = "sign_in"
     SIGN_OUT = "sign_out"
+    STEP_OUT = "step_out"
     PING = "ping"
 
 
@@ -95,10 +97,20 @@ COMMANDS: dict[Cmd, CommandSpec] = {
         {**_COUNTER_ARG, "ticket": False, "to_service": True, "placement": False},
         _AT_COUNTERS,
     ),
+    # The web role sends `cancel`, `rate` and `step_out` for a customer, with the `token`
+    # from the ticket's QR code, which the server checks against the ticket's hash.
     Cmd.CANCEL: CommandSpec(
-        {"ticket": True, "reason": False}, frozenset({Role.STAFF}), own_counter=False
+        {"ticket": True, "reason": False, "token": False},
+        frozenset({Role.STAFF, Role.WEB}),
+        own_counter=False,
     ),
-    Cmd.RATE: CommandSpec({**_COUNTER_ARG, "rating": True}, _AT_COUNTERS),
+    Cmd.RATE: CommandSpec(
+        {**_COUNTER_ARG, "rating": True, "ticket": False, "token": False},
+        _AT_COUNTERS | {Role.WEB},
+    ),
+    Cmd.STEP_OUT: CommandSpec(
+        {"ticket": True, "token": True, "back_by": False}, frozenset({Role.WEB}), own_counter=False
+    ),
     # `text_zh`, `text_en`, ...: the notice in each language (a screen shows the one it shows).
     Cmd.POST_NOTICE: CommandSpec(
         {"text": False, "minutes": False, "language": False},

@@ -25,6 +25,7 @@ from pathlib import Path
 from nowserving.config.branch import BranchConfig
 from nowserving.config.schema import hint
 from nowserving.errors import ProvisionError
+from nowserving.protocol import Role
 from nowserving.protocol.acl import head_office_acl, mosquitto_acl, tool_user
 from nowserving.provision import bundle, passwords, pki
 from nowserving.provision.mosquitto import (
@@ -129,9 +130,10 @@ def provision(
     bridge_password = None
     if settings.head_office:
         bridge_password = state.get("bridge_password") or passwords.new_password()
+        web = tuple(sorted(d.id for d in active.values() if d.role == Role.WEB))
         _write_bridge(
             out, branch, layout, settings.head_office, bridge_password, head_office_ca,
-            bridge_restart_s,
+            bridge_restart_s, web,
         )  # fmt: skip
     state = {
         "branch": branch,
@@ -279,20 +281,25 @@ def _write_broker(folder, branch, layout, users, active, ca, hosts, report) -> N
     _write(folder / "server.password", users[SERVER_USER] + "\n", secret=True)
 
 
-def _write_bridge(out, branch, layout, head_office, password, ca_file, restart_s) -> None:
+def _write_bridge(out, branch, layout, head_office, password, ca_file, restart_s,
+                  web=()) -> None:  # fmt: skip
     host, port = split_address(head_office)
     ca_copy = out / "server" / "mosquitto" / HEAD_OFFICE_CA
     if ca_file is not None:  # else the copy made by an earlier run stays
         _write(ca_copy, Path(ca_file).read_bytes())
-    conf = bridge_conf(branch, f"{host}:{port}", password, layout.path(HEAD_OFFICE_CA), restart_s)
+    conf = bridge_conf(
+        branch, f"{host}:{port}", password, layout.path(HEAD_OFFICE_CA), restart_s, web
+    )
     _write(out / "server" / "conf.d" / "nowserving-bridge.conf", conf, secret=True)
     user = bridge_user(branch)
     head = out / "head-office"
     old = {}
     if (head / f"{branch}.passwd").exists():
         old = passwords.read_password_file((head / f"{branch}.passwd").read_text())
+    # A web role at the head office logs in with the head office's own password for its
+    # device id (one login for every branch it serves): its rights are in this ACL.
     _write(head / f"{branch}.passwd", passwords.password_file({user: password}, old), secret=True)
-    _write(head / f"{branch}.acl", head_office_acl(branch, user))
+    _write(head / f"{branch}.acl", head_office_acl(branch, user, web))
 
 
 def _write(path: Path, content: str | bytes, secret: bool = False) -> None:

@@ -51,6 +51,9 @@ orientation = "landscape"         # or "portrait"
 enabled = true
 """,
     Role.STAFF: "",
+    # The web role reads its listening address from the command line (docs/web.md); at
+    # the head office, point [broker] at the head office's broker instead.
+    Role.WEB: "",
 }
 
 

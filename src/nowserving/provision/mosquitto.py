@@ -105,6 +105,22 @@ def branch_broker_conf(branch: str, layout: BrokerLayout, users: int = 0) -> str
     return "\n".join(lines) + "\n"
 
 
+def _web_topics(t: Topics, web: tuple[str, ...]) -> list[str]:
+    """What a web role at the head office needs (docs/web.md): the lines and the ticket
+    records out, and its commands back in to the branch server, answered out."""
+    if not web:
+        return []
+    lines = [
+        "# The web role at the head office: lines and ticket records out; its commands",
+        "# (cancel, step out, rate for a customer) in, and the server's replies out.",
+        f"topic {t.base}/line/+ out 0",
+        f"topic {t.web_tickets} out 1",
+    ]
+    for device in web:
+        lines += [f"topic {t.command(device)} in 1", f"topic {t.reply(device)} out 1"]
+    return lines
+
+
 def bridge_user(branch: str) -> str:
     """The user (and client id) a branch's bridge has at the head office."""
     return f"bridge-{branch}"
@@ -116,6 +132,7 @@ def bridge_conf(
     password: str,
     cafile: str,
     restart_s: tuple[int, int] = BRIDGE_RESTART_S,
+    web: tuple[str, ...] = (),
 ) -> str:
     """The branch broker's bridge to the head office at `address` (HOST:PORT), over TLS.
 
@@ -147,6 +164,7 @@ def bridge_conf(
         f"topic {t.state} out 0",
         f"topic {t.events} out 1",
         f"topic {t.base}/status/# out 1",
+        *_web_topics(t, web),
         "# The head office sees whether the link is up: 1, or 0 (a last will) when lost.",
         "notifications true",
         f"notification_topic {bridge_status_topic(branch)}",

@@ -66,6 +66,7 @@ from nowserving.protocol.messages import (
     Estimates,
     check_depth,
     seen_in_state,
+    web_ticket_message,
 )
 from nowserving.protocol.status import status_message
 from nowserving.protocol.vocabulary import COMMANDS, Cmd, Role
@@ -178,6 +179,9 @@ class BranchServer:
         self._held: list[_Inbound] = []  # commands that came before the check
         self._retained: dict[str, bytes] = {}  # what the check read
         self._check_sent: float | None = None  # monotonic time the check was asked for
+        # Token hashes whose ticket records (`Topics.web_ticket`) are retained on the broker:
+        # cleared when their day is over. Those found there at the check are added too.
+        self._web_records: set[str] = set()
         offline = encode(status_message("server", online=False))
         self.link = MqttLink(
             broker,
@@ -327,6 +331,7 @@ class BranchServer:
                     replies += [reply] if reply is not None else []
         self._commit_and_publish(events, replies, republish or estimated)
         if republish:
+            self._publish_web_records(None)
             self._lines_due.update(self.config.rules.services)
             self._line_sent.clear()
             self._publish_status(online=True)
@@ -348,6 +353,10 @@ class BranchServer:
         if item.topic == self.topics.state:
             if not self.serving:
                 self._retained[item.topic] = item.payload
+            return []
+        if item.topic.startswith(self._web_prefix):
+            if item.payload:  # a ticket record retained from before: checked at republish
+                self._web_records.add(item.topic[len(self._web_prefix) :])
             return []
         if not self.serving:
             # Not acknowledged: the broker keeps a QoS 1 command meanwhile (20 at most in
@@ -379,6 +388,8 @@ class BranchServer:
             self.webhooks.take(events, self.branch, self.estimates)
         for event in events:
             self.link.publish(self.topics.events, encode(event_message(event)))
+        if self.serving:
+            self._publish_web_records(events)
         for topic, message in replies:
             self.link.publish(topic, encode(message))
         self._note_changed_lines(events)
@@ -392,7 +403,7 @@ class BranchServer:
         self.serving = False
         self._retained.clear()
         self._check_sent = time.monotonic()
-        self.link.read_retained([self.topics.state], self._checked)
+        self.link.read_retained([self.topics.state, self.topics.web_tickets], self._checked)
 
     def _check_again_if_due(self) -> None:
         if time.monotonic() - self._check_sent >= CHECK_AGAIN_S and self.link.connected.is_set():
@@ -632,6 +643,13 @@ class BranchServer:
         spec = COMMANDS[kind]
         if device.role not in spec.roles:
             raise ProtocolError("not_allowed", f"a {device.role} may not send {kind}", command_id)
+        if device.role == Role.WEB and spec.queued:
+            # It acts for a customer: only with the ticket and the token of its QR code.
+            if not args.get("ticket") or not args.get("token"):
+                raise ProtocolError(
+                    "not_allowed", f"a web device sends {kind} with ticket and token", command_id
+                )
+            return {k: v for k, v in args.items() if k != "counter"}
         if device.role == Role.COUNTER and spec.own_counter:
             if args.get("counter", device.counter) != device.counter:
                 raise ProtocolError(
@@ -692,6 +710,31 @@ class BranchServer:
             self.branch, self.config.names, now, self.estimates, self._line_seqs, self.instance
         )
         self.link.publish(self.topics.state, encode(state), retain=True)
+
+    @property
+    def _web_prefix(self) -> str:
+        return self.topics.web_ticket("")
+
+    def _publish_web_records(self, events: list[Event] | None) -> None:
+        """The retained record of each ticket `events` touched (None: of every ticket of the
+        day), for the web role alone; records of tickets no longer of the day are cleared."""
+        tickets = self.branch.tickets
+        if events is None:
+            touched = [t for t in tickets.values() if t.token_hash]
+        else:
+            ids = {e.data["ticket"] for e in events if isinstance(e.data.get("ticket"), str)}
+            touched = [tickets[i] for i in sorted(ids) if i in tickets and tickets[i].token_hash]
+        if events is None or any(e.type == "day_started" for e in events):
+            live = {t.token_hash for t in tickets.values() if t.token_hash}
+            for stale in sorted(self._web_records - live):
+                self.link.publish(self.topics.web_ticket(stale), b"", retain=True)
+            self._web_records &= live
+        for ticket in touched:
+            message = web_ticket_message(self.branch, ticket)
+            self.link.publish(
+                self.topics.web_ticket(ticket.token_hash), encode(message), retain=True
+            )
+            self._web_records.add(ticket.token_hash)
 
     def _note_changed_lines(self, events: list[Event]) -> None:
         for event in events:

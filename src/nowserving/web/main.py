@@ -1,0 +1,34 @@
+"""`nowserving web`: the web role's process, uvicorn serving `app.make_app`."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from nowserving.client import broker_for
+from nowserving.config import BranchConfig, DeviceConfig
+from nowserving.web.app import make_app
+from nowserving.web.feed import Feeds
+
+log = logging.getLogger(__name__)
+
+
+def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: int,
+            forwarded_allow_ips: str = "127.0.0.1") -> int:  # fmt: skip
+    """Serve the ticket pages of `configs`' branches on host:port until stopped."""
+    feeds = Feeds(configs, broker_for(device), device.id)
+    app = make_app(feeds)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,  # its lines hold the paths, and the paths hold tokens
+        log_level="warning",
+        proxy_headers=True,  # behind the reverse proxy: the phone's address, for limits
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+    )
+    log.info("serving %d branch(es) on %s:%d", len(configs), host, port)
+    uvicorn.Server(config).run()
+    return 0

@@ -1,0 +1,124 @@
+"""What a ticket's page shows, as plain data: rendered as HTML by `page`, sent as JSON to
+the page's script. Only the ticket's own facts and counts: nothing of other customers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from nowserving import i18n
+from nowserving.config import BranchConfig
+from nowserving.protocol.views import BranchState, Line, wait_minutes
+
+LANGUAGES = ("zh", "en")  # the page's switch
+
+
+@dataclass
+class Record:
+    """A ticket's record as the server publishes it for the web role (docs/protocol.md)."""
+
+    data: dict
+
+    def __getattr__(self, key: str):
+        try:
+            return self.data[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+def page_language(record: Record, asked: str | None) -> str:
+    """The page's language: the one asked for (the switch), else the ticket's."""
+    if asked in LANGUAGES:
+        return asked
+    return record.language if record.language in LANGUAGES else LANGUAGES[0]
+
+
+def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | None,
+                record: Record, language: str, now: float) -> dict:  # fmt: skip
+    """The page's content for `record` in `language` at `now` (Unix seconds)."""
+    t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
+    status = record.status
+    service = config.rules.services.get(record.service)
+    view = {
+        "status": status,
+        "number": record.number,
+        "service": service.names.get(language, record.service) if service else record.service,
+        "branch": config.names.get(language, config.rules.branch_id),
+        "language": language,
+        "seq": record.seq,
+        "title": t(f"status_{status}"),
+        "ahead": None,
+        "ahead_text": "",
+        "range_text": "",
+        "counters_text": "",
+        "counter": "",
+        "notices": [],
+        "stepped_out": record.stepped_out_at is not None,
+        "back_by_text": "",
+        "head_back": False,
+        "can_rate": False,
+        "rating": record.rating,
+    }
+    if state is not None:
+        view["notices"] = [n.in_language(language) for n in state.notices if n.until > now]
+    if status == "waiting":
+        _waiting(view, config, state, line, record, language, now)
+    elif status in ("called", "serving"):
+        counter = config.rules.counters.get(record.counter or "")
+        name = counter.names.get(language, record.counter) if counter else record.counter
+        view["counter"] = name or ""
+        view["recalls"] = record.recalls
+        if status == "called":
+            key = "recalled" if record.recalls else "called"
+            view["call_text"] = t(key, number=record.number, counter=view["counter"])
+    elif status == "done":
+        finished = record.finished_at or now
+        view["can_rate"] = record.rating is None and now - finished <= record.feedback_window_s
+    return view
+
+
+def _waiting(view: dict, config: BranchConfig, state: BranchState | None, line: Line | None,
+             record: Record, language: str, now: float) -> None:  # fmt: skip
+    t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
+    place = None
+    if line is not None:
+        for i, ticket in enumerate(line.tickets):
+            if ticket.id == record.id:
+                place = (i, ticket.estimate)
+                break
+    if place is not None:
+        ahead, estimate = place
+        view["ahead"] = ahead
+        view["ahead_text"] = t("ahead", n=ahead) if ahead else t("ahead_none")
+        if estimate is not None:
+            # The estimate is from `estimated_at`: the time since has passed for everyone.
+            gone = max(0.0, now - (line.estimated_at or now))
+            low, high = max(0.0, estimate.low - gone), max(0.0, estimate.high - gone)
+            minutes = wait_minutes(low, high)
+            view["range_text"] = (
+                t("range_now") if minutes.now else
+                t("range", range=i18n.wait_range(language, minutes.low, minutes.high))
+            )  # fmt: skip
+            view["low_s"] = low
+            rules = config.web
+            view["head_back"] = view["stepped_out"] and (
+                ahead <= rules.head_back_ahead or low <= rules.head_back_s
+            )
+    if state is not None:
+        names = [
+            c.names.get(language, c.id)
+            for c in state.counters
+            if record.service in c.services and c.state == "open"
+        ]
+        joined = ("、" if language == "zh" else ", ").join(names)
+        view["counters_text"] = t("counters", names=joined) if names else t("counters_none")
+    if record.back_by:
+        local = datetime.fromtimestamp(record.back_by, ZoneInfo(config.rules.timezone))
+        view["back_by_text"] = t("back_by", time=f"{local:%H:%M}")
+
+
+def back_by(config: BranchConfig, low_s: float | None, now: float) -> float:
+    """When a customer who steps out now must be back: the lower bound of their wait, less
+    the branch's margin (never before now)."""
+    return now + max(0.0, (low_s or 0.0) - config.web.step_out_margin_s)
