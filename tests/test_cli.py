@@ -13,6 +13,32 @@ def test_check_config_ok(capsys):
     assert "OK — branch pudong: 5 services, 6 counters, 11 devices" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        (None, "no ticket_url: tickets print no QR code"),
+        ("https://q.example/{branch}/t/{token}", None),
+        ("https://q.example/ticket?b={branch}&t={token}", "does not end in /{branch}/t/{token}"),
+        ("http://192.168.1.2:8080/{branch}/t/{token}", "plain http"),
+    ],
+)
+def test_check_config_warns_of_a_ticket_url_the_web_role_does_not_serve(
+    tmp_path, capsys, url, warned
+):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    if url is not None:
+        text = text.replace("[branch]\n", f'[branch]\nticket_url = "{url}"\n', 1)
+    path = EXAMPLE.parent / "bank-branch.toml" if url is None else tmp_path / "branch.toml"
+    if url is not None:
+        for other in EXAMPLE.parent.iterdir():  # what the branch file names beside it
+            if other.name != EXAMPLE.name:
+                (tmp_path / other.name).write_bytes(other.read_bytes())
+        path.write_text(text, encoding="utf-8")
+    assert main(["check-config", str(path)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning:" in line]
+    assert [warned in w for w in warnings] == ([True] if warned else [])
+
+
 def test_check_config_lists_every_problem_and_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text(

@@ -147,6 +147,8 @@ def _run_check_config(args: argparse.Namespace) -> int:
         f"{len(rules.counters)} counters, {len(config.devices)} devices, "
         f"languages {', '.join(rules.languages)}"
     )
+    for warning in ticket_url_warnings(config.ticket_url):
+        print(f"{path}: warning: {warning}")
     if args.device is not None:
         device = load_device_config(args.device)
         check_device_against_branch(device, config, str(args.device))
@@ -159,6 +161,21 @@ def _run_check_config(args: argparse.Namespace) -> int:
             + (f", with {', '.join(hardware)}" if hardware else "")
         )
     return 0
+
+
+def ticket_url_warnings(url: str | None) -> list[str]:
+    """What looks wrong with `ticket_url` for the web role's ticket page (docs/web.md)."""
+    if url is None:
+        return ["no ticket_url: tickets print no QR code (set it once the web role runs)"]
+    found = []
+    if not url.rstrip("/").endswith("/{branch}/t/{token}"):
+        found.append(
+            f"ticket_url {url!r} does not end in /{{branch}}/t/{{token}}: the web role "
+            "serves a ticket's page there (behind a proxy, keep that path)"
+        )
+    if url.startswith("http://"):
+        found.append("ticket_url is plain http: phones cannot be notified (docs/web.md)")
+    return found
 
 
 def _add_audit(commands) -> None:
