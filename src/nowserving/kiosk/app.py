@@ -470,6 +470,9 @@ class KioskController(QObject):
     @Slot(object)
     def _take_reply(self, reply: Reply) -> None:
         if self.offline.take_reply(reply):
+            # A ping's answer gives the server's time: open or closed may differ from what
+            # this device's clock said (so may a lease or a replayed ticket change the screen).
+            self.changed.emit()
             return
         if reply.id is None or reply.id != self._pending:
             return
