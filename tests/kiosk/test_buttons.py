@@ -12,6 +12,7 @@ from gpiozero.pins.mock import MockFactory
 from nowserving.config import parse_device_config
 from nowserving.kiosk.launcher import build
 from nowserving.launch import Hardware
+from tests.kiosk.test_kiosk import kiosk_ready
 
 PINS = {"cash": 5, "loans": 6, "priority": 13}
 LAMPS = {"cash": 17, "loans": 27, "priority": 22}
@@ -30,7 +31,7 @@ def headless_kiosk(qtbot, server, broker, example_config):
     )
     hardware = Hardware(pin_factory=factory)
     with build(example_config, device, hardware=hardware, view_size=None) as app:
-        qtbot.waitUntil(lambda: app.controller._state is not None, timeout=10_000)
+        qtbot.waitUntil(kiosk_ready(app.controller), timeout=10_000)
         yield app.controller, factory
 
 

@@ -26,7 +26,7 @@ from nowserving.kiosk.guide import BACK, TAKE, Guide, Speaker
 from nowserving.kiosk.launcher import build, build_view
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.launch import Hardware
-from tests.kiosk.test_kiosk import SETTINGS, find_item, press
+from tests.kiosk.test_kiosk import SETTINGS, find_item, kiosk_ready, press
 
 ROWS = [
     {"serviceId": "cash", "group": False, "accepting": True},
@@ -155,7 +155,7 @@ def guided(qtbot, server, broker, example_config, clips, tmp_path):
     view = build_view(controller, QSize(1024, 600))
     client.start(wait_s=None)
     view.show()
-    qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
+    qtbot.waitUntil(kiosk_ready(controller), timeout=10_000)
     yield controller, view, speaker
     speaker.close()
     controller.close()

@@ -47,12 +47,24 @@ def kiosk(qtbot, server, broker, example_config):
     view = build_view(controller, QSize(1024, 600))
     client.start(wait_s=None)
     view.show()
-    qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
+    # Ready once it knows the branch and the server's time (the server's ManualClock is
+    # in opening hours; this machine's clock need not be).
+    qtbot.waitUntil(kiosk_ready(controller), timeout=10_000)
     yield controller, view, printer, statuses
     controller.close()
     client.close()
     prints.close()
     view.close()
+
+
+def kiosk_ready(controller: KioskController):
+    """A condition for `qtbot.waitUntil`: the kiosk is online, has the branch's state and
+    knows the server's time (until then it judges opening hours by its own clock)."""
+    return lambda: (
+        controller.online
+        and controller._state is not None
+        and controller.offline.clock_off is not None
+    )
 
 
 def find_item(item: QQuickItem, name: str) -> QQuickItem | None:

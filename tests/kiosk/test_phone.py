@@ -17,7 +17,7 @@ from nowserving.client.qt import QtBranchBridge
 from nowserving.kiosk.app import KioskController
 from nowserving.kiosk.launcher import build_view
 from nowserving.kiosk.printing import PrintQueue
-from tests.kiosk.test_kiosk import SETTINGS, URL, find_item, press, tap
+from tests.kiosk.test_kiosk import SETTINGS, URL, find_item, kiosk_ready, press, tap
 from tests.server.test_webhooks import SECRET, Branch
 from tests.server.webhook_receiver import ReferenceReceiver
 
@@ -42,7 +42,7 @@ def open_kiosk(qtbot, config, broker, ask_phone: bool):
     view = build_view(controller, QSize(1024, 600))
     client.start(wait_s=None)
     view.show()
-    qtbot.waitUntil(lambda: controller.online and controller._state is not None, timeout=10_000)
+    qtbot.waitUntil(kiosk_ready(controller), timeout=10_000)
 
     def close():
         controller.close()

@@ -3,9 +3,11 @@ and the phone numbers of open tickets (SQLite, WAL, synchronous=FULL, secure_del
 
 A message is kept until its receiver answers 2xx; after its last try it moves to the
 dead letters, without any phone number. A phone number is kept only while its ticket is
-open and while a message that carries it waits; `forget_phone` and `new_day` delete it.
-`secure_delete` overwrites deleted rows in the database file (a copy may stay in the
-write-ahead log until it is next overwritten). Used by one thread (server/webhooks.py).
+open and while a message that carries it waits; `take` deletes it when the ticket ends or
+the next business day starts. `secure_delete` overwrites deleted rows in the database file
+(a copy may stay in the write-ahead log until it is next overwritten). Written by one
+thread (server/webhooks.py), each change in one transaction: another connection (`nowserving
+webhooks`, a test) never sees half of one, e.g. a dead letter still waiting.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,13 +114,20 @@ class WebhookOutbox:
         row = self._db.execute("SELECT value FROM meta WHERE key='near'").fetchone()
         return set(json.loads(row[0])) if row else set()
 
-    def add(self, messages: list[tuple[str, str, str, dict]], at: float, cursor: int | None,
-            near: set[str] | None = None) -> None:  # fmt: skip
-        """Keep `messages` ((key, url, ticket, body)) to send from `at`, each with its
-        ticket's phone number if one is kept, and move the cursor (one transaction). A key
-        seen before is not added again."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
+    def take(self, messages: list[tuple[str, str, str, dict]], at: float, cursor: int | None,
+             near: set[str] | None = None, *, phones: dict[str, str] | None = None,
+             ended: list[str] | None = None, day: str | None = None) -> None:  # fmt: skip
+        """Keep what the apply loop handed over, in one transaction: the new tickets' phone
+        numbers (`phones`, ticket -> number); a new business `day` (every number of an
+        earlier day goes, also from waiting messages, and no ticket counts as told
+        `near_turn`); `messages` ((key, url, ticket, body)) to send from `at`, each with its
+        ticket's number if one is kept (a key seen before is not added again); the tickets
+        told `near_turn` (`near`, after the day's reset); the cursor; and last, the numbers
+        of the tickets that `ended` (their waiting messages keep theirs)."""
+        with self._transaction():
+            for ticket, phone in (phones or {}).items():
+                self._db.execute("INSERT OR REPLACE INTO phones VALUES (?, ?)", (ticket, phone))
+            deleted = self._new_day(day) if day is not None else 0
             for key, url, ticket, body in messages:
                 self._db.execute(
                     "INSERT OR IGNORE INTO pending (key, url, ticket, body, phone, next_at) "
@@ -127,40 +138,44 @@ class WebhookOutbox:
                 self._set("cursor", str(max(cursor, self.cursor)))
             if near is not None:
                 self._set("near", json.dumps(sorted(near)))
+            for ticket in ended or ():
+                deleted += self._db.execute(
+                    "DELETE FROM phones WHERE ticket = ?", (ticket,)
+                ).rowcount
+        if deleted:
+            self._scrub()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (the connection is in autocommit mode: without BEGIN each
+        statement would be seen on its own by the other connections)."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
 
     def _set(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # ----- phone numbers -------------------------------------------------------------------
 
-    def keep_phone(self, ticket: str, phone: str) -> None:
-        """Keep `ticket`'s phone number for its messages, until `forget_phone`."""
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO phones VALUES (?, ?)", (ticket, phone))
-
-    def forget_phone(self, ticket: str) -> None:
-        """The ticket ended: its number goes (messages already waiting keep theirs until
-        they are sent or dead)."""
-        with self._db:
-            gone = self._db.execute("DELETE FROM phones WHERE ticket = ?", (ticket,)).rowcount
-        if gone:
-            self._scrub()
+    def _new_day(self, day: str) -> int:
+        """Within a transaction: a business day started, so every number of an earlier day
+        goes, also from the messages still waiting (tickets are "<day>/<number>"), and no
+        ticket counts as told `near_turn`; returns how many numbers went."""
+        deleted = self._db.execute(
+            "DELETE FROM phones WHERE ticket NOT LIKE ? || '/%'", (day,)
+        ).rowcount
+        deleted += self._db.execute(
+            "UPDATE pending SET phone = NULL WHERE phone IS NOT NULL AND ticket NOT LIKE ? || '/%'",
+            (day,),
+        ).rowcount
+        self._set("near", "[]")
+        return deleted
 
     def _scrub(self) -> None:
         """Copy the log into the database (where secure_delete has overwritten deleted
         numbers) and empty the log, so no deleted number stays in either file."""
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    def new_day(self, day: str) -> None:
-        """A business day started: every number of an earlier day goes, also from the
-        messages still waiting (tickets are "<day>/<number>")."""
-        with self._db:
-            self._db.execute("DELETE FROM phones WHERE ticket NOT LIKE ? || '/%'", (day,))
-            self._db.execute(
-                "UPDATE pending SET phone = NULL WHERE ticket NOT LIKE ? || '/%'", (day,)
-            )
-            self._set("near", "[]")
-        self._scrub()
 
     def phones_kept(self) -> int:
         """How many phone numbers are kept now (in `phones` and in waiting messages)."""
@@ -190,28 +205,34 @@ class WebhookOutbox:
 
     def sent(self, n: int) -> None:
         """Its receiver took message `n`: it goes, with its phone number."""
-        with self._db:
+        with self._transaction():
             row = self._db.execute("SELECT phone FROM pending WHERE n = ?", (n,)).fetchone()
             self._db.execute("DELETE FROM pending WHERE n = ?", (n,))
         if row is not None and row[0] is not None:
             self._scrub()
 
     def failed(self, n: int, error: str, retry_at: float | None, at: float) -> None:
-        """Message `n` was not taken: try again at `retry_at`, or (None) it is dead."""
-        with self._db:
-            if retry_at is not None:
+        """Message `n` was not taken: try again at `retry_at`, or (None) it is dead: in one
+        transaction it leaves the waiting messages, with its phone number, and becomes a
+        dead letter (its body never held the number: that has its own column)."""
+        if retry_at is not None:
+            with self._db:
                 self._db.execute(
                     "UPDATE pending SET attempts = attempts + 1, next_at = ?, error = ? "
                     "WHERE n = ?",
                     (retry_at, error, n),
                 )
-                return
+            return
+        with self._transaction():
+            row = self._db.execute("SELECT phone FROM pending WHERE n = ?", (n,)).fetchone()
             self._db.execute(
                 "INSERT OR REPLACE INTO dead (key, url, body, attempts, error, at) "
                 "SELECT key, url, body, attempts + 1, ?, ? FROM pending WHERE n = ?",
                 (error, at, n),
             )
             self._db.execute("DELETE FROM pending WHERE n = ?", (n,))
+        if row is not None and row[0] is not None:
+            self._scrub()
 
     def waiting(self) -> int:
         """How many messages wait for their receiver."""
@@ -229,8 +250,7 @@ class WebhookOutbox:
     def retry_dead(self, at: float) -> int:
         """Put every dead letter back to be sent from `at` (its phone number is gone);
         returns how many."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             moved = self._db.execute(
                 "INSERT OR IGNORE INTO pending (key, url, ticket, body, next_at) "
                 "SELECT key, url, json_extract(body, '$.ticket'), body, ? FROM dead ORDER BY n",

@@ -130,7 +130,8 @@ class Webhooks:
         if not (messages or ended or day or events):
             return
         cursor = events[-1].seq if events else None
-        near_now = set(self._near) if near or issued & self._near else None
+        # Whenever the set changed (a new day empties it): the outbox keeps it for a restart.
+        near_now = set(self._near) if near or issued & self._near or day else None
         self._queue.put(("batch", messages, cursor, ended, day, near_now))  # -> webhook thread
 
     def catch_up(self, store: EventLog, branch: Branch) -> int:
@@ -199,9 +200,9 @@ class Webhooks:
                 handed.append(item)
 
     def _take_handed_over(self, handed: list) -> None:
-        """Keep what the apply loop handed over, in one transaction for all its batches:
-        phone numbers first (each comes before its ticket's messages), then the messages
-        (which take their ticket's number), then what ended forgets its number."""
+        """Keep what the apply loop handed over, in one transaction for all its batches
+        (see `WebhookOutbox.take` for the order: phone numbers, the new day, the messages,
+        which take their ticket's number, then what ended forgets its number)."""
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -211,10 +212,10 @@ class Webhooks:
                 handed.append(item)
         if not handed:
             return
-        messages, cursor, ended, day, near = [], None, [], None, None
+        messages, cursor, ended, day, near, phones = [], None, [], None, None, {}
         for item in handed:
             if item[0] == "phone":
-                self.outbox.keep_phone(item[1], item[2])
+                phones[item[1]] = item[2]
                 continue
             _, payloads, seq, gone, new_day, near_now = item
             messages += [
@@ -225,11 +226,7 @@ class Webhooks:
             ended += gone
             day = new_day or day
             near = near_now if near_now is not None else near
-        self.outbox.add(messages, self._clock(), cursor, near)
-        for ticket in ended:
-            self.outbox.forget_phone(ticket)
-        if day is not None:
-            self.outbox.new_day(day)
+        self.outbox.take(messages, self._clock(), cursor, near, phones=phones, ended=ended, day=day)
 
     def _send_due(self) -> None:
         down: dict[str, str] = {}  # url -> why its last message this pass failed
@@ -272,10 +269,12 @@ class Webhooks:
             wait = min(settings.retry_max_s, settings.retry_s * 2 ** (tries - 1))
             self.outbox.failed(message.n, error, now + wait, now)
             return
-        self.outbox.failed(message.n, error, None, now)
-        # The key and the receiver's host only: never the body (it may hold a phone number).
+        # Logged before the dead letter is recorded, so that whoever sees one (`nowserving
+        # webhooks`) finds its line. The key and the receiver's host only: never the body
+        # (it may hold a phone number).
         log.warning("webhook message %s to %s is a dead letter after %d tries: %s",
                     message.body.get("id"), urlsplit(message.url).netloc, tries, error)  # fmt: skip
+        self.outbox.failed(message.n, error, None, now)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
