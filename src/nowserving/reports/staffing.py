@@ -24,7 +24,7 @@ class Target:
 
     @classmethod
     def parse(cls, spec: str) -> Target:
-        """"80/10": 80 % within 10 minutes; ValueError with what is wrong otherwise."""
+        """ "80/10": 80 % within 10 minutes; ValueError with what is wrong otherwise."""
         percent, sep, minutes = spec.partition("/")
         try:
             share, wait = float(percent) / 100, float(minutes) * 60
@@ -92,7 +92,9 @@ def day_scenario(rows: list[Row], counters: dict[int, int], cv: float = 1.0) -> 
     when it is far from 1."""
     first, last = rows[0].hour, rows[-1].hour
     by_hour = {r.hour: r for r in rows}
-    rates = tuple(by_hour[h].arrivals_per_hour if h in by_hour else 0.0 for h in range(first, last + 1))
+    rates = tuple(
+        by_hour[h].arrivals_per_hour if h in by_hour else 0.0 for h in range(first, last + 1)
+    )
     mean = sum(r.mean_service_s * r.arrivals_per_hour for r in rows) / max(
         1e-9, sum(r.arrivals_per_hour for r in rows)
     )
@@ -123,7 +125,7 @@ def day_scenario(rows: list[Row], counters: dict[int, int], cv: float = 1.0) -> 
         (service,),
         tuple(sim_counters),
         customers=10**9,
-        hours=float(length),
+        hours=min(float(length), 23.9),  # the simulator's day stays inside one date
         days=1,
         warmup_s=0.0,
         extra={"opens": float(first)},
@@ -146,7 +148,9 @@ def simulated_levels(
     levels = {}
     for hour, days_seen in per_day.items():
         shares = [ok / n for ok, n in days_seen.values()]
-        half = 1.96 * statistics.stdev(shares) / math.sqrt(len(shares)) if len(shares) > 1 else math.nan
+        half = math.nan
+        if len(shares) > 1:
+            half = 1.96 * statistics.stdev(shares) / math.sqrt(len(shares))
         levels[hour] = (statistics.mean(shares), half)
     return levels
 
