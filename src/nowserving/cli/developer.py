@@ -51,6 +51,9 @@ def _add_simulate(commands) -> None:
     )
     parser.add_argument("--customers", type=int, help="stop after this many arrivals")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--db", type=Path, help="also write the simulated branch's events to this new event log"
+    )
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -67,7 +70,21 @@ def _run_simulate(args: argparse.Namespace) -> int:
             "simulate",
         )
     print(f"{scenario.name}: {scenario.description} (seed {args.seed})", flush=True)
-    customers = simulate(scenario, seed=args.seed, customers=args.customers)
+    if args.db is None:
+        customers = simulate(scenario, seed=args.seed, customers=args.customers)
+    else:
+        from nowserving.adapters.store import EventLog
+
+        if args.db.exists():
+            raise ConfigError([f"{args.db} exists: give a new file"], "simulate")
+        batch: list = []  # one transaction per 10,000 events: a commit each is slow
+        with EventLog(args.db, create=True, branch="sim", snapshot_every=10**12) as log:
+            customers = simulate(
+                scenario, seed=args.seed, customers=args.customers, record=batch.extend
+            )
+            for i in range(0, len(batch), 10_000):
+                log.append(batch[i : i + 10_000])
+        print(f"events written to {args.db}")
     print("How the days went (per service):")
     print(format_day(customers))
     print("How good the wait estimates were (customers who waited and were served):")

@@ -231,4 +231,42 @@ def _run_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = (_add_server, _add_new_log, _add_check_config, _add_audit, _add_webhooks)
+def _add_staffing(commands) -> None:
+    parser = commands.add(
+        "staffing", "counters needed per hour (Erlang C/A, checked by simulation)", _run_staffing
+    )
+    parser.add_argument("--config", type=Path, required=True, help="the branch's config")
+    parser.add_argument("--db", type=Path, required=True, help="the server's event log")
+    parser.add_argument("--weekday", required=True, help="mon, tue, wed, thu, fri, sat or sun")
+    parser.add_argument("--target", default="80/10", help="PERCENT/MINUTES (default 80/10)")
+    parser.add_argument("--from", dest="first", help="first day of history (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="last", help="last day of history (YYYY-MM-DD)")
+    parser.add_argument("--days", type=int, default=200, help="simulated days per check")
+    parser.add_argument("--language", help="zh or en (default: the branch's first)")
+
+
+def _run_staffing(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from nowserving.config import load_config
+    from nowserving.reports.history import learn
+    from nowserving.reports.staffing import Target, advise, check_by_simulation, table
+
+    try:
+        target = Target.parse(args.target)
+        first = date.fromisoformat(args.first) if args.first else None
+        last = date.fromisoformat(args.last) if args.last else None
+    except ValueError as err:
+        print(f"nowserving staffing: {err}", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    rules = config.rules
+    history = learn(args.db, args.weekday, rules.timezone, target.wait_s, first, last,
+                    rules.counters_start_open)  # fmt: skip
+    rows = advise(history, target)
+    check_by_simulation(history, rows, target, days=args.days)
+    print(table(rows, target, history.days, args.language or rules.languages[0]))
+    return 0
+
+
+COMMANDS = (_add_server, _add_staffing, _add_new_log, _add_check_config, _add_audit, _add_webhooks)

@@ -100,10 +100,14 @@ def simulate(
     customers: int | None = None,
     progress=None,
     estimates: bool = True,
+    record=None,
 ) -> list[Customer]:
     """Run `scenario` and return every customer with the estimates they were given
-    (`estimates` False: none are made, for what only needs the queue's behaviour)."""
+    (`estimates` False: none are made, for what only needs the queue's behaviour).
+    `record(events)`, when given, receives the domain's events of every command (to write
+    an event log, as the server would)."""
     run = _Simulation(scenario, seed, customers or scenario.customers, progress, estimates)
+    run.record = record
     for day in range(scenario.days):
         if len(run.results) >= run.limit:
             break
@@ -137,11 +141,14 @@ class _Simulation:
         self.idle: list[str] = []  # open counters with nobody to call, in counter order
         self.gone: set[str] = set()  # tickets whose customer left before being called
         self.closing: set[str] = set()  # counters to close once their customer is done
+        self.record = None
 
     def run(self, kind: str, at: float, **args) -> tuple[list, dict]:
         command = Command(f"s{next(self.ids)}", kind, "sim", at, args)
         estimate = self.newcomers.estimate if self.newcomers is not None else None
         events, outcome, _ = self.branch.handle(command, estimate)
+        if self.record is not None:
+            self.record(events)
         return events, outcome
 
     def push(self, at: float, kind: str, what: str) -> None:
