@@ -132,9 +132,7 @@ class Branch:
         decide = getattr(self, f"_decide_{command.type}", None)
         if command.type == "issue_ticket":  # the one decision that records an estimate
             decide = partial(self._decide_issue_ticket, estimate=estimate)
-        events = self._start_day_if_due(command)
-        for kind, data in bookings.missed(self, command):  # noticed now: recorded first
-            events.append(self._emit(kind, data, command, with_id=False))
+        events = self._start_day_if_due(command) + self._notice_missed(command)
         try:
             if decide is None:
                 raise DomainError("unknown_command", f"no such command {command.type!r}")
@@ -150,11 +148,23 @@ class Branch:
                 events.append(self._emit(kind, data, own[0], digest=False))
             else:
                 events.append(self._emit(kind, data, command))
-        if self._new_code is not None:  # given in the reply only, never in an event
-            if self.outcomes[command.key].get("ok"):
-                self.outcomes[command.key]["code"] = self._new_code
-            self._new_code = None
-        return events, self.outcomes[command.key], False
+        return events, self._outcome_with_code(command), False
+
+    def _notice_missed(self, command: Command) -> list[Event]:
+        """Booking no-shows due by `command`'s time: recorded before it is decided."""
+        return [
+            self._emit(kind, data, command, with_id=False)
+            for kind, data in bookings.missed(self, command)
+        ]
+
+    def _outcome_with_code(self, command: Command) -> dict:
+        """The outcome of `command`, with the code of a booking it made: in the reply (and
+        the outcomes remembered for a retry), never in an event."""
+        outcome = self.outcomes[command.key]
+        if self._new_code is not None and outcome.get("ok"):
+            outcome["code"] = self._new_code
+        self._new_code = None
+        return outcome
 
     def restore(self, at: float, seen: Seen) -> list[Event]:
         """Start a new epoch past what devices have seen (`seen`, from the broker's retained

@@ -4,11 +4,11 @@ Inside one service's line, a ticket's call key (`line_key`, the one rule the cal
 estimator's simulation and the staff panel use) is the time it counts from less its head
 start: a walk-in counts from its arrival (`queue_since`), an appointment checked in inside
 its window from its booked time (`booked_at`) with the service's appointment head start;
-the priority class's boost adds to either. The smallest key is called first. That equals "longest effective wait first", where
-a priority class counts as having waited `boost` seconds longer. Because the key does not
-depend on the current time, the order of a line never changes while people wait, and a
-normal ticket that has waited `boost` seconds longer than a priority one still goes first
-(aging: no starvation).
+the priority class's boost adds to either. The smallest key is called first. That equals
+"longest effective wait first", where a priority class counts as having waited `boost`
+seconds longer. Because the key does not depend on the current time, the order of a line
+never changes while people wait, and a normal ticket that has waited `boost` seconds
+longer than a priority one still goes first (aging: no starvation).
 
 Across the services a counter lists, its call profile decides which line's head is next:
 
