@@ -68,6 +68,10 @@ _SERVICE_KEYS = (
     "last_ticket_at",
     "typical_minutes",
     "short_names",
+    "bookings_per_hour",
+    "check_in_early_minutes",
+    "check_in_late_minutes",
+    "appointment_head_start_minutes",
 )
 
 
@@ -341,6 +345,7 @@ def _services(root: Table, languages: tuple[str, ...]) -> dict[str, Service]:
         cap = table.number("daily_cap", None, whole=True, at_least=1)
         cutoff = table.clock("last_ticket_at")
         typical = table.number("typical_minutes", None, more_than=0, at_most=600)
+        booking = _booking_rules(table)
         if sid:
             result[sid] = Service(
                 sid,
@@ -352,8 +357,23 @@ def _services(root: Table, languages: tuple[str, ...]) -> dict[str, Service]:
                 cap,
                 cutoff,
                 None if typical is None else float(typical) * 60,
+                **booking,
             )
     return result
+
+
+def _booking_rules(table: Table) -> dict:
+    """A service's appointment settings (docs/appointments.md), as `Service` fields."""
+    per_hour = table.number("bookings_per_hour", None, whole=True, at_least=0, at_most=600)
+    early = table.number("check_in_early_minutes", 30, at_least=0, at_most=1440)
+    late = table.number("check_in_late_minutes", 10, at_least=0, at_most=1440)
+    head = table.number("appointment_head_start_minutes", 5, at_least=0, at_most=240)
+    return {
+        "bookings_per_hour": per_hour or None,
+        "check_in_early_s": float(early) * 60,
+        "check_in_late_s": float(late) * 60,
+        "appointment_head_start_s": float(head) * 60,
+    }
 
 
 def _range(table: Table) -> tuple[int, int]:

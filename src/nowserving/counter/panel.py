@@ -24,7 +24,7 @@ from nowserving.counter.app import CounterDevice
 from nowserving.counter.signin import SignInController
 from nowserving.counter.words import alerts_of, button_states, refusal_text
 from nowserving.domain.branch import UNDO_TRANSFER_S
-from nowserving.domain.policy import boost, call_order
+from nowserving.domain.policy import call_order, line_key
 from nowserving.i18n import catalog, text
 from nowserving.protocol.views import BranchState, DeviceStatus, Line, LineTicket, Reply
 from nowserving.protocol.vocabulary import CALL_REASONS, PAUSE_REASONS, Cmd
@@ -40,7 +40,7 @@ NOTICE_PRESETS = ("slow", "short", "cash", "closing")  # i18n `notices.label_<ke
 def _call_key(ticket: LineTicket, priorities) -> float:
     """The key the server orders its lines by (`domain.policy.call_key`)."""
     since = ticket.issued_at if ticket.queue_since is None else ticket.queue_since
-    return since - boost(ticket.priority, priorities)
+    return line_key(since, ticket.priority, priorities, ticket.booked_at, ticket.head_start_s)
 
 
 class PanelController(QObject):

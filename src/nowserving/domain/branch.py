@@ -20,6 +20,7 @@ from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
+from nowserving.domain import bookings
 from nowserving.domain.commands import Command, remember_key
 from nowserving.domain.events import Event
 from nowserving.domain.learning import Learner
@@ -54,7 +55,8 @@ NOTICE_MINUTES, NOTICES = 30, 5  # a notice lasts 30 min by default; at most 5 a
 UNDO_TRANSFER_S = 15.0
 # What `undo_transfer` puts back of a ticket transferred from a counter.
 _BEFORE_TRANSFER = ("service", "status", "counter", "called_at", "started_at", "recalls",
-                    "recalled_at", "queue_since", "transfers")  # fmt: skip
+                    "recalled_at", "queue_since", "transfers", "booked_at",
+                    "head_start_s")  # fmt: skip
 
 Draft = tuple  # (event type, data) or (event type, data, the Command it is for)
 # (branch as it stands, service, priority, at) -> a new ticket's estimate as its event
@@ -99,6 +101,9 @@ class Branch:
         # paused or closed; a new day): estimates made before it describe another future.
         # Not in snapshots: a branch loaded from one takes the snapshot's seq.
         self.counters_changed = 0
+        # Appointments, by booking id (domain/bookings.py): they outlive business days.
+        self.bookings: dict[str, bookings.Booking] = {}
+        self._new_code: str | None = None  # the code of a booking being made, for its reply
 
     # ----- commands -------------------------------------------------------------------
 
@@ -127,7 +132,7 @@ class Branch:
         decide = getattr(self, f"_decide_{command.type}", None)
         if command.type == "issue_ticket":  # the one decision that records an estimate
             decide = partial(self._decide_issue_ticket, estimate=estimate)
-        events = self._start_day_if_due(command)
+        events = self._start_day_if_due(command) + self._notice_missed(command)
         try:
             if decide is None:
                 raise DomainError("unknown_command", f"no such command {command.type!r}")
@@ -143,7 +148,23 @@ class Branch:
                 events.append(self._emit(kind, data, own[0], digest=False))
             else:
                 events.append(self._emit(kind, data, command))
-        return events, self.outcomes[command.key], False
+        return events, self._outcome_with_code(command), False
+
+    def _notice_missed(self, command: Command) -> list[Event]:
+        """Booking no-shows due by `command`'s time: recorded before it is decided."""
+        return [
+            self._emit(kind, data, command, with_id=False)
+            for kind, data in bookings.missed(self, command)
+        ]
+
+    def _outcome_with_code(self, command: Command) -> dict:
+        """The outcome of `command`, with the code of a booking it made: in the reply (and
+        the outcomes remembered for a retry), never in an event."""
+        outcome = self.outcomes[command.key]
+        if self._new_code is not None and outcome.get("ok"):
+            outcome["code"] = self._new_code
+        self._new_code = None
+        return outcome
 
     def restore(self, at: float, seen: Seen) -> list[Event]:
         """Start a new epoch past what devices have seen (`seen`, from the broker's retained
@@ -267,7 +288,7 @@ class Branch:
             raise DomainError("unknown_priority", f"no priority class {priority!r}")
         if args.get("number") is not None:
             return self._offline_ticket(cmd, args, service, language, priority)
-        self._check_open(service, cmd.at)
+        self.check_open(service, cmd.at)
         if self.numbers_left(service) <= 0:
             raise DomainError(
                 "service_full",
@@ -276,9 +297,10 @@ class Branch:
             )
         number = service.number_text(service.first_number + self.numbered.get(service.id, 0))
         waits = estimate(self, service.id, priority, cmd.at) if estimate is not None else None
-        return [self._issued(number, service, language, priority, args, estimate=waits)]
+        return [self.issued_draft(number, service, language, priority, args, estimate=waits)]
 
-    def _check_open(self, service, at: float) -> None:
+    def check_open(self, service, at: float) -> None:
+        """Refuse a ticket for `service` at `at` when the branch or the service is closed."""
         if not self.rules.open_at(at):
             opens = self.rules.next_opening(at)
             when = "" if opens is None else f": it opens {_local(self.rules, opens)}"
@@ -301,7 +323,7 @@ class Branch:
         service = self.rules.services.get(args.get("service"))
         if service is None:
             raise DomainError("unknown_service", f"no service {args.get('service')!r}")
-        self._check_open(service, cmd.at)
+        self.check_open(service, cmd.at)
         count = args.get("count") or str(LEASE_DEFAULT)
         if not re.fullmatch(r"[0-9]{1,3}", count) or not 1 <= int(count) <= LEASE_MAX:
             raise DomainError(
@@ -323,8 +345,9 @@ class Branch:
             )
         ]
 
-    def _issued(self, number: str, service, language: str, priority: str, args: dict,
-                **more) -> Draft:  # fmt: skip
+    def issued_draft(self, number: str, service, language: str, priority: str, args: dict,
+                     **more) -> Draft:  # fmt: skip
+        """The `ticket_issued` draft of a new ticket."""
         data = {
             "ticket": f"{self.business_day}/{number}",
             "number": number,
@@ -375,7 +398,7 @@ class Branch:
         more = {"estimate": None, "offline": True, "issued_at": issued_at}
         if abs(claimed - issued_at) > 1:
             more["kiosk_issued_at"] = claimed  # what the kiosk's clock said, for the record
-        drafts.append(self._issued(number, service, language, priority, args, **more))
+        drafts.append(self.issued_draft(number, service, language, priority, args, **more))
         return drafts
 
     def _supersede(self, cmd: Command, superseded: str, number: str) -> list[Draft]:
@@ -620,6 +643,16 @@ class Branch:
                 "from_service": ticket.service, "was": dict(undo["was"])}  # fmt: skip
         return [("transfer_undone", data)]
 
+    def _decide_book(self, cmd: Command, args: dict) -> list[Draft]:
+        drafts, self._new_code = bookings.decide_book(self, cmd, args)
+        return drafts
+
+    def _decide_cancel_booking(self, cmd: Command, args: dict) -> list[Draft]:
+        return bookings.decide_cancel_booking(self, cmd, args)
+
+    def _decide_check_in(self, cmd: Command, args: dict) -> list[Draft]:
+        return bookings.decide_check_in(self, cmd, args)
+
     def _decide_cancel(self, cmd: Command, args: dict) -> list[Draft]:
         """Staff take a waiting ticket out of the line; or the customer does, from the phone
         page (with the ticket's `token`)."""
@@ -716,7 +749,7 @@ class Branch:
             outcome = failure_outcome(data)
         else:
             outcome = {"ok": True, "event": event.type, "seq": event.seq}
-            for key in ("ticket", "counter"):
+            for key in ("ticket", "counter", "booking", "booked_at", "late"):
                 if data.get(key) is not None:
                     outcome[key] = data[key]
             if event.type == "numbers_leased":
@@ -788,7 +821,12 @@ class Branch:
             estimate=data.get("estimate"),
             # Logs from before hashes kept the word itself.
             token_hash=data.get("token_hash") or (data.get("token") and token_hash(data["token"])),
+            booking=data.get("booking"),
+            booked_at=data.get("booked_at"),
+            head_start_s=data.get("head_start_s", 0.0),
         )
+        if ticket.booking is not None:
+            bookings.apply_checked_in(self, data)
         self.tickets[ticket.id] = ticket
         self.learner.arrived(ticket.service, ticket.priority, issued_at)
         self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
@@ -908,6 +946,7 @@ class Branch:
         ticket.called_at = ticket.started_at = None
         ticket.recalls = 0
         ticket.transfers += 1
+        ticket.booked_at, ticket.head_start_s = None, 0.0  # placed by the transfer rule now
         was = data.get("was")
         ticket.undo = None if was is None else {"device": event.device, "at": event.at, "was": was}
         self._join_line(ticket)
@@ -917,7 +956,8 @@ class Branch:
         self._leave_line(ticket)
         was = data["was"]
         for key in _BEFORE_TRANSFER:
-            setattr(ticket, key, was[key])
+            if key in was:  # logs from before appointments lack booked_at, head_start_s
+                setattr(ticket, key, was[key])
         ticket.status = TicketStatus(was["status"])
         ticket.undo = None
         counter = self.counters[data["counter"]]
@@ -928,6 +968,15 @@ class Branch:
         self._leave_line(ticket)
         ticket.status = TicketStatus.CANCELLED
         ticket.finished_at = event.at
+
+    def _apply_booking_made(self, event: Event, data: dict) -> None:
+        bookings.apply_booking_made(self, event, data)
+
+    def _apply_booking_cancelled(self, event: Event, data: dict) -> None:
+        bookings.apply_booking_status(self, data["booking"], bookings.CANCELLED)
+
+    def _apply_booking_no_show(self, event: Event, data: dict) -> None:
+        bookings.apply_booking_status(self, data["booking"], bookings.NO_SHOW)
 
     def _apply_counter_opened(self, event: Event, data: dict) -> None:
         self.counters_changed = event.seq
@@ -999,6 +1048,7 @@ class Branch:
         other.pin_tries = {}
         other.learner = self.learner.copy()
         other.counters_changed = self.counters_changed
+        other.bookings, other._new_code = {}, None  # estimates know no bookings yet
         return other
 
     def ahead_of(self, ticket: Ticket) -> int:
@@ -1031,6 +1081,7 @@ class Branch:
             "notices": list(self.notices),
             "pin_tries": {s: list(t) for s, t in self.pin_tries.items()},
             "learner": self.learner.to_dict(),
+            "bookings": [b.to_dict() for b in self.bookings.values()],
         }
 
     @classmethod
@@ -1058,6 +1109,7 @@ class Branch:
         branch.pin_tries = {s: tuple(t) for s, t in d.get("pin_tries", {}).items()}
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         branch.counters_changed = branch.seq  # when is unknown: at the latest, by now
+        branch.bookings = bookings.bookings_from_dict(d.get("bookings", []))
         return branch
 
 

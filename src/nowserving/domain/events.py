@@ -29,6 +29,9 @@ EVENT_TYPES = frozenset(
         "sign_in_failed",
         "command_rejected",
         "log_restored",
+        "booking_made",
+        "booking_cancelled",
+        "booking_no_show",
     }
 )
 

@@ -22,6 +22,12 @@ class Service:
     daily_cap: int | None = None
     last_ticket_at: time | None = None  # local time after which no ticket is issued
     typical_s: float | None = None  # expected counter time per customer, until learned
+    # Appointments (docs/appointments.md): bookable per local hour (None: not bookable);
+    # check-in window around the booked time; the head start an appointment has there.
+    bookings_per_hour: int | None = None
+    check_in_early_s: float = 1800.0
+    check_in_late_s: float = 600.0
+    appointment_head_start_s: float = 300.0
 
     def number_text(self, number: int) -> str:
         """`number` as printed: the prefix and the zero-padded digits."""
@@ -235,6 +241,11 @@ class Ticket:
     token_hash: str | None = None
     stepped_out_at: float | None = None  # the customer said on the phone page they stepped out
     back_by: float | None = None  # ... and the page told them to be back by then
+    # An appointment's ticket (checked in inside its window): its booking and the booked
+    # time it counts from (instead of its arrival) with a head start; a transfer clears it.
+    booking: str | None = None
+    booked_at: float | None = None
+    head_start_s: float = 0.0
 
     def to_dict(self) -> dict:
         """The ticket, for a snapshot."""

@@ -1,11 +1,14 @@
 """The call policy: which waiting ticket a counter gets when staff press "next".
 
-Inside one service's line, a ticket's call key is `queue_since - boost` of its priority
-class; the smallest key is called first. That equals "longest effective wait first", where
-a priority class counts as having waited `boost` seconds longer. Because the key does not
-depend on the current time, the order of a line never changes while people wait, and a
-normal ticket that has waited `boost` seconds longer than a priority one still goes first
-(aging: no starvation).
+Inside one service's line, a ticket's call key (`line_key`, the one rule the call, the
+estimator's simulation and the staff panel use) is the time it counts from less its head
+start: a walk-in counts from its arrival (`queue_since`), an appointment checked in inside
+its window from its booked time (`booked_at`) with the service's appointment head start;
+the priority class's boost adds to either. The smallest key is called first. That equals
+"longest effective wait first", where a priority class counts as having waited `boost`
+seconds longer. Because the key does not depend on the current time, the order of a line
+never changes while people wait, and a normal ticket that has waited `boost` seconds
+longer than a priority one still goes first (aging: no starvation).
 
 Across the services a counter lists, its call profile decides which line's head is next:
 
@@ -38,9 +41,39 @@ def boost(priority: str, priorities: dict[str, Priority]) -> float:
     return priorities[priority].boost_s if priority in priorities else 0.0
 
 
+def line_key(
+    since: float,
+    priority: str,
+    priorities: dict[str, Priority],
+    booked_at: float | None = None,
+    head_start_s: float = 0.0,
+) -> float:
+    """What orders a line: when the customer counts from (the booked time of an
+    appointment, else the arrival `since`), less their head start (the priority's boost,
+    plus an appointment's). Fixed while they wait, so everyone ages alike: someone can be
+    called before a customer only if they count from less than the largest head start
+    after that customer's arrival (docs/appointments.md, "The merged order")."""
+    anchor = since if booked_at is None else booked_at
+    return anchor - boost(priority, priorities) - head_start_s
+
+
 def call_key(ticket: Ticket, priorities: dict[str, Priority]) -> float:
-    """What orders a line: the time the ticket queues from, less its priority's boost."""
-    return ticket.queue_since - boost(ticket.priority, priorities)
+    """A ticket's `line_key`."""
+    return line_key(
+        ticket.queue_since, ticket.priority, priorities, ticket.booked_at, ticket.head_start_s
+    )
+
+
+def why_first(ticket: Ticket, priorities: dict[str, Priority]) -> dict | None:
+    """Why a ticket counts from earlier than its arrival, for the staff panel and the phone
+    page to say: {"appointment": booked time} and/or {"priority": class}; None: it counts
+    from its arrival like everyone else."""
+    why: dict = {}
+    if ticket.booked_at is not None:
+        why["appointment"] = ticket.booked_at
+    if boost(ticket.priority, priorities) > 0:
+        why["priority"] = ticket.priority
+    return why or None
 
 
 def choose(

@@ -12,6 +12,7 @@ import re
 
 from nowserving.domain import Branch, Event, Seen, Ticket
 from nowserving.domain.estimate import Estimate
+from nowserving.domain.policy import why_first
 from nowserving.domain.staff import staff_at
 from nowserving.errors import ProtocolError
 from nowserving.protocol.vocabulary import COMMANDS
@@ -257,6 +258,7 @@ def line_message(
             "queue_since": t.queue_since,
             "transfers": t.transfers,
             "estimate": _estimate(for_tickets.get(t.id)),
+            **_why(t, branch.rules.priorities),
         }
         for t in branch.next_in_line(service, LINE_HEAD)
     ]
@@ -342,3 +344,15 @@ def reply_message(command_id: str | None, outcome: dict, result: dict | None = N
         if outcome.get("params"):  # what the message is made of, for a device's own words
             reply["error"]["params"] = outcome["params"]
     return reply
+
+
+def _why(ticket: Ticket, priorities: dict) -> dict:
+    """An appointment's or a priority ticket's fields of the line (`policy.why_first`);
+    nothing for a plain walk-in, so a line of walk-ins stays as small as before."""
+    why = why_first(ticket, priorities)
+    if why is None:
+        return {}
+    more: dict = {"why": why}
+    if ticket.booked_at is not None:
+        more["booked_at"], more["head_start_s"] = ticket.booked_at, ticket.head_start_s
+    return more

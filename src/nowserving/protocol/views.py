@@ -196,6 +196,19 @@ class LineTicket:
     # Orders the line with the priority's boost (a transfer moves it); None from a server
     # that predates it, which is then taken to be `issued_at`.
     queue_since: float | None = None
+    # An appointment's booked time and head start (`policy.line_key`), and why the ticket
+    # counts from earlier than its arrival (`policy.why_first`): None for a plain walk-in.
+    booked_at: float | None = None
+    head_start_s: float = 0.0
+    why: Why | None = None
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why a ticket is ahead of its arrival: an appointment's booked time, a priority."""
+
+    appointment: float | None = None
+    priority: str | None = None
 
 
 @dataclass(frozen=True)
@@ -439,7 +452,15 @@ def _line_ticket(value: object, where: str) -> LineTicket:
         r.int("transfers"),
         r.obj("estimate", _estimate),
         r.num("queue_since", optional=True),
+        r.num("booked_at", optional=True),
+        r.num("head_start_s", optional=True) or 0.0,
+        r.obj("why", _why),
     )
+
+
+def _why(value: object, where: str) -> Why:
+    r = _Reader(value, where)
+    return Why(r.num("appointment", optional=True), r.str("priority", optional=True))
 
 
 def decode_line(payload: bytes) -> Line:

@@ -41,6 +41,9 @@ class Cmd(enum.StrEnum):
     SIGN_IN = "sign_in"
     SIGN_OUT = "sign_out"
     STEP_OUT = "step_out"
+    BOOK = "book"
+    CANCEL_BOOKING = "cancel_booking"
+    CHECK_IN = "check_in"
     PING = "ping"
 
 
@@ -129,6 +132,21 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     # hashes only it holds (server/pins.py); the PIN goes no further than that check.
     Cmd.SIGN_IN: CommandSpec({**_COUNTER_ARG, "staff": True, "pin": True}, _AT_COUNTERS),
     Cmd.SIGN_OUT: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    # Appointments (docs/appointments.md): a booking service (the staff or web role) books
+    # and cancels; the customer checks in at the kiosk (or staff for them) with the code.
+    Cmd.BOOK: CommandSpec(
+        {"service": True, "time": True, "duration": False, "priority": False},
+        frozenset({Role.STAFF, Role.WEB}),
+        own_counter=False,
+    ),
+    Cmd.CANCEL_BOOKING: CommandSpec(
+        {"booking": True}, frozenset({Role.STAFF, Role.WEB}), own_counter=False
+    ),
+    Cmd.CHECK_IN: CommandSpec(
+        {"code": True, "language": False, "token": False},
+        frozenset({Role.KIOSK, Role.STAFF}),
+        own_counter=False,
+    ),
     # Is the server there and working: answered by the apply loop with its time and seq,
     # never recorded (nothing changes). The self-test uses it.
     Cmd.PING: CommandSpec({}, frozenset(Role), own_counter=False, queued=False),
@@ -178,6 +196,14 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "already_open": (),
     "already_closed": (),
     "internal_error": (),
+    # appointments' (domain/bookings.py)
+    "not_bookable": (),
+    "bad_booking_time": (),
+    "bad_duration": (),
+    "booking_full": ("time",),
+    "unknown_booking": (),
+    "booking_closed": ("status",),
+    "too_early": ("time", "booked"),
     # staff sign-in's (domain/staff.py)
     "not_signed_in": (),
     "wrong_pin": (),

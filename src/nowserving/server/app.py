@@ -669,6 +669,9 @@ class BranchServer:
             result["counter"] = outcome["counter"]
         if "lease" in outcome:
             result["lease"] = outcome["lease"]
+        for key in ("booking", "code", "booked_at", "late"):  # appointments (docs/appointments.md)
+            if key in outcome:
+                result[key] = outcome[key]
         return result
 
     def _refuse(self, topic: str, code: str, message: str) -> None:
