@@ -170,3 +170,34 @@ def test_only_the_web_role_reads_ticket_records_and_no_event_carries_a_token(  #
         for device in ("counter-1", "lobby-1"):
             while not heard[device].empty():
                 assert heard[device].get()[0] == TOPICS.events
+
+
+def test_the_web_role_runs_the_console_commands_and_reads_statuses(secured, example_config,
+                                                                   tmp_path, clock):  # fmt: skip
+    """GIVEN the web role logged in with its own password WHEN it posts a notice in two
+    languages, takes it down, pauses and opens a counter (the console's actions) THEN the
+    server does each, still refuses it a call, and the broker lets it read a kiosk's status."""
+    statuses: queue.Queue = queue.Queue()
+    with (
+        BranchServer(
+            example_config, EventLog(tmp_path / "e.sqlite"), login(secured, "server"), clock=clock
+        ) as server,
+        BranchClient(login(secured, "kiosk-1"), "pudong", "kiosk-1", watch_state=False,
+                     status=lambda: {"printer": "ok", "paper": "out"}),  # fmt: skip
+        BranchClient(login(secured, "web-1"), "pudong", "web-1", watch_statuses=True,
+                     on_status=lambda s: s.device == "kiosk-1" and statuses.put(s)) as web,
+    ):  # fmt: skip
+        assert server.wait_serving(5)
+        posted = web.request("post_notice", {"text_zh": "系统维护", "text_en": "Maintenance",
+                                             "minutes": "30"})  # fmt: skip
+        assert posted.ok
+        state = web.wait_state(lambda s: s.notices)
+        assert state.notices[0].texts == {"zh": "系统维护", "en": "Maintenance"}
+        assert web.request("take_down_notice", {"notice": state.notices[0].id}).ok
+        assert web.request("pause_counter", {"counter": "c1", "reason": "lunch"}).ok
+        paused = web.wait_state(lambda s: s.counters[0].state == "paused")
+        assert paused.counters[0].reason == "lunch"
+        assert web.request("open_counter", {"counter": "c1"}).ok
+        assert web.request("pause_counter", {}).code == "bad_args"
+        assert web.request("call_next", {"counter": "c1"}).code == "not_allowed"
+        assert statuses.get(timeout=5).fields["paper"] == "out"

@@ -75,6 +75,8 @@ def _device_rights(t: Topics, device: str, role: str) -> list[str]:
         lines.append(f"topic read {t.base}/line/+")
     if role == "web":  # finds a ticket by its token's hash: no other device may
         lines.append(f"topic read {t.web_tickets}")
+        # its console shows every device's health (paper out, offline, self-test)
+        lines.append(f"topic read {t.base}/status/+")
     if role == "counter":  # its staff panel shows kiosks' alerts (paper out, offline)
         lines.append(f"topic read {t.base}/status/+")
     if role == "staff":

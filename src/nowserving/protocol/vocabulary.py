@@ -68,6 +68,11 @@ CALL_REASONS = ("priority", "appointment")  # call_ticket's `reason`: calling ou
 
 _COUNTER_ARG = {"counter": False}
 _AT_COUNTERS = frozenset({Role.COUNTER, Role.STAFF})
+# The web role also sends these for a manager signed in to its console (docs/console.md),
+# without a ticket's token: the server lets a web device send only these so.
+WEB_CONSOLE = frozenset({"post_notice", "take_down_notice", "open_counter", "pause_counter",
+                         "close_counter"})  # fmt: skip
+_MANAGED = _AT_COUNTERS | {Role.WEB}
 
 COMMANDS: dict[Cmd, CommandSpec] = {
     Cmd.ISSUE_TICKET: CommandSpec(
@@ -117,17 +122,17 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     # `text_zh`, `text_en`, ...: the notice in each language (a screen shows the one it shows).
     Cmd.POST_NOTICE: CommandSpec(
         {"text": False, "minutes": False, "language": False},
-        _AT_COUNTERS,
+        _MANAGED,
         own_counter=False,
         per_language=("text",),
     ),  # fmt: skip
     # A notice's id is the seq of the event that posted it (the summary's `notices[].id`).
-    Cmd.TAKE_DOWN_NOTICE: CommandSpec({"notice": True}, _AT_COUNTERS, own_counter=False),
+    Cmd.TAKE_DOWN_NOTICE: CommandSpec({"notice": True}, _MANAGED, own_counter=False),
     # Within a few seconds of a transfer from this counter, by the same device.
     Cmd.UNDO_TRANSFER: CommandSpec({**_COUNTER_ARG, "ticket": True}, _AT_COUNTERS),
-    Cmd.OPEN_COUNTER: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
-    Cmd.PAUSE_COUNTER: CommandSpec({**_COUNTER_ARG, "reason": False}, _AT_COUNTERS),
-    Cmd.CLOSE_COUNTER: CommandSpec(_COUNTER_ARG, _AT_COUNTERS),
+    Cmd.OPEN_COUNTER: CommandSpec(_COUNTER_ARG, _MANAGED),
+    Cmd.PAUSE_COUNTER: CommandSpec({**_COUNTER_ARG, "reason": False}, _MANAGED),
+    Cmd.CLOSE_COUNTER: CommandSpec(_COUNTER_ARG, _MANAGED),
     # Staff sign in with their staff number and PIN, which the server checks against the
     # hashes only it holds (server/pins.py); the PIN goes no further than that check.
     Cmd.SIGN_IN: CommandSpec({**_COUNTER_ARG, "staff": True, "pin": True}, _AT_COUNTERS),

@@ -69,7 +69,7 @@ from nowserving.protocol.messages import (
     web_ticket_message,
 )
 from nowserving.protocol.status import status_message
-from nowserving.protocol.vocabulary import COMMANDS, Cmd, Role
+from nowserving.protocol.vocabulary import COMMANDS, WEB_CONSOLE, Cmd, Role
 from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
 from nowserving.server.pins import PinChecker
 from nowserving.server.publisher import LatestPublisher
@@ -643,6 +643,14 @@ class BranchServer:
         spec = COMMANDS[kind]
         if device.role not in spec.roles:
             raise ProtocolError("not_allowed", f"a {device.role} may not send {kind}", command_id)
+        if device.role == Role.WEB and kind in WEB_CONSOLE:
+            # For a manager signed in to its console: it names the counter itself.
+            if kind in (Cmd.OPEN_COUNTER, Cmd.PAUSE_COUNTER, Cmd.CLOSE_COUNTER) and not args.get(
+                "counter"
+            ):
+                raise ProtocolError("bad_args", f"{kind} from a web device names the counter",
+                                    command_id)  # fmt: skip
+            return args
         if device.role == Role.WEB and spec.queued:
             # It acts for a customer: only with the ticket and the token of its QR code.
             if not args.get("ticket") or not args.get("token"):
