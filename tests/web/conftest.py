@@ -3,6 +3,7 @@ the real branch server; a kiosk and a counter to move the queue."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import urllib.error
@@ -16,8 +17,10 @@ import uvicorn
 from nowserving.devtools.broker import free_port
 from nowserving.web.app import make_app
 from nowserving.web.feed import Feeds
+from tests.web.console_fixtures import accounts_file, console, second_branch  # noqa: F401
 
 TOKEN = "k3Jd9vQ2mZ8xT1bW4nE7sA"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @dataclass
@@ -86,3 +89,18 @@ def post(url: str, fields: dict) -> tuple[int, dict]:
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--autoplay-policy=no-user-gesture-required"],
+        )  # fmt: skip
+        yield browser
+        browser.close()

@@ -5,32 +5,15 @@ NOWSERVING_SCREENSHOTS=<folder> saves each state's picture there (docs/screensho
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import TOKEN, wait_record
+from tests.web.conftest import CHROMIUM, TOKEN, wait_record
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 PHONE = {"width": 390, "height": 844}
 SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--autoplay-policy=no-user-gesture-required"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

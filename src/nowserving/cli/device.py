@@ -104,6 +104,14 @@ def _add_web(commands) -> None:
         "--forwarded-allow-ips", default="127.0.0.1",
         help="the reverse proxies whose X-Forwarded-For is believed (for per-address limits)",
     )  # fmt: skip
+    parser.add_argument(
+        "--users", type=Path,
+        help="the console's accounts file (`nowserving users`); without it, no console",
+    )  # fmt: skip
+    parser.add_argument(
+        "--audit-log", type=Path,
+        help="where the console logs every sign-in and action (default: beside --users)",
+    )  # fmt: skip
 
 
 def _run_web(args: argparse.Namespace) -> int:
@@ -121,7 +129,8 @@ def _run_web(args: argparse.Namespace) -> int:
     host, _, port = args.listen.rpartition(":")
     from nowserving.web.main import run_web
 
-    return run_web(configs, device, host or "127.0.0.1", int(port), args.forwarded_allow_ips)
+    return run_web(configs, device, host or "127.0.0.1", int(port), args.forwarded_allow_ips,
+                   args.users, args.audit_log)  # fmt: skip
 
 
 COMMANDS = (_add_kiosk, _add_counter, _add_display, _add_web)

@@ -269,4 +269,43 @@ def _run_staffing(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = (_add_server, _add_staffing, _add_new_log, _add_check_config, _add_audit, _add_webhooks)
+def _add_users(commands) -> None:
+    parser = commands.add(
+        "users", "add, remove, list the console's accounts and set passwords", _run_users
+    )
+    parser.add_argument("action", choices=("add", "remove", "passwd", "list"))
+    parser.add_argument("name", nargs="?", help="the account (a-z 0-9 . _ -)")
+    parser.add_argument("--file", type=Path, required=True, help="the accounts file (JSON)")
+    parser.add_argument("--role", choices=("head_office", "manager", "supervisor"), help="with add")
+    parser.add_argument(
+        "--branch", action="append", default=[],
+        help="a branch the account sees (repeat; none for head_office)",
+    )  # fmt: skip
+
+
+def _run_users(args: argparse.Namespace) -> int:
+    from nowserving.errors import ConfigError
+    from nowserving.web.users import manage_users, read_password
+
+    if args.action != "list" and not args.name:
+        print("nowserving users: name the account", file=sys.stderr)
+        return 2
+    try:
+        lines = manage_users(args.file, args.action, args.name, args.role,
+                             tuple(args.branch), read_password)  # fmt: skip
+    except ConfigError as err:
+        print(f"nowserving users: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+COMMANDS = (
+    _add_server,
+    _add_staffing,
+    _add_new_log,
+    _add_check_config,
+    _add_audit,
+    _add_webhooks,
+    _add_users,
+)

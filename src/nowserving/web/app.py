@@ -31,6 +31,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from nowserving.web.console import Console
 from nowserving.web.feed import BranchFeed, Feeds
 from nowserving.web.page import not_found_page, ticket_page
 from nowserving.web.security import HEADERS, AddressLimit, Csrf
@@ -238,8 +239,9 @@ async def _small_form(request: Request) -> dict[str, str]:
 
 
 def make_app(feeds: Feeds, clock: Callable[[], float] = time.time,
-             limit: AddressLimit | None = None) -> Starlette:  # fmt: skip
-    """The ASGI app serving `feeds`' branches."""
+             limit: AddressLimit | None = None,
+             console: Console | None = None) -> Starlette:  # fmt: skip
+    """The ASGI app serving `feeds`' branches (and the manager's console, if given)."""
     pages = TicketPages(feeds, clock, limit)
 
     @asynccontextmanager
@@ -251,6 +253,7 @@ def make_app(feeds: Feeds, clock: Callable[[], float] = time.time,
             feeds.close()
 
     routes = [
+        *(console.routes if console is not None else []),
         Route("/{branch}/t/{token}", pages.page),
         Route("/{branch}/t/{token}/events", pages.events),
         Route("/{branch}/t/{token}/view.json", pages.view_json),

@@ -18,7 +18,7 @@ import threading
 from nowserving.adapters.mqtt import Broker
 from nowserving.client import BranchClient
 from nowserving.config import BranchConfig
-from nowserving.protocol.views import BranchState, Line
+from nowserving.protocol.views import BranchState, DeviceStatus, Line
 from nowserving.web.view import Record
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class BranchFeed:
         self.id = config.rules.branch_id
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
+        self._statuses: dict[str, DeviceStatus] = {}
         self._wake = wake
         self.client = BranchClient(
             broker,
@@ -43,9 +44,24 @@ class BranchFeed:
             on_state=lambda state: self._wake(),
             on_line=lambda line: self._wake(),
             on_ticket_record=self._record,
+            on_server=lambda online: self._wake(),
+            on_status=self._status,
+            on_connection=lambda up: self._wake(),
             watch_lines=tuple(config.rules.services),
+            watch_statuses=True,  # the console's device health
             presence=True,
         )
+
+    def _status(self, status: DeviceStatus) -> None:
+        # paho's thread: keep the device's latest status, then wake the pages.
+        with self._lock:
+            self._statuses[status.device] = status
+        self._wake()
+
+    def statuses(self) -> dict[str, DeviceStatus]:
+        """Every device's latest retained status (device id -> status)."""
+        with self._lock:
+            return dict(self._statuses)
 
     def _record(self, digest: str, payload: bytes) -> None:
         # paho's thread: file the record, then wake the pages.

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 
 import uvicorn
 
 from nowserving.client import broker_for
 from nowserving.config import BranchConfig, DeviceConfig
+from nowserving.web.accounts import Accounts
 from nowserving.web.app import make_app
+from nowserving.web.console import Console
 from nowserving.web.feed import Feeds
+from nowserving.web.sessions import AuditLog
 
 log = logging.getLogger(__name__)
 
 
 def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: int,
-            forwarded_allow_ips: str = "127.0.0.1") -> int:  # fmt: skip
-    """Serve the ticket pages of `configs`' branches on host:port until stopped."""
+            forwarded_allow_ips: str = "127.0.0.1", users: Path | None = None,
+            audit_log: Path | None = None) -> int:  # fmt: skip
+    """Serve the ticket pages of `configs`' branches on host:port until stopped; with
+    `users` (an accounts file), the manager's console too, auditing to `audit_log`."""
     feeds = Feeds(configs, broker_for(device), device.id)
-    app = make_app(feeds)
+    console = None
+    if users is not None:
+        audit = AuditLog(audit_log or users.with_name("console-audit.log"), time.time)
+        console = Console(feeds, Accounts(users), audit)
+    app = make_app(feeds, console=console)
     config = uvicorn.Config(
         app,
         host=host,

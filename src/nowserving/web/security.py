@@ -57,3 +57,13 @@ class Csrf:
     def check(self, token: str, word: str) -> bool:
         """Whether `word` is the page's (constant time)."""
         return hmac.compare_digest(self.word(token), word or "")
+
+    @staticmethod
+    def new_key() -> str:
+        """A fresh random value to derive a form's word from (the console's sign-in)."""
+        return secrets.token_urlsafe(24)
+
+    @staticmethod
+    def same(expected: str, word: str) -> bool:
+        """Whether a form's `word` is the session's (constant time)."""
+        return hmac.compare_digest(expected.encode(), (word or "").encode())

@@ -1,0 +1,217 @@
+"""The console's pages as server-rendered HTML (every text escaped here): sign-in, the
+branch list and the live page, whose board (`board`) the script (static/console.js)
+replaces with each update the server pushes."""
+
+from __future__ import annotations
+
+from html import escape
+
+from nowserving import i18n
+from nowserving.protocol.vocabulary import PAUSE_REASONS
+from nowserving.web.console_view import reason_text
+from nowserving.web.view import LANGUAGES
+
+BASE = "/console"
+
+
+def _t(language: str, key: str, **values: object) -> str:
+    return escape(i18n.text(language, f"console.{key}", **values))
+
+
+def _head(language: str, title: str) -> str:
+    return (
+        f'<!doctype html><html lang="{"zh-CN" if language == "zh" else language}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/console.css">'
+        "</head>"
+    )
+
+
+def _switch(language: str, here: str) -> str:
+    links = []
+    for code in LANGUAGES:
+        label = escape(i18n.text(code, "web.language_name"))
+        if code == language:
+            links.append(f'<span aria-current="true">{label}</span>')
+        else:
+            links.append(f'<a href="{escape(here)}?lang={code}" hreflang="{code}">{label}</a>')
+    return f'<nav class="lang">{" ".join(links)}</nav>'
+
+
+def _hidden(csrf: str, language: str) -> str:
+    return (
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        f'<input type="hidden" name="lang" value="{language}">'
+    )
+
+
+def sign_in_page(language: str, csrf: str, error: str = "") -> str:
+    """The sign-in form (`error`: the message to show above it, already in words)."""
+    title = _t(language, "title")
+    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    return (
+        f'{_head(language, i18n.text(language, "console.title"))}<body class="signin">'
+        f"<main><header><h1>{title}</h1>{_switch(language, BASE + '/')}</header>{message}"
+        f'<form method="post" action="{BASE}/sign-in" class="signin">{_hidden(csrf, language)}'
+        f'<label>{_t(language, "account")}<input name="account" autocomplete="username" '
+        'required maxlength="40" autofocus></label>'
+        f'<label>{_t(language, "password")}<input name="password" type="password" '
+        'autocomplete="current-password" required maxlength="200"></label>'
+        f'<button type="submit">{_t(language, "sign_in")}</button></form></main></body></html>'
+    )
+
+
+def _top(language: str, account: str, csrf: str, here: str, name: str) -> str:
+    return (
+        f"<header><h1>{escape(name)}</h1>"
+        f'<span class="who">{_t(language, "signed_in_as", account=account)}</span>'
+        f"{_switch(language, here)}"
+        f'<form method="post" action="{BASE}/sign-out" class="inline">{_hidden(csrf, language)}'
+        f'<button type="submit" class="quiet">{_t(language, "sign_out")}</button></form>'
+        "</header>"
+    )
+
+
+def branches_page(language: str, account: str, csrf: str, branches: list[tuple[str, str]]) -> str:
+    """The branches this account sees: (id, name) each, a link to its live page."""
+    items = "".join(
+        f'<li><a href="{BASE}/{escape(b)}?lang={language}">{escape(name)}</a></li>'
+        for b, name in branches
+    )
+    return (
+        f"{_head(language, i18n.text(language, 'console.title'))}<body>"
+        f"{_top(language, account, csrf, BASE + '/', i18n.text(language, 'console.title'))}"
+        f'<main><h2>{_t(language, "branches")}</h2><ul class="branches">{items}</ul>'
+        "</main></body></html>"
+    )
+
+
+def live_page(view: dict, account: str, csrf: str, message: str = "") -> str:
+    """A branch's live page: header, the notice form, and the board the script updates."""
+    language = view["language"]
+    here = f"{BASE}/{view['branch']}"
+    flash = f'<p class="flash" role="status">{escape(message)}</p>' if message else ""
+    return (
+        f"{_head(language, view['name'] + ' · ' + i18n.text(language, 'console.title'))}"
+        f'<body data-here="{escape(here)}" data-lang="{language}">'
+        f"{_top(language, account, csrf, here, view['name'])}{flash}"
+        f'<main><div id="board">{board(view, csrf)}</div>'
+        f"{_notice_form(language, here, csrf)}</main>"
+        '<script src="/static/console.js"></script></body></html>'
+    )
+
+
+def board(view: dict, csrf: str) -> str:
+    """The part of the live page that changes: alerts, counters, lines, notices, devices."""
+    here = f"{BASE}/{view['branch']}"
+    server = "ok" if view["server_online"] else "down"
+    return (
+        f'<p class="updated">{escape(view["updated"])} · '
+        f'<span class="server {server}">{escape(view["server_text"])}</span></p>'
+        f"{_alerts(view)}{_counters(view, here, csrf)}{_lines(view)}"
+        f"{_notices(view, here, csrf)}{_devices(view)}"
+    )
+
+
+def _alerts(view: dict) -> str:
+    language = view["language"]
+    if not view["alerts"]:
+        return f'<section id="alerts" class="calm"><h2>{_t(language, "alerts")}</h2>' \
+               f'<p>{_t(language, "no_alerts")}</p></section>'  # fmt: skip
+    items = "".join(f"<li>{escape(a)}</li>" for a in view["alerts"])
+    return f'<section id="alerts" class="alarm"><h2>{_t(language, "alerts")}</h2>' \
+           f"<ul>{items}</ul></section>"  # fmt: skip
+
+
+def _counter_actions(row: dict, language: str, here: str, csrf: str) -> str:
+    hidden = (
+        _hidden(csrf, language)
+        + f'<input type="hidden" name="counter" value="{escape(row["id"])}">'
+    )
+    if row["state"] == "open":
+        options = "".join(
+            f'<option value="{r}">{escape(reason_text(language, r))}</option>'
+            for r in PAUSE_REASONS
+        )
+        return (
+            f'<form method="post" action="{here}/pause" class="inline">{hidden}'
+            f'<select name="reason" aria-label="{_t(language, "reason")}">{options}</select>'
+            f'<button type="submit">{_t(language, "pause")}</button></form>'
+        )
+    return (
+        f'<form method="post" action="{here}/open" class="inline">{hidden}'
+        f'<button type="submit">{_t(language, "open")}</button></form>'
+    )
+
+
+def _counters(view: dict, here: str, csrf: str) -> str:
+    language = view["language"]
+    rows = "".join(
+        f'<tr id="counter-{escape(c["id"])}" class="{escape(c["state"])}">'
+        f'<th scope="row">{escape(c["name"])}<small>{escape(c["services"])}</small></th>'
+        f'<td class="state">{escape(c["state_text"])}</td><td>{escape(c["staff"])}</td>'
+        f'<td class="ticket">{escape(c["ticket"])}</td><td>{escape(c["served"])}</td>'
+        f"<td>{_counter_actions(c, language, here, csrf)}</td></tr>"
+        for c in view["counters"]
+    )
+    return f'<section id="counters"><h2>{_t(language, "counters")}</h2>' \
+           f"<table>{rows}</table></section>"  # fmt: skip
+
+
+def _lines(view: dict) -> str:
+    language = view["language"]
+    head = (
+        f"<tr><th></th><th>{_t(language, 'waiting')}</th><th>{_t(language, 'longest')}</th>"
+        f"<th>{_t(language, 'range80')}</th><th>{_t(language, 'priority')}</th></tr>"
+    )
+    rows = "".join(
+        f'<tr id="line-{escape(row["id"])}"{" class=late" if row["late"] else ""}>'
+        f'<th scope="row">{escape(row["name"])}</th><td class="num">{row["waiting"]}</td>'
+        f"<td>{escape(row['longest'])}</td><td>{escape(row['range'])}</td>"
+        f'<td class="num">{row["priority"]}</td></tr>'
+        for row in view["lines"]
+    )
+    return f'<section id="lines"><h2>{_t(language, "lines")}</h2>' \
+           f"<table>{head}{rows}</table></section>"  # fmt: skip
+
+
+def _notices(view: dict, here: str, csrf: str) -> str:
+    language = view["language"]
+    if not view["notices"]:
+        items = f'<li class="none">{_t(language, "no_notices")}</li>'
+    else:
+        items = "".join(
+            '<li class="notice">'
+            + "".join(f'<span lang="{escape(k)}">{escape(v)}</span>' for k, v in n["texts"].items())
+            + f"<small>{_t(language, 'until', time=n['until'])}</small>"
+            f'<form method="post" action="{here}/take-down" class="inline">'
+            f'{_hidden(csrf, language)}<input type="hidden" name="notice" '
+            f'value="{escape(str(n["id"]))}"><button type="submit">'
+            f"{_t(language, 'take_down')}</button></form></li>"
+            for n in view["notices"]
+        )
+    return f'<section id="notices"><h2>{_t(language, "notices")}</h2><ul>{items}</ul></section>'
+
+
+def _devices(view: dict) -> str:
+    language = view["language"]
+    rows = "".join(
+        f'<tr class="{"online" if d["online"] else "offline"}"><th scope="row">{escape(d["id"])}'
+        f"<small>{escape(d['role'])}</small></th><td>{escape(d['state_text'])}</td>"
+        f"<td>{escape('; '.join(d['notes']))}</td></tr>"
+        for d in view["devices"]
+    )
+    return f'<section id="devices"><h2>{_t(language, "devices")}</h2>' \
+           f"<table>{rows}</table></section>"  # fmt: skip
+
+
+def _notice_form(language: str, here: str, csrf: str) -> str:
+    return (
+        f'<section id="post"><h2>{_t(language, "post")}</h2>'
+        f'<form method="post" action="{here}/notice">{_hidden(csrf, language)}'
+        f'<label>{_t(language, "text_zh")}<input name="text_zh" maxlength="200"></label>'
+        f'<label>{_t(language, "text_en")}<input name="text_en" maxlength="200"></label>'
+        f'<label>{_t(language, "for_minutes")}<input name="minutes" type="number" min="1" '
+        'max="1440" value="60" required></label>'
+        f'<button type="submit">{_t(language, "post")}</button></form></section>'
+    )

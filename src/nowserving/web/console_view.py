@@ -1,0 +1,169 @@
+"""The console's live view of one branch: counters, lines, devices and alerts, in words of
+one language, from what the web role holds (summary, lines, device statuses). Pure: the
+page (console_page) and its JSON twin are both built from this dict."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from nowserving import i18n
+from nowserving.config import BranchConfig
+from nowserving.protocol.views import BranchState, DeviceStatus, Line, wait_minutes
+from nowserving.protocol.vocabulary import PAUSE_REASONS
+
+WATCHED_ROLES = ("kiosk", "counter", "display")  # offline is an alert; staff PCs come and go
+
+
+def _t(language: str, key: str, **values: object) -> str:
+    return i18n.text(language, f"console.{key}", **values)
+
+
+def _clock(config: BranchConfig, at: float, fmt: str = "%H:%M") -> str:
+    return datetime.fromtimestamp(at, ZoneInfo(config.rules.timezone)).strftime(fmt)
+
+
+def reason_text(language: str, reason: str | None) -> str:
+    """A pause reason in words (a code from PAUSE_REASONS, else the free text as it is)."""
+    if reason in PAUSE_REASONS:
+        return _t(language, f"reason_{reason}")
+    return reason or ""
+
+
+def live_view(config: BranchConfig, state: BranchState | None, lines: dict[str, Line],
+              statuses: dict[str, DeviceStatus], server_online: bool | None, connected: bool,
+              language: str, now: float) -> dict:  # fmt: skip
+    """The console's content for one branch in `language` at `now` (Unix seconds)."""
+    view = {
+        "branch": config.rules.branch_id,
+        "name": config.names.get(language, config.rules.branch_id),
+        "language": language,
+        "updated": _t(language, "updated", time=_clock(config, now, "%H:%M:%S")),
+        "seq": state.seq if state else None,
+        "connected": connected,
+        "server_online": bool(server_online),
+        "server_text": _t(language, "server_ok" if server_online else "server_down"),
+        "counters": [],
+        "lines": [],
+        "devices": [],
+        "alerts": [] if connected else [_t(language, "broker_down")],
+        "notices": [],
+    }
+    if not server_online:
+        view["alerts"].append(view["server_text"])
+    if state is not None:
+        view["counters"] = [_counter(c, state, language, now) for c in state.counters]
+        view["notices"] = [_notice(config, n, now) for n in state.notices if n.until > now]
+        for service in state.services:
+            row = _line(config, service, lines.get(service.id), language, now)
+            view["lines"].append(row)
+            if row["late"]:
+                view["alerts"].append(row["late"])
+    _devices(view, config, statuses, language)
+    return view
+
+
+def _counter(counter, state: BranchState, language: str, now: float) -> dict:
+    names = {s.id: s.names.get(language, s.id) for s in state.services}
+    row = {
+        "id": counter.id,
+        "name": counter.names.get(language, counter.id),
+        "state": counter.state,
+        "state_text": _t(language, f"state_{counter.state}"),
+        "reason": counter.reason,
+        "staff": "",
+        "ticket": "",
+        "served": _t(language, "served", n=counter.served),
+        "services": " · ".join(names.get(s, s) for s in counter.services),
+    }
+    if counter.state == "paused" and counter.reason:
+        row["state_text"] = _t(language, "paused_for", reason=reason_text(language, counter.reason))
+    if counter.staff and counter.signed_in:
+        row["staff"] = counter.staff
+    elif counter.staff:
+        row["staff"] = _t(language, "default_staff", staff=counter.staff)
+    else:
+        row["staff"] = _t(language, "nobody")
+    ticket = counter.ticket
+    if ticket is not None:
+        since = ticket.called_at or now
+        minutes = max(0, int((now - since) // 60))
+        duration = i18n.duration(language, minutes) if minutes else _t(language, "minutes", n=0)
+        row["ticket"] = _t(language, "serving", number=ticket.number, duration=duration)
+    elif counter.state == "open":
+        row["ticket"] = _t(language, "idle")
+    return row
+
+
+def _line(config: BranchConfig, service, line: Line | None, language: str, now: float) -> dict:
+    waiting = line.waiting if line is not None else service.waiting
+    row = {
+        "id": service.id,
+        "name": service.names.get(language, service.id),
+        "waiting": waiting,
+        "priority": line.priority_waiting if line is not None else 0,
+        "longest": _t(language, "none"),
+        "range": _t(language, "none"),
+        "late": "",
+    }
+    oldest = line.oldest_issued_at if line is not None else None
+    if waiting and oldest is not None:
+        waited = max(0, int((now - oldest) // 60))
+        row["longest"] = _t(language, "minutes", n=waited)
+        if now - oldest >= config.rules.wait_warning_s:
+            target = int(config.rules.wait_warning_s // 60)
+            row["late"] = _t(language, "alert_wait", service=row["name"], minutes=waited,
+                             target=target)  # fmt: skip
+    estimate = service.estimate
+    if estimate is not None:
+        minutes = wait_minutes(estimate.low, estimate.high)
+        row["range"] = i18n.wait_range(language, minutes.low, minutes.high)
+    return row
+
+
+def _notice(config: BranchConfig, notice, now: float) -> dict:
+    texts = dict(notice.texts) or {notice.language or "": notice.text}
+    return {"id": notice.id, "texts": texts, "until": _clock(config, notice.until)}
+
+
+def _devices(view: dict, config: BranchConfig, statuses: dict[str, DeviceStatus],
+             language: str) -> None:  # fmt: skip
+    for device_id, device in sorted(config.devices.items()):
+        role = device.role.value
+        if role == "web":
+            continue  # this role itself
+        status = statuses.get(device_id)
+        row = {"id": device_id, "role": role, "online": bool(status and status.online),
+               "notes": []}  # fmt: skip
+        if status is None:
+            row["state_text"] = _t(language, "device_never")
+        else:
+            row["state_text"] = _t(language, "device_online" if status.online else "device_offline")
+        if role in WATCHED_ROLES and not row["online"]:
+            view["alerts"].append(_t(language, "alert_offline", device=device_id))
+        if status is not None:
+            _device_notes(view, config, row, status.fields, language)
+        view["devices"].append(row)
+
+
+def _device_notes(view: dict, config: BranchConfig, row: dict, fields: dict,
+                  language: str) -> None:  # fmt: skip
+    device = row["id"]
+    for key in ("printer", "paper", "audio", "gpio"):
+        if key in fields:
+            row["notes"].append(f"{key}: {str(fields[key])[:80]}")
+    if fields.get("paper") == "out":
+        view["alerts"].append(_t(language, "alert_paper_out", device=device))
+    elif fields.get("paper") == "low":
+        view["alerts"].append(_t(language, "alert_paper_low", device=device))
+    if fields.get("printer") == "error":
+        view["alerts"].append(_t(language, "alert_printer", device=device))
+    if fields.get("spool"):
+        view["alerts"].append(_t(language, "alert_spool", device=device))
+    result = fields.get("self_test")
+    if isinstance(result, dict) and isinstance(result.get("at"), int | float):
+        when = _clock(config, result["at"], "%m-%d %H:%M")
+        ok = bool(result.get("ok"))
+        row["notes"].append(_t(language, "self_test_ok" if ok else "self_test_failed", time=when))
+        if not ok:
+            view["alerts"].append(_t(language, "alert_self_test", device=device))

@@ -1,0 +1,40 @@
+// The console's live board, kept current: Server-Sent Events, else polling view.json.
+(function () {
+  "use strict";
+  var body = document.body, here = body.dataset.here, lang = body.dataset.lang;
+  if (!here) return;
+  var board = document.getElementById("board"), waiting = null;
+  function busy() {  // someone is choosing a pause reason: do not pull it from under them
+    var el = document.activeElement;
+    return el && board.contains(el) && el.tagName === "SELECT";
+  }
+  function show(data) {
+    if (busy()) { waiting = data; return; }
+    waiting = null;
+    board.innerHTML = data.html;  // built and escaped by the server (console_page.board)
+    document.title = (data.alerts ? "(" + data.alerts + ") " : "") +
+      document.title.replace(/^\(\d+\) /, "");
+  }
+  document.addEventListener("focusout", function () {
+    setTimeout(function () { if (waiting && !busy()) show(waiting); }, 0);
+  });
+  var query = "?lang=" + encodeURIComponent(lang);
+  function poll() {
+    fetch(here + "/view.json" + query, {cache: "no-store", credentials: "same-origin"})
+      .then(function (r) {
+        if (r.status === 401 || r.status === 404) { location.reload(); return null; }
+        return r.json();
+      })
+      .then(function (v) { if (v) show(v); })
+      .catch(function () {})
+      .then(function () { setTimeout(poll, 2000); });
+  }
+  if (window.EventSource) {
+    var source = new EventSource(here + "/events" + query), failures = 0;
+    source.onmessage = function (e) { failures = 0; show(JSON.parse(e.data)); };
+    source.addEventListener("gone", function () { source.close(); location.reload(); });
+    source.onerror = function () { if (++failures >= 3) { source.close(); poll(); } };
+  } else {
+    poll();
+  }
+})();
