@@ -284,7 +284,7 @@ def _add_users(commands) -> None:
 
 
 def _run_users(args: argparse.Namespace) -> int:
-    from nowserving.errors import ConfigError
+    from nowserving.web.accounts import AccountError
     from nowserving.web.users import manage_users, read_password
 
     if args.action != "list" and not args.name:
@@ -293,7 +293,7 @@ def _run_users(args: argparse.Namespace) -> int:
     try:
         lines = manage_users(args.file, args.action, args.name, args.role,
                              tuple(args.branch), read_password)  # fmt: skip
-    except ConfigError as err:
+    except AccountError as err:
         print(f"nowserving users: {err}", file=sys.stderr)
         return 2
     print("\n".join(lines))

@@ -18,7 +18,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nowserving.errors import ConfigError
+from nowserving.errors import NowservingError
+
+
+class AccountError(NowservingError, ValueError):
+    """An account, password or accounts file that cannot be used; the message says why."""
+
 
 # Roles: a head-office account sees every branch the web role serves; a manager or a
 # supervisor only the branches listed for them.
@@ -114,7 +119,7 @@ class Accounts:
 
 
 def read_accounts(path: Path) -> dict[str, Account]:
-    """Every account in the file at `path`; raises ConfigError on a file it cannot use."""
+    """Every account in the file at `path`; raises AccountError on a file it cannot use."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         rows = data["accounts"]
@@ -123,7 +128,7 @@ def read_accounts(path: Path) -> dict[str, Account]:
             for name, row in rows.items()
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ConfigError(f"{path}: not a usable accounts file ({err})") from err
+        raise AccountError(f"{path}: not a usable accounts file ({err})") from err
 
 
 def write_accounts(path: Path, accounts: dict[str, Account]) -> None:
@@ -146,18 +151,18 @@ def write_accounts(path: Path, accounts: dict[str, Account]) -> None:
 
 
 def check_new_account(name: str, role: str, branches: tuple[str, ...]) -> None:
-    """Raise ConfigError for a name, role or branch list an account cannot have."""
+    """Raise AccountError for a name, role or branch list an account cannot have."""
     if not NAME_RE.match(name):
-        raise ConfigError(f"account name {name!r}: 2-40 of a-z 0-9 . _ - (starting a-z/0-9)")
+        raise AccountError(f"account name {name!r}: 2-40 of a-z 0-9 . _ - (starting a-z/0-9)")
     if role not in ROLES:
-        raise ConfigError(f"role {role!r}: one of {', '.join(ROLES)}")
+        raise AccountError(f"role {role!r}: one of {', '.join(ROLES)}")
     if role == "head_office" and branches:
-        raise ConfigError("a head_office account sees every branch: give no --branch")
+        raise AccountError("a head_office account sees every branch: give no --branch")
     if role != "head_office" and not branches:
-        raise ConfigError(f"a {role} needs at least one --branch")
+        raise AccountError(f"a {role} needs at least one --branch")
 
 
 def check_new_password(password: str) -> None:
-    """Raise ConfigError for a password too short to keep."""
+    """Raise AccountError for a password too short to keep."""
     if len(password) < MIN_PASSWORD:
-        raise ConfigError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from nowserving.errors import ConfigError
 from nowserving.web.accounts import (
     Account,
+    AccountError,
     check_new_account,
     check_new_password,
     hash_password,
@@ -28,7 +28,7 @@ def read_password(stdin=None) -> str:
     if stdin.isatty():
         first = getpass.getpass("new password: ")
         if getpass.getpass("again: ") != first:
-            raise ConfigError("the two passwords differ")
+            raise AccountError("the two passwords differ")
         return first
     return stdin.readline().rstrip("\r\n")
 
@@ -36,7 +36,7 @@ def read_password(stdin=None) -> str:
 def manage_users(path: Path, action: str, name: str | None, role: str | None,
                  branches: tuple[str, ...], password: Callable[[], str]) -> list[str]:  # fmt: skip
     """Do `action` (add, remove, passwd, list) on the accounts file at `path`; returns the
-    lines to print. Raises ConfigError for anything it cannot do."""
+    lines to print. Raises AccountError for anything it cannot do."""
     accounts = read_accounts(path) if path.exists() else {}
     if action == "list":
         return [
@@ -46,7 +46,7 @@ def manage_users(path: Path, action: str, name: str | None, role: str | None,
     name = (name or "").strip().lower()
     if action == "add":
         if name in accounts:
-            raise ConfigError(f"there is already an account {name!r} (passwd to change it)")
+            raise AccountError(f"there is already an account {name!r} (passwd to change it)")
         check_new_account(name, role or "", branches)
         secret = password()
         check_new_password(secret)
@@ -54,7 +54,7 @@ def manage_users(path: Path, action: str, name: str | None, role: str | None,
         write_accounts(path, accounts)
         return [f"added {name} ({role})"]
     if name not in accounts:
-        raise ConfigError(f"no account {name!r} in {path}")
+        raise AccountError(f"no account {name!r} in {path}")
     if action == "remove":
         del accounts[name]
         write_accounts(path, accounts)
@@ -66,4 +66,4 @@ def manage_users(path: Path, action: str, name: str | None, role: str | None,
         accounts[name] = Account(name, old.role, old.branches, hash_password(secret))
         write_accounts(path, accounts)
         return [f"new password for {name}: its sessions end at their next request"]
-    raise ConfigError(f"unknown action {action!r}")
+    raise AccountError(f"unknown action {action!r}")
