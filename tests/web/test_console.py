@@ -86,6 +86,8 @@ def test_five_wrong_passwords_lock_the_account_for_five_minutes(console, desk, c
         desk.get_by_text("Wrong account or password.").wait_for()
     sign_in(desk, console, "anna")
     desk.get_by_text("Too many wrong passwords: try again in 5 min.").wait_for()
+    if SHOTS:
+        desk.screenshot(path=str(Path(SHOTS) / "console-locked-en.png"))
     assert "/pudong" not in desk.url
     clock.advance(301)
     sign_in(desk, console, "anna")
