@@ -28,9 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import command_line, describe_machine, load_branch_config, pct  # noqa: E402
-
 import uvicorn  # noqa: E402
+from _common import command_line, describe_machine, load_branch_config, pct  # noqa: E402
 
 from nowserving.adapters.mqtt import Broker  # noqa: E402
 from nowserving.adapters.store import EventLog  # noqa: E402
@@ -82,8 +81,10 @@ def main() -> int:
         feeds = Feeds([config], broker, "web-1")
         console = Console(feeds, Accounts(users), AuditLog(tmp / "audit.log", time.time))
         port = free_port()
-        uv = uvicorn.Server(uvicorn.Config(make_app(feeds, console=console), host="127.0.0.1",
-                                           port=port, log_level="warning", access_log=False))  # fmt: skip
+        app = make_app(feeds, console=console)
+        uv = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        )
         threading.Thread(target=uv.run, daemon=True).start()
         base = f"http://127.0.0.1:{port}"
         with (
@@ -97,8 +98,8 @@ def main() -> int:
             feeds.branches["pudong"].client.wait_state(timeout=10)
             boards: queue.Queue = queue.Queue()
             opener = signed_in(base)
-            threading.Thread(target=read_events, daemon=True,
-                             args=(opener, f"{base}/console/pudong/events?lang=en", boards)).start()  # fmt: skip
+            url = f"{base}/console/pudong/events?lang=en"
+            threading.Thread(target=read_events, args=(opener, url, boards), daemon=True).start()
             boards.get(timeout=10)
             times = []
             for _ in range(args.n):
@@ -115,8 +116,10 @@ def main() -> int:
                 assert counter.request("finish").ok
                 time.sleep(0.15)  # a counter's pace: under the server's per-device budget
             uv.should_exit = True
-    print(f"call -> board pushed, {len(times)} calls: p50 {statistics.median(times):.1f} ms, "
-          f"p90 {pct(times, 90):.1f} ms, p99 {pct(times, 99):.1f} ms, max {max(times):.1f} ms")  # fmt: skip
+    print(
+        f"call -> board pushed, {len(times)} calls: p50 {statistics.median(times):.1f} ms, "
+        f"p90 {pct(times, 90):.1f} ms, p99 {pct(times, 99):.1f} ms, max {max(times):.1f} ms"
+    )
     return 0
 
 
