@@ -398,7 +398,7 @@ class Estimator:
         """Estimates from simulated futures, for every waiting ticket (or just `only`)."""
         branch, rules = self.branch, self.rules
         prio = rules.priorities
-        lines: dict[str, list[tuple[float, str, Ticket | None]]] = {}
+        lines: dict[str, list[tuple[float, str, Ticket | float]]] = {}
         for service in rules.services:
             lines[service] = [
                 (call_key(branch.tickets[t], prio), t, branch.tickets[t])
@@ -528,7 +528,7 @@ class Estimator:
                 entries = lines[service]
                 key = self.now + t - boost_s
                 at = bisect.bisect_left(entries, (key,), lo=heads[service])
-                entries.insert(at, (key, "", None))
+                entries.insert(at, (key, "", t))  # (a newcomer: when it came)
                 following = t + rng.expovariate(rate)
                 if following < until:
                     heapq.heappush(heap, (following, 1, index))
@@ -557,16 +557,16 @@ class Estimator:
             service = services[rank]
             _, tid, ticket = lines[service][heads[service]]
             heads[service] += 1
-            gone = False
-            if ticket is not None:
+            if tid:  # someone waiting now
                 remaining -= 1
                 called[tid] = t
                 if tid == only:
                     break
-                theta = thetas[service]
-                if theta > 0:
-                    in_line = now + t - ticket.queue_since
-                    gone = rng.random() < -math.expm1(-theta * in_line)
+                in_line = now + t - ticket.queue_since
+            else:  # a simulated newcomer, who may have given up too
+                in_line = t - ticket
+            theta = thetas[service]
+            gone = theta > 0 and rng.random() < -math.expm1(-theta * in_line)
             if gone:
                 occupancy = self._no_show_time(service)
             else:  # the service's shape, at this counter's speed
