@@ -4,8 +4,8 @@ prediction, one side at a time), per group of estimates, from a shipped prior on
 The model's 80% interval is off in different ways for different customers: for the next
 in line, the wait is one counter's remaining time and staff's reaction, whose spread a
 model knows least; for someone far back, the sum of many times, where drift in the day
-matters most. So misses are kept per *group* (`stratum`): 0, 1, 2 and 3 people ahead,
-and for more, by the expected wait (under 30 minutes, 30-60, over an hour). For each
+matters most. So misses are kept per *group* (`stratum`): an expected wait of 30-60 minutes, one over an
+hour, and under 30 minutes by the number ahead (0, 1, 2, 3, more). For each
 group, a and b are the values exceeded by 10% of its misses on each side, and the
 printed interval is [low·e^(-a), high·e^(b)].
 
@@ -30,15 +30,16 @@ MINUTE = 60.0
 
 
 def stratum(ahead: int, mean: float) -> str:
-    """The group an estimate is calibrated in: its number ahead up to 3, then its wait."""
-    if ahead < 4:
-        return str(max(0, ahead))
-    if mean < 30 * MINUTE:
-        return "4+ <30m"
-    return "4+ <60m" if mean < 60 * MINUTE else "4+ 60m+"
+    """The group an estimate is calibrated in: by its expected wait from 30 minutes on,
+    else by its number ahead up to 3, else one group."""
+    if mean >= 60 * MINUTE:
+        return "60m+"
+    if mean >= 30 * MINUTE:
+        return "30-60m"
+    return str(max(0, ahead)) if ahead < 4 else "4+ <30m"
 
 
-STRATA = ("0", "1", "2", "3", "4+ <30m", "4+ <60m", "4+ 60m+")
+STRATA = ("0", "1", "2", "3", "4+ <30m", "30-60m", "60m+")
 
 
 def upper_quantile(weighted: list[tuple[float, float]], share: float) -> float:
