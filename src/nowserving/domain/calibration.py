@@ -4,9 +4,9 @@ prediction, one side at a time), per group of estimates, from a shipped prior on
 The model's 80% interval is off in different ways for different customers: for the next
 in line, the wait is one counter's remaining time and staff's reaction, whose spread a
 model knows least; for someone far back, the sum of many times, where drift in the day
-matters most. So misses are kept per *group* (`stratum`): an expected wait of 30-60 minutes, one over an
-hour, and under 30 minutes by the number ahead (0, 1, 2, 3, more). For each
-group, a and b are the values exceeded by 10% of its misses on each side, and the
+matters most. So misses are kept per *group* (`stratum`): an expected wait of 30-60
+minutes, one over an hour, and under 30 minutes by the number ahead (0, 1, 2, 3, more).
+For each group, a and b are the values exceeded by 10% of its misses on each side, and the
 printed interval is [low·e^(-a), high·e^(b)].
 
 A new branch has no misses of its own. It starts from `PRIOR`, the misses of the model's
