@@ -26,22 +26,75 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import command_line  # noqa: E402
 
 from nowserving.sim import SCENARIOS, simulate  # noqa: E402
-from nowserving.sim.metrics import Report, evaluate, format_report  # noqa: E402
+from nowserving.sim.metrics import (  # noqa: E402
+    ESTIMATORS,
+    Group,
+    Report,
+    breakdown,
+    evaluate,
+    format_breakdown,
+    format_report,
+)
 
 COVERAGE_AIM = (0.75, 0.85)
 BIAS_AIM = 0.10
 
 
+WIDTH_AIM = 1.3  # mean width / the narrowest with the same coverage, per band
+MIN_GROUP = 100  # customers a group needs (over the seeds) to be checked
+
+
 def run(
     name: str, seed: int, customers: int | None, days: int | None
-) -> tuple[str, int, Report, float]:
+) -> tuple[str, int, Report, dict[str, list[Group]], float]:
     scenario = SCENARIOS[name]
     if days is not None and scenario.hours is not None:
         scenario = replace(scenario, days=days)
     started = time.perf_counter()
     result = simulate(scenario, seed=seed, customers=customers)
     report = evaluate(name, result, scenario.abandonment)
-    return name, seed, report, time.perf_counter() - started
+    return name, seed, report, breakdown(result), time.perf_counter() - started
+
+
+def group_misses(name: str, runs: list[dict[str, list[Group]]]) -> list[str]:  # noqa: C901 (one loop over every kind of group)
+    """What a customer meets, against the aims of issue 22, over the seeds: ours below
+    every baseline per service and priority class, coverage 75-85% for 0-3 ahead and on
+    day 1, no interval that cannot hold a certain wait, width ≤ WIDTH_AIM× per band."""
+    missed = []
+    low, high = COVERAGE_AIM
+    for title in ("service", "priority class", "ahead", "predicted wait", "day of life"):
+        groups: dict[str, list[Group]] = {}
+        for groups_of_run in runs:
+            for g in groups_of_run[title]:
+                groups.setdefault(g.name, []).append(g)
+        for group, per_seed in groups.items():
+            n = sum(g.customers for g in per_seed)
+            if n < MIN_GROUP:
+                continue
+            zero = sum(g.zero for g in per_seed)
+            if zero:
+                missed.append(f"{title} {group}: {zero} intervals that cannot hold the wait")
+            if title in ("service", "priority class"):
+                lost = [
+                    e
+                    for e in ESTIMATORS[1:]
+                    if sum(g.rmse["ours"] >= g.rmse[e] for g in per_seed) > 0
+                ]
+                if lost:
+                    worse = ", ".join(
+                        f"{e} in {sum(g.rmse['ours'] >= g.rmse[e] for g in per_seed)}" for e in lost
+                    )
+                    missed.append(f"{title} {group}: RMSE not below {worse} of {len(per_seed)}")
+            coverage = [g.coverage for g in per_seed]
+            checked = (title == "ahead" and group in "0123") or group == "day 1"
+            if checked and not all(low <= c <= high for c in coverage):
+                shown = ", ".join(f"{c:.1%}" for c in coverage)
+                missed.append(f"{title} {group}: coverage {shown} (n {n})")
+            ratio = [g.width / g.narrowest for g in per_seed if g.narrowest > 0]
+            if title == "predicted wait" and max(ratio) > WIDTH_AIM:
+                shown = ", ".join(f"{r:.2f}x" for r in ratio)
+                missed.append(f"{title} {group}: width / narrowest {shown} (n {n})")
+    return [f"{name}: {m}" for m in missed]
 
 
 def spread(values: list[float], fmt: str) -> str:
@@ -125,13 +178,16 @@ def main() -> None:
     print(f"$ {command_line()}")
     runs = [(name, seed) for name in args.scenarios for seed in args.seeds]
     reports: dict[str, list[Report]] = {name: [] for name in args.scenarios}
+    breakdowns: dict[str, list[dict]] = {name: [] for name in args.scenarios}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run, name, seed, args.customers, args.days) for name, seed in runs]
         for future in futures:
-            name, seed, report, seconds = future.result()
+            name, seed, report, groups, seconds = future.result()
             print(f"\n{SCENARIOS[name].description} (seed {seed}, {seconds:.0f} s)")
-            print(format_report(report), flush=True)
+            print(format_report(report))
+            print(format_breakdown(groups), flush=True)
             reports[name].append(report)
+            breakdowns[name].append(groups)
     seeds = ", ".join(map(str, args.seeds))
     print(f"\nsummary over seeds {seeds}: mean (lowest–highest)")
     header = [
@@ -149,6 +205,8 @@ def main() -> None:
         row, missed = summarize(name, reports[name])
         rows.append(row)
         misses += [f"{name}: {m}" for m in missed]
+        if SCENARIOS[name].hours is not None and SCENARIOS[name].hours <= 24:
+            misses += group_misses(name, breakdowns[name])
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:

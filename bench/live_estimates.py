@@ -13,7 +13,8 @@ one (`BranchServer`: its MQTT link, its durable event log, its estimates process
 private Mosquitto, with a clock that runs `speed` times real time and jumps over nights.
 Afterwards the event log is replayed: every customer who had to wait and was served is
 scored as `nowserving simulate` scores them (the first day left out while the branch
-learns), the baselines computed from the state before each issue.
+learns), the baselines computed from the state before each issue; then the branch's first
+day (a fresh log) and its third are scored alone, with the figures per group.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -45,7 +47,12 @@ from nowserving.server.ratelimit import Budget  # noqa: E402
 from nowserving.sim import SCENARIOS  # noqa: E402
 from nowserving.sim.draws import ServiceDraws  # noqa: E402
 from nowserving.sim.engine import DAY0, DAY_S, Customer, _baselines, _rules  # noqa: E402
-from nowserving.sim.metrics import evaluate, format_report  # noqa: E402
+from nowserving.sim.metrics import (  # noqa: E402
+    breakdown,
+    evaluate,
+    format_breakdown,
+    format_report,
+)
 from nowserving.sim.world import Scenario  # noqa: E402
 
 KIOSK = "kiosk"
@@ -331,6 +338,17 @@ def main() -> None:
     print(f"\n{scenario.description}: {args.days} days at {args.speed:g}x, seed {args.seed}")
     print(f"{world.refused} commands refused by the server (other than an empty queue)")
     print(format_report(evaluate(scenario.name, customers, scenario.abandonment)))
+    # A branch's first day (a fresh log: the shipped calibration prior) and its third (its
+    # own customers' misses beside the prior), each on its own.
+    first = min((c.day for c in customers), default=0)
+    for label, day in (("first day", first), ("day 3", first + 2)):
+        that_day = [replace(c, warmup=False) for c in customers if c.day == day]
+        if that_day:
+            print(f"\n{label} alone:")
+            print(
+                format_report(evaluate(f"{scenario.name}, {label}", that_day, scenario.abandonment))
+            )
+            print(format_breakdown(breakdown(that_day)))
 
 
 if __name__ == "__main__":

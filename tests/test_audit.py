@@ -20,7 +20,7 @@ def test_audit_counts_calls_inside_the_printed_interval(tmp_path, rules):
             return outcome
 
         run(0, "issue_ticket", T0, service="a")
-        run(1, "call_next", T0, counter="c1")  # called at once: wait 0
+        run(1, "call_next", T0 + 5, counter="c1")  # staff took 5 s
         run(2, "issue_ticket", T0 + 10, service="a")
         printed = branch.tickets["2026-11-23/A002"].estimate
         run(3, "finish", T0 + 10 + printed["high"] + 50, counter="c1")
@@ -28,6 +28,7 @@ def test_audit_counts_calls_inside_the_printed_interval(tmp_path, rules):
     rows = audit_rows(tmp_path / "e.sqlite")
     assert len(rows) == 1 and rows[0]["service"] == "a" and rows[0]["hour"] == 9
     assert rows[0]["called"] == 2
-    # A001 had estimate 0 (counter idle) and waited 0: inside; A002 waited past `high`.
+    # A001 came to an idle counter: staff's reaction (a new branch's prior, 2-20 s), and
+    # waited 5 s: inside; A002 waited past `high`.
     assert rows[0]["inside"] == 1
     assert "50%" in audit_text(tmp_path / "e.sqlite")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import weakref
 from dataclasses import replace
 
@@ -58,8 +59,9 @@ def test_one_counter_k_ahead_is_k_plus_one_occupancies():
     estimate = Estimator(branch, at).for_new_ticket("a", "normal")
     assert estimate.ahead == 2
     assert estimate.mean == pytest.approx(3 * M)
-    assert estimate.low == pytest.approx(1.1021 * M, rel=1e-3)  # Erlang(3) 10th percentile
-    assert estimate.high == pytest.approx(5.3223 * M, rel=1e-3)  # ... and 90th
+    # The model's own interval (the printed one is calibrated: `test_learning`).
+    assert estimate.raw_low == pytest.approx(1.1021 * M, rel=1e-3)  # Erlang(3) 10th percentile
+    assert estimate.raw_high == pytest.approx(5.3223 * M, rel=1e-3)  # ... and 90th
 
 
 def test_an_idle_counter_means_no_wait():
@@ -140,7 +142,7 @@ def test_a_planned_break_is_counted_on():
     run(branch, "issue_ticket", T0 - 10, service="a")
     run(branch, "call_next", T0 - 10, counter="c1")
     estimate = Estimator(branch, T0).for_new_ticket("a", "normal")
-    assert (estimate.low, estimate.mean, estimate.high) == (3600, 3600, 3600)
+    assert (estimate.raw_low, estimate.mean, estimate.raw_high) == (3600, 3600, 3600)
     # Without the break: about one remaining occupancy.
     without = Branch(small_rules(counters={"c1": CounterSpec("c1", {}, ("a",))}))
     teach(without, "a", "c1", at=T0 - 41 * M)
@@ -156,9 +158,16 @@ def test_the_estimate_given_at_issue_is_recorded_in_the_event():
     run(branch, "call_next", at, counter="c1")
     events, outcome, _ = handle(branch, Command("x", "issue_ticket", "k", at, {"service": "a"}))
     recorded = events[-1].data["estimate"]
-    low, high = round(gamma_quantile(M, M * M, 0.1), 2), round(gamma_quantile(M, M * M, 0.9), 2)
-    # Nobody judged yet: the model's interval is the printed one.
-    assert recorded == {"mean": M, "low": low, "high": high, "ahead": 0, "raw": [low, high]}
+    low, high = gamma_quantile(M, M * M, 0.1), gamma_quantile(M, M * M, 0.9)
+    # Nobody judged yet: the printed interval is the model's, calibrated by the shipped prior.
+    below, above = branch.learner.calibration(0, M)
+    assert recorded == {
+        "mean": M,
+        "low": round(min(M, low * math.exp(-below)), 2),
+        "high": round(max(M, high * math.exp(above)), 2),
+        "ahead": 0,
+        "raw": [round(low, 2), round(high, 2)],
+    }
     assert branch.tickets[outcome["ticket"]].estimate == recorded
 
 
@@ -206,8 +215,36 @@ def test_staff_reaction_at_a_free_counter_is_learned_and_used():
     # counter had never been freed), then these ten took 20 s.
     assert list(branch.learner.reactions) == [0.0] * 39 + [20.0] * 10
     estimate = Estimator(branch, at + 60).for_new_ticket("a", "normal")
-    assert (estimate.low, estimate.high) == (0.0, 20.0)
+    assert (estimate.raw_low, estimate.raw_high) == (0.0, 20.0)
     assert estimate.mean == pytest.approx(200 / 49)
+
+
+def test_a_new_branch_never_promises_a_newcomer_at_a_free_counter_zero():
+    """GIVEN a new branch that has seen no staff reaction yet WHEN a customer comes to a
+    free counter THEN the interval starts above zero and leaves room for a reaction (the
+    shipped prior of 2-20 s): staff always take a moment before they call."""
+    branch = dedicated(c1="a")
+    estimate = Estimator(branch, T0).for_new_ticket("a", "normal")
+    assert estimate.ahead == 0
+    assert 2.0 <= estimate.raw_low < estimate.mean < estimate.raw_high <= 20.0
+    assert 2.0 <= estimate.low < estimate.mean < estimate.high
+    assert estimate.high >= 15.0  # room for a slow reaction, not only the average one
+
+
+def test_someone_ahead_never_gets_a_low_end_of_zero():
+    """GIVEN two free counters sharing two services, whose staff were seen to call at once,
+    and one customer waiting WHEN the next customer takes a ticket THEN, with one person
+    ahead, the interval does not start at 0 (it did: both counters were simulated to call
+    at once, and the estimate was 0-0) and holds its mean."""
+    specs = {c: CounterSpec(c, {}, ("a", "b")) for c in ("c1", "c2")}
+    branch = Branch(small_rules(counters=specs))
+    at = teach(branch, "a", "c1")
+    assert set(branch.learner.reactions) == {0.0}
+    run(branch, "issue_ticket", at, service="a")
+    estimate = Estimator(branch, at).for_new_ticket("a", "normal")
+    assert estimate.ahead == 1
+    assert 0 < estimate.low <= estimate.mean <= estimate.high
+    assert estimate.low >= 1.0
 
 
 def test_a_service_nobody_can_serve_ends_the_simulation():

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from nowserving.domain import calibration
 from nowserving.domain.learning import PRIOR_OCCUPANCY_S, Learner
 
 
@@ -120,11 +121,12 @@ def test_counter_speeds_survive_a_snapshot():
     assert again.counter_factor("c1", "a") == learner.counter_factor("c1", "a")
 
 
-def test_intervals_that_run_narrow_are_widened_by_what_was_seen():
-    """GIVEN a model whose 80% interval is really a 50% one (misses on both sides) WHEN
-    1,000 served customers have been judged over two days THEN the calibration stretches
-    it so that about 10% of new waits fall below and 10% above; not before a second day;
-    customers called at once and estimates without the model's interval are not judged."""
+def test_intervals_that_run_narrow_are_widened_by_what_was_seen(monkeypatch):
+    """GIVEN a model whose 80% interval is really a 50% one (misses on both sides) and no
+    shipped prior WHEN 1,000 served customers have been judged THEN the calibration
+    stretches it so that about 10% of new waits fall below and 10% above; customers called
+    at once and estimates without the model's interval are not judged."""
+    monkeypatch.setattr(calibration, "PRIOR", {})
     rng = random.Random(4)
     learner = Learner(["a"])
     assert learner.calibration() == (0.0, 0.0)
@@ -134,16 +136,44 @@ def test_intervals_that_run_narrow_are_widened_by_what_was_seen():
     raw = [600 * math.exp(-z25 * sigma), 600 * math.exp(z25 * sigma)]
     for i in range(1000):
         day = "2026-11-23" if i < 400 else "2026-11-24"
-        learner.judged({"raw": raw}, 600 * math.exp(rng.gauss(0, sigma)), day)
-        if i == 399:  # one day seen is not enough: misses come in spells
-            assert learner.calibration() == (0.0, 0.0)
+        learner.judged(
+            {"raw": raw, "ahead": 5, "mean": 600}, 600 * math.exp(rng.gauss(0, sigma)), day
+        )
     learner.judged({"raw": raw}, 0.0, "2026-11-24")
     learner.judged({"mean": 1.0}, 5000.0, "2026-11-24")
     assert len(learner.misses) == 1000
-    below, above = learner.calibration()
+    below, above = learner.calibration(5, 600)
+    assert learner.calibration(1, 600) == (0.0, 0.0)  # another group: nothing seen there
     low, high = raw[0] * math.exp(-below), raw[1] * math.exp(above)
     fresh = [600 * math.exp(rng.gauss(0, sigma)) for _ in range(20_000)]
     assert sum(w < low for w in fresh) / len(fresh) == pytest.approx(0.10, abs=0.02)
     assert sum(w > high for w in fresh) / len(fresh) == pytest.approx(0.10, abs=0.02)
     again = Learner.from_dict(["a"], learner.to_dict())
-    assert again.calibration() == learner.calibration() and again.to_dict() == learner.to_dict()
+    assert again.calibration(5, 600) == learner.calibration(5, 600)
+    assert again.to_dict() == learner.to_dict()
+
+
+def test_a_new_branch_starts_from_the_shipped_prior_and_moves_to_its_own():
+    """GIVEN a new branch (nothing judged) WHEN it serves customers of one group whose
+    waits run wider than the model's interval THEN it starts from the shipped prior (a
+    correction before any customer), moves away from it with every 50 customers, and
+    after three days of its own with enough customers, uses only its own misses."""
+    prior = calibration.PRIOR["1"]
+    first = Learner(["a"]).calibration(1, 120)
+    assert first == (
+        calibration.upper_quantile([(x, 1.0) for x in prior[0]], 0.10),
+        calibration.upper_quantile([(x, 1.0) for x in prior[1]], 0.10),
+    )
+    assert first != (0.0, 0.0)
+    rng = random.Random(5)
+    learner = Learner(["a"])
+    raw = {"raw": [100.0, 140.0], "ahead": 1, "mean": 120.0}
+    highs = [first[1]]
+    for day in ("2026-11-23", "2026-11-24", "2026-11-25"):
+        for _ in range(400):
+            learner.judged(raw, 120 * math.exp(rng.gauss(0, 1.0)), day)
+        highs.append(learner.calibration(1, 120)[1])
+    # The waits spread far wider than [100, 140]: the high end's stretch grows day by day.
+    assert highs == sorted(highs) and highs[-1] > highs[0] + 0.5
+    own = calibration.Calibration.fit(list(learner.misses), 0.10, with_prior=False)
+    assert learner.calibration(1, 120) == own.of("1")

@@ -159,3 +159,21 @@ def test_recalls_need_their_interval_and_replace_the_handling_time(tmp_path):
         "scenario.no_show_handling_minutes: is not used with no_show_after_recalls "
         "(the recalls take the counter's time)",
     ]
+
+
+def test_the_one_counter_worlds_are_what_issue_22_asks_for():
+    """GIVEN the built-in one-counter worlds WHEN their advice line is read THEN it is
+    served first by a single in_order counter, lognormal with a mean of 15-25 minutes and
+    CV 0.6-0.8, and its demand is 0.9-1.0 of that counter's capacity."""
+    from nowserving.sim import SCENARIOS
+
+    for name in ("bank-advice", "bank-advice-long"):
+        scenario = SCENARIOS[name]
+        advice = next(s for s in scenario.services if s.id == "advice")
+        first = [c for c in scenario.counters if c.services[0] == "advice"]
+        assert len(first) == 1 and first[0].profile == "in_order"
+        assert advice.service_dist == "lognormal"
+        assert 15 * 60 <= advice.mean_service_s <= 25 * 60 and 0.6 <= advice.service_cv <= 0.8
+        per_hour = sum(advice.arrivals_per_hour) / len(advice.arrivals_per_hour)
+        load = per_hour * advice.mean_service_s / 3600 / first[0].speed
+        assert 0.9 <= round(load, 6) <= 1.0

@@ -47,6 +47,7 @@ EMPIRICAL_FROM = 60  # ... and below this many, the interval comes from a fitted
 HORIZON_S = 12 * 3600.0  # a simulated future goes no further than this
 REUSE_S = 1.0  # a simulated newcomer's estimate is reused for this long (see for_new_ticket)
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
+FLOOR_S = 1.0  # the low end with someone ahead, when staff are seen to call at once
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,9 @@ class Estimator:
         self._factors: dict[tuple[str, str], float] = {}
         self._means: dict[str, float] = {}
         self.reused = False  # whether for_new_ticket shifted an earlier estimate
-        self._reactions = self.learner.reaction_times()
+        self._reactions = sorted(self.learner.reaction_times())
         self._turnarounds = sorted(self.learner.turnaround_times())
-        self._calibration = self.learner.calibration()
+        self._pending: dict[str, tuple[list[float], float] | None] = {}
         self._gone_after_recall = self.learner.gone_after_recall()
         self._no_show: dict[str, float] = {}
         self.breaks, self.openings = self._planned_breaks()
@@ -166,7 +167,7 @@ class Estimator:
             # Each person more (or fewer) ahead: one occupancy shared by the open counters.
             shift = (ahead - before.ahead) / self._service_rate(service)
             self.reused = True
-            return before.shifted(shift, ahead)
+            return self._floored(before.shifted(shift, ahead))
         return self._calibrated(self._simulate([virtual], only=virtual.id)[virtual.id])
 
     def for_all(self) -> tuple[dict[str, Estimate | None], dict[str, Estimate | None]]:
@@ -188,21 +189,58 @@ class Estimator:
             for virtual in shared_virtuals:
                 arrivals[virtual.service] = simulated.pop(virtual.id)
             tickets.update(simulated)
-        calibrated = self._calibrated
+        calibrated, now = self._calibrated, self.now
         return (
-            {t: calibrated(e) for t, e in tickets.items()},
+            {
+                t: calibrated(e, now - self.branch.tickets[t].queue_since)
+                for t, e in tickets.items()
+            },
             {s: calibrated(e) for s, e in arrivals.items()},
         )
 
-    def _calibrated(self, estimate: Estimate | None) -> Estimate | None:
+    def _calibrated(self, estimate: Estimate | None, waited: float = 0.0) -> Estimate | None:
         """The model's interval widened (or narrowed) by what the branch has seen of how
-        its intervals missed (`Learner.calibration`); the model's own is kept as raw."""
+        its intervals missed in the estimate's group (`Learner.calibration`); the model's
+        own is kept as raw. `waited`: how long the ticket has waited already."""
         if estimate is None:
             return None
-        below, above = self._calibration
+        below, above = self.learner.calibration(estimate.ahead, estimate.mean)
         low = min(estimate.mean, estimate.low * math.exp(-below))
         high = max(estimate.mean, estimate.high * math.exp(above))
-        return Estimate(estimate.mean, low, high, estimate.ahead, estimate.low, estimate.high)
+        return self._floored(
+            Estimate(estimate.mean, low, high, estimate.ahead, estimate.low, estimate.high),
+            waited,
+        )
+
+    def _floored(self, estimate: Estimate, waited: float = 0.0) -> Estimate:
+        """Never an interval that cannot hold a certain wait: nobody is called sooner than
+        staff react (the 10th percentile of their reactions and turnarounds), so the low
+        end is at least that (less what the ticket has waited already), above 0 whenever
+        someone is ahead, and the high end leaves room for a usual reaction (its 90th
+        percentile)."""
+        quick, slow = (max(0.0, x - waited) for x in self._reaction_span())
+        low = max(estimate.low, quick)
+        if estimate.ahead > 0 and low <= 0:
+            low = FLOOR_S
+        if low == estimate.low and (quick <= 0 or estimate.high >= slow):
+            return estimate
+        mean = max(estimate.mean, low)
+        high = max(estimate.high, mean, slow if quick > 0 else low)
+        return Estimate(mean, low, high, estimate.ahead, estimate.raw_low, estimate.raw_high)
+
+    def _reaction_span(self) -> tuple[float, float]:
+        """The 10th percentile of staff's reactions and turnarounds (the quickest a call
+        comes) and the 90th of their reactions."""
+        span = getattr(self, "_span", None)
+        if span is None:
+            reactions = self._reactions
+            both = sorted(reactions + self._turnarounds)
+            n, m = len(both), len(reactions)
+            span = self._span = (
+                both[int(LOW_P * n)] if n else 0.0,
+                reactions[min(m - 1, int(HIGH_P * m))] if m else 0.0,
+            )
+        return span
 
     # ----- shared pieces -------------------------------------------------------------
 
@@ -261,20 +299,35 @@ class Estimator:
         return sum(turnarounds) / len(turnarounds) if turnarounds else 0.0
 
     def _first_call(self, cid: str, services: tuple[str, ...], reaction: float) -> float:
-        """When a counter that is free now calls: if someone waits for it, it is turning
-        around since it became free (the rest of an observed turnaround); if not, after
+        """When a counter that is free now calls. If someone it serves waits, staff have
+        been at it since then: reacting to a customer who came after the counter was
+        free, else turning around since it became free; the rest of an observed
+        reaction or turnaround, given the time already gone. If nobody waits, after
         `reaction`, the time staff have been seen to take to call a newcomer at a free
         counter (one for all free counters: what was seen is when the first called)."""
-        rng = self.rng
-        if any(self.branch.lines.get(s) for s in services):
-            turnarounds = self._turnarounds
-            since = self.branch.counters[cid].free_since
-            elapsed = 0.0 if since is None else max(0.0, self.now - since)
-            start = bisect.bisect_right(turnarounds, elapsed)
-            if start >= len(turnarounds):
-                return 0.0
-            return turnarounds[start + int(rng.random() * (len(turnarounds) - start))] - elapsed
-        return reaction
+        pending = self._pending.get(cid, False)
+        if pending is False:
+            pending = self._pending[cid] = self._pending_call(cid, services)
+        if pending is None:
+            return reaction
+        return _rest_of(*pending, self.rng)
+
+    def _pending_call(
+        self, cid: str, services: tuple[str, ...]
+    ) -> tuple[list[float], float] | None:
+        """(the times staff take, the time already gone) for a free counter with someone
+        waiting that it serves; None when nobody waits for it."""
+        branch = self.branch
+        first = min(
+            (branch.tickets[t].queue_since for s in services for t in branch.lines.get(s, ())),
+            default=None,
+        )
+        if first is None:
+            return None
+        since = branch.counters[cid].free_since
+        if since is None or first > since:  # a newcomer at a free counter: staff react
+            return self._reactions, max(0.0, self.now - first)
+        return self._turnarounds, max(0.0, self.now - since)
 
     def _service_rate(self, service: str) -> float:
         """Customers of `service` per second that its open counters get through if they
@@ -294,13 +347,14 @@ class Estimator:
         counters = self._open_counters(service)
         idle = sum(1 for c in counters if self.branch.counters[c].ticket is None)
         if ahead < idle:  # a free counter will call: after staff's usual reaction
-            reactions = sorted(self.learner.reaction_times()) or [0.0]
-            n = len(reactions)
+            elapsed = max(0.0, self.now - ticket.queue_since)
+            start = bisect.bisect_right(self._reactions, elapsed) if elapsed > 0 else 0
+            rest = [r - elapsed for r in self._reactions[start:]] or [
+                _rest_of(self._reactions, elapsed, self.rng)
+            ]
+            n = len(rest)
             return Estimate(
-                sum(reactions) / n,
-                reactions[int(LOW_P * n)],
-                reactions[min(n - 1, int(HIGH_P * n))],
-                ahead,
+                sum(rest) / n, rest[int(LOW_P * n)], rest[min(n - 1, int(HIGH_P * n))], ahead
             )
         rate = self._service_rate(service)
         theta = self.learner.abandonment_rate(service)
@@ -344,7 +398,7 @@ class Estimator:
         """Estimates from simulated futures, for every waiting ticket (or just `only`)."""
         branch, rules = self.branch, self.rules
         prio = rules.priorities
-        lines: dict[str, list[tuple[float, str, Ticket | None]]] = {}
+        lines: dict[str, list[tuple[float, str, Ticket | float]]] = {}
         for service in rules.services:
             lines[service] = [
                 (call_key(branch.tickets[t], prio), t, branch.tickets[t])
@@ -474,7 +528,7 @@ class Estimator:
                 entries = lines[service]
                 key = self.now + t - boost_s
                 at = bisect.bisect_left(entries, (key,), lo=heads[service])
-                entries.insert(at, (key, "", None))
+                entries.insert(at, (key, "", t))  # (a newcomer: when it came)
                 following = t + rng.expovariate(rate)
                 if following < until:
                     heapq.heappush(heap, (following, 1, index))
@@ -503,16 +557,16 @@ class Estimator:
             service = services[rank]
             _, tid, ticket = lines[service][heads[service]]
             heads[service] += 1
-            gone = False
-            if ticket is not None:
+            if tid:  # someone waiting now
                 remaining -= 1
                 called[tid] = t
                 if tid == only:
                     break
-                theta = thetas[service]
-                if theta > 0:
-                    in_line = now + t - ticket.queue_since
-                    gone = rng.random() < -math.expm1(-theta * in_line)
+                in_line = now + t - ticket.queue_since
+            else:  # a simulated newcomer, who may have given up too
+                in_line = t - ticket
+            theta = thetas[service]
+            gone = theta > 0 and rng.random() < -math.expm1(-theta * in_line)
             if gone:
                 occupancy = self._no_show_time(service)
             else:  # the service's shape, at this counter's speed
@@ -594,6 +648,18 @@ class Estimator:
         if start >= len(ordered):  # longer than anything seen: assume one more mean
             return self.rng.expovariate(1 / mean)
         return ordered[start + int(self.rng.random() * (len(ordered) - start))] * factor - elapsed
+
+
+def _rest_of(times: list[float], elapsed: float, rng: random.Random) -> float:
+    """The rest of one of the sorted `times` (staff's reactions or turnarounds) given
+    `elapsed` already gone: a draw from those longer, less `elapsed`; when none was longer,
+    as soon as the quickest seen (never 0 unless staff are seen to call at once)."""
+    if not times:
+        return 0.0
+    start = bisect.bisect_right(times, elapsed) if elapsed > 0 else 0
+    if start >= len(times):
+        return next((t for t in times if t > 0), 0.0)
+    return times[start + int(rng.random() * (len(times) - start))] - elapsed
 
 
 def _service_of(only: str, virtuals: list[Ticket]) -> str:

@@ -12,6 +12,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from nowserving.domain.calibration import Calibration, stratum
+
 OCCUPANCY_WINDOW = 2000  # counter occupancies kept per service
 OUTCOME_WINDOW = 2000  # (time in line, was there) pairs kept per service, for abandonment
 ARRIVAL_WINDOW_S = 3600.0  # arrival rates are counted over the last hour
@@ -38,9 +40,12 @@ GENERAL = "*"  # a counter's speed over all its services (no service id has a "*
 CALIBRATION_DAYS = 3
 CALIBRATION_CAP = 10_000
 CALIBRATION_EVERY = 50
-CALIBRATION_FROM = 200
 MISS_SHARE = 0.10
 CALIBRATION_FLOOR_S = 0.01
+# Before MIN_REACTIONS reactions have been seen, staff are taken to react as the
+# simulator's staff do (2-20 s, evenly spread), the seen ones counted beside them: a
+# newcomer at a free counter is never promised 0 s before anything is known.
+PRIOR_REACTIONS_S = tuple(2.0 + 18.0 * (i + 0.5) / MIN_REACTIONS for i in range(MIN_REACTIONS))
 
 
 @dataclass
@@ -86,10 +91,10 @@ class Learner:
         self._served = 0
         # (log(low / wait), log(wait / high)) of the model's intervals given at issue, and
         # the log factors the intervals are stretched by (refitted at fixed points).
-        self.misses: deque = deque(maxlen=CALIBRATION_CAP)  # (day, below, above)
+        self.misses: deque = deque(maxlen=CALIBRATION_CAP)  # (day, below, above, stratum)
         # Of recalled customers, 1 for each who had gone, 0 for each who came after all.
         self.recalled: deque = deque(maxlen=OUTCOME_WINDOW)
-        self._calibration = (0.0, 0.0)
+        self._calibration = Calibration.prior_only()
         self._judged = 0
 
     def _of(self, service: str) -> ServiceLearning:
@@ -148,21 +153,17 @@ class Learner:
         # A model's low end may be 0 (a free counter that calls at once): a floor far
         # below any wait that matters keeps the logarithms finite.
         wait, low, high = (max(CALIBRATION_FLOOR_S, x) for x in (wait, low, high))
-        self.misses.append((day, math.log(low / wait), math.log(wait / high)))
+        group = stratum(estimate.get("ahead", 0), estimate.get("mean", 0.0))
+        self.misses.append((day, math.log(low / wait), math.log(wait / high), group))
         self._judged += 1
         if self._judged % CALIBRATION_EVERY == 0:
             self._calibrate()
 
     def _calibrate(self) -> None:
         days = list(dict.fromkeys(m[0] for m in self.misses))[-CALIBRATION_DAYS:]
-        recent = [m for m in self.misses if m[0] in days]
-        if len(days) < 2 or len(recent) < CALIBRATION_FROM:
-            self._calibration = (0.0, 0.0)
-            return
-        self._calibration = (
-            _upper_quantile([m[1] for m in recent], MISS_SHARE),
-            _upper_quantile([m[2] for m in recent], MISS_SHARE),
-        )
+        recent = [m for m in self.misses if m[0] in days and len(m) > 3]
+        # The shipped prior counts until the branch has whole days of its own.
+        self._calibration = Calibration.fit(recent, MISS_SHARE, len(days) < CALIBRATION_DAYS)
 
     def after_recall(self, gone: bool) -> None:
         """A recalled customer came (`gone` False) or did not."""
@@ -173,11 +174,13 @@ class Learner:
         been seen one each way, until more are)."""
         return (sum(self.recalled) + 1) / (len(self.recalled) + 2)
 
-    def calibration(self) -> tuple[float, float]:
-        """(a, b): a model interval [low, high] becomes [low·e^-a, high·e^b], so that about
-        MISS_SHARE of the waits seen fall below it and as many above (a, b > 0: the model
-        was too narrow; < 0: too wide). (0, 0) until enough customers have been judged."""
-        return self._calibration
+    def calibration(self, ahead: int = 0, mean: float = 0.0) -> tuple[float, float]:
+        """(a, b) for an estimate with `ahead` people ahead and mean `mean` s: a model
+        interval [low, high] becomes [low·e^-a, high·e^b], so that about MISS_SHARE of the
+        waits seen in its group fall below it and as many above (a, b > 0: the model was
+        too narrow; < 0: too wide). From the shipped prior until the branch's own
+        customers outweigh it (`calibration.Calibration`)."""
+        return self._calibration.of(stratum(ahead, mean))
 
     def paused_for(self, seconds: float) -> None:
         """A counter was paused this long."""
@@ -194,9 +197,10 @@ class Learner:
     # ----- queries -------------------------------------------------------------------
 
     def reaction_times(self) -> list[float]:
-        """Observed delays before a free counter calls a newcomer ([] until a few are seen:
-        then a free counter is taken to call at once)."""
-        return list(self.reactions) if len(self.reactions) >= MIN_REACTIONS else []
+        """Observed delays before a free counter calls a newcomer (beside the shipped
+        PRIOR_REACTIONS_S until MIN_REACTIONS are seen)."""
+        seen = list(self.reactions)
+        return seen if len(seen) >= MIN_REACTIONS else seen + list(PRIOR_REACTIONS_S)
 
     def turnaround_times(self) -> list[float]:
         """Observed times from a finish to the next call with someone waiting ([] until a
@@ -330,7 +334,7 @@ class Learner:
             "turnarounds": list(self.turnarounds),
             "misses": [list(m) for m in self.misses],
             "recalled": list(self.recalled),
-            "calibration": list(self._calibration),
+            "calibration": self._calibration.to_dict(),
             "judged": self._judged,
             "counters": {
                 c: {s: list(w) for s, w in own.items()} for c, own in self.counters.items()
@@ -358,9 +362,9 @@ class Learner:
         learner.pauses.extend(d["pauses"])
         learner.reactions.extend(d["reactions"])
         learner.turnarounds.extend(d.get("turnarounds", []))
-        learner.misses.extend(tuple(m) for m in d.get("misses", []))
+        learner.misses.extend(tuple(m) for m in d.get("misses", []))  # (older: no stratum)
         learner.recalled.extend(d.get("recalled", []))
-        learner._calibration = tuple(d.get("calibration", (0.0, 0.0)))
+        learner._calibration = Calibration.from_dict(d.get("calibration"))
         learner._judged = d.get("judged", 0)
         for c, own in d.get("counters", {}).items():
             learner.counters[c] = {s: deque(w, maxlen=COUNTER_WINDOW) for s, w in own.items()}

@@ -40,6 +40,7 @@ class Customer:
     called: float | None = None
     gone: bool = False  # had left before being called (a no-show)
     since_open: float = 0.0  # seconds from the day's opening to the arrival
+    priority: str = "normal"  # the customer's priority class
 
     @property
     def wait(self) -> float | None:
@@ -221,6 +222,7 @@ class _Simulation:
             issued.data["estimate"],
             baselines,
             since_open=at - self.start,
+            priority=priority,
         )
         self.results.append(customer)
         self.tickets[outcome["ticket"]] = (customer, draw.service_time(), draw.patience())

@@ -218,3 +218,134 @@ def format_day(customers: list[Customer]) -> str:
                 f"{gone / len(group):>8.1%} {never / len(group):>13.1%}"
             )
     return "\n".join(lines)
+
+
+# ----- what a customer meets: the figures per group (issue 22) ---------------------------
+
+# Bands of our predicted wait (seconds) for sharpness: where intervals are too wide.
+BANDS = ((0, 300), (300, 900), (900, 1800), (1800, 3600), (3600, 7200), (7200, math.inf))
+
+
+@dataclass(frozen=True)
+class Group:
+    """How the estimators did for one group of customers (a service, a priority class, a
+    number ahead, a day of the branch's life, a band of predicted wait)."""
+
+    name: str
+    customers: int
+    mean_wait: float
+    rmse: dict[str, float]  # estimator -> RMSE (s)
+    coverage: float  # share of waits inside our interval
+    below: float  # ... below its low end
+    width: float  # our interval's mean width (s)
+    narrowest: float  # the mean width of the narrowest interval with our coverage (s)
+    bias: float  # ours: (mean estimate - mean wait) / mean wait
+    zero: int  # intervals of 0-0, or from 0 with someone ahead, given to customers who waited
+
+
+def _narrowest(group: list[Customer], coverage: float) -> float:
+    """The mean width of the narrowest interval that covers as many of `group` as ours:
+    the better of a window around each customer's predicted mean that is the same for all
+    ([mean + u, mean + v]) and one that scales with it ([mean·u, mean·v])."""
+    need = max(1, math.ceil(coverage * len(group) - 1e-9))
+    if need >= len(group):
+        need = len(group)
+    best = math.inf
+    means = [max(c.estimate["mean"], 1e-9) for c in group]
+    for values, scale in (
+        (sorted(c.wait - m for c, m in zip(group, means, strict=True)), 1.0),
+        (sorted(c.wait / m for c, m in zip(group, means, strict=True)), statistics.mean(means)),
+    ):
+        shortest = min(values[i + need - 1] - values[i] for i in range(len(values) - need + 1))
+        best = min(best, shortest * scale)
+    return best
+
+
+def group_figures(name: str, group: list[Customer]) -> Group:
+    """The figures of one group of measured customers."""
+    mean_wait = statistics.mean(c.wait for c in group)
+    rmse = {}
+    for estimator in ESTIMATORS:
+        errors = [
+            (c.estimate["mean"] if estimator == "ours" else c.baselines[estimator]) - c.wait
+            for c in group
+        ]
+        rmse[estimator] = math.sqrt(statistics.mean(e * e for e in errors))
+    inside = statistics.mean(c.estimate["low"] <= c.wait <= c.estimate["high"] for c in group)
+    return Group(
+        name,
+        len(group),
+        mean_wait,
+        rmse,
+        inside,
+        statistics.mean(c.wait < c.estimate["low"] for c in group),
+        statistics.mean(c.estimate["high"] - c.estimate["low"] for c in group),
+        _narrowest(group, inside),
+        statistics.mean(c.estimate["mean"] - c.wait for c in group) / mean_wait,
+        sum(
+            1
+            for c in group
+            if c.estimate["high"] <= 0 or (c.estimate["low"] <= 0 and c.estimate.get("ahead", 0))
+        ),
+    )
+
+
+def day_of_life(day: int) -> str:
+    """'day 1', 'day 2', 'day 3' or 'later': a branch's day counted from its first."""
+    return f"day {day + 1}" if day < 3 else "later"
+
+
+def _band(seconds: float) -> str:
+    for low, high in BANDS:
+        if low <= seconds < high:
+            return f"{low // 60:g}-{high // 60:g} min" if high < math.inf else f"{low // 60:g}+ min"
+    return "?"
+
+
+def breakdown(customers: list[Customer]) -> dict[str, list[Group]]:
+    """The figures per service, priority class, number ahead (0-5, then 6+), band of
+    predicted wait and day of the branch's life (this one over every day, the learning
+    days included; the others over the measured customers)."""
+    measured = measured_customers(customers)
+    every_day = [
+        c
+        for c in customers
+        if c.called is not None and not c.gone and c.wait > 0 and c.estimate is not None
+    ]
+    keys = {
+        "service": (measured, lambda c: c.service),
+        "priority class": (measured, lambda c: c.priority),
+        "ahead": (measured, lambda c: str(min(6, c.estimate.get("ahead", 0)))),
+        "predicted wait": (measured, lambda c: _band(c.estimate["mean"])),
+        "day of life": (every_day, lambda c: day_of_life(c.day)),
+    }
+    result = {}
+    for title, (group, key) in keys.items():
+        groups: dict[str, list[Customer]] = {}
+        for c in group:
+            groups.setdefault(key(c), []).append(c)
+        order = sorted(groups, key=lambda g: (len(g) if g[0].isdigit() else 0, g))
+        if title == "predicted wait":
+            order = [b for b in (_band(low) for low, _ in BANDS) if b in groups]
+        result[title] = [group_figures(g, groups[g]) for g in order]
+    return result
+
+
+def format_breakdown(groups: dict[str, list[Group]]) -> str:
+    """The breakdown as text tables: RMSE of ours and every baseline, coverage, width."""
+    lines = []
+    for title, rows in groups.items():
+        lines.append(
+            f"  by {title}: n, mean wait (s), RMSE (s) "
+            + " ".join(ESTIMATORS)
+            + ", coverage (below), width (s) / narrowest, bias, 0-0"
+        )
+        for g in rows:
+            rmse = " ".join(f"{g.rmse[e]:.0f}" for e in ESTIMATORS)
+            ratio = g.width / g.narrowest if g.narrowest > 0 else math.inf
+            lines.append(
+                f"    {g.name:<14} {g.customers:>6} {g.mean_wait:>6.0f}  {rmse}  "
+                f"{g.coverage:.1%} ({g.below:.1%})  {g.width:.0f} / {g.narrowest:.0f} "
+                f"= {ratio:.2f}x  {g.bias:+.0%}  {g.zero}"
+            )
+    return "\n".join(lines)

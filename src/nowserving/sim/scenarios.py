@@ -223,6 +223,82 @@ for _scenario in (
 ):
     SCENARIOS[_scenario.name] = _scenario
 
+# ----- one-counter lines (issue 22) ---------------------------------------------------
+# A service served first by a single `in_order` counter, with long and variable service
+# times and demand near that counter's capacity: its line grows through the day, and
+# only that counter's pace (and its overflow to its other lines) sets the wait.
+
+
+def _advice(name: str, description: str, minutes: float, cv: float, load: float) -> Scenario:
+    peak = (0.7, 1.2, 1.0, 0.9, 1.4, 1.3, 0.9, 0.6)
+    mean_peak = sum(peak) / len(peak)
+
+    def rates(per_hour: float) -> tuple[float, ...]:
+        return tuple(per_hour * f / mean_peak for f in peak)
+
+    services = tuple(
+        replace(s, arrivals_per_hour=rates(per_hour))
+        for s, per_hour in zip(
+            (
+                SimService("cash", 240, "lognormal", 0.6, patience_s=2400.0, priority_share=0.1),
+                SimService("accounts", 540, "lognormal", 0.6, patience_s=2400.0),
+                # the one-counter lines: `adv` serves advice first, `biz` business first
+                SimService("advice", minutes * 60, "lognormal", cv, priority_share=0.1),
+                SimService("business", 900, "lognormal", 0.7),
+            ),
+            (
+                20 * mean_peak,
+                7 * mean_peak,
+                load * 60 / minutes * 1.1,  # `adv` is 10% faster than average
+                0.95 * 60 / 15,
+            ),
+            strict=True,
+        )
+    )
+    counters = (
+        # helpers: each serves the one-counter line when its own first line is empty
+        SimCounter("c1", ("cash", "business"), ((3.0, 3.75),), profile="in_order"),
+        SimCounter("c2", ("cash", "accounts"), ((3.75, 4.5),)),
+        SimCounter("c3", ("accounts", "advice", "cash"), ((3.0, 3.75),), profile="in_order"),
+        SimCounter("adv", ("advice", "accounts"), profile="in_order", speed=1.1),
+        SimCounter("biz", ("business", "cash"), profile="in_order"),
+    )
+    return Scenario(
+        name,
+        description,
+        services,
+        counters,
+        customers=10**9,
+        hours=8.0,
+        days=40,
+        no_show_handling_s=60.0,
+        warmup_s=0.0,
+        learning_days=1,
+        reaction_s=(2.0, 20.0),
+    )
+
+
+for _scenario in (
+    _advice(
+        "bank-advice",
+        "a bank day whose advice line is served first by one in_order counter (lognormal, "
+        "mean 20 min, CV 0.6, load 1.0 on it) and whose business line likewise (15 min, "
+        "CV 0.7, load 0.95); a counter whose own line is empty helps each",
+        20.0,
+        0.6,
+        1.0,
+    ),
+    _advice(
+        "bank-advice-long",
+        "the advice day with longer, more variable advice (lognormal, mean 25 min, CV 0.8) "
+        "at the counter's full capacity (load 1.0)",
+        25.0,
+        0.8,
+        1.0,
+    ),
+):
+    SCENARIOS[_scenario.name] = _scenario
+
 # The example file of a whole branch's day, as it is shipped (docs/estimates.md).
 _whole = load_scenario(Path(__file__).parent.parent / "examples" / "whole-branch-scenario.toml")
 SCENARIOS["bank-whole"] = replace(_whole, name="bank-whole", warmup_s=0.0, learning_days=1, days=40)
