@@ -442,3 +442,22 @@ def test_nobody_is_expected_after_a_services_cut_off():
         run(branch, "call_next", T0 - 20, counter="c1")
         waits[cutoff] = Estimator(branch, T0).for_new_ticket("a", "normal").mean
     assert waits[clock_time(9, 1)] < waits[None] - M / 2
+
+
+def test_services_that_took_no_time_do_not_break_the_simulation():
+    """GIVEN shared counters whose customers were all finished in the same instant they
+    were called (a clock moved by hand; seen in a demo) WHEN a newcomer is estimated THEN
+    the simulation draws from a mean of at least a second, not a division by zero."""
+    branch = dedicated(c1="ab", c2="ab")
+    at = T0
+    for _ in range(3):  # too few to use their distribution: exponential draws from the mean
+        for counter in ("c1", "c2"):
+            run(branch, "issue_ticket", at, service="a")
+            run(branch, "call_next", at, counter=counter)
+            run(branch, "finish", at, counter=counter)
+    for service, counter in (("a", "c1"), ("b", "c2")):
+        run(branch, "issue_ticket", at, service=service)
+        run(branch, "call_next", at, counter=counter)
+    run(branch, "issue_ticket", at, service="a")
+    estimate = Estimator(branch, at + 1, replications=200).for_new_ticket("a", "normal")
+    assert estimate.ahead == 1 and estimate.high > 0

@@ -49,6 +49,9 @@ REUSE_S = 1.0  # a simulated newcomer's estimate is reused for this long (see fo
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
 FLOOR_S = 1.0  # the low end with someone ahead, when staff are seen to call at once
 
+MIN_MEAN_S = 1.0  # the shortest mean occupancy the simulation draws from
+MIN_FACTOR = 0.05  # and the fastest a counter may be, relative to the service's mean
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -283,7 +286,9 @@ class Estimator:
         """The learned mean occupancy of `service` (the learner sums its window: cached)."""
         mean = self._means.get(service)
         if mean is None:
-            mean = self._means[service] = self.learner.mean_occupancy(service)
+            # At least a second: occupancies of 0 s (start and finish in the same instant,
+            # a clock moved by hand) must not make an exponential draw divide by zero.
+            mean = self._means[service] = max(MIN_MEAN_S, self.learner.mean_occupancy(service))
         return mean
 
     def _factor(self, cid: str, service: str) -> float:
@@ -291,7 +296,7 @@ class Estimator:
         key = (cid, service)
         factor = self._factors.get(key)
         if factor is None:
-            factor = self._factors[key] = self.learner.counter_factor(cid, service)
+            factor = self._factors[key] = max(MIN_FACTOR, self.learner.counter_factor(cid, service))
         return factor
 
     def _mean_turnaround(self) -> float:
