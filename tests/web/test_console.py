@@ -153,7 +153,8 @@ def test_the_live_page_with_alerts_in_both_languages(console, desk, connect, bro
         sign_in(desk, console, "anna", lang="zh")
         row = desk.locator("#counter-c2")
         row.locator("select[name=reason]").select_option("lunch")
-        row.get_by_role("button", name="暂停").click()
+        with desk.expect_navigation():  # a form: the page comes back with the answer
+            row.get_by_role("button", name="暂停").click()
         desk.locator("#counter-c2 .state").filter(has_text="暂停：午餐").wait_for()
         desk.locator("input[name=text_zh]").fill("外汇业务今日暂停")
         desk.locator("input[name=text_en]").fill("No foreign exchange today")
