@@ -42,7 +42,9 @@ def branch_with_counters(workdir: Path, n: int) -> Path:
     """The example branch with wide number ranges and `n` counters serving cash."""
     text = EXAMPLE.read_text(encoding="utf-8")
     text = re.sub(r"range = \[1, \d+\]", "range = [1, 99999]", text)
-    text = re.sub(r"(?m)^(last_ticket_at|daily_cap) = .*\n", "", text)
+    text = re.sub(r"(?m)^(last_ticket_at|daily_cap|hours|staff_pins) = .*\n", "", text)
+    # No staff list: the bench's counters call without anyone signing in (as without one).
+    text = re.sub(r"(?ms)^\[\[staff\]\].*?(?=^\[)", "", text)
     text = re.sub(r"(?ms)^\[\[counters\]\].*?(?=^\[\[devices\]\])", "", text)
     text = re.sub(r"(?ms)^\[\[devices\]\]\nid = \"counter-.*?(?=^\[\[|\Z)", "", text)
     for i in range(1, n + 1):
