@@ -230,9 +230,7 @@ def slow_4g(browser, base, kiosk, runs: int = 5) -> None:
         cdp.send("Network.enable")
         cdp.send("Network.emulateNetworkConditions", SLOW_4G)
         page.goto(f"{base}/pudong/t/{token}", wait_until="load")
-        page.wait_for_function(
-            "performance.getEntriesByName('first-contentful-paint').length > 0"
-        )
+        page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
         fcp.append(page.evaluate(
             "performance.getEntriesByName('first-contentful-paint')[0].startTime"
         ))  # fmt: skip
