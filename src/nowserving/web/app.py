@@ -99,8 +99,9 @@ class TicketPages:
         return None if record is None else (feed, record)
 
     def _view(self, feed: BranchFeed, record: Record, language: str) -> dict:
-        return ticket_view(feed.config, feed.state(), feed.line(record.service), record,
-                           language, self.clock())  # fmt: skip
+        line, places = feed.places(record.service)
+        return ticket_view(feed.config, feed.state(), line, record, language, self.clock(),
+                           places)  # fmt: skip
 
     def _refused(self, request: Request, cost: float = 1.0) -> Response | None:
         if not self.limit.allow(self._address(request), cost):
@@ -167,19 +168,25 @@ class TicketPages:
         self._streams[address] = self._streams.get(address, 0) + 1
         try:
             yield "retry: 2000\n\n"
-            sent = None
+            sent, seen, quiet = None, None, True
             while True:
+                generation = feed.generation
                 record = feed.find(token)
                 if record is None:
                     yield "event: gone\ndata: {}\n\n"
                     return
-                text = json.dumps(self._view(feed, record, language), ensure_ascii=False)
-                if text != sent:
-                    sent = text
-                    yield f"data: {text}\n\n"
-                else:
-                    yield ": still here\n\n"
-                await self.feeds.wait_change(KEEPALIVE_S)
+                inputs = feed.inputs(record)
+                # Worked out again when its inputs changed, and at each keepalive (the range
+                # narrows and notices end with time alone).
+                if quiet or seen is None or not _same(inputs, seen):
+                    seen = inputs
+                    text = json.dumps(self._view(feed, record, language), ensure_ascii=False)
+                    if text != sent:
+                        sent = text
+                        yield f"data: {text}\n\n"
+                    elif quiet:
+                        yield ": still here\n\n"
+                quiet = not await self.feeds.wait_change(feed, generation, KEEPALIVE_S)
         finally:
             self._streams[address] -= 1
             if not self._streams[address]:
@@ -224,6 +231,11 @@ class TicketPages:
             when = back_by(feed.config, view.get("low_s"), self.clock())
             return "step_out", {"back_by": repr(round(when, 1))}
         return None, {}
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Whether two `BranchFeed.inputs` are the same: the same objects, or equal small parts."""
+    return all(x is y or (type(x) is tuple and x == y) for x, y in zip(a, b, strict=True))
 
 
 async def _small_form(request: Request) -> dict[str, str]:

@@ -1,8 +1,11 @@
 """The web role's view of its branches: one device client per branch, the ticket records
-by token hash, and a wake-up for every page waiting on a change.
+by token hash, and a wake-up for the pages of a branch when something of it changes.
 
 paho's thread only files what arrives and hands a wake-up to the event loop
 (`call_soon_threadsafe`); pages read the latest under a lock and never wait on the network.
+A page's stream works its page out again only when what the page is made of changed
+(`BranchFeed.inputs`): its ticket's record, its place in the line, the branch's notices or
+the counters open for its service; not for every change of the branch (see performance.md).
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import hmac
 import json
 import logging
 import threading
+from functools import partial
 
 from nowserving.adapters.mqtt import Broker
 from nowserving.client import BranchClient
 from nowserving.config import BranchConfig
 from nowserving.protocol.views import BranchState, Line
-from nowserving.web.view import Record
+from nowserving.web.view import Record, line_places
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,10 @@ class BranchFeed:
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
         self._wake = wake
+        self.generation = 0  # how many changes the event loop has been told of
+        self.changed: asyncio.Event | None = None  # set (and replaced) at each change
+        self._places: dict[str, tuple[Line, dict[str, int]]] = {}
+        self._summary: tuple[BranchState | None, dict[str, tuple]] = (None, {})
         self.client = BranchClient(
             broker,
             self.id,
@@ -81,8 +89,47 @@ class BranchFeed:
         return self.client.state
 
     def line(self, service: str) -> Line | None:
-        """The latest whole line of `service`."""
+        """The latest line (its head) of `service`."""
         return self.client.lines.get(service)
+
+    def places(self, service: str) -> tuple[Line | None, dict[str, int]]:
+        """The latest line of `service` and its tickets' places, worked out once per line
+        message (event loop only)."""
+        line = self.client.lines.get(service)
+        if line is None:
+            return None, {}
+        known = self._places.get(service)
+        if known is None or known[0] is not line:
+            known = self._places[service] = (line, line_places(line))
+        return known
+
+    def inputs(self, record: Record) -> tuple:
+        """What the page of `record` is made of, cheap to compare: the record, the line
+        while it waits (only the head's count when it is behind the head), and the part of
+        the summary it shows. Pages whose inputs are unchanged need not be worked out."""
+        line_part: object = None
+        if record.status == "waiting":
+            line, places = self.places(record.service)
+            if line is not None:
+                line_part = line if record.id in places else (len(line.tickets), line.waiting)
+        return record, line_part, self._summary_part(record.service)
+
+    def _summary_part(self, service: str) -> tuple:
+        state = self.client.state
+        if self._summary[0] is not state:
+            self._summary = (state, {})
+        parts = self._summary[1]
+        part = parts.get(service)
+        if part is None:
+            part = parts[service] = (
+                () if state is None else (
+                    state.business_day,
+                    tuple(state.notices),
+                    tuple(c.id for c in state.counters
+                          if service in c.services and c.state == "open"),
+                )
+            )  # fmt: skip
+        return part
 
 
 class Feeds:
@@ -90,17 +137,18 @@ class Feeds:
 
     def __init__(self, configs: list[BranchConfig], broker: Broker, device: str) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._changed: asyncio.Event | None = None
         self.branches = {
-            c.rules.branch_id: BranchFeed(c, broker, device, self._wake_from_thread)
+            c.rules.branch_id: BranchFeed(
+                c, broker, device, partial(self._wake_from_thread, c.rules.branch_id)
+            )
             for c in configs
         }
 
     def start(self) -> None:
         """Connect every branch (in the background) on the running event loop."""
         self._loop = asyncio.get_running_loop()
-        self._changed = asyncio.Event()
         for feed in self.branches.values():
+            feed.changed = asyncio.Event()
             feed.client.start(wait_s=None)
 
     def close(self) -> None:
@@ -108,17 +156,24 @@ class Feeds:
         for feed in self.branches.values():
             feed.client.close()
 
-    def _wake_from_thread(self) -> None:
+    def _wake_from_thread(self, branch: str) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake)  # paho thread -> event loop
+            loop.call_soon_threadsafe(self._wake, branch)  # paho thread -> event loop
 
-    def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+    def _wake(self, branch: str) -> None:
+        feed = self.branches[branch]
+        feed.generation += 1
+        changed, feed.changed = feed.changed, asyncio.Event()
+        if changed is not None:
+            changed.set()
 
-    async def wait_change(self, timeout: float) -> None:
-        """Wait for anything of any branch to change (or `timeout` seconds)."""
-        changed = self._changed
+    async def wait_change(self, feed: BranchFeed, seen: int, timeout: float) -> bool:
+        """Wait until `feed` has changed since generation `seen` (at once if it already
+        has); False when `timeout` seconds passed without a change."""
+        if feed.generation != seen or feed.changed is None:
+            return feed.generation != seen
+        changed = feed.changed
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), timeout)
+        return feed.generation != seen
