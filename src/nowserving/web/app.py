@@ -166,15 +166,17 @@ class TicketPages:
 
     async def _stream(self, feed: BranchFeed, token: str, language: str, address: str):
         self._streams[address] = self._streams.get(address, 0) + 1
+        watch = feed.watch(token)
         try:
             yield "retry: 2000\n\n"
             sent, seen, quiet = None, None, True
             while True:
-                generation = feed.generation
+                watch.event.clear()  # a change from here on wakes the wait below
                 record = feed.find(token)
                 if record is None:
                     yield "event: gone\ndata: {}\n\n"
                     return
+                feed.follow(watch, record.service)
                 inputs = feed.inputs(record)
                 # Worked out again when its inputs changed, and at each keepalive (the range
                 # narrows and notices end with time alone).
@@ -186,8 +188,9 @@ class TicketPages:
                         yield f"data: {text}\n\n"
                     elif quiet:
                         yield ": still here\n\n"
-                quiet = not await self.feeds.wait_change(feed, generation, KEEPALIVE_S)
+                quiet = not await watch.wait(KEEPALIVE_S)
         finally:
+            feed.unwatch(watch)
             self._streams[address] -= 1
             if not self._streams[address]:
                 del self._streams[address]

@@ -1,11 +1,11 @@
 """The web role's view of its branches: one device client per branch, the ticket records
-by token hash, and a wake-up for the pages of a branch when something of it changes.
+by token hash, and a wake-up for the pages whose content a message may change.
 
 paho's thread only files what arrives and hands a wake-up to the event loop
 (`call_soon_threadsafe`); pages read the latest under a lock and never wait on the network.
-A page's stream works its page out again only when what the page is made of changed
-(`BranchFeed.inputs`): its ticket's record, its place in the line, the branch's notices or
-the counters open for its service; not for every change of the branch (see performance.md).
+A page's stream is woken only by its ticket's record, its service's line, or a summary that
+changes its service's notices or open counters (`Watch`), and works its page out again only
+when what the page is made of changed (`BranchFeed.inputs`); see performance.md.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import hmac
 import json
 import logging
 import threading
-from functools import partial
 
 from nowserving.adapters.mqtt import Broker
 from nowserving.client import BranchClient
@@ -31,29 +30,96 @@ MAX_RECORD_BYTES = 8192
 _NO_HASH = "0" * 64
 
 
+class Watch:
+    """A page's stream waiting for a change of what its page shows."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        self.service: str | None = None
+        self.event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait until told of a change since the last `event.clear()`; False on timeout."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout)
+        return self.event.is_set()
+
+
 class BranchFeed:
     """One branch as the web role sees it."""
 
-    def __init__(self, config: BranchConfig, broker: Broker, device: str, wake) -> None:
+    def __init__(self, config: BranchConfig, broker: Broker, device: str) -> None:
         self.config = config
         self.id = config.rules.branch_id
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
-        self._wake = wake
-        self.generation = 0  # how many changes the event loop has been told of
-        self.changed: asyncio.Event | None = None  # set (and replaced) at each change
+        self.loop: asyncio.AbstractEventLoop | None = None  # set by Feeds.start
         self._places: dict[str, tuple[Line, dict[str, int]]] = {}
         self._summary: tuple[BranchState | None, dict[str, tuple]] = (None, {})
+        self._shown: dict[str, tuple] = {}  # each watched service's summary part, last told
+        self._by_service: dict[str, set[Watch]] = {}
+        self._by_digest: dict[str, set[Watch]] = {}
         self.client = BranchClient(
             broker,
             self.id,
             device,
-            on_state=lambda state: self._wake(),
-            on_line=lambda line: self._wake(),
+            on_state=lambda state: self._post(self._state_changed),
+            on_line=lambda line: self._post(self._line_changed, line.service),
             on_ticket_record=self._record,
             watch_lines=tuple(config.rules.services),
             presence=True,
         )
+
+    # ----- wake-ups: paho's thread posts, the event loop tells the watches concerned ------
+
+    def _post(self, fn, *args) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)  # paho thread -> event loop
+
+    def _state_changed(self) -> None:
+        for service, watches in self._by_service.items():
+            part = self._summary_part(service)
+            if self._shown.get(service) != part:
+                self._shown[service] = part
+                for watch in watches:
+                    watch.event.set()
+
+    def _line_changed(self, service: str) -> None:
+        for watch in self._by_service.get(service, ()):
+            watch.event.set()
+
+    def _record_changed(self, digest: str) -> None:
+        for watch in self._by_digest.get(digest, ()):
+            watch.event.set()
+
+    def watch(self, token: str) -> Watch:
+        """A watch on the page of `token` (event loop only; `unwatch` it when done)."""
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        watch = Watch(digest)
+        self._by_digest.setdefault(digest, set()).add(watch)
+        return watch
+
+    def follow(self, watch: Watch, service: str) -> None:
+        """Tell `watch` of changes to `service`'s line and summary part (a transfer moves it)."""
+        if watch.service != service:
+            self._drop(self._by_service, watch.service, watch)
+            watch.service = service
+            self._by_service.setdefault(service, set()).add(watch)
+            self._shown.setdefault(service, self._summary_part(service))
+
+    def unwatch(self, watch: Watch) -> None:
+        """Forget `watch`."""
+        self._drop(self._by_service, watch.service, watch)
+        self._drop(self._by_digest, watch.digest, watch)
+
+    @staticmethod
+    def _drop(index: dict[str, set[Watch]], key: str | None, watch: Watch) -> None:
+        watches = index.get(key) if key is not None else None
+        if watches is not None:
+            watches.discard(watch)
+            if not watches:
+                del index[key]
 
     def _record(self, digest: str, payload: bytes) -> None:
         # paho's thread: file the record, then wake the pages.
@@ -68,7 +134,7 @@ class BranchFeed:
                         self._records[digest] = Record(data)
                 except (ValueError, KeyError, TypeError):
                     log.warning("%s: dropped an unreadable ticket record", self.id)
-        self._wake()
+        self._post(self._record_changed, digest)
 
     def find(self, token: str) -> Record | None:
         """The ticket whose QR code holds `token`, if it is of the current business day.
@@ -111,7 +177,8 @@ class BranchFeed:
         if record.status == "waiting":
             line, places = self.places(record.service)
             if line is not None:
-                line_part = line if record.id in places else (len(line.tickets), line.waiting)
+                behind = line.waiting > len(line.tickets)
+                line_part = line if record.id in places else (len(line.tickets), behind)
         return record, line_part, self._summary_part(record.service)
 
     def _summary_part(self, service: str) -> tuple:
@@ -133,47 +200,19 @@ class BranchFeed:
 
 
 class Feeds:
-    """Every branch the process serves, and the change signal pages wait on."""
+    """Every branch the process serves."""
 
     def __init__(self, configs: list[BranchConfig], broker: Broker, device: str) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.branches = {
-            c.rules.branch_id: BranchFeed(
-                c, broker, device, partial(self._wake_from_thread, c.rules.branch_id)
-            )
-            for c in configs
-        }
+        self.branches = {c.rules.branch_id: BranchFeed(c, broker, device) for c in configs}
 
     def start(self) -> None:
         """Connect every branch (in the background) on the running event loop."""
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         for feed in self.branches.values():
-            feed.changed = asyncio.Event()
+            feed.loop = loop
             feed.client.start(wait_s=None)
 
     def close(self) -> None:
         """Disconnect every branch."""
         for feed in self.branches.values():
             feed.client.close()
-
-    def _wake_from_thread(self, branch: str) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake, branch)  # paho thread -> event loop
-
-    def _wake(self, branch: str) -> None:
-        feed = self.branches[branch]
-        feed.generation += 1
-        changed, feed.changed = feed.changed, asyncio.Event()
-        if changed is not None:
-            changed.set()
-
-    async def wait_change(self, feed: BranchFeed, seen: int, timeout: float) -> bool:
-        """Wait until `feed` has changed since generation `seen` (at once if it already
-        has); False when `timeout` seconds passed without a change."""
-        if feed.generation != seen or feed.changed is None:
-            return feed.generation != seen
-        changed = feed.changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout)
-        return feed.generation != seen
