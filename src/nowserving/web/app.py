@@ -159,14 +159,19 @@ class TicketPages:
         language = page_language(record, request.query_params.get("lang"))
         token = request.path_params["token"]
         return StreamingResponse(
-            self._stream(feed, token, language, address),
+            self._stream(feed, token, language, address, request),
             media_type="text/event-stream",
             headers={"x-accel-buffering": "no"},  # nginx: pass each event on at once
         )
 
-    async def _stream(self, feed: BranchFeed, token: str, language: str, address: str):
+    async def _stream(self, feed: BranchFeed, token: str, language: str, address: str,
+                      request: Request):  # fmt: skip
         self._streams[address] = self._streams.get(address, 0) + 1
         watch = feed.watch(token)
+        # Under ASGI 2.4 Starlette learns of a closed stream only when it next sends (up to
+        # KEEPALIVE_S later): until then it would count against the address's streams (a
+        # page reloading itself on a change would be refused its stream).
+        closing = asyncio.create_task(_until_disconnect(request, watch))
         try:
             yield "retry: 2000\n\n"
             sent, seen, quiet = None, None, True
@@ -189,7 +194,10 @@ class TicketPages:
                     elif quiet:
                         yield ": still here\n\n"
                 quiet = not await watch.wait(KEEPALIVE_S)
+                if watch.closed:
+                    return
         finally:
+            closing.cancel()
             feed.unwatch(watch)
             self._streams[address] -= 1
             if not self._streams[address]:
@@ -234,6 +242,14 @@ class TicketPages:
             when = back_by(feed.config, view.get("low_s"), self.clock())
             return "step_out", {"back_by": repr(round(when, 1))}
         return None, {}
+
+
+async def _until_disconnect(request: Request, watch) -> None:
+    """Mark `watch` closed (and wake its stream) once the client has gone."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    watch.closed = True
+    watch.event.set()
 
 
 def _same(a: tuple, b: tuple) -> bool:

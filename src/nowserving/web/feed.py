@@ -36,6 +36,7 @@ class Watch:
     def __init__(self, digest: str) -> None:
         self.digest = digest
         self.service: str | None = None
+        self.closed = False  # the client has gone
         self.event = asyncio.Event()
 
     async def wait(self, timeout: float) -> bool:
