@@ -43,6 +43,9 @@ def load_branch_config(workdir: Path) -> Path:
     )
     path = workdir / "bench-branch.toml"
     path.write_text(text, encoding="utf-8")
+    pins = re.search(r'(?m)^staff_pins = "([^"]+)"', text)
+    if pins:  # a path relative to the config: the example's file goes along
+        (workdir / pins.group(1)).write_bytes((EXAMPLE.parent / pins.group(1)).read_bytes())
     return path
 
 
