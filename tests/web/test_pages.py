@@ -7,6 +7,7 @@ import json
 import re
 import urllib.parse
 
+from nowserving.protocol.messages import LINE_HEAD
 from tests.web.conftest import TOKEN, get, post, wait_record
 
 
@@ -90,3 +91,21 @@ def test_the_event_stream_brings_the_call(web, connect):
         view = next_view()
     assert view["call_text"] == "A001 → Counter 1"
     conn.close()
+
+
+def test_a_ticket_behind_the_lines_published_head_says_at_least_that_many_ahead(web, connect):
+    kiosk = connect("kiosk-1")
+    futures = [
+        kiosk.send("issue_ticket", {"service": "cash", "language": "en", "token": f"t-{i:020d}"})
+        for i in range(LINE_HEAD)
+    ]
+    assert all(f.result(20).ok for f in futures)
+    issue(connect)
+    web.feeds.branches["pudong"].client.wait_line(
+        "cash", lambda line: line.waiting == LINE_HEAD + 1
+    )
+    wait_record(web)
+    page = get(web.url())[2].decode()
+    assert f"At least {LINE_HEAD} people ahead of you" in page
+    assert "Likely wait:" in page  # the range given at issue
+    assert f"前面至少还有 {LINE_HEAD} 人" in get(web.url() + "?lang=zh")[2].decode()

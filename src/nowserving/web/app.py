@@ -100,8 +100,9 @@ class TicketPages:
         return None if record is None else (feed, record)
 
     def _view(self, feed: BranchFeed, record: Record, language: str) -> dict:
-        return ticket_view(feed.config, feed.state(), feed.line(record.service), record,
-                           language, self.clock())  # fmt: skip
+        line, places = feed.places(record.service)
+        return ticket_view(feed.config, feed.state(), line, record, language, self.clock(),
+                           places)  # fmt: skip
 
     def _refused(self, request: Request, cost: float = 1.0) -> Response | None:
         if not self.limit.allow(self._address(request), cost):
@@ -159,29 +160,46 @@ class TicketPages:
         language = page_language(record, request.query_params.get("lang"))
         token = request.path_params["token"]
         return StreamingResponse(
-            self._stream(feed, token, language, address),
+            self._stream(feed, token, language, address, request),
             media_type="text/event-stream",
             headers={"x-accel-buffering": "no"},  # nginx: pass each event on at once
         )
 
-    async def _stream(self, feed: BranchFeed, token: str, language: str, address: str):
+    async def _stream(self, feed: BranchFeed, token: str, language: str, address: str,
+                      request: Request):  # fmt: skip
         self._streams[address] = self._streams.get(address, 0) + 1
+        watch = feed.watch(token)
+        # Under ASGI 2.4 Starlette learns of a closed stream only when it next sends (up to
+        # KEEPALIVE_S later): until then it would count against the address's streams (a
+        # page reloading itself on a change would be refused its stream).
+        closing = asyncio.create_task(_until_disconnect(request, watch))
         try:
             yield "retry: 2000\n\n"
-            sent = None
+            sent, seen, quiet = None, None, True
             while True:
+                watch.event.clear()  # a change from here on wakes the wait below
                 record = feed.find(token)
                 if record is None:
                     yield "event: gone\ndata: {}\n\n"
                     return
-                text = json.dumps(self._view(feed, record, language), ensure_ascii=False)
-                if text != sent:
-                    sent = text
-                    yield f"data: {text}\n\n"
-                else:
-                    yield ": still here\n\n"
-                await self.feeds.wait_change(KEEPALIVE_S)
+                feed.follow(watch, record.service)
+                inputs = feed.inputs(record)
+                # Worked out again when its inputs changed, and at each keepalive (the range
+                # narrows and notices end with time alone).
+                if quiet or seen is None or not _same(inputs, seen):
+                    seen = inputs
+                    text = json.dumps(self._view(feed, record, language), ensure_ascii=False)
+                    if text != sent:
+                        sent = text
+                        yield f"data: {text}\n\n"
+                    elif quiet:
+                        yield ": still here\n\n"
+                quiet = not await watch.wait(KEEPALIVE_S)
+                if watch.closed:
+                    return
         finally:
+            closing.cancel()
+            feed.unwatch(watch)
             self._streams[address] -= 1
             if not self._streams[address]:
                 del self._streams[address]
@@ -225,6 +243,19 @@ class TicketPages:
             when = back_by(feed.config, view.get("low_s"), self.clock())
             return "step_out", {"back_by": repr(round(when, 1))}
         return None, {}
+
+
+async def _until_disconnect(request: Request, watch) -> None:
+    """Mark `watch` closed (and wake its stream) once the client has gone."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    watch.closed = True
+    watch.event.set()
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Whether two `BranchFeed.inputs` are the same: the same objects, or equal small parts."""
+    return all(x is y or (type(x) is tuple and x == y) for x, y in zip(a, b, strict=True))
 
 
 async def _small_form(request: Request) -> dict[str, str]:

@@ -263,6 +263,7 @@ class Console:
             if found is None:
                 yield "event: gone\ndata: {}\n\n"
                 return
+            seen = feed.changes
             view = self._view(feed, language)
             view.pop("updated")  # the clock alone is not a change
             key = json.dumps(view, ensure_ascii=False, sort_keys=True)
@@ -274,7 +275,7 @@ class Console:
                 yield f"data: {text}\n\n"
             else:
                 yield ": still here\n\n"
-            await self.feeds.wait_change(KEEPALIVE_S)
+            await feed.wait_change(KEEPALIVE_S, since=seen)
 
     # ----- actions ----------------------------------------------------------------------
 

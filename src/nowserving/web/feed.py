@@ -1,8 +1,13 @@
 """The web role's view of its branches: one device client per branch, the ticket records
-by token hash, and a wake-up for every page waiting on a change.
+by token hash, and a wake-up for the pages whose content a message may change.
 
 paho's thread only files what arrives and hands a wake-up to the event loop
 (`call_soon_threadsafe`); pages read the latest under a lock and never wait on the network.
+A page's stream is woken only by its ticket's record, its service's line, or a summary that
+changes its service's notices or open counters (`Watch`), and works its page out again only
+when what the page is made of changed (`BranchFeed.inputs`); see performance.md.
+The console's live page of a branch is woken by any change of that branch it shows (summary,
+lines, device statuses, server and broker connection; `BranchFeed.wait_change`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from nowserving.adapters.mqtt import Broker
 from nowserving.client import BranchClient
 from nowserving.config import BranchConfig
 from nowserving.protocol.views import BranchState, DeviceStatus, Line
-from nowserving.web.view import Record
+from nowserving.web.view import Record, line_places
 
 log = logging.getLogger(__name__)
 
@@ -27,36 +32,127 @@ MAX_RECORD_BYTES = 8192
 _NO_HASH = "0" * 64
 
 
+class Watch:
+    """A page's stream waiting for a change of what its page shows."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        self.service: str | None = None
+        self.closed = False  # the client has gone
+        self.event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait until told of a change since the last `event.clear()`; False on timeout."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout)
+        return self.event.is_set()
+
+
 class BranchFeed:
     """One branch as the web role sees it."""
 
-    def __init__(self, config: BranchConfig, broker: Broker, device: str, wake) -> None:
+    def __init__(self, config: BranchConfig, broker: Broker, device: str) -> None:
         self.config = config
         self.id = config.rules.branch_id
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
         self._statuses: dict[str, DeviceStatus] = {}
-        self._wake = wake
+        self._changed = asyncio.Event()  # the console's pages: anything they show changed
+        self.changes = 0  # how many such changes so far (event loop only)
+        self.loop: asyncio.AbstractEventLoop | None = None  # set by Feeds.start
+        self._places: dict[str, tuple[Line, dict[str, int]]] = {}
+        self._summary: tuple[BranchState | None, dict[str, tuple]] = (None, {})
+        self._shown: dict[str, tuple] = {}  # each watched service's summary part, last told
+        self._by_service: dict[str, set[Watch]] = {}
+        self._by_digest: dict[str, set[Watch]] = {}
         self.client = BranchClient(
             broker,
             self.id,
             device,
-            on_state=lambda state: self._wake(),
-            on_line=lambda line: self._wake(),
+            on_state=lambda state: self._post(self._state_changed),
+            on_line=lambda line: self._post(self._line_changed, line.service),
             on_ticket_record=self._record,
-            on_server=lambda online: self._wake(),
+            on_server=lambda online: self._post(self._branch_changed),
             on_status=self._status,
-            on_connection=lambda up: self._wake(),
+            on_connection=lambda up: self._post(self._branch_changed),
             watch_lines=tuple(config.rules.services),
             watch_statuses=True,  # the console's device health
             presence=True,
         )
 
+    # ----- wake-ups: paho's thread posts, the event loop tells the watches concerned ------
+
+    def _post(self, fn, *args) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)  # paho thread -> event loop
+
+    def _branch_changed(self) -> None:
+        # the console's pages of this branch (ticket pages are told only by the below)
+        self.changes += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait_change(self, timeout: float, since: int | None = None) -> None:
+        """Wait for a change the console shows of this branch (or `timeout` seconds); at
+        once if `changes` is no longer `since` (a change came while a page was being sent)."""
+        if since is not None and since != self.changes:
+            return
+        changed = self._changed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout)
+
+    def _state_changed(self) -> None:
+        self._branch_changed()
+        for service, watches in self._by_service.items():
+            part = self._summary_part(service)
+            if self._shown.get(service) != part:
+                self._shown[service] = part
+                for watch in watches:
+                    watch.event.set()
+
+    def _line_changed(self, service: str) -> None:
+        self._branch_changed()
+        for watch in self._by_service.get(service, ()):
+            watch.event.set()
+
+    def _record_changed(self, digest: str) -> None:
+        for watch in self._by_digest.get(digest, ()):
+            watch.event.set()
+
+    def watch(self, token: str) -> Watch:
+        """A watch on the page of `token` (event loop only; `unwatch` it when done)."""
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        watch = Watch(digest)
+        self._by_digest.setdefault(digest, set()).add(watch)
+        return watch
+
+    def follow(self, watch: Watch, service: str) -> None:
+        """Tell `watch` of changes to `service`'s line and summary part (a transfer moves it)."""
+        if watch.service != service:
+            self._drop(self._by_service, watch.service, watch)
+            watch.service = service
+            self._by_service.setdefault(service, set()).add(watch)
+            self._shown.setdefault(service, self._summary_part(service))
+
+    def unwatch(self, watch: Watch) -> None:
+        """Forget `watch`."""
+        self._drop(self._by_service, watch.service, watch)
+        self._drop(self._by_digest, watch.digest, watch)
+
+    @staticmethod
+    def _drop(index: dict[str, set[Watch]], key: str | None, watch: Watch) -> None:
+        watches = index.get(key) if key is not None else None
+        if watches is not None:
+            watches.discard(watch)
+            if not watches:
+                del index[key]
+
     def _status(self, status: DeviceStatus) -> None:
-        # paho's thread: keep the device's latest status, then wake the pages.
+        # paho's thread: keep the device's latest status, then wake the console's pages.
         with self._lock:
             self._statuses[status.device] = status
-        self._wake()
+        self._post(self._branch_changed)
 
     def statuses(self) -> dict[str, DeviceStatus]:
         """Every device's latest retained status (device id -> status)."""
@@ -76,7 +172,7 @@ class BranchFeed:
                         self._records[digest] = Record(data)
                 except (ValueError, KeyError, TypeError):
                     log.warning("%s: dropped an unreadable ticket record", self.id)
-        self._wake()
+        self._post(self._record_changed, digest)
 
     def find(self, token: str) -> Record | None:
         """The ticket whose QR code holds `token`, if it is of the current business day.
@@ -97,44 +193,64 @@ class BranchFeed:
         return self.client.state
 
     def line(self, service: str) -> Line | None:
-        """The latest whole line of `service`."""
+        """The latest line (its head) of `service`."""
         return self.client.lines.get(service)
+
+    def places(self, service: str) -> tuple[Line | None, dict[str, int]]:
+        """The latest line of `service` and its tickets' places, worked out once per line
+        message (event loop only)."""
+        line = self.client.lines.get(service)
+        if line is None:
+            return None, {}
+        known = self._places.get(service)
+        if known is None or known[0] is not line:
+            known = self._places[service] = (line, line_places(line))
+        return known
+
+    def inputs(self, record: Record) -> tuple:
+        """What the page of `record` is made of, cheap to compare: the record, the line
+        while it waits (only the head's count when it is behind the head), and the part of
+        the summary it shows. Pages whose inputs are unchanged need not be worked out."""
+        line_part: object = None
+        if record.status == "waiting":
+            line, places = self.places(record.service)
+            if line is not None:
+                behind = line.waiting > len(line.tickets)
+                line_part = line if record.id in places else (len(line.tickets), behind)
+        return record, line_part, self._summary_part(record.service)
+
+    def _summary_part(self, service: str) -> tuple:
+        state = self.client.state
+        if self._summary[0] is not state:
+            self._summary = (state, {})
+        parts = self._summary[1]
+        part = parts.get(service)
+        if part is None:
+            part = parts[service] = (
+                () if state is None else (
+                    state.business_day,
+                    tuple(state.notices),
+                    tuple(c.id for c in state.counters
+                          if service in c.services and c.state == "open"),
+                )
+            )  # fmt: skip
+        return part
 
 
 class Feeds:
-    """Every branch the process serves, and the change signal pages wait on."""
+    """Every branch the process serves."""
 
     def __init__(self, configs: list[BranchConfig], broker: Broker, device: str) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._changed: asyncio.Event | None = None
-        self.branches = {
-            c.rules.branch_id: BranchFeed(c, broker, device, self._wake_from_thread)
-            for c in configs
-        }
+        self.branches = {c.rules.branch_id: BranchFeed(c, broker, device) for c in configs}
 
     def start(self) -> None:
         """Connect every branch (in the background) on the running event loop."""
-        self._loop = asyncio.get_running_loop()
-        self._changed = asyncio.Event()
+        loop = asyncio.get_running_loop()
         for feed in self.branches.values():
+            feed.loop = loop
             feed.client.start(wait_s=None)
 
     def close(self) -> None:
         """Disconnect every branch."""
         for feed in self.branches.values():
             feed.client.close()
-
-    def _wake_from_thread(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake)  # paho thread -> event loop
-
-    def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_change(self, timeout: float) -> None:
-        """Wait for anything of any branch to change (or `timeout` seconds)."""
-        changed = self._changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout)

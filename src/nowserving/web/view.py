@@ -34,9 +34,16 @@ def page_language(record: Record, asked: str | None) -> str:
     return record.language if record.language in LANGUAGES else LANGUAGES[0]
 
 
+def line_places(line: Line) -> dict[str, int]:
+    """Each ticket of the line's head by id: its index (the people ahead of it)."""
+    return {ticket.id: i for i, ticket in enumerate(line.tickets)}
+
+
 def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | None,
-                record: Record, language: str, now: float) -> dict:  # fmt: skip
-    """The page's content for `record` in `language` at `now` (Unix seconds)."""
+                record: Record, language: str, now: float,
+                places: dict[str, int] | None = None) -> dict:  # fmt: skip
+    """The page's content for `record` in `language` at `now` (Unix seconds); `places` is
+    `line_places(line)` when the caller keeps it (else it is worked out here)."""
     t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
     status = record.status
     service = config.rules.services.get(record.service)
@@ -63,7 +70,7 @@ def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | No
     if state is not None:
         view["notices"] = [n.in_language(language) for n in state.notices if n.until > now]
     if status == "waiting":
-        _waiting(view, config, state, line, record, language, now)
+        _waiting(view, config, state, line, record, language, now, places)
     elif status in ("called", "serving"):
         counter = config.rules.counters.get(record.counter or "")
         name = counter.names.get(language, record.counter) if counter else record.counter
@@ -79,32 +86,15 @@ def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | No
 
 
 def _waiting(view: dict, config: BranchConfig, state: BranchState | None, line: Line | None,
-             record: Record, language: str, now: float) -> None:  # fmt: skip
+             record: Record, language: str, now: float,
+             places: dict[str, int] | None) -> None:  # fmt: skip
     t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
-    place = None
     if line is not None:
-        for i, ticket in enumerate(line.tickets):
-            if ticket.id == record.id:
-                place = (i, ticket.estimate)
-                break
-    if place is not None:
-        ahead, estimate = place
-        view["ahead"] = ahead
-        view["ahead_text"] = t("ahead", n=ahead) if ahead else t("ahead_none")
-        if estimate is not None:
-            # The estimate is from `estimated_at`: the time since has passed for everyone.
-            gone = max(0.0, now - (line.estimated_at or now))
-            low, high = max(0.0, estimate.low - gone), max(0.0, estimate.high - gone)
-            minutes = wait_minutes(low, high)
-            view["range_text"] = (
-                t("range_now") if minutes.now else
-                t("range", range=i18n.wait_range(language, minutes.low, minutes.high))
-            )  # fmt: skip
-            view["low_s"] = low
-            rules = config.web
-            view["head_back"] = view["stepped_out"] and (
-                ahead <= rules.head_back_ahead or low <= rules.head_back_s
-            )
+        index = (line_places(line) if places is None else places).get(record.id)
+        if index is not None:
+            _in_head(view, config, line, index, language, now)
+        elif line.waiting > len(line.tickets) and line.tickets:
+            _beyond_head(view, line, record, language, now)
     if state is not None:
         names = [
             c.names.get(language, c.id)
@@ -116,6 +106,48 @@ def _waiting(view: dict, config: BranchConfig, state: BranchState | None, line: 
     if record.back_by:
         local = datetime.fromtimestamp(record.back_by, ZoneInfo(config.rules.timezone))
         view["back_by_text"] = t("back_by", time=f"{local:%H:%M}")
+
+
+def _in_head(view: dict, config: BranchConfig, line: Line, index: int, language: str,
+             now: float) -> None:  # fmt: skip
+    t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
+    ahead, estimate = index, line.tickets[index].estimate
+    view["ahead"] = ahead
+    view["ahead_text"] = t("ahead", n=ahead) if ahead else t("ahead_none")
+    if estimate is not None:
+        # The estimate is from `estimated_at`: the time since has passed for everyone.
+        gone = max(0.0, now - (line.estimated_at or now))
+        low, high = max(0.0, estimate.low - gone), max(0.0, estimate.high - gone)
+        minutes = wait_minutes(low, high)
+        view["range_text"] = (
+            t("range_now") if minutes.now else
+            t("range", range=i18n.wait_range(language, minutes.low, minutes.high))
+        )  # fmt: skip
+        view["low_s"] = low
+        rules = config.web
+        view["head_back"] = view["stepped_out"] and (
+            ahead <= rules.head_back_ahead or low <= rules.head_back_s
+        )
+
+
+def _beyond_head(view: dict, line: Line, record: Record, language: str, now: float) -> None:
+    """A ticket behind the line's published head (LINE_HEAD tickets): at least that many are
+    ahead; the range is the one given at issue, less the time since (never "any moment")."""
+    t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
+    view["ahead_text"] = t("ahead_at_least", n=len(line.tickets))
+    estimate = record.data.get("estimate")
+    if not isinstance(estimate, dict):
+        return
+    try:
+        gone = max(0.0, now - float(record.issued_at))
+        low = max(0.0, float(estimate["low"]) - gone)
+        high = max(0.0, float(estimate["high"]) - gone)
+    except (KeyError, TypeError, ValueError):
+        return
+    minutes = wait_minutes(low, high)
+    if not minutes.now:
+        view["range_text"] = t("range", range=i18n.wait_range(language, minutes.low, minutes.high))
+        view["low_s"] = low
 
 
 def back_by(config: BranchConfig, low_s: float | None, now: float) -> float:
