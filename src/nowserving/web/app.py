@@ -109,6 +109,15 @@ class TicketPages:
             return Response("429", status_code=429, headers={"retry-after": "10"})
         return None
 
+    def _ticket(self, request: Request, cost: float = 1.0) -> tuple[BranchFeed, Record] | Response:
+        """The ticket a request's path names, or the answer to give instead: 429 past the
+        address's budget, 404 (the same for every wrong branch or token)."""
+        refused = self._refused(request, cost)
+        if refused is not None:
+            return refused
+        found = self._find(request)
+        return self._not_found(request) if found is None else found
+
     def _not_found(self, request: Request) -> Response:
         self.limit.allow(self._address(request), NOT_FOUND_COST - 1)
         return HTMLResponse(_NOT_FOUND, status_code=404)
@@ -117,12 +126,9 @@ class TicketPages:
 
     async def page(self, request: Request) -> Response:
         """The ticket page (GET /<branch>/t/<token>)."""
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
-        found = self._find(request)
-        if found is None:
-            return self._not_found(request)
+        found = self._ticket(request)
+        if isinstance(found, Response):
+            return found
         feed, record = found
         language = page_language(record, request.query_params.get("lang"))
         view = self._view(feed, record, language)
@@ -135,24 +141,18 @@ class TicketPages:
 
     async def view_json(self, request: Request) -> Response:
         """The page's data, to poll when Server-Sent Events do not get through."""
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
-        found = self._find(request)
-        if found is None:
-            return self._not_found(request)
+        found = self._ticket(request)
+        if isinstance(found, Response):
+            return found
         feed, record = found
         language = page_language(record, request.query_params.get("lang"))
         return JSONResponse(self._view(feed, record, language))
 
     async def events(self, request: Request) -> Response:
         """The page's data as Server-Sent Events: one each time it changes."""
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
-        found = self._find(request)
-        if found is None:
-            return self._not_found(request)
+        found = self._ticket(request)
+        if isinstance(found, Response):
+            return found
         address = self._address(request)
         if self._streams.get(address, 0) >= SSE_PER_ADDRESS:
             return Response("429", status_code=429, headers={"retry-after": "10"})
@@ -208,12 +208,9 @@ class TicketPages:
 
     async def act(self, request: Request) -> Response:
         """A form: step out, cancel or rate (POST /<branch>/t/<token>/<action>)."""
-        refused = self._refused(request, cost=2.0)
-        if refused is not None:
-            return refused
-        found = self._find(request)
-        if found is None:
-            return self._not_found(request)
+        found = self._ticket(request, cost=2.0)
+        if isinstance(found, Response):
+            return found
         feed, record = found
         token = request.path_params["token"]
         form = await _small_form(request)

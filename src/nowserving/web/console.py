@@ -224,9 +224,9 @@ class Console:
         html = live_page(self._view(feed, language), account.name, session.csrf, message)
         return HTMLResponse(html)
 
-    async def view_json(self, request: Request) -> Response:
-        """The live page's data, to poll where Server-Sent Events do not get through."""
-        language = _language(request.query_params.get("lang"))
+    def _board_request(self, request: Request) -> tuple[Session, BranchFeed] | Response:
+        """(session, branch feed) for the live board's data, or the answer instead: 401
+        signed out, 404 a branch this account does not see."""
         found = self._signed_in(request)
         if found is None:
             return JSONResponse({"signed_out": True}, status_code=401)
@@ -234,6 +234,15 @@ class Console:
         feed = self._branch(request, account)
         if feed is None:
             return JSONResponse({}, status_code=404)
+        return session, feed
+
+    async def view_json(self, request: Request) -> Response:
+        """The live page's data, to poll where Server-Sent Events do not get through."""
+        language = _language(request.query_params.get("lang"))
+        found = self._board_request(request)
+        if isinstance(found, Response):
+            return found
+        session, feed = found
         view = self._view(feed, language)
         return JSONResponse({"html": board(view, session.csrf), "alerts": len(view["alerts"])})
 
@@ -242,13 +251,10 @@ class Console:
         from starlette.responses import StreamingResponse
 
         language = _language(request.query_params.get("lang"))
-        found = self._signed_in(request)
-        if found is None:
-            return JSONResponse({"signed_out": True}, status_code=401)
-        session, account = found
-        feed = self._branch(request, account)
-        if feed is None:
-            return JSONResponse({}, status_code=404)
+        found = self._board_request(request)
+        if isinstance(found, Response):
+            return found
+        session, feed = found
         return StreamingResponse(
             self._stream(request, feed, language),
             media_type="text/event-stream",

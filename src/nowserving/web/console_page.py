@@ -9,7 +9,7 @@ from html import escape
 from nowserving import i18n
 from nowserving.protocol.vocabulary import PAUSE_REASONS
 from nowserving.web.console_view import reason_text
-from nowserving.web.view import LANGUAGES
+from nowserving.web.html import head, language_switch
 
 BASE = "/console"
 
@@ -19,23 +19,7 @@ def _t(language: str, key: str, **values: object) -> str:
 
 
 def _head(language: str, title: str) -> str:
-    return (
-        f'<!doctype html><html lang="{"zh-CN" if language == "zh" else language}"><head>'
-        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/console.css">'
-        "</head>"
-    )
-
-
-def _switch(language: str, here: str) -> str:
-    links = []
-    for code in LANGUAGES:
-        label = escape(i18n.text(code, "web.language_name"))
-        if code == language:
-            links.append(f'<span aria-current="true">{label}</span>')
-        else:
-            links.append(f'<a href="{escape(here)}?lang={code}" hreflang="{code}">{label}</a>')
-    return f'<nav class="lang">{" ".join(links)}</nav>'
+    return head(language, title, "/static/console.css")
 
 
 def _hidden(csrf: str, language: str) -> str:
@@ -51,7 +35,7 @@ def sign_in_page(language: str, csrf: str, error: str = "") -> str:
     message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     return (
         f'{_head(language, i18n.text(language, "console.title"))}<body class="signin">'
-        f"<main><header><h1>{title}</h1>{_switch(language, BASE + '/')}</header>{message}"
+        f"<main><header><h1>{title}</h1>{language_switch(language, BASE + '/')}</header>{message}"
         f'<form method="post" action="{BASE}/sign-in" class="signin">{_hidden(csrf, language)}'
         f'<label>{_t(language, "account")}<input name="account" autocomplete="username" '
         'required maxlength="40" autofocus></label>'
@@ -65,7 +49,7 @@ def _top(language: str, account: str, csrf: str, here: str, name: str) -> str:
     return (
         f"<header><h1>{escape(name)}</h1>"
         f'<span class="who">{_t(language, "signed_in_as", account=account)}</span>'
-        f"{_switch(language, here)}"
+        f"{language_switch(language, here)}"
         f'<form method="post" action="{BASE}/sign-out" class="inline">{_hidden(csrf, language)}'
         f'<button type="submit" class="quiet">{_t(language, "sign_out")}</button></form>'
         "</header>"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from nowserving import i18n
+from nowserving.web.html import head, language_switch
 from nowserving.web.view import LANGUAGES
 
 RATINGS = ("satisfied", "neutral", "unsatisfied")
@@ -18,23 +19,7 @@ def _t(language: str, key: str, **values: object) -> str:
 def _head(language: str, title: str, refresh: bool) -> str:
     # Without JavaScript the page reloads itself every 20 s: still current, if slower.
     again = '<noscript><meta http-equiv="refresh" content="20"></noscript>' if refresh else ""
-    return (
-        f'<!doctype html><html lang="{"zh-CN" if language == "zh" else language}"><head>'
-        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/ticket.css">{again}'
-        "</head>"
-    )
-
-
-def _switch(language: str, here: str) -> str:
-    links = []
-    for code in LANGUAGES:
-        label = escape(i18n.text(code, "web.language_name"))
-        if code == language:
-            links.append(f'<span aria-current="true">{label}</span>')
-        else:
-            links.append(f'<a href="{here}?lang={code}" hreflang="{code}">{label}</a>')
-    return f'<nav class="lang">{" ".join(links)}</nav>'
+    return head(language, title, "/static/ticket.css", again)
 
 
 def ticket_page(
@@ -47,7 +32,7 @@ def ticket_page(
         f'<body class="status-{status}" data-here="{escape(here)}" data-lang="{lang}" '
         f'data-seq="{view["seq"]}">',
         f'<header><span class="branch">{escape(view["branch"])}</span>'
-        f"{_switch(lang, here)}</header>",
+        f"{language_switch(lang, here)}</header>",
         "<main>",
         f'<p class="label">{_t(lang, "your_number")}</p>',
         f'<h1 id="number">{escape(view["number"])}</h1>',
