@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,17 @@ class ServerProcess:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.terminate()
-        return self.proc.wait(timeout=10)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            # Where it is stuck, from its own log (the server dumps its stacks on SIGUSR1).
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            tail = self.log.read_text(errors="replace")[-6000:]
+            said = f"the server did not stop within 10 s; its log ends:\n{tail}"
+            raise AssertionError(said) from None
 
 
 @pytest.fixture

@@ -234,3 +234,32 @@ def test_a_hostile_payload_on_the_v1_topics_is_refused_without_harm(server, brok
     kiosk = connect("kiosk-1")
     assert kiosk.request("issue_ticket", {"service": "cash"}).ok
     assert not server.done.is_set()
+
+
+def endless_estimates(branch, now):
+    """Runs in the estimating process: an estimate that never ends (a hung child)."""
+    while True:
+        pass
+
+
+def test_stopping_does_not_wait_for_an_estimate_under_way(example_config):
+    """GIVEN the estimating process busy with an estimate that never ends WHEN the worker
+    is closed (the server stopping) THEN it returns at once and the process is gone."""
+    import time
+
+    from nowserving.server.estimates import EstimateWorker
+
+    done = threading.Event()
+    worker = EstimateWorker(lambda *_: done.set(), estimate=endless_estimates)
+    worker.request(Branch(example_config.rules), 0.0)
+    deadline = time.monotonic() + 30
+    while worker._process is None or not worker._process.is_alive():
+        assert time.monotonic() < deadline, "the estimating process never started"
+        time.sleep(0.05)
+    process = worker._process
+    started = time.monotonic()
+    worker.close()
+    took = time.monotonic() - started
+    assert not process.is_alive()
+    assert took < 5, f"closing took {took:.1f} s"  # the child's own timeout is 60 s
+    assert done.wait(5)  # the dropped estimate is reported as none

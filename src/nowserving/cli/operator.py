@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
@@ -78,6 +79,9 @@ def _run_server(args: argparse.Namespace) -> int:
     except StoreError as err:
         print(f"nowserving: the server will not start: {err}", file=sys.stderr)
         return RefusedToServe.EXIT_CODE
+    # `kill -USR1` writes every thread's stack to the log: a server that will not stop
+    # (or seems stuck) says where, without being stopped.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     with server:
         signal.signal(signal.SIGTERM, lambda *_: server.done.set())
         signal.signal(signal.SIGINT, lambda *_: server.done.set())

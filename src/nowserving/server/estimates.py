@@ -95,20 +95,29 @@ class EstimateWorker:
             self._cond.notify()
 
     def close(self) -> None:
-        """Stop the worker thread and its process."""
+        """Stop the worker thread and its process at once: an estimate under way is
+        dropped (the child holds nothing worth keeping), so a stopping server does not
+        wait for one made on a loaded machine."""
         with self._cond:
             self._closed = True
             self._cond.notify()
+            process = self._process
+        if process is not None:
+            process.kill()  # the thread's poll() then sees the pipe close (EOFError)
         self._thread.join(timeout=10)
 
     def _start_child(self) -> None:
         self._connection, theirs = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(
+        process = _CONTEXT.Process(
             target=_child, args=(theirs, self._estimate), name="nowserving-estimates"
         )
-        self._process.daemon = True
-        self._process.start()
+        process.daemon = True
+        process.start()
+        with self._cond:  # seen by close() only once started (then it can be killed)
+            self._process = process
         theirs.close()
+        if self._closed:  # closed while it started: close() did not see it
+            process.kill()
 
     def _stop_child(self) -> None:
         if self._process is None:
@@ -154,7 +163,8 @@ class EstimateWorker:
                 raise TimeoutError(f"no estimates after {CHILD_TIMEOUT_S:g} s")
             ok, result, took = self._connection.recv()
         except (EOFError, OSError) as err:  # died or hung (TimeoutError): a new one next time
-            self._failures.note("estimates", "the estimating process failed: %r", err)
+            if not self._closed:  # (when closing, killed on purpose)
+                self._failures.note("estimates", "the estimating process failed: %r", err)
             self._stop_child()
             return None, time.monotonic() - started
         if not ok:
