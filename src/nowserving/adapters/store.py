@@ -170,6 +170,37 @@ class EventLog:
                 f"{_WHAT_TO_DO}"
             ) from err
 
+    def epoch_at(self, seq: int) -> int:
+        """The epoch event `seq` belongs to: that of the last `log_restored` at or before it
+        (0 when the log was never restored)."""
+        row = self._db.execute(
+            "SELECT data FROM events WHERE type = 'log_restored' AND seq <= ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (seq,),
+        ).fetchone()
+        return int(json.loads(row[0])["epoch"]) if row else 0
+
+    def events_range(self, first: int, last: int, limit: int) -> list[tuple[int, Event]]:
+        """The events with `first` <= seq <= `last`, at most `limit` of them, in order, each
+        with its epoch (read-only: what the head office asks for to repair a gap)."""
+        epoch = self.epoch_at(first)
+        found = []
+        try:
+            for seq, at, kind, command_id, device, data, digest in self._db.execute(
+                "SELECT seq, at, type, command_id, device, data, digest FROM events "
+                "WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+                (first, last, limit),
+            ):
+                event = Event(seq, kind, at, command_id, device, json.loads(data), digest)
+                if kind == "log_restored":
+                    epoch = int(event.data["epoch"])
+                found.append((epoch, event))
+        except (sqlite3.DatabaseError, ValueError, TypeError) as err:
+            raise StoreError(
+                f"the event log {self.path} is damaged near event {first}: {err}"
+            ) from err
+        return found
+
     def save_snapshot(self, branch: Branch) -> None:
         """Save `branch` as a snapshot at its seq, keeping the newest two."""
         state = json.dumps(branch.to_dict(), ensure_ascii=False, separators=(",", ":"))

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 from nowserving import __version__
-from nowserving.cli import developer, device, installer, operator
+from nowserving.cli import developer, device, headoffice, installer, operator
 from nowserving.errors import ConfigError, NowservingError
 
 # (title, what the group is for, its module): the order `nowserving --help` shows them in.
@@ -22,6 +22,7 @@ GROUPS = (
     ("device", "the apps of the branch's devices", device),
     ("installer", "set a branch up and check it", installer),
     ("developer", "try, preview and simulate", developer),
+    ("head office", "every branch's events in PostgreSQL", headoffice),
 )
 
 

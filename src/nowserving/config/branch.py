@@ -19,6 +19,7 @@ from nowserving.domain import BranchRules, CounterSpec, Priority, Service, Staff
 from nowserving.domain.model import WEEKDAYS
 from nowserving.domain.policy import IN_ORDER, LONGEST_WAIT, PROFILES
 from nowserving.protocol import Role
+from nowserving.protocol.vocabulary import HEAD_OFFICE
 
 DEFAULT_LANGUAGES = ("zh", "en")
 
@@ -501,6 +502,8 @@ def _devices(root: Table, counters: dict[str, CounterSpec]) -> dict[str, Device]
         did = table.ident("id", seen)
         if did == "server":
             table.add("id", '"server" is reserved for the branch server')
+        if did == HEAD_OFFICE:
+            table.add("id", f'"{HEAD_OFFICE}" is reserved for the head office\'s ingest')
         role = table.choice("role", tuple(Role), what="role", required=True)
         counter = table.data.get("counter")
         if role == Role.COUNTER:

@@ -298,10 +298,11 @@ def _estimate(estimate: Estimate | None) -> dict | None:
     return None if estimate is None else estimate.to_dict()
 
 
-def event_message(event: Event) -> dict:
+def event_message(event: Event, epoch: int = 0) -> dict:
     """An event as published on the event stream: every device reads it, so a ticket's
-    token hash stays out (the web role has its own topic, `web_ticket_message`)."""
-    message = {"v": PROTOCOL_VERSION, **event.to_dict()}
+    token hash stays out (the web role has its own topic, `web_ticket_message`). `epoch`:
+    the log's epoch the event belongs to ((epoch, seq) names an event for good)."""
+    message = {"v": PROTOCOL_VERSION, "epoch": epoch, **event.to_dict()}
     if "token_hash" in event.data:
         message["data"] = {k: v for k, v in event.data.items() if k != "token_hash"}
     return message

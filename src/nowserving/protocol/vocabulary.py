@@ -45,6 +45,7 @@ class Cmd(enum.StrEnum):
     CANCEL_BOOKING = "cancel_booking"
     CHECK_IN = "check_in"
     PING = "ping"
+    EVENTS_RANGE = "events_range"
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,19 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     # Is the server there and working: answered by the apply loop with its time and seq,
     # never recorded (nothing changes). The self-test uses it.
     Cmd.PING: CommandSpec({}, frozenset(Role), own_counter=False, queued=False),
+    # The head office's ingest repairs a gap in a branch's event stream from the branch's
+    # own log (docs/headoffice.md): read-only, answered by the server itself, and sent by
+    # no device role, only by the head-office account (HEAD_OFFICE) through the bridge.
+    Cmd.EVENTS_RANGE: CommandSpec(
+        {"from": True, "to": False}, frozenset(), own_counter=False, queued=False
+    ),
 }
+
+# The head office's ingest sends its commands as this device, which no branch config may
+# name: its topics (`cmd/headoffice`, `reply/headoffice`) cross the bridge, and only the
+# head office's own account may write them there (protocol/acl.py `ingest_acl`).
+HEAD_OFFICE = "headoffice"
+HEAD_OFFICE_COMMANDS = frozenset({Cmd.EVENTS_RANGE, Cmd.PING})
 
 
 # Every refusal code a device may be answered with (a reply's `error.code`), with the

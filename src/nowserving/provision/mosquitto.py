@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from nowserving.protocol import Topics
 from nowserving.protocol.acl import bridge_status_topic
+from nowserving.protocol.vocabulary import HEAD_OFFICE
 
 MAX_INFLIGHT = 20  # Mosquitto's default: unacknowledged QoS 1 messages on the wire per client
 MAX_QUEUED_MESSAGES = 20_000  # behind those, per client
@@ -164,6 +165,9 @@ def bridge_conf(
         f"topic {t.state} out 0",
         f"topic {t.events} out 1",
         f"topic {t.base}/status/# out 1",
+        "# The head office's ingest repairs a gap from the server's log (events_range).",
+        f"topic {t.command(HEAD_OFFICE)} in 1",
+        f"topic {t.reply(HEAD_OFFICE)} out 1",
         *_web_topics(t, web),
         "# The head office sees whether the link is up: 1, or 0 (a last will) when lost.",
         "notifications true",

@@ -69,8 +69,16 @@ from nowserving.protocol.messages import (
     web_ticket_message,
 )
 from nowserving.protocol.status import status_message
-from nowserving.protocol.vocabulary import COMMANDS, WEB_CONSOLE, Cmd, Role
+from nowserving.protocol.vocabulary import (
+    COMMANDS,
+    HEAD_OFFICE,
+    HEAD_OFFICE_COMMANDS,
+    WEB_CONSOLE,
+    Cmd,
+    Role,
+)
 from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
+from nowserving.server.history import events_range_reply
 from nowserving.server.pins import PinChecker
 from nowserving.server.publisher import LatestPublisher
 from nowserving.server.ratelimit import FLOODING, UNKNOWN, Budget, RefusalLog
@@ -387,7 +395,8 @@ class BranchServer:
         if self.webhooks is not None:  # handed over: the webhooks' thread sends them
             self.webhooks.take(events, self.branch, self.estimates)
         for event in events:
-            self.link.publish(self.topics.events, encode(event_message(event)))
+            message = event_message(event, self.branch.epoch)
+            self.link.publish(self.topics.events, encode(message))
         if self.serving:
             self._publish_web_records(events)
         for topic, message in replies:
@@ -464,7 +473,7 @@ class BranchServer:
             self._refuse(item.topic, "wrong_topic", "not a command topic")
             return None
         reply_to = self.topics.reply(device_id)
-        if not self.budget.allow(device_id if device_id in self.config.devices else UNKNOWN):
+        if not self.budget.allow(self._budget_key(device_id)):
             return self._over_budget(device_id, reply_to, item)
         try:
             command_id, kind, args = decode_command(item.payload)
@@ -508,6 +517,8 @@ class BranchServer:
     def _before_queue(self, item: _Inbound, device: str, command_id: str, kind: str,
                       args: dict, matched: bool | None):  # fmt: skip
         """The args the queue gets, or the reply without it (`ping`), or _DEFERRED."""
+        if kind == Cmd.EVENTS_RANGE:
+            return self.topics.reply(device), self._events_range(command_id, args)
         if not COMMANDS[kind].queued:
             return self.topics.reply(device), self._answer_itself(command_id)
         args = self._sign_in_args(item, device, command_id, kind, args, matched)
@@ -549,7 +560,7 @@ class BranchServer:
     def _over_budget(self, device_id: str, reply_to: str, item: _Inbound):
         """A command past its device's budget: not applied, not recorded; answered once a
         second at most (the device retries what is not answered)."""
-        key = device_id if device_id in self.config.devices else UNKNOWN
+        key = self._budget_key(device_id)
         self.refusals.note(key, "%s is over its budget of %g commands a second (%d at once): "
                            "refusing its commands unapplied", device_id, self.budget.rate,
                            self.budget.burst)  # fmt: skip
@@ -573,7 +584,7 @@ class BranchServer:
         each other known device's."""
         if not self._quarantined:
             return {self.topics.commands, self.topics.legacy.commands}
-        heard = [d for d in self.config.devices if d not in self._quarantined]
+        heard = [d for d in (*self.config.devices, HEAD_OFFICE) if d not in self._quarantined]
         return {t.command(d) for d in heard for t in (self.topics, self.topics.legacy)}
 
     def _listen(self) -> None:
@@ -612,6 +623,21 @@ class BranchServer:
             self._listen()
             self._publish_status(online=True)
 
+    def _budget_key(self, device_id: str) -> str:
+        """Whose budget a command counts against: its device's, or, for every device the
+        config does not know, one shared budget."""
+        known = device_id in self.config.devices or device_id == HEAD_OFFICE
+        return device_id if known else UNKNOWN
+
+    def _events_range(self, command_id: str, args: dict) -> dict:
+        """The head office's `events_range`: a range of the log, read-only (server/history.py)."""
+        try:
+            return events_range_reply(self.store, self.branch, command_id, args)
+        except ProtocolError as err:
+            self._refuse(self.topics.command(HEAD_OFFICE), err.code, err.message)
+            outcome = {"ok": False, "code": err.code, "message": err.message}
+            return reply_message(command_id, outcome)
+
     def _answer_itself(self, command_id: str) -> dict:
         """A command the queue never sees (`ping`): answered from this loop, so an answer
         says the loop is alive; nothing is recorded, as nothing changes."""
@@ -635,6 +661,14 @@ class BranchServer:
         self.newcomers = NewcomerEstimates()
 
     def _authorize(self, device_id: str, kind: str, args: dict, command_id: str) -> dict:
+        if device_id != HEAD_OFFICE:
+            return self._authorize_device(device_id, kind, args, command_id)
+        # The head office's ingest, through the bridge: it only reads.
+        if kind not in HEAD_OFFICE_COMMANDS:
+            raise ProtocolError("not_allowed", f"the head office may not send {kind}", command_id)
+        return args
+
+    def _authorize_device(self, device_id: str, kind: str, args: dict, command_id: str) -> dict:
         device = self.config.devices.get(device_id)
         if device is None:
             raise ProtocolError(
@@ -684,7 +718,7 @@ class BranchServer:
 
     def _refuse(self, topic: str, code: str, message: str) -> None:
         device = self.topics.device_of_command(topic)
-        key = device if device in self.config.devices else UNKNOWN
+        key = self._budget_key(device) if device else UNKNOWN
         self.refusals.note(key, "refused message on %s: %s (%s)", topic[:120], code, message)
 
     # ----- an earlier protocol version ---------------------------------------------------

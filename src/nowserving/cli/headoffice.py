@@ -1,0 +1,137 @@
+"""Commands for the head office: every branch's events into PostgreSQL (docs/headoffice.md).
+
+They need the `headoffice` extra (psycopg 3), imported only when one of them runs."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from nowserving.cli.options import broker_options
+
+
+def _dsn(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dsn",
+        required=True,
+        help="the PostgreSQL database, as libpq takes it (e.g. 'host=/run/postgresql "
+        "dbname=nowserving' or postgresql://user@host/db)",
+    )
+
+
+def _add_headoffice(commands) -> None:
+    parser = commands.add(
+        "headoffice", "ingest every branch's events into PostgreSQL; say how far it is", _usage
+    )
+    sub = parser.add_subparsers(dest="headoffice_command", metavar="ingest|status|migrate")
+    ingest = sub.add_parser("ingest", help="consume the bridged event streams (runs until stopped)")
+    _dsn(ingest)
+    broker_options(ingest)
+    ingest.add_argument(
+        "--client-id",
+        default="nowserving-headoffice-ingest",
+        help="the MQTT client id of the kept session (default: %(default)s)",
+    )
+    ingest.set_defaults(handler=_run_ingest)
+    status = sub.add_parser("status", help="per branch: last seq, lag, stale/ok, gaps repaired")
+    _dsn(status)
+    status.set_defaults(handler=_run_status)
+    migrate = sub.add_parser("migrate", help="bring the database's schema up to date")
+    _dsn(migrate)
+    migrate.set_defaults(handler=_run_migrate)
+
+
+def _usage(args: argparse.Namespace) -> int:
+    print("nowserving headoffice: say ingest, status or migrate (--help)", file=sys.stderr)
+    return 2
+
+
+def _imports():
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        print(
+            "nowserving headoffice needs the headoffice extra: "
+            "pip install 'nowserving[headoffice]'",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _connect(dsn: str):
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn, autocommit=True)
+    except psycopg.OperationalError as err:
+        print(f"nowserving headoffice: cannot reach the database: {err}", file=sys.stderr)
+        return None
+
+
+def _run_migrate(args: argparse.Namespace) -> int:
+    if not _imports():
+        return 2
+    from nowserving.headoffice.schema import current_version, migrate
+
+    conn = _connect(args.dsn)
+    if conn is None:
+        return 1
+    with conn:
+        applied = migrate(conn)
+        done = f" (applied {', '.join(applied)})" if applied else ", up to date"
+        print(f"schema version {current_version(conn)}{done}")
+    return 0
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    if not _imports():
+        return 2
+    from nowserving.headoffice.schema import current_version
+    from nowserving.headoffice.status import branch_statuses, format_statuses
+
+    conn = _connect(args.dsn)
+    if conn is None:
+        return 1
+    with conn:
+        if current_version(conn) == 0:
+            print("nowserving headoffice: the database has no schema yet (run migrate or ingest)",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        print(format_statuses(branch_statuses(conn)))
+    return 0
+
+
+def _run_ingest(args: argparse.Namespace) -> int:
+    if not _imports():
+        return 2
+    import psycopg
+
+    from nowserving.adapters.mqtt import Broker
+    from nowserving.headoffice.db import HeadOfficeDb
+    from nowserving.headoffice.ingest import Ingest
+
+    password = args.password_file.read_text().strip() if args.password_file else None
+    broker = Broker.parse(args.broker, username=args.username, password=password,
+                          mqtt_version=args.mqtt_version, tls_ca=args.tls_ca)  # fmt: skip
+    try:
+        db = HeadOfficeDb(args.dsn)
+    except psycopg.OperationalError as err:
+        print(f"nowserving headoffice: cannot reach the database: {err}", file=sys.stderr)
+        return 1
+    ingest = Ingest(db, broker, client_id=args.client_id)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: ingest.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: ingest.stopping.set())
+    ingest.start()
+    try:
+        ingest.run()
+    finally:
+        ingest.close()
+        db.close()
+    return 0
+
+
+COMMANDS = (_add_headoffice,)

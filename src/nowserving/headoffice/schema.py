@@ -1,0 +1,73 @@
+"""Schema migrations: the numbered SQL files in `migrations/`, applied in order, each in
+its own transaction together with its row in `schema_version`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from nowserving.errors import NowservingError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_LOCK = 0x6E6F7773  # pg_advisory_xact_lock key: one migrating process at a time
+
+
+class SchemaError(NowservingError):
+    """The database's schema cannot be used by this version."""
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(version, file name) of every migration shipped, in order."""
+    found = []
+    for path in MIGRATIONS.glob("*.sql"):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise SchemaError(f"{path} is not named NNNN_words.sql")
+        found.append((int(match[1]), path.name))
+    found.sort()
+    if [v for v, _ in found] != list(range(1, len(found) + 1)):
+        raise SchemaError(f"migrations are not numbered 1, 2, 3, ...: {found}")
+    return found
+
+
+def current_version(conn) -> int:
+    """The highest migration applied (0 for a new database)."""
+    exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(conn) -> list[str]:
+    """Bring the database (an autocommit psycopg connection) to the newest schema; returns
+    the names of the migrations applied. A database newer than this code is refused."""
+    known = migrations()
+    applied = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, "
+            "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+    for version, name in known:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            if current_version(conn) >= version:
+                continue
+            conn.execute((MIGRATIONS / name).read_text(encoding="utf-8"))
+            conn.execute(
+                "INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, name)
+            )
+            applied.append(name)
+            log.info("applied migration %s", name)
+    newest = current_version(conn)
+    if newest > len(known):
+        raise SchemaError(
+            f"the database's schema is version {newest}, newer than this nowserving's "
+            f"{len(known)}: update nowserving"
+        )
+    return applied
