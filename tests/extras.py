@@ -12,7 +12,7 @@ from pathlib import Path
 import nowserving
 
 PYPROJECT = Path(nowserving.__file__).parents[2] / "pyproject.toml"
-ROLES = ("server", "kiosk", "counter", "display", "web")
+ROLES = ("server", "kiosk", "counter", "display", "web", "headoffice")
 
 
 def _normal(dist: str) -> str:

@@ -21,6 +21,7 @@ ENTRY = {
     "counter": ("nowserving.counter.main",),
     "display": ("nowserving.display.main", "nowserving.display.testpattern"),
     "web": ("nowserving.web.main",),
+    "headoffice": ("nowserving.headoffice.ingest", "nowserving.headoffice.status"),
 }
 
 
@@ -42,7 +43,8 @@ def test_the_extras_are_read_as_import_names():
     hardware_and_gui = {"PySide6", "escpos", "PIL", "qrcode", "gpiozero"}
     assert extras.blocked("server") >= hardware_and_gui | {"cryptography"}
     web = {"starlette", "uvicorn"}
-    assert extras.blocked("kiosk") == {"cryptography"} | web
+    assert extras.blocked("kiosk") == {"cryptography"} | web | extras.extra("headoffice")
+    assert "psycopg" in extras.blocked("server") and "psycopg" not in extras.blocked("headoffice")
     assert extras.blocked("web") >= hardware_and_gui | {"cryptography"}
     assert extras.blocked("counter") & hardware_and_gui == {"escpos", "PIL", "qrcode"}
     assert extras.blocked("display") & hardware_and_gui == {"escpos", "PIL", "qrcode", "gpiozero"}

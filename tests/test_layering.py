@@ -14,7 +14,7 @@ import nowserving
 from tests import extras
 
 SRC = Path(nowserving.__file__).parent
-ROLES = ("server", "kiosk", "counter", "display", "web")
+ROLES = ("server", "kiosk", "counter", "display", "web", "headoffice")
 DEVICE_APPS = ("kiosk", "counter", "display")
 HARDWARE_AND_GUI = ("PySide6", "escpos", "gpiozero", "PIL", "qrcode")
 
@@ -98,7 +98,7 @@ def test_roles_meet_only_on_the_wire():
             return top in ROLES and top != where or top == "devtools"
         if where == "client":
             return top in (*ROLES, "devtools")
-        if where == "web":
+        if where in ("web", "headoffice"):
             return top in ROLES and top != where or top == "devtools"
         return False
 

@@ -1,8 +1,11 @@
-"""A real PostgreSQL, once per session (tests/headoffice/pg.py); a fresh database per test."""
+"""A real PostgreSQL, once per session (tests/headoffice/pg.py); a fresh database per test.
+The provisioned branch (`provisioned`, `branch_broker`) comes from tests/provision."""
 
 from __future__ import annotations
 
 import pytest
+
+from tests.provision.conftest import branch_broker, provisioned  # noqa: F401
 
 from .pg import Postgres
 
