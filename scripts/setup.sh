@@ -14,6 +14,9 @@ command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)  # the tests read t
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)  # the display's voice clips
 command -v aplay >/dev/null 2>&1 || need_apt+=(alsa-utils)  # sound out without a sound server
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the web role's browser tests
+# The head office's tests run a real PostgreSQL server (tests/headoffice/pg.py).
+command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ||
+  need_apt+=(postgresql)
 # grep reads to the end (no -q): with pipefail, an early exit would fail fc-list with SIGPIPE.
 fc-list 2>/dev/null | grep -i "wenquanyi\|noto sans cjk" >/dev/null ||
   need_apt+=(fonts-wqy-microhei fontconfig)

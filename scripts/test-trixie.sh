@@ -68,6 +68,7 @@ packages=(
   chromium                      # the web role's browser tests (Playwright, no download)
   coreutils                     # stdbuf
   espeak-ng alsa-utils          # the display's voice clips; aplay
+  postgresql                    # the head office's tests (initdb, pg_ctl)
   # The libraries that PySide6's wheels link against but do not bundle (setup.sh's qt_libs,
   # by their trixie names): glib, GL/EGL (with Mesa), X11, xkbcommon, D-Bus, GSSAPI, fontconfig.
   libglib2.0-0t64 libgl1 libegl1 libx11-6 libxkbcommon0 libdbus-1-3 libgssapi-krb5-2
