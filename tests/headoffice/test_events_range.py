@@ -4,6 +4,7 @@ server for a range of its log, and the server answers it from its log (read-only
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -83,3 +84,15 @@ def test_at_the_head_office_only_the_ingest_may_write_the_request(tmp_path):
         with Probe(Broker("127.0.0.1", office.port, "dashboard", reader)) as probe:
             assert allowed(probe.login())
             assert str(probe.publish(T.command(HEAD_OFFICE))) == "Not authorized"
+
+
+def test_no_branch_device_may_be_called_headoffice(tmp_path):
+    from nowserving.config import EXAMPLE, load_config
+    from nowserving.errors import ConfigError
+
+    text = EXAMPLE.read_text(encoding="utf-8").replace('id = "lobby-1"', 'id = "headoffice"')
+    path = tmp_path / "branch.toml"
+    shutil.copytree(EXAMPLE.parent, tmp_path, dirs_exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="reserved for the head office"):
+        load_config(path)
