@@ -229,7 +229,8 @@ class TicketPages:
         future = feed.client.send(kind, {"ticket": record.id, "token": token, **args},
                                   deadline_s=COMMAND_TIMEOUT_S)  # fmt: skip
         reply = await asyncio.wrap_future(future)
-        if reply.ok:
+        if reply.ok or (kind == "rate" and reply.code == "already_rated"):
+            # (A second tap, or a reload that posts again, rated nothing new: not a failure.)
             # The reply comes after the ticket's new record: the page shows the change.
             return RedirectResponse(f"{here}?lang={language}", status_code=303)
         log.info("%s refused for a ticket of %s: %s", kind, feed.id, reply.code)

@@ -80,8 +80,9 @@ def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | No
             key = "recalled" if record.recalls else "called"
             view["call_text"] = t(key, number=record.number, counter=view["counter"])
     elif status == "done":
-        finished = record.finished_at or now
-        view["can_rate"] = record.rating is None and now - finished <= record.feedback_window_s
+        # Until the business day ends (the server's rule; the record is of today, or the
+        # page is a 404): the customer may look at the phone long after leaving.
+        view["can_rate"] = record.rating is None and record.finished_at is not None
     return view
 
 
