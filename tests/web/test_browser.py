@@ -124,3 +124,20 @@ def test_without_javascript_the_page_is_still_readable(web, connect, browser):
         shot(page, "nojs-en")
     finally:
         context.close()
+
+
+def test_the_call_sound_is_fetched_only_on_the_first_tap_or_near_the_turn(web, connect, phone):
+    """GIVEN a ticket with 4 ahead WHEN its page opens THEN the sound (most of a first
+    visit's weight) is not fetched; the first tap (which unlocks sound) fetches it."""
+    kiosk = connect("kiosk-1")
+    for i in range(4):
+        issue(kiosk, f"ahead-token-{i:010d}")
+    in_line(web, issue(kiosk, TOKEN))
+    fetched: list[str] = []
+    phone.on("request", lambda r: fetched.append(r.url))
+    phone.goto(web.url())
+    phone.get_by_text("People ahead of you: 4").wait_for()
+    phone.wait_for_load_state("networkidle")
+    assert fetched and not [u for u in fetched if u.endswith("/call.wav")]
+    with phone.expect_request(lambda r: r.url.endswith("/static/call.wav"), timeout=3000):
+        phone.locator("#number").click()
