@@ -12,6 +12,7 @@ from nowserving.config import BranchConfig
 from nowserving.protocol.views import BranchState, Line, wait_minutes
 
 LANGUAGES = ("zh", "en")  # the page's switch
+COUNTERS_LISTED = 3  # by name; more are counted
 
 
 @dataclass
@@ -102,8 +103,11 @@ def _waiting(view: dict, config: BranchConfig, state: BranchState | None, line: 
             for c in state.counters
             if record.service in c.services and c.state == "open"
         ]
-        joined = ("、" if language == "zh" else ", ").join(names)
-        view["counters_text"] = t("counters", names=joined) if names else t("counters_none")
+        joined = ("、" if language == "zh" else ", ").join(names[:COUNTERS_LISTED])
+        if len(names) > COUNTERS_LISTED + 1:  # a phone's screen is for the customer's turn
+            view["counters_text"] = t("counters_more", names=joined, n=len(names))
+        else:
+            view["counters_text"] = t("counters", names=joined) if names else t("counters_none")
     if record.back_by:
         local = datetime.fromtimestamp(record.back_by, ZoneInfo(config.rules.timezone))
         view["back_by_text"] = t("back_by", time=f"{local:%H:%M}")
