@@ -73,10 +73,27 @@ def test_a_customer_rates_their_finished_visit_within_the_feedback_window(branch
     assert refused(branch, "rate", T0 + 111, counter="c1", rating="satisfied") == "already_rated"
 
 
-def test_a_rating_after_the_window_is_refused(branch, rules):
-    ticket = issue(branch)
+def test_the_phone_rates_until_the_business_day_ends_and_the_keypad_within_its_window(
+    branch, rules
+):
+    """GIVEN two finished customers WHEN one rates from the phone hours later, the other
+    after the day rolled over (04:00), and the keypad past its window THEN only the first
+    counts."""
+    first, second = issue(branch), issue(branch, "another-token-0123456789")
     ok(branch, "call_next", T0 + 10, counter="c1")
     ok(branch, "finish", T0 + 100, counter="c1")
-    late = T0 + 100 + rules.feedback_window_s + 1
-    outcome = run(branch, "rate", late, ticket=ticket, token=TOKEN, rating="satisfied")
-    assert outcome["code"] == "no_feedback_open"
+    keypad_late = T0 + 100 + rules.feedback_window_s + 1
+    assert refused(branch, "rate", keypad_late, counter="c1", rating="neutral") == (
+        "no_feedback_open"
+    )
+    evening = T0 + 9 * 3600  # 18:00: the customer looks at the phone at home
+    outcome = ok(branch, "rate", evening, ticket=first, token=TOKEN, rating="satisfied")
+    assert outcome["event"] == "ticket_rated" and branch.tickets[first].rating == "satisfied"
+    assert refused(branch, "rate", evening + 1, ticket=first, token=TOKEN,
+                   rating="unsatisfied") == "already_rated"  # fmt: skip
+    ok(branch, "call_next", T0 + 200, counter="c1")
+    ok(branch, "finish", T0 + 300, counter="c1")
+    next_day = T0 + 19 * 3600 + 1  # past 04:00 the next day
+    outcome = run(branch, "rate", next_day, ticket=second, token="another-token-0123456789",
+                  rating="satisfied")  # fmt: skip
+    assert outcome["code"] == "unknown_ticket"  # its token ended with its day

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import CHROMIUM, TOKEN, wait_record
+from tests.web.conftest import CHROMIUM, TOKEN, post, wait_record
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 PHONE = {"width": 390, "height": 844}
@@ -60,10 +60,18 @@ def test_a_ticket_followed_from_issue_to_call_to_rating(web, connect, phone, clo
     assert counter.request("finish").ok
     phone.get_by_role("button", name="Good").wait_for(timeout=3000)
     shot(phone, "rate-en")
+    clock.advance(3 * 3600)  # the phone put away, looked at again in the afternoon
+    phone.reload()
+    csrf = phone.locator("input[name=csrf]").first.get_attribute("value")
     phone.get_by_role("button", name="Good").click()
     phone.get_by_text("Thank you for your feedback").wait_for()
     record = wait_record(web, predicate=lambda r: r.rating is not None)
     assert record.rating == "satisfied"
+    # The same form posted again (a double tap, a resent form) rates nothing and says so
+    # as done, not as a failure.
+    status, headers = post(web.url() + "/rate", {"csrf": csrf, "rating": "unsatisfied"})
+    assert status == 303 and "failed" not in headers["location"]
+    assert wait_record(web).rating == "satisfied"
 
 
 def test_step_out_head_back_then_called_in_chinese(web, connect, phone):
@@ -116,3 +124,20 @@ def test_without_javascript_the_page_is_still_readable(web, connect, browser):
         shot(page, "nojs-en")
     finally:
         context.close()
+
+
+def test_the_call_sound_is_fetched_only_on_the_first_tap_or_near_the_turn(web, connect, phone):
+    """GIVEN a ticket with 4 ahead WHEN its page opens THEN the sound (most of a first
+    visit's weight) is not fetched; the first tap (which unlocks sound) fetches it."""
+    kiosk = connect("kiosk-1")
+    for i in range(4):
+        issue(kiosk, f"ahead-token-{i:010d}")
+    in_line(web, issue(kiosk, TOKEN))
+    fetched: list[str] = []
+    phone.on("request", lambda r: fetched.append(r.url))
+    phone.goto(web.url())
+    phone.get_by_text("People ahead of you: 4").wait_for()
+    phone.wait_for_load_state("networkidle")
+    assert fetched and not [u for u in fetched if u.endswith("/call.wav")]
+    with phone.expect_request(lambda r: r.url.endswith("/static/call.wav"), timeout=3000):
+        phone.locator("#number").click()

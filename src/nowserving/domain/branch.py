@@ -469,20 +469,13 @@ class Branch:
     def _decide_rate(self, cmd: Command, args: dict) -> list[Draft]:
         """The feedback keypad: one rating for the customer the counter finished last, while
         the window is open; or (`ticket` and `token`, the phone page) for that ticket, if it
-        was served and finished within the same window."""
+        was served and finished this business day (its token's life: a customer may look at
+        the phone long after leaving). One rating a ticket, whichever way it comes."""
         rating = args.get("rating")
         if rating not in RATINGS:
             raise DomainError("bad_rating", f"rating is one of {', '.join(RATINGS)}")
-        if "token" in args:
-            ticket = self._ticket_by_token(args)
-            at = ticket.finished_at if ticket.status is TicketStatus.DONE else None
-            counter = self.counters.get(ticket.counter or "")
-        else:
-            counter = self._counter(args)
-            ticket = self.tickets.get(counter.last_finished or "")
-            at = counter.last_finished_at
-        if (ticket is None or counter is None or at is None
-                or cmd.at - at > self.rules.feedback_window_s):  # fmt: skip
+        ticket, counter, open_ = self._rating_target(cmd, args)
+        if ticket is None or counter is None or not open_:
             where = f"counter {counter.id}" if "token" not in args and counter else "this ticket"
             raise DomainError("no_feedback_open", f"{where} takes no rating now")
         if ticket.rating is not None:
@@ -495,6 +488,21 @@ class Branch:
         if ticket.staff is not None:  # who served them, whoever is at the counter now
             data["staff"] = ticket.staff
         return [("ticket_rated", data)]
+
+    def _rating_target(self, cmd: Command, args: dict):
+        """The ticket a `rate` is for, its counter, and whether it takes a rating now."""
+        if "token" in args:
+            ticket = self._ticket_by_token(args)
+            at = ticket.finished_at if ticket.status is TicketStatus.DONE else None
+            counter = self.counters.get(ticket.counter or "")
+            open_ = at is not None and self.rules.business_day(at) == self.business_day
+            return ticket, counter, open_
+        counter = self._counter(args)
+        ticket = self.tickets.get(counter.last_finished or "")
+        at = counter.last_finished_at
+        # The keypad's window is short: the next customer at the counter must not rate
+        # the one before.
+        return ticket, counter, at is not None and cmd.at - at <= self.rules.feedback_window_s
 
     def _decide_sign_in(self, cmd: Command, args: dict) -> list[Draft]:
         return decide_sign_in(self, cmd, args)

@@ -175,26 +175,31 @@ class TicketPages:
         closing = asyncio.create_task(_until_disconnect(request, watch))
         try:
             yield "retry: 2000\n\n"
-            sent, seen, quiet = None, None, True
+            loop = asyncio.get_running_loop()
+            sent, seen, fresh = None, None, True
+            due = loop.time() + KEEPALIVE_S  # a comment then, unless an event went before
             while True:
-                watch.event.clear()  # a change from here on wakes the wait below
-                record = feed.find(token)
+                watch.clear()  # a change from here on wakes the wait below
+                record = feed.record(watch)
                 if record is None:
                     yield "event: gone\ndata: {}\n\n"
                     return
-                feed.follow(watch, record.service)
+                feed.follow(watch, record)
                 inputs = feed.inputs(record)
                 # Worked out again when its inputs changed, and at each keepalive (the range
                 # narrows and notices end with time alone).
-                if quiet or seen is None or not _same(inputs, seen):
+                text = None
+                if fresh or not _same(inputs, seen):
                     seen = inputs
                     text = json.dumps(self._view(feed, record, language), ensure_ascii=False)
-                    if text != sent:
-                        sent = text
-                        yield f"data: {text}\n\n"
-                    elif quiet:
-                        yield ": still here\n\n"
-                quiet = not await watch.wait(KEEPALIVE_S)
+                if text is not None and text != sent:
+                    sent = text
+                    yield f"data: {text}\n\n"
+                    due = loop.time() + KEEPALIVE_S
+                elif loop.time() >= due:  # also when woken often with nothing new to send
+                    yield ": still here\n\n"
+                    due = loop.time() + KEEPALIVE_S
+                fresh = not await watch.wait(max(0.0, due - loop.time()))
                 if watch.closed:
                     return
         finally:
@@ -224,7 +229,8 @@ class TicketPages:
         future = feed.client.send(kind, {"ticket": record.id, "token": token, **args},
                                   deadline_s=COMMAND_TIMEOUT_S)  # fmt: skip
         reply = await asyncio.wrap_future(future)
-        if reply.ok:
+        if reply.ok or (kind == "rate" and reply.code == "already_rated"):
+            # (A second tap, or a reload that posts again, rated nothing new: not a failure.)
             # The reply comes after the ticket's new record: the page shows the change.
             return RedirectResponse(f"{here}?lang={language}", status_code=303)
         log.info("%s refused for a ticket of %s: %s", kind, feed.id, reply.code)
@@ -247,7 +253,7 @@ async def _until_disconnect(request: Request, watch) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
     watch.closed = True
-    watch.event.set()
+    watch.wake()
 
 
 def _same(a: tuple, b: tuple) -> bool:

@@ -33,19 +33,59 @@ _NO_HASH = "0" * 64
 
 
 class Watch:
-    """A page's stream waiting for a change of what its page shows."""
+    """A page's stream waiting for a change of what its page shows.
+
+    One future and one timer a wait: `asyncio.wait_for(event.wait())` would make a task of
+    each wait and take three hops to wake it, which with thousands of streams was most of
+    the web role's work (performance.md)."""
+
+    __slots__ = ("digest", "service", "ticket", "closed", "changed", "_waiter")
 
     def __init__(self, digest: str) -> None:
         self.digest = digest
         self.service: str | None = None
+        self.ticket: str | None = None  # the ticket's id: a line's change wakes by it
         self.closed = False  # the client has gone
-        self.event = asyncio.Event()
+        self.changed = False  # woken since the last `clear`
+        self._waiter: asyncio.Future | None = None
+
+    def wake(self) -> None:
+        """Tell the stream its page may have changed (event loop only)."""
+        self.changed = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        """Forget the wake-ups so far: one from here on ends the next `wait`."""
+        self.changed = False
 
     async def wait(self, timeout: float) -> bool:
-        """Wait until told of a change since the last `event.clear()`; False on timeout."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.event.wait(), timeout)
-        return self.event.is_set()
+        """Wait until woken since the last `clear`; False on timeout."""
+        if not self.changed:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _time_up, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        return self.changed
+
+
+def _time_up(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _head(line: Line | None) -> tuple[dict[str, tuple], tuple]:
+    """What a line's change may change on its pages: each ticket of the head by id (its
+    place and estimate), and what a page behind the head shows of it (the head's length)."""
+    if line is None:
+        return {}, ()
+    parts = {t.id: (i, t.estimate, line.estimated_at) for i, t in enumerate(line.tickets)}
+    return parts, (len(line.tickets), line.waiting > len(line.tickets))
 
 
 class BranchFeed:
@@ -65,6 +105,8 @@ class BranchFeed:
         self._shown: dict[str, tuple] = {}  # each watched service's summary part, last told
         self._by_service: dict[str, set[Watch]] = {}
         self._by_digest: dict[str, set[Watch]] = {}
+        self._by_ticket: dict[str, set[Watch]] = {}
+        self._heads: dict[str, tuple[dict[str, tuple], tuple]] = {}  # each line, last told
         self.client = BranchClient(
             broker,
             self.id,
@@ -109,16 +151,35 @@ class BranchFeed:
             if self._shown.get(service) != part:
                 self._shown[service] = part
                 for watch in watches:
-                    watch.event.set()
+                    watch.wake()
 
     def _line_changed(self, service: str) -> None:
+        # Work out once what changed in the line, and wake only the pages it changes: the
+        # tickets whose place or estimate moved, and the pages behind the head when its
+        # length did (a page shows its own place, not the line).
         self._branch_changed()
-        for watch in self._by_service.get(service, ()):
-            watch.event.set()
+        old = self._heads.get(service)
+        new = self._heads[service] = _head(self.client.lines.get(service))
+        watches = self._by_service.get(service)
+        if not watches:
+            return
+        if old is None:
+            for watch in watches:
+                watch.wake()
+            return
+        old_parts, new_parts = old[0], new[0]
+        for ticket in old_parts.keys() | new_parts.keys():
+            if old_parts.get(ticket) != new_parts.get(ticket):
+                for watch in self._by_ticket.get(ticket, ()):
+                    watch.wake()
+        if old[1] != new[1]:
+            for watch in watches:
+                if watch.ticket not in new_parts:
+                    watch.wake()
 
     def _record_changed(self, digest: str) -> None:
         for watch in self._by_digest.get(digest, ()):
-            watch.event.set()
+            watch.wake()
 
     def watch(self, token: str) -> Watch:
         """A watch on the page of `token` (event loop only; `unwatch` it when done)."""
@@ -127,18 +188,26 @@ class BranchFeed:
         self._by_digest.setdefault(digest, set()).add(watch)
         return watch
 
-    def follow(self, watch: Watch, service: str) -> None:
-        """Tell `watch` of changes to `service`'s line and summary part (a transfer moves it)."""
+    def follow(self, watch: Watch, record: Record) -> None:
+        """Tell `watch` of changes to `record`'s line and summary part (a transfer moves it)."""
+        if watch.ticket != record.id:
+            self._drop(self._by_ticket, watch.ticket, watch)
+            watch.ticket = record.id
+            self._by_ticket.setdefault(record.id, set()).add(watch)
+        service = record.service
         if watch.service != service:
             self._drop(self._by_service, watch.service, watch)
             watch.service = service
             self._by_service.setdefault(service, set()).add(watch)
             self._shown.setdefault(service, self._summary_part(service))
+            if service not in self._heads:
+                self._heads[service] = _head(self.client.lines.get(service))
 
     def unwatch(self, watch: Watch) -> None:
         """Forget `watch`."""
         self._drop(self._by_service, watch.service, watch)
         self._drop(self._by_digest, watch.digest, watch)
+        self._drop(self._by_ticket, watch.ticket, watch)
 
     @staticmethod
     def _drop(index: dict[str, set[Watch]], key: str | None, watch: Watch) -> None:
@@ -180,10 +249,19 @@ class BranchFeed:
         digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
         with self._lock:
             record = self._records.get(digest)
-        state = self.client.state
         found = hmac.compare_digest(digest, digest if record is not None else _NO_HASH)
         if not found or record is None:
             return None
+        return self._of_today(record)
+
+    def record(self, watch: Watch) -> Record | None:
+        """The ticket `watch` follows (its token was found once: no need to hash it again)."""
+        with self._lock:
+            record = self._records.get(watch.digest)
+        return None if record is None else self._of_today(record)
+
+    def _of_today(self, record: Record) -> Record | None:
+        state = self.client.state
         if state is not None and record.business_day != state.business_day:
             return None  # a token is good for its business day only
         return record

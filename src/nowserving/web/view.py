@@ -12,6 +12,7 @@ from nowserving.config import BranchConfig
 from nowserving.protocol.views import BranchState, Line, wait_minutes
 
 LANGUAGES = ("zh", "en")  # the page's switch
+COUNTERS_LISTED = 3  # by name; more are counted
 
 
 @dataclass
@@ -80,8 +81,9 @@ def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | No
             key = "recalled" if record.recalls else "called"
             view["call_text"] = t(key, number=record.number, counter=view["counter"])
     elif status == "done":
-        finished = record.finished_at or now
-        view["can_rate"] = record.rating is None and now - finished <= record.feedback_window_s
+        # Until the business day ends (the server's rule; the record is of today, or the
+        # page is a 404): the customer may look at the phone long after leaving.
+        view["can_rate"] = record.rating is None and record.finished_at is not None
     return view
 
 
@@ -101,8 +103,11 @@ def _waiting(view: dict, config: BranchConfig, state: BranchState | None, line: 
             for c in state.counters
             if record.service in c.services and c.state == "open"
         ]
-        joined = ("、" if language == "zh" else ", ").join(names)
-        view["counters_text"] = t("counters", names=joined) if names else t("counters_none")
+        joined = ("、" if language == "zh" else ", ").join(names[:COUNTERS_LISTED])
+        if len(names) > COUNTERS_LISTED + 1:  # a phone's screen is for the customer's turn
+            view["counters_text"] = t("counters_more", names=joined, n=len(names))
+        else:
+            view["counters_text"] = t("counters", names=joined) if names else t("counters_none")
     if record.back_by:
         local = datetime.fromtimestamp(record.back_by, ZoneInfo(config.rules.timezone))
         view["back_by_text"] = t("back_by", time=f"{local:%H:%M}")

@@ -3,7 +3,14 @@
   "use strict";
   var body = document.body, here = body.dataset.here, lang = body.dataset.lang;
   var status = body.className.replace("status-", ""), shown = null, flashing = null;
-  var title = document.title, sound = new Audio("/static/call.wav");
+  var title = document.title, sound = null;
+  // The call's sound (17 KB, most of a first visit) is fetched only when it may be needed:
+  // on the first tap (which also unlocks it: browsers play sound only after one) or once
+  // the ticket is near its turn or called.
+  function chime() {
+    if (!sound) { sound = new Audio("/static/call.wav"); sound.preload = "auto"; }
+    return sound;
+  }
   function $(id) { return document.getElementById(id); }
   function text(id, value) {
     var el = $(id); if (!el) return;
@@ -13,7 +20,7 @@
     $("call").hidden = false;
     document.querySelector("#call .callnum").textContent = view.call_text;
     body.className = "status-called";
-    try { sound.currentTime = 0; sound.play().catch(function () {}); } catch (e) {}
+    try { var s = chime(); s.currentTime = 0; s.play().catch(function () {}); } catch (e) {}
     if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 400]);
     if (!flashing) {
       var on = false;
@@ -37,6 +44,7 @@
       var li = document.createElement("li"); li.textContent = n; list.appendChild(li);
     });
     if (view.status === "called") alertCall(view);
+    else if (view.status === "waiting" && view.ahead !== null && view.ahead <= 3) chime();
     status = view.status;
   }
   var query = "?lang=" + encodeURIComponent(lang);
@@ -58,7 +66,9 @@
     poll();
   }
   document.addEventListener("click", function () {  // a tap unlocks sound on iOS/Chrome
-    sound.muted = true; sound.play().then(function () { sound.pause(); sound.muted = false; })
+    var s = chime();
+    if (status === "called") { s.play().catch(function () {}); return; }  // now it may sound
+    s.muted = true; s.play().then(function () { s.pause(); s.muted = false; })
       .catch(function () {});
   }, {once: true});
 })();
