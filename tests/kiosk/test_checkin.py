@@ -4,6 +4,7 @@ to the window from another thread, as the input system delivers them)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 
+from nowserving.adapters.printer.layout import lay_out, preview
 from nowserving.i18n import text
 from nowserving.kiosk.checkin import code_from_scan
 from tests.kiosk import test_kiosk
@@ -88,6 +90,11 @@ def test_a_typed_code_gives_an_appointment_ticket(qtbot, kiosk, book, server):
     qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
     assert controller.last_ticket.appointment == "预约 09:20"
     assert controller.ticketDetail.startswith("预约 09:20 · ")
+    if os.environ.get("CHECKIN_SCREENSHOTS"):  # docs/screenshots
+        view.grabWindow().save(os.environ["CHECKIN_SCREENSHOTS"] + "/kiosk-checkin-done-zh.png")
+        preview(lay_out(controller.last_ticket, 80), 80).save(
+            os.environ["CHECKIN_SCREENSHOTS"] + "/ticket-appointment-zh-80mm.png"
+        )
     (issued,) = loans_issued(server)
     assert issued.data["booking"] and issued.data["booked_at"]
     assert controller.ticketNumber == issued.data["number"]
