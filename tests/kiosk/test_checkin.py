@@ -144,3 +144,39 @@ def test_what_a_scan_holds():
     assert code_from_scan("  acd3fgh4jk\r") == "ACD3FGH4JK"
     assert code_from_scan("https://bank.example/b?code=ACD3FGH4JK") == "ACD3FGH4JK"
     assert code_from_scan("") == ""
+
+
+def test_a_person_types_keys_a_scanner_types_a_code(qtbot):
+    """GIVEN a window read by a ScanReader WHEN a person types (keys 150 ms apart, two of
+    them rolled over 20 ms apart, a Backspace, Enter) and then a scanner types a code THEN
+    the person's keys come as typed keys in order, and the scanner's as one scan (its first
+    key typed, as it could not be told yet)."""
+    from PySide6.QtGui import QWindow
+
+    from nowserving.kiosk.checkin import ScanReader
+
+    window = QWindow()
+    reader = ScanReader(window)
+    window.installEventFilter(reader)
+    typed, scanned = [], []
+    reader.typed.connect(typed.append)
+    reader.scanned.connect(scanned.append)
+    at = [0]
+
+    def key(char: str, after_ms: int, code: int | None = None) -> None:
+        at[0] += after_ms
+        event = QKeyEvent(QEvent.Type.KeyPress, code or ord(char.upper()),
+                          Qt.KeyboardModifier.NoModifier, char)  # fmt: skip
+        event.setTimestamp(at[0])
+        QCoreApplication.postEvent(window, event)
+
+    for char, gap in (("a", 150), ("c", 150), ("d", 20), ("3", 150)):
+        key(char, gap)
+    key("", 150, Qt.Key.Key_Backspace)
+    key("\r", 150, Qt.Key.Key_Return)
+    for i, char in enumerate("ACD3FGH4JK"):
+        key(char, 1000 if i == 0 else 10)
+    key("\r", 10, Qt.Key.Key_Return)
+    QCoreApplication.processEvents()
+    assert typed == ["a", "c", "d", "3", "del", "enter", "A"]
+    assert scanned == ["ACD3FGH4JK"]
