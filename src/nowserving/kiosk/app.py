@@ -14,6 +14,7 @@ import enum
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -653,7 +654,8 @@ class KioskController(QObject):
         self._number = ticket.number
         self._detail = self._ticket_detail(ticket)
         self._next = text(ticket.language, "kiosk.done_next")
-        content = self._content(ticket)
+        # A checked-in appointment's time goes on the ticket too.
+        content = replace(self._content(ticket), appointment=self._appointment or None)
         self.last_ticket, self.last_url = content, content.url
         if self.printer is None:  # a screen-only kiosk: the screen is the ticket
             self._take_printed(self._number, "")
@@ -685,7 +687,7 @@ class KioskController(QObject):
             self.config, language=ticket.language, service=ticket.service,
             number=ticket.number, ahead=ticket.ahead,
             wait=estimate.minutes if estimate else None, issued_at=ticket.issued_at, url=url,
-            priority=ticket.priority, appointment=self._appointment or None,
+            priority=ticket.priority,
         )  # fmt: skip
 
     def _ticket_detail(self, ticket: TicketView) -> str:
