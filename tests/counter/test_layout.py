@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QRectF, QSize
+from PySide6.QtCore import Q_ARG, QCoreApplication, QEvent, QMetaObject, QRectF, QSize
 from PySide6.QtQuick import QQuickItem
 
 from nowserving.adapters.mqtt import Broker
@@ -81,12 +81,17 @@ def with_desk(config: BranchConfig, folder: Path) -> BranchConfig:
 
 def busy_branch(config) -> Branch:
     """The morning so far: c1 serving a customer of its longest-named service, 18 waiting
-    (some priority, some past the warning), two notices posted."""
+    (some priority, some past the warning), 2 appointments, two notices posted."""
     core = Branch(config.rules)
 
     def do(kind: str, at: float, device: str = "kiosk-1", **args) -> None:
         core.handle(Command(f"x{next(_ids)}", kind, device, at, args))
 
+    # Two appointments at s1, one of them priority too, checked in early.
+    for hm, priority in (("09:20", "normal"), ("09:25", "priority")):
+        booked = core.handle(Command(f"x{next(_ids)}", "book", "manager", MORNING, {
+            "service": "s1", "time": f"2026-12-07 {hm}", "priority": priority}))[1]  # fmt: skip
+        do("check_in", MORNING, code=booked["code"])
     served = config.rules.counters["c1"].services
     for i in range(18):
         service = served[i % len(served)]
@@ -112,7 +117,7 @@ def panel_view(qtbot, tmp_path):
     made = []
 
     def make(size: tuple[int, int], language: str):
-        config = with_desk(branch(16, tmp_path), tmp_path)
+        config = with_desk(branch(16, tmp_path, bookable=True), tmp_path)
         client = BranchClient(Broker("127.0.0.1", 9), "big", "desk-1")
         desk = parse_device_config(
             {"device": {"id": "desk-1", "role": "counter", "branch": "big"},
@@ -166,6 +171,11 @@ def test_the_panel_fits_a_big_branch(panel_view, size, language):
     assert any(str(t).startswith("⚠") for t in shown)  # the kiosk out of paper
     assert controller.stats["late"] != ""  # some have waited past 20 min
     assert any(row["priorityName"] for row in controller.waiting)
+    # Why they are before earlier walk-ins; the priority appointment's boost puts it first.
+    why = [(r["appointment"], r["priorityName"] != "") for r in controller.waiting
+           if r["appointment"]]  # fmt: skip
+    assert why == [(("预约" if language == "zh" else "appointment") + f" {hm}", p)
+                   for hm, p in (("09:25", True), ("09:20", False))]  # fmt: skip
     assert controller.actions["no_show"]["active"] is False  # 1 recall of 2
     shoot(view, f"panel-16-{language}-{size[0]}x{size[1]}.png")
 
@@ -185,3 +195,18 @@ def test_the_transfer_dialog_lists_the_other_services_and_fits(panel_view, size,
     own = set(controller.config.rules.counters["c1"].services)
     assert len(targets) == 12 and not own & set(targets)
     shoot(view, f"panel-transfer-{language}-{size[0]}x{size[1]}.png")
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_an_appointment_row_says_so_and_fits(panel_view, language):
+    """The list scrolled to the first appointment: its row says "预约 09:25" beside the
+    priority class that also put it ahead."""
+    controller, view = panel_view((1024, 600), language)
+    root = view.rootObject()
+    waiting = root.findChild(QQuickItem, "waiting")
+    first = next(i for i, row in enumerate(controller.waiting) if row["appointment"])
+    QMetaObject.invokeMethod(waiting, "positionViewAtIndex", Q_ARG(int, first), Q_ARG(int, 1))
+    settled(view)
+    badges = [i for i in items(root) if i.objectName() == "why-appointment"]
+    assert badges and problems(view, waiting) == []
+    shoot(view, f"panel-appointment-{language}-1024x600.png")

@@ -96,11 +96,12 @@ def test_early_check_in_inside_the_window_waits_for_the_booked_time(branch):
 
 def test_too_early_is_refused_with_when_to_come_back(branch):
     """GIVEN a 10:30 booking and a 30-minute early window WHEN checked in at 09:55 THEN it
-    is refused `too_early`, saying to come from 10:00, and the booking stays open."""
+    is refused `too_early`, saying to come from 10:00 (and the service, for a walk-in
+    ticket meanwhile), and the booking stays open."""
     code = book(branch)["code"]
     outcome = refused(branch, "check_in", "09:55", code=code)
     assert outcome["code"] == "too_early"
-    assert outcome["params"] == {"time": "10:00", "booked": "10:30"}
+    assert outcome["params"] == {"time": "10:00", "booked": "10:30", "service": "a"}
     assert ok(branch, "check_in", "10:00", code=code)["booked_at"] == at("10:30")
 
 

@@ -42,11 +42,13 @@ SHORT = {
 }
 
 
-def branch(count: int, folder: Path, group: bool = True, closes: str | None = None) -> BranchConfig:
+def branch(
+    count: int, folder: Path, group: bool = True, closes: str | None = None, bookable: bool = False
+) -> BranchConfig:
     """A branch of `count` services (the first `count` above), 4 counters sharing them,
     services 2-4 in a group 个人账户 / Personal accounts (when `group` and count >= 5), the
     last one stopping at 10:00 (closed in the afternoon); open all day, or from 08:00 until
-    `closes` ("HH:MM") every day."""
+    `closes` ("HH:MM") every day; the first service taking appointments when `bookable`."""
     lines = [
         "[branch]",
         'id = "big"',
@@ -87,6 +89,8 @@ def branch(count: int, folder: Path, group: bool = True, closes: str | None = No
             lines.append(f'short_names = {{ zh = "{short_zh}", en = "{short_en}" }}')
         if index == count - 1 and count > 1:
             lines.append('last_ticket_at = "10:00"')
+        if index == 0 and bookable:
+            lines.append("bookings_per_hour = 4")
     if group and count >= 5:
         lines += [
             "",

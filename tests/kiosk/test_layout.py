@@ -5,6 +5,7 @@ so does a touch target under 9 mm on a 7" screen."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,8 +22,9 @@ from nowserving.domain.estimate import Estimate
 from nowserving.kiosk.app import KioskController
 from nowserving.kiosk.launcher import build_view
 from nowserving.protocol import encode, state_message
-from nowserving.protocol.views import decode_state
+from nowserving.protocol.views import Reply, decode_state
 from tests.kiosk.branches import branch
+from tests.kiosk.test_kiosk import find_item
 
 NOON = datetime(2026, 12, 7, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()  # a Monday
 SEVEN_INCH_MM = 152.5  # the width of a 7" 5:3 screen (800x480, 1024x600)
@@ -64,12 +66,13 @@ def painted(text: QQuickItem) -> QRectF:
     return text.mapRectToScene(QRectF(x, y, width, height))
 
 
-def problems(view) -> list[str]:
-    """What does not fit: words outside their box or their button, texts on each other."""
+def problems(view, within: str = "") -> list[str]:
+    """What does not fit: words outside their box or their button, texts on each other
+    (on the whole screen, or in the item called `within`: a screen over the start screen)."""
     found, texts = [], []
     root = view.rootObject()
     screen = QRectF(0, 0, root.width(), root.height())
-    for item in items(root):
+    for item in items(find_item(root, within) if within else root):
         if item.inherits("QQuickText") and item.property("text"):
             words, rect = item.property("text"), painted(item)
             found += misfits(item, words, rect, screen, root)
@@ -118,8 +121,8 @@ def screen(qtbot, tmp_path):
     services at noon: long lines, one service closed, waits past two hours."""
     made = []
 
-    def _screen(count: int, size: tuple[int, int], language: str):
-        config = branch(count, tmp_path)
+    def _screen(count: int, size: tuple[int, int], language: str, bookable: bool = False):
+        config = branch(count, tmp_path, bookable=bookable)
         client = BranchClient(Broker("127.0.0.1", 9), "big", "kiosk-1")
         controller = KioskController(config, QtBranchBridge(client), None, None, lambda: NOON)
         core = Branch(config.rules)
@@ -224,3 +227,50 @@ def test_large_print_is_half_as_large_again_and_pages_what_does_not_fit(screen, 
     controller.setLargePrint(False)
     drawn(view)
     assert problems(view) == []
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("size", [(800, 480), (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_check_in_screens_fit(screen, size, language, tmp_path):
+    """The start screen with "I have an appointment" (11 services; 16 in large print, in
+    pages above it), the code's keypad half typed, too early, and an unknown code."""
+    controller, view = screen(11, size, language, bookable=True)
+    seven_inch = size != (1080, 1920)
+    folder = os.environ.get("CHECKIN_SCREENSHOTS")
+
+    def fits(name: str, within: str = "") -> None:
+        drawn(view)
+        if folder:  # docs/screenshots: looked at, a few kept
+            view.grabWindow().save(
+                f"{folder}/kiosk-checkin-{name}-{size[0]}x{size[1]}-{language}.png"
+            )
+        assert problems(view, within) == [], name
+        if seven_inch:
+            assert small_targets(view, SEVEN_INCH_MM) == [], name
+
+    assert find_item(view.rootObject(), "check-in").isVisible()
+    fits("start")
+    controller.startCheckIn()
+    for key in "ACD3FG":
+        controller.pressCodeKey(key)
+    fits("code", "checkInScreen")
+    controller._checked_in(
+        Reply(None, False, {}, "too_early", "", {"time": "10:30", "booked": "11:00",
+                                                 "service": "s1"})
+    )  # fmt: skip
+    assert controller.phase == "early"
+    fits("early", "overlay")
+    controller._checked_in(Reply(None, False, {}, "unknown_booking", ""))
+    fits("unknown", "overlay")
+    controller.reset()
+    controller.setLargePrint(True)
+    controller.startCheckIn()
+    fits("code-large", "checkInScreen")
+
+
+def test_the_start_screen_fits_the_check_in_entry_in_large_print(screen):
+    controller, view = screen(16, (800, 480), "zh", bookable=True)
+    controller.setLargePrint(True)
+    drawn(view)
+    assert problems(view) == [] and small_targets(view, SEVEN_INCH_MM) == []
+    assert find_item(view.rootObject(), "page-more").isVisible()

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from nowserving.cli.bookings import add_bookings
 from nowserving.cli.options import branch_option, broker_options
 from nowserving.errors import RefusedToServe, StoreError
 from nowserving.server.ratelimit import COMMANDS_AT_ONCE, COMMANDS_PER_S
@@ -306,6 +307,7 @@ def _run_users(args: argparse.Namespace) -> int:
 
 COMMANDS = (
     _add_server,
+    add_bookings,
     _add_staffing,
     _add_new_log,
     _add_check_config,

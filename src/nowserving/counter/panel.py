@@ -164,6 +164,8 @@ class PanelController(QObject):
                     if marked
                     else "",
                     "late": waited >= rules.wait_warning_s,
+                    # Why it may be called before those who came earlier: its booked time.
+                    "appointment": self._appointment_text(ticket),
                 }
             )
         return rows
@@ -251,6 +253,13 @@ class PanelController(QObject):
             "text": words["transferred"].format(number=self._undo["number"], service=name),
             "label": words["undo"].format(s=int(left) + 1),
         }
+
+    def _appointment_text(self, ticket) -> str:
+        """ "appointment 10:30" for an appointment checked in inside its window ("": none)."""
+        booked = ticket.why.appointment if ticket.why is not None else None
+        if booked is None:
+            return ""
+        return text(self._language, "panel.why_appointment", time=self._clock_text(booked))
 
     def _clock_text(self, at: float) -> str:
         return datetime.fromtimestamp(at, self._zone).strftime("%H:%M")

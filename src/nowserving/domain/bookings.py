@@ -178,7 +178,11 @@ def decide_check_in(branch: Branch, cmd: Command, args: dict) -> list[Draft]:
             "too_early",
             f"check in from {local_hm(branch, opens)} for the booking at "
             f"{local_hm(branch, booking.at)}",
-            {"time": local_hm(branch, opens), "booked": local_hm(branch, booking.at)},
+            {  # the service too: the kiosk offers a walk-in ticket for it meanwhile
+                "time": local_hm(branch, opens),
+                "booked": local_hm(branch, booking.at),
+                "service": booking.service,
+            },
         )
     language = args.get("language") or rules.languages[0]
     if language not in rules.languages:

@@ -14,6 +14,7 @@ import enum
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -27,10 +28,12 @@ from nowserving.client import UNREACHABLE
 from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
 from nowserving.config.hardware import GUIDE_BUTTONS, PRIORITY_BUTTON
+from nowserving.domain.bookings import CODE_LENGTH
 from nowserving.domain.model import WEEKDAYS
 from nowserving.errors import ProtocolError
 from nowserving.i18n import catalog, text, two_lines, wait_range
 from nowserving.kiosk import guide
+from nowserving.kiosk.checkin import CODE_KEYS, CheckIns, code_from_scan, plausible
 from nowserving.kiosk.guide import BACK, TAKE, Guide, Screen, Speaker
 from nowserving.kiosk.offline import ISSUE_DEADLINE_S, REPLAY_S, NoTicket, OfflinePath
 from nowserving.kiosk.printing import PrintQueue
@@ -59,8 +62,14 @@ class Phase(enum.StrEnum):
     DONE = "done"  # take your ticket
     FAILED = "failed"  # not printed: the number and QR on screen
     UNAVAILABLE = "unavailable"  # no ticket could be issued
+    CODE = "code"  # "I have an appointment": the booking code on a keypad (or a scan)
+    CHECKING = "checking"  # the code sent: the server's answer awaited
+    EARLY = "early"  # too early for the appointment: come back, or a walk-in ticket now
+    NOT_CHECKED_IN = "not_checked_in"  # the code was not taken: why, and what to do
 
 
+# The check-in's screens where the customer has a choice (back among them).
+CHECK_IN_PHASES = (Phase.CODE, Phase.EARLY, Phase.NOT_CHECKED_IN)
 DONE_S = 6  # the number stays on screen this long after printing
 STUCK_S = 20  # a ticket neither printed nor refused by then: back to the start screen
 FAILED_S = 45  # ... and this long when it could not be printed
@@ -124,8 +133,16 @@ class KioskController(QObject):
         self._on_screen = True  # chosen on the screen (not with a button): it may ask
         self._phone_for: tuple[str, str | None] | None = None  # (service, priority) asked
         self._digits = ""  # the phone number being typed (never logged)
+        self._code = ""  # the booking code being typed
+        self._checking: str | None = None  # command id of the check-in under way
+        self._checking_code = ""
+        self._check_ins = CheckIns()  # a check-in retried is the same command
+        self._walk_in: str | None = None  # too early: the booked service, for a walk-in
+        self._message = ""  # too early, or not checked in: what the screen says
+        self._appointment = ""  # "Appointment 10:30" on the ticket being issued
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
+        self.scan_reader: QObject | None = None  # the window's scanner reader (build_view)
         self._model = RowsModel(SERVICE_ROLES, self)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -204,6 +221,17 @@ class KioskController(QObject):
     guideOn = Property(bool, lambda self: self._guide is not None, notify=changed)
     phoneDigits = Property(str, lambda self: self._digits, notify=changed)
     phoneComplete = Property(bool, lambda self: _phone_ok(self._digits), notify=changed)
+    # Appointments: the check-in entry on the start screen (when a service takes bookings),
+    # the code typed so far, its keypad, and what the screen says of the check-in.
+    bookable = Property(
+        bool,
+        lambda self: any(s.bookings_per_hour for s in self.config.rules.services.values()),
+        constant=True,
+    )
+    codeText = Property(str, lambda self: self._code, notify=changed)
+    codeComplete = Property(bool, lambda self: plausible(self._code), notify=changed)
+    codeKeys = Property("QVariantList", lambda self: list(CODE_KEYS), constant=True)
+    checkInText = Property(str, lambda self: self._message, notify=changed)
 
     # ----- physical ticket buttons ---------------------------------------------------------
 
@@ -358,7 +386,7 @@ class KioskController(QObject):
             self._back()
 
     def _back(self) -> None:
-        if self._phase in (Phase.PRIORITY, Phase.CONFIRM_LATE):
+        if self._phase in (Phase.PRIORITY, Phase.CONFIRM_LATE, *CHECK_IN_PHASES):
             self.reset()
         elif self._group is not None and self._phase == Phase.CHOOSE:
             self._timer.stop()
@@ -421,12 +449,129 @@ class KioskController(QObject):
         """Back to the start screen."""
         self._timer.stop()
         self._phone_for, self._digits = None, ""
+        self._code = self._message = self._appointment = self._checking_code = ""
+        self._checking = self._walk_in = None
         if self._group is not None:
             self._group = None
             self._refresh_services()
         self._pending = self._late_service = self._chosen = self._priority = None
         self._number = self._detail = self._late = self._next = ""
         self._set_phase(Phase.CHOOSE)
+
+    # ----- appointments: check-in by code (typed or scanned) ---------------------------------
+
+    @Slot()
+    def startCheckIn(self) -> None:
+        """ "I have an appointment": the code's keypad (a scan is taken on any screen)."""
+        if self._phase == Phase.CHOOSE and not self._closed_text():
+            self._code = ""
+            self._set_phase(Phase.CODE)
+            self._timer.start(IDLE_S * 1000)  # nobody types: back to the start
+
+    @Slot(str)
+    def pressCodeKey(self, key: str) -> None:
+        """A key for the code (the screen's keypad, or a person's keyboard): one of the
+        code's characters, "del" (the last one goes) or "enter" (check in)."""
+        if self._phase != Phase.CODE:
+            return
+        if key == "enter":
+            self.checkIn()
+            return
+        if key == "del":
+            self._code = self._code[:-1]
+        elif len(key) == 1 and key.upper() in CODE_KEYS and len(self._code) < CODE_LENGTH:
+            self._code += key.upper()
+        self._timer.start(IDLE_S * 1000)
+        self.changed.emit()
+
+    @Slot()
+    def checkIn(self) -> None:
+        """Check in with the code typed."""
+        if self._phase == Phase.CODE and plausible(self._code):
+            self._check_in(self._code)
+
+    @Slot(str)
+    def scanned(self, scanned: str) -> None:
+        """A scanner read a booking code (`ScanReader`): check it in, whatever the screen
+        (a new customer stands there), unless a ticket or a check-in is on its way."""
+        if self._phase not in (Phase.PRINTING, Phase.CHECKING):
+            self.reset()
+            self._check_in(code_from_scan(scanned))
+
+    def _check_in(self, code: str) -> None:
+        if not plausible(code):
+            self._not_checked_in("unknown_booking")
+            return
+        if not self.offline.online:  # the server holds the bookings: nothing to do without it
+            self._not_checked_in(UNREACHABLE)
+            return
+        args = {"code": code, "language": self._language, "token": secrets.token_urlsafe(16)}
+        command_id, args = self._check_ins.command(code, self.bridge.client.new_command_id(), args)
+        self._token, self._checking_code = args["token"], code
+        self._set_phase(Phase.CHECKING)
+        self._timer.start(STUCK_S * 1000)  # never stuck, whatever happens
+        self._checking = self.bridge.send(
+            Cmd.CHECK_IN, args, command_id=command_id, deadline_s=ISSUE_DEADLINE_S
+        )
+
+    def _checked_in(self, reply: Reply) -> None:
+        """The server's answer to a check-in: the ticket, too early, or why not."""
+        if reply.code != UNREACHABLE:  # answered for good: the same code again is new
+            self._check_ins.forget(self._checking_code)
+        if reply.ok and reply.ticket is not None:
+            try:
+                ticket = decode_ticket(reply.ticket)
+            except ProtocolError as err:
+                log.error("the server's ticket breaks the contract: %s", err)
+                self._unavailable()
+                return
+            booked = reply.result.get("booked_at")
+            if isinstance(booked, int | float):
+                self._appointment = text(ticket.language, "ticket.appointment",
+                                         time=self._hm(booked))  # fmt: skip
+            self._print(ticket)
+            if reply.result.get("late"):  # a walk-in ticket: the customer is told so
+                self._next = text(ticket.language, "kiosk.checkin_late") + " " + self._next
+                self.changed.emit()
+            return
+        if reply.code == "too_early":
+            params = reply.params
+            service = params.get("service")
+            self._walk_in = service if service in self.config.rules.services else None
+            self._message = text(
+                self._language, "kiosk.checkin_early",
+                booked=params.get("booked", "?"), time=params.get("time", "?"),
+            )  # fmt: skip
+            self._set_phase(Phase.EARLY)
+            self._timer.start(IDLE_S * 1000)
+            return
+        self._not_checked_in(reply.code or "")
+
+    def _not_checked_in(self, code: str) -> None:
+        key = {
+            "unknown_booking": "checkin_unknown",
+            UNREACHABLE: "checkin_offline",
+            "branch_closed": "checkin_closed",
+            "service_closed": "checkin_closed",
+            "service_full": "checkin_full",
+        }.get(code, "checkin_failed")
+        if key == "checkin_failed":
+            log.warning("check-in refused: %s", code)
+        self._message = text(self._language, f"kiosk.{key}")
+        self._set_phase(Phase.NOT_CHECKED_IN)
+        self._timer.start(FAILED_S * 1000)
+
+    @Slot()
+    def walkIn(self) -> None:
+        """Too early for the appointment: a walk-in ticket for its service now (the
+        booking stays, for a check-in in its window)."""
+        if self._phase == Phase.EARLY and self._walk_in is not None:
+            service = self._walk_in
+            self.reset()
+            self._choose(service, ask=True)
+
+    def _hm(self, at: float) -> str:
+        return datetime.fromtimestamp(at, self._zone).strftime("%H:%M")
 
     # ----- issuing and printing -----------------------------------------------------------
 
@@ -478,6 +623,11 @@ class KioskController(QObject):
         if self.offline.take_reply(reply):
             self._recheck_closed()  # e.g. the server's time: this kiosk's may be hours off
             return
+        if reply.id is not None and reply.id == self._checking:
+            self._checking = None
+            self.offline.heard(reply)
+            self._checked_in(reply)
+            return
         if reply.id is None or reply.id != self._pending:
             return
         self._pending = None
@@ -504,7 +654,8 @@ class KioskController(QObject):
         self._number = ticket.number
         self._detail = self._ticket_detail(ticket)
         self._next = text(ticket.language, "kiosk.done_next")
-        content = self._content(ticket)
+        # A checked-in appointment's time goes on the ticket too.
+        content = replace(self._content(ticket), appointment=self._appointment or None)
         self.last_ticket, self.last_url = content, content.url
         if self.printer is None:  # a screen-only kiosk: the screen is the ticket
             self._take_printed(self._number, "")
@@ -542,6 +693,8 @@ class KioskController(QObject):
     def _ticket_detail(self, ticket: TicketView) -> str:
         lang, ahead = ticket.language, ticket.ahead
         parts = [text(lang, "ticket.ahead", n=ahead) if ahead else text(lang, "ticket.ahead_none")]
+        if self._appointment:
+            parts.insert(0, self._appointment)
         if ticket.issued_estimate:
             parts.append(wait_words(lang, ticket.issued_estimate))
         return " · ".join(parts)
@@ -770,6 +923,8 @@ class KioskController(QObject):
             return guide.number_screen(self._number, printed, again)
         if phase == Phase.PRINTING:
             return guide.plain_screen("guide_printing")
+        if phase in CHECK_IN_PHASES or phase == Phase.CHECKING:
+            return Screen(())  # not spoken yet (docs/appointments.md)
         return guide.plain_screen("guide_unavailable")
 
     def _say(self, clips: list[str]) -> None:

@@ -20,6 +20,7 @@ from nowserving.client.qt import QtBranchBridge, gui_application, quick_view
 from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig
 from nowserving.kiosk.app import KioskController, TicketImages
+from nowserving.kiosk.checkin import ScanReader
 from nowserving.kiosk.guide import Speaker
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
@@ -50,10 +51,17 @@ class KioskApp(App):
 
 
 def build_view(controller: KioskController, size: QSize) -> QQuickView:
-    """The kiosk's QML in a view; raises NowservingError if the QML does not load."""
-    return quick_view(
+    """The kiosk's QML in a view, a USB scanner's keys read from it (a booking code);
+    raises NowservingError if the QML does not load."""
+    view = quick_view(
         QML, "Kiosk", {"kiosk": controller}, size, {"ticket": TicketImages(controller)}
     )
+    reader = ScanReader(view)
+    reader.scanned.connect(controller.scanned)
+    reader.typed.connect(controller.pressCodeKey)
+    view.installEventFilter(reader)
+    controller.scan_reader = reader  # the filter's Python side lives as long as the kiosk
+    return view
 
 
 def build(

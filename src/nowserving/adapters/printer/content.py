@@ -21,10 +21,11 @@ def ticket_content(
     issued_at: float,
     url: str | None = None,
     priority: str | None = None,
+    appointment: str | None = None,
 ) -> TicketContent:
     """The ticket of `number` for `service`, in `language`: with its priority class (when
-    not the default one), the counters that serve it, the branch's rule for a missed call
-    and the day's opening hours."""
+    not the default one), a checked-in appointment's line ("Appointment 10:30"), the
+    counters that serve it, the branch's rule for a missed call and the day's opening hours."""
     rules = config.rules
     spec = rules.services[service]
     classes = list(rules.priorities)
@@ -42,6 +43,7 @@ def ticket_content(
         issued_at=datetime.fromtimestamp(issued_at, ZoneInfo(rules.timezone)),
         url=url,
         priority=shown_priority,
+        appointment=appointment,
         counters=tuple(
             c.names.get(language, c.id) for c in rules.counters.values() if service in c.services
         ),

@@ -40,6 +40,7 @@ class TicketContent:
     counters: tuple[str, ...] = ()  # the counters that serve it, by name
     recalls: int | None = None  # how often a missed call is repeated (None: not said)
     hours: str | None = None  # today's opening hours, "09:00–17:00"
+    appointment: str | None = None  # a checked-in appointment: "Appointment 10:30"
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,12 @@ def lay_out(ticket: TicketContent, paper_mm: int = 80, printable: int | None = N
     )
     when = ticket.issued_at.strftime("%Y-%m-%d %H:%M")
     parts: list[Part] = [*lines(ticket.branch, 30), Feed(12), *lines(ticket.service, 40, 1)]
-    if ticket.priority:
-        parts += [Feed(8), *lines(ticket.priority, 28, 1)]
+    parts += [  # the priority class, a checked-in appointment's time
+        part
+        for marked, size in ((ticket.priority, 28), (ticket.appointment, 30))
+        if marked
+        for part in (Feed(8), *lines(marked, size, 1))
+    ]
     parts += [
         Feed(18),
         line(text(lang, "ticket.your_number"), 26),

@@ -320,6 +320,23 @@ Rectangle {
                                 verticalAlignment: Text.AlignVCenter
                             }
                         }
+                        Rectangle {  // an appointment: called at about its booked time
+                            objectName: "why-appointment"
+                            visible: modelData.appointment !== ""
+                            radius: root.unit * 0.3; color: "#0b4f9c"
+                            Layout.preferredWidth: root.unit * 5.5
+                            Layout.preferredHeight: root.unit * 2.6
+                            Text {
+                                anchors.fill: parent; anchors.margins: root.unit * 0.2
+                                text: modelData.appointment
+                                color: "#ffffff"; font.pixelSize: root.unit * 0.95
+                                font.bold: true
+                                fontSizeMode: Text.Fit; minimumPixelSize: 7
+                                wrapMode: Text.Wrap
+                                horizontalAlignment: Text.AlignHCenter
+                                verticalAlignment: Text.AlignVCenter
+                            }
+                        }
                         Text {
                             Layout.fillWidth: true; Layout.fillHeight: true
                             text: modelData.waited + "\n" + modelData.service

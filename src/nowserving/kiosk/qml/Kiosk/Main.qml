@@ -11,6 +11,9 @@ Rectangle {
                                  * (kiosk.largePrint ? 1.5 : 1)
     readonly property bool portrait: height > width
     readonly property var s: kiosk.strings
+    // "I have an appointment" on the start screen: some service takes bookings.
+    readonly property bool checkInWanted: kiosk.bookable && kiosk.closedText === ""
+                                          && kiosk.groupName === ""
     color: "#0b1f3a"
 
     // How `count` buttons are laid out in `w` x `h`: all at once when the best columns
@@ -182,7 +185,8 @@ Rectangle {
         objectName: "grid"
         visible: root.kiosk.closedText === ""
         anchors {
-            top: title.bottom; bottom: pager.visible ? pager.top : parent.bottom
+            top: title.bottom
+            bottom: pager.visible ? pager.top : parent.bottom
             left: parent.left; right: parent.right; margins: root.unit * 1.5
         }
         readonly property int count: root.kiosk.services.count
@@ -191,8 +195,10 @@ Rectangle {
         readonly property real lowest: root.unit * (root.kiosk.largePrint ? 4.2 : 3.6)
         // The room below the title, whether or not a pager takes its bottom.
         readonly property real room: root.height - title.y - title.height - root.unit * 3
+                                     - (root.checkInWanted ? root.unit * 5 : 0)  // its row
         readonly property var plan: root.layoutFor(count, root.width - root.unit * 3, room,
-                                                   root.unit, lowest, root.unit * 5)
+                                                   root.unit, lowest,
+                                                   root.checkInWanted ? 0 : root.unit * 5)
         readonly property int perPage: plan.perPage
         readonly property int pages: Math.max(1, Math.ceil(count / Math.max(1, perPage)))
         readonly property int rows: Math.ceil(Math.min(count, perPage) / Math.max(1, columns))
@@ -218,17 +224,39 @@ Rectangle {
         }
     }
 
-    // ----- pages of services, when they do not all fit ------------------------------------
+    // ----- pages of services, when they do not all fit; "I have an appointment" beside ----
     Row {
         id: pager
-        visible: grid.visible && grid.pages > 1
+        visible: grid.visible && (grid.pages > 1 || root.checkInWanted)
         anchors { bottom: parent.bottom; horizontalCenter: parent.horizontalCenter
                   bottomMargin: root.unit }
         spacing: root.unit * 2
+        // A scanned code needs no tap: the kiosk takes it on any screen.
+        Rectangle {
+            id: checkInEntry
+            objectName: "check-in"
+            visible: root.checkInWanted
+            implicitWidth: Math.min(root.width - root.unit * 3,
+                                    Math.max(root.unit * 12, checkInText.implicitWidth + root.unit * 3))
+            implicitHeight: root.unit * 3.8
+            radius: root.unit * 0.5
+            color: "#ffffff"
+            Text {
+                id: checkInText
+                anchors.centerIn: parent
+                // Large print beside the pages: the short words (the room is the screen's).
+                text: (grid.pages > 1 ? root.s.checkin_short : root.s.checkin_start) + "  ›"
+                color: "#10213a"
+                font.pixelSize: root.unit * 1.6
+                font.bold: true
+            }
+            MouseArea { anchors.fill: parent; onClicked: root.kiosk.startCheckIn() }
+        }
         Repeater {
             model: [{ step: -1, label: "‹ " + root.s.page_back }, { step: 1, label: root.s.page_more + " ›" }]
             delegate: Rectangle {
                 required property var modelData
+                visible: grid.pages > 1
                 objectName: "page-" + (modelData.step > 0 ? "more" : "back")
                 readonly property bool usable: grid.page + modelData.step >= 0
                                                && grid.page + modelData.step < grid.pages
@@ -254,6 +282,7 @@ Rectangle {
             }
         }
         Text {
+            visible: grid.pages > 1
             anchors.verticalCenter: parent.verticalCenter
             text: (grid.page + 1) + " / " + grid.pages
             color: "#ffffff"
@@ -280,12 +309,14 @@ Rectangle {
     // ----- what happens after a tap -----------------------------------------------------
     Rectangle {
         id: overlay
+        objectName: "overlay"
         anchors.fill: parent
         visible: root.kiosk.phase !== "choose"
         color: "#0b1f3a"  // opaque: the message must not compete with the buttons
         MouseArea { anchors.fill: parent }  // taps do not reach the buttons below
 
         ColumnLayout {
+            visible: root.kiosk.phase !== "code"
             anchors.centerIn: parent
             width: parent.width * 0.85
             spacing: root.unit
@@ -304,7 +335,10 @@ Rectangle {
                     "unavailable": root.s.unavailable,
                     "confirm_late": root.s.late_title,
                     "priority": root.s.priority_title,
-                    "phone": root.s.phone_title
+                    "phone": root.s.phone_title,
+                    "checking": root.s.checking,
+                    "early": root.s.checkin_early_title,
+                    "not_checked_in": root.s.checkin_refused_title
                 })[root.kiosk.phase] || ""
             }
             Text {
@@ -328,7 +362,9 @@ Rectangle {
                     ? (root.kiosk.hasPage ? root.s.print_failed_help : root.s.print_failed_help_number)
                     : root.kiosk.phase === "done" || root.kiosk.phase === "unavailable"
                     ? root.kiosk.ticketDetail
-                    : root.kiosk.phase === "phone" ? root.s.phone_hint : ""
+                    : root.kiosk.phase === "phone" ? root.s.phone_hint
+                    : root.kiosk.phase === "early" || root.kiosk.phase === "not_checked_in"
+                    ? root.kiosk.checkInText : ""
             }
             Text {  // the phone number as typed
                 objectName: "phoneDigits"
@@ -389,8 +425,8 @@ Rectangle {
                 smooth: false
             }
             GridLayout {  // the choices: one row of them, or a column for priority classes
-                visible: ["confirm_late", "failed", "unavailable", "priority", "phone"]
-                    .indexOf(root.kiosk.phase) >= 0
+                visible: ["confirm_late", "failed", "unavailable", "priority", "phone", "early",
+                          "not_checked_in"].indexOf(root.kiosk.phase) >= 0
                 Layout.alignment: Qt.AlignHCenter
                 columns: root.kiosk.phase === "priority" ? 1 : 2
                 rowSpacing: root.unit
@@ -411,6 +447,9 @@ Rectangle {
                         ? [{ text: root.s.phone_skip, action: "phone_skip", primary: false },
                            { text: root.s.phone_ok, action: "phone_ok", primary: true,
                              enabled: root.kiosk.phoneComplete }]
+                        : root.kiosk.phase === "early"
+                        ? [{ text: root.s.back, action: "back", primary: true },
+                           { text: root.s.checkin_walk_in, action: "walk_in", primary: false }]
                         : [{ text: root.s.back, action: "back", primary: true }]
                     delegate: Rectangle {
                         required property var modelData
@@ -440,6 +479,7 @@ Rectangle {
                                 if (choice.action === "take") root.kiosk.confirmLate()
                                 else if (choice.action === "phone_ok") root.kiosk.givePhone()
                                 else if (choice.action === "phone_skip") root.kiosk.skipPhone()
+                                else if (choice.action === "walk_in") root.kiosk.walkIn()
                                 else if (choice.action === "priority")
                                     root.kiosk.choosePriority(choice.value)
                                 else root.kiosk.back()
@@ -449,6 +489,13 @@ Rectangle {
                 }
             }
         }
+    }
+
+    CheckIn {  // the booking code's keypad
+        anchors.fill: parent
+        visible: root.kiosk.phase === "code"
+        kiosk: root.kiosk
+        unit: Math.min(root.unit, root.height / 34)  // large print, where it fits
     }
 
     MouseArea {  // the audio guide: a touch anywhere on the number's screen says it again
