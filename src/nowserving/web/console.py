@@ -107,6 +107,10 @@ class Console:
             Route(f"{BASE}/{{branch}}/{{action}}", self.act, methods=["POST"]),
         ]
 
+    def close(self) -> None:
+        """Stop what the console started (the staffing page's worker process)."""
+        self.staffing.close()
+
     # ----- helpers ----------------------------------------------------------------------
 
     def _address(self, request: Request) -> str:
