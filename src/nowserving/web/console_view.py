@@ -169,6 +169,10 @@ def _device_notes(view: dict, config: BranchConfig, row: dict, fields: dict,
         view["alerts"].append(_t(language, "alert_printer", device=device))
     if fields.get("spool"):
         view["alerts"].append(_t(language, "alert_spool", device=device))
+    spooled = fields.get("spooled")
+    if type(spooled) is int and spooled > 0:  # issued offline, not yet taken by the server
+        row["notes"].append(_t(language, "spooled", n=spooled))
+        view["alerts"].append(_t(language, "alert_spooled", device=device, n=spooled))
     result = fields.get("self_test")
     if isinstance(result, dict) and isinstance(result.get("at"), int | float):
         when = _clock(config, result["at"], "%m-%d %H:%M")
