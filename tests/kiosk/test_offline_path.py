@@ -277,7 +277,7 @@ def test_a_refused_spooled_ticket_alerts_staff(make, spool, caplog):
     [(command_id, _)] = send.of("issue_ticket")
     path.take_reply(Reply(command_id, False, {}, "not_leased", "A980 is not leased"))
     assert path.alerts == {"spool": "offline ticket refused by the server: not_leased"}
-    assert statuses == [path.alerts]
+    assert statuses == [{}, path.alerts]  # spooled (its count), then refused
     assert spool.pending() == []
     assert "spooled ticket kiosk-1-s-4 refused: not_leased" in caplog.text
 

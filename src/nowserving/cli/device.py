@@ -4,6 +4,7 @@ and runs its role."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from nowserving.cli.options import branch_option, checked_device, size
@@ -112,6 +113,10 @@ def _add_web(commands) -> None:
         "--audit-log", type=Path,
         help="where the console logs every sign-in and action (default: beside --users)",
     )  # fmt: skip
+    parser.add_argument(
+        "--db", action="append", default=[], metavar="BRANCH=PATH",
+        help="a branch's event log (its server's, or a copy) for the console's staffing page",
+    )  # fmt: skip
 
 
 def _run_web(args: argparse.Namespace) -> int:
@@ -127,10 +132,19 @@ def _run_web(args: argparse.Namespace) -> int:
             replace(device, branch=config.rules.branch_id), config, str(args.device)
         )
     host, _, port = args.listen.rpartition(":")
+    served = {c.rules.branch_id for c in configs}
+    logs = {}
+    for spec in args.db:
+        branch, sep, path = spec.partition("=")
+        if not sep or branch not in served or not path:
+            print(f"nowserving web: --db {spec!r}: write BRANCH=PATH for a branch served "
+                  f"({', '.join(sorted(served))})", file=sys.stderr)  # fmt: skip
+            return 2
+        logs[branch] = Path(path)
     from nowserving.web.main import run_web
 
     return run_web(configs, device, host or "127.0.0.1", int(port), args.forwarded_allow_ips,
-                   args.users, args.audit_log)  # fmt: skip
+                   args.users, args.audit_log, logs)  # fmt: skip
 
 
 COMMANDS = (_add_kiosk, _add_counter, _add_display, _add_web)

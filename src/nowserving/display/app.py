@@ -249,6 +249,25 @@ class DisplayController(QObject):
                     else s["away"].format(counter=counter)
                 )
             items.append(item)
+        return items + self._closed_services()
+
+    def _closed_services(self) -> list[dict]:
+        """Ticker items for services a manager closed for the day, with why (per language)."""
+        state = self.lobby.state
+        items = []
+        for service in state.services if state else ():
+            if service.closed is None:
+                continue
+            item = {}
+            for lang, s in self._strings.items():
+                name = service.names.get(lang, service.id)
+                reason = service.closed.reason_in(lang)
+                item[lang] = (
+                    s["service_closed_reason"].format(service=name, reason=reason)
+                    if reason
+                    else s["service_closed"].format(service=name)
+                )
+            items.append(item)
         return items
 
     # ----- pages of lines ---------------------------------------------------------------

@@ -104,6 +104,9 @@ class Branch:
         # Appointments, by booking id (domain/bookings.py): they outlive business days.
         self.bookings: dict[str, bookings.Booking] = {}
         self._new_code: str | None = None  # the code of a booking being made, for its reply
+        # Services closed for the rest of a business day (`close_service`), by id: the day,
+        # when, and the reason in each language. Cleared by a new day or `reopen_service`.
+        self.closed_services: dict[str, dict] = {}
 
     # ----- commands -------------------------------------------------------------------
 
@@ -309,6 +312,16 @@ class Branch:
                 f"the branch is closed now{when}",
                 {"opens": "" if opens is None else _local(self.rules, opens)},
             )
+        closure = self.closed_today(service.id, at)
+        if closure is not None:
+            time = _local(self.rules, closure["at"])[-5:]
+            reason = closure["reasons"].get("en") or closure["reason"]  # messages are English
+            why = f": {reason}" if reason else ""
+            raise DomainError(
+                "service_closed",
+                f"{service.id} was closed for the day at {time}{why}",
+                {"time": time},
+            )
         if self.rules.past_cutoff(service, at):
             raise DomainError(
                 "service_closed",
@@ -316,6 +329,41 @@ class Branch:
                 f"(last ticket at {service.last_ticket_at:%H:%M})",
                 {"time": f"{service.last_ticket_at:%H:%M}"},
             )
+
+    def closed_today(self, service: str, at: float) -> dict | None:
+        """The closure of `service` (`close_service`) if it holds at `at`, else None: a
+        closure lasts the business day it was made in."""
+        closure = self.closed_services.get(service)
+        if closure is None or closure["day"] != self.rules.business_day(at):
+            return None
+        return closure
+
+    def _decide_close_service(self, cmd: Command, args: dict) -> list[Draft]:
+        """Issue no more tickets for a service today; those already waiting are still served."""
+        service = self.rules.services.get(args.get("service"))
+        if service is None:
+            raise DomainError("unknown_service", f"no service {args.get('service')!r}")
+        if self.closed_today(service.id, cmd.at) is not None:
+            raise DomainError("already_closed", f"{service.id} is already closed today")
+        reasons = {
+            lang: args[f"reason_{lang}"].strip()[:120]
+            for lang in self.rules.languages
+            if (args.get(f"reason_{lang}") or "").strip()
+        }
+        reason = (args.get("reason") or "").strip()[:120] or next(iter(reasons.values()), "")
+        data = {"service": service.id, "day": self.rules.business_day(cmd.at), "reason": reason}
+        if reasons:
+            data["reasons"] = reasons
+        return [("service_closed", data)]
+
+    def _decide_reopen_service(self, cmd: Command, args: dict) -> list[Draft]:
+        """Undo `close_service` for today: the service issues tickets again."""
+        service = self.rules.services.get(args.get("service"))
+        if service is None:
+            raise DomainError("unknown_service", f"no service {args.get('service')!r}")
+        if self.closed_today(service.id, cmd.at) is None:
+            raise DomainError("already_open", f"{service.id} is not closed")
+        return [("service_reopened", {"service": service.id})]
 
     def _decide_lease_numbers(self, cmd: Command, args: dict) -> list[Draft]:
         """A block of today's numbers for a kiosk to issue from while it cannot reach the
@@ -806,6 +854,7 @@ class Branch:
             counter.staff = None  # a new day: everyone signs in again
             counter.service_s = 0.0
         self.recent_calls.clear()
+        self.closed_services = {}
 
     def _apply_numbers_leased(self, event: Event, data: dict) -> None:
         service = self.rules.services.get(data["service"])
@@ -1006,6 +1055,15 @@ class Branch:
         counter = self.counters[data["counter"]]
         counter.state, counter.reason = CounterState.CLOSED, None
 
+    def _apply_service_closed(self, event: Event, data: dict) -> None:
+        self.closed_services[data["service"]] = {
+            "day": data["day"], "at": event.at, "reason": data.get("reason", ""),
+            "reasons": dict(data.get("reasons") or {}),
+        }  # fmt: skip
+
+    def _apply_service_reopened(self, event: Event, data: dict) -> None:
+        self.closed_services.pop(data["service"], None)
+
     def _apply_command_rejected(self, event: Event, data: dict) -> None:
         pass
 
@@ -1090,6 +1148,7 @@ class Branch:
             "pin_tries": {s: list(t) for s, t in self.pin_tries.items()},
             "learner": self.learner.to_dict(),
             "bookings": [b.to_dict() for b in self.bookings.values()],
+            "closed_services": {s: dict(c) for s, c in self.closed_services.items()},
         }
 
     @classmethod
@@ -1118,6 +1177,7 @@ class Branch:
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         branch.counters_changed = branch.seq  # when is unknown: at the latest, by now
         branch.bookings = bookings.bookings_from_dict(d.get("bookings", []))
+        branch.closed_services = {s: dict(c) for s, c in d.get("closed_services", {}).items()}
         return branch
 
 

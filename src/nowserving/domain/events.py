@@ -24,6 +24,8 @@ EVENT_TYPES = frozenset(
         "counter_opened",
         "counter_paused",
         "counter_closed",
+        "service_closed",
+        "service_reopened",
         "staff_signed_in",
         "staff_signed_out",
         "sign_in_failed",

@@ -775,6 +775,11 @@ class KioskController(QObject):
     def _closed_note(self, sid: str, view) -> str:
         if view is None or view.accepting:
             return ""
+        if view.closed is not None:  # closed for the day by a manager
+            reason = view.closed.reason_in(self._language)
+            if reason:
+                return text(self._language, "kiosk.closed_today_reason", reason=reason)
+            return text(self._language, "kiosk.closed_today")
         cutoff = self.config.rules.services[sid].last_ticket_at
         if cutoff is not None and self.config.rules.past_cutoff(
             self.config.rules.services[sid], self._clock()

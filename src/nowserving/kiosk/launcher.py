@@ -47,7 +47,9 @@ class KioskApp(App):
         printer = self.prints.status if self.prints else {"printer": "none"}
         alerts = self.controller.alerts if self.controller else {}
         audio = {"audio": self.speaker.status} if self.speaker else {}
-        return {**printer, "gpio": pins_status(self.pins), **audio, **alerts}
+        # Tickets issued offline not yet taken by the server (the console shows them).
+        spooled = {"spooled": len(self.spool.pending())} if self.spool else {}
+        return {**printer, "gpio": pins_status(self.pins), **audio, **alerts, **spooled}
 
 
 def build_view(controller: KioskController, size: QSize) -> QQuickView:

@@ -155,6 +155,7 @@ class OfflinePath:
             log.warning("no server and no leased number left for %s", service)
             return NoTicket.NO_NUMBER
         log.info("issued %s offline (spooled as %s)", number, command_id)
+        self._publish_status()  # its `spooled` count: the console says what waits
         view = self._state.service(service) if self._state else None
         return TicketView(
             f"{day}/{number}", number, service, language, now,
@@ -216,9 +217,9 @@ class OfflinePath:
             # A customer holds this ticket and the server will not have it: staff must know.
             log.error("spooled ticket %s refused: %s (%s)", reply.id, reply.code, reply.message)
             self.alerts["spool"] = f"offline ticket refused by the server: {reply.code}"
-            self._publish_status()
         if self.spool is not None:
             self.spool.settle(reply.id, "ok" if reply.ok else reply.code)
+        self._publish_status()  # one fewer spooled (and the alert, if it was refused)
 
     # ----- this kiosk's clock ---------------------------------------------------------------
 

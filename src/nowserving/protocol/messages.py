@@ -159,7 +159,10 @@ def state_message(
                 "leased": branch.leased_top.get(sid, 0),
                 "accepting": rules.open_at(at)
                 and not rules.past_cutoff(service, at)
+                and branch.closed_today(sid, at) is None
                 and branch.numbers_left(service) > 0,
+                # Closed for the rest of the day by a manager (`close_service`), or None.
+                "closed": _closure(branch.closed_today(sid, at)),
                 "next": [t.number for t in branch.next_in_line(sid, NEXT_NUMBERS)],
                 "line_seq": line_seqs.get(sid, 0),
                 "estimate": _estimate(for_arrivals.get(sid)),
@@ -217,6 +220,13 @@ def state_message(
             if n["until"] > at
         ],
     }
+
+
+def _closure(closure: dict | None) -> dict | None:
+    if closure is None:
+        return None
+    return {"at": closure["at"], "reason": closure.get("reason", ""),
+            "reasons": dict(closure.get("reasons") or {})}  # fmt: skip
 
 
 def seen_in_state(payload: bytes) -> tuple[Seen, str | None] | None:

@@ -71,6 +71,20 @@ class ServiceView:
     next: tuple[str, ...]
     line_seq: int
     estimate: EstimateView | None
+    closed: ClosureView | None = None  # closed for the day by a manager (`close_service`)
+
+
+@dataclass(frozen=True)
+class ClosureView:
+    """A service closed for the rest of the day: since when, and why in each language."""
+
+    at: float
+    reason: str
+    reasons: dict[str, str]
+
+    def reason_in(self, language: str) -> str:
+        """The reason in `language`, else the one given for all (may be "")."""
+        return self.reasons.get(language) or self.reason
 
 
 @dataclass(frozen=True)
@@ -371,7 +385,13 @@ def _service(value: object, where: str) -> ServiceView:
         r.strs("next"),
         r.int("line_seq"),
         r.obj("estimate", _estimate),
+        r.obj("closed", _closure),
     )
+
+
+def _closure(value: object, where: str) -> ClosureView:
+    r = _Reader(value, where)
+    return ClosureView(r.num("at"), r.str("reason", optional=True) or "", r.names("reasons"))
 
 
 def _counter_ticket(value: object, where: str) -> CounterTicket:

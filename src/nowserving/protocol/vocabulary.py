@@ -38,6 +38,8 @@ class Cmd(enum.StrEnum):
     OPEN_COUNTER = "open_counter"
     PAUSE_COUNTER = "pause_counter"
     CLOSE_COUNTER = "close_counter"
+    CLOSE_SERVICE = "close_service"
+    REOPEN_SERVICE = "reopen_service"
     SIGN_IN = "sign_in"
     SIGN_OUT = "sign_out"
     STEP_OUT = "step_out"
@@ -72,7 +74,7 @@ _AT_COUNTERS = frozenset({Role.COUNTER, Role.STAFF})
 # The web role also sends these for a manager signed in to its console (docs/console.md),
 # without a ticket's token: the server lets a web device send only these so.
 WEB_CONSOLE = frozenset({"post_notice", "take_down_notice", "open_counter", "pause_counter",
-                         "close_counter"})  # fmt: skip
+                         "close_counter", "close_service", "reopen_service"})  # fmt: skip
 _MANAGED = _AT_COUNTERS | {Role.WEB}
 
 COMMANDS: dict[Cmd, CommandSpec] = {
@@ -134,6 +136,17 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     Cmd.OPEN_COUNTER: CommandSpec(_COUNTER_ARG, _MANAGED),
     Cmd.PAUSE_COUNTER: CommandSpec({**_COUNTER_ARG, "reason": False}, _MANAGED),
     Cmd.CLOSE_COUNTER: CommandSpec(_COUNTER_ARG, _MANAGED),
+    # A service issues no new tickets for the rest of the business day (those waiting are
+    # still served); `reason_zh`, `reason_en`, ...: why, in each language, for the lobby.
+    Cmd.CLOSE_SERVICE: CommandSpec(
+        {"service": True, "reason": False},
+        frozenset({Role.STAFF, Role.WEB}),
+        own_counter=False,
+        per_language=("reason",),
+    ),
+    Cmd.REOPEN_SERVICE: CommandSpec(
+        {"service": True}, frozenset({Role.STAFF, Role.WEB}), own_counter=False
+    ),
     # Staff sign in with their staff number and PIN, which the server checks against the
     # hashes only it holds (server/pins.py); the PIN goes no further than that check.
     Cmd.SIGN_IN: CommandSpec({**_COUNTER_ARG, "staff": True, "pin": True}, _AT_COUNTERS),

@@ -120,8 +120,10 @@ class History:
 class _Reader:
     """One pass over the log, keeping per ticket only what is needed until it ends."""
 
-    def __init__(self, weekday: int, tz: ZoneInfo, target_s: float, first, last, start_open):
+    def __init__(self, weekday: int, tz: ZoneInfo, target_s: float, first, last, start_open,
+                 group_of: dict[str, str] | None = None):  # fmt: skip
         self.weekday, self.tz, self.target_s = weekday, tz, target_s
+        self.group_of = group_of or {}  # service -> the group it is learned as
         self.first, self.last, self.start_open = first, last, start_open
         self.services: dict[str, ServiceHistory] = defaultdict(ServiceHistory)
         self.tickets: dict[str, dict] = {}
@@ -145,7 +147,10 @@ class _Reader:
             self.begin = event.at
         handler = getattr(self, f"_on_{event.type}", None)
         if handler is not None:
-            handler(event.at, event.data)
+            data = event.data
+            if self.group_of and data.get("service") in self.group_of:
+                data = {**data, "service": self.group_of[data["service"]]}
+            handler(event.at, data)
         self.end = event.at
 
     def _on_ticket_issued(self, at: float, data: dict) -> None:
@@ -235,13 +240,22 @@ def learn(
     first: date | None = None,
     last: date | None = None,
     counters_start_open: bool = True,
+    group_of: dict[str, str] | None = None,
 ) -> History:
     """Read the log at `db` and learn the chosen weekday (mon..sun) between `first` and
-    `last` (dates, inclusive; None: no bound). Raises HistoryError when nothing matches."""
+    `last` (dates, inclusive; None: no bound). With `group_of` (service -> group), each
+    group is learned as one service: its arrivals and service times pooled, a counter
+    serving any of its services counted once. Raises HistoryError when nothing matches."""
     if weekday not in WEEKDAYS:
         raise HistoryError(f"unknown weekday {weekday!r}: one of {', '.join(WEEKDAYS)}")
     reader = _Reader(
-        WEEKDAYS.index(weekday), ZoneInfo(timezone), target_s, first, last, counters_start_open
+        WEEKDAYS.index(weekday),
+        ZoneInfo(timezone),
+        target_s,
+        first,
+        last,
+        counters_start_open,
+        group_of,
     )
     with EventLog(db, create=False) as log:
         for event in log.events():

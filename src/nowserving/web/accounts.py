@@ -28,6 +28,14 @@ class AccountError(NowservingError, ValueError):
 # Roles: a head-office account sees every branch the web role serves; a manager or a
 # supervisor only the branches listed for them.
 ROLES = ("head_office", "manager", "supervisor")
+# What each role may do on the branches it sees (docs/console.md, "Rights"): `live` the
+# live page, `notices` post and take down notices, `counters` pause, open and close
+# counters, `services` close a service for the day and reopen it, `reports` the reports,
+# `staffing` the staffing advice, `accounts` the accounts of its branches.
+SUPERVISOR_RIGHTS = frozenset({"live", "notices", "counters"})
+MANAGER_RIGHTS = SUPERVISOR_RIGHTS | {"services", "reports", "staffing", "accounts"}
+RIGHTS = {"head_office": MANAGER_RIGHTS, "manager": MANAGER_RIGHTS,
+          "supervisor": SUPERVISOR_RIGHTS}  # fmt: skip
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD = 10
 
@@ -81,6 +89,10 @@ class Account:
     role: str
     branches: tuple[str, ...]  # empty for head office: every branch served
     password_hash: str
+
+    def may(self, right: str) -> bool:
+        """Whether this account's role has `right` (one of RIGHTS' words)."""
+        return right in RIGHTS.get(self.role, ())
 
     def sees(self, branch: str) -> bool:
         """Whether this account may see (and act on) `branch`."""

@@ -285,6 +285,8 @@ def make_app(feeds: Feeds, clock: Callable[[], float] = time.time,
             yield
         finally:
             feeds.close()
+            if console is not None:
+                console.close()
 
     routes = [
         *(console.routes if console is not None else []),

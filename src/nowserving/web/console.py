@@ -13,14 +13,22 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from nowserving.i18n import catalog
-from nowserving.web.accounts import Account, Accounts
-from nowserving.web.console_page import BASE, board, branches_page, live_page, sign_in_page
+from nowserving.web.accounts import RIGHTS, Account, Accounts
+from nowserving.web.console_page import (
+    BASE,
+    board,
+    branches_page,
+    forbidden_page,
+    live_page,
+    sign_in_page,
+)
 from nowserving.web.console_view import live_view
 from nowserving.web.feed import BranchFeed, Feeds
 from nowserving.web.security import AddressLimit, Csrf
@@ -35,7 +43,12 @@ KEEPALIVE_S = 15.0
 COMMAND_TIMEOUT_S = 8.0
 MAX_FORM_BYTES = 4096
 ACTIONS = {"notice": "post_notice", "take-down": "take_down_notice", "pause": "pause_counter",
-           "open": "open_counter", "close": "close_counter"}  # fmt: skip
+           "open": "open_counter", "close": "close_counter", "close-service": "close_service",
+           "reopen-service": "reopen_service"}  # fmt: skip
+# The right (accounts.RIGHTS) each action needs.
+ACTION_RIGHTS = {"notice": "notices", "take-down": "notices", "pause": "counters",
+                 "open": "counters", "close": "counters", "close-service": "services",
+                 "reopen-service": "services"}  # fmt: skip
 
 
 def _language(value: str | None) -> str:
@@ -70,7 +83,8 @@ class Console:
 
     def __init__(self, feeds: Feeds, accounts: Accounts, audit: AuditLog,
                  clock: Callable[[], float] = time.time,
-                 limit: AddressLimit | None = None) -> None:  # fmt: skip
+                 limit: AddressLimit | None = None,
+                 logs: dict[str, Path] | None = None) -> None:  # fmt: skip
         self.feeds = feeds
         self.accounts = accounts
         self.audit = audit
@@ -79,15 +93,23 @@ class Console:
         self.lockout = Lockout(clock)
         self.csrf = Csrf()
         self.limit = limit or AddressLimit()
+        from nowserving.web.console_staffing import StaffingPages
+
+        self.staffing = StaffingPages(self, logs or {})
         self.routes = [
             Route(f"{BASE}/", self.index),
             Route(f"{BASE}/sign-in", self.sign_in, methods=["POST"]),
             Route(f"{BASE}/sign-out", self.sign_out, methods=["POST"]),
             Route(f"{BASE}/{{branch}}", self.live),
+            Route(f"{BASE}/{{branch}}/staffing", self.staffing.page),
             Route(f"{BASE}/{{branch}}/events", self.events),
             Route(f"{BASE}/{{branch}}/view.json", self.view_json),
             Route(f"{BASE}/{{branch}}/{{action}}", self.act, methods=["POST"]),
         ]
+
+    def close(self) -> None:
+        """Stop what the console started (the staffing page's worker process)."""
+        self.staffing.close()
 
     # ----- helpers ----------------------------------------------------------------------
 
@@ -108,11 +130,38 @@ class Console:
         feed = self.feeds.branches.get(request.path_params["branch"])
         return feed if feed is not None and account.sees(feed.id) else None
 
-    def _view(self, feed: BranchFeed, language: str) -> dict:
+    def _view(self, feed: BranchFeed, language: str, account: Account) -> dict:
         client = feed.client
-        return live_view(feed.config, feed.state(), dict(client.lines), feed.statuses(),
+        view = live_view(feed.config, feed.state(), dict(client.lines), feed.statuses(),
                          client.server_online, client.connected, language,
                          self.clock())  # fmt: skip
+        view["rights"] = sorted(RIGHTS.get(account.role, ()))  # what the page offers
+        return view
+
+    def forbidden(self, request: Request, account: Account, csrf: str, feed: BranchFeed,
+                  language: str, right: str) -> Response:  # fmt: skip
+        """403: a page that says what this account's role may not do, and where it may go."""
+        self.audit.write("forbidden", account.name, self._address(request), False,
+                         branch=feed.id, right=right, path=request.url.path)  # fmt: skip
+        html = forbidden_page(language, account.name, account.role, csrf, feed.id,
+                              feed.config.names.get(language, feed.id), right)  # fmt: skip
+        return HTMLResponse(html, status_code=403)
+
+    def page_request(self, request: Request, right: str
+                     ) -> tuple[Session, Account, BranchFeed, str] | Response:  # fmt: skip
+        """(session, account, branch feed, language) for a page of a branch that needs
+        `right`, or the answer instead: sign in again, 404 a branch not seen, 403."""
+        language = _language(request.query_params.get("lang"))
+        found = self._signed_in(request)
+        if found is None:
+            return self._sign_in_again(language)
+        session, account = found
+        feed = self._branch(request, account)
+        if feed is None:
+            return HTMLResponse("404", status_code=404)
+        if not account.may(right):
+            return self.forbidden(request, account, session.csrf, feed, language, right)
+        return session, account, feed, language
 
     def _too_many(self, request: Request, cost: float = 1.0) -> Response | None:
         if not self.limit.allow(self._address(request), cost):
@@ -207,26 +256,25 @@ class Console:
 
     async def live(self, request: Request) -> Response:
         """A branch's live page (GET /console/<branch>)."""
-        language = _language(request.query_params.get("lang"))
-        found = self._signed_in(request)
-        if found is None:
-            return self._sign_in_again(language)
-        session, account = found
-        feed = self._branch(request, account)
-        if feed is None:
-            return HTMLResponse("404", status_code=404)
+        found = self.page_request(request, "live")
+        if isinstance(found, Response):
+            return found
+        session, account, feed, language = found
         message = ""
         if "done" in request.query_params:
             message = catalog(language)["console"]["done"]
+        elif request.query_params.get("refused") == "confirm":
+            message = catalog(language)["console"]["confirm_needed"]
         elif "refused" in request.query_params:
             reason = _refusal(language, request.query_params.get("refused"), {})
             message = catalog(language)["console"]["refused"].format(reason=reason)
-        html = live_page(self._view(feed, language), account.name, session.csrf, message)
+        html = live_page(self._view(feed, language, account), account.name, session.csrf,
+                         message)  # fmt: skip
         return HTMLResponse(html)
 
-    def _board_request(self, request: Request) -> tuple[Session, BranchFeed] | Response:
-        """(session, branch feed) for the live board's data, or the answer instead: 401
-        signed out, 404 a branch this account does not see."""
+    def _board_request(self, request: Request) -> tuple[Session, BranchFeed, Account] | Response:
+        """(session, branch feed, account) for the live board's data, or the answer instead:
+        401 signed out, 404 a branch this account does not see, 403 no live page."""
         found = self._signed_in(request)
         if found is None:
             return JSONResponse({"signed_out": True}, status_code=401)
@@ -234,7 +282,9 @@ class Console:
         feed = self._branch(request, account)
         if feed is None:
             return JSONResponse({}, status_code=404)
-        return session, feed
+        if not account.may("live"):
+            return JSONResponse({"forbidden": "live"}, status_code=403)
+        return session, feed, account
 
     async def view_json(self, request: Request) -> Response:
         """The live page's data, to poll where Server-Sent Events do not get through."""
@@ -242,8 +292,8 @@ class Console:
         found = self._board_request(request)
         if isinstance(found, Response):
             return found
-        session, feed = found
-        view = self._view(feed, language)
+        session, feed, account = found
+        view = self._view(feed, language, account)
         return JSONResponse({"html": board(view, session.csrf), "alerts": len(view["alerts"])})
 
     async def events(self, request: Request) -> Response:
@@ -254,7 +304,7 @@ class Console:
         found = self._board_request(request)
         if isinstance(found, Response):
             return found
-        session, feed = found
+        session, feed, account = found
         return StreamingResponse(
             self._stream(request, feed, language),
             media_type="text/event-stream",
@@ -270,12 +320,12 @@ class Console:
                 yield "event: gone\ndata: {}\n\n"
                 return
             seen = feed.changes
-            view = self._view(feed, language)
+            view = self._view(feed, language, found[1])
             view.pop("updated")  # the clock alone is not a change
             key = json.dumps(view, ensure_ascii=False, sort_keys=True)
             if key != sent:
                 sent = key
-                data = self._view(feed, language)
+                data = self._view(feed, language, found[1])
                 text = json.dumps({"html": board(data, found[0].csrf),
                                    "alerts": len(data["alerts"])}, ensure_ascii=False)  # fmt: skip
                 yield f"data: {text}\n\n"
@@ -299,11 +349,17 @@ class Console:
         if not self.csrf.same(session.csrf, form.get("csrf", "")):
             return Response("403", status_code=403)
         feed = self._branch(request, account)
-        kind = ACTIONS.get(request.path_params["action"])
+        action = request.path_params["action"]
+        kind = ACTIONS.get(action)
         if feed is None or kind is None:
             return HTMLResponse("404", status_code=404)
+        if not account.may(ACTION_RIGHTS[action]):
+            return self.forbidden(request, account, session.csrf, feed, language,
+                                  ACTION_RIGHTS[action])  # fmt: skip
         args = _arguments(kind, form)
         here = f"{BASE}/{feed.id}?lang={language}"
+        if kind == "close_service" and form.get("confirm") != "yes":
+            return RedirectResponse(f"{here}&refused=confirm", status_code=303)
         future = feed.client.send(kind, args, deadline_s=COMMAND_TIMEOUT_S)
         reply = await asyncio.wrap_future(future)
         self.audit.write(kind, account.name, self._address(request), reply.ok, branch=feed.id,
@@ -325,6 +381,13 @@ def _arguments(kind: str, form: dict[str, str]) -> dict[str, str]:
         return args
     if kind == "take_down_notice":
         return {"notice": form.get("notice", "")[:40]}
+    if kind in ("close_service", "reopen_service"):
+        args = {"service": form.get("service", "")[:40]}
+        for language in LANGUAGES if kind == "close_service" else ():
+            text = form.get(f"reason_{language}", "").strip()[:120]
+            if text:
+                args[f"reason_{language}"] = text
+        return args
     args = {"counter": form.get("counter", "")[:40]}
     if kind == "pause_counter" and form.get("reason"):
         args["reason"] = form["reason"][:40]

@@ -70,18 +70,50 @@ def branches_page(language: str, account: str, csrf: str, branches: list[tuple[s
     )
 
 
+def branch_nav(language: str, branch: str, rights, current: str) -> str:
+    """The links between a branch's pages this account may open (the current one marked)."""
+    pages = [("live", "", "live")] + [(p, f"/{p}", p) for p in ("staffing",) if p in rights]
+    mark = ' aria-current="page"'
+    links = "".join(
+        f'<a href="{BASE}/{escape(branch)}{path}?lang={language}"'
+        f"{mark if name == current else ''}>{_t(language, key)}</a>"
+        for name, path, key in pages
+    )
+    return f'<nav class="pages">{links}</nav>'
+
+
 def live_page(view: dict, account: str, csrf: str, message: str = "") -> str:
     """A branch's live page: header, the notice form, and the board the script updates."""
     language = view["language"]
     here = f"{BASE}/{view['branch']}"
+    rights = view.get("rights", ())
     flash = f'<p class="flash" role="status">{escape(message)}</p>' if message else ""
+    forms = _notice_form(language, here, csrf) if "notices" in rights else ""
+    if "services" in rights:
+        forms += _close_service_form(view, here, csrf)
     return (
         f"{_head(language, view['name'] + ' · ' + i18n.text(language, 'console.title'))}"
         f'<body data-here="{escape(here)}" data-lang="{language}">'
-        f"{_top(language, account, csrf, here, view['name'])}{flash}"
-        f'<main><div id="board">{board(view, csrf)}</div>'
-        f"{_notice_form(language, here, csrf)}</main>"
+        f"{_top(language, account, csrf, here, view['name'])}"
+        f"{branch_nav(language, view['branch'], rights, 'live')}{flash}"
+        f'<main><div id="board">{board(view, csrf)}</div>{forms}</main>'
         '<script src="/static/console.js"></script></body></html>'
+    )
+
+
+def forbidden_page(language: str, account: str, role: str, csrf: str, branch: str, name: str,
+                   right: str) -> str:  # fmt: skip
+    """403: what this account's role may not do here, and the way back."""
+    here = f"{BASE}/{branch}"
+    role_name = i18n.text(language, f"console.role_{role}")
+    what = i18n.text(language, f"console.right_{right}")
+    return (
+        f"{_head(language, '403 · ' + i18n.text(language, 'console.title'))}<body>"
+        f"{_top(language, account, csrf, here, name)}"
+        f'<main><section id="forbidden"><h2>{_t(language, "forbidden_title")}</h2>'
+        f"<p>{_t(language, 'forbidden', role=role_name, what=what)}</p>"
+        f'<p><a href="{here}?lang={language}">{_t(language, "back_to_live")}</a></p>'
+        "</section></main></body></html>"
     )
 
 
@@ -92,7 +124,7 @@ def board(view: dict, csrf: str) -> str:
     return (
         f'<p class="updated">{escape(view["updated"])} · '
         f'<span class="server {server}">{escape(view["server_text"])}</span></p>'
-        f"{_alerts(view)}{_counters(view, here, csrf)}{_lines(view)}"
+        f"{_alerts(view)}{_counters(view, here, csrf)}{_lines(view, here, csrf)}"
         f"{_notices(view, here, csrf)}{_devices(view)}"
     )
 
@@ -107,7 +139,9 @@ def _alerts(view: dict) -> str:
            f"<ul>{items}</ul></section>"  # fmt: skip
 
 
-def _counter_actions(row: dict, language: str, here: str, csrf: str) -> str:
+def _counter_actions(row: dict, language: str, here: str, csrf: str, rights) -> str:
+    if "counters" not in rights:
+        return ""
     hidden = (
         _hidden(csrf, language)
         + f'<input type="hidden" name="counter" value="{escape(row["id"])}">'
@@ -135,24 +169,48 @@ def _counters(view: dict, here: str, csrf: str) -> str:
         f'<th scope="row">{escape(c["name"])}<small>{escape(c["services"])}</small></th>'
         f'<td class="state">{escape(c["state_text"])}</td><td>{escape(c["staff"])}</td>'
         f'<td class="ticket">{escape(c["ticket"])}</td><td>{escape(c["served"])}</td>'
-        f"<td>{_counter_actions(c, language, here, csrf)}</td></tr>"
+        f"<td>{_counter_actions(c, language, here, csrf, view.get('rights', ()))}</td></tr>"
         for c in view["counters"]
     )
     return f'<section id="counters"><h2>{_t(language, "counters")}</h2>' \
            f"<table>{rows}</table></section>"  # fmt: skip
 
 
-def _lines(view: dict) -> str:
+def _reopen(row: dict, language: str, here: str, csrf: str, rights) -> str:
+    if not row.get("closed") or "services" not in rights:
+        return ""
+    return (
+        f'<form method="post" action="{here}/reopen-service" class="inline">'
+        f'{_hidden(csrf, language)}<input type="hidden" name="service" '
+        f'value="{escape(row["id"])}"><button type="submit">{_t(language, "reopen")}'
+        "</button></form>"
+    )
+
+
+def _line_class(row: dict) -> str:
+    names = [n for n, on in (("late", row["late"]), ("closed", row.get("closed"))) if on]
+    return f' class="{" ".join(names)}"' if names else ""
+
+
+def _lines(view: dict, here: str, csrf: str) -> str:
     language = view["language"]
+    rights = view.get("rights", ())
     head = (
         f"<tr><th></th><th>{_t(language, 'waiting')}</th><th>{_t(language, 'longest')}</th>"
-        f"<th>{_t(language, 'range80')}</th><th>{_t(language, 'priority')}</th></tr>"
+        f"<th>{_t(language, 'range80')}</th><th>{_t(language, 'priority')}</th><th></th></tr>"
     )
     rows = "".join(
-        f'<tr id="line-{escape(row["id"])}"{" class=late" if row["late"] else ""}>'
-        f'<th scope="row">{escape(row["name"])}</th><td class="num">{row["waiting"]}</td>'
+        f'<tr id="line-{escape(row["id"])}"{_line_class(row)}>'
+        f'<th scope="row">{escape(row["name"])}'
+        + (
+            f'<small class="closed">{escape(row["closed_text"])}</small>'
+            if row.get("closed")
+            else ""
+        )
+        + f'</th><td class="num">{row["waiting"]}</td>'
         f"<td>{escape(row['longest'])}</td><td>{escape(row['range'])}</td>"
-        f'<td class="num">{row["priority"]}</td></tr>'
+        f'<td class="num">{row["priority"]}</td>'
+        f"<td>{_reopen(row, language, here, csrf, rights)}</td></tr>"
         for row in view["lines"]
     )
     return f'<section id="lines"><h2>{_t(language, "lines")}</h2>' \
@@ -161,6 +219,7 @@ def _lines(view: dict) -> str:
 
 def _notices(view: dict, here: str, csrf: str) -> str:
     language = view["language"]
+    may = "notices" in view.get("rights", ())
     if not view["notices"]:
         items = f'<li class="none">{_t(language, "no_notices")}</li>'
     else:
@@ -168,10 +227,15 @@ def _notices(view: dict, here: str, csrf: str) -> str:
             '<li class="notice">'
             + "".join(f'<span lang="{escape(k)}">{escape(v)}</span>' for k, v in n["texts"].items())
             + f"<small>{_t(language, 'until', time=n['until'])}</small>"
-            f'<form method="post" action="{here}/take-down" class="inline">'
-            f'{_hidden(csrf, language)}<input type="hidden" name="notice" '
-            f'value="{escape(str(n["id"]))}"><button type="submit">'
-            f"{_t(language, 'take_down')}</button></form></li>"
+            + (
+                f'<form method="post" action="{here}/take-down" class="inline">'
+                f'{_hidden(csrf, language)}<input type="hidden" name="notice" '
+                f'value="{escape(str(n["id"]))}"><button type="submit">'
+                f"{_t(language, 'take_down')}</button></form>"
+                if may
+                else ""
+            )
+            + "</li>"
             for n in view["notices"]
         )
     return f'<section id="notices"><h2>{_t(language, "notices")}</h2><ul>{items}</ul></section>'
@@ -198,4 +262,26 @@ def _notice_form(language: str, here: str, csrf: str) -> str:
         f'<label>{_t(language, "for_minutes")}<input name="minutes" type="number" min="1" '
         'max="1440" value="60" required></label>'
         f'<button type="submit">{_t(language, "post")}</button></form></section>'
+    )
+
+
+def _close_service_form(view: dict, here: str, csrf: str) -> str:
+    """Close a service for the rest of the day: which, why (each language), and a box to
+    tick that says what it does (the browser and the server both want it)."""
+    language = view["language"]
+    options = "".join(
+        f'<option value="{escape(row["id"])}">{escape(row["name"])}</option>'
+        for row in view["lines"]
+    )
+    return (
+        f'<section id="close-service"><h2>{_t(language, "close_service")}</h2>'
+        f'<p class="hint">{_t(language, "close_service_rule")}</p>'
+        f'<form method="post" action="{here}/close-service">{_hidden(csrf, language)}'
+        f'<label>{_t(language, "service")}<select name="service" required>{options}</select>'
+        f'</label><label>{_t(language, "reason_zh")}<input name="reason_zh" maxlength="120">'
+        f'</label><label>{_t(language, "reason_en")}<input name="reason_en" maxlength="120">'
+        f'</label><label class="confirm"><input type="checkbox" name="confirm" value="yes" '
+        f"required>{_t(language, 'close_service_confirm')}</label>"
+        f'<button type="submit" class="danger">{_t(language, "close_service")}</button>'
+        "</form></section>"
     )

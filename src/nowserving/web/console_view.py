@@ -105,7 +105,16 @@ def _line(config: BranchConfig, service, line: Line | None, language: str, now: 
         "longest": _t(language, "none"),
         "range": _t(language, "none"),
         "late": "",
+        "closed": service.closed is not None,  # closed for the day by a manager
+        "closed_text": "",
     }
+    if service.closed is not None:
+        reason = service.closed.reason_in(language)
+        row["closed_text"] = (
+            _t(language, "closed_today_reason", time=_clock(config, service.closed.at),
+               reason=reason) if reason
+            else _t(language, "closed_today", time=_clock(config, service.closed.at))
+        )  # fmt: skip
     oldest = line.oldest_issued_at if line is not None else None
     if waiting and oldest is not None:
         waited = max(0, int((now - oldest) // 60))
@@ -115,7 +124,7 @@ def _line(config: BranchConfig, service, line: Line | None, language: str, now: 
             row["late"] = _t(language, "alert_wait", service=row["name"], minutes=waited,
                              target=target)  # fmt: skip
     estimate = service.estimate
-    if estimate is not None:
+    if estimate is not None and service.closed is None:  # no newcomers: no newcomer's wait
         minutes = wait_minutes(estimate.low, estimate.high)
         row["range"] = i18n.wait_range(language, minutes.low, minutes.high)
     return row
@@ -160,6 +169,10 @@ def _device_notes(view: dict, config: BranchConfig, row: dict, fields: dict,
         view["alerts"].append(_t(language, "alert_printer", device=device))
     if fields.get("spool"):
         view["alerts"].append(_t(language, "alert_spool", device=device))
+    spooled = fields.get("spooled")
+    if type(spooled) is int and spooled > 0:  # issued offline, not yet taken by the server
+        row["notes"].append(_t(language, "spooled", n=spooled))
+        view["alerts"].append(_t(language, "alert_spooled", device=device, n=spooled))
     result = fields.get("self_test")
     if isinstance(result, dict) and isinstance(result.get("at"), int | float):
         when = _clock(config, result["at"], "%m-%d %H:%M")

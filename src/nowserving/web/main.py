@@ -21,14 +21,16 @@ log = logging.getLogger(__name__)
 
 def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: int,
             forwarded_allow_ips: str = "127.0.0.1", users: Path | None = None,
-            audit_log: Path | None = None) -> int:  # fmt: skip
+            audit_log: Path | None = None,
+            logs: dict[str, Path] | None = None) -> int:  # fmt: skip
     """Serve the ticket pages of `configs`' branches on host:port until stopped; with
-    `users` (an accounts file), the manager's console too, auditing to `audit_log`."""
+    `users` (an accounts file), the manager's console too, auditing to `audit_log`;
+    `logs` (branch -> its server's event log) for the console's staffing advice."""
     feeds = Feeds(configs, broker_for(device), device.id)
     console = None
     if users is not None:
         audit = AuditLog(audit_log or users.with_name("console-audit.log"), time.time)
-        console = Console(feeds, Accounts(users), audit)
+        console = Console(feeds, Accounts(users), audit, logs=logs)
     app = make_app(feeds, console=console)
     config = uvicorn.Config(
         app,

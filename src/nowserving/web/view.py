@@ -72,6 +72,7 @@ def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | No
         view["notices"] = [n.in_language(language) for n in state.notices if n.until > now]
     if status == "waiting":
         _waiting(view, config, state, line, record, language, now, places)
+        _closed_today(view, state, record, language)
     elif status in ("called", "serving"):
         counter = config.rules.counters.get(record.counter or "")
         name = counter.names.get(language, record.counter) if counter else record.counter
@@ -111,6 +112,19 @@ def _waiting(view: dict, config: BranchConfig, state: BranchState | None, line: 
     if record.back_by:
         local = datetime.fromtimestamp(record.back_by, ZoneInfo(config.rules.timezone))
         view["back_by_text"] = t("back_by", time=f"{local:%H:%M}")
+
+
+def _closed_today(view: dict, state: BranchState | None, record: Record,
+                  language: str) -> None:  # fmt: skip
+    """A waiting ticket's service closed for the day: say so first among the notices, and
+    that its holder is still served."""
+    service = state.service(record.service) if state is not None else None
+    if service is None or service.closed is None:
+        return
+    reason = service.closed.reason_in(language)
+    words = i18n.text(language, "web.service_closed_reason" if reason else "web.service_closed",
+                      service=view["service"], reason=reason)  # fmt: skip
+    view["notices"].insert(0, words)
 
 
 def _in_head(view: dict, config: BranchConfig, line: Line, index: int, language: str,

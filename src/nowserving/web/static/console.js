@@ -4,9 +4,10 @@
   var body = document.body, here = body.dataset.here, lang = body.dataset.lang;
   if (!here) return;
   var board = document.getElementById("board"), waiting = null;
-  function busy() {  // someone is choosing a pause reason: do not pull it from under them
+  function busy() {  // someone is choosing a pause reason, or pressing a button (focus
+    // moves to it on mousedown): do not pull it from under them before the click lands
     var el = document.activeElement;
-    return el && board.contains(el) && el.tagName === "SELECT";
+    return el && board.contains(el) && (el.tagName === "SELECT" || el.tagName === "BUTTON");
   }
   function show(data) {
     if (busy()) { waiting = data; return; }
