@@ -41,7 +41,7 @@ def test_the_extras_are_read_as_import_names():
     assert extras.base() >= {"paho", "tzdata"}
     hardware_and_gui = {"PySide6", "escpos", "PIL", "qrcode", "gpiozero"}
     assert extras.blocked("server") >= hardware_and_gui | {"cryptography"}
-    web = {"starlette", "uvicorn"}
+    web = {"starlette", "uvicorn", "xlsxwriter"}
     assert extras.blocked("kiosk") == {"cryptography"} | web
     assert extras.blocked("web") >= hardware_and_gui | {"cryptography"}
     assert extras.blocked("counter") & hardware_and_gui == {"escpos", "PIL", "qrcode"}

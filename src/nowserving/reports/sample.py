@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from nowserving.adapters.store import EventLog
 from nowserving.domain import Event
@@ -42,19 +44,25 @@ def busy(scale: int):
 
 
 def write_sample_log(path: str | Path, days: int, scale: int = 1, seed: int = 1,
-                     estimates: bool = False, rated: float = 0.3) -> int:  # fmt: skip
-    """Simulate `days` of `busy(scale)` into a new event log at `path`; return its events."""
+                     estimates: bool = False, rated: float = 0.3,
+                     timezone: str = "UTC") -> int:  # fmt: skip
+    """Simulate `days` of `busy(scale)` into a new event log at `path`; return its events.
+    The simulator's days open at 09:00 UTC: they are moved to open at 09:00 in `timezone`."""
     events: list[Event] = []
     simulate(replace(busy(scale), days=days), seed=seed, estimates=estimates,
              record=events.extend)  # fmt: skip
     rng = random.Random(seed)
+    shift = ZoneInfo(timezone).utcoffset(datetime(2026, 1, 5)).total_seconds()
     out: list[Event] = []
     called: dict[str, float] = {}
     for e in events:
         data = e.data
         if e.type in STAFF_EVENTS and data.get("counter"):
             data = {**data, "staff": staff_of(data["counter"])}
-        out.append(replace(e, seq=len(out) + 1, data=data))
+        if "issued_at" in data:
+            data = {**data, "issued_at": data["issued_at"] - shift}
+        e = replace(e, seq=len(out) + 1, at=e.at - shift, data=data)
+        out.append(e)
         if e.type == "ticket_called":
             called[data["ticket"]] = e.at
         if e.type == "ticket_finished" and rng.random() < rated:

@@ -79,6 +79,8 @@ def live_page(view: dict, account: str, csrf: str, message: str = "") -> str:
         f"{_head(language, view['name'] + ' · ' + i18n.text(language, 'console.title'))}"
         f'<body data-here="{escape(here)}" data-lang="{language}">'
         f"{_top(language, account, csrf, here, view['name'])}{flash}"
+        f'<nav class="pages"><a href="{here}/reports?lang={language}">'
+        f"{escape(i18n.text(language, 'reports.title'))}</a></nav>"
         f'<main><div id="board">{board(view, csrf)}</div>'
         f"{_notice_form(language, here, csrf)}</main>"
         '<script src="/static/console.js"></script></body></html>'

@@ -1,0 +1,100 @@
+"""Reports over a year of a busy branch: how long the visits projection takes to build and
+to catch up after a restart, and how long each report takes (docs/performance.md).
+
+    nice -n 10 python bench/reports.py [--days 300] [--scale 3] [--work DIR]
+
+The log is `nowserving.reports.sample` (the simulator's bank day at `--scale` times its
+arrivals and counters, with staff and ratings; no wait estimates: they take the simulator
+~25 min for a year and change nothing here). It is kept in --work and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from nowserving.reports.kpi import GROUPINGS, LocalTime, report
+from nowserving.reports.sample import write_sample_log
+from nowserving.reports.visits import VisitProjection
+
+TAIL = 5_000  # events the server logged while the web role was down (a busy day: ~3,500)
+
+
+def timed(what, repeat: int = 1):
+    """(result of the last run, median seconds) of `what()` run `repeat` times."""
+    took = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = what()
+        took.append(time.perf_counter() - start)
+    return result, statistics.median(took)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=300)
+    parser.add_argument("--scale", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ns-reports")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    log = args.work / f"log-{args.days}d-x{args.scale}.sqlite"
+    if not log.exists():
+        _, took = timed(lambda: write_sample_log(log, args.days, args.scale))
+        print(f"simulated log written in {took:.0f} s")
+    events = sqlite3.connect(log).execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    # The whole log, projected from nothing (a first start, or a projection file lost).
+    store = args.work / "visits.sqlite"
+    store.unlink(missing_ok=True)
+    with VisitProjection(log, store) as projection:
+        applied, full_s = timed(projection.catch_up)
+        span = projection.span()
+        tickets = len(projection.visits(0, 2e9))
+    print(f"log: {events:,} events, {tickets:,} tickets over {args.days} days")
+    print(f"projection from nothing: {full_s:.1f} s ({applied:,} events read)")
+
+    # A restart: the projection stood TAIL events behind the log (a copy of it cut short).
+    behind = args.work / "log-behind.sqlite"
+    shutil.copy(log, behind)
+    with sqlite3.connect(behind) as db:
+        db.execute("DELETE FROM events WHERE seq > ?", (events - TAIL,))
+    store.unlink()
+    with VisitProjection(behind, store) as projection:
+        projection.catch_up()
+
+    def restart() -> int:
+        with VisitProjection(log, store) as projection:
+            return projection.catch_up()
+
+    applied, restart_s = timed(restart)
+    print(f"restart, {TAIL:,} events behind: caught up in {restart_s:.2f} s ({applied:,} read)")
+    _, idle_s = timed(restart, repeat=5)
+    print(f"restart, nothing new: {idle_s * 1000:.0f} ms")
+
+    local = LocalTime("UTC")
+    last = local(span[1])[0]
+    ranges = {"a year": last - timedelta(days=364), "a month": last - timedelta(days=29),
+              "a day": last}  # fmt: skip
+    print(f"each report = visits read from the projection + measures ({tickets:,} in a year)")
+    with VisitProjection(log, store) as projection:
+        for name, first in ranges.items():
+            figures = []
+            for by in GROUPINGS:
+                start, end = local.bounds(first, last)
+
+                def run(by=by, first=first, start=start, end=end):
+                    return report(projection.visits(start, end), by, first, last)
+
+                result, took = timed(run, repeat=3)
+                figures.append(f"{by} {took * 1000:.0f} ms")
+            print(f"  {name} ({result.total['issued']:,} tickets): {', '.join(figures)}")
+
+
+if __name__ == "__main__":
+    main()
