@@ -129,6 +129,10 @@ def test_a_months_report_its_exports_and_print_view(reports_console, desk, month
     desk.emulate_media(media="print")
     assert not desk.locator("form.filters").is_visible()
     assert desk.locator("table.report").first.is_visible()
+    if SHOTS:  # an A4 landscape page's width, as the print view lays it out
+        desk.set_viewport_size({"width": 1050, "height": 740})
+        desk.screenshot(path=str(Path(SHOTS) / "console-reports-print.png"), full_page=True)
+        desk.pdf(path=str(Path(SHOTS) / "console-reports.pdf"), landscape=True)
 
 
 def test_bad_ranges_and_other_branches_are_refused(reports_console, desk):

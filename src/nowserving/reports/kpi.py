@@ -135,26 +135,45 @@ class _Tally:
         self.rated_service: dict[str, list[float]] = {r: [] for r in RATINGS}
 
     def add(self, v: Visit, target_s: float) -> None:
+        """Count one visit, its wait held to `target_s`."""
         self.issued += 1
         self.outcomes[v.outcome] += 1
         if v.transfers:
             self.transferred += 1
-        if v.called_at is not None:
-            wait = v.called_at - v.issued_at
+        called = v.called_at
+        if called is not None:
+            wait = called - v.issued_at
             self.waits.append(wait)
             if wait <= target_s:
                 self.within += 1
-            if v.estimate_low is not None and v.estimate_high is not None:
+            low = v.estimate_low
+            if low is not None and v.estimate_high is not None:
                 self.audited += 1
-                if v.estimate_low <= wait <= v.estimate_high:
+                if low <= wait <= v.estimate_high:
                     self.inside += 1
-        service = v.service_s
-        if service is not None:
+        service = None
+        if v.outcome == "served" and v.begun_at is not None and v.ended_at is not None:
+            service = v.ended_at - v.begun_at
             self.services.append(service)
-        if v.rating in self.ratings:
+        if v.rating is not None and v.rating in self.ratings:
             self.ratings[v.rating] += 1
             if service is not None:
                 self.rated_service[v.rating].append(service)
+
+    def merge(self, other: _Tally) -> None:
+        """Add `other`'s sums to these (the total of a report is its groups merged)."""
+        self.issued += other.issued
+        for name in OUTCOMES:
+            self.outcomes[name] += other.outcomes[name]
+        for name in RATINGS:
+            self.ratings[name] += other.ratings[name]
+            self.rated_service[name] += other.rated_service[name]
+        self.transferred += other.transferred
+        self.waits += other.waits
+        self.services += other.services
+        self.within += other.within
+        self.audited += other.audited
+        self.inside += other.inside
 
     def figures(self) -> dict:
         """The group's measures (times in seconds, shares 0-1, nan where there is none)."""
@@ -264,18 +283,22 @@ def report(
     local = LocalTime(timezone)
     start, end = local.bounds(first, last)
     key_of = _keyer(by, local)
-    groups: dict[object, _Tally] = defaultdict(_Tally)
-    total = _Tally()
+    groups: dict[object, _Tally] = {}
     chosen: list[Visit] = []
     waits = {s: t.wait_s for s, t in targets.items()}
     default_wait = DEFAULT_TARGET.wait_s
     for v in visits:
         if not start <= v.issued_at < end:
             continue
-        target_s = waits.get(v.service, default_wait)
-        groups[key_of(v)].add(v, target_s)
-        total.add(v, target_s)
+        key = key_of(v)
+        tally = groups.get(key)
+        if tally is None:
+            tally = groups[key] = _Tally()
+        tally.add(v, waits.get(v.service, default_wait))
         chosen.append(v)
+    total = _Tally()
+    for tally in groups.values():
+        total.merge(tally)
     rows = [(k, groups[k].figures()) for k in sorted(groups, key=_order)]
     return Report(by, first, last, rows, total.figures(), dict(targets), staff_outliers(chosen))
 

@@ -121,6 +121,10 @@ class VisitProjection:
         self.log_path = Path(log_path)
         self.path = Path(path)
         self._lock = threading.Lock()  # one catch-up at a time; readers use their own cursor
+        self._closing = False
+        # Every visit, by ticket in the order projected, once a report has asked (a year of a
+        # busy branch: ~300,000, ~100 MB): a report then reads no SQLite at all.
+        self._memory: dict[str, Visit] | None = None
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is rebuilt from the log
@@ -133,10 +137,13 @@ class VisitProjection:
         self.close()
 
     def close(self) -> None:
-        """Close the projection's file (idempotent)."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Close the projection's file (idempotent); a catch-up under way stops after the
+        batch it is on (what it stored stands)."""
+        self._closing = True
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     @property
     def seq(self) -> int:
@@ -156,6 +163,8 @@ class VisitProjection:
     def catch_up(self) -> int:
         """Apply the log's events after the last one applied; return how many."""
         with self._lock:
+            if self._db is None:
+                raise StoreError(f"the visits projection {self.path} is closed")
             log = self._open_log()
             try:
                 return self._catch_up(log)
@@ -173,6 +182,7 @@ class VisitProjection:
             self._db.execute("DELETE FROM meta")
             self._db.execute("INSERT INTO meta VALUES ('log_id', ?), ('seq', '0')", (log_id,))
             self._db.execute("COMMIT")
+            self._memory = None
         seq, applied = self.seq, 0
         last = log.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
         kinds = sorted(k.removeprefix("_on_") for k in vars(_Apply) if k.startswith("_on_"))
@@ -182,7 +192,7 @@ class VisitProjection:
             f"({', '.join('?' * len(kinds))}) ORDER BY seq",
             (seq, last, *kinds),
         )
-        while True:
+        while not self._closing:
             batch = cursor.fetchmany(BATCH)
             if not batch:
                 break
@@ -191,11 +201,14 @@ class VisitProjection:
                 state.apply(kind, at, json.loads(data))
             self._store(state.rows.values(), batch[-1][0])
             applied += len(batch)
-        if last > self.seq:
+        if last > self.seq and not self._closing:
             self._store((), last)
         return applied
 
     def _load(self, ticket: str) -> dict | None:
+        if self._memory is not None:
+            found = self._memory.get(ticket)
+            return None if found is None else {f: getattr(found, f) for f in FIELDS}
         row = self._db.execute(
             f"SELECT {', '.join(FIELDS)} FROM visits WHERE ticket = ?", (ticket,)
         ).fetchone()
@@ -214,16 +227,20 @@ class VisitProjection:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        if self._memory is not None:
+            for r in rows:
+                self._memory[r["ticket"]] = Visit(**r)
 
     def visits(self, start: float, end: float) -> list[Visit]:
-        """The visits issued in the Unix range [start, end), oldest first."""
+        """The visits issued in the Unix range [start, end), in the order they were issued
+        (as the log has them)."""
         with self._lock:  # one connection: not in the middle of a catch-up's transaction
-            cursor = self._db.execute(
-                f"SELECT {', '.join(FIELDS)} FROM visits WHERE issued_at >= ? AND issued_at < ? "
-                "ORDER BY issued_at",
-                (start, end),
-            )
-            return [Visit(*row) for row in cursor]
+            if self._memory is None:
+                cursor = self._db.execute(
+                    f"SELECT {', '.join(FIELDS)} FROM visits ORDER BY issued_at"
+                )
+                self._memory = {row[0]: Visit(*row) for row in cursor}
+            return [v for v in self._memory.values() if start <= v.issued_at < end]
 
     def span(self) -> tuple[float, float] | None:
         """The first and last issue times projected (None: no visit yet)."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import math
+import threading
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -27,6 +29,8 @@ from nowserving.reports.visits import VisitProjection
 from nowserving.web.console import Console, _language
 from nowserving.web.console_page import BASE
 from nowserving.web.reports_page import reports_page, staff_rows, table_rows
+
+log = logging.getLogger(__name__)
 
 MAX_DAYS = 3 * 366  # a longer range is refused (a head office compares years elsewhere)
 DEFAULT_DAYS = 7
@@ -48,6 +52,20 @@ class ConsoleReports:
             Route(f"{BASE}/{{branch}}/reports.csv", self.csv),
             Route(f"{BASE}/{{branch}}/reports.xlsx", self.xlsx),
         ]
+
+    def start(self) -> None:
+        """Catch every projection up on a thread of its own (a first build reads the whole
+        log: ~1 M events for a busy year), so the first report does not wait for it all."""
+
+        def work() -> None:
+            for branch, projection in self.projections.items():
+                try:
+                    applied = projection.catch_up()
+                    log.info("reports of %s: %d events projected", branch, applied)
+                except StoreError as err:  # the page says so when asked
+                    log.warning("reports of %s: %s", branch, err)
+
+        threading.Thread(target=work, name="reports-catch-up", daemon=True).start()
 
     def close(self) -> None:
         """Close every projection (idempotent)."""
@@ -249,4 +267,5 @@ def add_reports(console: Console, logs: dict, folder) -> ConsoleReports:
     }
     reports = ConsoleReports(console, projections)
     console.routes.extend(reports.routes)  # the one place the report routes are added
+    reports.start()
     return reports

@@ -28,11 +28,11 @@ def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: 
     `users` (an accounts file), the manager's console too, auditing to `audit_log`, with
     reports of the branches whose event log is in `logs` (projections in `reports_dir`)."""
     feeds = Feeds(configs, broker_for(device), device.id)
-    console = None
+    console = reports = None
     if users is not None:
         audit = AuditLog(audit_log or users.with_name("console-audit.log"), time.time)
         console = Console(feeds, Accounts(users), audit)
-        add_reports(console, logs or {}, reports_dir or users.parent)
+        reports = add_reports(console, logs or {}, reports_dir or users.parent)
     app = make_app(feeds, console=console)
     config = uvicorn.Config(
         app,
@@ -45,5 +45,9 @@ def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: 
         server_header=False,
     )
     log.info("serving %d branch(es) on %s:%d", len(configs), host, port)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if reports is not None:
+            reports.close()
     return 0
