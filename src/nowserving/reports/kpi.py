@@ -134,8 +134,8 @@ class _Tally:
         self.inside = 0
         self.rated_service: dict[str, list[float]] = {r: [] for r in RATINGS}
 
-    def add(self, v: Visit, target_s: float) -> None:
-        """Count one visit, its wait held to `target_s`."""
+    def add(self, v: Visit, target_s: float) -> float | None:
+        """Count one visit, its wait held to `target_s`; its service time (None: not served)."""
         self.issued += 1
         self.outcomes[v.outcome] += 1
         if v.transfers:
@@ -159,6 +159,7 @@ class _Tally:
             self.ratings[v.rating] += 1
             if service is not None:
                 self.rated_service[v.rating].append(service)
+        return service
 
     def merge(self, other: _Tally) -> None:
         """Add `other`'s sums to these (the total of a report is its groups merged)."""
@@ -253,7 +254,13 @@ def _keyer(by: str, local: LocalTime) -> Callable[[Visit], object]:
     index = {"day": 0, "hour": 1, "weekday": 2}.get(by)
     if index is None:
         raise ReportError(f"a report is grouped by one of {', '.join(GROUPINGS)}, not {by!r}")
-    return lambda v: local(v.issued_at)[index]
+    cache = local._cache  # read here directly: this runs once per visit of the range
+
+    def key(v: Visit) -> object:
+        found = cache.get(int(v.issued_at // 900))
+        return (found or local(v.issued_at))[index]
+
+    return key
 
 
 @dataclass
@@ -284,7 +291,8 @@ def report(
     start, end = local.bounds(first, last)
     key_of = _keyer(by, local)
     groups: dict[object, _Tally] = {}
-    chosen: list[Visit] = []
+    by_service: dict[str, list[float]] = defaultdict(list)  # service times, for the norm
+    by_staff: dict[tuple[str, str], list] = defaultdict(list)  # (service time, rating)
     waits = {s: t.wait_s for s, t in targets.items()}
     default_wait = DEFAULT_TARGET.wait_s
     for v in visits:
@@ -294,13 +302,17 @@ def report(
         tally = groups.get(key)
         if tally is None:
             tally = groups[key] = _Tally()
-        tally.add(v, waits.get(v.service, default_wait))
-        chosen.append(v)
+        service = tally.add(v, waits.get(v.service, default_wait))
+        if service is not None:
+            by_service[v.service].append(service)
+            if v.staff:
+                by_staff[(v.service, v.staff)].append((service, v.rating))
     total = _Tally()
     for tally in groups.values():
         total.merge(tally)
     rows = [(k, groups[k].figures()) for k in sorted(groups, key=_order)]
-    return Report(by, first, last, rows, total.figures(), dict(targets), staff_outliers(chosen))
+    outliers = _outliers(by_service, by_staff)
+    return Report(by, first, last, rows, total.figures(), dict(targets), outliers)
 
 
 def _order(key: object) -> tuple:
@@ -312,24 +324,32 @@ def staff_outliers(visits: Iterable[Visit], ratio: float = 1.5, min_served: int 
     median, or under 1/`ratio` of it, over at least `min_served` customers of theirs:
     per (service, staff), their median and p90, the service's, and their satisfied share."""
     by_service: dict[str, list[float]] = defaultdict(list)
-    by_staff: dict[tuple[str, str], list[Visit]] = defaultdict(list)
+    by_staff: dict[tuple[str, str], list] = defaultdict(list)
     for v in visits:
         s = v.service_s
-        if s is None:
-            continue
-        by_service[v.service].append(s)
-        if v.staff:
-            by_staff[(v.service, v.staff)].append(v)
-    norms = {k: percentile(sorted(x), 0.5) for k, x in by_service.items()}
+        if s is not None:
+            by_service[v.service].append(s)
+            if v.staff:
+                by_staff[(v.service, v.staff)].append((s, v.rating))
+    return _outliers(by_service, by_staff, ratio, min_served)
+
+
+def _outliers(by_service: dict[str, list[float]], by_staff: dict[tuple[str, str], list],
+              ratio: float = 1.5, min_served: int = 20) -> list[dict]:  # fmt: skip
     found = []
+    norms: dict[str, float] = {}
     for (service, staff), own in sorted(by_staff.items()):
-        if len(own) < min_served or not norms[service] > 0:
+        if len(own) < min_served:
             continue
-        times = sorted(v.service_s for v in own)
+        if service not in norms:
+            norms[service] = percentile(sorted(by_service[service]), 0.5)
+        if not norms[service] > 0:
+            continue
+        times = sorted(s for s, _ in own)
         median = percentile(times, 0.5)
         if 1 / ratio <= median / norms[service] <= ratio:
             continue
-        rated = [v.rating for v in own if v.rating]
+        rated = [r for _, r in own if r]
         found.append(
             {
                 "service": service,

@@ -231,6 +231,10 @@ class VisitProjection:
             for r in rows:
                 self._memory[r["ticket"]] = Visit(**r)
 
+    def warm(self) -> None:
+        """Read every visit into memory now (at start), not at the first report."""
+        self.visits(0.0, 0.0)
+
     def visits(self, start: float, end: float) -> list[Visit]:
         """The visits issued in the Unix range [start, end), in the order they were issued
         (as the log has them)."""

@@ -61,6 +61,7 @@ class ConsoleReports:
             for branch, projection in self.projections.items():
                 try:
                     applied = projection.catch_up()
+                    projection.warm()
                     log.info("reports of %s: %d events projected", branch, applied)
                 except StoreError as err:  # the page says so when asked
                     log.warning("reports of %s: %s", branch, err)
