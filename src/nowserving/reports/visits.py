@@ -125,6 +125,9 @@ class VisitProjection:
         # Every visit, by ticket in the order projected, once a report has asked (a year of a
         # busy branch: ~300,000, ~100 MB): a report then reads no SQLite at all.
         self._memory: dict[str, Visit] | None = None
+        # Issue times of the visits stored since `changed()` last gave them (None: all of
+        # them, after a rebuild): what a Rollup must forget.
+        self._changed: list[float] | None = []
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is rebuilt from the log
@@ -183,6 +186,7 @@ class VisitProjection:
             self._db.execute("INSERT INTO meta VALUES ('log_id', ?), ('seq', '0')", (log_id,))
             self._db.execute("COMMIT")
             self._memory = None
+            self._changed = None
         seq, applied = self.seq, 0
         last = log.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
         kinds = sorted(k.removeprefix("_on_") for k in vars(_Apply) if k.startswith("_on_"))
@@ -230,6 +234,15 @@ class VisitProjection:
         if self._memory is not None:
             for r in rows:
                 self._memory[r["ticket"]] = Visit(**r)
+        if self._changed is not None:
+            self._changed.extend(r["issued_at"] for r in rows)
+
+    def changed(self) -> list[float] | None:
+        """The issue times of the visits that changed since the last call (None: every
+        visit may have: the projection was rebuilt)."""
+        with self._lock:
+            changed, self._changed = self._changed, []
+            return changed
 
     def warm(self) -> None:
         """Read every visit into memory now (at start), not at the first report."""

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from nowserving import i18n
 from nowserving.errors import StoreError
-from nowserving.reports.kpi import GROUPINGS, LocalTime, Report, Target, report
+from nowserving.reports.kpi import GROUPINGS, LocalTime, Report, Rollup, Target
 from nowserving.reports.visits import VisitProjection
 from nowserving.web.console import Console, _language
 from nowserving.web.console_page import BASE
@@ -46,6 +46,8 @@ class ConsoleReports:
     def __init__(self, console: Console, projections: dict[str, VisitProjection]) -> None:
         self.console = console
         self.projections = projections
+        self.rollups: dict[str, Rollup] = {}  # per branch: each day's tallies, once made
+        self._lock = threading.Lock()
         self.routes = [
             Route(f"{BASE}/{{branch}}/reports", self.page),
             Route(f"{BASE}/{{branch}}/reports.json", self.json),
@@ -108,16 +110,24 @@ class ConsoleReports:
         projection = self.projections.get(feed.id)
         if projection is None:
             raise LookupError(feed.id)
-        config = feed.config
-        targets = {s: Target(*t) for s, t in getattr(config, "targets", {}).items()}
-        zone = config.rules.timezone
+        rollup = self._rollup(feed)
 
         def work() -> Report:  # on a worker thread: SQLite and the sums
-            projection.catch_up()
-            start, end = LocalTime(zone).bounds(first, last)
-            return report(projection.visits(start, end), by, first, last, zone, targets)
+            with self._lock:  # one report of a branch at a time (the rollup is shared)
+                projection.catch_up()
+                rollup.forget(projection.changed())
+                start, end = LocalTime(rollup.timezone).bounds(first, last)
+                return rollup.report(lambda: projection.visits(start, end), by, first, last)
 
         return await asyncio.to_thread(work)
+
+    def _rollup(self, feed) -> Rollup:
+        rollup = self.rollups.get(feed.id)
+        if rollup is None:
+            config = feed.config
+            targets = {s: Target(*t) for s, t in getattr(config, "targets", {}).items()}
+            rollup = self.rollups[feed.id] = Rollup(config.rules.timezone, targets)
+        return rollup
 
     async def _answer(self, request: Request):
         """(account, feed, language, view, report or None): the page's parts, errors in view."""
