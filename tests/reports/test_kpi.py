@@ -84,14 +84,13 @@ def test_a_months_totals_equal_the_counts_in_the_log(month, tmp_path):
     for by in GROUPINGS:
         fresh = report(visits, by, *WHOLE, "Asia/Shanghai")
         assert sum(f["issued"] for _, f in fresh.rows) == total["issued"]
-        assert same(rollup.report(visits, by, *WHOLE), fresh)
-        assert same(rollup.report([], by, *WHOLE), fresh)  # from its days alone
+        assert same(rollup.report(lambda s, e: visits, by, *WHOLE), fresh)
+        assert same(rollup.report(lambda s, e: [], by, *WHOLE), fresh)  # from its days alone
     changed = replace(visits[0], outcome="cancelled", called_at=None)
     rollup.forget([changed.issued_at])
     again = [changed, *visits[1:]]
-    assert same(
-        rollup.report(again, "hour", *WHOLE), report(again, "hour", *WHOLE, "Asia/Shanghai")
-    )
+    fresh = report(again, "hour", *WHOLE, "Asia/Shanghai")
+    assert same(rollup.report(lambda s, e: again, "hour", *WHOLE), fresh)
 
 
 def same(a, b) -> bool:

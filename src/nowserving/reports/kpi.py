@@ -366,19 +366,12 @@ class Rollup:
         for day in days:
             self._staff.pop(day, None)
 
-    def report(self, visits: Iterable[Visit] | Callable[[], Iterable[Visit]], by: str,
+    def report(self, visits_between: Callable[[float, float], Iterable[Visit]], by: str,
                first: date, last: date) -> Report:  # fmt: skip
-        """As `report()`, from the days already made and `visits` for the others: every
-        visit of the range, or a function that gives them (called only when a day is made)."""
-        start, end = self._local.bounds(first, last)
-        key_of = _keyer(by, self._local)
+        """As `report()`, from the days already made; `visits_between(start, end)` gives the
+        visits issued in that Unix range, asked only for the days still to make."""
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        need = {d for d in days if (by, d) not in self._days}
-        need_staff = {d for d in days if d not in self._staff}
-        if need or need_staff:
-            if callable(visits):
-                visits = visits()
-            self._make(visits, by, key_of, start, end, need, need_staff)
+        self.make(visits_between, first, last, (by,))
         groups: dict[object, _Tally] = {}
         staff = _StaffTimes()
         for d in days:
@@ -389,6 +382,28 @@ class Rollup:
                 mine.merge(tally)
             staff.merge(self._staff[d])
         return _finish(by, first, last, groups, staff, self.targets)
+
+    def make(self, visits_between: Callable[[float, float], Iterable[Visit]], first: date,
+             last: date, groupings: Iterable[str] = GROUPINGS) -> None:  # fmt: skip
+        """Make the days `first`..`last` not made yet for `groupings`, a month at a time
+        (at start: every day of the log, so no report waits for it)."""
+        day = first
+        while day <= last:
+            end = min(last, day + timedelta(days=30))
+            span = [day + timedelta(days=n) for n in range((end - day).days + 1)]
+            need_staff = {d for d in span if d not in self._staff}
+            todo = [(by, {d for d in span if (by, d) not in self._days}) for by in groupings]
+            todo = [(by, need) for by, need in todo if need]
+            if todo or need_staff:
+                low = min([*need_staff, *(min(need) for _, need in todo)])
+                high = max([*need_staff, *(max(need) for _, need in todo)])
+                start, stop = self._local.bounds(low, high)
+                visits = list(visits_between(start, stop))
+                for by, need in todo or [(GROUPINGS[0], set())]:
+                    key_of = _keyer(by, self._local)
+                    self._make(visits, by, key_of, start, stop, need, need_staff)
+                    need_staff = set()
+            day = end + timedelta(days=1)
 
     def _make(self, visits, by, key_of, start, end, need: set, need_staff: set) -> None:
         waits = {s: t.wait_s for s, t in self.targets.items()}

@@ -122,9 +122,6 @@ class VisitProjection:
         self.path = Path(path)
         self._lock = threading.Lock()  # one catch-up at a time; readers use their own cursor
         self._closing = False
-        # Every visit, by ticket in the order projected, once a report has asked (a year of a
-        # busy branch: ~300,000, ~100 MB): a report then reads no SQLite at all.
-        self._memory: dict[str, Visit] | None = None
         # Issue times of the visits stored since `changed()` last gave them (None: all of
         # them, after a rebuild): what a Rollup must forget.
         self._changed: list[float] | None = []
@@ -185,7 +182,6 @@ class VisitProjection:
             self._db.execute("DELETE FROM meta")
             self._db.execute("INSERT INTO meta VALUES ('log_id', ?), ('seq', '0')", (log_id,))
             self._db.execute("COMMIT")
-            self._memory = None
             self._changed = None
         seq, applied = self.seq, 0
         last = log.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
@@ -210,9 +206,6 @@ class VisitProjection:
         return applied
 
     def _load(self, ticket: str) -> dict | None:
-        if self._memory is not None:
-            found = self._memory.get(ticket)
-            return None if found is None else {f: getattr(found, f) for f in FIELDS}
         row = self._db.execute(
             f"SELECT {', '.join(FIELDS)} FROM visits WHERE ticket = ?", (ticket,)
         ).fetchone()
@@ -231,9 +224,6 @@ class VisitProjection:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        if self._memory is not None:
-            for r in rows:
-                self._memory[r["ticket"]] = Visit(**r)
         if self._changed is not None:
             self._changed.extend(r["issued_at"] for r in rows)
 
@@ -244,20 +234,15 @@ class VisitProjection:
             changed, self._changed = self._changed, []
             return changed
 
-    def warm(self) -> None:
-        """Read every visit into memory now (at start), not at the first report."""
-        self.visits(0.0, 0.0)
-
     def visits(self, start: float, end: float) -> list[Visit]:
-        """The visits issued in the Unix range [start, end), in the order they were issued
-        (as the log has them)."""
+        """The visits issued in the Unix range [start, end), oldest first."""
         with self._lock:  # one connection: not in the middle of a catch-up's transaction
-            if self._memory is None:
-                cursor = self._db.execute(
-                    f"SELECT {', '.join(FIELDS)} FROM visits ORDER BY issued_at"
-                )
-                self._memory = {row[0]: Visit(*row) for row in cursor}
-            return [v for v in self._memory.values() if start <= v.issued_at < end]
+            cursor = self._db.execute(
+                f"SELECT {', '.join(FIELDS)} FROM visits WHERE issued_at >= ? AND issued_at < ? "
+                "ORDER BY issued_at",
+                (start, end),
+            )
+            return [Visit(*row) for row in cursor]
 
     def span(self) -> tuple[float, float] | None:
         """The first and last issue times projected (None: no visit yet)."""

@@ -56,15 +56,25 @@ class ConsoleReports:
         ]
 
     def start(self) -> None:
-        """Catch every projection up on a thread of its own (a first build reads the whole
-        log: ~1 M events for a busy year), so the first report does not wait for it all."""
+        """Catch every projection up and make every day's tallies on a thread of its own (a
+        first build reads the whole log: ~1 M events for a busy year), so that no report
+        waits for it all."""
 
         def work() -> None:
             for branch, projection in self.projections.items():
+                feed = self.console.feeds.branches.get(branch)
+                if feed is None:
+                    continue
                 try:
-                    applied = projection.catch_up()
-                    projection.warm()
-                    log.info("reports of %s: %d events projected", branch, applied)
+                    with self._lock:
+                        applied = projection.catch_up()
+                        rollup = self._rollup(feed)
+                        rollup.forget(projection.changed())
+                        span = projection.span()
+                        if span is not None:
+                            local = LocalTime(rollup.timezone)
+                            rollup.make(projection.visits, local(span[0])[0], local(span[1])[0])
+                    log.info("reports of %s: %d events projected, days made", branch, applied)
                 except StoreError as err:  # the page says so when asked
                     log.warning("reports of %s: %s", branch, err)
 
@@ -116,8 +126,7 @@ class ConsoleReports:
             with self._lock:  # one report of a branch at a time (the rollup is shared)
                 projection.catch_up()
                 rollup.forget(projection.changed())
-                start, end = LocalTime(rollup.timezone).bounds(first, last)
-                return rollup.report(lambda: projection.visits(start, end), by, first, last)
+                return rollup.report(projection.visits, by, first, last)
 
         return await asyncio.to_thread(work)
 
