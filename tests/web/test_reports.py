@@ -149,3 +149,18 @@ def test_bad_ranges_and_other_branches_are_refused(reports_console, desk):
     sign_in(desk, reports_console, "sam")
     assert desk.goto(reports_console.url("/pudong/reports")).status == 404
     assert desk.goto(reports_console.url("/pudong/reports.csv")).status == 404
+
+
+def test_the_web_roles_log_options_are_checked(tmp_path, month_log):
+    """GIVEN `nowserving web --log` options WHEN one is malformed, names a branch not served
+    or a file that is not there THEN each is reported at once, with what to give."""
+    from nowserving.cli.device import _branch_logs
+    from nowserving.errors import ConfigError
+
+    assert _branch_logs([f"pudong={month_log}"], ["pudong"]) == {"pudong": month_log}
+    with pytest.raises(ConfigError) as info:
+        _branch_logs(["pudong", f"minhang={month_log}", f"pudong={tmp_path}/none"], ["pudong"])
+    assert len(info.value.problems) == 3
+    assert "BRANCH=FILE" in info.value.problems[0]
+    assert "no --config serves branch 'minhang'" in info.value.problems[1]
+    assert "there is no event log" in info.value.problems[2]
