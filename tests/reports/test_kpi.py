@@ -174,3 +174,19 @@ def test_percentiles_and_bad_input():
         report([], "service", date(2026, 2, 1), date(2026, 1, 1))
     with pytest.raises(ReportError, match="grouped by one of"):
         report([], "colour", date(2026, 1, 1), date(2026, 1, 1))
+
+
+def test_the_estimate_audit_agrees_with_nowserving_audit(tmp_path):
+    """GIVEN two simulated days whose tickets carry the estimate printed on them WHEN they
+    are reported THEN the tickets audited and called inside their range are those that
+    `nowserving audit` (audit.py) counts from the same log."""
+    from nowserving.audit import audit_rows
+
+    log = tmp_path / "events.sqlite"
+    write_sample_log(log, days=2, estimates=True, seed=2)
+    with VisitProjection(log, tmp_path / "visits.sqlite") as projection:
+        projection.catch_up()
+        total = report(projection.visits(0, 2e9), "service", *WHOLE).total
+    rows = audit_rows(log)
+    assert total["audited"] == sum(r["called"] for r in rows) > 500
+    assert total["inside_range"] == sum(r["inside"] for r in rows) > 0
