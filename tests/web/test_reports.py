@@ -126,6 +126,9 @@ def test_a_months_report_its_exports_and_print_view(reports_console, desk, month
     for text_row, cell_row in zip(rows[1:], cells[1:], strict=True):
         assert [float(x) if x else "" for x in text_row[1:]] == pytest.approx(cell_row[1:])
 
+    twin = desk.context.request.get(reports_console.url(f"/pudong/reports.json?{MONTH}"))
+    assert twin.json()["total"]["issued"] == counts["ticket_issued"]
+
     desk.emulate_media(media="print")
     assert not desk.locator("form.filters").is_visible()
     assert desk.locator("table.report").first.is_visible()
