@@ -42,7 +42,7 @@ def test_the_extras_are_read_as_import_names():
     assert extras.base() >= {"paho", "tzdata"}
     hardware_and_gui = {"PySide6", "escpos", "PIL", "qrcode", "gpiozero"}
     assert extras.blocked("server") >= hardware_and_gui | {"cryptography"}
-    web = {"starlette", "uvicorn"}
+    web = {"starlette", "uvicorn", "xlsxwriter"}
     assert extras.blocked("kiosk") == {"cryptography"} | web | extras.extra("headoffice")
     assert "psycopg" in extras.blocked("server") and "psycopg" not in extras.blocked("headoffice")
     assert extras.blocked("web") >= hardware_and_gui | {"cryptography"}

@@ -4,10 +4,10 @@ and runs its role."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from nowserving.cli.options import branch_option, checked_device, size
+from nowserving.errors import ConfigError
 
 
 def _device_options(parser: argparse.ArgumentParser, what: str) -> None:
@@ -114,8 +114,13 @@ def _add_web(commands) -> None:
         help="where the console logs every sign-in and action (default: beside --users)",
     )  # fmt: skip
     parser.add_argument(
-        "--db", action="append", default=[], metavar="BRANCH=PATH",
-        help="a branch's event log (its server's, or a copy) for the console's staffing page",
+        "--log", action="append", default=[], metavar="BRANCH=FILE",
+        help="a branch's event log on this host (its server's, or a copy), read for the "
+             "console's reports and staffing advice; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--reports-dir", type=Path,
+        help="where the reports' visit projections are kept (default: beside --users)",
     )  # fmt: skip
 
 
@@ -132,19 +137,29 @@ def _run_web(args: argparse.Namespace) -> int:
             replace(device, branch=config.rules.branch_id), config, str(args.device)
         )
     host, _, port = args.listen.rpartition(":")
-    served = {c.rules.branch_id for c in configs}
-    logs = {}
-    for spec in args.db:
-        branch, sep, path = spec.partition("=")
-        if not sep or branch not in served or not path:
-            print(f"nowserving web: --db {spec!r}: write BRANCH=PATH for a branch served "
-                  f"({', '.join(sorted(served))})", file=sys.stderr)  # fmt: skip
-            return 2
-        logs[branch] = Path(path)
+    logs = _branch_logs(args.log, [c.rules.branch_id for c in configs])
     from nowserving.web.main import run_web
 
     return run_web(configs, device, host or "127.0.0.1", int(port), args.forwarded_allow_ips,
-                   args.users, args.audit_log, logs)  # fmt: skip
+                   args.users, args.audit_log, logs, args.reports_dir)  # fmt: skip
+
+
+def _branch_logs(given: list[str], branches: list[str]) -> dict[str, Path]:
+    """`--log BRANCH=FILE` options as {branch: path}; ConfigError for any that is wrong."""
+    logs, problems = {}, []
+    for item in given:
+        branch, sep, path = item.partition("=")
+        if not sep or not path:
+            problems.append(f"--log {item!r}: give BRANCH=FILE, e.g. pudong=/var/lib/ns/events.db")
+        elif branch not in branches:
+            problems.append(f"--log {item!r}: no --config serves branch {branch!r}")
+        elif not Path(path).exists():
+            problems.append(f"--log {item!r}: there is no event log at {path}")
+        else:
+            logs[branch] = Path(path)
+    if problems:
+        raise ConfigError(problems, "web")
+    return logs
 
 
 COMMANDS = (_add_kiosk, _add_counter, _add_display, _add_web)

@@ -2,7 +2,7 @@
 `nowserving staffing` prints, for a chosen weekday (and date range) and target, per service
 group where the branch's config has groups (else per service), in the page's language.
 
-The advice reads the branch's event log (`nowserving web --db BRANCH=PATH`) and runs the
+The advice reads the branch's event log (`nowserving web --log BRANCH=FILE`) and runs the
 simulator check: seconds of CPU. It runs in a worker process, never on the event loop (nor
 in a thread of this process, whose GIL the event loop shares); a page waits for it at most
 WAIT_S, then says it is working and reloads itself. Results are kept per (branch, weekday,

@@ -13,6 +13,7 @@ from nowserving.config import BranchConfig, DeviceConfig
 from nowserving.web.accounts import Accounts
 from nowserving.web.app import make_app
 from nowserving.web.console import Console
+from nowserving.web.console_reports import add_reports
 from nowserving.web.feed import Feeds
 from nowserving.web.sessions import AuditLog
 
@@ -21,16 +22,18 @@ log = logging.getLogger(__name__)
 
 def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: int,
             forwarded_allow_ips: str = "127.0.0.1", users: Path | None = None,
-            audit_log: Path | None = None,
-            logs: dict[str, Path] | None = None) -> int:  # fmt: skip
+            audit_log: Path | None = None, logs: dict[str, Path] | None = None,
+            reports_dir: Path | None = None) -> int:  # fmt: skip
     """Serve the ticket pages of `configs`' branches on host:port until stopped; with
-    `users` (an accounts file), the manager's console too, auditing to `audit_log`;
-    `logs` (branch -> its server's event log) for the console's staffing advice."""
+    `users` (an accounts file), the manager's console too, auditing to `audit_log`, with
+    reports and staffing advice of the branches whose event log is in `logs` (the
+    reports' projections in `reports_dir`)."""
     feeds = Feeds(configs, broker_for(device), device.id)
-    console = None
+    console = reports = None
     if users is not None:
         audit = AuditLog(audit_log or users.with_name("console-audit.log"), time.time)
         console = Console(feeds, Accounts(users), audit, logs=logs)
+        reports = add_reports(console, logs or {}, reports_dir or users.parent)
     app = make_app(feeds, console=console)
     config = uvicorn.Config(
         app,
@@ -43,5 +46,9 @@ def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: 
         server_header=False,
     )
     log.info("serving %d branch(es) on %s:%d", len(configs), host, port)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if reports is not None:
+            reports.close()
     return 0
