@@ -57,7 +57,7 @@ def second_branch(tmp_path, broker, clock):
 def accounts_file(tmp_path):
     path = tmp_path / "users.json"
     rows = [("hq", "head_office", ()), ("anna", "manager", ("pudong",)),
-            ("sam", "supervisor", ("minhang",))]  # fmt: skip
+            ("sam", "supervisor", ("minhang",)), ("sue", "supervisor", ("pudong",))]  # fmt: skip
     write_accounts(path, {n: Account(n, r, b, hash_password(PASSWORD, **FAST)) for n, r, b in rows})
     return path
 

@@ -89,7 +89,9 @@ def test_a_months_report_its_exports_and_print_view(reports_console, desk, month
     counts = log_counts(month_log)
     sign_in(desk, reports_console)
     with desk.expect_navigation():
-        desk.locator("nav.pages a").click()  # the live page's link to the reports
+        desk.locator(
+            "nav.pages a", has_text="Reports"
+        ).click()  # the live page's link to the reports
     assert desk.locator("form.filters").is_visible()
     desk.goto(reports_console.url(f"/pudong/reports?{MONTH}&by=service&lang=en"))
     total = desk.locator("tr.total td")
@@ -141,7 +143,8 @@ def test_a_months_report_its_exports_and_print_view(reports_console, desk, month
 def test_bad_ranges_and_other_branches_are_refused(reports_console, desk):
     """GIVEN a signed-in manager WHEN she asks for a malformed date, a range that runs
     backwards, or sam (supervisor of minhang) asks for pudong THEN a clear message (400),
-    and a 404 for the branch he does not see."""
+    and a 404 for the branch he does not see; sue, pudong's supervisor, gets a 403 (reports
+    are a manager's)."""
     sign_in(desk, reports_console, lang="zh")
     reply = desk.goto(reports_console.url("/pudong/reports?from=2026-13-01&lang=zh"))
     assert reply.status == 400
@@ -152,6 +155,11 @@ def test_bad_ranges_and_other_branches_are_refused(reports_console, desk):
     sign_in(desk, reports_console, "sam")
     assert desk.goto(reports_console.url("/pudong/reports")).status == 404
     assert desk.goto(reports_console.url("/pudong/reports.csv")).status == 404
+    desk.context.clear_cookies()
+    sign_in(desk, reports_console, "sue")
+    assert desk.goto(reports_console.url("/pudong/reports.csv")).status == 403
+    assert desk.goto(reports_console.url("/pudong/reports?lang=en")).status == 403
+    desk.get_by_text("A supervisor account may not see the reports.").wait_for()
 
 
 def test_the_web_roles_log_options_are_checked(tmp_path, month_log):
