@@ -29,9 +29,20 @@ def migrations() -> list[tuple[int, str]]:
             raise SchemaError(f"{path} is not named NNNN_words.sql")
         found.append((int(match[1]), path.name))
     found.sort()
-    if [v for v, _ in found] != list(range(1, len(found) + 1)):
-        raise SchemaError(f"migrations are not numbered 1, 2, 3, ...: {found}")
+    versions = [v for v, _ in found]
+    if len(set(versions)) != len(versions) or (versions and versions[0] != 1):
+        # Numbers may skip (work done side by side takes its own range, e.g. from 0010),
+        # but never repeat: each is applied once, whatever order they came in.
+        raise SchemaError(f"migrations are not numbered 1, then increasing, once each: {found}")
     return found
+
+
+def applied_versions(conn) -> set[int]:
+    """The migrations applied to the database (empty for a new one)."""
+    exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return set()
+    return {row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()}
 
 
 def current_version(conn) -> int:
@@ -56,7 +67,7 @@ def migrate(conn) -> list[str]:
     for version, name in known:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            if current_version(conn) >= version:
+            if version in applied_versions(conn):
                 continue
             conn.execute((MIGRATIONS / name).read_text(encoding="utf-8"))
             conn.execute(
@@ -64,10 +75,10 @@ def migrate(conn) -> list[str]:
             )
             applied.append(name)
             log.info("applied migration %s", name)
-    newest = current_version(conn)
-    if newest > len(known):
+    unknown = applied_versions(conn) - {v for v, _ in known}
+    if unknown:
         raise SchemaError(
-            f"the database's schema is version {newest}, newer than this nowserving's "
-            f"{len(known)}: update nowserving"
+            f"the database's schema has migration(s) {sorted(unknown)} this nowserving does "
+            f"not know (its newest is {known[-1][0]}): update nowserving"
         )
     return applied

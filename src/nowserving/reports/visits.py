@@ -28,14 +28,17 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 BATCH = 20_000  # events per transaction while catching up
 
 
-class _Apply:
-    """What each event does to the visits it touches (`rows`: ticket -> dict of fields)."""
+class VisitFold:
+    """Events folded into visits: what each event does to the visits it touches (`rows`:
+    ticket -> dict of `Visit` fields). The one definition of a visit, used by this
+    projection and by the head office's rebuild (headoffice/visits.py)."""
 
-    def __init__(self, load) -> None:
+    def __init__(self, load=lambda ticket: None) -> None:
         self.rows: dict[str, dict] = {}
         self._load = load  # ticket -> dict of a stored visit, or None
 
     def visit(self, ticket: str) -> dict | None:
+        """The visit of `ticket` being folded (None: issued before these events)."""
         row = self.rows.get(ticket)
         if row is None:
             row = self._load(ticket)
@@ -44,6 +47,7 @@ class _Apply:
         return row
 
     def apply(self, kind: str, at: float, data: dict) -> None:
+        """Apply one event (of any type: those that touch no visit are ignored)."""
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(at, data)
@@ -112,6 +116,12 @@ class _Apply:
             v["rating"] = data.get("rating")
             if v["staff"] is None and data.get("staff"):
                 v["staff"] = data["staff"]
+
+
+# The event types that change a visit (the others need not be read).
+VISIT_EVENTS = tuple(
+    sorted(k.removeprefix("_on_") for k in vars(VisitFold) if k.startswith("_on_"))
+)
 
 
 class VisitProjection:
@@ -185,7 +195,7 @@ class VisitProjection:
             self._changed = None
         seq, applied = self.seq, 0
         last = log.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
-        kinds = sorted(k.removeprefix("_on_") for k in vars(_Apply) if k.startswith("_on_"))
+        kinds = VISIT_EVENTS
         # Only the events that change a visit are read (a third of a busy log's are not).
         cursor = log.execute(
             f"SELECT seq, at, type, data FROM events WHERE seq > ? AND seq <= ? AND type IN "
@@ -196,7 +206,7 @@ class VisitProjection:
             batch = cursor.fetchmany(BATCH)
             if not batch:
                 break
-            state = _Apply(self._load)
+            state = VisitFold(self._load)
             for _, at, kind, data in batch:
                 state.apply(kind, at, json.loads(data))
             self._store(state.rows.values(), batch[-1][0])
