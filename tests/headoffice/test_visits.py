@@ -13,8 +13,8 @@ import pytest
 
 from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb
 from nowserving.headoffice.regions import load_regions, read_regions
-from nowserving.headoffice.reports import cross_report, ranking
 from nowserving.headoffice.visits import rebuild, rebuild_due_days
+from nowserving.reports.crossbranch import cross_report, ranking
 from nowserving.reports.kpi import Target, report
 from nowserving.reports.sample import write_sample_log
 from nowserving.reports.visits import VisitProjection

@@ -122,6 +122,11 @@ def _add_web(commands) -> None:
         "--reports-dir", type=Path,
         help="where the reports' visit projections are kept (default: beside --users)",
     )  # fmt: skip
+    parser.add_argument(
+        "--dsn",
+        help="the head office's PostgreSQL (libpq DSN): with --users, the head-office pages "
+             "(every branch live, cross-branch reports; docs/headoffice.md)",
+    )  # fmt: skip
 
 
 def _run_web(args: argparse.Namespace) -> int:
@@ -141,7 +146,7 @@ def _run_web(args: argparse.Namespace) -> int:
     from nowserving.web.main import run_web
 
     return run_web(configs, device, host or "127.0.0.1", int(port), args.forwarded_allow_ips,
-                   args.users, args.audit_log, logs, args.reports_dir)  # fmt: skip
+                   args.users, args.audit_log, logs, args.reports_dir, args.dsn)  # fmt: skip
 
 
 def _branch_logs(given: list[str], branches: list[str]) -> dict[str, Path]:

@@ -8,6 +8,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from nowserving.cli.options import broker_options
 
@@ -25,7 +26,9 @@ def _add_headoffice(commands) -> None:
     parser = commands.add(
         "headoffice", "ingest every branch's events into PostgreSQL; say how far it is", _usage
     )
-    sub = parser.add_subparsers(dest="headoffice_command", metavar="ingest|status|migrate")
+    sub = parser.add_subparsers(
+        dest="headoffice_command", metavar="ingest|status|migrate|rebuild|branches"
+    )
     ingest = sub.add_parser("ingest", help="consume the bridged event streams (runs until stopped)")
     _dsn(ingest)
     broker_options(ingest)
@@ -41,6 +44,7 @@ def _add_headoffice(commands) -> None:
     migrate = sub.add_parser("migrate", help="bring the database's schema up to date")
     _dsn(migrate)
     migrate.set_defaults(handler=_run_migrate)
+    _add_derived(sub)
 
 
 def _usage(args: argparse.Namespace) -> int:
@@ -131,6 +135,89 @@ def _run_ingest(args: argparse.Namespace) -> int:
     finally:
         ingest.close()
         db.close()
+    return 0
+
+
+def _add_derived(sub) -> None:
+    rebuild = sub.add_parser(
+        "rebuild", help="make the visit facts and rollups again (per branch-day, from events)"
+    )
+    _dsn(rebuild)
+    rebuild.add_argument("--branch", action="append", help="only this branch (repeatable)")
+    rebuild.add_argument("--from", dest="first", type=_day, help="first local day (YYYY-MM-DD)")
+    rebuild.add_argument("--to", dest="last", type=_day, help="last local day (YYYY-MM-DD)")
+    rebuild.add_argument(
+        "--due", action="store_true",
+        help="only the branch-days whose events changed since their last rebuild",
+    )  # fmt: skip
+    rebuild.add_argument(
+        "--every", type=float, metavar="SECONDS",
+        help="with --due: keep rebuilding what falls due, every SECONDS (until stopped)",
+    )  # fmt: skip
+    rebuild.set_defaults(handler=_run_rebuild)
+    branches = sub.add_parser("branches", help="load the regions and branches file")
+    _dsn(branches)
+    branches.add_argument("file", type=Path, help="the branches file (TOML: docs/headoffice.md)")
+    branches.set_defaults(handler=_run_branches)
+
+
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day like 2026-11-23: {text!r}") from None
+
+
+def _run_rebuild(args: argparse.Namespace) -> int:
+    if not _imports():
+        return 2
+    from nowserving.headoffice.schema import migrate
+    from nowserving.headoffice.visits import rebuild, rebuild_due_days
+
+    conn = _connect(args.dsn)
+    if conn is None:
+        return 1
+    with conn:
+        migrate(conn)
+        if not args.due:
+            for branch, (days, visits) in rebuild(conn, args.branch, args.first,
+                                                  args.last).items():  # fmt: skip
+                print(f"{branch}: {days} day(s) rebuilt, {visits} visit(s)")
+            return 0
+        stop = threading.Event()
+        if args.every and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+        while True:
+            print(f"{rebuild_due_days(conn)} branch-day(s) rebuilt", flush=True)
+            if not args.every or stop.wait(args.every):
+                return 0
+
+
+def _run_branches(args: argparse.Namespace) -> int:
+    if not _imports():
+        return 2
+    from nowserving.errors import ConfigError
+    from nowserving.headoffice.regions import load_regions, read_regions
+    from nowserving.headoffice.schema import migrate
+
+    try:
+        regions = read_regions(args.file)
+    except ConfigError as err:
+        print(f"nowserving headoffice branches: {err}", file=sys.stderr)
+        return 1
+    conn = _connect(args.dsn)
+    if conn is None:
+        return 1
+    with conn:
+        migrate(conn)
+        changed = load_regions(conn, regions)
+    print(f"{len(regions.regions)} region(s), {len(regions.branches)} branch(es) loaded")
+    for branch in changed:
+        print(f"{branch}: its zone or targets changed: "
+              f"run nowserving headoffice rebuild --branch {branch}")  # fmt: skip
     return 0
 
 

@@ -286,6 +286,10 @@ def _add_users(commands) -> None:
         "--branch", action="append", default=[],
         help="a branch the account sees (repeat; none for head_office)",
     )  # fmt: skip
+    parser.add_argument(
+        "--region", action="append", default=[],
+        help="with add, head_office only: the region it sees (repeat; none: every region)",
+    )  # fmt: skip
 
 
 def _run_users(args: argparse.Namespace) -> int:
@@ -297,7 +301,8 @@ def _run_users(args: argparse.Namespace) -> int:
         return 2
     try:
         lines = manage_users(args.file, args.action, args.name, args.role,
-                             tuple(args.branch), read_password)  # fmt: skip
+                             tuple(args.branch), read_password,
+                             tuple(args.region))  # fmt: skip
     except AccountError as err:
         print(f"nowserving users: {err}", file=sys.stderr)
         return 2

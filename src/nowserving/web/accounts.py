@@ -89,14 +89,19 @@ class Account:
     role: str
     branches: tuple[str, ...]  # empty for head office: every branch served
     password_hash: str
+    regions: tuple[str, ...] = ()  # a head-office account's regions (empty: every region)
 
     def may(self, right: str) -> bool:
         """Whether this account's role has `right` (one of RIGHTS' words)."""
         return right in RIGHTS.get(self.role, ())
 
-    def sees(self, branch: str) -> bool:
-        """Whether this account may see (and act on) `branch`."""
-        return self.role == "head_office" or branch in self.branches
+    def sees(self, branch: str, region: str | None = None) -> bool:
+        """Whether this account may see (and act on) `branch`, which is in `region` (the
+        head office's branches file; None: in none): a head-office account limited to
+        regions sees only their branches."""
+        if self.role == "head_office":
+            return not self.regions or region in self.regions
+        return branch in self.branches
 
 
 class Accounts:
@@ -136,7 +141,13 @@ def read_accounts(path: Path) -> dict[str, Account]:
         data = json.loads(path.read_text(encoding="utf-8"))
         rows = data["accounts"]
         return {
-            name: Account(name, row["role"], tuple(row.get("branches", ())), row["hash"])
+            name: Account(
+                name,
+                row["role"],
+                tuple(row.get("branches", ())),
+                row["hash"],
+                tuple(row.get("regions", ())),
+            )  # fmt: skip
             for name, row in rows.items()
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
@@ -146,7 +157,12 @@ def read_accounts(path: Path) -> dict[str, Account]:
 def write_accounts(path: Path, accounts: dict[str, Account]) -> None:
     """Write `accounts` to `path` atomically, readable by its owner only."""
     rows = {
-        a.name: {"role": a.role, "branches": list(a.branches), "hash": a.password_hash}
+        a.name: {
+            "role": a.role,
+            "branches": list(a.branches),
+            "hash": a.password_hash,
+            **({"regions": list(a.regions)} if a.regions else {}),
+        }
         for a in sorted(accounts.values(), key=lambda a: a.name)
     }
     text = json.dumps({"accounts": rows}, indent=2, ensure_ascii=False) + "\n"
@@ -162,14 +178,17 @@ def write_accounts(path: Path, accounts: dict[str, Account]) -> None:
         raise
 
 
-def check_new_account(name: str, role: str, branches: tuple[str, ...]) -> None:
-    """Raise AccountError for a name, role or branch list an account cannot have."""
+def check_new_account(name: str, role: str, branches: tuple[str, ...],
+                      regions: tuple[str, ...] = ()) -> None:  # fmt: skip
+    """Raise AccountError for a name, role, branch or region list an account cannot have."""
     if not NAME_RE.match(name):
         raise AccountError(f"account name {name!r}: 2-40 of a-z 0-9 . _ - (starting a-z/0-9)")
     if role not in ROLES:
         raise AccountError(f"role {role!r}: one of {', '.join(ROLES)}")
     if role == "head_office" and branches:
         raise AccountError("a head_office account sees every branch: give no --branch")
+    if regions and role != "head_office":
+        raise AccountError("only a head_office account is limited by --region")
     if role != "head_office" and not branches:
         raise AccountError(f"a {role} needs at least one --branch")
 

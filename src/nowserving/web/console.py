@@ -93,6 +93,10 @@ class Console:
         self.lockout = Lockout(clock)
         self.csrf = Csrf()
         self.limit = limit or AddressLimit()
+        # Each branch's region (the head office's branches file, when it is given):
+        # a head-office account limited to regions sees only their branches.
+        self.region_of: dict[str, str] = {}
+        self.headoffice = False  # the head-office pages are served (web --dsn)
         from nowserving.web.console_staffing import StaffingPages
 
         self.staffing = StaffingPages(self, logs or {})
@@ -128,7 +132,9 @@ class Console:
 
     def _branch(self, request: Request, account: Account) -> BranchFeed | None:
         feed = self.feeds.branches.get(request.path_params["branch"])
-        return feed if feed is not None and account.sees(feed.id) else None
+        if feed is None or not account.sees(feed.id, self.region_of.get(feed.id)):
+            return None
+        return feed
 
     def _view(self, feed: BranchFeed, language: str, account: Account) -> dict:
         client = feed.client
@@ -189,11 +195,13 @@ class Console:
         branches = [
             (b, feed.config.names.get(language, b))
             for b, feed in self.feeds.branches.items()
-            if account.sees(b)
+            if account.sees(b, self.region_of.get(b))
         ]
-        if len(branches) == 1:
+        head_office = self.headoffice and account.role == "head_office"
+        if len(branches) == 1 and not head_office:
             return RedirectResponse(f"{BASE}/{branches[0][0]}?lang={language}", status_code=303)
-        return HTMLResponse(branches_page(language, account.name, session.csrf, branches))
+        return HTMLResponse(branches_page(language, account.name, session.csrf, branches,
+                                          head_office))  # fmt: skip
 
     async def sign_in(self, request: Request) -> Response:
         """Check the account and password (POST /console/sign-in)."""

@@ -56,8 +56,10 @@ def _top(language: str, account: str, csrf: str, here: str, name: str) -> str:
     )
 
 
-def branches_page(language: str, account: str, csrf: str, branches: list[tuple[str, str]]) -> str:
-    """The branches this account sees: (id, name) each, a link to its live page."""
+def branches_page(language: str, account: str, csrf: str, branches: list[tuple[str, str]],
+                  head_office: bool = False) -> str:  # fmt: skip
+    """The branches this account sees: (id, name) each, a link to its live page (and, for
+    a head-office account, links to the head office's pages)."""
     items = "".join(
         f'<li><a href="{BASE}/{escape(b)}?lang={language}">{escape(name)}</a></li>'
         for b, name in branches
@@ -65,9 +67,20 @@ def branches_page(language: str, account: str, csrf: str, branches: list[tuple[s
     return (
         f"{_head(language, i18n.text(language, 'console.title'))}<body>"
         f"{_top(language, account, csrf, BASE + '/', i18n.text(language, 'console.title'))}"
-        f'<main><h2>{_t(language, "branches")}</h2><ul class="branches">{items}</ul>'
+        f"<main>{_head_office_links(language) if head_office else ''}"
+        f'<h2>{_t(language, "branches")}</h2><ul class="branches">{items}</ul>'
         "</main></body></html>"
     )
+
+
+def _head_office_links(language: str) -> str:
+    links = "".join(
+        f'<li><a href="{BASE}/headoffice{path}?lang={language}">'
+        f"{escape(i18n.text(language, f'headoffice.{key}'))}</a></li>"
+        for path, key in (("", "live_title"), ("/reports", "reports_title"))
+    )
+    title = escape(i18n.text(language, "headoffice.title"))
+    return f'<h2>{title}</h2><ul class="branches">{links}</ul>'
 
 
 def branch_nav(language: str, branch: str, rights, current: str) -> str:

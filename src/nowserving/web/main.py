@@ -23,17 +23,21 @@ log = logging.getLogger(__name__)
 def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: int,
             forwarded_allow_ips: str = "127.0.0.1", users: Path | None = None,
             audit_log: Path | None = None, logs: dict[str, Path] | None = None,
-            reports_dir: Path | None = None) -> int:  # fmt: skip
+            reports_dir: Path | None = None, dsn: str | None = None) -> int:  # fmt: skip
     """Serve the ticket pages of `configs`' branches on host:port until stopped; with
     `users` (an accounts file), the manager's console too, auditing to `audit_log`, with
     reports and staffing advice of the branches whose event log is in `logs` (the
     reports' projections in `reports_dir`)."""
     feeds = Feeds(configs, broker_for(device), device.id)
-    console = reports = None
+    console = reports = headoffice = None
     if users is not None:
         audit = AuditLog(audit_log or users.with_name("console-audit.log"), time.time)
         console = Console(feeds, Accounts(users), audit, logs=logs)
         reports = add_reports(console, logs or {}, reports_dir or users.parent)
+        if dsn is not None:
+            from nowserving.web.console_headoffice import add_headoffice
+
+            headoffice = add_headoffice(console, dsn)
     app = make_app(feeds, console=console)
     config = uvicorn.Config(
         app,
@@ -51,4 +55,6 @@ def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: 
     finally:
         if reports is not None:
             reports.close()
+        if headoffice is not None:
+            headoffice.close()
     return 0

@@ -34,23 +34,25 @@ def read_password(stdin=None) -> str:
 
 
 def manage_users(path: Path, action: str, name: str | None, role: str | None,
-                 branches: tuple[str, ...], password: Callable[[], str]) -> list[str]:  # fmt: skip
+                 branches: tuple[str, ...], password: Callable[[], str],
+                 regions: tuple[str, ...] = ()) -> list[str]:  # fmt: skip
     """Do `action` (add, remove, passwd, list) on the accounts file at `path`; returns the
     lines to print. Raises AccountError for anything it cannot do."""
     accounts = read_accounts(path) if path.exists() else {}
     if action == "list":
         return [
             f"{a.name}  {a.role}  {','.join(a.branches) or '*'}"
+            + (f"  regions {','.join(a.regions)}" if a.regions else "")
             for a in sorted(accounts.values(), key=lambda a: a.name)
         ]
     name = (name or "").strip().lower()
     if action == "add":
         if name in accounts:
             raise AccountError(f"there is already an account {name!r} (passwd to change it)")
-        check_new_account(name, role or "", branches)
+        check_new_account(name, role or "", branches, regions)
         secret = password()
         check_new_password(secret)
-        accounts[name] = Account(name, role or "", branches, hash_password(secret))
+        accounts[name] = Account(name, role or "", branches, hash_password(secret), regions)
         write_accounts(path, accounts)
         return [f"added {name} ({role})"]
     if name not in accounts:
@@ -63,7 +65,7 @@ def manage_users(path: Path, action: str, name: str | None, role: str | None,
         secret = password()
         check_new_password(secret)
         old = accounts[name]
-        accounts[name] = Account(name, old.role, old.branches, hash_password(secret))
+        accounts[name] = Account(name, old.role, old.branches, hash_password(secret), old.regions)
         write_accounts(path, accounts)
         return [f"new password for {name}: its sessions end at their next request"]
     raise AccountError(f"unknown action {action!r}")

@@ -1,4 +1,5 @@
-"""Cross-branch reports from the daily rollups: the measures of `reports.kpi` per branch,
+"""Cross-branch reports from the head office's daily rollups (PostgreSQL's `visits_daily`,
+made by headoffice/visits.py; the connection passed in): the measures of `reports.kpi` per branch,
 region or service over a range of days, and rankings of branches by one of them.
 
 A rollup row holds a kpi tally as it was counted (its counts and its sorted figures), so

@@ -1,0 +1,297 @@
+"""The head office's pages in the console (docs/headoffice.md, "Head-office views"): every
+branch's live state on one page, grouped by region, and cross-branch reports and rankings
+over a range of days, from PostgreSQL (`nowserving web --dsn`).
+
+Head-office accounts only (limited to their regions, if the accounts file says so). Every
+query runs on a worker thread: the event loop never waits on PostgreSQL. A thread of its
+The derived tables are the head office's to make (`nowserving headoffice rebuild --due
+--every 5` beside the ingest): this role only reads them (roles meet on the wire and in the
+database, never in code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from nowserving import i18n
+from nowserving.reports.kpi import ReportError
+from nowserving.web.console import Console, _language
+from nowserving.web.console_page import BASE
+
+log = logging.getLogger(__name__)
+
+HERE = f"{BASE}/headoffice"
+MAX_DAYS = 3 * 366
+STALE_HEARD_S = 120.0  # nothing heard from a branch for this long: stale, whatever its flag
+
+_BRANCHES = """
+SELECT coalesce(d.branch, b.branch), d.region, coalesce(d.name_zh, d.branch, b.branch),
+       coalesce(d.name_en, d.branch, b.branch), coalesce(d.timezone, 'UTC'), b.link_up,
+       b.server_online, extract(epoch FROM b.last_heard)::float8
+FROM branch_dim d FULL JOIN branches b ON b.branch = d.branch
+"""
+_TODAY = """
+WITH z AS (
+    SELECT x.branch, ((to_timestamp(%(now)s) AT TIME ZONE coalesce(d.timezone, 'UTC'))::date)
+           AS today
+    FROM (SELECT branch FROM branches UNION SELECT branch FROM branch_dim) x
+    LEFT JOIN branch_dim d ON d.branch = x.branch
+)
+SELECT v.branch,
+       count(*) FILTER (WHERE v.outcome = 'open' AND v.called_at IS NULL),
+       extract(epoch FROM min(v.issued_at) FILTER (WHERE v.outcome = 'open'
+                                                   AND v.called_at IS NULL))::float8,
+       count(*) FILTER (WHERE v.outcome = 'served'),
+       count(*) FILTER (WHERE v.within_target),
+       count(*) FILTER (WHERE v.outcome <> 'open')
+FROM visits v JOIN z ON z.branch = v.branch AND v.day = z.today
+GROUP BY v.branch
+"""
+# Each counter's last open/pause/close (of the last week: a counter open at a day's start
+# is not logged again): the open ones, of those named.
+_COUNTERS = """
+WITH last AS (
+    SELECT DISTINCT ON (e.branch, e.data->>'counter') e.branch, e.type
+    FROM events e
+    WHERE e.at >= to_timestamp(%(now)s) - interval '7 days' AND e.at <= to_timestamp(%(now)s)
+      AND e.type IN ('counter_opened', 'counter_paused', 'counter_closed')
+    ORDER BY e.branch, e.data->>'counter', e.at DESC, e.epoch DESC, e.seq DESC
+)
+SELECT branch, count(*) FILTER (WHERE type = 'counter_opened'), count(*) FROM last
+GROUP BY branch
+"""
+
+
+# As `nowserving headoffice status` says it (headoffice/status.py): stale, server down,
+# behind, ok.
+_VERDICTS = """
+SELECT b.branch, CASE
+    WHEN NOT coalesce(b.link_up, false) THEN 'stale'
+    WHEN b.server_online IS FALSE THEN 'server down'
+    WHEN (b.state_epoch = b.epoch AND b.state_seq > b.contiguous_seq)
+      OR EXISTS (SELECT 1 FROM gaps g WHERE g.branch = b.branch AND g.epoch = b.epoch
+                 AND g.repaired_at IS NULL AND g.last_seq > b.contiguous_seq) THEN 'behind'
+    ELSE 'ok' END
+FROM branches b
+"""
+
+
+class HeadOfficeRequestError(ValueError):
+    """A query the head-office pages cannot answer, in the page's words."""
+
+
+class HeadOffice:
+    """The head-office routes over `console`'s sign-in, reading the database at `dsn`."""
+
+    def __init__(self, console: Console, dsn: str) -> None:
+        import psycopg
+
+        self.console = console
+        self.dsn = dsn
+        self._conn = psycopg.connect(dsn, autocommit=True)
+        self._lock = threading.Lock()  # one query at a time on the connection
+        console.headoffice = True
+        self.routes = [
+            Route(HERE, self.live),
+            Route(f"{HERE}/live.json", self.live_json),
+            Route(f"{HERE}/reports", self.reports),
+            Route(f"{HERE}/reports.json", self.reports_json),
+        ]
+
+    def start(self) -> None:
+        """Learn each branch's region (the console's access by region needs it)."""
+        self._regions()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._conn.close()
+
+    # ----- data -------------------------------------------------------------------------
+
+    def _regions(self) -> dict[str, dict[str, str]]:
+        """Region id -> names; and the console learns each branch's region."""
+        with self._lock:
+            regions = {r[0]: {"zh": r[1], "en": r[2]} for r in self._conn.execute(
+                "SELECT region, name_zh, name_en FROM region_dim")}  # fmt: skip
+            found = self._conn.execute(
+                "SELECT branch, region FROM branch_dim WHERE region IS NOT NULL"
+            ).fetchall()
+            self.console.region_of = dict(found)
+        return regions
+
+    def live_rows(self, account, language: str, now: float) -> list[dict]:
+        """Every branch `account` sees: its state now (sorted by region, then name)."""
+        regions = self._regions()
+        with self._lock:
+            branches = self._conn.execute(_BRANCHES).fetchall()
+            today = {r[0]: r[1:] for r in self._conn.execute(_TODAY, {"now": now})}
+            counters = {r[0]: r[1:] for r in self._conn.execute(_COUNTERS, {"now": now})}
+            verdicts = dict(self._conn.execute(_VERDICTS).fetchall())
+        rows = []
+        for branch, region, name_zh, name_en, _tz, _link, _online, heard in branches:
+            if not account.sees(branch, region):
+                continue
+            waiting, oldest, served, within, ended = today.get(branch, (0, None, 0, 0, 0))
+            opened, known = counters.get(branch, (0, 0))
+            verdict = verdicts.get(branch, "stale")
+            if verdict != "stale" and (heard is None or now - heard > STALE_HEARD_S):
+                verdict = "stale"
+            feed = self.console.feeds.branches.get(branch)
+            down = None
+            if feed is not None:
+                down = sum(1 for s in feed.statuses().values() if not s.online)
+            rows.append({
+                "branch": branch, "region": region or "",
+                "region_name": (regions.get(region) or {}).get(language, region or ""),
+                "name": name_zh if language == "zh" else name_en, "status": verdict,
+                "counters_open": opened, "counters_known": known, "waiting": waiting,
+                "longest_wait_s": None if oldest is None else max(0.0, now - oldest),
+                "served": served, "sla": within / ended if ended else None,
+                "devices_down": down,
+            })  # fmt: skip
+        rows.sort(key=lambda r: (r["region"] == "", r["region_name"], r["name"]))
+        return rows
+
+    def report(self, account, first: date, last: date, by: str, measure: str):
+        """The cross-branch report of the branches `account` sees, ranked by `measure`."""
+        from nowserving.reports.crossbranch import cross_report, ranking
+
+        regions = self._regions()
+        with self._lock:
+            dims = {r[0]: r[1:] for r in self._conn.execute(
+                "SELECT branch, region, name_zh, name_en FROM branch_dim")}  # fmt: skip
+            known = [r[0] for r in self._conn.execute(
+                "SELECT branch FROM branches UNION SELECT branch FROM branch_dim")]  # fmt: skip
+            seen = [b for b in known if account.sees(b, (dims.get(b) or (None,))[0])]
+            result = cross_report(self._conn, first, last, by, seen)
+        return result, ranking(result, measure), regions, dims
+
+    # ----- routes -----------------------------------------------------------------------
+
+    def _access(self, request: Request):
+        """(session, account, language) of a head-office account, or the answer instead."""
+        console = self.console
+        refused = console._too_many(request)
+        if refused is not None:
+            return refused
+        language = _language(request.query_params.get("lang"))
+        found = console._signed_in(request)
+        if found is None:
+            return console._sign_in_again(language)
+        session, account = found
+        if account.role != "head_office":
+            return HTMLResponse("404", status_code=404)
+        return session, account, language
+
+    async def live(self, request: Request) -> Response:
+        """Every branch's state on one page (GET /console/headoffice)."""
+        from nowserving.web.console_headoffice_page import live_page
+
+        access = self._access(request)
+        if isinstance(access, Response):
+            return access
+        session, account, language = access
+        now = self.console.clock()
+        rows = await asyncio.to_thread(self.live_rows, account, language, now)
+        return HTMLResponse(live_page(language, account.name, session.csrf, rows, now))
+
+    async def live_json(self, request: Request) -> Response:
+        """The live page's rows as JSON (times in seconds, shares 0-1, null where none)."""
+        access = self._access(request)
+        if isinstance(access, Response):
+            return access
+        _, account, language = access
+        now = self.console.clock()
+        rows = await asyncio.to_thread(self.live_rows, account, language, now)
+        return JSONResponse({"at": now, "branches": rows})
+
+    def _query(self, request: Request, language: str) -> tuple[date, date, str, str]:
+        from nowserving.reports.crossbranch import GROUPS, RANKINGS
+
+        params = request.query_params
+        today = datetime.fromtimestamp(self.console.clock(), ZoneInfo("UTC")).date()
+        by = params.get("by", "branch")
+        by = by if by in GROUPS else "branch"
+        measure = params.get("rank", "within_share")
+        measure = measure if measure in RANKINGS else "within_share"
+        try:
+            last = date.fromisoformat(params["to"]) if params.get("to") else today
+            first = (date.fromisoformat(params["from"]) if params.get("from")
+                     else last - timedelta(days=6))  # fmt: skip
+        except ValueError:
+            raise HeadOfficeRequestError(
+                i18n.text(language, "reports.bad_date", value=params.get("from", "")[:20])
+            ) from None
+        if last < first or (last - first).days >= MAX_DAYS:
+            raise HeadOfficeRequestError(i18n.text(language, "reports.bad_range", days=MAX_DAYS))
+        return first, last, by, measure
+
+    async def _report_answer(self, request: Request):
+        access = self._access(request)
+        if isinstance(access, Response):
+            return access
+        session, account, language = access
+        view = {"language": language, "account": account.name, "csrf": session.csrf,
+                "error": "", "by": "branch", "rank": "within_share",
+                "from": "", "to": ""}  # fmt: skip
+        try:
+            first, last, by, measure = self._query(request, language)
+        except HeadOfficeRequestError as err:
+            view["error"] = str(err)
+            return view, None
+        view.update({"from": first.isoformat(), "to": last.isoformat(), "by": by,
+                     "rank": measure})  # fmt: skip
+        try:
+            answer = await asyncio.to_thread(self.report, account, first, last, by, measure)
+        except ReportError as err:
+            view["error"] = str(err)
+            return view, None
+        return view, answer
+
+    async def reports(self, request: Request) -> Response:
+        """Cross-branch reports and rankings (GET /console/headoffice/reports?from&to&by&rank)."""
+        from nowserving.web.console_headoffice_page import reports_page
+
+        answer = await self._report_answer(request)
+        if isinstance(answer, Response):
+            return answer
+        view, result = answer
+        status = 400 if view["error"] else 200
+        return HTMLResponse(reports_page(view, result), status_code=status)
+
+    async def reports_json(self, request: Request) -> Response:
+        """The report's ranked rows and total as JSON."""
+        answer = await self._report_answer(request)
+        if isinstance(answer, Response):
+            return answer
+        view, result = answer
+        if result is None:
+            return JSONResponse({"error": view["error"]}, status_code=400)
+        report, ranked, _, _ = result
+        return JSONResponse({
+            "from": view["from"], "to": view["to"], "by": view["by"], "rank": view["rank"],
+            "rows": [{"rank": n, "key": k, **_plain(f)} for n, k, f in ranked],
+            "total": _plain(report.total),
+        })  # fmt: skip
+
+
+def _plain(figures: dict) -> dict:
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()}
+
+
+def add_headoffice(console: Console, dsn: str) -> HeadOffice:
+    """Give `console` the head-office pages over the database at `dsn` (before the
+    branch routes: /console/headoffice is not a branch)."""
+    pages = HeadOffice(console, dsn)
+    console.routes[:0] = pages.routes
+    pages.start()
+    return pages

@@ -1,0 +1,174 @@
+"""The head office's pages in a real browser (Debian's chromium, Playwright) against a real
+PostgreSQL, Mosquitto, the pudong branch server and the web role with `--dsn`: every branch
+live by region, the cross-branch report and its ranking equal to the rollups', access by
+region. NOWSERVING_SCREENSHOTS=<folder> saves the pages in zh and en (docs/screenshots)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import uvicorn
+
+from nowserving.devtools.broker import free_port
+from nowserving.headoffice.db import HeadOfficeDb
+from nowserving.headoffice.regions import load_regions, read_regions
+from nowserving.headoffice.visits import rebuild_due_days
+from nowserving.reports.crossbranch import cross_report
+from nowserving.reports.sample import write_sample_log
+from nowserving.web.accounts import Account, Accounts, hash_password, write_accounts
+from nowserving.web.app import make_app
+from nowserving.web.console import Console
+from nowserving.web.console_headoffice import add_headoffice
+from nowserving.web.feed import Feeds
+from nowserving.web.sessions import AuditLog
+from tests.conftest import ManualClock
+from tests.headoffice.test_visits import FIRST, ZONE, ingest, rows_of
+from tests.web.conftest import CHROMIUM, browser  # noqa: F401
+from tests.web.console_fixtures import FAST, PASSWORD, ConsoleRole
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
+NOW = datetime(2026, 1, 6, 11, 30, tzinfo=ZoneInfo(ZONE)).timestamp()  # the 2nd day, mid-morning
+BRANCHES = """
+[regions.east]
+name = { zh = "华东区", en = "East" }
+[regions.north]
+name = { zh = "华北区", en = "North" }
+[branches.pudong]
+region = "east"
+name = { zh = "浦东支行", en = "Pudong Branch" }
+timezone = "Asia/Shanghai"
+[branches.xuhui]
+region = "east"
+name = { zh = "徐汇支行", en = "Xuhui Branch" }
+timezone = "Asia/Shanghai"
+[branches.haidian]
+region = "north"
+name = { zh = "海淀支行", en = "Haidian Branch" }
+timezone = "Asia/Shanghai"
+"""
+
+
+@pytest.fixture
+def head_office(broker, example_config, server, dsn, tmp_path):
+    """Three branches' simulated days in PostgreSQL up to NOW; the web role with --dsn."""
+    log = tmp_path / "events.sqlite"
+    write_sample_log(log, days=3, seed=5, timezone=ZONE)
+    (tmp_path / "branches.toml").write_text(BRANCHES, encoding="utf-8")
+    db = HeadOfficeDb(dsn)
+    load_regions(db.conn, read_regions(tmp_path / "branches.toml"))
+    for n, branch in enumerate(("pudong", "xuhui", "haidian")):
+        rows = [r for r in rows_of(log, branch=branch) if r.at <= NOW - 600 * n]
+        ingest(db, rows)
+        # The ingest's view of each link: haidian's bridge is down.
+        db.conn.execute("UPDATE branches SET link_up = %s, server_online = true, "
+                        "last_heard = to_timestamp(%s) WHERE branch = %s",
+                        (branch != "haidian", NOW - 5, branch))  # fmt: skip
+    accounts = tmp_path / "users.json"
+    rows = [("hq", "head_office", (), ()), ("east-hq", "head_office", (), ("east",)),
+            ("anna", "manager", ("pudong",), ())]  # fmt: skip
+    write_accounts(accounts, {n: Account(n, r, b, hash_password(PASSWORD, **FAST), g)
+                              for n, r, b, g in rows})  # fmt: skip
+    clock = ManualClock(NOW)
+    feeds = Feeds([example_config], broker, "web-1")
+    console = Console(feeds, Accounts(accounts), AuditLog(tmp_path / "a.log", clock), clock=clock)
+    pages = add_headoffice(console, dsn)
+    rebuild_due_days(db.conn)  # as `nowserving headoffice rebuild --due` does
+    port = free_port()
+    app = make_app(feeds, clock=clock, console=console)
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
+                                       log_level="warning", lifespan="on"))  # fmt: skip
+    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        feeds.branches["pudong"].client.wait_state(timeout=10)
+        yield ConsoleRole(f"http://127.0.0.1:{port}", feeds, console, None), db
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        pages.close()
+        db.close()
+
+
+@pytest.fixture
+def desk(browser):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(page, role, account: str, lang: str = "en"):
+    page.goto(role.url(f"/?lang={lang}"))
+    page.locator("input[name=account]").fill(account)
+    page.locator("input[name=password]").fill(PASSWORD)
+    with page.expect_navigation():
+        page.locator("form.signin button").click()
+
+
+def fetched(page, url: str) -> dict:
+    page.goto(url)
+    return json.loads(page.locator("body").inner_text())
+
+
+def test_every_branch_live_and_the_cross_branch_report(head_office, desk):
+    """GIVEN three branches' mornings at the head office (haidian's link down)
+    WHEN the head-office account opens the live page and the report ranked by wait p90
+    THEN the live page shows each branch under its region with what is waiting now, haidian
+    stale; the report's ranking and total are the rollups', in both languages."""
+    role, db = head_office
+    sign_in(desk, role, "hq", "zh")
+    desk.locator("a", has_text="各网点实时").click()
+    desk.wait_for_url("**/console/headoffice?lang=zh")
+    regions = desk.locator("section.region h2").all_inner_texts()
+    assert regions == ["华东区", "华北区"]
+    live = {
+        r["branch"]: r for r in fetched(desk, role.url("/headoffice/live.json?lang=zh"))["branches"]
+    }
+    assert set(live) == {"pudong", "xuhui", "haidian"}
+    assert live["haidian"]["status"] == "stale" and live["pudong"]["status"] == "ok"
+    assert live["pudong"]["served"] > 50 and live["pudong"]["counters_open"] >= 1
+    assert live["pudong"]["devices_down"] is not None and live["xuhui"]["devices_down"] is None
+    desk.goto(role.url("/headoffice?lang=zh"))
+    row = desk.locator('tr[data-branch="haidian"]')
+    assert "数据陈旧" in row.inner_text()
+    pudong = desk.locator('tr[data-branch="pudong"] td').all_inner_texts()
+    assert pudong[2] == str(live["pudong"]["waiting"])
+    if SHOTS:
+        desk.screenshot(path=str(Path(SHOTS) / "headoffice-live-zh.png"), full_page=True)
+    query = "from=2026-01-05&to=2026-01-07&by=branch&rank=wait_p90"
+    desk.goto(role.url(f"/headoffice/reports?{query}&lang=en"))
+    keys = [k for k in desk.locator("section.report tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.key)")]  # fmt: skip
+    answer = fetched(desk, role.url(f"/headoffice/reports.json?{query}"))
+    expected = cross_report(db.conn, FIRST, datetime(2026, 1, 7).date(), "branch")
+    assert answer["total"]["issued"] == expected.total["issued"] > 1000
+    p90 = [r["wait_p90"] for r in answer["rows"]]
+    assert p90 == sorted(p90) and keys == [r["key"] for r in answer["rows"]]
+    if SHOTS:
+        desk.goto(role.url(f"/headoffice/reports?{query}&lang=en"))
+        desk.screenshot(path=str(Path(SHOTS) / "headoffice-reports-en.png"), full_page=True)
+        desk.goto(role.url(f"/headoffice/reports?{query}&by=region&lang=zh"))
+        desk.screenshot(path=str(Path(SHOTS) / "headoffice-reports-zh.png"), full_page=True)
+
+
+def test_access_by_region_and_role(head_office, desk):
+    """GIVEN an account limited to the east region and a branch manager WHEN they open the
+    head-office pages THEN the east account sees east's branches only (live, report, and
+    another region's branch console: 404); the manager is refused the pages."""
+    role, _ = head_office
+    sign_in(desk, role, "east-hq")
+    live = fetched(desk, role.url("/headoffice/live.json"))
+    assert {r["branch"] for r in live["branches"]} == {"pudong", "xuhui"}
+    report = fetched(desk, role.url("/headoffice/reports.json?from=2026-01-05&to=2026-01-07"))
+    assert {r["key"] for r in report["rows"]} == {"pudong", "xuhui"}
+    assert desk.goto(role.url("/pudong")).status == 200
+    desk.context.clear_cookies()
+    sign_in(desk, role, "anna")
+    assert desk.goto(role.url("/headoffice")).status == 404
+    assert desk.goto(role.url("/headoffice/reports.json")).status == 404
