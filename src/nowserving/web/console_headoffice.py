@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from nowserving import i18n
+from nowserving.errors import ConfigError
 from nowserving.reports.kpi import ReportError
 from nowserving.web.console import Console, _language
 from nowserving.web.console_page import BASE
@@ -93,7 +94,13 @@ class HeadOffice:
     """The head-office routes over `console`'s sign-in, reading the database at `dsn`."""
 
     def __init__(self, console: Console, dsn: str) -> None:
-        import psycopg
+        try:
+            import psycopg
+        except ImportError as err:  # the web extra alone: a head-office page needs more
+            raise ConfigError(
+                ["--dsn needs PostgreSQL's driver: pip install 'nowserving[web,headoffice]'"],
+                "web",
+            ) from err
 
         self.console = console
         self.dsn = dsn
