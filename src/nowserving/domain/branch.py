@@ -104,6 +104,10 @@ class Branch:
         # Appointments, by booking id (domain/bookings.py): they outlive business days.
         self.bookings: dict[str, bookings.Booking] = {}
         self._new_code: str | None = None  # the code of a booking being made, for its reply
+        self.booking_refs: dict[str, str] = {}  # a live booking's `ref` -> its id
+        # The key a booking made with a `ref` derives its code from (bookings.ref_code):
+        # given by the server from the log's meta; None: such codes are random too.
+        self.code_key: bytes | None = None
         # Services closed for the rest of a business day (`close_service`), by id: the day,
         # when, and the reason in each language. Cleared by a new day or `reopen_service`.
         self.closed_services: dict[str, dict] = {}
@@ -1029,6 +1033,9 @@ class Branch:
     def _apply_booking_made(self, event: Event, data: dict) -> None:
         bookings.apply_booking_made(self, event, data)
 
+    def _apply_booking_known(self, event: Event, data: dict) -> None:
+        pass  # a `book` repeated with a known ref: nothing changes, the reply names it
+
     def _apply_booking_cancelled(self, event: Event, data: dict) -> None:
         bookings.apply_booking_status(self, data["booking"], bookings.CANCELLED)
 
@@ -1115,6 +1122,7 @@ class Branch:
         other.learner = self.learner.copy()
         other.counters_changed = self.counters_changed
         other.bookings, other._new_code = {}, None  # estimates know no bookings yet
+        other.booking_refs, other.code_key = {}, None
         return other
 
     def ahead_of(self, ticket: Ticket) -> int:
@@ -1177,6 +1185,7 @@ class Branch:
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         branch.counters_changed = branch.seq  # when is unknown: at the latest, by now
         branch.bookings = bookings.bookings_from_dict(d.get("bookings", []))
+        branch.booking_refs = bookings.refs_of(branch.bookings)
         branch.closed_services = {s: dict(c) for s, c in d.get("closed_services", {}).items()}
         return branch
 

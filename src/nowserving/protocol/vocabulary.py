@@ -154,7 +154,7 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     # Appointments (docs/appointments.md): a booking service (the staff or web role) books
     # and cancels; the customer checks in at the kiosk (or staff for them) with the code.
     Cmd.BOOK: CommandSpec(
-        {"service": True, "time": True, "duration": False, "priority": False},
+        {"service": True, "time": True, "duration": False, "priority": False, "ref": False},
         frozenset({Role.STAFF, Role.WEB}),
         own_counter=False,
     ),
