@@ -9,6 +9,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from nowserving import i18n
+from nowserving.adapters.qr import qr_svg
 from nowserving.web.console_page import BASE, _head, _hidden, _t, _top, branch_nav
 
 DURATIONS = ("short", "standard", "long")
@@ -154,19 +155,6 @@ def bookings_page(config, view: dict, account: str, csrf: str) -> str:
         f"{choose}{tables}</section>{_book_form(config, view, here, csrf)}</main>"
         "</body></html>"
     )
-
-
-def qr_svg(text: str) -> str | None:
-    """`text` as an inline SVG QR code, or None where the qrcode library is missing (the web
-    extra does not carry it: a server host stays small; the code is then shown as text)."""
-    try:
-        import qrcode
-        import qrcode.image.svg
-    except ImportError:
-        return None
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
-    svg = image.to_string(encoding="unicode")
-    return svg[svg.index("<svg") :]  # without the XML declaration: inline in the page
 
 
 def booked_page(config, language: str, account: str, csrf: str, args: dict, result: dict,
