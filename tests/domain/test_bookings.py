@@ -231,3 +231,45 @@ def test_a_transferred_appointment_is_placed_by_the_transfer_rule(branch):
     assert branch.tickets[ticket].booked_at is None
     ok(branch, "undo_transfer", "10:31", counter="c1", ticket=ticket)
     assert branch.tickets[ticket].booked_at == at("10:30")
+
+
+def test_a_known_ref_answers_with_the_same_booking_and_code_after_a_restart(branch):
+    """GIVEN a booking made with the booking system's `ref` WHEN the same `book` comes again
+    under new command ids, in this branch and in one replayed from the log (the command-id
+    memory empty, as after a restart or 50,000 commands later) THEN nothing is booked twice:
+    the reply names the same booking with the same code; the log holds the ref, not the
+    code."""
+    branch.code_key = b"k" * 32
+    events, first = run(branch, "book", "08:00", service="a", time=f"{DAY} 10:30", ref="CRM-7")
+    text = json.dumps([e.to_dict() for e in events])
+    assert "CRM-7" in text and first["code"] not in text
+    again = ok(branch, "book", "08:01", service="a", time=f"{DAY} 10:30", ref="CRM-7")
+    assert (again["event"], again["booking"], again["code"]) == (
+        "booking_known", first["booking"], first["code"],
+    )  # fmt: skip
+    replayed = Branch(branch.rules)
+    replayed.code_key = branch.code_key
+    for event in events:
+        replayed.apply(event)
+    later = ok(replayed, "book", "11:00", service="a", time=f"{DAY} 10:30", ref="CRM-7")
+    assert (later["booking"], later["code"]) == (first["booking"], first["code"])
+    assert len(replayed.bookings) == 1
+    # Changed in the booking system since: refused, never booked twice.
+    changed = refused(replayed, "book", "08:02", service="a", time=f"{DAY} 11:30", ref="CRM-7")
+    assert changed["code"] == "booking_changed" and changed["params"] == {
+        "booking": first["booking"]
+    }
+    # Once cancelled, the ref may be booked anew: a new booking with a new code.
+    ok(replayed, "cancel_booking", "08:03", booking=first["booking"])
+    anew = ok(replayed, "book", "08:04", service="a", time=f"{DAY} 11:30", ref="CRM-7")
+    assert anew["event"] == "booking_made" and anew["code"] != first["code"]
+    loaded = Branch.from_dict(branch.rules, json.loads(json.dumps(replayed.to_dict())))
+    assert loaded.booking_refs == {"CRM-7": anew["booking"]}
+
+
+def test_without_the_code_key_a_known_ref_is_answered_without_a_code(branch):
+    """GIVEN a booking made with a ref by a branch without a code key (random code) WHEN
+    booked again with the ref THEN the reply names the booking but gives no code."""
+    first = book(branch, ref="ics-uid-1")
+    again = book(branch, ref="ics-uid-1")
+    assert again["booking"] == first["booking"] and "code" not in again

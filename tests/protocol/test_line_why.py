@@ -42,3 +42,34 @@ def test_bookings_come_from_the_booking_service_and_check_in_from_the_kiosk():
     assert COMMANDS[Cmd.CANCEL_BOOKING].roles == {Role.STAFF, Role.WEB}
     assert COMMANDS[Cmd.CHECK_IN].roles == {Role.KIOSK, Role.STAFF}
     assert Role.COUNTER not in COMMANDS[Cmd.BOOK].roles
+
+
+def test_under_the_interleave_the_line_carries_the_order_the_panel_merges_by():
+    """GIVEN the N:1 interleave (N = 2) and walk-ins for services a and b with a priority
+    customer in a WHEN the lines are sent and decoded, and counter c2 (a and b) merges them
+    as the staff panel does (`policy.call_order` over the decoded keys) THEN the panel's
+    order is the order the branch calls in."""
+    from nowserving.counter.panel import _call_key
+    from nowserving.domain.policy import call_order
+
+    rules = small_rules(priority_rule="interleave", interleave=2)
+    branch = Branch(rules)
+    for i, (service, priority) in enumerate(
+        [("a", "normal"), ("b", "normal"), ("a", "normal"), ("a", "normal"), ("b", "normal"),
+         ("a", "priority"), ("b", "normal")]
+    ):  # fmt: skip
+        branch.handle(Command(f"t{i}", "issue_ticket", "k", T0 + 60 * i,
+                              {"service": service, "priority": priority}))  # fmt: skip
+    lines = {}
+    for service in ("a", "b"):
+        line = decode_line(json.dumps(line_message(branch, service, T0 + 600)).encode())
+        lines[service] = [(_call_key(t, rules.priorities), t.number) for t in line.tickets]
+    assert [n for _, n in lines["a"]] == ["A001", "A002", "A004", "A003"]  # after 2 others
+    panel = call_order(rules.counters["c2"], lines, T0 + 600)
+    called = []
+    for i in range(7):
+        _, outcome, _ = branch.handle(Command(f"c{i}", "call_next", "c", T0 + 700 + i,
+                                              {"counter": "c2"}))  # fmt: skip
+        called.append(branch.tickets[outcome["ticket"]].number)
+        branch.handle(Command(f"f{i}", "finish", "c", T0 + 700 + i, {"counter": "c2"}))
+    assert called == panel

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import time
 import uuid
@@ -111,6 +112,14 @@ class EventLog:
                 "INSERT OR REPLACE INTO meta VALUES (?,?)", [(k, str(v)) for k, v in values.items()]
             )
         self.meta.update({k: str(v) for k, v in values.items()})
+
+    def code_key(self) -> bytes:
+        """The key booking codes made with a `ref` derive from (`bookings.ref_code`): made
+        once, kept in this file's meta table, never in an event (so the head office,
+        which receives events, cannot derive codes)."""
+        if "booking_code_key" not in self.meta:
+            self._set_meta(booking_code_key=secrets.token_hex(32))
+        return bytes.fromhex(self.meta["booking_code_key"])
 
     def __enter__(self) -> EventLog:
         return self

@@ -1,10 +1,11 @@
 """`nowserving bookings import`: appointments from a booking system's file (CSV or ICS),
 sent to the branch as `book` commands (docs/appointments.md, "Importing bookings").
 
-Each booking's command id is made from the file's own booking id, so importing the same
-file again books nothing twice: the server answers a repeated id with its first outcome
-(and refuses it, `id_reused`, when the row has changed since). Every bad row is reported
-with its line and why; the others are booked.
+Each booking is sent with the file's own booking id as its `ref`, which the server keeps
+with the booking (in its log), so importing the same file again books nothing twice: a
+known ref is answered with the booking it made and the same code (`booking_known`), or
+refused (`booking_changed`) when the row has changed since. Every bad row is reported with
+its line and why; the others are booked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import io
 import re
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,9 +49,21 @@ class BadRow:
     why: str
 
 
-def command_id(ref: str) -> str:
-    """The `book` command's id for the file's booking `ref`: the same on every import."""
-    return "import:" + hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+MAX_REF = 200  # the protocol's longest string argument
+
+
+def command_id(ref: str, run: str) -> str:
+    """The `book` command's id for the file's booking `ref` in one import `run`: a retry
+    within the run is the same command; a later import is recognised by its ref."""
+    text = f"{run}\x00{ref}".encode("utf-8", "surrogatepass")
+    return "import:" + hashlib.sha256(text).hexdigest()[:40]
+
+
+def wire_ref(ref: str) -> str:
+    """The `ref` sent for the file's booking id: itself, or its sha256 when too long."""
+    if len(ref) <= MAX_REF:
+        return ref
+    return "sha256:" + hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_bookings(path: Path, timezone: str) -> list[Row | BadRow]:
@@ -235,11 +249,12 @@ def _run(args: argparse.Namespace) -> int:
 def book_all(client, rows: list[Row | BadRow], timeout: float) -> tuple[int, int]:
     """Send each row's `book` (paced below the server's limit); print a CSV of the
     bookings (id, booking, code) on stdout and each bad row on stderr. Returns (booked,
-    bad). A booking imported before is answered as it was then (after a server restart,
-    without its code: it was given then)."""
+    bad). A booking imported before is answered with that booking and its code (by its
+    ref, whatever the server remembers of command ids)."""
     out = csv.writer(sys.stdout)
     out.writerow(["id", "booking", "code"])
     booked = bad = sent = 0
+    run = uuid.uuid4().hex
     for row in rows:
         if isinstance(row, BadRow):
             bad += 1
@@ -248,22 +263,23 @@ def book_all(client, rows: list[Row | BadRow], timeout: float) -> tuple[int, int
         if sent >= FREE_BURST:
             time.sleep(PACE_S)
         sent += 1
-        reply = _book(client, row, timeout)
+        reply = _book(client, row, run, timeout)
         if reply.ok:
             booked += 1
             out.writerow([row.ref, reply.result.get("booking", ""), reply.result.get("code", "")])
             continue
         bad += 1
         why = reply.message or reply.code
-        if reply.code == "id_reused":
+        if reply.code == "booking_changed":
             why = "changed since it was imported: cancel the booking, then import it anew"
         print(f"line {row.line}: {row.ref}: {reply.code}: {why}", file=sys.stderr)
     return booked, bad
 
 
-def _book(client, row: Row, timeout: float):
+def _book(client, row: Row, run: str, timeout: float):
+    args = {**row.args, "ref": wire_ref(row.ref)}
     for _ in range(RATE_RETRIES):
-        reply = client.request("book", row.args, command_id=command_id(row.ref), timeout=timeout)
+        reply = client.request("book", args, command_id=command_id(row.ref, run), timeout=timeout)
         if reply.code != "rate_limited":
             return reply
         time.sleep(1.0)  # the same id again: applied once whatever happened

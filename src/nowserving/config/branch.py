@@ -17,7 +17,7 @@ from nowserving.config.schema import Problems, Table, hint, read_toml, span
 from nowserving.config.webhook import WebhookSettings, parse_webhook
 from nowserving.domain import BranchRules, CounterSpec, Priority, Service, StaffMember
 from nowserving.domain.model import WEEKDAYS
-from nowserving.domain.policy import IN_ORDER, LONGEST_WAIT, PROFILES
+from nowserving.domain.policy import CREDIT, IN_ORDER, LONGEST_WAIT, PRIORITY_RULES, PROFILES
 from nowserving.protocol import Role
 from nowserving.protocol.vocabulary import HEAD_OFFICE
 
@@ -45,6 +45,8 @@ _QUEUE_KEYS = (
     "wait_warning_minutes",
     "call_profile",
     "overflow_minutes",
+    "priority_rule",
+    "interleave",
 )
 _COUNTER_KEYS = (
     "id",
@@ -169,6 +171,8 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
     cooldown = queue.number("recall_cooldown_seconds", 20, at_least=0)
     feedback = queue.number("feedback_window_seconds", 60, at_least=0)
     warning = queue.number("wait_warning_minutes", 20, more_than=0)
+    priority_rule = queue.choice("priority_rule", PRIORITY_RULES, CREDIT, what="rule")
+    interleave = queue.number("interleave", 3, whole=True, at_least=1)
     profile = read_call_profile(queue, (DEFAULT_PROFILE, None))
 
     priorities = _priorities(root, languages)
@@ -199,6 +203,8 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         recall_cooldown_s=float(cooldown),
         feedback_window_s=float(feedback),
         wait_warning_s=float(warning) * 60,
+        priority_rule=priority_rule,
+        interleave=int(interleave),
         hours=hours,
         staff=staff,
     )

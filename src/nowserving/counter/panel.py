@@ -39,6 +39,8 @@ NOTICE_PRESETS = ("slow", "short", "cash", "closing")  # i18n `notices.label_<ke
 
 def _call_key(ticket: LineTicket, priorities) -> float:
     """The key the server orders its lines by (`domain.policy.call_key`)."""
+    if ticket.order_key is not None:  # placed by the N:1 interleave
+        return ticket.order_key
     since = ticket.issued_at if ticket.queue_since is None else ticket.queue_since
     return line_key(since, ticket.priority, priorities, ticket.booked_at, ticket.head_start_s)
 

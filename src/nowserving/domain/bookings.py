@@ -52,6 +52,7 @@ class Booking:
     code_hash: str
     status: str = BOOKED
     ticket: str | None = None
+    ref: str | None = None  # the booking system's own id of it (`book`'s `ref`)
 
     def to_dict(self) -> dict:
         """The booking, for a snapshot."""
@@ -67,6 +68,20 @@ def code_hash(code: str) -> str:
 def new_code() -> str:
     """A fresh booking code."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def ref_code(key: bytes, booking_id: str, ref: str) -> str:
+    """The code of a booking made with a `ref`: derived from the server's code key (kept in
+    the log file's meta table, never in an event), so a `book` repeated with the same ref
+    gets the same code back, also after a restart, while the log's events (which the head
+    office receives) give no way to it."""
+    digest = hmac.new(key, f"{booking_id}\x00{ref}".encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest, "big")
+    chars = []
+    for _ in range(CODE_LENGTH):
+        number, rest = divmod(number, len(CODE_ALPHABET))
+        chars.append(CODE_ALPHABET[rest])
+    return "".join(chars)
 
 
 def parse_time(branch: Branch, text: object) -> float:
@@ -92,8 +107,9 @@ def local_hm(branch: Branch, at: float) -> str:
 # ----- decisions -------------------------------------------------------------------------
 
 
-def decide_book(branch: Branch, cmd: Command, args: dict) -> tuple[list[Draft], str]:
-    """A new booking, and its code (for the reply only)."""
+def decide_book(branch: Branch, cmd: Command, args: dict) -> tuple[list[Draft], str | None]:
+    """A new booking, and its code (for the reply only); or, for a `ref` that names a live
+    booking, that booking again (`booking_known`) with its code when it can be derived."""
     rules = branch.rules
     service = rules.services.get(args.get("service"))
     if service is None:
@@ -101,14 +117,36 @@ def decide_book(branch: Branch, cmd: Command, args: dict) -> tuple[list[Draft], 
     if not service.bookings_per_hour:
         raise DomainError("not_bookable", f"{service.id} takes no bookings")
     at = parse_time(branch, args.get("time"))
-    if at < cmd.at:
-        raise DomainError("bad_booking_time", "the booked time has passed")
     duration = args.get("duration") or "standard"
     if duration not in DURATIONS:
         raise DomainError("bad_duration", f"duration must be one of {', '.join(DURATIONS)}")
     priority = args.get("priority") or next(iter(rules.priorities))
     if priority not in rules.priorities:
         raise DomainError("unknown_priority", f"no priority class {priority!r}")
+    ref = args.get("ref")
+    known = live_by_ref(branch, ref) if ref else None
+    if known is not None:  # before the time check: a re-import of a past day is known too
+        return _known(branch, known, (service.id, at, duration, priority))
+    if at < cmd.at:
+        raise DomainError("bad_booking_time", "the booked time has passed")
+    _check_capacity(branch, service, at)
+    booking_id = f"b{branch.seq + 1}"  # the seq of its event: unique in the log
+    key = branch.code_key
+    code = ref_code(key, booking_id, ref) if ref and key else new_code()
+    data = {
+        "booking": booking_id,
+        "service": service.id,
+        "at": at,
+        "duration": duration,
+        "priority": priority,
+        "code_hash": code_hash(code),
+    }
+    if ref:
+        data["ref"] = ref
+    return [("booking_made", data)], code
+
+
+def _check_capacity(branch: Branch, service, at: float) -> None:
     hour = math.floor(at / 3600)  # whole hours are whole local hours in every real zone
     taken = sum(
         1
@@ -121,16 +159,31 @@ def decide_book(branch: Branch, cmd: Command, args: dict) -> tuple[list[Draft], 
             f"{service.id} is fully booked at {local_hm(branch, hour * 3600)}",
             {"time": local_hm(branch, hour * 3600)},
         )
-    code = new_code()
-    data = {
-        "booking": f"b{branch.seq + 1}",  # the seq of its event: unique in the log
-        "service": service.id,
-        "at": at,
-        "duration": duration,
-        "priority": priority,
-        "code_hash": code_hash(code),
-    }
-    return [("booking_made", data)], code
+
+
+def live_by_ref(branch: Branch, ref: object) -> Booking | None:
+    """The booking not cancelled that was made with `ref`, if any."""
+    found = branch.booking_refs.get(ref) if isinstance(ref, str) else None
+    booking = branch.bookings.get(found) if found else None
+    return booking if booking is not None and booking.status != CANCELLED else None
+
+
+def _known(branch: Branch, booking: Booking, asked: tuple) -> tuple[list[Draft], str | None]:
+    """A `book` repeated with a known ref: the same booking, or a refusal when the booking
+    system changed it since (cancel it, then book anew)."""
+    if (booking.service, booking.at, booking.duration, booking.priority) != asked:
+        raise DomainError(
+            "booking_changed",
+            f"booking {booking.ref!r} was made for another service, time, duration or "
+            "priority: cancel it, then book it anew",
+            {"booking": booking.id},
+        )
+    code = None
+    if branch.code_key and booking.ref:
+        derived = ref_code(branch.code_key, booking.id, booking.ref)
+        if hmac.compare_digest(code_hash(derived), booking.code_hash):
+            code = derived  # not so when the key changed (a log moved without its meta)
+    return [("booking_known", {"booking": booking.id})], code
 
 
 def _booking(branch: Branch, booking_id: object) -> Booking:
@@ -224,8 +277,10 @@ def apply_booking_made(branch: Branch, event: Event, data: dict) -> None:
     """A booking was made."""
     branch.bookings[data["booking"]] = Booking(
         data["booking"], data["service"], data["at"], data["duration"], data["priority"],
-        data["code_hash"],
+        data["code_hash"], ref=data.get("ref"),
     )  # fmt: skip
+    if data.get("ref"):
+        branch.booking_refs[data["ref"]] = data["booking"]
 
 
 def apply_booking_status(branch: Branch, booking_id: str, status: str) -> None:
@@ -233,6 +288,8 @@ def apply_booking_status(branch: Branch, booking_id: str, status: str) -> None:
     booking = branch.bookings.get(booking_id)
     if booking is not None:
         booking.status = status
+        if status == CANCELLED and booking.ref:
+            branch.booking_refs.pop(booking.ref, None)  # the ref may be booked anew
 
 
 def apply_checked_in(branch: Branch, data: dict) -> None:
@@ -246,3 +303,8 @@ def apply_checked_in(branch: Branch, data: dict) -> None:
 def bookings_from_dict(items: list[dict]) -> dict[str, Booking]:
     """The bookings a snapshot holds."""
     return {d["id"]: Booking(**d) for d in items}
+
+
+def refs_of(items: dict[str, Booking]) -> dict[str, str]:
+    """Each live booking's ref -> its id (the index `book` looks refs up in)."""
+    return {b.ref: b.id for b in items.values() if b.ref and b.status != CANCELLED}

@@ -32,7 +32,14 @@ from nowserving.domain.model import (
     Ticket,
     TicketStatus,
 )
-from nowserving.domain.policy import boost, call_key, pick_next
+from nowserving.domain.policy import (
+    INTERLEAVE,
+    base_key,
+    boost,
+    call_key,
+    interleave_keys,
+    pick_next,
+)
 from nowserving.domain.staff import (
     STAFFED_EVENTS,
     decide_sign_in,
@@ -89,6 +96,9 @@ class Branch:
         # The same lines as sorted (call key, ticket id): the call order, kept as tickets
         # join and leave, so the head, a position or the next few cost no sorting.
         self._keys: dict[str, list[tuple[float, str]]] = {s: [] for s in rules.services}
+        # Under the N:1 interleave: per service, customers of no priority class called from
+        # its line since its last priority one (`policy.interleave_keys`).
+        self.since_priority: dict[str, int] = {}
         start = CounterState.OPEN if rules.counters_start_open else CounterState.CLOSED
         self.counters: dict[str, Counter] = {c: Counter(c, start) for c in rules.counters}
         self.outcomes: OrderedDict[str, dict] = OrderedDict()
@@ -104,6 +114,10 @@ class Branch:
         # Appointments, by booking id (domain/bookings.py): they outlive business days.
         self.bookings: dict[str, bookings.Booking] = {}
         self._new_code: str | None = None  # the code of a booking being made, for its reply
+        self.booking_refs: dict[str, str] = {}  # a live booking's `ref` -> its id
+        # The key a booking made with a `ref` derives its code from (bookings.ref_code):
+        # given by the server from the log's meta; None: such codes are random too.
+        self.code_key: bytes | None = None
         # Services closed for the rest of a business day (`close_service`), by id: the day,
         # when, and the reason in each language. Cleared by a new day or `reopen_service`.
         self.closed_services: dict[str, dict] = {}
@@ -650,6 +664,8 @@ class Branch:
             # Just ahead of the smallest call key in the target line, given its own boost.
             front = line[0][0]
             own = boost(ticket.priority, self.rules.priorities)
+            if self.rules.priority_rule == INTERLEAVE:
+                own = 0.0  # its base then comes first, which the interleave keeps first
             queue_since = min(cmd.at, front + own - 0.001)
         data = {
             "ticket": ticket.id,
@@ -822,10 +838,46 @@ class Branch:
         if self.lines.setdefault(ticket.service, {}).pop(ticket.id, False) is None:
             keys = self._keys[ticket.service]
             del keys[bisect.bisect_left(keys, self._key(ticket))]
+            ticket.order_key = None
+            self._reorder(ticket.service)
 
     def _join_line(self, ticket: Ticket) -> None:
         self.lines.setdefault(ticket.service, {})[ticket.id] = None
+        ticket.order_key = base_key(ticket) if self._paced(ticket) else None
         bisect.insort(self._keys.setdefault(ticket.service, []), self._key(ticket))
+        self._reorder(ticket.service)
+
+    def _paced(self, ticket: Ticket) -> bool:
+        """Whether the N:1 interleave places this ticket (a priority class, under it)."""
+        return self.rules.priority_rule == INTERLEAVE and (
+            boost(ticket.priority, self.rules.priorities) > 0
+        )
+
+    def _reorder(self, service: str) -> None:
+        """Under the interleave: place the line's priority tickets again (their keys
+        depend on the others waiting and on the count since the last priority call)."""
+        if self.rules.priority_rule != INTERLEAVE:
+            return
+        keys = self._keys.get(service, [])
+        regular, paced = [], []
+        for key, tid in keys:
+            ticket = self.tickets[tid]
+            if self._paced(ticket):
+                paced.append((base_key(ticket), boost(ticket.priority, self.rules.priorities), tid))
+            else:
+                regular.append(key)
+        if not paced:
+            return
+        paced.sort()
+        placed = interleave_keys(
+            regular, paced, self.rules.interleave, self.since_priority.get(service, 0)
+        )
+        for tid, key in placed.items():
+            ticket = self.tickets[tid]
+            if ticket.order_key != key:
+                del keys[bisect.bisect_left(keys, (ticket.order_key, tid))]
+                ticket.order_key = key
+                bisect.insort(keys, (key, tid))
 
     def _key(self, ticket: Ticket) -> tuple[float, str]:
         return (call_key(ticket, self.rules.priorities), ticket.id)
@@ -895,6 +947,9 @@ class Branch:
 
     def _apply_ticket_called(self, event: Event, data: dict) -> None:
         ticket = self.tickets[data["ticket"]]
+        if ticket.status is TicketStatus.WAITING:  # called from its line (not a recall)
+            count = self.since_priority.get(ticket.service, 0) + 1
+            self.since_priority[ticket.service] = 0 if self._paced(ticket) else count
         self._leave_line(ticket)
         ticket.status = TicketStatus.CALLED
         ticket.counter = data["counter"]
@@ -1029,6 +1084,9 @@ class Branch:
     def _apply_booking_made(self, event: Event, data: dict) -> None:
         bookings.apply_booking_made(self, event, data)
 
+    def _apply_booking_known(self, event: Event, data: dict) -> None:
+        pass  # a `book` repeated with a known ref: nothing changes, the reply names it
+
     def _apply_booking_cancelled(self, event: Event, data: dict) -> None:
         bookings.apply_booking_status(self, data["booking"], bookings.CANCELLED)
 
@@ -1115,12 +1173,27 @@ class Branch:
         other.learner = self.learner.copy()
         other.counters_changed = self.counters_changed
         other.bookings, other._new_code = {}, None  # estimates know no bookings yet
+        other.booking_refs, other.code_key = {}, None
         return other
 
     def ahead_of(self, ticket: Ticket) -> int:
         """How many in its line the policy would call before `ticket` (which need not be
         in the line: a newcomer's place is where it would join)."""
-        return bisect.bisect_left(self._keys.get(ticket.service, ()), self._key(ticket))
+        key = self._key(ticket)
+        if self._paced(ticket) and ticket.id not in self.lines.get(ticket.service, {}):
+            key = (self._placed_newcomer(ticket), ticket.id)  # as the interleave would
+        return bisect.bisect_left(self._keys.get(ticket.service, ()), key)
+
+    def _placed_newcomer(self, ticket: Ticket) -> float:
+        keys = self._keys.get(ticket.service, [])
+        regular = [k for k, t in keys if not self._paced(self.tickets[t])]
+        paced = sorted(
+            [(base_key(self.tickets[t]), boost(self.tickets[t].priority, self.rules.priorities), t)
+             for _, t in keys if self._paced(self.tickets[t])]
+            + [(base_key(ticket), boost(ticket.priority, self.rules.priorities), ticket.id)]
+        )  # fmt: skip
+        since = self.since_priority.get(ticket.service, 0)
+        return interleave_keys(regular, paced, self.rules.interleave, since)[ticket.id]
 
     def next_in_line(self, service: str, n: int) -> list[Ticket]:
         """The first `n` tickets the policy would call for `service`."""
@@ -1149,6 +1222,7 @@ class Branch:
             "learner": self.learner.to_dict(),
             "bookings": [b.to_dict() for b in self.bookings.values()],
             "closed_services": {s: dict(c) for s, c in self.closed_services.items()},
+            "since_priority": dict(self.since_priority),
         }
 
     @classmethod
@@ -1162,6 +1236,7 @@ class Branch:
         branch.numbered = {**branch.numbered, **d["numbered"]}
         branch.leased_top = {**branch.leased_top, **d["leased_top"]}
         branch.leases = {n: tuple(v) for n, v in d["leases"].items()}
+        branch.since_priority = dict(d.get("since_priority", {}))  # before the lines fill
         for td in d["tickets"]:
             ticket = Ticket.from_dict(td)
             branch.tickets[ticket.id] = ticket
@@ -1177,6 +1252,7 @@ class Branch:
         branch.learner = Learner.from_dict(rules.services, d["learner"], _priors(rules))
         branch.counters_changed = branch.seq  # when is unknown: at the latest, by now
         branch.bookings = bookings.bookings_from_dict(d.get("bookings", []))
+        branch.booking_refs = bookings.refs_of(branch.bookings)
         branch.closed_services = {s: dict(c) for s, c in d.get("closed_services", {}).items()}
         return branch
 

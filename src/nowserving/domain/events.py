@@ -32,6 +32,7 @@ EVENT_TYPES = frozenset(
         "command_rejected",
         "log_restored",
         "booking_made",
+        "booking_known",
         "booking_cancelled",
         "booking_no_show",
     }

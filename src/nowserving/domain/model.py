@@ -107,6 +107,11 @@ class BranchRules:
     recall_cooldown_s: float = 20.0  # a called ticket may be recalled this long after its call
     feedback_window_s: float = 60.0  # a finished customer may rate the service this long
     wait_warning_s: float = 1200.0  # staff panels mark a customer who has waited this long
+    # How priority classes go ahead (`policy`): "credit" (each class's boost as a time
+    # credit) or "interleave" (one priority customer after every `interleave` others,
+    # never more than the boost ahead).
+    priority_rule: str = "credit"
+    interleave: int = 3
     # Opening hours per weekday (WEEKDAYS), local: (opens, closes), or None for a day the
     # branch is closed. A day not listed has no hours: the branch is open all day.
     hours: dict[str, tuple[time, time] | None] = field(default_factory=dict)
@@ -246,6 +251,9 @@ class Ticket:
     booking: str | None = None
     booked_at: float | None = None
     head_start_s: float = 0.0
+    # Under the N:1 interleave (`policy.interleave_keys`): a waiting priority ticket's call
+    # key as the branch placed it in its line; None: the key is `policy.line_key`'s.
+    order_key: float | None = None
 
     def to_dict(self) -> dict:
         """The ticket, for a snapshot."""

@@ -21,6 +21,12 @@ Across the services a counter lists, its call profile decides which line's head 
 
 The profile only chooses among the heads of the lines, so priority classes and their aging
 work the same inside every profile.
+
+A branch may pace its priority classes by an N:1 interleave instead of the time credit
+(`[queue] priority_rule = "interleave"`): after every N customers of no priority class, one
+priority customer (`interleave_keys`). It is written as call keys too (the branch keeps
+each waiting priority ticket's on the ticket, `order_key`), so the call, the estimator and
+the panel still share one order; the class's boost then caps how far it may go ahead.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ from nowserving.domain.model import CounterSpec, Priority, Ticket
 
 LONGEST_WAIT, IN_ORDER = "longest_wait", "in_order"
 PROFILES = (LONGEST_WAIT, IN_ORDER)
+CREDIT, INTERLEAVE = "credit", "interleave"
+PRIORITY_RULES = (CREDIT, INTERLEAVE)
+# An interleaved priority ticket goes this much before the customer it is placed ahead of.
+INTERLEAVE_GAP_S = 0.001
 
 T = TypeVar("T")
 
@@ -58,10 +68,49 @@ def line_key(
 
 
 def call_key(ticket: Ticket, priorities: dict[str, Priority]) -> float:
-    """A ticket's `line_key`."""
+    """A ticket's `line_key`; under the interleave, a waiting priority ticket's key as the
+    branch placed it (`order_key`, from `interleave_keys`)."""
+    if ticket.order_key is not None:
+        return ticket.order_key
     return line_key(
         ticket.queue_since, ticket.priority, priorities, ticket.booked_at, ticket.head_start_s
     )
+
+
+def base_key(ticket: Ticket) -> float:
+    """When a ticket counts from, less an appointment's head start: its `line_key` without
+    any priority boost (what the interleave orders each stream by)."""
+    return line_key(ticket.queue_since, "", {}, ticket.booked_at, ticket.head_start_s)
+
+
+def interleave_keys(
+    regular: Sequence[float],
+    paced: Sequence[tuple[float, float, str]],
+    every: int,
+    since_priority: int,
+) -> dict[str, float]:
+    """The call keys of a line's priority tickets under the N:1 interleave.
+
+    `regular`: the call keys of the line's other tickets, sorted; `paced`: each priority
+    ticket's (`base_key`, its class's boost in seconds, id), sorted; `every`: N; and
+    `since_priority`: customers of no priority class called from this line since its last
+    priority one. The p-th priority ticket (from 0) is placed just before the regular
+    ticket number k = max(0, N - since_priority) + p·N (so after k of them), but never
+    behind anyone who counts from later than itself (an empty stretch of regulars does not
+    hold it back) and never more than its boost ahead of its own base (the aging bound of
+    the time credit: nobody waits past the target only because of others' priority).
+
+    Depends only on the set of tickets and the count, never on the order they came in.
+    When the line is called in this order, a ticket's key does not change: calling a
+    regular lowers k by one and drops the first regular, calling the priority ticket
+    restarts the count as the next one moves up."""
+    first = max(0, every - since_priority)
+    keys = {}
+    for p, (base, boost_s, tid) in enumerate(paced):
+        k = first + p * every
+        key = base if k >= len(regular) else min(base, regular[k] - INTERLEAVE_GAP_S)
+        keys[tid] = max(key, base - boost_s)
+    return keys
 
 
 def why_first(ticket: Ticket, priorities: dict[str, Priority]) -> dict | None:

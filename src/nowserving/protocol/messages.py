@@ -366,4 +366,6 @@ def _why(ticket: Ticket, priorities: dict) -> dict:
     more: dict = {"why": why}
     if ticket.booked_at is not None:
         more["booked_at"], more["head_start_s"] = ticket.booked_at, ticket.head_start_s
+    if ticket.order_key is not None:  # placed by the N:1 interleave (`policy.call_key`)
+        more["order_key"] = ticket.order_key
     return more

@@ -215,6 +215,8 @@ class LineTicket:
     booked_at: float | None = None
     head_start_s: float = 0.0
     why: Why | None = None
+    # A priority ticket's call key as the N:1 interleave placed it (`policy.call_key`).
+    order_key: float | None = None
 
 
 @dataclass(frozen=True)
@@ -475,6 +477,7 @@ def _line_ticket(value: object, where: str) -> LineTicket:
         r.num("booked_at", optional=True),
         r.num("head_start_s", optional=True) or 0.0,
         r.obj("why", _why),
+        r.num("order_key", optional=True),
     )
 
 

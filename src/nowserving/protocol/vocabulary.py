@@ -74,7 +74,8 @@ _AT_COUNTERS = frozenset({Role.COUNTER, Role.STAFF})
 # The web role also sends these for a manager signed in to its console (docs/console.md),
 # without a ticket's token: the server lets a web device send only these so.
 WEB_CONSOLE = frozenset({"post_notice", "take_down_notice", "open_counter", "pause_counter",
-                         "close_counter", "close_service", "reopen_service"})  # fmt: skip
+                         "close_counter", "close_service", "reopen_service",
+                         "book", "cancel_booking"})  # fmt: skip
 _MANAGED = _AT_COUNTERS | {Role.WEB}
 
 COMMANDS: dict[Cmd, CommandSpec] = {
@@ -154,7 +155,7 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     # Appointments (docs/appointments.md): a booking service (the staff or web role) books
     # and cancels; the customer checks in at the kiosk (or staff for them) with the code.
     Cmd.BOOK: CommandSpec(
-        {"service": True, "time": True, "duration": False, "priority": False},
+        {"service": True, "time": True, "duration": False, "priority": False, "ref": False},
         frozenset({Role.STAFF, Role.WEB}),
         own_counter=False,
     ),
@@ -234,6 +235,7 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "booking_full": ("time",),
     "unknown_booking": (),
     "booking_closed": ("status",),
+    "booking_changed": ("booking",),
     "too_early": ("time", "booked"),
     # staff sign-in's (domain/staff.py)
     "not_signed_in": (),

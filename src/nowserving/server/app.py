@@ -151,6 +151,7 @@ class BranchServer:
         self.clock = clock
         self.topics = Topics(config.rules.branch_id)
         self.branch: Branch = log_store.load(config.rules)
+        self.branch.code_key = log_store.code_key()
         # Estimates for new tickets, started from the worker's (see `_take_estimates`).
         self.newcomers = NewcomerEstimates()
         self.inbox: queue.Queue = queue.Queue()
@@ -658,6 +659,7 @@ class BranchServer:
     def _reload(self) -> None:
         """The branch as the log has it, and nothing kept from before, as on a restart."""
         self.branch = self.store.load(self.config.rules)
+        self.branch.code_key = self.store.code_key()
         self.newcomers = NewcomerEstimates()
 
     def _authorize(self, device_id: str, kind: str, args: dict, command_id: str) -> dict:

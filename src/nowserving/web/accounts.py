@@ -31,8 +31,9 @@ ROLES = ("head_office", "manager", "supervisor")
 # What each role may do on the branches it sees (docs/console.md, "Rights"): `live` the
 # live page, `notices` post and take down notices, `counters` pause, open and close
 # counters, `services` close a service for the day and reopen it, `reports` the reports,
-# `staffing` the staffing advice, `accounts` the accounts of its branches.
-SUPERVISOR_RIGHTS = frozenset({"live", "notices", "counters"})
+# `staffing` the staffing advice, `accounts` the accounts of its branches, `bookings` the
+# bookings page (see, book, cancel).
+SUPERVISOR_RIGHTS = frozenset({"live", "notices", "counters", "bookings"})
 MANAGER_RIGHTS = SUPERVISOR_RIGHTS | {"services", "reports", "staffing", "accounts"}
 RIGHTS = {"head_office": MANAGER_RIGHTS, "manager": MANAGER_RIGHTS,
           "supervisor": SUPERVISOR_RIGHTS}  # fmt: skip

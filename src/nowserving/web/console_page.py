@@ -86,7 +86,7 @@ def _head_office_links(language: str) -> str:
 def branch_nav(language: str, branch: str, rights, current: str) -> str:
     """The links between a branch's pages this account may open (the current one marked)."""
     pages = [("live", "", "live")] + [
-        (p, f"/{p}", p) for p in ("reports", "staffing") if p in rights
+        (p, f"/{p}", p) for p in ("bookings", "reports", "staffing") if p in rights
     ]
     mark = ' aria-current="page"'
     links = "".join(

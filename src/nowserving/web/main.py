@@ -13,6 +13,7 @@ from nowserving.config import BranchConfig, DeviceConfig
 from nowserving.web.accounts import Accounts
 from nowserving.web.app import make_app
 from nowserving.web.console import Console
+from nowserving.web.console_bookings import add_bookings
 from nowserving.web.console_reports import add_reports
 from nowserving.web.feed import Feeds
 from nowserving.web.sessions import AuditLog
@@ -38,6 +39,7 @@ def run_web(configs: list[BranchConfig], device: DeviceConfig, host: str, port: 
             from nowserving.web.console_headoffice import add_headoffice
 
             headoffice = add_headoffice(console, dsn)
+        add_bookings(console, logs or {})
     app = make_app(feeds, console=console)
     config = uvicorn.Config(
         app,
