@@ -46,6 +46,10 @@ MIN_REPLICATIONS = 16
 EMPIRICAL_FROM = 60  # ... and below this many, the interval comes from a fitted gamma
 HORIZON_S = 12 * 3600.0  # a simulated future goes no further than this
 REUSE_S = 1.0  # a simulated newcomer's estimate is reused for this long (see for_new_ticket)
+# A newcomer behind this many calls (every line its counters serve, counted as `steps` in
+# `_simulate`) is deep in a long line: its estimate moves little in half a minute, and
+# `NewcomerEstimates` reuses it as long as one from the estimating process.
+DEEP_STEPS = 400
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
 FLOOR_S = 1.0  # the low end with someone ahead, when staff are seen to call at once
 
@@ -108,6 +112,7 @@ class Estimator:
         self._factors: dict[tuple[str, str], float] = {}
         self._means: dict[str, float] = {}
         self.reused = False  # whether for_new_ticket shifted an earlier estimate
+        self.deep = False  # whether for_new_ticket simulated a newcomer behind DEEP_STEPS calls
         self._reactions = sorted(self.learner.reaction_times())
         self._turnarounds = sorted(self.learner.turnaround_times())
         self._pending: dict[str, tuple[list[float], float] | None] = {}
@@ -471,6 +476,7 @@ class Estimator:
         else:
             steps = len(ahead)
         steps += len(counters)
+        self.deep = bool(only) and steps >= DEEP_STEPS
         replications = max(MIN_REPLICATIONS, min(self.replications, STEP_BUDGET // max(1, steps)))
         # Staff's turnaround before each next call (none to draw when they call at once),
         # and each service's occupancies at a counter of average speed.
