@@ -401,6 +401,25 @@ def test_customers_still_to_come_go_ahead_at_an_in_order_counter():
     assert waits["in_order"] > 1.3 * M
 
 
+def test_customers_still_to_come_drawn_lazily_make_the_busy_period_of_the_textbook():
+    """GIVEN v serving (a, b) in order, busy with one of `a` and two more waiting,
+    exponential times of mean M, and customers of `a` coming at λ = 1/(2M) (ρ = 0.5)
+    WHEN a customer takes a ticket for b THEN they wait for v's busy period with `a`,
+    which 3 customers' work starts: 3M / (1 - ρ) = 6M in the M/M/1 queue. (Arrivals are
+    drawn only as the line reaches them: here every one is.)"""
+    specs = {"v": CounterSpec("v", {}, ("a", "b"), profile="in_order")}
+    branch = Branch(small_rules(counters=specs))
+    for _ in range(10):  # the mean is learned; too few for their shape: exponential
+        branch.learner.served("a", M, 0.0, "v")
+    for i in range(3):  # with the 3 below, 6 in the last hour: one every 2M
+        branch.learner.arrived("a", "normal", T0 - 3000 + 600 * i)
+    for _ in range(3):
+        run(branch, "issue_ticket", T0, service="a")
+    run(branch, "call_next", T0, counter="v")
+    estimate = Estimator(branch, T0, replications=400).for_new_ticket("b", "normal")
+    assert estimate.mean == pytest.approx(6 * M, rel=0.15)
+
+
 def test_a_recalled_customer_has_most_likely_gone():
     """GIVEN a counter whose recalled customers have nearly always turned out gone (60 s
     at the counter each) WHEN it has recalled the customer it called 30 s ago THEN a
