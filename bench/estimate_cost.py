@@ -42,7 +42,12 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import command_line, describe_machine, load_branch_config  # noqa: E402
+from _common import (  # noqa: E402
+    command_line,
+    cpu_seconds,
+    describe_machine,
+    load_branch_config,
+)
 
 from nowserving.config import load_config  # noqa: E402
 from nowserving.domain import Branch, Command, NewcomerEstimates  # noqa: E402
@@ -172,7 +177,8 @@ def through_server(levels: list[int], issues: int) -> None:
 
     print(
         f"\nthrough the server ({issues} tickets one at a time, 1.2 s apart, after the "
-        "lobby filled; publish -> reply, ms):"
+        "lobby filled; publish -> reply, ms; the server's CPU ms per issue, all its threads, "
+        "estimating process not counted):"
     )
     for n in levels:  # a broker and a server of its own for each (one server per branch)
         with tempfile.TemporaryDirectory() as tmp, LocalMosquitto(Path(tmp) / "broker") as mosq:
@@ -182,29 +188,37 @@ def through_server(levels: list[int], issues: int) -> None:
             server = load.start_server(config, mosq.port, tmp / "events.sqlite", tmp / "log")
             try:
                 load.wait_online(broker, server.pid)
-                took = _issue_one_at_a_time(broker, n, issues)
+                took, cpu = _issue_one_at_a_time(broker, n, issues, server.pid)
             finally:
                 server.terminate()
                 server.wait(10)
-        print(f"  {n:>6} waiting: p50 {statistics.median(took):7.2f}  max {max(took):7.2f}")
+        print(
+            f"  {n:>6} waiting: p50 {statistics.median(took):7.2f}  max {max(took):7.2f}  "
+            f"server CPU per issue {cpu:6.2f}"
+        )
 
 
-def _issue_one_at_a_time(broker, n: int, issues: int) -> list[float]:
+def _issue_one_at_a_time(broker, n: int, issues: int, pid: int) -> tuple[list[float], float]:
+    """Round trips of `issues` tickets (ms), and the server process's CPU ms per ticket
+    over them (all its threads; its estimating process not counted)."""
     from nowserving.client import BranchClient
 
     with BranchClient(broker, "pudong", "kiosk-1", watch_state=False) as kiosk:
         kiosk.start()
-        sent = [kiosk.send("issue_ticket", {"service": s}) for s in _services(n)]
-        for future in sent:
-            future.result(timeout=300)
-        time.sleep(3)  # the estimating process's first round (not timed)
+        sent = [kiosk.send("issue_ticket", {"service": s}, deadline_s=900) for s in _services(n)]
+        if not all(future.result(timeout=960).ok for future in sent):
+            raise SystemExit(f"filling the lobby with {n}: some tickets were refused")
+        time.sleep(5)  # the estimating process's first rounds (not timed)
+        cpu = cpu_seconds(pid)
         took = []
         for service in _services(issues):
             started = time.perf_counter()
-            kiosk.send("issue_ticket", {"service": service}).result(60)
+            reply = kiosk.send("issue_ticket", {"service": service}, deadline_s=120).result(130)
             took.append((time.perf_counter() - started) * 1000)
+            if not reply.ok:
+                raise SystemExit(f"an issue at {n} waiting was refused: {reply}")
             time.sleep(1.2)  # pacing the issues, not waiting for a result
-    return took
+    return took, (cpu_seconds(pid) - cpu) * 1000 / issues
 
 
 def main() -> None:

@@ -50,6 +50,7 @@ REUSE_S = 1.0  # a simulated newcomer's estimate is reused for this long (see fo
 # `_simulate`) is deep in a long line: its estimate moves little in half a minute, and
 # `NewcomerEstimates` reuses it as long as one from the estimating process.
 DEEP_STEPS = 400
+DEEP_REPLICATIONS = 8  # ... and is simulated this many times when made on the command path
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
 FLOOR_S = 1.0  # the low end with someone ahead, when staff are seen to call at once
 
@@ -478,6 +479,11 @@ class Estimator:
         steps += len(counters)
         self.deep = bool(only) and steps >= DEEP_STEPS
         replications = max(MIN_REPLICATIONS, min(self.replications, STEP_BUDGET // max(1, steps)))
+        if self.deep:
+            # Deep in a long line a wait is the sum of hundreds of times: its spread is a
+            # few percent of it, and 8 futures find its mean to a third of that spread (the
+            # calibration's correction for long waits is many times wider).
+            replications = min(replications, DEEP_REPLICATIONS)
         # Staff's turnaround before each next call (none to draw when they call at once),
         # and each service's occupancies at a counter of average speed.
         self._turnaround = self._turnarounds if any(self._turnarounds) else []
