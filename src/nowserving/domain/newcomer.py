@@ -16,8 +16,8 @@ would pay one after another. So this keeps two things the branch's events never 
   the newcomer was deep in a long line (`estimate.DEEP_STEPS`).
 
 Where no honest estimate could be made (no simulated future called the newcomer), that
-is remembered as well, for `ANCHOR_S`: a line too long to estimate does not make every
-ticket of a burst simulate it again.
+is remembered as well, the same way (and an anchor of None for `ANCHOR_S`): a line too
+long to estimate does not make every ticket of a burst simulate it again.
 
 Both are forgotten when a counter opens, pauses or closes, or a day starts (the branch's
 `counters_changed`), and anchors made from a state older than that are ignored.
@@ -78,11 +78,11 @@ class NewcomerEstimates:
                 if not estimator.reused:
                     # Reuse is anchored to the fresh estimate: a steady stream of arrivals
                     # must not ride one simulation for minutes, one second at a time. Deep
-                    # in a long line (or where none could be made) it is reused as long as
-                    # an anchor: half a minute moves it little, and simulating it again
-                    # for every ticket of a burst would hold up every command.
-                    deep = estimator.deep or estimate is None
-                    self._recent[key] = (at, estimate, ANCHOR_S if deep else REUSE_S)
+                    # in a long line (with an estimate or none) it is reused as long as an
+                    # anchor: half a minute moves it little, and simulating it again for
+                    # every ticket of a burst would hold up every command.
+                    reuse_s = ANCHOR_S if estimator.deep else REUSE_S
+                    self._recent[key] = (at, estimate, reuse_s)
         except Exception:
             log.exception("no wait estimate for a new %s ticket", service)
             return None
