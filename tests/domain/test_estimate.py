@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from nowserving.domain import Branch, Command, CounterSpec, NewcomerEstimates
+from nowserving.domain import estimate as estimate_module
 from nowserving.domain.estimate import Estimator
 from nowserving.domain.gamma import gamma_quantile
 from tests.conftest import T0, small_rules
@@ -399,6 +400,48 @@ def test_customers_still_to_come_go_ahead_at_an_in_order_counter():
         waits[profile] = Estimator(branch, T0 + 1).for_new_ticket("b", "normal").mean
     assert waits["longest_wait"] == pytest.approx(M - 1)
     assert waits["in_order"] > 1.3 * M
+
+
+def test_customers_still_to_come_drawn_lazily_make_the_busy_period_of_the_textbook():
+    """GIVEN v serving (a, b) in order, busy with one of `a` and two more waiting,
+    exponential times of mean M, and customers of `a` coming at λ = 1/(2M) (ρ = 0.5)
+    WHEN a customer takes a ticket for b THEN they wait for v's busy period with `a`,
+    which 3 customers' work starts: 3M / (1 - ρ) = 6M in the M/M/1 queue. (Arrivals are
+    drawn only as the line reaches them: here every one is.)"""
+    specs = {"v": CounterSpec("v", {}, ("a", "b"), profile="in_order")}
+    branch = Branch(small_rules(counters=specs))
+    for _ in range(10):  # the mean is learned; too few for their shape: exponential
+        branch.learner.served("a", M, 0.0, "v")
+    for i in range(3):  # with the 3 below, 6 in the last hour: one every 2M
+        branch.learner.arrived("a", "normal", T0 - 3000 + 600 * i)
+    for _ in range(3):
+        run(branch, "issue_ticket", T0, service="a")
+    run(branch, "call_next", T0, counter="v")
+    estimate = Estimator(branch, T0, replications=400).for_new_ticket("b", "normal")
+    assert estimate.mean == pytest.approx(6 * M, rel=0.15)
+
+
+def test_deep_in_a_long_line_fewer_futures_agree_with_many(monkeypatch):
+    """GIVEN 450 waiting at two counters that share `a` and `b`, times of 20-40 s (the
+    newcomer behind DEEP_STEPS calls) WHEN its estimate is made from DEEP_REPLICATIONS
+    futures, as on the command path THEN its mean is within a quarter of the 80% interval
+    that 100 futures give, and its interval about as wide."""
+    counters = {c: CounterSpec(c, {}, ("a", "b")) for c in ("c1", "c2")}
+    branch = Branch(small_rules(counters=counters))
+    for i in range(60):
+        branch.learner.served("a", 20.0 + i % 21, 0.0, "c1")
+        branch.learner.served("b", 20.0 + i % 21, 0.0, "c2")
+    for _ in range(450):
+        run(branch, "issue_ticket", T0, service="a")
+    estimator = Estimator(branch, T0 + 1)
+    few = estimator.for_new_ticket("a", "normal")
+    assert estimator.deep
+    monkeypatch.setattr(estimate_module, "DEEP_REPLICATIONS", 100)
+    monkeypatch.setattr(estimate_module, "STEP_BUDGET", 100 * 500)
+    many = Estimator(branch, T0 + 1).for_new_ticket("a", "normal")
+    width = many.raw_high - many.raw_low
+    assert abs(few.mean - many.mean) < width / 4
+    assert 0.5 < (few.raw_high - few.raw_low) / width < 2
 
 
 def test_a_recalled_customer_has_most_likely_gone():

@@ -130,3 +130,64 @@ def test_replaying_tickets_with_estimates_gives_the_same_state():
     for event in events:
         replayed.apply(event)
     assert replayed.to_dict() == branch.to_dict()
+
+
+def counting_simulations(monkeypatch) -> list[int]:
+    """Counts the estimator's simulations (the real ones run)."""
+    runs: list[int] = []
+    simulate = Estimator._simulate
+
+    def counted(self, *args, **kwargs):
+        runs.append(1)
+        return simulate(self, *args, **kwargs)
+
+    monkeypatch.setattr(Estimator, "_simulate", counted)
+    return runs
+
+
+def test_a_line_too_long_to_estimate_is_not_simulated_for_every_ticket(monkeypatch):
+    """GIVEN 600 waiting at two shared counters taking 5 minutes a customer (25 hours of
+    work, past the simulation's 12 h horizon) WHEN tickets are issued THEN the first gets
+    no estimate from one simulation, the next within ANCHOR_S none without simulating
+    again, and one after ANCHOR_S is simulated afresh; an anchor of None from the
+    estimating process is taken the same way."""
+    branch, newcomers = shared()
+    for i in range(600):
+        command = Command(f"f{i}", "issue_ticket", "k", T0 + 1, {"service": "a"})
+        assert branch.handle(command, None)[1]["ok"]
+    runs = counting_simulations(monkeypatch)
+    assert issue(branch, newcomers, T0 + 2) is None
+    assert issue(branch, newcomers, T0 + 2 + ANCHOR_S / 2) is None
+    assert len(runs) == 1
+    assert issue(branch, newcomers, T0 + 3 + ANCHOR_S) is None
+    assert len(runs) == 2
+    newcomers.anchor(branch, T0 + 4 + ANCHOR_S, {"b": None}, branch.seq)
+    assert issue(branch, newcomers, T0 + 5 + ANCHOR_S, "b") is None
+    assert len(runs) == 2
+
+
+def test_a_newcomer_deep_in_a_long_line_is_reused_for_anchor_s(monkeypatch):
+    """GIVEN 450 waiting at two shared counters taking 30 s a customer (the newcomer
+    behind more than DEEP_STEPS calls) WHEN tickets are issued 10 s apart THEN one
+    simulation serves those within ANCHOR_S, each shifted by the one more ahead; a short
+    line's estimate is reused only within REUSE_S."""
+    branch, newcomers = shared()
+    for _ in range(10):
+        branch.learner.served("a", 30.0, 0.0, "c1")
+        branch.learner.served("b", 30.0, 0.0, "c2")
+    for i in range(450):
+        command = Command(f"d{i}", "issue_ticket", "k", T0 + 1, {"service": "a"})
+        assert branch.handle(command, None)[1]["ok"]
+    runs = counting_simulations(monkeypatch)
+    first = issue(branch, newcomers, T0 + 2)
+    second = issue(branch, newcomers, T0 + 12)
+    assert len(runs) == 1
+    assert second["ahead"] == first["ahead"] + 1 and second["mean"] > first["mean"]
+    issue(branch, newcomers, T0 + 2 + ANCHOR_S)
+    assert len(runs) == 2
+
+    short, few = shared()
+    runs.clear()
+    issue(short, few, T0 + 2)
+    issue(short, few, T0 + 4)  # past REUSE_S: simulated again
+    assert len(runs) == 2

@@ -46,6 +46,11 @@ MIN_REPLICATIONS = 16
 EMPIRICAL_FROM = 60  # ... and below this many, the interval comes from a fitted gamma
 HORIZON_S = 12 * 3600.0  # a simulated future goes no further than this
 REUSE_S = 1.0  # a simulated newcomer's estimate is reused for this long (see for_new_ticket)
+# A newcomer behind this many calls (every line its counters serve, counted as `steps` in
+# `_simulate`) is deep in a long line: its estimate moves little in half a minute, and
+# `NewcomerEstimates` reuses it as long as one from the estimating process.
+DEEP_STEPS = 400
+DEEP_REPLICATIONS = 8  # ... and is simulated this many times when made on the command path
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
 FLOOR_S = 1.0  # the low end with someone ahead, when staff are seen to call at once
 
@@ -108,6 +113,7 @@ class Estimator:
         self._factors: dict[tuple[str, str], float] = {}
         self._means: dict[str, float] = {}
         self.reused = False  # whether for_new_ticket shifted an earlier estimate
+        self.deep = False  # whether for_new_ticket simulated a newcomer behind DEEP_STEPS calls
         self._reactions = sorted(self.learner.reaction_times())
         self._turnarounds = sorted(self.learner.turnaround_times())
         self._pending: dict[str, tuple[list[float], float] | None] = {}
@@ -442,6 +448,12 @@ class Estimator:
             if spec.profile == IN_ORDER
             for service in services[:-1]
         }
+        # An arrival for a line that no in_order counter serves before another goes behind
+        # everyone waiting now once its boost no longer covers the time since (at
+        # `last_key`): it can then be called before no one estimated here, and it is left
+        # out (it could only delay another customer still to come). In a long line that is
+        # most of the simulated future, and most of its cost.
+        last_key = max((entries[-1][0] for entries in lines.values() if entries), default=self.now)
         jumpers = []
         for service, spec in rules.services.items():  # in a fixed order: replayable draws
             until = rules.until_cutoff(spec, self.now)  # nobody comes after the cut-off
@@ -450,8 +462,11 @@ class Estimator:
             for pid, priority in prio.items():
                 if priority.boost_s > 0 or service in overtaking:
                     rate = self.learner.arrival_rate(service, pid, self.now)
-                    if rate > 0:
-                        jumpers.append((service, priority.boost_s, rate, until))
+                    ends = until
+                    if service not in overtaking:
+                        ends = min(until, last_key - self.now + priority.boost_s)
+                    if rate > 0 and ends > 0:
+                        jumpers.append((service, priority.boost_s, rate, ends))
         thetas = {s: self.learner.abandonment_rate(s) for s in rules.services}
         samples: dict[str, list[float]] = {tid: [] for tid in ([only] if only else ahead)}
         # Steps per replication: every ticket called before the target (or all), plus the
@@ -462,13 +477,21 @@ class Estimator:
         else:
             steps = len(ahead)
         steps += len(counters)
+        self.deep = bool(only) and steps >= DEEP_STEPS
         replications = max(MIN_REPLICATIONS, min(self.replications, STEP_BUDGET // max(1, steps)))
+        if self.deep:
+            # Deep in a long line a wait is the sum of hundreds of times: its spread is a
+            # few percent of it, and 8 futures find its mean to a third of that spread (the
+            # calibration's correction for long waits is many times wider).
+            replications = min(replications, DEEP_REPLICATIONS)
         # Staff's turnaround before each next call (none to draw when they call at once),
         # and each service's occupancies at a counter of average speed.
         self._turnaround = self._turnarounds if any(self._turnarounds) else []
         self._shapes = {service: self._normalized(service) for service in servable}
         for _ in range(replications):
             called = self._replicate(lines, counters, jumpers, thetas, only, servable)
+            if only and only not in called:
+                return {only: None}  # not called in every future: no honest estimate
             for tid, when in called.items():
                 if tid in samples:
                     samples[tid].append(when)
@@ -486,10 +509,16 @@ class Estimator:
     def _replicate(  # noqa: C901
         self, lines, counters, jumpers, thetas, only, servable
     ) -> dict[str, float]:
-        """One possible future: returns when each waiting ticket is called (s from now)."""
+        """One possible future: returns when each waiting ticket is called (s from now).
+
+        Customers still to come (`jumpers`, one Poisson stream each) are drawn lazily: a
+        line's head is the earlier (by call key) of its first waiting ticket and the first
+        arrival of each of its streams that has come by then, so an arrival is drawn only
+        when the one before it is called; behind a long line, most never are. While a
+        counter that serves the line is idle, each arrival is also an event that wakes
+        one such counter (its staff react), as it would be if drawn at once."""
         rng = self.rng
         heads = dict.fromkeys(lines, 0)
-        copied: set[str] = set()
         heap: list[tuple[float, int, int]] = []  # (time, 0 = counter free / 1 = arrival, i)
         turnarounds, windows = self._turnaround, self._shapes
         reactions = self._reactions
@@ -507,10 +536,17 @@ class Estimator:
                     free_at += turnarounds[int(rng.random() * len(turnarounds))]
             heap.append((free_at, 0, index))
         now = self.now
-        for index, (_, _, rate, until) in enumerate(jumpers):
+        # Per stream: its arrivals drawn and not yet called (times from now, in order), the
+        # last drawn, and whether an arrival event is on the heap.
+        drawn: list[list[float]] = []
+        last: list[float] = []
+        announced = [False] * len(jumpers)
+        streams: dict[str, list[int]] = {}
+        for index, (service, _, rate, until) in enumerate(jumpers):
             first = rng.expovariate(rate)
-            if first < until:
-                heap.append((first, 1, index))
+            drawn.append([first] if first < until else [])
+            last.append(first)
+            streams.setdefault(service, []).append(index)
         heapq.heapify(heap)
         idle: set[int] = set()
         called: dict[str, float] = {}
@@ -525,51 +561,75 @@ class Estimator:
             t, kind, index = heapq.heappop(heap)
             if t > horizon:
                 break
-            if kind == 1:  # a customer arrives and joins the line by their call key
-                service, boost_s, rate, until = jumpers[index]
-                if service not in copied:
-                    lines = {**lines, service: list(lines[service])}
-                    copied.add(service)
-                entries = lines[service]
-                key = self.now + t - boost_s
-                at = bisect.bisect_left(entries, (key,), lo=heads[service])
-                entries.insert(at, (key, "", t))  # (a newcomer: when it came)
-                following = t + rng.expovariate(rate)
-                if following < until:
-                    heapq.heappush(heap, (following, 1, index))
+            if kind == 1:  # an arrival for a line that an idle counter serves
+                service, _, rate, until = jumpers[index]
                 for waiting in sorted(idle):
                     if service in counters[waiting][1]:  # staff react to the newcomer
                         idle.discard(waiting)
                         react = reactions[int(rng.random() * len(reactions))] if reactions else 0
                         heapq.heappush(heap, (t + react, 0, waiting))
                         break
+                announced[index] = False
+                if any(service in counters[waiting][1] for waiting in idle):
+                    times = drawn[index]
+                    if not times or times[-1] <= t:  # the next, to wake the next idle counter
+                        last[index] += rng.expovariate(rate)
+                        if last[index] >= until:
+                            continue
+                        times.append(last[index])
+                    announced[index] = True
+                    heapq.heappush(heap, (next(a for a in times if a > t), 1, index))
                 continue
             back = self._on_break(counters[index][0], t) if self.breaks else None
             if back is not None:  # freed up during a planned break: back when it ends
                 heapq.heappush(heap, (back, 0, index))
                 continue
             cid, services, _, spec = counters[index]
-            keys = [
-                lines[service][heads[service]][0] if heads[service] < len(lines[service]) else None
-                for service in services
-            ]
+            keys = []
+            for service in services:
+                entries = lines[service]
+                key = entries[heads[service]][0] if heads[service] < len(entries) else None
+                for stream in streams.get(service, ()):
+                    times = drawn[stream]
+                    if times and times[0] <= t:  # an arrival has come: its call key
+                        arrived = now + times[0] - jumpers[stream][1]
+                        if key is None or arrived < key:
+                            key = arrived
+                keys.append(key)
             rank = choose(spec.profile, spec.overflow_s, keys, now + t)
             if rank is None:
                 idle.add(index)  # nothing it can serve now; an arrival may wake it
                 if len(idle) == len(counters):
                     horizon = t  # every counter idle and nobody left that they serve
+                for service in services:
+                    for stream in streams.get(service, ()):
+                        if drawn[stream] and not announced[stream]:
+                            announced[stream] = True
+                            heapq.heappush(heap, (drawn[stream][0], 1, stream))
                 continue
             service = services[rank]
-            _, tid, ticket = lines[service][heads[service]]
-            heads[service] += 1
-            if tid:  # someone waiting now
+            key = keys[rank]
+            entries = lines[service]
+            if heads[service] < len(entries) and entries[heads[service]][0] == key:
+                _, tid, ticket = entries[heads[service]]
+                heads[service] += 1
                 remaining -= 1
                 called[tid] = t
                 if tid == only:
                     break
                 in_line = now + t - ticket.queue_since
             else:  # a simulated newcomer, who may have given up too
-                in_line = t - ticket
+                stream = next(
+                    j
+                    for j in streams[service]
+                    if drawn[j] and now + drawn[j][0] - jumpers[j][1] == key
+                )
+                times = drawn[stream]
+                in_line = t - times.pop(0)
+                if not times:
+                    last[stream] += rng.expovariate(jumpers[stream][2])
+                    if last[stream] < jumpers[stream][3]:
+                        times.append(last[stream])
             theta = thetas[service]
             gone = theta > 0 and rng.random() < -math.expm1(-theta * in_line)
             if gone:

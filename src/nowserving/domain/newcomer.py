@@ -12,7 +12,12 @@ would pay one after another. So this keeps two things the branch's events never 
   (`server/estimates.py`); a ticket issued up to `ANCHOR_S` after one starts from it,
   shifted by the change in people ahead;
 - **the recent estimate** per (service, priority): reused, shifted the same way, within
-  `estimate.REUSE_S` of a fresh one (`Estimator.for_new_ticket`).
+  `estimate.REUSE_S` of a fresh one (`Estimator.for_new_ticket`) — within `ANCHOR_S` when
+  the newcomer was deep in a long line (`estimate.DEEP_STEPS`).
+
+Where no honest estimate could be made (no simulated future called the newcomer), that
+is remembered as well, the same way (and an anchor of None for `ANCHOR_S`): a line too
+long to estimate does not make every ticket of a burst simulate it again.
 
 Both are forgotten when a counter opens, pauses or closes, or a day starts (the branch's
 `counters_changed`), and anchors made from a state older than that are ignored.
@@ -23,7 +28,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from nowserving.domain.estimate import Estimate, Estimator
+from nowserving.domain.estimate import REUSE_S, Estimate, Estimator
 
 if TYPE_CHECKING:
     from nowserving.domain.branch import Branch
@@ -41,10 +46,11 @@ class NewcomerEstimates:
     """Estimates for new tickets, with the anchors and the reuse cache that keep them cheap."""
 
     def __init__(self) -> None:
-        # The last fresh newcomer estimate per (service, priority): (made at, estimate).
-        self._recent: dict[_Key, tuple[float, Estimate]] = {}
+        # The last fresh newcomer estimate per (service, priority): (made at, estimate or
+        # None, for how long it is reused).
+        self._recent: dict[_Key, tuple[float, Estimate | None, float]] = {}
         # Newcomer estimates made off the command path (see `anchor`), same keys.
-        self._anchors: dict[_Key, tuple[float, Estimate]] = {}
+        self._anchors: dict[_Key, tuple[float, Estimate | None]] = {}
         self._counters_changed = 0  # the branch's `counters_changed` the two were kept under
 
     def estimate(self, branch: Branch, service: str, priority: str, at: float) -> dict | None:
@@ -56,16 +62,27 @@ class NewcomerEstimates:
         self._forget_if_counters_changed(branch)
         key = (service, priority)
         try:
-            estimator = Estimator(branch, at)
             anchor = self._anchors.get(key)
+            recent = self._recent.get(key)
             if anchor is not None and at - anchor[0] < ANCHOR_S:
-                estimate = estimator.for_new_ticket(*key, anchor, reuse_s=ANCHOR_S)
+                if anchor[1] is None:  # the estimating process found none: nor would we
+                    return None
+                estimate = Estimator(branch, at).for_new_ticket(*key, anchor, reuse_s=ANCHOR_S)
+            elif recent is not None and recent[1] is None and at - recent[0] < recent[2]:
+                return None  # not called in a simulated future, just now: nor would this one
             else:
-                estimate = estimator.for_new_ticket(*key, self._recent.get(key))
+                estimator = Estimator(branch, at)
+                made = (recent[0], recent[1]) if recent is not None else None
+                reuse_s = recent[2] if recent is not None else REUSE_S
+                estimate = estimator.for_new_ticket(*key, made, reuse_s=reuse_s)
                 if not estimator.reused:
                     # Reuse is anchored to the fresh estimate: a steady stream of arrivals
-                    # must not ride one simulation for minutes, one second at a time.
-                    self._recent[key] = (at, estimate)
+                    # must not ride one simulation for minutes, one second at a time. Deep
+                    # in a long line (with an estimate or none) it is reused as long as an
+                    # anchor: half a minute moves it little, and simulating it again for
+                    # every ticket of a burst would hold up every command.
+                    reuse_s = ANCHOR_S if estimator.deep else REUSE_S
+                    self._recent[key] = (at, estimate, reuse_s)
         except Exception:
             log.exception("no wait estimate for a new %s ticket", service)
             return None
@@ -83,9 +100,9 @@ class NewcomerEstimates:
             return
         default = next(iter(branch.rules.priorities))
         for service, estimate in arrivals.items():
-            if estimate is not None and estimate.mean > 0:
+            if estimate is None or estimate.mean > 0:  # None: no honest estimate, kept too
                 self._anchors[(service, default)] = (at, estimate)
-            else:
+            else:  # an idle counter: the next newcomer is estimated afresh
                 self._anchors.pop((service, default), None)
 
     def _forget_if_counters_changed(self, branch: Branch) -> None:
