@@ -34,6 +34,8 @@ EVENT_TYPES = frozenset(
         "booking_made",
         "booking_cancelled",
         "booking_no_show",
+        "remote_joined",
+        "remote_dropped",
     }
 )
 

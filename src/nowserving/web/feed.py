@@ -96,6 +96,7 @@ class BranchFeed:
         self.id = config.rules.branch_id
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
+        self._hall: dict | None = None  # the hall code's message (web/remote.py)
         self._statuses: dict[str, DeviceStatus] = {}
         self._changed = asyncio.Event()  # the console's pages: anything they show changed
         self.changes = 0  # how many such changes so far (event loop only)
@@ -114,6 +115,7 @@ class BranchFeed:
             on_state=lambda state: self._post(self._state_changed),
             on_line=lambda line: self._post(self._line_changed, line.service),
             on_ticket_record=self._record,
+            on_hall=self._take_hall,
             on_server=lambda online: self._post(self._branch_changed),
             on_status=self._status,
             on_connection=lambda up: self._post(self._branch_changed),
@@ -242,6 +244,18 @@ class BranchFeed:
                 except (ValueError, KeyError, TypeError):
                     log.warning("%s: dropped an unreadable ticket record", self.id)
         self._post(self._record_changed, digest)
+
+    def _take_hall(self, payload: bytes) -> None:
+        # paho's thread: keep the hall code's latest message (the hall screen reloads).
+        from nowserving.web.remote import hall_message
+
+        with self._lock:
+            self._hall = hall_message(payload) if payload else None
+
+    def hall(self) -> dict | None:
+        """The hall code's latest message, if the server published one."""
+        with self._lock:
+            return self._hall
 
     def find(self, token: str) -> Record | None:
         """The ticket whose QR code holds `token`, if it is of the current business day.
