@@ -109,7 +109,11 @@ def test_a_booking_checks_in_on_its_page_and_a_stale_hall_code_is_refused(
     phone = context.new_page()
     try:
         screen = context.new_page()
+        screen.set_viewport_size({"width": 1280, "height": 720})  # a tablet or TV in the hall
         old = hall_code(web, server, screen, clock)
+        shot(screen, "hall-1280x720")
+        fits(screen)
+        assert screen.evaluate("document.documentElement.scrollHeight <= innerHeight")
         clock.advance(20 * 60)
         phone.goto(f"{web.base}/pudong/b/{booking}?lang=zh")
         phone.locator("#hall").fill(old)
