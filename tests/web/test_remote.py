@@ -99,7 +99,8 @@ def test_a_booking_checks_in_on_its_page_and_a_stale_hall_code_is_refused(
     """GIVEN a booking (its page: the code in the address) WHEN the hall code of 20 minutes
     ago is typed THEN the page says it expired, in Chinese; WHEN the code shown now is
     scanned THEN the booking is checked in and its ticket's page follows. The join page and
-    a remote ticket's page fit a small phone in Chinese."""
+    a remote ticket's page fit a small phone in Chinese; past its deadline the remote
+    ticket's page says it was dropped (before the queue records it)."""
     staff = connect("manager")
     when = "2026-11-23 09:40"
     booked = staff.request("book", {"service": "wealth", "time": when})
@@ -132,6 +133,10 @@ def test_a_booking_checks_in_on_its_page_and_a_stale_hall_code_is_refused(
         phone.locator("#title").filter(has_text="尚未排队").wait_for()
         fits(phone)
         shot(phone, "remote-zh-360")
+        clock.advance(121 * 60)  # not checked in in time: the page says so at once
+        phone.reload()
+        phone.locator("#title").filter(has_text="已作废").wait_for()
+        assert phone.locator("#hall").count() == 0
         status, _, _ = get(f"{web.base}/pudong/hall/not-the-key")
         assert status == 404
     finally:
