@@ -376,7 +376,7 @@ def _services(root: Table, languages: tuple[str, ...]) -> dict[str, Service]:
 def _remote_rules(table: Table) -> dict:
     """The branch's remote-ticket settings (`[remote]`, docs/appointments.md), as
     `BranchRules` fields."""
-    per_hour = table.number("per_hour", 30, whole=True, at_least=0, at_most=10_000)
+    per_hour = table.number("per_hour", 30, whole=True, at_least=1, at_most=10_000)
     minutes = table.number("check_in_minutes", 120, at_least=5, at_most=1440)
     hall = table.number("hall_code_minutes", 5, at_least=1, at_most=60)
     return {

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 HOUR_S = 3600.0
 HALL_CODE_LENGTH = 8  # 25^8 ≈ 1.5e11: not guessable in the minutes one is good for
 HALL_CODE_GOOD = 2  # the window now and the one before: a code just shown still works
-HALL_CODE_STALE = 288  # an older code (up to a day of 5-minute windows) is "expired"
+HALL_CODE_STALE = 12  # an older code (of the last 12 windows) is "expired"; older: not ours
 
 
 def remote_code(token: str) -> str:
@@ -128,6 +128,8 @@ def decide_join_remote(branch: Branch, cmd: Command, args: dict) -> list[Draft]:
         t.joined_at for t in branch.tickets.values()
         if t.joined_at is not None and t.joined_at > cmd.at - HOUR_S
     )  # fmt: skip
+    if rules.remote_per_hour <= 0:
+        raise DomainError("not_remote", "this branch takes no remote tickets")
     if len(joins) >= rules.remote_per_hour:
         minutes = math.ceil((joins[-rules.remote_per_hour] + HOUR_S - cmd.at) / 60)
         raise DomainError(
