@@ -88,7 +88,7 @@ def test_join_remotely_check_in_with_the_hall_code_then_called(
         assert counter.request("call_next").ok  # B002, who came in first
         assert counter.request("finish").ok
         assert counter.request("call_next").ok
-        phone.locator("#call").filter(has_text="B001 → Counter 3").wait_for(timeout=3000)
+        phone.locator("#call").filter(has_text="B001 → Counter 3").wait_for(timeout=10_000)
     finally:
         context.close()
 

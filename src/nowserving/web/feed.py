@@ -276,8 +276,11 @@ class BranchFeed:
 
     def _of_today(self, record: Record) -> Record | None:
         state = self.client.state
-        if state is not None and record.business_day != state.business_day:
+        day = state.business_day if state is not None else None
+        if day is not None and (record.business_day or "") < day:
             return None  # a token is good for its business day only
+        # (A record of a later day than the summary: the summary is on its way. A day's
+        # first command, e.g. a remote join, is answered before its summary is published.)
         return record
 
     def state(self) -> BranchState | None:
