@@ -110,6 +110,8 @@ def test_only_the_device_side_touches_qt_and_hardware():
         top = imported.split(".")[0]
         if top == "PySide6":
             return where not in (*DEVICE_APPS, "client", "devtools")
+        if top == "qrcode":  # pure Python: the web role draws QR codes as SVG too
+            return where not in (*DEVICE_APPS, "adapters", "devtools", "web")
         if top in HARDWARE_AND_GUI:  # printers and pins live behind adapters
             return where not in (*DEVICE_APPS, "adapters", "devtools")
         return False
@@ -139,13 +141,6 @@ def libraries(module: str, found: dict[str, set[str]] | None = None) -> set[str]
     return needed
 
 
-# Adapters a role uses only where their library happens to be installed: each imports it
-# inside `try ... except ImportError` and the role says what is missing (the console's
-# booking QR: the code as text without qrcode). tests/test_extras.py imports the role with
-# the library blocked.
-OPTIONAL_ADAPTERS = {("web", "adapters.qr")}
-
-
 def test_a_role_imports_only_the_adapters_its_extra_installs():
     """GIVEN what each adapter loads (the printer: escpos, Pillow, qrcode; GPIO: gpiozero)
     THEN a role's modules import, at the top or in a function, only adapters whose libraries
@@ -162,7 +157,7 @@ def test_a_role_imports_only_the_adapters_its_extra_installs():
             continue
         for imported in sorted(imports):
             adapter = imported.removeprefix("nowserving.")
-            if adapter not in adapters or (role, adapter) in OPTIONAL_ADAPTERS:
+            if adapter not in adapters:
                 continue
             missing = libraries(adapter) - extras.allowed(role)
             if missing:

@@ -237,3 +237,15 @@ def test_a_language_without_shipped_texts_is_named(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "no screen texts for 'ug' (there are: en, zh): add assets/i18n/ug.toml" in str(err.value)
+
+
+def test_remote_tickets_are_marked_per_service_and_limited_per_branch(tmp_path):
+    """GIVEN the example WHEN read THEN Accounts may be joined remotely (others not) and the
+    `[remote]` limits are taken; a bad value is reported where it is, with its bounds."""
+    config = load_config(EXAMPLE)
+    assert [s.id for s in config.rules.services.values() if s.remote] == ["accounts"]
+    rules = config.rules
+    assert (rules.remote_per_hour, rules.remote_check_in_s, rules.hall_code_s) == (30, 7200, 300)
+    assert config.web.remote_per_address == 3
+    problems = problems_of(tmp_path, GOOD.replace("per_hour = 30 ", "per_hour = 0 "))
+    assert problems == ["remote.per_hour: must be from 1 to 10000"]

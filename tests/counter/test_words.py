@@ -11,7 +11,8 @@ from nowserving.protocol.vocabulary import REFUSALS
 
 SAMPLE = {"number": "A012", "more": 3, "recalls": 1, "need": 4, "seconds": 17, "capacity": 250,
           "opens": "2026-12-08 09:00", "time": "16:30", "max": 100, "counter": "c7",
-          "status": "serving", "notice": "42", "booked": "10:30", "booking": "b17"}  # fmt: skip
+          "status": "serving", "notice": "42", "booked": "10:30", "booking": "b17",
+          "minutes": 25}  # fmt: skip
 
 
 @pytest.mark.parametrize("code", sorted(REFUSALS))

@@ -180,3 +180,23 @@ def test_a_person_types_keys_a_scanner_types_a_code(qtbot):
     QCoreApplication.processEvents()
     assert typed == ["a", "c", "d", "3", "del", "enter", "A"]
     assert scanned == ["ACD3FGH4JK"]
+
+
+def test_a_remote_ticket_scanned_at_the_kiosk_joins_the_line_keeping_its_number(
+    qtbot, kiosk, connect, server
+):
+    """GIVEN a remote ticket joined from a phone (the web role) WHEN its code (from its
+    page's QR) is scanned at the kiosk THEN it joins the line with the number it has, and
+    the printed ticket carries no QR of its own (its page is on the phone already)."""
+    from nowserving.domain.remote import remote_code
+
+    controller, view, _, _ = kiosk
+    token = "remote-page-token-0123"
+    joined = connect("web-1").request("join_remote", {"service": "accounts", "token": token})
+    assert joined.ok, joined
+    number = joined.result["ticket"]["number"]
+    scan(view, remote_code(token))
+    qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+    assert controller.ticketNumber == number
+    assert controller.last_ticket.url is None
+    assert [t.number for t in server.branch.waiting_line("accounts")] == [number]

@@ -37,10 +37,12 @@ def test_the_line_gives_an_appointment_its_booked_time_and_reason():
 
 
 def test_bookings_come_from_the_booking_service_and_check_in_from_the_kiosk():
-    """The booking commands' senders: staff/web book and cancel; kiosk/staff check in."""
+    """The booking commands' senders: staff/web book and cancel; kiosk/staff check in, and
+    the web role for a phone page (with the hall code: docs/appointments.md)."""
     assert COMMANDS[Cmd.BOOK].roles == {Role.STAFF, Role.WEB}
     assert COMMANDS[Cmd.CANCEL_BOOKING].roles == {Role.STAFF, Role.WEB}
-    assert COMMANDS[Cmd.CHECK_IN].roles == {Role.KIOSK, Role.STAFF}
+    assert COMMANDS[Cmd.CHECK_IN].roles == {Role.KIOSK, Role.STAFF, Role.WEB}
+    assert COMMANDS[Cmd.JOIN_REMOTE].roles == {Role.WEB}
     assert Role.COUNTER not in COMMANDS[Cmd.BOOK].roles
 
 

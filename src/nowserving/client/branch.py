@@ -95,6 +95,7 @@ class BranchClient:
         on_server: Callable[[bool], None] | None = None,
         on_status: Callable[[DeviceStatus], None] | None = None,
         on_ticket_record: Callable[[str, bytes], None] | None = None,
+        on_hall: Callable[[bytes], None] | None = None,
         watch_state: bool = True,
         watch_events: bool = False,
         watch_lines: tuple[str, ...] = (),
@@ -116,6 +117,8 @@ class BranchClient:
         # The web role's ticket records (token hash, payload; empty: cleared), as they come.
         self.on_ticket_record = on_ticket_record
         self._record_prefix = self.topics.web_ticket("")
+        self.on_hall = on_hall  # the web role's hall screen: the hall code's message
+        self._web_root = f"{self.topics.base}/web/"
         self.status = status or dict  # the app's fields of its retained status; may be set later
         # False: a tool acting as the device beside its app (`nowserving self-test`): no last
         # will and no status of its own, so the app's presence is left as it is.
@@ -157,6 +160,8 @@ class BranchClient:
             self.link.subscribe(self.topics.status("+"))
         if on_ticket_record is not None:
             self.link.subscribe(self.topics.web_tickets)
+        if on_hall is not None:
+            self.link.subscribe(self.topics.web_hall)
 
     def __enter__(self) -> BranchClient:
         self.start()
@@ -322,6 +327,13 @@ class BranchClient:
     def _disconnected(self) -> None:
         self._call(self.on_connection, False)
 
+    def _take_web(self, topic: str, payload: bytes) -> None:
+        """A topic of the web role's alone: a ticket record, or the hall code."""
+        if topic == self.topics.web_hall:
+            self._call(self.on_hall, payload)
+        elif self.on_ticket_record and topic.startswith(self._record_prefix):
+            self._call(self.on_ticket_record, topic[len(self._record_prefix) :], payload)
+
     def _received(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         try:
             if topic == self.topics.state:
@@ -337,8 +349,8 @@ class BranchClient:
                 self._call(self.on_server, self.server_online)
             elif topic == self.topics.status(self.device_id):
                 self._carry_over(payload)
-            elif self.on_ticket_record and topic.startswith(self._record_prefix):
-                self._call(self.on_ticket_record, topic[len(self._record_prefix) :], payload)
+            elif topic.startswith(self._web_root):
+                self._take_web(topic, payload)
             elif self._status_prefix and topic.startswith(self._status_prefix):
                 device = topic[len(self._status_prefix) :]
                 self._call(self.on_status, decode_status(device, payload))

@@ -28,9 +28,10 @@ EXAMPLE = EXAMPLES / "bank-branch.toml"
 
 _TOP_KEYS = (
     "branch", "queue", "priorities", "services", "groups", "counters", "staff", "devices",
-    "webhook", "web",
+    "webhook", "web", "remote",
 )  # fmt: skip
 _WEB_KEYS = ("step_out_margin_minutes", "head_back_ahead", "head_back_minutes")
+_REMOTE_KEYS = ("per_hour", "per_address_per_hour", "check_in_minutes", "hall_code_minutes")
 _BRANCH_KEYS = (
     "id", "names", "timezone", "languages", "day_starts_at", "hours", "ticket_url", "staff_pins",
 )  # fmt: skip
@@ -76,6 +77,7 @@ _SERVICE_KEYS = (
     "check_in_late_minutes",
     "appointment_head_start_minutes",
     "target",
+    "remote",
 )
 
 
@@ -129,6 +131,8 @@ class WebRules:
     step_out_margin_s: float = 300.0  # back this long before the estimate's lower bound
     head_back_ahead: int = 3  # tell them to head back with this many people ahead ...
     head_back_s: float = 600.0  # ... or when the lower bound of the wait is this short
+    # Remote tickets (`[remote] per_address_per_hour`): joins one client address may make.
+    remote_per_address: int = 3
 
 
 def load_config(path: str | Path) -> BranchConfig:
@@ -188,6 +192,8 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
     staff_pins = None if pins is None else Path(source).parent / pins
     webhook = parse_webhook(root, source)
 
+    remote = root.table("remote", _REMOTE_KEYS, required=False)
+    remote_rules = _remote_rules(remote)
     p.raise_if_any(source)
     rules = BranchRules(
         branch_id=branch_id,
@@ -207,12 +213,16 @@ def parse_config(data: dict, source: str = "config") -> BranchConfig:
         interleave=int(interleave),
         hours=hours,
         staff=staff,
+        **remote_rules,
     )
     web_table = root.table("web", _WEB_KEYS, required=False)
     web = WebRules(
         step_out_margin_s=60.0 * web_table.number("step_out_margin_minutes", 5, at_least=0),
         head_back_ahead=web_table.number("head_back_ahead", 3, whole=True, at_least=0),
         head_back_s=60.0 * web_table.number("head_back_minutes", 10, at_least=0),
+        remote_per_address=remote.number(
+            "per_address_per_hour", 3, whole=True, at_least=1, at_most=100
+        ),
     )
     return BranchConfig(
         rules=rules, names=names, devices=devices, hours=hours, ticket_url=ticket_url,
@@ -396,6 +406,19 @@ def _services(root: Table, languages: tuple[str, ...]) -> dict[str, Service]:
     return result
 
 
+def _remote_rules(table: Table) -> dict:
+    """The branch's remote-ticket settings (`[remote]`, docs/appointments.md), as
+    `BranchRules` fields."""
+    per_hour = table.number("per_hour", 30, whole=True, at_least=1, at_most=10_000)
+    minutes = table.number("check_in_minutes", 120, at_least=5, at_most=1440)
+    hall = table.number("hall_code_minutes", 5, at_least=1, at_most=60)
+    return {
+        "remote_per_hour": per_hour,
+        "remote_check_in_s": float(minutes) * 60,
+        "hall_code_s": float(hall) * 60,
+    }
+
+
 def _booking_rules(table: Table) -> dict:
     """A service's appointment settings (docs/appointments.md), as `Service` fields."""
     per_hour = table.number("bookings_per_hour", None, whole=True, at_least=0, at_most=600)
@@ -407,6 +430,7 @@ def _booking_rules(table: Table) -> dict:
         "check_in_early_s": float(early) * 60,
         "check_in_late_s": float(late) * 60,
         "appointment_head_start_s": float(head) * 60,
+        "remote": table.get("remote", bool, False),
     }
 
 

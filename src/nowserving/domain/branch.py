@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from nowserving.domain import bookings
+from nowserving.domain import bookings, remote
 from nowserving.domain.commands import Command, remember_key
 from nowserving.domain.events import Event
 from nowserving.domain.learning import Learner
@@ -121,6 +121,10 @@ class Branch:
         # Services closed for the rest of a business day (`close_service`), by id: the day,
         # when, and the reason in each language. Cleared by a new day or `reopen_service`.
         self.closed_services: dict[str, dict] = {}
+        # Remote tickets not checked in yet, by id (domain/remote.py); and the secret the
+        # hall codes are made with (the server's, never in the log; None: no hall code).
+        self.remotes: dict[str, Ticket] = {}
+        self.hall_secret: bytes | None = None
 
     # ----- commands -------------------------------------------------------------------
 
@@ -147,8 +151,10 @@ class Branch:
                 return [], refusal, True
             return [], known, True
         decide = getattr(self, f"_decide_{command.type}", None)
-        if command.type == "issue_ticket":  # the one decision that records an estimate
+        if command.type == "issue_ticket":  # the decisions that record an estimate
             decide = partial(self._decide_issue_ticket, estimate=estimate)
+        elif command.type == "check_in":
+            decide = partial(self._decide_check_in, estimate=estimate)
         events = self._start_day_if_due(command) + self._notice_missed(command)
         try:
             if decide is None:
@@ -168,10 +174,11 @@ class Branch:
         return events, self._outcome_with_code(command), False
 
     def _notice_missed(self, command: Command) -> list[Event]:
-        """Booking no-shows due by `command`'s time: recorded before it is decided."""
+        """Booking no-shows and remote tickets dropped by `command`'s time: recorded before
+        it is decided."""
         return [
             self._emit(kind, data, command, with_id=False)
-            for kind, data in bookings.missed(self, command)
+            for kind, data in bookings.missed(self, command) + remote.dropped(self, command)
         ]
 
     def _outcome_with_code(self, command: Command) -> dict:
@@ -210,7 +217,10 @@ class Branch:
         day = self.rules.business_day(command.at)
         if self.business_day is not None and day <= self.business_day:
             return []
-        expired = [t.id for t in self.tickets.values() if t.status in ACTIVE]
+        expired = [
+            t.id for t in self.tickets.values()
+            if t.status in ACTIVE or t.status is TicketStatus.REMOTE
+        ]  # fmt: skip
         return [self._emit("day_started", {"day": day, "expired": expired}, command, False)]
 
     def _emit(
@@ -722,8 +732,24 @@ class Branch:
     def _decide_cancel_booking(self, cmd: Command, args: dict) -> list[Draft]:
         return bookings.decide_cancel_booking(self, cmd, args)
 
-    def _decide_check_in(self, cmd: Command, args: dict) -> list[Draft]:
+    def _decide_check_in(
+        self, cmd: Command, args: dict, estimate: EstimateNewcomer | None = None
+    ) -> list[Draft]:
+        """A booking's or a remote ticket's check-in: by its code (the kiosk, or a booking's
+        phone page), or by the remote ticket's `token` (its phone page); from a phone
+        page with the `hall` code, which proves the customer is in the branch."""
+        if "hall" in args:
+            remote.check_hall_code(self, args["hall"], cmd.at)
+        if "ticket" in args:
+            ticket = self._ticket_by_token(args)
+            return remote.decide_check_in_remote(self, cmd, args, ticket, estimate)
+        ticket = remote.remote_by_code(self, args.get("code"))
+        if ticket is not None:
+            return remote.decide_check_in_remote(self, cmd, args, ticket, estimate)
         return bookings.decide_check_in(self, cmd, args)
+
+    def _decide_join_remote(self, cmd: Command, args: dict) -> list[Draft]:
+        return remote.decide_join_remote(self, cmd, args)
 
     def _decide_cancel(self, cmd: Command, args: dict) -> list[Draft]:
         """Staff take a waiting ticket out of the line; or the customer does, from the phone
@@ -821,7 +847,7 @@ class Branch:
             outcome = failure_outcome(data)
         else:
             outcome = {"ok": True, "event": event.type, "seq": event.seq}
-            for key in ("ticket", "counter", "booking", "booked_at", "late"):
+            for key in ("ticket", "counter", "booking", "booked_at", "late", "remote"):
                 if data.get(key) is not None:
                     outcome[key] = data[key]
             if event.type == "numbers_leased":
@@ -907,6 +933,7 @@ class Branch:
             counter.service_s = 0.0
         self.recent_calls.clear()
         self.closed_services = {}
+        self.remotes = {}
 
     def _apply_numbers_leased(self, event: Event, data: dict) -> None:
         service = self.rules.services.get(data["service"])
@@ -917,6 +944,12 @@ class Branch:
         self.leased_top[data["service"]] = self.leased_top.get(data["service"], 0) + count
 
     def _apply_ticket_issued(self, event: Event, data: dict) -> None:
+        if data.get("remote"):  # a remote ticket checked in: it arrives now
+            ticket = remote.apply_checked_in(self, event, data)
+            self.learner.arrived(ticket.service, ticket.priority, event.at)
+            self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
+            self._join_line(ticket)
+            return
         issued_at = data.get("issued_at", event.at)
         ticket = Ticket(
             id=data["ticket"],
@@ -1081,6 +1114,12 @@ class Branch:
         ticket.status = TicketStatus.CANCELLED
         ticket.finished_at = event.at
 
+    def _apply_remote_joined(self, event: Event, data: dict) -> None:
+        remote.apply_remote_joined(self, event, data)
+
+    def _apply_remote_dropped(self, event: Event, data: dict) -> None:
+        remote.apply_remote_dropped(self, event, data)
+
     def _apply_booking_made(self, event: Event, data: dict) -> None:
         bookings.apply_booking_made(self, event, data)
 
@@ -1174,6 +1213,7 @@ class Branch:
         other.counters_changed = self.counters_changed
         other.bookings, other._new_code = {}, None  # estimates know no bookings yet
         other.booking_refs, other.code_key = {}, None
+        other.remotes, other.hall_secret = {}, None  # nor remote tickets before check-in
         return other
 
     def ahead_of(self, ticket: Ticket) -> int:
@@ -1242,6 +1282,8 @@ class Branch:
             branch.tickets[ticket.id] = ticket
             if ticket.status is TicketStatus.WAITING:
                 branch._join_line(ticket)
+            elif ticket.status is TicketStatus.REMOTE:
+                branch.remotes[ticket.id] = ticket
         for cd in d["counters"]:
             if cd["id"] in branch.counters:
                 branch.counters[cd["id"]] = Counter.from_dict(cd)

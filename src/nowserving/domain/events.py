@@ -35,6 +35,8 @@ EVENT_TYPES = frozenset(
         "booking_known",
         "booking_cancelled",
         "booking_no_show",
+        "remote_joined",
+        "remote_dropped",
     }
 )
 

@@ -28,6 +28,8 @@ class Service:
     check_in_early_s: float = 1800.0
     check_in_late_s: float = 600.0
     appointment_head_start_s: float = 300.0
+    # Remote tickets (docs/appointments.md): joined from the phone page before arriving.
+    remote: bool = False
 
     def number_text(self, number: int) -> str:
         """`number` as printed: the prefix and the zero-padded digits."""
@@ -117,6 +119,11 @@ class BranchRules:
     hours: dict[str, tuple[time, time] | None] = field(default_factory=dict)
     # The staff list: when it is empty, counters need nobody signed in (as before).
     staff: dict[str, StaffMember] = field(default_factory=dict)
+    # Remote tickets (`[remote]`, docs/appointments.md): joins a branch takes in any hour,
+    # how long a remote ticket may take to check in, how long a hall code lasts.
+    remote_per_hour: int = 30
+    remote_check_in_s: float = 7200.0
+    hall_code_s: float = 300.0
 
     def business_day(self, at: float) -> str:
         """The business day (ISO date) a moment belongs to: the day rolls at `day_starts_at`."""
@@ -201,6 +208,8 @@ class TicketStatus(enum.StrEnum):
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
     EXPIRED = "expired"  # still open when the business day rolled over
+    REMOTE = "remote"  # joined from a phone, not in the line until it checks in
+    DROPPED = "dropped"  # remote, and not checked in by its time
 
 
 ACTIVE = frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING})
@@ -254,6 +263,12 @@ class Ticket:
     # Under the N:1 interleave (`policy.interleave_keys`): a waiting priority ticket's call
     # key as the branch placed it in its line; None: the key is `policy.line_key`'s.
     order_key: float | None = None
+    # A remote ticket (joined from the phone page): when it joined, the check-in deadline,
+    # and the sha256 of its check-in code (`remote.remote_code`). Its line time is its
+    # check-in's (`issued_at`, `queue_since`).
+    joined_at: float | None = None
+    remote_until: float | None = None
+    code_hash: str | None = None
 
     def to_dict(self) -> dict:
         """The ticket, for a snapshot."""

@@ -525,6 +525,8 @@ class KioskController(QObject):
                 log.error("the server's ticket breaks the contract: %s", err)
                 self._unavailable()
                 return
+            if reply.result.get("remote"):  # a remote ticket: its page is on the phone already
+                self._token = ""
             booked = reply.result.get("booked_at")
             if isinstance(booked, int | float):
                 self._appointment = text(ticket.language, "ticket.appointment",
@@ -679,7 +681,7 @@ class KioskController(QObject):
 
     def _content(self, ticket: TicketView) -> TicketContent:
         url = None
-        if self.ticket_url:
+        if self.ticket_url and self._token:
             branch = self.config.rules.branch_id
             url = self.ticket_url.format(branch=branch, ticket=ticket.id, token=self._token)
         estimate = ticket.issued_estimate

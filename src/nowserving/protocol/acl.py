@@ -42,6 +42,7 @@ def mosquitto_acl(branch: str, devices: dict[str, str]) -> str:
         f"topic write {t.events}",
         f"topic readwrite {t.base}/status/#",
         f"topic readwrite {t.web_tickets}",  # ticket records for the web role alone
+        f"topic write {t.web_hall}",  # the hall code, for the web role's hall screen
         # Devices still speaking v1 are answered bad_version; the old state is cleared.
         f"topic read {t.legacy.base}/cmd/+",
         f"topic write {t.legacy.base}/reply/+",
@@ -76,6 +77,7 @@ def _device_rights(t: Topics, device: str, role: str) -> list[str]:
         lines.append(f"topic read {t.base}/line/+")
     if role == "web":  # finds a ticket by its token's hash: no other device may
         lines.append(f"topic read {t.web_tickets}")
+        lines.append(f"topic read {t.web_hall}")
         # its console shows every device's health (paper out, offline, self-test)
         lines.append(f"topic read {t.base}/status/+")
     if role == "counter":  # its staff panel shows kiosks' alerts (paper out, offline)
@@ -111,7 +113,8 @@ def head_office_acl(branch: str, user: str, web: tuple[str, ...] = ()) -> str:
     # gap (`events_range`): the bridge carries the request in and the answer out.
     lines += [f"topic read {t.command(HEAD_OFFICE)}", f"topic write {t.reply(HEAD_OFFICE)}"]
     if web:
-        lines += [f"topic write {t.base}/line/+", f"topic write {t.web_tickets}"]
+        lines += [f"topic write {t.base}/line/+", f"topic write {t.web_tickets}",
+                  f"topic write {t.web_hall}"]  # fmt: skip
     for device in web:
         lines += [f"topic read {t.command(device)}", f"topic write {t.reply(device)}"]
     for device in web:

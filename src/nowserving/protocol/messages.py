@@ -342,6 +342,10 @@ def web_ticket_message(branch: Branch, ticket: Ticket) -> dict:
         "back_by": ticket.back_by,
         "estimate": ticket.estimate,
         "feedback_window_s": branch.rules.feedback_window_s,
+        # A remote ticket (docs/appointments.md): when it joined, and by when it must check
+        # in (None for a ticket taken in the branch).
+        "joined_at": ticket.joined_at,
+        "check_in_by": ticket.remote_until,
     }
 
 

@@ -63,6 +63,12 @@ class Topics:
         return f"{self.base}/web/ticket/+"
 
     @property
+    def web_hall(self) -> str:
+        """The hall code of the moment, retained, for the web role's hall screen alone
+        (server/hall.py): the code a phone in the branch scans to check in."""
+        return f"{self.base}/web/hall"
+
+    @property
     def legacy(self) -> Topics:
         """The same branch under the previous version's root."""
         return Topics(self.branch, LEGACY_ROOT)

@@ -46,6 +46,7 @@ class Cmd(enum.StrEnum):
     BOOK = "book"
     CANCEL_BOOKING = "cancel_booking"
     CHECK_IN = "check_in"
+    JOIN_REMOTE = "join_remote"
     PING = "ping"
     EVENTS_RANGE = "events_range"
 
@@ -162,9 +163,18 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     Cmd.CANCEL_BOOKING: CommandSpec(
         {"booking": True}, frozenset({Role.STAFF, Role.WEB}), own_counter=False
     ),
+    # The web role checks in for a customer too (docs/appointments.md): a remote ticket
+    # by its `ticket` and `token`, or a booking by its `code` (with `token` for the new
+    # ticket's page); always with the `hall` code shown in the branch.
     Cmd.CHECK_IN: CommandSpec(
-        {"code": True, "language": False, "token": False},
-        frozenset({Role.KIOSK, Role.STAFF}),
+        {"code": False, "language": False, "token": False, "ticket": False, "hall": False},
+        frozenset({Role.KIOSK, Role.STAFF, Role.WEB}),
+        own_counter=False,
+    ),
+    # A remote ticket (virtual queue) joined from the phone page, with the new page's token.
+    Cmd.JOIN_REMOTE: CommandSpec(
+        {"service": True, "language": False, "token": True},
+        frozenset({Role.WEB}),
         own_counter=False,
     ),
     # Is the server there and working: answered by the apply loop with its time and seq,
@@ -237,6 +247,15 @@ REFUSALS: dict[str, tuple[str, ...]] = {
     "booking_closed": ("status",),
     "booking_changed": ("booking",),
     "too_early": ("time", "booked"),
+    # remote tickets' (domain/remote.py)
+    "not_remote": (),
+    "token_required": (),
+    "remote_full": ("minutes",),
+    "remote_dropped": ("number",),
+    "already_checked_in": ("number",),
+    "no_hall_code": (),
+    "hall_code_expired": (),
+    "bad_hall_code": (),
     # staff sign-in's (domain/staff.py)
     "not_signed_in": (),
     "wrong_pin": (),

@@ -116,6 +116,7 @@ def _web_topics(t: Topics, web: tuple[str, ...]) -> list[str]:
         "# (cancel, step out, rate for a customer) in, and the server's replies out.",
         f"topic {t.base}/line/+ out 0",
         f"topic {t.web_tickets} out 1",
+        f"topic {t.web_hall} out 1",
     ]
     for device in web:
         lines += [f"topic {t.command(device)} in 1", f"topic {t.reply(device)} out 1"]

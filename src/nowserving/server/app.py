@@ -78,6 +78,7 @@ from nowserving.protocol.vocabulary import (
     Role,
 )
 from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
+from nowserving.server.hall import Hall
 from nowserving.server.history import events_range_reply
 from nowserving.server.pins import PinChecker
 from nowserving.server.publisher import LatestPublisher
@@ -152,6 +153,9 @@ class BranchServer:
         self.topics = Topics(config.rules.branch_id)
         self.branch: Branch = log_store.load(config.rules)
         self.branch.code_key = log_store.code_key()
+        # The hall code's secret (server/hall.py): the queue checks codes against it.
+        self.hall = Hall.beside(log_store.path, config.rules)
+        self.branch.hall_secret = self.hall.secret
         # Estimates for new tickets, started from the worker's (see `_take_estimates`).
         self.newcomers = NewcomerEstimates()
         self.inbox: queue.Queue = queue.Queue()
@@ -302,6 +306,7 @@ class BranchServer:
                 first = self.inbox.get(timeout=self._idle_timeout())
             except queue.Empty:
                 if self.serving and self.link.connected.is_set():
+                    self._publish_hall_if_due()
                     self._publish_due_lines()
                     self._request_estimates_if_due()
                     self._release_quarantine_if_due()
@@ -340,6 +345,7 @@ class BranchServer:
                     replies += [reply] if reply is not None else []
         self._commit_and_publish(events, replies, republish or estimated)
         if republish:
+            self.hall.published = None  # a new connection: say the code again
             self._publish_web_records(None)
             self._lines_due.update(self.config.rules.services)
             self._line_sent.clear()
@@ -348,6 +354,7 @@ class BranchServer:
         for item in commands:
             if item.qos > 0:
                 self.link.ack(item.mid, item.qos)
+        self._publish_hall_if_due()
         self._publish_due_lines()
         self._request_estimates_if_due()
         self._release_quarantine_if_due()
@@ -660,6 +667,7 @@ class BranchServer:
         """The branch as the log has it, and nothing kept from before, as on a restart."""
         self.branch = self.store.load(self.config.rules)
         self.branch.code_key = self.store.code_key()
+        self.branch.hall_secret = self.hall.secret
         self.newcomers = NewcomerEstimates()
 
     def _authorize(self, device_id: str, kind: str, args: dict, command_id: str) -> dict:
@@ -687,6 +695,8 @@ class BranchServer:
                 raise ProtocolError("bad_args", f"{kind} from a web device names the counter",
                                     command_id)  # fmt: skip
             return args
+        if device.role == Role.WEB and kind in (Cmd.JOIN_REMOTE, Cmd.CHECK_IN):
+            return self._web_customer_args(kind, args, command_id)
         if device.role == Role.WEB and spec.queued:
             # It acts for a customer: only with the ticket and the token of its QR code.
             if not args.get("ticket") or not args.get("token"):
@@ -702,6 +712,22 @@ class BranchServer:
             args = {**args, "counter": device.counter}
         return args
 
+    @staticmethod
+    def _web_customer_args(kind: str, args: dict, command_id: str) -> dict:
+        """A remote join, or a check-in from a phone page: always with the page's token;
+        a check-in also with the hall code (presence) and the ticket or booking code."""
+        if not args.get("token"):
+            raise ProtocolError("not_allowed", f"a web device sends {kind} with a token",
+                                command_id)  # fmt: skip
+        if kind == Cmd.CHECK_IN and (
+            not args.get("hall") or not (args.get("ticket") or args.get("code"))
+        ):
+            raise ProtocolError(
+                "not_allowed", "a web device checks in with the hall code, and the ticket "
+                "or the booking code", command_id,
+            )  # fmt: skip
+        return args
+
     def _result(self, outcome: dict) -> dict:
         if not outcome["ok"]:
             return {}
@@ -713,7 +739,7 @@ class BranchServer:
             result["counter"] = outcome["counter"]
         if "lease" in outcome:
             result["lease"] = outcome["lease"]
-        for key in ("booking", "code", "booked_at", "late"):  # appointments (docs/appointments.md)
+        for key in ("booking", "code", "booked_at", "late", "remote"):  # docs/appointments.md
             if key in outcome:
                 result[key] = outcome[key]
         return result
@@ -757,6 +783,14 @@ class BranchServer:
             self.branch, self.config.names, now, self.estimates, self._line_seqs, self.instance
         )
         self.link.publish(self.topics.state, encode(state), retain=True)
+
+    def _publish_hall_if_due(self) -> None:
+        """The hall code of the current window, retained for the web role's hall screen,
+        once per window (server/hall.py)."""
+        now = self.clock()
+        if self.serving and self.hall.due(now):
+            message = self.hall.message(now)
+            self.link.publish(self.topics.web_hall, encode(message), retain=True)
 
     @property
     def _web_prefix(self) -> str:

@@ -31,9 +31,11 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from nowserving.domain.remote import remote_code
 from nowserving.web.console import Console
 from nowserving.web.feed import BranchFeed, Feeds
 from nowserving.web.page import not_found_page, ticket_page
+from nowserving.web.remote import RemotePages, refusal_words
 from nowserving.web.security import HEADERS, AddressLimit, Csrf
 from nowserving.web.view import Record, back_by, page_language, ticket_view
 
@@ -45,6 +47,9 @@ SSE_PER_ADDRESS = 8  # open streams per client address (a family behind one NAT:
 NOT_FOUND_COST = 5.0  # a wrong token takes this many requests' worth of its address's budget
 COMMAND_TIMEOUT_S = 8.0
 MAX_FORM_BYTES = 2048
+# A check-in refused for one of these is said on the page as it is (the rest: "failed").
+CHECK_IN_REFUSALS = frozenset({"hall_code_expired", "bad_hall_code", "no_hall_code",
+                               "remote_dropped", "service_closed", "branch_closed"})  # fmt: skip
 _NOT_FOUND = not_found_page()
 
 
@@ -134,9 +139,16 @@ class TicketPages:
         view = self._view(feed, record, language)
         token = request.path_params["token"]
         here = request.url.path
+        refusal = request.query_params.get("refused", "")
+        error = "failed" in request.query_params or bool(refusal)
+        if refusal:  # a check-in refused: why, in the page's words
+            view["error_text"] = refusal_words(language, refusal, {"number": record.number})
+        remote = (remote_code(token), "".join(
+            ch for ch in request.query_params.get("hall", "").upper() if ch.isalnum()
+        )[:20])  # fmt: skip
         html = ticket_page(view, here, self.csrf.word(token),
                            confirm=request.query_params.get("confirm") == "cancel",
-                           error="failed" in request.query_params)  # fmt: skip
+                           error=error, remote=remote)  # fmt: skip
         return HTMLResponse(html)
 
     async def view_json(self, request: Request) -> Response:
@@ -229,6 +241,9 @@ class TicketPages:
         future = feed.client.send(kind, {"ticket": record.id, "token": token, **args},
                                   deadline_s=COMMAND_TIMEOUT_S)  # fmt: skip
         reply = await asyncio.wrap_future(future)
+        if kind == "check_in" and not reply.ok and reply.code in CHECK_IN_REFUSALS:
+            return RedirectResponse(f"{here}?lang={language}&refused={reply.code}",
+                                    status_code=303)  # fmt: skip
         if reply.ok or (kind == "rate" and reply.code == "already_rated"):
             # (A second tap, or a reload that posts again, rated nothing new: not a failure.)
             # The reply comes after the ticket's new record: the page shows the change.
@@ -241,6 +256,9 @@ class TicketPages:
             return "cancel", {}
         if action == "rate":
             return "rate", {"rating": str(form.get("rating", ""))[:20]}
+        if action == "check-in":  # a remote ticket, with the hall code (docs/appointments.md)
+            hall = "".join(ch for ch in str(form.get("hall", "")).upper() if ch.isalnum())
+            return "check_in", {"hall": hall[:20], "language": language}
         if action == "step-out":
             view = self._view(feed, record, language)
             when = back_by(feed.config, view.get("low_s"), self.clock())
@@ -277,6 +295,7 @@ def make_app(feeds: Feeds, clock: Callable[[], float] = time.time,
              console: Console | None = None) -> Starlette:  # fmt: skip
     """The ASGI app serving `feeds`' branches (and the manager's console, if given)."""
     pages = TicketPages(feeds, clock, limit)
+    remote = RemotePages(pages)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -290,6 +309,7 @@ def make_app(feeds: Feeds, clock: Callable[[], float] = time.time,
 
     routes = [
         *(console.routes if console is not None else []),
+        *remote.routes,
         Route("/{branch}/t/{token}", pages.page),
         Route("/{branch}/t/{token}/events", pages.events),
         Route("/{branch}/t/{token}/view.json", pages.view_json),

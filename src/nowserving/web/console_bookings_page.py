@@ -9,8 +9,8 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from nowserving import i18n
-from nowserving.adapters.qr import qr_svg
 from nowserving.web.console_page import BASE, _head, _hidden, _t, _top, branch_nav
+from nowserving.web.qr import qr_svg
 
 DURATIONS = ("short", "standard", "long")
 
@@ -163,14 +163,11 @@ def booked_page(config, language: str, account: str, csrf: str, args: dict, resu
     service = config.rules.services.get(args.get("service"))
     name = _name(service.names, language, service.id) if service is not None else ""
     code = result.get("code") or ""
-    qr = qr_svg(code) if code else None
     picture = (
-        f'<figure class="qr" aria-label="QR">{qr}</figure>'
-        if qr
-        else f'<p class="hint">{_t(language, "bookings_no_qr")}</p>'
+        f'<figure class="qr">{qr_svg(code)}</figure>'
+        if code
+        else f'<p class="hint">{_t(language, "bookings_code_gone")}</p>'
     )
-    if not code:
-        picture = f'<p class="hint">{_t(language, "bookings_code_gone")}</p>'
     known = result.get("event") == "booking_known"
     heading = "bookings_again" if known else "bookings_made"
     branch_name = config.names.get(language, config.rules.branch_id)

@@ -96,6 +96,7 @@ class BranchFeed:
         self.id = config.rules.branch_id
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
+        self._hall: dict | None = None  # the hall code's message (web/remote.py)
         self._statuses: dict[str, DeviceStatus] = {}
         self._changed = asyncio.Event()  # the console's pages: anything they show changed
         self.changes = 0  # how many such changes so far (event loop only)
@@ -114,6 +115,7 @@ class BranchFeed:
             on_state=lambda state: self._post(self._state_changed),
             on_line=lambda line: self._post(self._line_changed, line.service),
             on_ticket_record=self._record,
+            on_hall=self._take_hall,
             on_server=lambda online: self._post(self._branch_changed),
             on_status=self._status,
             on_connection=lambda up: self._post(self._branch_changed),
@@ -243,6 +245,18 @@ class BranchFeed:
                     log.warning("%s: dropped an unreadable ticket record", self.id)
         self._post(self._record_changed, digest)
 
+    def _take_hall(self, payload: bytes) -> None:
+        # paho's thread: keep the hall code's latest message (the hall screen reloads).
+        from nowserving.web.remote import hall_message
+
+        with self._lock:
+            self._hall = hall_message(payload) if payload else None
+
+    def hall(self) -> dict | None:
+        """The hall code's latest message, if the server published one."""
+        with self._lock:
+            return self._hall
+
     def find(self, token: str) -> Record | None:
         """The ticket whose QR code holds `token`, if it is of the current business day.
         The lookup is by the token's hash; the hash found is compared again in constant time."""
@@ -262,8 +276,11 @@ class BranchFeed:
 
     def _of_today(self, record: Record) -> Record | None:
         state = self.client.state
-        if state is not None and record.business_day != state.business_day:
+        day = state.business_day if state is not None else None
+        if day is not None and (record.business_day or "") < day:
             return None  # a token is good for its business day only
+        # (A record of a later day than the summary: the summary is on its way. A day's
+        # first command, e.g. a remote join, is answered before its summary is published.)
         return record
 
     def state(self) -> BranchState | None:

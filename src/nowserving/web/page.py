@@ -7,6 +7,7 @@ from html import escape
 
 from nowserving import i18n
 from nowserving.web.html import head, language_switch
+from nowserving.web.remote_page import remote_parts
 from nowserving.web.view import LANGUAGES
 
 RATINGS = ("satisfied", "neutral", "unsatisfied")
@@ -23,9 +24,15 @@ def _head(language: str, title: str, refresh: bool) -> str:
 
 
 def ticket_page(
-    view: dict, here: str, csrf: str, confirm: bool = False, error: bool = False
+    view: dict,
+    here: str,
+    csrf: str,
+    confirm: bool = False,
+    error: bool = False,
+    remote: tuple[str, str] = ("", ""),
 ) -> str:
-    """The page of one ticket; `here` is its path (no query), `csrf` the forms' word."""
+    """The page of one ticket; `here` is its path (no query), `csrf` the forms' word;
+    `remote`: a remote ticket's check-in code and the hall code its hall link brought."""
     lang = view["language"]
     status = view["status"]
     body = [
@@ -40,7 +47,8 @@ def ticket_page(
         f'<p id="title" class="state">{escape(view["title"])}</p>',
     ]
     if error:
-        body.append(f'<p class="error">{_t(lang, "failed")}</p>')
+        words = escape(view.get("error_text") or i18n.text(lang, "web.failed"))
+        body.append(f'<p class="error" role="alert">{words}</p>')
     for key in ("ahead_text", "range_text", "counters_text", "back_by_text"):
         hidden = "" if view.get(key) else " hidden"
         body.append(f'<p id="{key}"{hidden}>{escape(view.get(key, ""))}</p>')
@@ -48,6 +56,7 @@ def ticket_page(
     body.append(f'<p id="head_back" class="warn"{hidden}>{_t(lang, "head_back")}</p>')
     notices = "".join(f"<li>{escape(n)}</li>" for n in view["notices"])
     body.append(f'<ul id="notices" class="notices">{notices}</ul>')
+    body += remote_parts(view, here, csrf, *remote)
     body += _actions(view, here, csrf, confirm)
     call = escape(view.get("call_text", ""))
     hidden = "" if status == "called" else " hidden"

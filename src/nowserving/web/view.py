@@ -47,6 +47,9 @@ def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | No
     `line_places(line)` when the caller keeps it (else it is worked out here)."""
     t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
     status = record.status
+    by = record.data.get("check_in_by")
+    if status == "remote" and isinstance(by, int | float) and now > by:
+        status = "dropped"  # the server records it when the queue next acts: say it now
     service = config.rules.services.get(record.service)
     view = {
         "status": status,
@@ -81,6 +84,8 @@ def ticket_view(config: BranchConfig, state: BranchState | None, line: Line | No
         if status == "called":
             key = "recalled" if record.recalls else "called"
             view["call_text"] = t(key, number=record.number, counter=view["counter"])
+    elif status in ("remote", "dropped"):
+        _remote(view, config, state, record, status, language)
     elif status == "done":
         # Until the business day ends (the server's rule; the record is of today, or the
         # page is a 404): the customer may look at the phone long after leaving.
@@ -112,6 +117,29 @@ def _waiting(view: dict, config: BranchConfig, state: BranchState | None, line: 
     if record.back_by:
         local = datetime.fromtimestamp(record.back_by, ZoneInfo(config.rules.timezone))
         view["back_by_text"] = t("back_by", time=f"{local:%H:%M}")
+
+
+def _remote(view: dict, config: BranchConfig, state: BranchState | None, record: Record,
+            status: str, language: str) -> None:  # fmt: skip
+    """A remote ticket not in the line yet: how many wait now and the wait if it checked in
+    now (the service's newcomer estimate: honest, as it is nobody's place yet), and by when
+    to check in; or that it was dropped, and when."""
+    t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
+    by = record.data.get("check_in_by")
+    if isinstance(by, int | float):
+        local = datetime.fromtimestamp(by, ZoneInfo(config.rules.timezone))
+        key = "remote_check_in_by" if status == "remote" else "remote_dropped_at"
+        view["back_by_text"] = t(key, time=f"{local:%H:%M}")
+    service = state.service(record.service) if state is not None else None
+    if status != "remote" or service is None:
+        return
+    view["ahead_text"] = t("remote_waiting", n=service.waiting)
+    if service.estimate is not None:
+        minutes = service.estimate.minutes
+        view["range_text"] = (
+            t("remote_range_now") if minutes.now else
+            t("remote_range", range=i18n.wait_range(language, minutes.low, minutes.high))
+        )  # fmt: skip
 
 
 def _closed_today(view: dict, state: BranchState | None, record: Record,
