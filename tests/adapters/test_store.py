@@ -85,7 +85,7 @@ def test_the_booking_code_key_is_made_once_and_kept_in_the_file(tmp_path):
     """GIVEN a new log WHEN its booking code key is asked for, the log closed and reopened
     THEN the same 32-byte key comes back, and no event holds it."""
     with EventLog(tmp_path / "log.db") as store:
-        key = store.code_key()
+        key = store.secret("booking_code_key")
     with EventLog(tmp_path / "log.db") as store:
-        assert store.code_key() == key and len(key) == 32
+        assert store.secret("booking_code_key") == key and len(key) == 32
         assert list(store.events()) == []

@@ -113,13 +113,15 @@ class EventLog:
             )
         self.meta.update({k: str(v) for k, v in values.items()})
 
-    def code_key(self) -> bytes:
-        """The key booking codes made with a `ref` derive from (`bookings.ref_code`): made
-        once, kept in this file's meta table, never in an event (so the head office,
-        which receives events, cannot derive codes)."""
-        if "booking_code_key" not in self.meta:
-            self._set_meta(booking_code_key=secrets.token_hex(32))
-        return bytes.fromhex(self.meta["booking_code_key"])
+    def secret(self, name: str) -> bytes:
+        """The branch's secret `name` (32 random bytes): made once, kept in this file's meta
+        table (so a backup of the log carries it), never in an event (so the head office,
+        which receives events, cannot derive what it protects). The server's are
+        `booking_code_key` (codes of bookings made with a `ref`, `bookings.ref_code`) and
+        `hall_key` (the hall code, server/hall.py)."""
+        if name not in self.meta:
+            self._set_meta(**{name: secrets.token_hex(32)})
+        return bytes.fromhex(self.meta[name])
 
     def __enter__(self) -> EventLog:
         return self

@@ -152,9 +152,9 @@ class BranchServer:
         self.clock = clock
         self.topics = Topics(config.rules.branch_id)
         self.branch: Branch = log_store.load(config.rules)
-        self.branch.code_key = log_store.code_key()
+        self.branch.code_key = log_store.secret("booking_code_key")
         # The hall code's secret (server/hall.py): the queue checks codes against it.
-        self.hall = Hall.beside(log_store.path, config.rules)
+        self.hall = Hall.of(log_store, config.rules)
         self.branch.hall_secret = self.hall.secret
         # Estimates for new tickets, started from the worker's (see `_take_estimates`).
         self.newcomers = NewcomerEstimates()
@@ -666,7 +666,7 @@ class BranchServer:
     def _reload(self) -> None:
         """The branch as the log has it, and nothing kept from before, as on a restart."""
         self.branch = self.store.load(self.config.rules)
-        self.branch.code_key = self.store.code_key()
+        self.branch.code_key = self.store.secret("booking_code_key")
         self.branch.hall_secret = self.hall.secret
         self.newcomers = NewcomerEstimates()
 

@@ -1,7 +1,7 @@
 """The hall code: what a phone scans in the branch to prove its customer is there.
 
-The server keeps a random secret in a file beside its event log (created on the first
-start, readable by the server's user only) and publishes, for each time window of
+The server keeps a random secret in its event log's meta table (`EventLog.secret`, made on
+the first start, never in an event) and publishes, for each time window of
 `[remote] hall_code_minutes`, the code of that window (`domain.remote.hall_code`, an HMAC
 of the branch and the window) on `…/web/hall`, retained, for the web role's hall screen
 alone. The hall screen's address holds a key derived from the same secret: the message
@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 
+from nowserving.adapters.store import EventLog
 from nowserving.domain.model import BranchRules
 from nowserving.domain.remote import hall_code, hall_window
 from nowserving.protocol.messages import PROTOCOL_VERSION
-
-SECRET_BYTES = 32
 
 
 class Hall:
@@ -32,17 +29,12 @@ class Hall:
         self.published: int | None = None  # the window last published
 
     @classmethod
-    def beside(cls, log_path: Path, rules: BranchRules) -> Hall:
-        """The hall of the branch whose event log is at `log_path`: its secret read from
-        `<log>.hall-key`, made there (mode 0600) on the first start."""
-        path = Path(f"{log_path}.hall-key")
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(SECRET_BYTES) + "\n")
-        secret = bytes.fromhex(path.read_text(encoding="ascii").strip())
-        hall = cls(secret, rules)
-        screen = Path(f"{log_path}.hall-screen")
+    def of(cls, store: EventLog, rules: BranchRules) -> Hall:
+        """The hall of the branch whose event log is `store` (its secret kept there); the
+        hall screen's address is written beside the log (`<log>.hall-screen`, mode 0600)
+        for the installer to open."""
+        hall = cls(store.secret("hall_key"), rules)
+        screen = Path(f"{store.path}.hall-screen")
         address = f"/{rules.branch_id}/hall/{hall.screen_key()}\n"
         if not screen.exists() or screen.read_text(encoding="ascii") != address:
             screen.write_text(address, encoding="ascii")  # for the installer to open
