@@ -7,7 +7,9 @@ Each scenario is simulated once per seed (textbook pools: 2·10⁵ customers; ba
 days, the first left out while the branch learns); every estimator is judged on the same
 customers. Per run, figures are means with 95% half-widths from 10 contiguous batches;
 the summary gives, over the seeds, the mean and the spread (lowest–highest) of each
-figure, and checks the aims of issue 13 (docs/estimates.md).
+figure, and checks the aims of issue 13 (docs/estimates.md). A world where customers book
+(`bank-bookings`) is also lived with the same demand all walking in (no estimates made),
+and the walk-ins' 90th percentile wait is reported for both (docs/appointments.md).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from nowserving.sim.metrics import (  # noqa: E402
     format_breakdown,
     format_report,
 )
+from nowserving.sim.scenarios import without_bookings  # noqa: E402
 
 COVERAGE_AIM = (0.75, 0.85)
 BIAS_AIM = 0.10
@@ -46,14 +49,33 @@ MIN_GROUP = 100  # customers a group needs (over the seeds) to be checked
 
 def run(
     name: str, seed: int, customers: int | None, days: int | None
-) -> tuple[str, int, Report, dict[str, list[Group]], float]:
+) -> tuple[str, int, Report, dict[str, list[Group]], float, dict | None]:
     scenario = SCENARIOS[name]
     if days is not None and scenario.hours is not None:
         scenario = replace(scenario, days=days)
     started = time.perf_counter()
     result = simulate(scenario, seed=seed, customers=customers)
     report = evaluate(name, result, scenario.abandonment)
-    return name, seed, report, breakdown(result), time.perf_counter() - started
+    waits = None
+    if scenario.bookings is not None:  # the same demand, nobody booking
+        alone = simulate(without_bookings(scenario), seed=seed, estimates=False)
+        waits = {
+            "walk-ins, with bookings": p90_wait(result, booked=False),
+            "booked customers (from check-in)": p90_wait(result, booked=True),
+            "everyone, nobody booking": p90_wait(alone, booked=False),
+        }
+    return name, seed, report, breakdown(result), time.perf_counter() - started, waits
+
+
+def p90_wait(customers, booked: bool) -> tuple[float, int]:
+    """The 90th percentile wait (minutes) of the customers called (walk-ins or booked) after
+    the learning days, and how many there were."""
+    waits = sorted(
+        c.wait
+        for c in customers
+        if c.booked == booked and not c.warmup and c.called is not None and not c.gone
+    )
+    return (waits[int(0.9 * len(waits))] / 60 if waits else math.nan), len(waits)
 
 
 def group_misses(name: str, runs: list[dict[str, list[Group]]]) -> list[str]:  # noqa: C901 (one loop over every kind of group)
@@ -179,13 +201,18 @@ def main() -> None:
     runs = [(name, seed) for name in args.scenarios for seed in args.seeds]
     reports: dict[str, list[Report]] = {name: [] for name in args.scenarios}
     breakdowns: dict[str, list[dict]] = {name: [] for name in args.scenarios}
+    bookings: dict[str, list[dict]] = {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run, name, seed, args.customers, args.days) for name, seed in runs]
         for future in futures:
-            name, seed, report, groups, seconds = future.result()
+            name, seed, report, groups, seconds, waits = future.result()
             print(f"\n{SCENARIOS[name].description} (seed {seed}, {seconds:.0f} s)")
             print(format_report(report))
             print(format_breakdown(groups), flush=True)
+            if waits is not None:
+                bookings.setdefault(name, []).append(waits)
+                for who, (p90, n) in waits.items():
+                    print(f"p90 wait, {who}: {p90:.1f} min (n {n})")
             reports[name].append(report)
             breakdowns[name].append(groups)
     seeds = ", ".join(map(str, args.seeds))
@@ -211,6 +238,10 @@ def main() -> None:
     print("|" + "---|" * len(header))
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    for name, per_seed in bookings.items():
+        print(f"\n{name}: 90th percentile wait (min), mean (lowest–highest) over seeds")
+        for who in per_seed[0]:
+            print(f"  {who}: {spread([w[who][0] for w in per_seed], '.1f')}")
     print("\naims not met:" if misses else "\nevery aim met")
     for line in misses:
         print(f"  - {line}")

@@ -203,3 +203,29 @@ def test_the_report_has_coverage_per_hour_and_half_widths_per_tenth():
     assert len(report.decile_half_width) == 10
     assert all(h >= 0 for h in report.decile_half_width)
     assert "per hour from opening" in format_report(report)
+
+
+def test_bank_bookings_book_check_in_and_miss_as_in_the_real_flow():
+    """A day of `bank-bookings`: about 30% of the demand books a 10-minute slot, checks in
+    with its code (appointment tickets counted from the booked time, or a walk-in ticket
+    when too late), and about 10% of the bookings are booking no-shows. The twin without
+    bookings has the same arrival instants, all walking in."""
+    from nowserving.sim import SCENARIOS
+    from nowserving.sim.scenarios import without_bookings
+
+    scenario = replace(SCENARIOS["bank-bookings"], days=2)
+    events = []
+    customers = simulate(scenario, seed=3, estimates=False, record=events.extend)
+    kinds = [e.type for e in events]
+    made, missed = kinds.count("booking_made"), kinds.count("booking_no_show")
+    checked_in = [e for e in events if e.type == "ticket_issued" and e.data.get("booking")]
+    booked = [c for c in customers if c.booked]
+    assert len(booked) == len(checked_in) > 0
+    assert 0.2 < made / (made + len(customers) - len(booked)) < 0.4
+    assert 0.03 < missed / made < 0.2
+    on_time = [e for e in checked_in if "booked_at" in e.data]
+    assert len(on_time) > 0.8 * len(checked_in)
+    assert all(e.data["booked_at"] % 600 == 0 for e in on_time)  # 10-minute slots
+    alone = simulate(without_bookings(scenario), seed=3, estimates=False)
+    assert not any(c.booked for c in alone)
+    assert len(alone) == pytest.approx(made + len(customers) - len(booked), rel=0.01)

@@ -967,10 +967,14 @@ class Branch:
             booked_at=data.get("booked_at"),
             head_start_s=data.get("head_start_s", 0.0),
         )
-        if ticket.booking is not None:
-            bookings.apply_checked_in(self, data)
         self.tickets[ticket.id] = ticket
-        self.learner.arrived(ticket.service, ticket.priority, issued_at)
+        if ticket.booking is not None:
+            booking = self.bookings.get(ticket.booking)
+            if booking is not None:  # how punctual booked customers are
+                self.learner.checked_in(issued_at - booking.at)
+            bookings.apply_checked_in(self, data)
+        else:  # booked customers are known arrivals to the estimator, not a walk-in rate
+            self.learner.arrived(ticket.service, ticket.priority, issued_at)
         self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
         if data.get("offline"):
             self.leases.pop(ticket.number, None)
@@ -1130,6 +1134,8 @@ class Branch:
         bookings.apply_booking_status(self, data["booking"], bookings.CANCELLED)
 
     def _apply_booking_no_show(self, event: Event, data: dict) -> None:
+        if data["booking"] in self.bookings:
+            self.learner.booking_missed()
         bookings.apply_booking_status(self, data["booking"], bookings.NO_SHOW)
 
     def _apply_counter_opened(self, event: Event, data: dict) -> None:
@@ -1211,7 +1217,11 @@ class Branch:
         other.pin_tries = {}
         other.learner = self.learner.copy()
         other.counters_changed = self.counters_changed
-        other.bookings, other._new_code = {}, None  # estimates know no bookings yet
+        # Bookings not yet checked in: the estimator expects them (Booking is mutable).
+        other.bookings = {
+            b.id: replace(b) for b in self.bookings.values() if b.status == bookings.BOOKED
+        }
+        other._new_code = None
         other.booking_refs, other.code_key = {}, None
         other.remotes, other.hall_secret = {}, None  # nor remote tickets before check-in
         return other

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from nowserving.domain.gamma import gamma_quantile
 from nowserving.domain.model import CounterState, Ticket, TicketStatus
-from nowserving.domain.policy import IN_ORDER, boost, call_key, choose
+from nowserving.domain.policy import IN_ORDER, boost, call_key, choose, line_key
 
 LOW_P, HIGH_P = 0.10, 0.90
 REPLICATIONS = 100
@@ -95,6 +95,31 @@ class Estimate:
         )
 
 
+@dataclass(frozen=True)
+class Booked:
+    """A booking not yet checked in, as a known future arrival: its service, booked time,
+    late window L (s), call key when checked in inside its window, priority boost (s), the
+    chance it still shows, and the offsets from its booked time (s) it may check in at."""
+
+    service: str
+    at: float
+    late_s: float
+    key: float
+    boost_s: float
+    shows: float
+    offsets: list[float]
+
+    def draw(self, rng: random.Random, now: float) -> tuple[float, float] | None:
+        """(seconds from now it checks in, its call key) in one future; None: it does not
+        come. After the window it is a walk-in counted from its arrival."""
+        if rng.random() >= self.shows:
+            return None
+        offset = self.offsets[int(rng.random() * len(self.offsets))]
+        arrives = max(0.0, self.at + offset - now)
+        key = self.key if offset <= self.late_s else now + arrives - self.boost_s
+        return arrives, key
+
+
 NEW = "\U0010ffff"  # prefixes the id of the virtual new ticket: sorts after any real id
 
 
@@ -120,6 +145,7 @@ class Estimator:
         self._gone_after_recall = self.learner.gone_after_recall()
         self._no_show: dict[str, float] = {}
         self.breaks, self.openings = self._planned_breaks()
+        self.booked = self._due_bookings()
 
     def _planned_breaks(self) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
         """Each counter's planned breaks not yet over, as (start, end) seconds from now (a
@@ -148,6 +174,39 @@ class Estimator:
             if start <= t < end:
                 return end
         return None
+
+    def _due_bookings(self) -> list[Booked]:
+        """Bookings not yet checked in that may still come within the horizon: known
+        future arrivals. A booked customer checks in at the booked time plus a learned
+        offset (never before the window opens: earlier is refused), or not at all (the
+        learned booking no-show rate); one not here yet by now comes later, if at all, so
+        both are conditioned on that."""
+        found = getattr(self.branch, "bookings", None)
+        if not found:
+            return []
+        offsets = self.learner.booking_punctuality()
+        missed = self.learner.booking_no_show_rate()
+        rules, due = self.rules, []
+        for booking in sorted(found.values(), key=lambda b: (b.at, b.id)):
+            spec = rules.services.get(booking.service)
+            if booking.status != "booked" or spec is None:
+                continue
+            early, late = spec.check_in_early_s, spec.check_in_late_s
+            if booking.at + late < self.now or booking.at - early > self.now + HORIZON_S:
+                continue  # a booking no-show not yet recorded, or beyond every future
+            gone = self.now - booking.at  # an offset this early has not happened
+            later = [max(o, -early) for o in offsets if max(o, -early) > gone]
+            if not later:
+                continue  # by what has been seen, they would have come already
+            comes = (1 - missed) * len(later) / len(offsets)
+            shows = comes / (comes + missed)
+            key = line_key(
+                booking.at, booking.priority, rules.priorities, booking.at,
+                spec.appointment_head_start_s,
+            )  # fmt: skip
+            boost_s = boost(booking.priority, rules.priorities)
+            due.append(Booked(booking.service, booking.at, late, key, boost_s, shows, later))
+        return due
 
     # ----- public ----------------------------------------------------------------------
 
@@ -372,7 +431,7 @@ class Estimator:
         stages = ahead - idle + 1
         mean, var = _stages(rate, theta, stages)
         # Priority customers still to come who will be called before this one.
-        jumpers = self._expected_jumpers(ticket, mean)
+        jumpers = self._expected_jumpers(ticket, mean) + self._expected_bookings(ticket, mean)
         if jumpers > 0:
             more_mean, more_var = _stages(rate, theta, stages + jumpers)
             mean, var = more_mean, more_var
@@ -399,6 +458,19 @@ class Estimator:
             window = min(wait, key + priority.boost_s - self.now)
             if window > 0:
                 total += self.learner.arrival_rate(ticket.service, pid, self.now) * window
+        return total
+
+    def _expected_bookings(self, ticket: Ticket, wait: float) -> float:
+        """Booked customers expected to check in within `wait` and be called before
+        `ticket` (their key inside the window is below its key)."""
+        key = call_key(ticket, self.rules.priorities)
+        total = 0.0
+        for booked in self.booked:
+            if booked.service != ticket.service or booked.key >= key:
+                continue
+            edge = self.now + wait - booked.at
+            inside = sum(1 for o in booked.offsets if o <= booked.late_s and o < edge)
+            total += booked.shows * inside / len(booked.offsets)
         return total
 
     # ----- shared counters: simulate the call policy --------------------------------
@@ -467,6 +539,17 @@ class Estimator:
                         ends = min(until, last_key - self.now + priority.boost_s)
                     if rate > 0 and ends > 0:
                         jumpers.append((service, priority.boost_s, rate, ends))
+        # Booked customers still to come who may be called before someone estimated here.
+        booked = [
+            b
+            for b in self.booked
+            if b.service in servable
+            and (
+                b.service in overtaking
+                or b.key < last_key
+                or b.at + b.late_s - b.boost_s < last_key  # checks in late: a walk-in
+            )
+        ]
         thetas = {s: self.learner.abandonment_rate(s) for s in rules.services}
         samples: dict[str, list[float]] = {tid: [] for tid in ([only] if only else ahead)}
         # Steps per replication: every ticket called before the target (or all), plus the
@@ -489,7 +572,7 @@ class Estimator:
         self._turnaround = self._turnarounds if any(self._turnarounds) else []
         self._shapes = {service: self._normalized(service) for service in servable}
         for _ in range(replications):
-            called = self._replicate(lines, counters, jumpers, thetas, only, servable)
+            called = self._replicate(lines, counters, jumpers, booked, thetas, only, servable)
             if only and only not in called:
                 return {only: None}  # not called in every future: no honest estimate
             for tid, when in called.items():
@@ -507,7 +590,7 @@ class Estimator:
     # The event loop stays one function: a call per simulated event would cost in the
     # estimator's hottest code.
     def _replicate(  # noqa: C901
-        self, lines, counters, jumpers, thetas, only, servable
+        self, lines, counters, jumpers, booked, thetas, only, servable
     ) -> dict[str, float]:
         """One possible future: returns when each waiting ticket is called (s from now).
 
@@ -516,7 +599,10 @@ class Estimator:
         arrival of each of its streams that has come by then, so an arrival is drawn only
         when the one before it is called; behind a long line, most never are. While a
         counter that serves the line is idle, each arrival is also an event that wakes
-        one such counter (its staff react), as it would be if drawn at once."""
+        one such counter (its staff react), as it would be if drawn at once.
+
+        Booked customers (`booked`) are drawn at once: whether each comes, when, and so
+        its call key; each arrival is an event that wakes an idle counter too."""
         rng = self.rng
         heads = dict.fromkeys(lines, 0)
         heap: list[tuple[float, int, int]] = []  # (time, 0 = counter free / 1 = arrival, i)
@@ -547,6 +633,14 @@ class Estimator:
             drawn.append([first] if first < until else [])
             last.append(first)
             streams.setdefault(service, []).append(index)
+        visits: dict[str, list[list[float]]] = {}  # service -> [arrival, key] still to call
+        visit_of: list[str] = []
+        for one in booked:
+            visit = one.draw(rng, now)
+            if visit is not None:
+                visits.setdefault(one.service, []).append(list(visit))
+                heap.append((visit[0], 2, len(visit_of)))
+                visit_of.append(one.service)
         heapq.heapify(heap)
         idle: set[int] = set()
         called: dict[str, float] = {}
@@ -555,12 +649,21 @@ class Estimator:
         # Arrivals can outpace the counters in a simulated future; bound its length (the
         # arrivals of the whole horizon included).
         arrivals = sum(rate for _, _, rate, _ in jumpers) * HORIZON_S
-        events_left = 20 * (remaining + len(counters)) + 200 + int(arrivals)
+        events_left = 20 * (remaining + len(counters)) + 200 + int(arrivals) + 2 * len(visit_of)
         while heap and remaining and events_left:
             events_left -= 1
             t, kind, index = heapq.heappop(heap)
             if t > horizon:
                 break
+            if kind == 2:  # a booked customer checks in: staff at an idle counter react
+                service = visit_of[index]
+                for waiting in sorted(idle):
+                    if service in counters[waiting][1]:
+                        idle.discard(waiting)
+                        react = reactions[int(rng.random() * len(reactions))] if reactions else 0
+                        heapq.heappush(heap, (t + react, 0, waiting))
+                        break
+                continue
             if kind == 1:  # an arrival for a line that an idle counter serves
                 service, _, rate, until = jumpers[index]
                 for waiting in sorted(idle):
@@ -595,6 +698,9 @@ class Estimator:
                         arrived = now + times[0] - jumpers[stream][1]
                         if key is None or arrived < key:
                             key = arrived
+                for visit in visits.get(service, ()):
+                    if visit[0] <= t and (key is None or visit[1] < key):
+                        key = visit[1]  # a booked customer who has checked in
                 keys.append(key)
             rank = choose(spec.profile, spec.overflow_s, keys, now + t)
             if rank is None:
@@ -618,6 +724,11 @@ class Estimator:
                 if tid == only:
                     break
                 in_line = now + t - ticket.queue_since
+            elif visit := next(
+                (v for v in visits.get(service, ()) if v[0] <= t and v[1] == key), None
+            ):  # a booked customer who checked in
+                visits[service].remove(visit)
+                in_line = t - visit[0]
             else:  # a simulated newcomer, who may have given up too
                 stream = next(
                     j

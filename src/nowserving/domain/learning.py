@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from nowserving.domain.calibration import Calibration, stratum
 
@@ -46,6 +47,20 @@ CALIBRATION_FLOOR_S = 0.01
 # simulator's staff do (2-20 s, evenly spread), the seen ones counted beside them: a
 # newcomer at a free counter is never promised 0 s before anything is known.
 PRIOR_REACTIONS_S = tuple(2.0 + 18.0 * (i + 0.5) / MIN_REACTIONS for i in range(MIN_REACTIONS))
+# Bookings (docs/estimates.md, "Bookings"): when booked customers check in, against their
+# booked time (s; the last BOOKING_WINDOW), and whether they came at all. Until
+# MIN_BOOKING_OFFSETS check-ins are seen, the prior's check-ins count beside them: 20
+# customers spread as a normal of mean -5 min and sd 5 min (most come a little early). The
+# booking no-show rate starts from a prior of 1 in BOOKING_PRIOR_WEIGHT bookings missed,
+# counted beside those seen until MIN_BOOKING_OUTCOMES are.
+BOOKING_WINDOW = 500
+MIN_BOOKING_OFFSETS = 20
+MIN_BOOKING_OUTCOMES = 50
+PRIOR_BOOKING_OFFSETS_S = tuple(
+    -300.0 + 300.0 * NormalDist().inv_cdf((i + 0.5) / MIN_BOOKING_OFFSETS)
+    for i in range(MIN_BOOKING_OFFSETS)
+)
+BOOKING_PRIOR_WEIGHT = 10
 
 
 @dataclass
@@ -96,6 +111,10 @@ class Learner:
         self.recalled: deque = deque(maxlen=OUTCOME_WINDOW)
         self._calibration = Calibration.prior_only()
         self._judged = 0
+        # Booked customers: check-in time less booked time (s), and 1 for each booking
+        # missed (a booking no-show), 0 for each checked in.
+        self.booking_offsets: deque = deque(maxlen=BOOKING_WINDOW)
+        self.booking_outcomes: deque = deque(maxlen=BOOKING_WINDOW)
 
     def _of(self, service: str) -> ServiceLearning:
         if service not in self.services:
@@ -168,6 +187,31 @@ class Learner:
     def after_recall(self, gone: bool) -> None:
         """A recalled customer came (`gone` False) or did not."""
         self.recalled.append(1 if gone else 0)
+
+    def checked_in(self, offset: float) -> None:
+        """A booked customer checked in `offset` s after their booked time (< 0: early)."""
+        self.booking_offsets.append(offset)
+        self.booking_outcomes.append(0)
+
+    def booking_missed(self) -> None:
+        """A booking was not checked in by its time + L (a booking no-show)."""
+        self.booking_outcomes.append(1)
+
+    def booking_punctuality(self) -> list[float]:
+        """When booked customers check in against their booked time (s, sorted): those
+        seen, beside the prior's until MIN_BOOKING_OFFSETS are."""
+        seen = list(self.booking_offsets)
+        if len(seen) < MIN_BOOKING_OFFSETS:
+            seen += PRIOR_BOOKING_OFFSETS_S
+        return sorted(seen)
+
+    def booking_no_show_rate(self) -> float:
+        """The share of bookings not checked in (the prior's 1 in BOOKING_PRIOR_WEIGHT
+        counted beside those seen until MIN_BOOKING_OUTCOMES are)."""
+        outcomes = self.booking_outcomes
+        if len(outcomes) >= MIN_BOOKING_OUTCOMES:
+            return sum(outcomes) / len(outcomes)
+        return (sum(outcomes) + 1) / (len(outcomes) + BOOKING_PRIOR_WEIGHT)
 
     def gone_after_recall(self) -> float:
         """The share of recalled customers who turned out to have gone (half, as if two had
@@ -316,6 +360,8 @@ class Learner:
         other.turnarounds = self.turnarounds.copy()
         other.misses, other._calibration = self.misses.copy(), self._calibration
         other.recalled = self.recalled.copy()
+        other.booking_offsets = self.booking_offsets.copy()
+        other.booking_outcomes = self.booking_outcomes.copy()
         other._judged = self._judged
         other.counters = {
             c: {s: w.copy() for s, w in own.items()} for c, own in self.counters.items()
@@ -334,6 +380,8 @@ class Learner:
             "turnarounds": list(self.turnarounds),
             "misses": [list(m) for m in self.misses],
             "recalled": list(self.recalled),
+            "booking_offsets": list(self.booking_offsets),
+            "booking_outcomes": list(self.booking_outcomes),
             "calibration": self._calibration.to_dict(),
             "judged": self._judged,
             "counters": {
@@ -364,6 +412,8 @@ class Learner:
         learner.turnarounds.extend(d.get("turnarounds", []))
         learner.misses.extend(tuple(m) for m in d.get("misses", []))  # (older: no stratum)
         learner.recalled.extend(d.get("recalled", []))
+        learner.booking_offsets.extend(d.get("booking_offsets", []))
+        learner.booking_outcomes.extend(d.get("booking_outcomes", []))
         learner._calibration = Calibration.from_dict(d.get("calibration"))
         learner._judged = d.get("judged", 0)
         for c, own in d.get("counters", {}).items():

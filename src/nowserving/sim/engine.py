@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 
 from nowserving.domain import (
@@ -41,6 +42,7 @@ class Customer:
     gone: bool = False  # had left before being called (a no-show)
     since_open: float = 0.0  # seconds from the day's opening to the arrival
     priority: str = "normal"  # the customer's priority class
+    booked: bool = False  # checked in with a booking (else a walk-in)
 
     @property
     def wait(self) -> float | None:
@@ -66,6 +68,8 @@ def _rules(scenario: Scenario) -> BranchRules:
         services[s.id] = Service(
             s.id, f"S{i}"[:2] if i else "S", {"en": s.id}, 1, 999_999, 6, last_ticket_at=cutoff
         )
+    if scenario.bookings is not None:  # every service takes bookings, without a cap
+        services = {sid: replace(s, bookings_per_hour=100_000) for sid, s in services.items()}
     counters = {
         c.id: CounterSpec(
             c.id,
@@ -132,6 +136,14 @@ class _Simulation:
         rng = random.Random(seed)
         self.draws = {s.id: ServiceDraws(s, random.Random(rng.random())) for s in scenario.services}
         self.staff = random.Random(rng.random())  # reaction times: drawn apart from the rest
+        # Who books, when and whether they come: apart too (drawn only when some book, so
+        # the worlds without bookings draw as before).
+        self.booking = random.Random(rng.random()) if scenario.bookings is not None else None
+        if self.booking is not None:  # the demand's instants from their own draws: the same
+            self.demand = {  # with any share booking (`scenarios.without_bookings`)
+                s.id: ServiceDraws(s, random.Random(self.booking.random()))
+                for s in scenario.services
+            }
         self.specs = {s.id: s for s in scenario.services}
         self.speeds = {c.id: c.speed for c in scenario.counters}
         self.results: list[Customer] = []
@@ -170,10 +182,7 @@ class _Simulation:
         self.tickets.clear()  # anyone still waiting went home with the day
         self.idle = []
         self.closing.clear()
-        for sid, draw in self.draws.items():
-            first = draw.next_arrival(0.0)
-            if self.start + first < self.issue_ends[sid]:
-                self.push(self.start + first, "arrive", sid)
+        self._first_arrivals()
         for counter in scenario.counters:
             for pause_start, pause_end in counter.pauses:
                 self.push(self.start + pause_start * 3600, "pause", counter.id)
@@ -196,11 +205,60 @@ class _Simulation:
             at, _, kind, what = heapq.heappop(self.heap)
             getattr(self, f"_on_{kind}")(at, what)
 
+    def _first_arrivals(self) -> None:
+        """Each service's first arrival of the day (the next is drawn as it comes), or,
+        where customers book, the whole day's demand at once."""
+        for sid, draw in self.draws.items():
+            if self.scenario.bookings is not None:
+                self._plan_bookings(sid, self.demand[sid])
+                continue
+            first = draw.next_arrival(0.0)
+            if self.start + first < self.issue_ends[sid]:
+                self.push(self.start + first, "arrive", sid)
+
+    def _plan_bookings(self, sid: str, draw: ServiceDraws) -> None:
+        """The day's demand of `sid`, drawn at once: each customer walks in, or (a share)
+        books the next slot from when they would have come."""
+        plan, rng = self.scenario.bookings, self.booking
+        slot = plan.slot_minutes * 60
+        t = draw.next_arrival(0.0)
+        while self.start + t < self.issue_ends[sid]:
+            if rng.random() >= plan.share:
+                self.push(self.start + t, "arrive", sid)
+            else:
+                booked = self.start + math.ceil(t / slot) * slot
+                if booked < self.issue_ends[sid]:
+                    made = max(self.start, booked - rng.uniform(*plan.lead_hours) * 3600)
+                    self.push(made, "book", f"{sid}|{booked}")
+            t = draw.next_arrival(t)
+
+    def _on_book(self, at: float, what: str) -> None:
+        sid, booked = what.split("|")
+        when = datetime.fromtimestamp(float(booked), UTC).isoformat()
+        _, outcome = self.run("book", at, service=sid, time=when)
+        plan, rng = self.scenario.bookings, self.booking
+        if not outcome["ok"] or rng.random() < plan.no_show:
+            return  # a booking no-show: the queue records it after the window
+        comes = max(at, float(booked) + rng.gauss(*plan.punctuality_minutes) * 60)
+        self.push(comes, "check_in", f"{what}|{outcome['code']}")
+
+    def _on_check_in(self, at: float, what: str) -> None:
+        sid, booked, code = what.split("|")
+        events, outcome = self.run("check_in", at, code=code)
+        if not outcome["ok"]:
+            if outcome["code"] == "too_early":  # told when to come back: they do
+                opens = float(booked) - self.rules.services[sid].check_in_early_s
+                self.push(max(at, opens), "check_in", what)
+            return
+        issued = next(e for e in events if e.type == "ticket_issued")
+        self._arrived(at, sid, issued, outcome, {}, booked=True)
+
     def _on_arrive(self, at: float, sid: str) -> None:
         draw, spec = self.draws[sid], self.specs[sid]
-        nxt = self.start + draw.next_arrival(at - self.start)
-        if nxt < self.issue_ends[sid] and len(self.results) + 1 < self.limit:
-            self.push(nxt, "arrive", sid)
+        if self.scenario.bookings is None:  # else the day's arrivals are on the heap
+            nxt = self.start + draw.next_arrival(at - self.start)
+            if nxt < self.issue_ends[sid] and len(self.results) + 1 < self.limit:
+                self.push(nxt, "arrive", sid)
         baselines = {}
         if self.newcomers is not None:  # estimating: the textbook estimators beside ours
             baselines = _baselines(
@@ -211,6 +269,12 @@ class _Simulation:
         if not outcome["ok"]:  # past the service's cut-off: turned away
             return
         issued = next(e for e in events if e.type == "ticket_issued")
+        self._arrived(at, sid, issued, outcome, baselines)
+
+    def _arrived(self, at, sid, issued, outcome, baselines, booked: bool = False) -> None:
+        """A customer has a ticket: they wait, and idle counters that serve it see them."""
+        draw = self.draws[sid]
+        priority = issued.data["priority"]
         warmup = at - self.start < self.scenario.warmup_s or (
             self.day_number < self.scenario.learning_days
         )
@@ -219,10 +283,11 @@ class _Simulation:
             self.day_number,
             at,
             warmup,
-            issued.data["estimate"],
+            issued.data.get("estimate"),  # none at a check-in
             baselines,
             since_open=at - self.start,
             priority=priority,
+            booked=booked,
         )
         self.results.append(customer)
         self.tickets[outcome["ticket"]] = (customer, draw.service_time(), draw.patience())

@@ -64,6 +64,22 @@ class SimCounter:
 
 
 @dataclass(frozen=True)
+class SimBookings:
+    """Customers who book: a `share` of each service's demand books a time instead of
+    walking in (the time they would have come, rounded up to the next `slot_minutes`),
+    `lead_hours` (uniform between the two) before it, or at the day's opening when that
+    is earlier; they come `punctuality_minutes` (normal: mean, sd; < 0 early) from the
+    booked time, or not at all with probability `no_show`, and check in at the kiosk as in
+    the real flow (too early: they come back when the window opens)."""
+
+    share: float = 0.3
+    lead_hours: tuple[float, float] = (0.5, 48.0)
+    punctuality_minutes: tuple[float, float] = (-5.0, 6.0)
+    no_show: float = 0.1
+    slot_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A simulated branch: services, counters, days, and how customers behave."""
 
@@ -85,6 +101,7 @@ class Scenario:
     # apart, and marked no-show one interval after the last (0: `no_show_handling_s`).
     recalls: int = 0
     recall_interval_s: float = 0.0
+    bookings: SimBookings | None = None  # customers who book a time (None: all walk in)
 
     @property
     def abandonment(self) -> bool:
