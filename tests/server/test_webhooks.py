@@ -6,8 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sqlite3
 import threading
+from contextlib import closing
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -293,6 +297,52 @@ def test_a_phone_number_goes_nowhere_but_the_webhook(
     assert PHONE not in caplog.text
     for path in tmp_path.glob("events*.sqlite*"):  # the log, the outbox, their WAL files
         assert PHONE.encode() not in path.read_bytes(), path
+
+
+def _branch_time(at: float) -> str:
+    return datetime.fromtimestamp(at, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+def test_a_bookings_phone_number_reaches_the_webhook_of_its_ticket_only(
+    branch, receiver, connect, tmp_path, caplog
+):
+    """GIVEN two loans bookings made with a phone number, one cancelled WHEN the other
+    checks in at the kiosk and is called and finished THEN the receiver gets the number
+    with its ticket's messages; the cancelled booking's number is gone at once, the other
+    when its ticket ends; neither is in a reply, a log line or the event log's files."""
+    caplog.set_level(logging.DEBUG)
+    branch.start()
+    manager, kiosk, room = connect("manager"), connect("kiosk-1"), connect("counter-5")
+    booked = _branch_time(branch.clock() + 1800)
+    other = "+8613800000000"
+    dropped = manager.request("book", {"service": "loans", "time": booked, "phone": other})
+    made = manager.request("book", {"service": "loans", "time": booked, "phone": PHONE})
+    assert made.ok and dropped.ok and PHONE not in json.dumps(made.result)
+    bad = manager.request("book", {"service": "loans", "time": booked, "phone": "call me"})
+    assert bad.code == "bad_args" and "call me" not in bad.message
+    assert manager.request("cancel_booking", {"booking": dropped.result["booking"]}).ok
+    kept = [(made.result["booking"], PHONE)]  # booked second: alone once the other went
+
+    def booking_phones():
+        with closing(sqlite3.connect(f"file:{branch.outbox_path}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT booking, phone FROM booking_phones").fetchall()
+
+    wait_until(lambda: booking_phones() == kept, what="the cancelled booking's number gone")
+    branch.clock.advance(1500)
+    checked = kiosk.request("check_in", {"code": made.result["code"], "language": "en"})
+    assert checked.ok and "booked_at" in checked.result
+    assert room.request("call_next").ok and room.request("finish").ok
+    got = receiver.wait_for(lambda got: len(got) == 3)
+    wait_until(lambda: branch.outbox().phones_kept() == 0, what="the number deleted")
+    branch.stop()
+    assert [(r.json["type"], r.json["phone"]) for r in got] == [
+        ("issued", PHONE), ("called", PHONE), ("finished", PHONE),
+    ]  # fmt: skip
+    assert got[0].json["number"] == checked.ticket["number"]
+    for number in (PHONE, other):
+        assert number not in caplog.text
+        for path in tmp_path.glob("events*.sqlite*"):  # the log, the outbox, their WAL files
+            assert number.encode() not in path.read_bytes(), path
 
 
 def test_a_bad_phone_number_is_refused_without_repeating_it(branch, connect, caplog):

@@ -1,5 +1,5 @@
 """The webhook outbox: messages waiting for their receiver, the dead letters nobody took,
-and the phone numbers of open tickets (SQLite, WAL, synchronous=FULL, secure_delete).
+and the phone numbers of open tickets and bookings (SQLite, WAL, synchronous=FULL, secure_delete).
 
 A message is kept until its receiver answers 2xx; after its last try it moves to the
 dead letters, without any phone number. A phone number is kept only while its ticket is
@@ -17,7 +17,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nowserving.errors import StoreError
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS dead (
     at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS phones (ticket TEXT PRIMARY KEY, phone TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS booking_phones (booking TEXT PRIMARY KEY, phone TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -57,6 +58,17 @@ class Message:
     url: str
     body: dict
     attempts: int
+
+
+@dataclass
+class Bookings:
+    """What a batch changes in the bookings' phone numbers: new ones (`phones`, booking ->
+    number, from `book`), check-ins (`checked_in`, ticket -> booking: the number becomes
+    the ticket's) and bookings cancelled or missed (`ended`: their numbers go)."""
+
+    checked_in: dict[str, str] = field(default_factory=dict)
+    ended: list[str] = field(default_factory=list)
+    phones: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,9 +128,12 @@ class WebhookOutbox:
 
     def take(self, messages: list[tuple[str, str, str, dict]], at: float, cursor: int | None,
              near: set[str] | None = None, *, phones: dict[str, str] | None = None,
-             ended: list[str] | None = None, day: str | None = None) -> None:  # fmt: skip
+             ended: list[str] | None = None, day: str | None = None,
+             bookings: Bookings | None = None) -> None:  # fmt: skip
         """Keep what the apply loop handed over, in one transaction: the new tickets' phone
-        numbers (`phones`, ticket -> number); a new business `day` (every number of an
+        numbers (`phones`, ticket -> number); the bookings' (`bookings`: new numbers, then
+        those of bookings that ended go, then a check-in's becomes its ticket's); a new
+        business `day` (every number of an
         earlier day goes, also from waiting messages, and no ticket counts as told
         `near_turn`); `messages` ((key, url, ticket, body)) to send from `at`, each with its
         ticket's number if one is kept (a key seen before is not added again); the tickets
@@ -127,7 +142,8 @@ class WebhookOutbox:
         with self._transaction():
             for ticket, phone in (phones or {}).items():
                 self._db.execute("INSERT OR REPLACE INTO phones VALUES (?, ?)", (ticket, phone))
-            deleted = self._new_day(day) if day is not None else 0
+            deleted = self._bookings(bookings) if bookings is not None else 0
+            deleted += self._new_day(day) if day is not None else 0
             for key, url, ticket, body in messages:
                 self._db.execute(
                     "INSERT OR IGNORE INTO pending (key, url, ticket, body, phone, next_at) "
@@ -158,6 +174,29 @@ class WebhookOutbox:
 
     # ----- phone numbers -------------------------------------------------------------------
 
+    def _bookings(self, bookings: Bookings) -> int:
+        """Within a transaction: keep the new bookings' numbers, delete those of bookings
+        that ended (a check-in after its booking's no-show gets none), and give each
+        check-in's ticket its booking's number; returns how many numbers went."""
+        db = self._db
+        for booking, phone in bookings.phones.items():
+            db.execute("INSERT OR REPLACE INTO booking_phones VALUES (?, ?)", (booking, phone))
+        deleted = 0
+        for booking in bookings.ended:
+            deleted += db.execute(
+                "DELETE FROM booking_phones WHERE booking = ?", (booking,)
+            ).rowcount
+        for ticket, booking in bookings.checked_in.items():
+            db.execute(
+                "INSERT OR REPLACE INTO phones SELECT ?, phone FROM booking_phones "
+                "WHERE booking = ?",
+                (ticket, booking),
+            )
+            deleted += db.execute(
+                "DELETE FROM booking_phones WHERE booking = ?", (booking,)
+            ).rowcount
+        return deleted
+
     def _new_day(self, day: str) -> int:
         """Within a transaction: a business day started, so every number of an earlier day
         goes, also from the messages still waiting (tickets are "<day>/<number>"), and no
@@ -178,8 +217,10 @@ class WebhookOutbox:
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def phones_kept(self) -> int:
-        """How many phone numbers are kept now (in `phones` and in waiting messages)."""
+        """How many phone numbers are kept now (for tickets, for bookings and in waiting
+        messages)."""
         kept = self._db.execute("SELECT count(*) FROM phones").fetchone()[0]
+        kept += self._db.execute("SELECT count(*) FROM booking_phones").fetchone()[0]
         return kept + self._db.execute("SELECT count(phone) FROM pending").fetchone()[0]
 
     # ----- sending -------------------------------------------------------------------------

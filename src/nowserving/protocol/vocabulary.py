@@ -156,7 +156,15 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     # Appointments (docs/appointments.md): a booking service (the staff or web role) books
     # and cancels; the customer checks in at the kiosk (or staff for them) with the code.
     Cmd.BOOK: CommandSpec(
-        {"service": True, "time": True, "duration": False, "priority": False, "ref": False},
+        # `phone`: the customer's, for the branch's webhook only, as issue_ticket's.
+        {
+            "service": True,
+            "time": True,
+            "duration": False,
+            "priority": False,
+            "ref": False,
+            "phone": False,
+        },
         frozenset({Role.STAFF, Role.WEB}),
         own_counter=False,
     ),

@@ -35,6 +35,8 @@ NEAR_TURN = "near_turn"  # not an event of the log: the server's verdict on a wa
 EVENT_KINDS = ("issued", NEAR_TURN, "called", "recalled", "no_show", "finished")
 # Events after which a ticket needs no phone number any more (day end aside).
 ENDING = frozenset({"ticket_finished", "ticket_no_show", "ticket_cancelled"})
+# Events after which a booking's phone number goes (its check-in hands it to the ticket).
+BOOKING_ENDING = frozenset({"booking_cancelled", "booking_no_show"})
 PHONE_RE = re.compile(r"^\+?[0-9]{5,15}$")  # what the kiosk's keypad makes (E.164 at most)
 _HEADER_RE = re.compile(r"^t=(\d{1,12}),v1=([0-9a-f]{64})$")
 

@@ -45,6 +45,7 @@ from nowserving.adapters.systemd import Notifier
 from nowserving.config import BranchConfig
 from nowserving.config.pins import load_pins
 from nowserving.domain import Branch, Command, Event, NewcomerEstimates
+from nowserving.domain.bookings import BOOKED
 from nowserving.domain.commands import remember_key
 from nowserving.domain.staff import locked_for
 from nowserving.errors import ProtocolError, RefusedToServe
@@ -559,11 +560,16 @@ class BranchServer:
         return {**checked, "pin_matched": "yes" if matched else "no"}
 
     def _keep_phone(self, phone: str | None, outcome: dict, duplicate: bool) -> None:
-        """A new ticket's phone number (from the kiosk) goes to the webhooks' outbox and
-        nowhere else; a branch without webhooks keeps none."""
-        ticket = outcome.get("ticket") if outcome["ok"] and not duplicate else None
-        if phone is not None and self.webhooks is not None and ticket:
+        """A new ticket's phone number (from the kiosk), or an open booking's (from `book`),
+        goes to the webhooks' outbox and nowhere else; a branch without webhooks keeps
+        none. A booking's goes to its ticket when it checks in."""
+        if phone is None or self.webhooks is None or not outcome["ok"] or duplicate:
+            return
+        ticket, booking = outcome.get("ticket"), outcome.get("booking")
+        if ticket:
             self.webhooks.keep_phone(ticket, phone)
+        elif booking and getattr(self.branch.bookings.get(booking), "status", None) == BOOKED:
+            self.webhooks.keep_booking_phone(booking, phone)  # not one checked in already
 
     def _over_budget(self, device_id: str, reply_to: str, item: _Inbound):
         """A command past its device's budget: not applied, not recorded; answered once a

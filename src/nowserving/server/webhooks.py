@@ -12,7 +12,9 @@ letter (`nowserving webhooks` lists them). On a start, events that the log has a
 outbox has not (a crash in between) are taken first (`catch_up`).
 
 A phone number from the kiosk (`keep_phone`) goes to the outbox only, never to the log, an
-event, a reply or a log line; it goes when its ticket ends or the day does.
+event, a reply or a log line; it goes when its ticket ends or the day does. One given with
+`book` (`keep_booking_phone`) is kept for the booking until it checks in (then it is its
+ticket's) or is cancelled or missed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from nowserving import __version__
-from nowserving.adapters.outbox import Message, WebhookOutbox
+from nowserving.adapters.outbox import Bookings, Message, WebhookOutbox
 from nowserving.adapters.store import EventLog
 from nowserving.config import BranchConfig
 from nowserving.config.webhook import WebhookSettings, load_secret
@@ -38,6 +40,7 @@ from nowserving.errors import ProtocolError
 from nowserving.protocol.messages import Estimates
 from nowserving.protocol.vocabulary import Cmd
 from nowserving.protocol.webhook import (
+    BOOKING_ENDING,
     ENDING,
     NEAR_TURN,
     PHONE_RE,
@@ -108,19 +111,29 @@ class Webhooks:
         over the ticket's `ticket_issued`)."""
         self._queue.put(("phone", ticket, phone))  # apply thread -> webhook thread
 
+    def keep_booking_phone(self, booking: str, phone: str) -> None:
+        """Keep the phone number given with `book` for `booking` (called before `take`
+        hands over its `booking_made`): it goes to the booking's ticket when it checks in,
+        and away when the booking is cancelled or missed."""
+        self._queue.put(("booking_phone", booking, phone))  # apply thread -> webhook thread
+
     def take(self, events: list[Event], branch: Branch, estimates: Estimates | None) -> None:
         """Hand over the messages of a committed batch (`branch` as it stands after it)."""
         if not events and NEAR_TURN not in self._wanted:
             return
         at = self._clock()
         messages = []
-        ended, day = [], None
+        ended, day, bookings = [], None, Bookings()
         for event in events:
             if event.type == "day_started":
                 day = event.data.get("day") or branch.business_day
                 self._near.clear()
             elif event.type in ENDING:
                 ended.append(event.data["ticket"])
+            elif event.type in BOOKING_ENDING:
+                bookings.ended.append(event.data["booking"])
+            elif event.type == "ticket_issued" and event.data.get("booking"):
+                bookings.checked_in[event.data["ticket"]] = event.data["booking"]
             payload = ticket_payload(event, branch, self._names)
             if payload is not None and payload["type"] in self._wanted:
                 messages.append(payload)
@@ -129,6 +142,8 @@ class Webhooks:
         messages += near
         if not (messages or ended or day or events):
             return
+        if bookings.checked_in or bookings.ended:
+            self._queue.put(("bookings", bookings))  # -> webhook thread, before the batch
         cursor = events[-1].seq if events else None
         # Whenever the set changed (a new day empties it): the outbox keeps it for a restart.
         near_now = set(self._near) if near or issued & self._near or day else None
@@ -213,9 +228,17 @@ class Webhooks:
         if not handed:
             return
         messages, cursor, ended, day, near, phones = [], None, [], None, None, {}
+        bookings = Bookings()
         for item in handed:
             if item[0] == "phone":
                 phones[item[1]] = item[2]
+                continue
+            if item[0] == "booking_phone":
+                bookings.phones[item[1]] = item[2]
+                continue
+            if item[0] == "bookings":
+                bookings.checked_in.update(item[1].checked_in)
+                bookings.ended.extend(item[1].ended)
                 continue
             _, payloads, seq, gone, new_day, near_now = item
             messages += [
@@ -226,7 +249,8 @@ class Webhooks:
             ended += gone
             day = new_day or day
             near = near_now if near_now is not None else near
-        self.outbox.take(messages, self._clock(), cursor, near, phones=phones, ended=ended, day=day)
+        self.outbox.take(messages, self._clock(), cursor, near, phones=phones, ended=ended, day=day,
+                         bookings=bookings)  # fmt: skip
 
     def _send_due(self) -> None:
         down: dict[str, str] = {}  # url -> why its last message this pass failed
@@ -313,10 +337,10 @@ def open_webhooks(config: BranchConfig, log_path: Path) -> Webhooks | None:
 
 
 def take_phone(kind: str, args: dict, command_id: str | None) -> tuple[dict, str | None]:
-    """An `issue_ticket`'s args without the customer's phone number, and the number
-    (None: none given). A number that is not one is refused (ProtocolError), without
+    """An `issue_ticket`'s or a `book`'s args without the customer's phone number, and the
+    number (None: none given). A number that is not one is refused (ProtocolError), without
     saying it."""
-    if kind != Cmd.ISSUE_TICKET or "phone" not in args:
+    if kind not in (Cmd.ISSUE_TICKET, Cmd.BOOK) or "phone" not in args:
         return args, None
     phone = args["phone"]
     if not PHONE_RE.match(phone):
