@@ -1,8 +1,9 @@
 """The console's bookings page in a real browser (Debian's chromium, Playwright) against the
 real server, Mosquitto and the web role reading the server's event log: book (the code
 and its QR shown once; the same form sent again books nothing twice), the day's list per
-service, cancel with a confirmation, a refusal in words, the audit log, and a supervisor's
-access. NOWSERVING_SCREENSHOTS=<folder> saves the pages in zh and en (docs/screenshots)."""
+service, cancel with a confirmation, a refusal in words, the audit log (never a phone
+number), and a supervisor's access. NOWSERVING_SCREENSHOTS=<folder> saves the pages in zh
+and en (docs/screenshots)."""
 
 from __future__ import annotations
 
@@ -65,8 +66,10 @@ def sign_in(page, console, account: str = "anna", lang: str = "en"):
         page.locator("form.signin button").click()
 
 
-def book(page, service: str, hm: str, duration: str = "standard", priority: str = "normal"):
+def book(page, service: str, hm: str, duration: str = "standard", priority: str = "normal",
+         phone: str = ""):  # fmt: skip
     form = page.locator("#book form")
+    form.locator("input[name=phone]").fill(phone)
     form.locator("select[name=service]").select_option(service)
     form.locator("input[name=day]").fill(DAY)
     form.locator("input[name=time]").fill(hm)
@@ -88,10 +91,12 @@ def test_book_list_and_cancel_in_the_console(bookings_console, desk, server):
         desk.locator("nav.pages a", has_text="Bookings").click()
     desk.goto(console.url(f"/pudong/bookings?lang=en&day={DAY}"))
     assert desk.locator("#service-loans td.none").count() == 1  # nothing booked yet
+    book(desk, "loans", "10:00", duration="long", priority="priority", phone="call me")
+    desk.get_by_text("not a mobile number").wait_for()  # refused by the console, not booked
     form = desk.locator("#book form")
     sent = {name: form.locator(f"input[name={name}]").get_attribute("value")
             for name in ("csrf", "ref")}  # fmt: skip
-    book(desk, "loans", "10:00", duration="long", priority="priority")
+    book(desk, "loans", "10:00", duration="long", priority="priority", phone="139 1234 5678")
     code = desk.locator("#code").inner_text()
     assert len(code) == 10 and desk.locator("figure.qr svg").count() == 1
     assert "Booked" in desk.locator("#booked h2").inner_text()
@@ -139,7 +144,9 @@ def test_book_list_and_cancel_in_the_console(bookings_console, desk, server):
                if r["action"] != "sign_in"]  # fmt: skip
     assert actions == [("book", True, None), ("book", True, None), ("book", True, None),
                        ("book", False, "booking_full"), ("cancel_booking", True, None)]  # fmt: skip
-    assert code not in (console.audit.path.read_text(encoding="utf-8"))  # never the code
+    audit = console.audit.path.read_text(encoding="utf-8")
+    assert code not in audit and "13912345678" not in audit and "call me" not in audit
+    assert all("phone" not in e.data for e in server.store.events())
 
 
 def test_a_supervisor_books_and_a_forged_form_needs_its_csrf(bookings_console, desk):

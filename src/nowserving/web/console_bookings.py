@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import sqlite3
 import threading
@@ -27,6 +28,7 @@ from starlette.routing import Route
 
 from nowserving import i18n
 from nowserving.errors import StoreError
+from nowserving.protocol.webhook import PHONE_RE
 from nowserving.web.accounts import RIGHTS
 from nowserving.web.console import COMMAND_TIMEOUT_S, Console, _form, _language, _refusal
 from nowserving.web.console_bookings_page import booked_page, bookings_page
@@ -190,11 +192,14 @@ class BookingsPages:
         form, session, account, feed, language = found
         args = _book_arguments(form)
         here = f"{BASE}/{feed.id}/bookings?lang={language}&day={args['time'][:10]}"
+        if "phone" in args and not PHONE_RE.match(args["phone"]):  # said without repeating it
+            reason = i18n.text(language, "console.bookings_bad_phone")
+            return RedirectResponse(f"{here}&refused=bad_phone&why={_q(reason)}", 303)
         reply = await asyncio.wrap_future(
             feed.client.send("book", args, deadline_s=COMMAND_TIMEOUT_S)
         )
         self.console.audit.write("book", account.name, self.console._address(request), reply.ok,
-                                 branch=feed.id, args=args, code=reply.code,
+                                 branch=feed.id, args=_without_phone(args), code=reply.code,
                                  booking=(reply.result or {}).get("booking"))  # fmt: skip
         if not reply.ok:
             reason = _refusal(language, reply.code, reply.params or {})
@@ -270,7 +275,16 @@ def _book_arguments(form: dict[str, str]) -> dict[str, str]:
     ref = form.get("ref", "").strip()[:60]
     if ref.startswith("console:"):
         args["ref"] = ref
+    phone = re.sub(r"[\s()-]", "", form.get("phone", ""))[:20]  # "139 1234-5678" as typed
+    if phone:
+        args["phone"] = phone  # for the webhook only: never in the audit log
     return args
+
+
+def _without_phone(args: dict[str, str]) -> dict[str, str]:
+    """The args as the audit log keeps them: whether a phone number came, not which."""
+    kept = {k: v for k, v in args.items() if k != "phone"}
+    return {**kept, "phone": "given"} if "phone" in args else kept
 
 
 def add_bookings(console: Console, logs: dict) -> BookingsPages:

@@ -117,8 +117,10 @@ def _book_form(config, view: dict, here: str, csrf: str) -> str:
         f'</label><label>{_t(language, "bookings_duration")}<select name="duration">'
         f"{durations}</select></label>"
         f'<label>{_t(language, "priority")}<select name="priority">{priorities}</select>'
-        f'</label><button type="submit">{_t(language, "bookings_book")}</button></form>'
-        f'<p class="hint">{_t(language, "bookings_no_phone")}</p></section>'
+        f'</label><label>{_t(language, "bookings_phone")}<input name="phone" type="tel" '
+        'inputmode="tel" autocomplete="off" maxlength="20"></label>'
+        f'<button type="submit">{_t(language, "bookings_book")}</button></form>'
+        f'<p class="hint">{_t(language, "bookings_phone_hint")}</p></section>'
     )
 
 
