@@ -55,13 +55,14 @@ def test_the_examples_are_booked_once_however_often_imported(server, broker, cap
 def test_bad_rows_are_reported_by_line_and_the_rest_booked(server, broker, tmp_path, capsys):
     path = tmp_path / "bad.csv"
     path.write_text(
-        "ID,Service,Time\n"
-        "a1,loans,2026-11-23 11:00\n"  # fine
+        "ID,Service,Time,Phone\n"
+        "a1,loans,2026-11-23 11:00,139 1234-5678\n"  # fine, with a phone for the webhook
         "a2,,2026-11-23 11:00\n"  # no service
         "a3,loans,tomorrow\n"  # no time
         "a1,loans,2026-11-23 12:00\n"  # the same id again
         "a4,cash,2026-11-23 11:00\n"  # cash takes no bookings
-        "a5,loans,2026-11-20 11:00\n",  # past
+        "a5,loans,2026-11-20 11:00\n"  # past
+        "a6,loans,2026-11-23 11:30,call me\n",  # no phone number
         encoding="utf-8",
     )
     assert imported(broker, path) == 1
@@ -71,7 +72,9 @@ def test_bad_rows_are_reported_by_line_and_the_rest_booked(server, broker, tmp_p
     assert "line 5: id 'a1' again (first on line 2)" in err
     assert "line 6: a4: not_bookable" in err
     assert "line 7: a5: bad_booking_time" in err
-    assert "1 booked (none twice), 5 not booked" in err
+    assert "line 8: phone is no mobile number" in err and "call me" not in err
+    assert not any("13912345678" in str(e.data) for e in server.store.events())
+    assert "1 booked (none twice), 6 not booked" in err
     assert "Traceback" not in err
     # The booking system changed a1's time: refused, not booked twice.
     path.write_text("id,service,time\na1,loans,2026-11-23 11:30\n", encoding="utf-8")

@@ -24,9 +24,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nowserving.cli.options import branch_option, broker_options, readable_file
+from nowserving.protocol.webhook import PHONE_RE
 
-CSV_COLUMNS = ("id", "service", "time")  # required; `duration`, `priority` optional
-OPTIONAL = ("duration", "priority")
+CSV_COLUMNS = ("id", "service", "time")  # required; `duration`, `priority`, `phone` optional
+OPTIONAL = ("duration", "priority", "phone")
 PACE_S = 1 / 15  # below the server's 20 commands/s for one device (server/ratelimit.py)
 FREE_BURST = 100  # ... and well inside its burst of 200: a small file goes at once
 RATE_RETRIES = 5
@@ -80,7 +81,8 @@ def read_bookings(path: Path, timezone: str) -> list[Row | BadRow]:
 
 def read_csv(content: str) -> list[Row | BadRow]:
     """CSV with a header row naming the columns `id`, `service`, `time` (local branch time
-    "YYYY-MM-DD HH:MM"), optionally `duration` and `priority`; other columns are ignored."""
+    "YYYY-MM-DD HH:MM"), optionally `duration`, `priority` and `phone` (the customer's
+    mobile, for the branch's webhook only); other columns are ignored."""
     reader = csv.DictReader(io.StringIO(content))
     header = [h.strip().lower() for h in reader.fieldnames or ()]
     missing = [c for c in CSV_COLUMNS if c not in header]
@@ -110,6 +112,10 @@ def _row(line: int, values: dict, seen: dict[str, int]) -> Row | BadRow:
     except ValueError:
         return BadRow(line, f"time {values['time']!r} is not 'YYYY-MM-DD HH:MM'")
     args = {k: values[k] for k in ("service", "time", *OPTIONAL) if values.get(k)}
+    if "phone" in args:
+        args["phone"] = re.sub(r"[\s()-]", "", args["phone"])  # "139 1234-5678" as written
+        if not PHONE_RE.match(args["phone"]):  # said without repeating it
+            return BadRow(line, "phone is no mobile number (5-15 digits, a leading + at most)")
     return Row(line, ref, args)
 
 
@@ -165,6 +171,7 @@ def _ics_event(line: int, event: dict, timezone: str, seen: dict[str, int]) -> l
         "time": when or "",
         "duration": value("X-NOWSERVING-DURATION"),
         "priority": value("X-NOWSERVING-PRIORITY"),
+        "phone": value("X-NOWSERVING-PHONE"),
     }
     return [_row(line, values, seen)]
 
