@@ -3,7 +3,7 @@ each change is whole, and what the apply loop handed over is kept in its order."
 
 from __future__ import annotations
 
-from nowserving.adapters.outbox import WebhookOutbox
+from nowserving.adapters.outbox import Bookings, WebhookOutbox
 
 DAY = "2026-11-23"
 PHONE = "13912345678"
@@ -67,3 +67,20 @@ def test_a_ticket_that_ended_keeps_its_number_only_in_its_waiting_messages(tmp_p
         assert outbox.phones_kept() == 0 and outbox.waiting() == 0
     for file in tmp_path.glob("events-webhooks.sqlite*"):
         assert PHONE.encode() not in file.read_bytes(), file
+
+
+def test_a_bookings_number_outlives_the_day_goes_to_its_ticket_or_goes(tmp_path):
+    """GIVEN two bookings with numbers WHEN a new day starts, one becomes a booking no-show
+    and then checks in late, and the other checks in, all in one hand-over THEN the missed
+    one's number is gone (its late ticket has none) and the other's is its ticket's: its
+    issued message carries it."""
+    path = tmp_path / "events-webhooks.sqlite"
+    other = "+8613800000000"
+    with WebhookOutbox(path) as outbox:
+        outbox.take([], 0.0, 1, bookings=Bookings(phones={"b1": PHONE, "b2": other}))
+        moves = Bookings(checked_in={f"{DAY}/L001": "b1", f"{DAY}/L002": "b2"}, ended=["b2"])
+        outbox.take([issued("L001"), issued("L002")], 1.0, 5, day=DAY, bookings=moves)
+        bodies = {m.body["ticket"]: m.body for m in outbox.due(2.0)}
+        assert bodies[f"{DAY}/L001"]["phone"] == PHONE and "phone" not in bodies[f"{DAY}/L002"]
+        assert outbox.phones_kept() == 2  # L001's, and its waiting message's
+    assert other.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
