@@ -148,6 +148,7 @@ class HeadOfficeDb:
         migrate(self.conn)
         self._partitions: set[tuple[int, int]] = set()
         self._staged = False  # the session's staging table is made
+        self.too_old = 0  # events left out: before the retention horizon
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -166,7 +167,14 @@ class HeadOfficeDb:
 
     def write(self, batch: Batch) -> dict[str, int]:
         """Store `batch` in one transaction; returns per branch how many of its events were
-        new (repeats are ignored: an event is stored once)."""
+        new (repeats are ignored: an event is stored once). Events older than the retention
+        horizon (their month was let go) are left out and counted in `too_old`."""
+        horizon = self.conn.execute("SELECT extract(epoch FROM keep_from) FROM retention")
+        keep_from = horizon.fetchone()
+        if keep_from is not None:
+            kept = [e for e in batch.events if e.at >= float(keep_from[0])]
+            self.too_old += len(batch.events) - len(kept)
+            batch.events = kept
         for year, month in sorted(set().union(*(_months(e.at) for e in batch.events))):
             self._partition(year, month)  # its own transaction: DDL locks the parent
         inserted: dict[str, int] = {}
@@ -233,8 +241,9 @@ class HeadOfficeDb:
         first = min((e for e in newer if e.epoch == top), key=lambda e: e.seq)
         start = first.seq - 1  # what came before it in this epoch is the restored log's
         self.conn.execute(
-            "UPDATE branches SET epoch = %s, contiguous_seq = %s, max_seq = %s WHERE branch = %s",
-            (top, start, start, branch),
+            "UPDATE branches SET epoch = %s, contiguous_seq = %s, max_seq = %s, epoch_base = %s "
+            "WHERE branch = %s",
+            (top, start, start, start, branch),
         )
 
     def holes(self, limit: int) -> list[Hole]:
@@ -260,7 +269,10 @@ class HeadOfficeDb:
         return self.conn.execute(
             "INSERT INTO gaps (branch, epoch, first_seq, last_seq, asked_at, asks) "
             "VALUES (%s, %s, %s, %s, now(), 1) ON CONFLICT (branch, epoch, first_seq) DO "
-            "UPDATE SET asked_at = now(), asks = gaps.asks + 1, last_seq = EXCLUDED.last_seq "
-            "RETURNING asks",
+            "UPDATE SET asked_at = now(), last_seq = EXCLUDED.last_seq, "
+            # a hole repaired once and found again (recheck) is a new gap: asked afresh
+            "found_at = CASE WHEN gaps.repaired_at IS NULL THEN gaps.found_at ELSE now() END, "
+            "asks = CASE WHEN gaps.repaired_at IS NULL THEN gaps.asks + 1 ELSE 1 END, "
+            "repaired_at = NULL RETURNING asks",
             (hole.branch, hole.epoch, hole.first, hole.last),
         ).fetchone()[0]
