@@ -51,10 +51,13 @@ class Postgres:
         if result.returncode != 0:
             raise RuntimeError(f"{argv[0]} failed: {result.stdout}\n{result.stderr}")
 
-    def start(self) -> None:
+    def start(self, fsync: bool = False) -> None:
+        """initdb and start; `fsync` off for tests (nothing to survive a power cut), on for
+        bench/ (as a production server runs)."""
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
                   "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip
-        options = f"-k {self.folder} -c listen_addresses='' -p {self.port} -c fsync=off"
+        options = f"-k {self.folder} -c listen_addresses='' -p {self.port}"
+        options += f" -c fsync={'on' if fsync else 'off'}"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60",
                   "-l", str(self.folder / "log"), "-o", options, "start")  # fmt: skip
 

@@ -231,8 +231,9 @@ def test_every_event_of_two_branches_arrives_once_across_a_kill_and_a_missed_ran
             capture_output=True, text=True, timeout=30, env=os.environ,
         )  # fmt: skip
         assert status.returncode == 0, status.stderr
-        lines = {line.split()[0]: line for line in status.stdout.splitlines()[1:]}
+        lines = {line.split()[0]: line for line in status.stdout.splitlines()[2:]}
         assert set(lines) == set(BRANCHES), status.stdout
+        assert status.stdout.startswith("ingest nowserving-headoffice-ingest: up"), status.stdout
         for branch, (server, *_rest) in branches.items():
             row = branch_row(dsn, branch)
             assert row["contiguous_seq"] == server.branch.seq
@@ -245,7 +246,7 @@ def test_every_event_of_two_branches_arrives_once_across_a_kill_and_a_missed_ran
             [sys.executable, "-m", "nowserving", "headoffice", "status", "--dsn", dsn],
             capture_output=True, text=True, timeout=30,
         ).stdout  # fmt: skip
-        assert all(line.split()[-1] == "ok" for line in out.splitlines()[1:]), out
+        assert all(line.split()[-1] == "ok" for line in out.splitlines()[2:]), out
 
         # A branch's link goes down: the branch is stale, not quiet.
         branches["xuhui"][4].stop()
@@ -254,7 +255,7 @@ def test_every_event_of_two_branches_arrives_once_across_a_kill_and_a_missed_ran
             [sys.executable, "-m", "nowserving", "headoffice", "status", "--dsn", dsn],
             capture_output=True, text=True, timeout=30,
         ).stdout  # fmt: skip
-        lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+        lines = {line.split()[0]: line for line in out.splitlines()[2:]}
         assert lines["xuhui"].split()[-1] == "stale" and "DOWN" in lines["xuhui"], out
         assert lines["pudong"].split()[-1] == "ok", out
     finally:

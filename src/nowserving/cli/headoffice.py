@@ -27,7 +27,8 @@ def _add_headoffice(commands) -> None:
         "headoffice", "ingest every branch's events into PostgreSQL; say how far it is", _usage
     )
     sub = parser.add_subparsers(
-        dest="headoffice_command", metavar="ingest|status|migrate|rebuild|branches"
+        dest="headoffice_command",
+        metavar="ingest|status|migrate|retention|recheck|rebuild|branches",
     )
     ingest = sub.add_parser("ingest", help="consume the bridged event streams (runs until stopped)")
     _dsn(ingest)
@@ -44,11 +45,31 @@ def _add_headoffice(commands) -> None:
     migrate = sub.add_parser("migrate", help="bring the database's schema up to date")
     _dsn(migrate)
     migrate.set_defaults(handler=_run_migrate)
+    retention = sub.add_parser(
+        "retention", help="detach (or drop) the months of events older than --keep-months"
+    )
+    _dsn(retention)
+    retention.add_argument(
+        "--keep-months", type=int, required=True,
+        help="months kept, the running one included (older ones are detached)",
+    )  # fmt: skip
+    retention.add_argument(
+        "--drop", action="store_true",
+        help="also drop the detached months (pg_dump them first: docs/headoffice.md)",
+    )  # fmt: skip
+    retention.add_argument("--dry-run", action="store_true", help="only say what would go")
+    retention.set_defaults(handler=_run_retention)
+    recheck = sub.add_parser(
+        "recheck", help="recount every branch's seqs from the table; a hole is asked for again"
+    )
+    _dsn(recheck)
+    recheck.set_defaults(handler=_run_recheck)
     _add_derived(sub)
 
 
 def _usage(args: argparse.Namespace) -> int:
-    print("nowserving headoffice: say ingest, status or migrate (--help)", file=sys.stderr)
+    print("nowserving headoffice: say ingest, status, migrate, retention or recheck (--help)",
+          file=sys.stderr)  # fmt: skip
     return 2
 
 
@@ -93,6 +114,7 @@ def _run_migrate(args: argparse.Namespace) -> int:
 def _run_status(args: argparse.Namespace) -> int:
     if not _imports():
         return 2
+    from nowserving.headoffice.health import format_health
     from nowserving.headoffice.schema import current_version
     from nowserving.headoffice.status import branch_statuses, format_statuses
 
@@ -104,7 +126,85 @@ def _run_status(args: argparse.Namespace) -> int:
             print("nowserving headoffice: the database has no schema yet (run migrate or ingest)",
                   file=sys.stderr)  # fmt: skip
             return 1
+        if current_version(conn) >= 3:
+            print(format_health(conn))
         print(format_statuses(branch_statuses(conn)))
+    return 0
+
+
+def _schema_ready(conn) -> bool:
+    from nowserving.headoffice.schema import current_version, migrations
+
+    if current_version(conn) < len(migrations()):
+        print("nowserving headoffice: the database's schema is not up to date (run migrate)",
+              file=sys.stderr)  # fmt: skip
+        return False
+    return True
+
+
+def _dry_retention(conn, keep_from, drop: bool) -> None:
+    from nowserving.headoffice.upkeep import partitions, retired_tables
+
+    for p in partitions(conn):
+        if (p.year, p.month) < (keep_from.year, keep_from.month):
+            print(f"would detach {p.name} ({p.bytes / 2**20:.0f} MiB)")
+    for name in retired_tables(conn) if drop else []:
+        print(f"would drop {name}")
+    print(f"would keep events from {keep_from} (UTC)")
+
+
+def _run_retention(args: argparse.Namespace) -> int:
+    if not _imports():
+        return 2
+    from datetime import UTC, datetime
+
+    from nowserving.headoffice.upkeep import (
+        RetentionError,
+        horizon,
+        retire,
+    )  # fmt: skip
+
+    conn = _connect(args.dsn)
+    if conn is None:
+        return 1
+    today = datetime.now(UTC).date()
+    with conn:
+        if not _schema_ready(conn):
+            return 1
+        try:
+            keep_from = horizon(today, args.keep_months)
+        except RetentionError as err:
+            print(f"nowserving headoffice retention: {err}", file=sys.stderr)
+            return 2
+        if args.dry_run:
+            _dry_retention(conn, keep_from, args.drop)
+            return 0
+        detached, dropped = retire(conn, args.keep_months, today, drop=args.drop)
+        for p in detached:
+            print(f"detached {p.name} ({p.bytes / 2**20:.0f} MiB) as retired_{p.name}")
+        for name in dropped:
+            print(f"dropped {name}")
+        print(f"keeping events from {keep_from} (UTC); the ingest stores nothing older")
+    return 0
+
+
+def _run_recheck(args: argparse.Namespace) -> int:
+    if not _imports():
+        return 2
+    from nowserving.headoffice.upkeep import recheck_all
+
+    conn = _connect(args.dsn)
+    if conn is None:
+        return 1
+    with conn:
+        if not _schema_ready(conn):
+            return 1
+        results = recheck_all(conn)
+        holes = [r for r in results if r.hole]
+        for r in holes:
+            print(f"{r.branch}: events from {r.after + 1} are missing (were counted in up to "
+                  f"{r.before}); the ingest asks the branch for them")  # fmt: skip
+        print(f"{len(results)} branch(es) rechecked, {len(holes)} with a hole")
     return 0
 
 

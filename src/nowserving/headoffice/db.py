@@ -6,7 +6,6 @@ acknowledges the messages to the broker only after it commits.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -14,13 +13,42 @@ import psycopg
 
 from nowserving.headoffice.schema import migrate
 
-_INSERT = """
-INSERT INTO events (branch, epoch, seq, at, type, command_id, device, data, via)
-SELECT b, e, s, to_timestamp(a), t, c, d, j::jsonb, v
-FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::float8[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::text[]) AS u(b, e, s, a, t, c, d, j, v)
-ON CONFLICT DO NOTHING
-RETURNING branch, via
+# A batch is copied (binary COPY: no per-value escaping, one round trip) into a staging
+# table private to the session, then moved into `events` with the key deciding what is new.
+_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS stage (
+    branch text, epoch integer, seq bigint, at float8, type text, command_id text,
+    device text, data text, via text
+) ON COMMIT DELETE ROWS
+"""
+_COPY = "COPY stage FROM STDIN (FORMAT BINARY)"
+_STAGE_TYPES = ("text", "int4", "int8", "float8", "text", "text", "text", "text", "text")
+_MOVE = """
+WITH new AS (
+    INSERT INTO events (branch, epoch, seq, at, type, command_id, device, data, via)
+    SELECT branch, epoch, seq, to_timestamp(at), type, command_id, device, data::jsonb, via
+    FROM stage
+    ON CONFLICT DO NOTHING
+    RETURNING branch, via
+)
+SELECT branch, count(*), count(*) FILTER (WHERE via = 'repair') FROM new GROUP BY branch
+"""
+# What one batch says of each branch heard, in one statement (NULL: it said nothing of it).
+_BRANCHES = """
+UPDATE branches b SET
+    last_heard = now(),
+    events_repaired = b.events_repaired + u.repaired,
+    last_event_at = greatest(b.last_event_at, to_timestamp(u.newest)),
+    last_event_received = CASE WHEN u.newest IS NULL THEN b.last_event_received ELSE now() END,
+    state_epoch = coalesce(u.state_epoch, b.state_epoch),
+    state_seq = CASE WHEN u.state_epoch IS NULL THEN b.state_seq ELSE u.state_seq END,
+    server_online = coalesce(u.online, b.server_online),
+    link_changed = CASE WHEN u.link IS NOT NULL AND b.link_up IS DISTINCT FROM u.link
+                   THEN now() ELSE b.link_changed END,
+    link_up = coalesce(u.link, b.link_up)
+FROM unnest(%b::text[], %b::int8[], %b::float8[], %b::int4[], %b::int8[], %b::bool[],
+            %b::bool[]) AS u(branch, repaired, newest, state_epoch, state_seq, online, link)
+WHERE b.branch = u.branch
 """
 # The first run of seqs after `contiguous` (seq - row number is constant along a run), the
 # first seq after the hole that ends it, and the highest seq of the epoch.
@@ -34,6 +62,30 @@ SELECT coalesce(max(seq) FILTER (WHERE k = %(c)s), %(c)s),
        min(seq) FILTER (WHERE k > %(c)s),
        max(seq)
 FROM run
+"""
+# `_RUN` for many branches at once: each one's contiguous_seq moved over every event in.
+_ADVANCE = """
+UPDATE branches b SET contiguous_seq = r.upto, max_seq = greatest(b.max_seq, r.top)
+    FROM branches o CROSS JOIN LATERAL (
+        SELECT coalesce(max(seq) FILTER (WHERE k = o.contiguous_seq), o.contiguous_seq) AS upto,
+               coalesce(max(seq), 0) AS top
+        FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS k
+              FROM (SELECT DISTINCT seq FROM events e
+                    WHERE e.branch = o.branch AND e.epoch = o.epoch
+                    AND e.seq > o.contiguous_seq) s) run
+    ) r
+    WHERE o.branch = ANY(%(branches)s) AND b.branch = o.branch
+"""
+# ... and the gaps that covers closed (apart: one statement may change a row only once).
+_CLOSE_GAPS = """
+WITH closed AS (
+    UPDATE gaps g SET repaired_at = now() FROM branches m
+    WHERE m.branch = ANY(%(branches)s) AND g.branch = m.branch AND g.epoch = m.epoch
+    AND g.repaired_at IS NULL AND g.last_seq <= m.contiguous_seq
+    RETURNING g.branch
+)
+UPDATE branches b SET gaps_repaired = b.gaps_repaired + c.n
+FROM (SELECT branch, count(*) AS n FROM closed GROUP BY branch) c WHERE b.branch = c.branch
 """
 
 
@@ -95,6 +147,8 @@ class HeadOfficeDb:
         self.conn.execute("SET TIME ZONE 'UTC'")
         migrate(self.conn)
         self._partitions: set[tuple[int, int]] = set()
+        self._staged = False  # the session's staging table is made
+        self.too_old = 0  # events left out: before the retention horizon
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -113,100 +167,84 @@ class HeadOfficeDb:
 
     def write(self, batch: Batch) -> dict[str, int]:
         """Store `batch` in one transaction; returns per branch how many of its events were
-        new (repeats are ignored: an event is stored once)."""
+        new (repeats are ignored: an event is stored once). Events older than the retention
+        horizon (their month was let go) are left out and counted in `too_old`."""
+        horizon = self.conn.execute("SELECT extract(epoch FROM keep_from) FROM retention")
+        keep_from = horizon.fetchone()
+        if keep_from is not None:
+            kept = [e for e in batch.events if e.at >= float(keep_from[0])]
+            self.too_old += len(batch.events) - len(kept)
+            batch.events = kept
         for year, month in sorted(set().union(*(_months(e.at) for e in batch.events))):
             self._partition(year, month)  # its own transaction: DDL locks the parent
-        rows = batch.events
+        inserted: dict[str, int] = {}
+        repaired: dict[str, int] = {}
         with self.conn.transaction():
-            inserted = Counter()
-            repaired = Counter()
-            if rows:
-                columns = [list(c) for c in zip(*(
-                    (e.branch, e.epoch, e.seq, e.at, e.type, e.command_id, e.device, e.data,
-                     e.via) for e in rows), strict=True)]  # fmt: skip
-                for branch, via in self.conn.execute(_INSERT, columns).fetchall():
-                    inserted[branch] += 1
-                    repaired[branch] += via == "repair"
-            for branch in sorted(batch.heard):
-                self._update_branch(branch, batch, repaired[branch])
-        return dict(inserted)
+            if batch.events:
+                for branch, new, via_repair in self._insert(batch.events):
+                    inserted[branch], repaired[branch] = new, via_repair
+            if batch.heard:
+                self._update_branches(batch, repaired)
+        return inserted
 
-    def _update_branch(self, branch: str, batch: Batch, repaired: int) -> None:
+    def _insert(self, rows: list[EventRow]) -> list[tuple[str, int, int]]:
+        """Copy `rows` in; (branch, new events, of which repairs) per branch."""
         c = self.conn
-        c.execute("INSERT INTO branches (branch) VALUES (%s) ON CONFLICT DO NOTHING", (branch,))
-        c.execute(
-            "UPDATE branches SET last_heard = now(), events_repaired = events_repaired + %s "
-            "WHERE branch = %s",
-            (repaired, branch),
-        )
-        mine = [e for e in batch.events if e.branch == branch]
-        if mine:
-            self._new_epoch(branch, mine)
-            newest = max(mine, key=lambda e: (e.epoch, e.at))
-            c.execute(
-                "UPDATE branches SET last_event_at = greatest(last_event_at, to_timestamp(%s)), "
-                "last_event_received = now() WHERE branch = %s",
-                (newest.at, branch),
-            )
-        if branch in batch.states:
-            epoch, seq = batch.states[branch]
-            c.execute(
-                "UPDATE branches SET state_epoch = %s, state_seq = %s WHERE branch = %s",
-                (epoch, seq, branch),
-            )
-        if branch in batch.servers:
-            c.execute(
-                "UPDATE branches SET server_online = %s WHERE branch = %s",
-                (batch.servers[branch], branch),
-            )
-        if branch in batch.links:
-            c.execute(
-                "UPDATE branches SET link_changed = CASE WHEN link_up IS DISTINCT FROM %(up)s "
-                "THEN now() ELSE link_changed END, link_up = %(up)s WHERE branch = %(b)s",
-                {"up": batch.links[branch], "b": branch},
-            )
-        if mine:
-            self._advance(branch)
+        if not self._staged:
+            c.execute(_STAGE)
+            self._staged = True
+        with c.cursor() as cur:
+            with cur.copy(_COPY) as copy:
+                copy.set_types(_STAGE_TYPES)
+                for e in rows:
+                    copy.write_row((e.branch, e.epoch, e.seq, e.at, e.type, e.command_id,
+                                    e.device, e.data, e.via))  # fmt: skip
+            return cur.execute(_MOVE).fetchall()
 
-    def _new_epoch(self, branch: str, events: list[EventRow]) -> None:
+    def _update_branches(self, batch: Batch, repaired: dict[str, int]) -> None:
+        """Each branch heard: a row, what the batch says of it, a new epoch, how far in."""
+        c = self.conn
+        heard = sorted(batch.heard)
+        c.execute(
+            "INSERT INTO branches (branch) SELECT unnest(%b::text[]) ON CONFLICT DO NOTHING",
+            (heard,),
+        )
+        newest: dict[str, tuple[int, float]] = {}
+        by_branch: dict[str, list[EventRow]] = {}
+        for e in batch.events:
+            by_branch.setdefault(e.branch, []).append(e)
+            if e.branch not in newest or (e.epoch, e.at) > newest[e.branch]:
+                newest[e.branch] = (e.epoch, e.at)
+        states = [batch.states.get(b) for b in heard]
+        c.execute(_BRANCHES, (
+            heard, [repaired.get(b, 0) for b in heard],
+            [newest[b][1] if b in newest else None for b in heard],
+            [s[0] if s else None for s in states], [s[1] if s else None for s in states],
+            [batch.servers.get(b) for b in heard], [batch.links.get(b) for b in heard],
+        ))  # fmt: skip
+        if by_branch:
+            epochs = dict(c.execute(
+                "SELECT branch, epoch FROM branches WHERE branch = ANY(%b::text[])",
+                (list(by_branch),),
+            ).fetchall())  # fmt: skip
+            for branch, events in by_branch.items():
+                if newest[branch][0] > epochs[branch]:
+                    self._new_epoch(branch, events, epochs[branch])
+            c.execute(_ADVANCE, {"branches": list(by_branch)})
+            c.execute(_CLOSE_GAPS, {"branches": list(by_branch)})
+
+    def _new_epoch(self, branch: str, events: list[EventRow], epoch: int) -> None:
         """A branch restored from a backup starts a new epoch: its events are counted from
         where its log stood (the `log_restored` event's `log_seq`)."""
-        epoch = self.conn.execute(
-            "SELECT epoch FROM branches WHERE branch = %s", (branch,)
-        ).fetchone()[0]
         newer = [e for e in events if e.epoch > epoch]
-        if not newer:
-            return
         top = max(e.epoch for e in newer)
         first = min((e for e in newer if e.epoch == top), key=lambda e: e.seq)
         start = first.seq - 1  # what came before it in this epoch is the restored log's
         self.conn.execute(
-            "UPDATE branches SET epoch = %s, contiguous_seq = %s, max_seq = %s WHERE branch = %s",
-            (top, start, start, branch),
-        )
-
-    def _advance(self, branch: str) -> None:
-        """Move `contiguous_seq` over every event now in, and close the gaps it covers."""
-        c = self.conn
-        epoch, contiguous = c.execute(
-            "SELECT epoch, contiguous_seq FROM branches WHERE branch = %s", (branch,)
-        ).fetchone()
-        upto, _, top = c.execute(_RUN, {"b": branch, "e": epoch, "c": contiguous}).fetchone()
-        c.execute(
-            "UPDATE branches SET contiguous_seq = %s, max_seq = greatest(max_seq, %s) "
+            "UPDATE branches SET epoch = %s, contiguous_seq = %s, max_seq = %s, epoch_base = %s "
             "WHERE branch = %s",
-            (upto, top or 0, branch),
+            (top, start, start, start, branch),
         )
-        closed = c.execute(
-            "UPDATE gaps SET repaired_at = now() WHERE branch = %s AND epoch = %s "
-            "AND repaired_at IS NULL AND last_seq <= %s",
-            (branch, epoch, upto),
-        ).rowcount
-        if closed:
-            c.execute(
-                "UPDATE branches SET gaps_repaired = gaps_repaired + %s WHERE branch = %s",
-                (closed, branch),
-            )
 
     def holes(self, limit: int) -> list[Hole]:
         """The first missing range of each branch that lacks events (at most `limit` long)."""
@@ -231,7 +269,10 @@ class HeadOfficeDb:
         return self.conn.execute(
             "INSERT INTO gaps (branch, epoch, first_seq, last_seq, asked_at, asks) "
             "VALUES (%s, %s, %s, %s, now(), 1) ON CONFLICT (branch, epoch, first_seq) DO "
-            "UPDATE SET asked_at = now(), asks = gaps.asks + 1, last_seq = EXCLUDED.last_seq "
-            "RETURNING asks",
+            "UPDATE SET asked_at = now(), last_seq = EXCLUDED.last_seq, "
+            # a hole repaired once and found again (recheck) is a new gap: asked afresh
+            "found_at = CASE WHEN gaps.repaired_at IS NULL THEN gaps.found_at ELSE now() END, "
+            "asks = CASE WHEN gaps.repaired_at IS NULL THEN gaps.asks + 1 ELSE 1 END, "
+            "repaired_at = NULL RETURNING asks",
             (hole.branch, hole.epoch, hole.first, hole.last),
         ).fetchone()[0]

@@ -25,6 +25,9 @@ import psycopg
 
 from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb, Hole
+from nowserving.headoffice.health import HEALTH_EVERY_S, Health, gone_message, health_topic
+from nowserving.headoffice.status import branch_statuses
+from nowserving.headoffice.upkeep import recheck
 from nowserving.protocol import PROTOCOL_VERSION, encode
 from nowserving.protocol.acl import bridge_status_topic
 from nowserving.protocol.vocabulary import HEAD_OFFICE, Cmd
@@ -39,6 +42,9 @@ ASK_AGAIN_S = 30.0  # a request unanswered this long is sent again ...
 MAX_ASKS = 5  # ... this many times at most; then the hole stays open (`status` shows it)
 PLAN_EVERY_S = 1.0
 RETRY_S = 2.0  # the database went away: try the batch again this often
+# One branch's seqs are recounted from the table each plan (round robin): a hole that
+# appears later (an older backup restored, rows deleted) is found and repaired.
+RECHECK_EVERY_S = 1.0
 
 
 @dataclass
@@ -92,9 +98,15 @@ class Ingest:
         self._seen: dict[tuple[str, int, int], float] = {}  # hole start -> monotonic time
         self._asked: dict[str, tuple[int, float]] = {}  # branch -> (first, monotonic time)
         self._planned = 0.0
+        self._reported = 0.0
+        self._rechecked = 0.0
+        self._recheck_next = ""  # the branch after which the round robin goes on
+        self.health = Health(client_id)
+        self.health_topic = health_topic(client_id)
         self.link = MqttLink(
-            broker, client_id, on_message=self._received, persistent=True, manual_ack=True
-        )
+            broker, client_id, on_message=self._received, persistent=True, manual_ack=True,
+            will=(self.health_topic, gone_message(client_id)),
+        )  # fmt: skip
         for topic in ("events", "state", "status/server", f"reply/{HEAD_OFFICE}"):
             self.link.subscribe(f"{ROOT}/+/{topic}", qos=1)
         self.link.subscribe(bridge_status_topic("+"), qos=1)
@@ -107,8 +119,10 @@ class Ingest:
         self.link.start()
 
     def close(self) -> None:
-        """Stop `run` and disconnect."""
+        """Stop `run`, say so on the health topic (a clean disconnect sends no will), and
+        disconnect."""
         self.stopping.set()
+        self.link.publish(self.health_topic, gone_message(self.health.client_id), retain=True)
         self.link.close()
 
     def run(self) -> None:
@@ -117,9 +131,16 @@ class Ingest:
             batch = self._take()
             if batch:
                 self._store(batch)
-            if time.monotonic() - self._planned >= PLAN_EVERY_S:
-                self._planned = time.monotonic()
+            now = time.monotonic()
+            if now - self._planned >= PLAN_EVERY_S:
+                self._planned = now
                 self._repair()
+            if now - self._rechecked >= RECHECK_EVERY_S:
+                self._rechecked = now
+                self._recheck_one()
+            if now - self._reported >= HEALTH_EVERY_S:
+                self._reported = now
+                self.report()
 
     def _take(self) -> list[_Msg]:
         try:
@@ -144,10 +165,17 @@ class Ingest:
                 break
             except psycopg.OperationalError as err:
                 log.warning("the database refused a batch (%s); trying again", err)
+                self.health.error(f"the database refused a batch: {err}")
                 self._reconnect()
+            except psycopg.Error as err:  # e.g. a month detached meanwhile: read it again
+                log.error("a batch failed (%s); trying again", err)
+                self.health.error(f"a batch failed: {err}")
+                self.stopping.wait(RETRY_S)
         else:
             return  # stopping: nothing acknowledged, the broker delivers it again
         self.stored += sum(inserted.values())
+        self.health.stored = self.stored
+        self.health.too_old = self.db.too_old
         for message in messages:
             if message.qos > 0:
                 self.link.ack(message.mid, message.qos)
@@ -174,6 +202,7 @@ class Ingest:
             return
         if len(parts) < 4 or "/".join(parts[:2]) != ROOT or not isinstance(body, dict):
             log.warning("dropped a message on %s: not one the ingest reads", message.topic[:120])
+            self.health.error(f"dropped a message on {message.topic[:120]}: not one it reads")
             return
         branch, what = parts[2], "/".join(parts[3:])
         batch.heard.add(branch)
@@ -190,6 +219,7 @@ class Ingest:
         row = _event_row(branch, body, via)
         if row is None:
             log.warning("dropped a malformed event of branch %s", branch)
+            self.health.error(f"dropped a malformed event of branch {branch}")
         else:
             batch.events.append(row)
 
@@ -206,6 +236,41 @@ class Ingest:
         log.info("branch %s sent %d event(s) from its log (%s-%s)", branch,
                  len(events or []), result.get("from"), result.get("to"))  # fmt: skip
 
+    # ----- health and recheck -----------------------------------------------------------
+
+    def report(self) -> None:
+        """Publish the ingest's health (retained) and keep it in the database."""
+        self.health.tick()
+        statuses = None
+        try:
+            statuses = branch_statuses(self.db.conn)
+            self.health.save(self.db.conn)
+        except psycopg.Error as err:
+            log.warning("cannot read or write the health numbers: %s", err)
+            self.health.error(f"cannot read the branches' progress: {err}")
+        payload = encode(self.health.message(statuses))
+        self.link.publish(self.health_topic, payload, qos=1, retain=True)
+
+    def _recheck_one(self) -> None:
+        """Recount the next branch's seqs (round robin); a hole found is repaired."""
+        try:
+            row = self.db.conn.execute(
+                "SELECT coalesce((SELECT min(branch) FROM branches WHERE branch > %s), "
+                "(SELECT min(branch) FROM branches))",
+                (self._recheck_next,),
+            ).fetchone()
+            if row[0] is None:
+                return
+            self._recheck_next = row[0]
+            found = recheck(self.db.conn, row[0])
+        except psycopg.Error as err:
+            log.warning("cannot recheck branch %s: %s", self._recheck_next, err)
+            return
+        if found is not None and found.hole:
+            self.health.holes_found += 1
+            self.health.error(f"branch {found.branch}: events from {found.after + 1} were "
+                              "missing again; asking the branch for them")  # fmt: skip
+
     # ----- gap repair -------------------------------------------------------------------
 
     def _repair(self) -> None:
@@ -213,6 +278,7 @@ class Ingest:
             holes = self.db.holes(RANGE - 1)
         except psycopg.OperationalError as err:
             log.warning("cannot look for gaps: %s", err)
+            self.health.error(f"cannot look for gaps: {err}")
             return
         now = time.monotonic()
         open_now = {(h.branch, h.epoch, h.first) for h in holes}

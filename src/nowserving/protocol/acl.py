@@ -136,4 +136,5 @@ def ingest_acl(user: str = HEAD_OFFICE) -> str:
         f"topic read {bridge_status_topic('+')}",
         f"topic write {root}/cmd/{HEAD_OFFICE}",
         f"topic read {root}/reply/{HEAD_OFFICE}",
+        "topic write nowserving/headoffice/ingest/#",  # its own health (retained)
     ]) + "\n"  # fmt: skip
