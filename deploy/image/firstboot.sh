@@ -147,6 +147,23 @@ if [ -e "/usr/share/zoneinfo/$zone" ]; then
 else
   say "no zone $zone in /usr/share/zoneinfo: the system's zone is left as it is"
 fi
+# The system's locale is that of the branch's first language, where the image has it (the
+# image of scripts/build-image.sh makes zh_CN.UTF-8 and en_US.UTF-8): messages of the
+# system's own tools and the console's keyboard-free logs read in it.
+language=$(/opt/nowserving/current/bin/python -c 'import sys
+from nowserving.config import load_config
+print(load_config(sys.argv[1]).rules.languages[0])' "$etc/branch.toml")
+case $language in
+  zh*) locale=zh_CN.UTF-8 ;;
+  en*) locale=en_US.UTF-8 ;;
+  *) locale="" ;;
+esac
+if [ -n "$locale" ] && locale -a 2>/dev/null | grep -qix "${locale%.UTF-8}.utf8"; then
+  echo "LANG=$locale" >/etc/default/locale
+  say "locale: $locale"
+else
+  say "no locale ${locale:-for $language} on this image: the system's locale is left as it is"
+fi
 
 if [ "$role" = server ]; then # the branch's event log, made once: a lost one is refused later
   runuser -u nowserving -- "$nowserving" new-log --config "$etc/branch.toml" \

@@ -29,13 +29,16 @@ _rootfs_debian_repos() {
 }
 
 # rootfs_cached NAME REBUILD: the cached root of $suite/$arch/$variant with packages[] and
-# dpkg_opts[] (globals) in $cache_dir, built when missing, when the list changed, or when
+# dpkg_opts[] (globals; optionally components, default main, and mmdebstrap_opts[], which do
+# not count in the key) in $cache_dir, built when missing, when the list changed, or when
 # REBUILD is 1. Sets `cache`; leaves the cache's lock (fd 9) held for rootfs_unpack.
 # shellcheck disable=SC2154 # suite, arch, variant, packages, dpkg_opts, cache_dir: the caller's
 rootfs_cached() {
   local name=$1 rebuild=$2 key
-  key=$(printf '%s\n' "$suite" "$arch" "$variant" "${packages[@]}" "${dpkg_opts[@]}" |
-    sha256sum | cut -c1-12)
+  local comps=${components:-main}
+  # (the components count in the key only when not the default, so older caches stay valid)
+  key=$(printf '%s\n' "$suite" "$arch" "$variant" "${packages[@]}" "${dpkg_opts[@]}" \
+    ${comps/#main/} | sha256sum | cut -c1-12)
   cache="$cache_dir/$name-$suite-$arch-$key.tar.zst"
   mkdir -p "$cache_dir"
   exec 9>"$cache_dir/.$name.lock"
@@ -62,8 +65,9 @@ rootfs_cached() {
   [ -n "$mirror" ] || die "found no Debian mirror in the host's apt sources"
   local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
   [ -e "$keyring" ] && signed_by="[signed-by=$keyring] "
-  local sources=("deb $signed_by$mirror $suite main" "deb $signed_by$mirror $suite-updates main")
-  [ -z "$security" ] || sources+=("deb $signed_by$security $suite-security main")
+  local c=${comps//,/ }
+  local sources=("deb $signed_by$mirror $suite $c" "deb $signed_by$mirror $suite-updates $c")
+  [ -z "$security" ] || sources+=("deb $signed_by$security $suite-security $c")
   # The host's apt settings that decide whether the mirror is reachable and trusted.
   local aptopts=() dpkgopt_args=()
   for opt in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until \
@@ -79,7 +83,8 @@ rootfs_cached() {
   rm -f "$cache_dir/.partial-$name-"*.tar.zst # left by a build that was killed
   rootfs_partial="$cache_dir/.partial-$name-$$.tar.zst"
   trap 'rm -f "$rootfs_partial"' EXIT
-  mmdebstrap --quiet --variant="$variant" --architectures="$arch" --components=main \
+  mmdebstrap --quiet --variant="$variant" --architectures="$arch" --components="$comps" \
+    ${mmdebstrap_opts[@]+"${mmdebstrap_opts[@]}"} \
     --include="$(IFS=,; echo "${packages[*]}")" "${dpkgopt_args[@]}" "${aptopts[@]}" \
     "$suite" "$rootfs_partial" "${sources[@]}" </dev/null
   mv "$rootfs_partial" "$cache"

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Boots the nowserving image under qemu-system-aarch64 and checks its first boot
+# (docs/image.md):
+#
+#   scripts/boot-image.sh IMAGE [--role server|kiosk]... [--fault unknown-role] [--keep DIR]
+#
+# IMAGE: nowserving-VERSION-arm64.img.xz (its .sha256 beside it is checked) or the .img.
+# For each role (default: server, then kiosk) a copy of the image, 1 GiB larger (a bigger
+# card), gets the role's bundle from `nowserving provision` of the example branch on its boot
+# partition, and boots on QEMU's generic `virt` machine (Cortex-A72, emulated) with the
+# image's own kernel, initramfs and command line (console moved to the PL011); the Pi's
+# firmware is the only part not tried. Inside, scripts/lib/boot-check.sh (started by
+# systemd.run= on the command line, so nothing is added to the image) checks that the first
+# boot took the role, the role's units are active and petting their watchdogs, the root is
+# read-only, the data partition writable and grown, the branch's zone and locale are set,
+# and `nowserving self-test` passes: on the server, for a kiosk with the dummy printer
+# against that server; on a kiosk, every check but the network's (no server in its VM).
+# Each step is printed with its time; the first failed step is named and the script exits 1.
+#
+# --fault unknown-role plants a fault: the kiosk's bundle names a role the image does not
+# know, so the first boot must fail (and this script with it, at step `firstboot`).
+# --keep DIR keeps each boot's console log (and the kiosk's screen, a PPM) in DIR.
+# Needs qemu-system-arm, mtools, fdisk, xz-utils, and nowserving on the host (the checkout's
+# .venv, or NOWSERVING=/path/to/nowserving). Runs as any user with read access to IMAGE.
+set -euo pipefail
+
+self=$(readlink -f "${BASH_SOURCE[0]}")
+src=$(cd "$(dirname "$self")/.." && pwd)
+log() { echo "boot-image: $*" >&2; }
+die() {
+  log "FAILED: $*"
+  exit 1
+}
+
+image=""
+roles=()
+fault=""
+keep=""
+timeout=${NOWSERVING_BOOT_TIMEOUT:-2400}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --role) roles+=("${2:?--role server|kiosk}") && shift 2 ;;
+    --fault) fault=${2:?--fault unknown-role} && shift 2 ;;
+    --keep) keep=${2:?--keep DIR} && shift 2 ;;
+    -*) die "unknown option $1" ;;
+    *) image=$1 && shift ;;
+  esac
+done
+[ -n "$image" ] && [ -f "$image" ] || die "usage: boot-image.sh IMAGE [--role server|kiosk]..." \
+  "[--fault unknown-role] [--keep DIR]"
+[ ${#roles[@]} -gt 0 ] || roles=(server kiosk)
+[ -z "$fault" ] || [ "$fault" = unknown-role ] || die "the faults: unknown-role"
+[ -z "$fault" ] || roles=(kiosk)
+for tool in qemu-system-aarch64 mcopy sfdisk xz; do
+  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install qemu-system-arm" \
+    "mtools fdisk xz-utils)"
+done
+nowserving=${NOWSERVING:-}
+[ -n "$nowserving" ] || nowserving=$(command -v nowserving || echo "$src/.venv/bin/nowserving")
+[ -x "$nowserving" ] || die "no nowserving on the host: set NOWSERVING=/path/to/nowserving"
+[ -z "$keep" ] || mkdir -p "$keep"
+
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/nowserving-boot.XXXXXX")
+qemu_pid=""
+cleanup() {
+  [ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+start=$SECONDS
+stamp() { printf '[%5d s]' $((SECONDS - start)); }
+
+# ----- the image: checksum, partitions, kernel, initramfs, command line --------------------
+step=$SECONDS
+case $image in
+  *.xz)
+    if [ -f "$image.sha256" ]; then
+      (cd "$(dirname "$image")" && sha256sum --quiet --check "$(basename "$image").sha256") ||
+        die "$image does not match its SHA-256"
+    fi
+    xz -dc "$image" >"$tmp/base.img"
+    ;;
+  *) cp --sparse=always "$image" "$tmp/base.img" ;;
+esac
+table=$(sfdisk --dump "$tmp/base.img")
+part() { # part N FIELD: start or size (sectors) of partition N
+  echo "$table" | grep "^$tmp/base.img$1 " | sed -n "s/.*$2= *\([0-9]*\).*/\1/p"
+}
+boot_off=$(($(part 1 start) * 512))
+data_mb=$(($(part 3 size) / 2048))
+mtools() { "$@" -i "$tmp/disk.img@@$boot_off"; }
+cp "$tmp/base.img" "$tmp/disk.img"
+kernel=$(mtools mtype ::config.txt | sed -n 's/^kernel=//p' | tr -d '\r' | tail -n1)
+initrd=$(mtools mtype ::config.txt | sed -n 's/^initramfs \([^ ]*\).*/\1/p' | tr -d '\r' | tail -n1)
+[ -n "$kernel" ] && [ -n "$initrd" ] || die "config.txt names no kernel or initramfs"
+mtools mcopy "::$kernel" "$tmp/vmlinuz"
+mtools mcopy "::$initrd" "$tmp/initrd.img"
+cmdline=$(mtools mtype ::cmdline.txt | tr -d '\r\n' | tr ' ' '\n' | grep -v '^console=' |
+  tr '\n' ' ')
+rm "$tmp/disk.img"
+log "$(stamp) image $(basename "$image"): kernel $kernel, initramfs $initrd; data partition" \
+  "$data_mb MB; command line: $cmdline ($((SECONDS - step)) s)"
+
+# ----- the bundles -----------------------------------------------------------------------
+step=$SECONDS
+example=$("$(dirname "$(readlink -f "$nowserving")")/python" -c \
+  'from nowserving.config import EXAMPLE; print(EXAMPLE)')
+"$nowserving" provision --config "$example" --out "$tmp/provision" --server-host localhost \
+  --server-host 127.0.0.1 >/dev/null || die "nowserving provision"
+kiosk_bundle() { # kiosk_bundle DIR: kiosk-1's bundle with the dummy printer, no GPIO
+  cp -r "$tmp/provision/devices/kiosk-1/nowserving" "$1"
+  "$(dirname "$(readlink -f "$nowserving")")/python" - "$1/device.toml" <<'EOF'
+import re, sys
+path = sys.argv[1]
+text = open(path, encoding="utf-8").read()
+# The tables [printer] and [gpio] replaced: a dummy printer, buttons on the mock pin factory.
+text = re.sub(r"(?ms)^\[(printer|gpio)\]\n.*?(?=^\[|\Z)", "", text)
+text += '\n[printer]\nkind = "dummy"\n\n[gpio]\npin_factory = "mock"\n'
+open(path, "w", encoding="utf-8").write(text)
+EOF
+  "$nowserving" check-config "$1/branch.toml" --device "$1/device.toml" >/dev/null ||
+    die "the kiosk's test bundle does not check"
+}
+log "$(stamp) bundles made by nowserving provision of $(basename "$example") ($((SECONDS - step)) s)"
+
+# ----- boot each role ----------------------------------------------------------------------
+boot() { # boot ROLE
+  local role=$1 bundle=$tmp/bundle-$1 extra=() line status=0 last="" done=no failed=""
+  rm -rf "$bundle" "$tmp/bundle-test"
+  if [ "$role" = server ]; then
+    cp -r "$tmp/provision/server" "$bundle"
+    cp "$example" "$bundle/branch.toml"
+    kiosk_bundle "$tmp/bundle-test"
+  else
+    kiosk_bundle "$bundle"
+    extra=(-device virtio-gpu-pci -device virtio-keyboard-pci -device virtio-tablet-pci)
+  fi
+  if [ "$fault" = unknown-role ]; then
+    sed -i 's/^role = .*/role = "turnstile"/' "$bundle/device.toml"
+    log "$(stamp) planted fault: the $role bundle says role = \"turnstile\""
+  fi
+  cp --sparse=always "$tmp/base.img" "$tmp/disk.img"
+  truncate -s +1G "$tmp/disk.img" # a larger card: the first boot grows the data partition
+  mtools mcopy -s "$bundle" ::/nowserving
+  [ ! -d "$tmp/bundle-test" ] || mtools mcopy -s "$tmp/bundle-test" ::/nowserving-test
+  mtools mcopy "$src/scripts/lib/boot-check.sh" ::/nowserving-boot-check.sh
+  log "$(stamp) booting as $role: qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 2048"
+  local console=$tmp/console-$role.log
+  : >"$console"
+  # -no-reboot: a reboot (a watchdog firing, a panic) ends the run instead of looping.
+  qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 2048 -no-reboot \
+    -display none -serial "file:$console" -monitor "unix:$tmp/monitor,server,nowait" \
+    -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd.img" \
+    -append "$cmdline console=ttyAMA0 systemd.run=/boot/firmware/nowserving-boot-check.sh \
+systemd.run_success_action=poweroff systemd.run_failure_action=poweroff \
+nowserving.role=$role nowserving.built_data_mb=$data_mb" \
+    -drive "file=$tmp/disk.img,format=raw,if=virtio" \
+    -netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
+    ${extra[@]+"${extra[@]}"} </dev/null >"$tmp/qemu.out" 2>&1 &
+  qemu_pid=$!
+  local boot_start=$SECONDS
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    case $line in
+      "NSCHECK ok "*)
+        set -- $line
+        log "$(stamp) $role: ok $3 (guest uptime ${4%:} s): ${line#* * * * }"
+        if [ "$3" = units ] && [ "$role" = kiosk ] && [ -n "$keep" ]; then
+          sleep 20 # cage and the kiosk's first frame
+          echo "screendump $keep/kiosk-screen.ppm" | python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+import time; time.sleep(3)' "$tmp/monitor" || true
+        fi
+        ;;
+      "NSCHECK FAIL "*)
+        set -- $line
+        failed=$3
+        log "$(stamp) $role: FAILED $3 (guest uptime ${4%:} s): ${line#* * * * }"
+        ;;
+      "NSCHECK done "*) done=yes ;;
+      "  | "*) echo "$line" >&2 ;;
+      *) last=$line ;;
+    esac
+  done < <(tail -F -n +1 --pid="$qemu_pid" "$console" 2>/dev/null |
+    timeout "$timeout" cat || true)
+  if kill -0 "$qemu_pid" 2>/dev/null; then
+    kill "$qemu_pid"
+    failed=${failed:-timeout}
+    log "$(stamp) $role: no result in $timeout s; the console's last line: $last"
+  fi
+  wait "$qemu_pid" || status=$?
+  qemu_pid=""
+  [ -z "$keep" ] || cp "$console" "$keep/console-$role.log"
+  if [ "$done" != yes ] && [ -z "$failed" ]; then
+    failed=boot
+    log "$(stamp) $role: the machine stopped (qemu status $status) before the checks ended;" \
+      "the console's last lines:"
+    tail -n 25 "$console" | sed 's/^/  | /' >&2
+    grep -q . "$tmp/qemu.out" && sed 's/^/  qemu: /' "$tmp/qemu.out" >&2
+  fi
+  rm -f "$tmp/disk.img"
+  if [ -n "$failed" ]; then
+    log "$(stamp) FAILED: the $role boot, at step '$failed' ($((SECONDS - boot_start)) s)"
+    return 1
+  fi
+  log "$(stamp) $role: every check passed ($((SECONDS - boot_start)) s from power on)"
+}
+
+for role in "${roles[@]}"; do
+  case $role in server | kiosk) ;; *) die "roles: server, kiosk" ;; esac
+  boot "$role" || exit 1
+done
+log "$(stamp) passed: ${roles[*]}"
