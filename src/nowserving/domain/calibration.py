@@ -16,10 +16,20 @@ PRIOR_WEIGHT customers of each group. The branch's own customers join them as th
 served, so the correction moves from the prior's toward the branch's own with each
 customer (after 300 of a group, half and half); once the branch has CALIBRATION_DAYS
 days of its own, the prior is dropped for every group with at least STRATUM_FROM of them.
+
+Two rules keep a long wait's interval honest (`honest`). Deep in a long line the model's
+own interval is a few percent wide (a sum of hundreds of times), far narrower than any it
+made for waits of 30 minutes and more in the simulator's worlds, where the factors were
+learned: there it is first widened to RAW_FLOOR, the narrowest 5% of the model's own in
+those worlds, so the factors act on what they were learned on. And a factor that narrows
+moves an end at most halfway to the mean: the printed interval always holds the model's
+central estimate, never at its edge (before, a ±2% interval at 5,000 s narrowed by the
+over-an-hour factor printed 4,302-4,977 s, the mean as its high end).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from nowserving.domain.calibration_prior import PRIOR
@@ -27,6 +37,12 @@ from nowserving.domain.calibration_prior import PRIOR
 PRIOR_WEIGHT = 300.0  # customers of a group the shipped prior counts as
 STRATUM_FROM = 300  # a group's own misses needed to do without the prior
 MINUTE = 60.0
+# The narrowest a model interval is taken to be, per group, as (below, above) in log of the
+# mean: log(mean / low) and log(high / mean). The 5th percentile of the model's own half
+# widths for these groups on the first 3 days of the prior's worlds and seeds (30-60
+# minutes: 0.135 / 0.122 of 726 customers; over an hour: 0.203 / 0.175 of 196;
+# `scripts/calibration_prior.py` prints them). Below 30 minutes the model's width is kept.
+RAW_FLOOR = {"30-60m": (0.13, 0.12), "60m+": (0.20, 0.17)}
 
 
 def stratum(ahead: int, mean: float) -> str:
@@ -40,6 +56,27 @@ def stratum(ahead: int, mean: float) -> str:
 
 
 STRATA = ("0", "1", "2", "3", "4+ <30m", "30-60m", "60m+")
+
+
+def floored(ahead: int, mean: float, low: float, high: float) -> tuple[float, float]:
+    """A model interval widened, where it is narrower than RAW_FLOOR for its group, to
+    [mean·e^(-below), mean·e^(above)] (each end on its own); otherwise as it is."""
+    below, above = RAW_FLOOR.get(stratum(ahead, mean), (0.0, 0.0))
+    return min(low, mean * math.exp(-below)), max(high, mean * math.exp(above))
+
+
+def honest(
+    mean: float, low: float, high: float, factors: tuple[float, float]
+) -> tuple[float, float]:
+    """The printed ends of the model interval [low, high] around `mean`, given a group's
+    factors (a, b): [low·e^(-a), high·e^(b)], except that an end a factor narrows moves at
+    most halfway to the mean (and an end past the mean is taken as at it)."""
+    a, b = factors
+    low, high = min(low, mean), max(high, mean)
+    return (
+        min(low * math.exp(-a), (low + mean) / 2),
+        max(high * math.exp(b), (high + mean) / 2),
+    )
 
 
 def upper_quantile(weighted: list[tuple[float, float]], share: float) -> float:

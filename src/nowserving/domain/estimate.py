@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from nowserving.domain.calibration import floored, honest
 from nowserving.domain.gamma import gamma_quantile
 from nowserving.domain.model import CounterState, Ticket, TicketStatus
 from nowserving.domain.policy import IN_ORDER, boost, call_key, choose
@@ -209,17 +210,16 @@ class Estimator:
 
     def _calibrated(self, estimate: Estimate | None, waited: float = 0.0) -> Estimate | None:
         """The model's interval widened (or narrowed) by what the branch has seen of how
-        its intervals missed in the estimate's group (`Learner.calibration`); the model's
-        own is kept as raw. `waited`: how long the ticket has waited already."""
+        its intervals missed in the estimate's group (`Learner.calibration`), holding the
+        mean (`calibration.honest`); the model's own, widened where implausibly narrow for
+        a long wait, is kept as raw. `waited`: how long the ticket has waited already."""
         if estimate is None:
             return None
-        below, above = self.learner.calibration(estimate.ahead, estimate.mean)
-        low = min(estimate.mean, estimate.low * math.exp(-below))
-        high = max(estimate.mean, estimate.high * math.exp(above))
-        return self._floored(
-            Estimate(estimate.mean, low, high, estimate.ahead, estimate.low, estimate.high),
-            waited,
-        )
+        mean, ahead = estimate.mean, estimate.ahead
+        # Too narrow to be believed for a long wait: first widened (`calibration.floored`).
+        raw_low, raw_high = floored(ahead, mean, estimate.low, estimate.high)
+        low, high = honest(mean, raw_low, raw_high, self.learner.calibration(ahead, mean))
+        return self._floored(Estimate(mean, low, high, ahead, raw_low, raw_high), waited)
 
     def _floored(self, estimate: Estimate, waited: float = 0.0) -> Estimate:
         """Never an interval that cannot hold a certain wait: nobody is called sooner than
