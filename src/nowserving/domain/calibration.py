@@ -42,6 +42,7 @@ MINUTE = 60.0
 # widths for these groups on the first 3 days of the prior's worlds and seeds (30-60
 # minutes: 0.135 / 0.122 of 726 customers; over an hour: 0.203 / 0.175 of 196;
 # `scripts/calibration_prior.py` prints them). Below 30 minutes the model's width is kept.
+Z80 = 1.2816  # the 90th percentile of a standard normal
 RAW_FLOOR = {"30-60m": (0.13, 0.12), "60m+": (0.20, 0.17)}
 
 
@@ -63,6 +64,38 @@ def floored(ahead: int, mean: float, low: float, high: float) -> tuple[float, fl
     [mean·e^(-below), mean·e^(above)] (each end on its own); otherwise as it is."""
     below, above = RAW_FLOOR.get(stratum(ahead, mean), (0.0, 0.0))
     return min(low, mean * math.exp(-below)), max(high, mean * math.exp(above))
+
+
+def unsure_of_mean(occupancies, seen_as: int = 5) -> float:
+    """How unsure the branch still is of a service's mean occupancy, as a relative
+    standard error: the times' CV over √n (n its occupancies seen, at least `seen_as`, what
+    the prior occupancy counts as; CV 1 until two are seen). The model draws its futures as
+    if the times seen were the service's true ones; with a dozen seen the true mean may be
+    a fifth off, and every time in a wait with it."""
+    n = len(occupancies)
+    if n < 2:
+        return 1.0 / math.sqrt(seen_as)
+    mean = sum(occupancies) / n
+    if mean <= 0:
+        return 0.0
+    variance = sum((x - mean) ** 2 for x in occupancies) / (n - 1)
+    return math.sqrt(variance) / mean / math.sqrt(max(n, seen_as))
+
+
+def widened(mean: float, low: float, high: float, unsure: float) -> tuple[float, float]:
+    """A model interval widened by `unsure` (a relative standard error of the mean it was
+    drawn with): each end's distance from the mean, in logs, combined with that of a
+    lognormal 10th/90th percentile of spread `unsure` (the two add as variances). It
+    shrinks away as customers are seen (`unsure_of_mean`)."""
+    if unsure <= 0 or mean <= 0:
+        return low, high
+    extra = (Z80 * unsure) ** 2
+    below = math.log(mean / low) if low > 0 else math.inf
+    above = math.log(high / mean) if high > mean else 0.0
+    return (
+        mean * math.exp(-math.sqrt(below**2 + extra)) if low > 0 else low,
+        mean * math.exp(math.sqrt(above**2 + extra)),
+    )
 
 
 def honest(
