@@ -215,21 +215,21 @@ class Estimator:
     ) -> Estimate | None:
         """The model's interval widened (or narrowed) by what the branch has seen of how
         its intervals missed in the estimate's group (`Learner.calibration`), holding the
-        mean (`calibration.honest`); the model's own, widened where implausibly narrow for
-        a long wait, and by how unsure the branch still is of `service`'s mean occupancy
-        (`calibration.widened`: a new branch's first customers), is kept as raw. `waited`:
+        mean (`calibration.honest`), then by how unsure the branch still is of `service`'s
+        mean occupancy (`calibration.widened`: a new branch's first customers); the model's
+        own, widened where implausibly narrow for a long wait, is kept as raw. `waited`:
         how long the ticket has waited already."""
         if estimate is None:
             return None
         mean, ahead = estimate.mean, estimate.ahead
         # Too narrow to be believed for a long wait: first widened (`calibration.floored`).
         raw_low, raw_high = floored(ahead, mean, estimate.low, estimate.high)
+        low, high = honest(mean, raw_low, raw_high, self.learner.calibration(ahead, mean))
         if service and mean > 0:
             # Only the counters' times scale with the mean occupancy, not staff's reaction.
             reaction = sum(self._reactions) / len(self._reactions) if self._reactions else 0.0
             unsure = self._unsure(service) * max(0.0, 1 - reaction / mean)
-            raw_low, raw_high = widened(mean, raw_low, raw_high, unsure)
-        low, high = honest(mean, raw_low, raw_high, self.learner.calibration(ahead, mean))
+            low, high = widened(mean, low, high, unsure)
         return self._floored(Estimate(mean, low, high, ahead, raw_low, raw_high), waited)
 
     def _unsure(self, service: str) -> float:
