@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from nowserving.domain.calibration import STRATA, stratum
+from nowserving.domain.calibration import RAW_FLOOR, STRATA, stratum
 from nowserving.domain.learning import CALIBRATION_FLOOR_S
 from nowserving.sim import SCENARIOS, simulate
 
@@ -36,8 +36,9 @@ QUANTILES = 40
 TARGET = Path(__file__).parent.parent / "src/nowserving/domain/calibration_prior.py"
 
 
-def misses(name: str, seed: int, days: int) -> list[tuple[str, float, float]]:
-    """(group, below, above) of every judged customer of one run."""
+def misses(name: str, seed: int, days: int) -> list[tuple[str, float, float, float, float]]:
+    """(group, below, above, log(mean / low), log(high / mean)) of every judged customer
+    of one run: its misses, and its model interval's half widths."""
     scenario = replace(SCENARIOS[name], days=days)
     found = []
     for c in simulate(scenario, seed=seed):
@@ -45,8 +46,10 @@ def misses(name: str, seed: int, days: int) -> list[tuple[str, float, float]]:
             continue
         low, high = c.estimate["raw"]
         wait, low, high = (max(CALIBRATION_FLOOR_S, x) for x in (c.wait, low, high))
+        mean = max(CALIBRATION_FLOOR_S, c.estimate["mean"])
         group = stratum(c.estimate["ahead"], c.estimate["mean"])
-        found.append((group, math.log(low / wait), math.log(wait / high)))
+        widths = (math.log(mean / low), math.log(high / mean))
+        found.append((group, math.log(low / wait), math.log(wait / high), *widths))
     return found
 
 
@@ -59,10 +62,19 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [(name, seed) for name in WORLDS for seed in seeds]
     by_group: dict[str, list[tuple[float, float]]] = {g: [] for g in STRATA}
+    half_widths: dict[str, list[tuple[float, float]]] = {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for found in pool.map(misses, *zip(*runs, strict=True), [args.days] * len(runs)):
-            for group, below, above in found:
+            for group, below, above, narrow, wide in found:
                 by_group[group].append((below, above))
+                half_widths.setdefault(group, []).append((narrow, wide))
+    # What calibration.RAW_FLOOR is made of: the narrowest 5% of the model intervals (now
+    # recorded already floored, so a rerun finds the floor again where it binds).
+    for group in RAW_FLOOR:
+        sides = [sorted(w[side] for w in half_widths.get(group, [])) for side in (0, 1)]
+        if sides[0]:
+            fifth = [round(side[int(0.05 * len(side))], 3) for side in sides]
+            print(f"RAW_FLOOR {group}: {fifth[0]} / {fifth[1]} of {len(sides[0])} customers")
     lines = [
         '"""The shipped calibration prior (see `calibration.py`): per group, quantiles of the',
         "model intervals' misses below and above, log(low / wait) and log(wait / high), on the",

@@ -16,10 +16,20 @@ PRIOR_WEIGHT customers of each group. The branch's own customers join them as th
 served, so the correction moves from the prior's toward the branch's own with each
 customer (after 300 of a group, half and half); once the branch has CALIBRATION_DAYS
 days of its own, the prior is dropped for every group with at least STRATUM_FROM of them.
+
+Two rules keep a long wait's interval honest (`honest`). Deep in a long line the model's
+own interval is a few percent wide (a sum of hundreds of times), far narrower than any it
+made for waits of 30 minutes and more in the simulator's worlds, where the factors were
+learned: there it is first widened to RAW_FLOOR, the narrowest 5% of the model's own in
+those worlds, so the factors act on what they were learned on. And a factor that narrows
+moves an end at most halfway to the mean: the printed interval always holds the model's
+central estimate, never at its edge (before, a ±2% interval at 5,000 s narrowed by the
+over-an-hour factor printed 4,302-4,977 s, the mean as its high end).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from nowserving.domain.calibration_prior import PRIOR
@@ -27,6 +37,13 @@ from nowserving.domain.calibration_prior import PRIOR
 PRIOR_WEIGHT = 300.0  # customers of a group the shipped prior counts as
 STRATUM_FROM = 300  # a group's own misses needed to do without the prior
 MINUTE = 60.0
+# The narrowest a model interval is taken to be, per group, as (below, above) in log of the
+# mean: log(mean / low) and log(high / mean). The 5th percentile of the model's own half
+# widths for these groups on the first 3 days of the prior's worlds and seeds (30-60
+# minutes: 0.135 / 0.122 of 726 customers; over an hour: 0.203 / 0.175 of 196;
+# `scripts/calibration_prior.py` prints them). Below 30 minutes the model's width is kept.
+Z80 = 1.2816  # the 90th percentile of a standard normal
+RAW_FLOOR = {"30-60m": (0.13, 0.12), "60m+": (0.20, 0.17)}
 
 
 def stratum(ahead: int, mean: float) -> str:
@@ -40,6 +57,59 @@ def stratum(ahead: int, mean: float) -> str:
 
 
 STRATA = ("0", "1", "2", "3", "4+ <30m", "30-60m", "60m+")
+
+
+def floored(ahead: int, mean: float, low: float, high: float) -> tuple[float, float]:
+    """A model interval widened, where it is narrower than RAW_FLOOR for its group, to
+    [mean·e^(-below), mean·e^(above)] (each end on its own); otherwise as it is."""
+    below, above = RAW_FLOOR.get(stratum(ahead, mean), (0.0, 0.0))
+    return min(low, mean * math.exp(-below)), max(high, mean * math.exp(above))
+
+
+def unsure_of_mean(occupancies, seen_as: int = 5) -> float:
+    """How unsure the branch still is of a service's mean occupancy, as a relative
+    standard error: the times' CV over √n (n its occupancies seen, at least `seen_as`, what
+    the prior occupancy counts as; CV 1 until two are seen). The model draws its futures as
+    if the times seen were the service's true ones; with a dozen seen the true mean may be
+    a fifth off, and every time in a wait with it."""
+    n = len(occupancies)
+    if n < 2:
+        return 1.0 / math.sqrt(seen_as)
+    mean = sum(occupancies) / n
+    if mean <= 0:
+        return 0.0
+    variance = sum((x - mean) ** 2 for x in occupancies) / (n - 1)
+    return math.sqrt(variance) / mean / math.sqrt(max(n, seen_as))
+
+
+def widened(mean: float, low: float, high: float, unsure: float) -> tuple[float, float]:
+    """A model interval widened by `unsure` (a relative standard error of the mean it was
+    drawn with): each end's distance from the mean, in logs, combined with that of a
+    lognormal 10th/90th percentile of spread `unsure` (the two add as variances). It
+    shrinks away as customers are seen (`unsure_of_mean`)."""
+    if unsure <= 0 or mean <= 0:
+        return low, high
+    extra = (Z80 * unsure) ** 2
+    below = math.log(mean / low) if low > 0 else math.inf
+    above = math.log(high / mean) if high > mean else 0.0
+    return (
+        mean * math.exp(-math.sqrt(below**2 + extra)) if low > 0 else low,
+        mean * math.exp(math.sqrt(above**2 + extra)),
+    )
+
+
+def honest(
+    mean: float, low: float, high: float, factors: tuple[float, float]
+) -> tuple[float, float]:
+    """The printed ends of the model interval [low, high] around `mean`, given a group's
+    factors (a, b): [low·e^(-a), high·e^(b)], except that an end a factor narrows moves at
+    most halfway to the mean (and an end past the mean is taken as at it)."""
+    a, b = factors
+    low, high = min(low, mean), max(high, mean)
+    return (
+        min(low * math.exp(-a), (low + mean) / 2),
+        max(high * math.exp(b), (high + mean) / 2),
+    )
 
 
 def upper_quantile(weighted: list[tuple[float, float]], share: float) -> float:

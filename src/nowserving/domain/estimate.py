@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from nowserving.domain.calibration import floored, honest, unsure_of_mean, widened
 from nowserving.domain.gamma import gamma_quantile
 from nowserving.domain.model import CounterState, Ticket, TicketStatus
 from nowserving.domain.policy import IN_ORDER, boost, call_key, choose, line_key
@@ -228,7 +229,7 @@ class Estimator:
         zero (an idle counter) is never reused."""
         virtual = self._virtual(service, priority)
         if self._dedicated(service):
-            return self._calibrated(self._pool_estimate(virtual))
+            return self._calibrated(self._pool_estimate(virtual), service=service)
         before = recent[1] if recent is not None else None
         if before is not None and before.mean > 0 and self.now - recent[0] < reuse_s:
             ahead = self._ahead(virtual)
@@ -236,7 +237,8 @@ class Estimator:
             shift = (ahead - before.ahead) / self._service_rate(service)
             self.reused = True
             return self._floored(before.shifted(shift, ahead))
-        return self._calibrated(self._simulate([virtual], only=virtual.id)[virtual.id])
+        simulated = self._simulate([virtual], only=virtual.id)[virtual.id]
+        return self._calibrated(simulated, service=service)
 
     def for_all(self) -> tuple[dict[str, Estimate | None], dict[str, Estimate | None]]:
         """Estimates for every waiting ticket, and for a new arrival at every service."""
@@ -260,25 +262,41 @@ class Estimator:
         calibrated, now = self._calibrated, self.now
         return (
             {
-                t: calibrated(e, now - self.branch.tickets[t].queue_since)
+                t: calibrated(e, now - ticket.queue_since, ticket.service)
                 for t, e in tickets.items()
+                for ticket in (self.branch.tickets[t],)
             },
-            {s: calibrated(e) for s, e in arrivals.items()},
+            {s: calibrated(e, service=s) for s, e in arrivals.items()},
         )
 
-    def _calibrated(self, estimate: Estimate | None, waited: float = 0.0) -> Estimate | None:
+    def _calibrated(
+        self, estimate: Estimate | None, waited: float = 0.0, service: str = ""
+    ) -> Estimate | None:
         """The model's interval widened (or narrowed) by what the branch has seen of how
-        its intervals missed in the estimate's group (`Learner.calibration`); the model's
-        own is kept as raw. `waited`: how long the ticket has waited already."""
+        its intervals missed in the estimate's group (`Learner.calibration`), holding the
+        mean (`calibration.honest`), then by how unsure the branch still is of `service`'s
+        mean occupancy (`calibration.widened`: a new branch's first customers); the model's
+        own, widened where implausibly narrow for a long wait, is kept as raw. `waited`:
+        how long the ticket has waited already."""
         if estimate is None:
             return None
-        below, above = self.learner.calibration(estimate.ahead, estimate.mean)
-        low = min(estimate.mean, estimate.low * math.exp(-below))
-        high = max(estimate.mean, estimate.high * math.exp(above))
-        return self._floored(
-            Estimate(estimate.mean, low, high, estimate.ahead, estimate.low, estimate.high),
-            waited,
-        )
+        mean, ahead = estimate.mean, estimate.ahead
+        # Too narrow to be believed for a long wait: first widened (`calibration.floored`).
+        raw_low, raw_high = floored(ahead, mean, estimate.low, estimate.high)
+        low, high = honest(mean, raw_low, raw_high, self.learner.calibration(ahead, mean))
+        if service and mean > 0:
+            # Only the counters' times scale with the mean occupancy, not staff's reaction.
+            reaction = sum(self._reactions) / len(self._reactions) if self._reactions else 0.0
+            unsure = self._unsure(service) * max(0.0, 1 - reaction / mean)
+            low, high = widened(mean, low, high, unsure)
+        return self._floored(Estimate(mean, low, high, ahead, raw_low, raw_high), waited)
+
+    def _unsure(self, service: str) -> float:
+        """`calibration.unsure_of_mean` of `service`, once per estimator."""
+        unsure = self.__dict__.setdefault("_unsure_of", {})
+        if service not in unsure:
+            unsure[service] = unsure_of_mean(self.learner.occupancies(service))
+        return unsure[service]
 
     def _floored(self, estimate: Estimate, waited: float = 0.0) -> Estimate:
         """Never an interval that cannot hold a certain wait: nobody is called sooner than

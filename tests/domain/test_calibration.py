@@ -1,0 +1,103 @@
+"""The rules that keep a calibrated interval honest (`calibration.floored` and `honest`)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from nowserving.domain import calibration
+from nowserving.domain.calibration import RAW_FLOOR, floored, honest
+from nowserving.domain.estimate import Estimate, Estimator
+from tests.domain.test_estimate import dedicated
+
+
+def test_deep_in_a_long_line_the_printed_interval_holds_the_mean_and_is_wider():
+    """GIVEN the case found in a long line: the model's own interval 4,760-5,196 s around a
+    mean of 4,977 s (±2%), and factors for waits over an hour that narrow the high end (the
+    prior's then: a = 0.101, b = -0.054) WHEN it is calibrated THEN the printed interval
+    holds the mean well inside it and is wider than the model's on both sides, not the
+    4,302-4,977 s printed before; the same through the estimator with today's prior."""
+    mean, low, high, factors = 4977.0, 4760.0, 5196.0, (0.101, -0.054)
+    before = (low * math.exp(-factors[0]), max(mean, high * math.exp(factors[1])))
+    assert before == (pytest.approx(4302, abs=1), 4977)  # the defect: the mean as high end
+    raw = floored(1000, mean, low, high)
+    below, above = RAW_FLOOR["60m+"]
+    assert raw == (pytest.approx(mean * math.exp(-below)), pytest.approx(mean * math.exp(above)))
+    now = honest(mean, *raw, factors)
+    assert now == (
+        pytest.approx(raw[0] * math.exp(-0.101)),
+        pytest.approx(raw[1] * math.exp(-0.054)),
+    )
+    assert now[0] < low and now[1] > high
+    branch = dedicated(c1="a")
+    printed = Estimator(branch, 0.0)._calibrated(Estimate(mean, low, high, 1000))
+    assert (printed.raw_low, printed.raw_high) == raw  # what the event records as raw
+    assert printed.low < low and printed.high > high and printed.low < mean < printed.high
+
+
+def test_the_floor_acts_only_on_long_waits_narrower_than_the_worlds_ever_were():
+    """A model interval at least as wide as RAW_FLOOR, or for a wait under 30 minutes, is
+    kept as it is; a narrower one for 30 minutes or more is widened, each end on its own."""
+    assert floored(1000, 1200.0, 1190.0, 1210.0) == (1190.0, 1210.0)  # 20 minutes
+    wide = (3000 * math.exp(-0.3), 3000 * math.exp(0.3))
+    assert floored(50, 3000.0, *wide) == wide
+    low, high = floored(50, 3000.0, 2990.0, 3000 * math.exp(0.3))
+    assert low == pytest.approx(3000 * math.exp(-RAW_FLOOR["30-60m"][0]))
+    assert high == pytest.approx(3000 * math.exp(0.3))
+
+
+def test_a_calibrated_interval_always_holds_the_mean_inside_it():
+    """GIVEN any model interval around its mean and any factors a branch may learn (either
+    end widened or narrowed) THEN the printed interval holds the mean strictly inside; it is
+    the plain split-conformal one [low·e^-a, high·e^b] unless a narrowing factor would take an
+    end more than halfway to the mean; and it only widens where the factors widen."""
+    rng = random.Random(7)
+    for _ in range(2000):
+        mean = rng.uniform(10, 20_000)
+        low, high = mean * math.exp(-rng.uniform(0.001, 1)), mean * math.exp(rng.uniform(0.001, 1))
+        a, b = rng.uniform(-0.6, 0.6), rng.uniform(-0.6, 0.6)
+        lo, hi = honest(mean, low, high, (a, b))
+        assert lo < mean < hi
+        plain_low, plain_high = low * math.exp(-a), high * math.exp(b)
+        assert lo == pytest.approx(plain_low if plain_low <= (low + mean) / 2 else (low + mean) / 2)
+        assert hi == pytest.approx(
+            plain_high if plain_high >= (high + mean) / 2 else (high + mean) / 2
+        )
+        if a >= 0 and b >= 0:
+            assert (lo, hi) == (pytest.approx(plain_low), pytest.approx(plain_high))
+
+
+def test_the_shipped_prior_keeps_a_floored_long_wait_clear_of_its_mean():
+    """With the shipped prior's factors, an interval at the floor for a long wait prints
+    each end at least 7% from the mean (the halfway rule is a guard for what a branch may
+    learn, not needed by the prior)."""
+    prior = calibration.Calibration.prior_only()
+    for group, mean in (("30-60m", 45 * 60.0), ("60m+", 100 * 60.0)):
+        assert calibration.stratum(0, mean) == group
+        low, high = honest(mean, *floored(0, mean, mean, mean), prior.of(group))
+        assert low < mean / 1.07 and high > mean * 1.07
+
+
+def test_a_new_branch_widens_by_how_unsure_it_still_is_of_the_mean():
+    """GIVEN a service's occupancies seen so far (CV about 0.6) WHEN a model interval is
+    widened by how unsure the branch is of their mean THEN the widening is that of a mean
+    learned from n customers (CV/√n), large after a dozen, small after hundreds and gone
+    as n grows; with no spread seen nothing is added."""
+    rng = random.Random(3)
+    times = [300 * math.exp(rng.gauss(0, 0.55)) for _ in range(2000)]
+    unsure = {n: calibration.unsure_of_mean(times[:n]) for n in (0, 12, 300, 2000)}
+    assert unsure[0] == pytest.approx(1 / math.sqrt(5))  # nothing seen: the prior's 5
+    assert unsure[12] == pytest.approx(0.6 / math.sqrt(12), rel=0.35)
+    assert unsure[12] > unsure[300] > unsure[2000] and unsure[2000] < 0.02
+    assert calibration.unsure_of_mean([300.0] * 40) == 0.0
+    mean, low, high = 600.0, 400.0, 900.0
+    for u in unsure.values():
+        lo, hi = calibration.widened(mean, low, high, u)
+        # Each end's log distance from the mean grows as sqrt(d² + (1.2816·u)²).
+        assert math.log(mean / lo) == pytest.approx(math.hypot(math.log(1.5), 1.2816 * u))
+        assert math.log(hi / mean) == pytest.approx(math.hypot(math.log(1.5), 1.2816 * u))
+    assert calibration.widened(mean, low, high, 0.0) == (low, high)
+    # A low end of 0 stays 0 (a free counter may call at once); the high end still widens.
+    assert calibration.widened(mean, 0.0, high, 0.2)[0] == 0.0
