@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 
-from nowserving.devtools.broker import free_port
 from nowserving.headoffice.db import HeadOfficeDb
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild_due_days
 from nowserving.reports.crossbranch import cross_report
 from nowserving.reports.sample import write_sample_log
 from nowserving.web.accounts import Account, Accounts, hash_password, write_accounts
-from nowserving.web.app import make_app
 from nowserving.web.console import Console
 from nowserving.web.console_headoffice import add_headoffice
 from nowserving.web.feed import Feeds
@@ -30,7 +26,7 @@ from nowserving.web.sessions import AuditLog
 from tests.conftest import ManualClock
 from tests.headoffice.test_visits import FIRST, ZONE, ingest, rows_of
 from tests.web.conftest import CHROMIUM, browser  # noqa: F401
-from tests.web.console_fixtures import FAST, PASSWORD, ConsoleRole
+from tests.web.console_fixtures import FAST, PASSWORD, serving_console
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
@@ -80,18 +76,10 @@ def head_office(broker, example_config, server, dsn, tmp_path):
     console = Console(feeds, Accounts(accounts), AuditLog(tmp_path / "a.log", clock), clock=clock)
     pages = add_headoffice(console, dsn)
     rebuild_due_days(db.conn)  # as `nowserving headoffice rebuild --due` does
-    port = free_port()
-    app = make_app(feeds, clock=clock, console=console)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
-                                       log_level="warning", lifespan="on"))  # fmt: skip
-    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
-    thread.start()
     try:
-        feeds.branches["pudong"].client.wait_state(timeout=10)
-        yield ConsoleRole(f"http://127.0.0.1:{port}", feeds, console, None), db
+        with serving_console(console, clock) as role:
+            yield role, db
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
         pages.close()
         db.close()
 

@@ -3,6 +3,7 @@ server, and the web role serving both with its console on, in uvicorn in a threa
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from dataclasses import dataclass
@@ -62,13 +63,11 @@ def accounts_file(tmp_path):
     return path
 
 
-@pytest.fixture
-def console(broker, example_config, server, second_branch, clock, accounts_file, tmp_path):
-    from nowserving.web.accounts import Accounts
-
-    feeds = Feeds([example_config, second_branch], broker, "web-1")
-    audit = AuditLog(tmp_path / "audit.log", clock)
-    console = Console(feeds, Accounts(accounts_file), audit, clock=clock)
+@contextlib.contextmanager
+def serving_console(console: Console, clock, audit: AuditLog | None = None):
+    """The web role with `console` on, in uvicorn on a thread, once every branch's state is
+    in: its ConsoleRole; stopped on leaving."""
+    feeds = console.feeds
     port = free_port()
     app = make_app(feeds, clock=clock, console=console)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
@@ -83,3 +82,14 @@ def console(broker, example_config, server, second_branch, clock, accounts_file,
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def console(broker, example_config, server, second_branch, clock, accounts_file, tmp_path):
+    from nowserving.web.accounts import Accounts
+
+    feeds = Feeds([example_config, second_branch], broker, "web-1")
+    audit = AuditLog(tmp_path / "audit.log", clock)
+    with serving_console(Console(feeds, Accounts(accounts_file), audit, clock=clock), clock,
+                         audit) as role:  # fmt: skip
+        yield role

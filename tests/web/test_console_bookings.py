@@ -8,21 +8,17 @@ and en (docs/screenshots)."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from nowserving.devtools.broker import free_port
 from nowserving.web.accounts import Accounts
-from nowserving.web.app import make_app
 from nowserving.web.console import Console
 from nowserving.web.console_bookings import add_bookings
 from nowserving.web.feed import Feeds
 from nowserving.web.sessions import AuditLog
 from tests.web.conftest import CHROMIUM
-from tests.web.console_fixtures import PASSWORD, ConsoleRole
+from tests.web.console_fixtures import PASSWORD, serving_console
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
@@ -37,18 +33,8 @@ def bookings_console(broker, example_config, server, clock, accounts_file, tmp_p
     audit = AuditLog(tmp_path / "audit.log", clock)
     console = Console(feeds, Accounts(accounts_file), audit, clock=clock)
     add_bookings(console, {"pudong": server.store.path})
-    port = free_port()
-    app = make_app(feeds, clock=clock, console=console)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
-                                       log_level="warning", lifespan="on"))  # fmt: skip
-    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        feeds.branches["pudong"].client.wait_state(timeout=10)
-        yield ConsoleRole(f"http://127.0.0.1:{port}", feeds, console, audit)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
+    with serving_console(console, clock, audit) as role:
+        yield role
 
 
 @pytest.fixture

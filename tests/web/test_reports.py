@@ -10,22 +10,18 @@ import csv
 import io
 import os
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from nowserving.devtools.broker import free_port
 from nowserving.reports.sample import write_sample_log
 from nowserving.web.accounts import Accounts
-from nowserving.web.app import make_app
 from nowserving.web.console import Console
 from nowserving.web.console_reports import add_reports
 from nowserving.web.feed import Feeds
 from nowserving.web.sessions import AuditLog
 from tests.web.conftest import CHROMIUM
-from tests.web.console_fixtures import PASSWORD, ConsoleRole
+from tests.web.console_fixtures import PASSWORD, serving_console
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
@@ -46,18 +42,10 @@ def reports_console(broker, example_config, server, clock, accounts_file, month_
     console = Console(feeds, Accounts(accounts_file), AuditLog(tmp_path / "a.log", clock),
                       clock=clock)  # fmt: skip
     reports = add_reports(console, {"pudong": month_log}, tmp_path / "reports")
-    port = free_port()
-    app = make_app(feeds, clock=clock, console=console)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
-                                       log_level="warning", lifespan="on"))  # fmt: skip
-    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
-    thread.start()
     try:
-        feeds.branches["pudong"].client.wait_state(timeout=10)
-        yield ConsoleRole(f"http://127.0.0.1:{port}", feeds, console, None)
+        with serving_console(console, clock) as role:
+            yield role
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
         reports.close()
 
 
