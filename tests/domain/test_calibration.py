@@ -101,3 +101,28 @@ def test_a_new_branch_widens_by_how_unsure_it_still_is_of_the_mean():
     assert calibration.widened(mean, low, high, 0.0) == (low, high)
     # A low end of 0 stays 0 (a free counter may call at once); the high end still widens.
     assert calibration.widened(mean, 0.0, high, 0.2)[0] == 0.0
+
+
+def test_the_weighted_upper_quantile_is_the_smallest_value_past_its_share():
+    """GIVEN own values (weight 1) and prior values (weight w), ties included WHEN the
+    upper 10 % quantile is taken by bisection THEN it is the smallest value whose weight at
+    or below it exceeds 90 % of the whole, as walking the merged values in order finds."""
+    import random
+
+    from nowserving.domain.calibration import upper_quantile
+
+    rng = random.Random(7)
+    for _ in range(500):
+        own = sorted(round(rng.gauss(0, 1), 1) for _ in range(rng.randint(0, 40)))
+        prior = sorted(round(rng.gauss(0.5, 1), 1) for _ in range(rng.randint(0, 40)))
+        if not own and not prior:
+            continue
+        weight = rng.choice([0.5, 1.0, 7.5])
+        merged = sorted([(v, 1.0) for v in own] + [(v, weight) for v in prior])
+        total, running, walked = sum(w for _, w in merged), 0.0, merged[-1][0]
+        for value, w in merged:
+            running += w
+            if running > 0.9 * total:
+                walked = value
+                break
+        assert upper_quantile(own, prior, weight, 0.10) == walked

@@ -161,8 +161,8 @@ def test_a_new_branch_starts_from_the_shipped_prior_and_moves_to_its_own():
     prior = calibration.PRIOR["1"]
     first = Learner(["a"]).calibration(1, 120)
     assert first == (
-        calibration.upper_quantile([(x, 1.0) for x in prior[0]], 0.10),
-        calibration.upper_quantile([(x, 1.0) for x in prior[1]], 0.10),
+        calibration.upper_quantile(sorted(prior[0]), [], 1.0, 0.10),
+        calibration.upper_quantile(sorted(prior[1]), [], 1.0, 0.10),
     )
     assert first != (0.0, 0.0)
     rng = random.Random(5)

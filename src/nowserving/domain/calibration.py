@@ -29,6 +29,7 @@ over-an-hour factor printed 4,302-4,977 s, the mean as its high end).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -112,16 +113,51 @@ def honest(
     )
 
 
-def upper_quantile(weighted: list[tuple[float, float]], share: float) -> float:
-    """The value that `share` of the weight of (value, weight) pairs lies above."""
-    ordered = sorted(weighted)
-    total = sum(w for _, w in ordered)
-    running = 0.0
-    for value, weight in ordered:
-        running += weight
-        if running > (1 - share) * total:
-            return value
-    return ordered[-1][0]
+def upper_quantile(own: list[float], prior: list[float], weight: float, share: float) -> float:
+    """The value that `share` of the weight lies above, of `own` values (weight 1 each)
+    beside `prior` values (`weight` each), both sorted: the smallest value v with the
+    weight at or below v over (1 - share) of the whole, found by bisection (the server
+    refits on its apply loop, over up to 10,000 misses: no sorting of pairs there)."""
+    limit = (1 - share) * (len(own) + weight * len(prior))
+
+    def over(value: float) -> bool:
+        at_or_below = bisect.bisect_right(own, value) + weight * bisect.bisect_right(prior, value)
+        return at_or_below > limit
+
+    found = [
+        values[i]
+        for values in (own, prior)
+        if values
+        for i in (_first(len(values), lambda i, v=values: over(v[i])),)
+        if i < len(values)
+    ]
+    return min(found) if found else max(own[-1:] + prior[-1:])
+
+
+def _first(n: int, holds) -> int:
+    """The first index in range(n) where the monotone `holds` is true (n if none)."""
+    low, high = 0, n
+    while low < high:
+        middle = (low + high) // 2
+        if holds(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+_SORTED: dict[str, tuple] = {}  # group -> (PRIOR's entry, (its lows, its highs) sorted)
+
+
+def _prior_sorted(group: str) -> tuple[list[float], list[float]] | None:
+    """The shipped prior's misses of `group`, sorted once (again if PRIOR is replaced)."""
+    entry = PRIOR.get(group)
+    if entry is None:
+        return None
+    cached = _SORTED.get(group)
+    if cached is None or cached[0] is not entry:
+        cached = _SORTED[group] = (entry, (sorted(entry[0]), sorted(entry[1])))
+    return cached[1]
 
 
 @dataclass(frozen=True)
@@ -140,21 +176,24 @@ class Calibration:
         """From misses (day, log(low / wait), log(wait / high), group): each group's
         factors, with the prior counted beside its own misses where `with_prior` or
         where it has fewer than STRATUM_FROM."""
-        own: dict[str, list[tuple[float, float]]] = {}
+        below: dict[str, list[float]] = {}
+        above: dict[str, list[float]] = {}
         for miss in misses:
-            own.setdefault(miss[3], []).append((miss[1], miss[2]))
+            below.setdefault(miss[3], []).append(miss[1])
+            above.setdefault(miss[3], []).append(miss[2])
         factors = {}
         for group in STRATA:
-            seen = own.get(group, [])
-            below = [(b, 1.0) for b, _ in seen]
-            above = [(a, 1.0) for _, a in seen]
-            prior = PRIOR.get(group)
-            if prior is not None and (with_prior or len(seen) < STRATUM_FROM):
+            own_below = sorted(below.get(group, ()))
+            own_above = sorted(above.get(group, ()))
+            lows = highs = []
+            prior = _prior_sorted(group)
+            if prior is not None and (with_prior or len(own_below) < STRATUM_FROM):
                 lows, highs = prior
-                below += [(b, PRIOR_WEIGHT / len(lows)) for b in lows]
-                above += [(a, PRIOR_WEIGHT / len(highs)) for a in highs]
-            if below:
-                factors[group] = (upper_quantile(below, share), upper_quantile(above, share))
+            if own_below or lows:
+                factors[group] = (
+                    upper_quantile(own_below, lows, PRIOR_WEIGHT / max(1, len(lows)), share),
+                    upper_quantile(own_above, highs, PRIOR_WEIGHT / max(1, len(highs)), share),
+                )
         return cls(factors)
 
     def of(self, group: str) -> tuple[float, float]:
