@@ -75,10 +75,14 @@ def ref_code(key: bytes, booking_id: str, ref: str) -> str:
     the log file's meta table, never in an event), so a `book` repeated with the same ref
     gets the same code back, also after a restart, while the log's events (which the head
     office receives) give no way to it."""
-    digest = hmac.new(key, f"{booking_id}\x00{ref}".encode(), hashlib.sha256).digest()
+    return code_from(hmac.new(key, f"{booking_id}\x00{ref}".encode(), hashlib.sha256).digest())
+
+
+def code_from(digest: bytes, length: int = CODE_LENGTH) -> str:
+    """`length` code characters (CODE_ALPHABET) read off a digest, as a number."""
     number = int.from_bytes(digest, "big")
     chars = []
-    for _ in range(CODE_LENGTH):
+    for _ in range(length):
         number, rest = divmod(number, len(CODE_ALPHABET))
         chars.append(CODE_ALPHABET[rest])
     return "".join(chars)

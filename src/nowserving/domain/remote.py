@@ -20,7 +20,7 @@ import hmac
 import math
 from typing import TYPE_CHECKING
 
-from nowserving.domain.bookings import CODE_ALPHABET, CODE_LENGTH, code_hash
+from nowserving.domain.bookings import code_from, code_hash
 from nowserving.domain.model import Ticket, TicketStatus
 from nowserving.errors import DomainError
 
@@ -39,13 +39,7 @@ def remote_code(token: str) -> str:
     """The check-in code of the remote ticket whose page key is `token`: derived from it
     (so the web role can show it on every visit without keeping it), but the token cannot
     be worked out from it. Typed or scanned at the kiosk like a booking code."""
-    digest = hashlib.sha256(b"nowserving remote code:" + token.encode()).digest()
-    number = int.from_bytes(digest, "big")
-    chars = []
-    for _ in range(CODE_LENGTH):
-        number, index = divmod(number, len(CODE_ALPHABET))
-        chars.append(CODE_ALPHABET[index])
-    return "".join(chars)
+    return code_from(hashlib.sha256(b"nowserving remote code:" + token.encode()).digest())
 
 
 def hall_window(rules, at: float) -> int:
@@ -56,12 +50,7 @@ def hall_window(rules, at: float) -> int:
 def hall_code(secret: bytes, branch_id: str, window: int) -> str:
     """The hall code of `window`: an HMAC of the branch and the window under `secret`."""
     mac = hmac.new(secret, f"hall:{branch_id}:{window}".encode(), hashlib.sha256).digest()
-    number = int.from_bytes(mac, "big")
-    chars = []
-    for _ in range(HALL_CODE_LENGTH):
-        number, index = divmod(number, len(CODE_ALPHABET))
-        chars.append(CODE_ALPHABET[index])
-    return "".join(chars)
+    return code_from(mac, HALL_CODE_LENGTH)
 
 
 def normal_code(text: object) -> str:
