@@ -243,6 +243,26 @@ def test_an_unanswered_ping_is_asked_again_on_the_next_tick(make, clock):
     assert path.clock_off is None and "clock" not in path.alerts
 
 
+def test_a_clock_set_while_a_ping_is_on_its_way_is_not_a_measurement(make, clock):
+    """GIVEN a ping sent WHEN the kiosk's clock jumps a day before its answer comes THEN
+    half the jump is not taken for the server's time: the known offset stays, the kiosk
+    asks again, and the next answer is measured."""
+    path, send, _ = make()
+    path.take_connection(True)
+    answer_ping(path, send, clock())
+    assert path.clock_off == 0
+    clock.advance(CLOCK_CHECK_S)
+    path.replay()
+    sent = send.of("ping")[-1][0]
+    clock.advance(86400)
+    assert path.take_reply(Reply(sent, True, {"at": clock() - 86400}))
+    assert path.clock_off == 0 and "clock" not in path.alerts
+    path.replay()
+    assert len(send.of("ping")) == 3
+    answer_ping(path, send, clock() - 86400)
+    assert path.clock_off == 86400 and "ahead of the server's" in path.alerts["clock"]
+
+
 def test_the_spool_is_sent_in_order_once_and_settled_when_answered(make, spool):
     """GIVEN two tickets spooled while cut off WHEN the kiosk is back THEN each is sent under
     its own id, in order, and not again while in flight; an unanswered one is sent again; an

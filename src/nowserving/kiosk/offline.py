@@ -242,6 +242,12 @@ class OfflinePath:
             self._clock_checked = None  # no answer: ask again next time
             return
         answered = self._clock()
+        if not 0 <= answered - sent <= CLOCK_OFF_S:
+            # The clock was set (or jumped) while the ping was on its way: half the jump
+            # would pass for the server's time. Not a measurement; ask again next time.
+            log.info("clock changed during a ping (%.0f s): measured again", answered - sent)
+            self._clock_checked = None
+            return
         self.clock_off = (sent + answered) / 2 - at
         slack = abs(answered - sent) / 2
         alert = None
