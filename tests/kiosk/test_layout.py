@@ -6,6 +6,7 @@ so does a touch target under 9 mm on a 7" screen."""
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,10 +20,11 @@ from nowserving.client import BranchClient
 from nowserving.client.qt import QtBranchBridge
 from nowserving.domain import Branch
 from nowserving.domain.estimate import Estimate
-from nowserving.kiosk.app import KioskController
+from nowserving.i18n import text
+from nowserving.kiosk.app import KioskController, Phase
 from nowserving.kiosk.launcher import build_view
 from nowserving.protocol import encode, state_message
-from nowserving.protocol.views import Reply, decode_state
+from nowserving.protocol.views import EstimateView, Reply, TicketView, decode_state
 from tests.kiosk.branches import branch
 from tests.kiosk.test_kiosk import find_item
 
@@ -121,16 +123,19 @@ def screen(qtbot, tmp_path):
     services at noon: long lines, one service closed, waits past two hours."""
     made = []
 
-    def _screen(count: int, size: tuple[int, int], language: str, bookable: bool = False):
-        config = branch(count, tmp_path, bookable=bookable)
+    def _screen(
+        count: int, size: tuple[int, int], language: str, bookable: bool = False,
+        closes: str | None = None, now: float = NOON, url: str | None = None,
+    ):  # fmt: skip
+        config = branch(count, tmp_path, bookable=bookable, closes=closes)
         client = BranchClient(Broker("127.0.0.1", 9), "big", "kiosk-1")
-        controller = KioskController(config, QtBranchBridge(client), None, None, lambda: NOON)
+        controller = KioskController(config, QtBranchBridge(client), None, url, lambda: now)
         core = Branch(config.rules)
         estimates = {
             sid: Estimate(9000.0, 7800.0 + i * 60, 11000.0 + i * 300, 123)
             for i, sid in enumerate(config.rules.services)
         }
-        state = state_message(core, config.names, NOON, ({}, estimates, NOON, 0))
+        state = state_message(core, config.names, now, ({}, estimates, now, 0))
         for row in state["services"]:
             row["waiting"] = 123
         controller._take_state(decode_state(encode(state)))
@@ -149,6 +154,13 @@ def screen(qtbot, tmp_path):
 
 
 SIZES = [(800, 480), (1024, 600), (1080, 1920)]
+
+
+def keep(view, name: str) -> None:
+    """With KIOSK_SCREENSHOTS=folder: the screen as drawn, for docs/screenshots (looked at,
+    a few kept)."""
+    if folder := os.environ.get("KIOSK_SCREENSHOTS"):
+        view.grabWindow().save(f"{folder}/kiosk-{name}.png")
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
@@ -274,3 +286,91 @@ def test_the_start_screen_fits_the_check_in_entry_in_large_print(screen):
     drawn(view)
     assert problems(view) == [] and small_targets(view, SEVEN_INCH_MM) == []
     assert find_item(view.rootObject(), "page-more").isVisible()
+
+
+@pytest.fixture
+def device_in_utc(monkeypatch):
+    """This device's zone is UTC; the branch's is Asia/Shanghai (8 hours ahead)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def a_ticket(controller: KioskController, language: str) -> TicketView:
+    """What the server answers for the first ticket of the branch's longest-named service."""
+    estimate = EstimateView(9000.0, 7800.0, 11000.0, 123)
+    return TicketView("2026-12-07/H001", "H001", "s8", language, NOON, 123, estimate, "priority")
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_screen_after_a_tap_fits(screen, size, language, device_in_utc):
+    """GIVEN 11 services, a priority class, a branch closing in 40 minutes (branch time on a
+    device in UTC) WHEN a customer goes through every screen after a tap, in ordinary and in
+    large print THEN nothing is cut, spills or overlaps and every touch target is 9 mm on a
+    7" screen (12 mm in large print): the priority question, the late question (branch time,
+    hours and minutes), printing, the number and what to do next, a failed print with and
+    without the ticket page, no ticket possible."""
+    url = "https://queue.example/{branch}/t/{token}"
+    controller, view = screen(11, size, language, closes="12:40", url=url)
+    name = f"{size[0]}x{size[1]}-{language}"
+    keep(view, f"11-closing-{name}")
+    per_mm = size[0] / SEVEN_INCH_MM if size != (1080, 1920) else 0
+
+    def fits(phase: str, large: bool, shown: str = "") -> None:
+        drawn(view)
+        assert controller.phase == phase
+        keep(view, f"{shown or phase}{'-large' if large else ''}-{name}")
+        assert problems(view, "overlay") == [], phase
+        if per_mm:
+            assert small_targets(view, SEVEN_INCH_MM) == [], phase
+            lowest = (12 if large else 9) * per_mm - 0.5
+            buttons = [i for i in items(find_item(view.rootObject(), "overlay"))
+                       if i.objectName().startswith("choice-")]  # fmt: skip
+            assert all(b.height() >= lowest for b in buttons), phase
+
+    for large in (False, True):
+        controller.reset()
+        controller.setLargePrint(large)
+        controller.choose("s8")  # the longest names
+        fits("priority", large)
+        controller.choosePriority("priority")
+        fits("confirm_late", large)
+        assert "12:40" in controller.lateText  # the branch's time, not the device's 04:40
+        assert ("小时" if language == "zh" else "\u00a0h") in controller.lateText
+        controller._set_phase(Phase.PRINTING)
+        fits("printing", large)
+        controller._print(a_ticket(controller, language))  # no printer: the screen is the ticket
+        fits("done", large)
+        assert controller.nextStep == text(language, "kiosk.done_next")
+        controller._take_printed(controller.ticketNumber, "out of paper")
+        fits("failed", large)
+        controller.ticket_url = None  # no ticket page: no QR code, no "scan"
+        controller._take_printed(controller.ticketNumber, "out of paper")
+        fits("failed", large, "failed-no-page")
+        controller.ticket_url = url
+        controller.reset()
+        controller.setLargePrint(large)
+        controller.choose("s8")
+        controller.choosePriority("")
+        controller.confirmLate()  # no server, no lease: no ticket
+        fits("unavailable", large)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_closed_screen_fits_and_says_branch_time(screen, size, language, device_in_utc):
+    """GIVEN a branch open 08:00-12:40 in Asia/Shanghai and a device in UTC WHEN it is 20:00
+    at the branch THEN the start screen says (in branch time) when it opens, in ordinary
+    and large print, and nothing is cut or overlaps."""
+    evening = NOON + 8 * 3600
+    controller, view = screen(11, size, language, closes="12:40", now=evening)
+    for large in (False, True):
+        controller.setLargePrint(large)
+        drawn(view)
+        assert "08:00" in controller.closedText  # tomorrow at 08:00, not 00:00 (UTC)
+        keep(view, f"closed{'-large' if large else ''}-{size[0]}x{size[1]}-{language}")
+        assert problems(view) == []
+        assert [i for i in items(view.rootObject()) if i.property("serviceId")] == []

@@ -53,7 +53,7 @@ Rectangle {
     GridLayout {
         id: header
         anchors { top: parent.top; left: parent.left; right: parent.right; margins: root.unit }
-        columns: root.portrait || root.kiosk.largePrint ? 3 : 3 + 1 + root.kiosk.languages.length
+        columns: root.portrait || root.kiosk.largePrint ? 3 : 4
         rowSpacing: root.unit * 0.5
         columnSpacing: root.unit
         Text {
@@ -88,52 +88,74 @@ Rectangle {
             font.pixelSize: root.unit * 1.6
             text: root.kiosk.clock.text  // the branch's time, not the device's
         }
-        Rectangle {  // large print, on and off
-            objectName: "large-print"
-            implicitWidth: Math.max(largeText.implicitWidth + root.unit * 2, root.unit * 3.8)
-            implicitHeight: root.unit * 3.8
-            radius: root.unit * 0.5
-            color: root.kiosk.largePrint ? "#ffffff" : "transparent"
-            border.color: "#ffffff"
-            border.width: 2
-            Text {
-                id: largeText
-                anchors.centerIn: parent
-                text: root.s.large_print
-                color: root.kiosk.largePrint ? "#0b1f3a" : "#ffffff"
-                font.pixelSize: root.unit * 1.4
-                font.bold: true
-            }
-            MouseArea {
-                anchors.fill: parent
-                onClicked: root.kiosk.setLargePrint(!root.kiosk.largePrint)
-            }
-        }
-        Repeater {
-            model: root.kiosk.languages
-            delegate: Rectangle {
-                required property var modelData
-                readonly property bool current: modelData.code === root.kiosk.language
-                objectName: "language-" + modelData.code
-                implicitWidth: Math.max(label.implicitWidth + root.unit * 2, root.unit * 3.8)
-                implicitHeight: root.unit * 3.8  // a 9 mm touch target on a 7" screen
+        // Large print and the languages: on the first row, or the whole second one (where
+        // they share its width: a long label gets smaller before one leaves the screen).
+        RowLayout {
+            Layout.columnSpan: root.portrait || root.kiosk.largePrint ? 3 : 1
+            Layout.fillWidth: Layout.columnSpan > 1
+            Layout.alignment: Qt.AlignRight
+            spacing: root.unit
+            Rectangle {  // large print, on and off
+                objectName: "large-print"
+                implicitWidth: Math.max(largeText.implicitWidth + root.unit * 2, root.unit * 3.8)
+                implicitHeight: root.unit * 3.8
+                Layout.fillWidth: true
+                Layout.maximumWidth: implicitWidth
+                Layout.minimumWidth: root.unit * 3.8
                 radius: root.unit * 0.5
-                color: current ? "#ffffff" : "transparent"
+                color: root.kiosk.largePrint ? "#ffffff" : "transparent"
                 border.color: "#ffffff"
                 border.width: 2
                 Text {
-                    id: label
+                    id: largeText
                     anchors.centerIn: parent
-                    text: modelData.label
-                    color: parent.current ? "#0b1f3a" : "#ffffff"
+                    width: Math.min(implicitWidth, parent.width - root.unit)
+                    horizontalAlignment: Text.AlignHCenter
+                    fontSizeMode: Text.HorizontalFit
+                    minimumPixelSize: root.unit
+                    text: root.s.large_print
+                    color: root.kiosk.largePrint ? "#0b1f3a" : "#ffffff"
                     font.pixelSize: root.unit * 1.4
                     font.bold: true
                 }
                 MouseArea {
                     anchors.fill: parent
-                    onClicked: root.kiosk.setLanguage(parent.modelData.code)
-                    // Held: the audio guide, in this language (docs/kiosk.md).
-                    onPressAndHold: root.kiosk.startGuide(parent.modelData.code)
+                    onClicked: root.kiosk.setLargePrint(!root.kiosk.largePrint)
+                }
+            }
+            Repeater {
+                model: root.kiosk.languages
+                delegate: Rectangle {
+                    required property var modelData
+                    readonly property bool current: modelData.code === root.kiosk.language
+                    objectName: "language-" + modelData.code
+                    implicitWidth: Math.max(label.implicitWidth + root.unit * 2, root.unit * 3.8)
+                    implicitHeight: root.unit * 3.8  // a 9 mm touch target on a 7" screen
+                    Layout.fillWidth: true
+                    Layout.maximumWidth: implicitWidth
+                    Layout.minimumWidth: root.unit * 3.8
+                    radius: root.unit * 0.5
+                    color: current ? "#ffffff" : "transparent"
+                    border.color: "#ffffff"
+                    border.width: 2
+                    Text {
+                        id: label
+                        anchors.centerIn: parent
+                        width: Math.min(implicitWidth, parent.width - root.unit)
+                        horizontalAlignment: Text.AlignHCenter
+                        fontSizeMode: Text.HorizontalFit
+                        minimumPixelSize: root.unit
+                        text: modelData.label
+                        color: parent.current ? "#0b1f3a" : "#ffffff"
+                        font.pixelSize: root.unit * 1.4
+                        font.bold: true
+                    }
+                    MouseArea {
+                        anchors.fill: parent
+                        onClicked: root.kiosk.setLanguage(parent.modelData.code)
+                        // Held: the audio guide, in this language (docs/kiosk.md).
+                        onPressAndHold: root.kiosk.startGuide(parent.modelData.code)
+                    }
                 }
             }
         }
@@ -315,18 +337,31 @@ Rectangle {
         color: "#0b1f3a"  // opaque: the message must not compete with the buttons
         MouseArea { anchors.fill: parent }  // taps do not reach the buttons below
 
-        ColumnLayout {
+        // One column; on a landscape screen that could not print, the QR code and "back"
+        // beside the words (one above the other, they do not fit a 7" screen in large print).
+        GridLayout {
+            id: panel
+            readonly property bool qrBeside: root.kiosk.phase === "failed" && root.kiosk.hasPage
+                                             && !root.portrait
+            // The title and the number are over twice the smallest text already: large print
+            // leaves them be (grown too, they would not leave room for the rest on a 7" screen).
+            readonly property real big: root.unit / (root.kiosk.largePrint ? 1.5 : 1)
+            // Every item has its row: one after the other, or (beside) the words in the first
+            // column, the QR code over the second's first two rows and "back" below it.
             visible: root.kiosk.phase !== "code"
             anchors.centerIn: parent
             width: parent.width * 0.85
-            spacing: root.unit
+            columns: qrBeside ? 2 : 1
+            rowSpacing: root.unit
+            columnSpacing: root.unit * 2
 
             Text {
+                Layout.row: 0
                 Layout.fillWidth: true
                 horizontalAlignment: Text.AlignHCenter
                 wrapMode: Text.WordWrap
                 color: "#ffffff"
-                font.pixelSize: root.unit * 2.4
+                font.pixelSize: panel.big * 2.4
                 font.bold: true
                 text: ({
                     "printing": root.s.printing,
@@ -342,15 +377,17 @@ Rectangle {
                 })[root.kiosk.phase] || ""
             }
             Text {
+                Layout.row: 1
                 visible: root.kiosk.ticketNumber !== "" && root.kiosk.phase !== "confirm_late"
                 Layout.fillWidth: true
                 horizontalAlignment: Text.AlignHCenter
                 color: "#f5b301"
-                font.pixelSize: root.unit * (root.kiosk.phase === "failed" ? 6 : 8)
+                font.pixelSize: panel.big * (root.kiosk.phase === "failed" ? 6 : 8)
                 font.bold: true
                 text: root.kiosk.ticketNumber
             }
             Text {
+                Layout.row: 2
                 visible: text !== ""
                 Layout.fillWidth: true
                 horizontalAlignment: Text.AlignHCenter
@@ -367,6 +404,7 @@ Rectangle {
                     ? root.kiosk.checkInText : ""
             }
             Text {  // the phone number as typed
+                Layout.row: 3
                 objectName: "phoneDigits"
                 visible: root.kiosk.phase === "phone"
                 Layout.fillWidth: true
@@ -378,6 +416,7 @@ Rectangle {
                     (m, a, b, c, d) => [a, b, c, d].filter(x => x).join(" ")) || "_"
             }
             GridLayout {  // the phone number's keypad
+                Layout.row: 4
                 visible: root.kiosk.phase === "phone"
                 Layout.alignment: Qt.AlignHCenter
                 columns: 3
@@ -408,6 +447,7 @@ Rectangle {
                 }
             }
             Text {  // what to do next, once the ticket is in hand
+                Layout.row: 5
                 visible: root.kiosk.phase === "done" && root.kiosk.nextStep !== ""
                 Layout.fillWidth: true
                 horizontalAlignment: Text.AlignHCenter
@@ -417,21 +457,36 @@ Rectangle {
                 text: root.kiosk.nextStep
             }
             Image {
+                Layout.row: panel.qrBeside ? 0 : 6
+                Layout.column: panel.qrBeside ? 1 : 0
+                Layout.rowSpan: panel.qrBeside ? 2 : 1
                 visible: root.kiosk.phase === "failed" && root.kiosk.hasPage
-                Layout.alignment: Qt.AlignHCenter
+                Layout.alignment: Qt.AlignCenter
                 source: visible ? "image://ticket/qr/" + root.kiosk.ticketNumber : ""
                 sourceSize.width: root.unit * 10
                 sourceSize.height: root.unit * 10
                 smooth: false
             }
             GridLayout {  // the choices: one row of them, or a column for priority classes
+                Layout.row: panel.qrBeside ? 2 : 7
+                Layout.column: panel.qrBeside ? 1 : 0
                 visible: ["confirm_late", "failed", "unavailable", "priority", "phone", "early",
                           "not_checked_in"].indexOf(root.kiosk.phase) >= 0
                 Layout.alignment: Qt.AlignHCenter
-                columns: root.kiosk.phase === "priority" ? 1 : 2
+                id: choices
+                // Two side by side where they fit (not in portrait large print): else one
+                // over the other, the first on top.
+                readonly property real sideBySide: {
+                    let width = columnSpacing
+                    for (let i = 0; i < choiceButtons.count; i++)
+                        width += choiceButtons.itemAt(i) ? choiceButtons.itemAt(i).implicitWidth : 0
+                    return width
+                }
+                columns: root.kiosk.phase === "priority" || sideBySide > panel.width ? 1 : 2
                 rowSpacing: root.unit
                 columnSpacing: root.unit * 2
                 Repeater {
+                    id: choiceButtons
                     // Late: "back" is the first, highlighted choice; taking a ticket that may
                     // not be served today is the second. Priority: each class the branch
                     // offers, then a regular ticket.
