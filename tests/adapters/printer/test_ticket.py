@@ -3,6 +3,7 @@ and compared with the layout; the QR code decoded with zbar."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import replace
@@ -13,11 +14,13 @@ from PIL import ImageChops
 
 from nowserving.adapters.printer.device import Paper, TicketPrinter, open_escpos
 from nowserving.adapters.printer.layout import (
+    MIN_DOTS,
     PAPER_DOTS,
     Feed,
     QrCode,
     Strip,
     TicketContent,
+    _strip,
     lay_out,
     preview,
 )
@@ -147,9 +150,10 @@ def test_an_unknown_printer_kind_is_refused():
         open_escpos(PrinterSettings(kind="laser"))
 
 
-LONG_NAMES = {
-    "zh": "个人外汇买卖、跨境汇款与境外留学及旅游金融综合服务专窗（含外币兑换业务）",
-    "en": "International remittances, foreign exchange & overseas study finance",
+LONG_NAMES = {  # 50 characters each
+    "zh": "个人外汇买卖、跨境汇款与境外留学及旅游金融综合服务专窗"
+    "（含外币兑换、外籍人士开户及旅行支票业务办理）",
+    "en": "International remittances, foreign exchange & gold",
 }
 
 
@@ -160,43 +164,73 @@ def service_strips(ticket: TicketContent, paper_mm: int) -> list[Strip]:
     return strips[1:-9] if ticket.url else strips[1:-7]
 
 
+@pytest.mark.parametrize("paper_mm", [58, 80])
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_a_long_service_name_wraps_to_two_readable_lines_on_58_mm(language):
-    """GIVEN a 50-character service name WHEN laid out on 58 mm paper THEN it takes two
-    lines that fit the paper, each at least 3/4 as tall as a short name's (it used to shrink
-    to one line of 1.75 mm type)."""
+def test_a_long_service_name_wraps_to_readable_lines(language, paper_mm, tmp_path):
+    """GIVEN a 50-character service name WHEN laid out on 58 or 80 mm paper THEN it takes
+    two lines that fit the paper, none in type under 18 dots (2.25 mm), on 58 mm each at
+    least 3/4 as tall as a short name's (it used to shrink to one line of 1.75 mm type);
+    only 50 Chinese characters on 58 mm, which two lines of 18-dot type cannot hold, take a
+    third line instead; no QR code without a ticket page."""
     name = LONG_NAMES[language]
-    assert len(name) >= 35
-    short = TicketContent(language, "浦东支行", "现金存取", "A012", 3, (5, 12),
+    assert len(name) == 50
+    branch, service, counters, priority = {
+        "zh": ("浦东支行", "现金存取", ("1号窗口", "2号窗口"), "优先（老人、孕妇、残障人士）"),
+        "en": ("Pudong Branch", "Cash", ("Counter 1", "Counter 2"), "Priority (elderly)"),
+    }[language]  # fmt: skip
+    short = TicketContent(language, branch, service, "A012", 3, (5, 12),
                           datetime(2026, 11, 23, 9, 7))  # fmt: skip
-    reference = lay_out(short, 58)[2].image.height
-    strips = [p.image for p in lay_out(replace(short, service=name), 58)[2:5:2]]
-    assert len(strips) == 2
-    for strip in strips:
-        assert strip.width <= PAPER_DOTS[58] - 16
-        assert strip.height >= 0.75 * reference, (strip.height, reference)
+    reference = lay_out(short, paper_mm)[2].image.height
+    long = replace(short, service=name, counters=counters, recalls=2, priority=priority,
+                   hours="09:00–17:00")  # fmt: skip
+    parts = lay_out(long, paper_mm)
+    strips = [p.image for p in parts[2:] if isinstance(p, Strip)]
+    lines = 3 if (language, paper_mm) == ("zh", 58) else 2
+    assert [s.tobytes() for s in strips[:lines]] == [
+        s.tobytes() for s in _wrapped_name(name, paper_mm)
+    ]
+    readable = _strip(short.service, MIN_DOTS, 999, 1).height  # the smallest readable type
+    for strip in strips[:lines]:
+        assert strip.width <= PAPER_DOTS[paper_mm] - 16
+        assert strip.height >= readable, (strip.height, readable)
+        if paper_mm == 58:
+            assert strip.height >= 0.75 * reference, (strip.height, reference)
+    assert not [p for p in parts if isinstance(p, QrCode)]  # no ticket page: no QR code
+    if folder := os.environ.get("KIOSK_SCREENSHOTS"):  # docs/screenshots: looked at
+        preview(parts, paper_mm).save(f"{folder}/ticket-long-{language}-{paper_mm}mm.png")
 
 
-def test_without_a_page_no_qr_code_and_no_promise_of_one():
+def _wrapped_name(name: str, paper_mm: int) -> list:
+    """The service's name as the ticket wraps it (40 dots on 80 mm, bold)."""
+    from nowserving.adapters.printer.layout import MARGIN_DOTS, _wrapped
+
+    size = round(40 * PAPER_DOTS[paper_mm] / PAPER_DOTS[80])
+    return _wrapped(name, size, PAPER_DOTS[paper_mm] - 2 * MARGIN_DOTS, 1)
+
+
+@pytest.mark.parametrize("paper_mm", [58, 80])
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_without_a_page_no_qr_code_and_no_promise_of_one(language, paper_mm):
     """GIVEN a branch with no ticket page (no `ticket_url`) THEN the ticket has no QR code
     and does not say "scan"; with one, it has both."""
-    without = replace(TICKETS["zh"], url=None)
-    parts = lay_out(without, 80)
+    without = replace(TICKETS[language], url=None)
+    parts = lay_out(without, paper_mm)
     assert not [p for p in parts if isinstance(p, QrCode)]
-    assert not any(p.image.tobytes() == _scan("zh") for p in parts if isinstance(p, Strip))
-    parts = lay_out(TICKETS["zh"], 80)
+    scan = _scan(language, paper_mm)
+    assert not any(p.image.tobytes() == scan for p in parts if isinstance(p, Strip))
+    parts = lay_out(TICKETS[language], paper_mm)
     assert [p.url for p in parts if isinstance(p, QrCode)] == [URL]
-    assert any(p.image.tobytes() == _scan("zh") for p in parts if isinstance(p, Strip))
+    assert any(p.image.tobytes() == scan for p in parts if isinstance(p, Strip))
 
 
-def _scan(language: str) -> bytes:
+def _scan(language: str, paper_mm: int = 80) -> bytes:
     """The "scan to follow" line as the ticket prints it."""
     from nowserving.adapters.printer.layout import MARGIN_DOTS, _wrapped
     from nowserving.i18n import text
 
-    return _wrapped(text(language, "ticket.scan"), 22, PAPER_DOTS[80] - 2 * MARGIN_DOTS)[
-        0
-    ].tobytes()
+    size = max(18, round(22 * PAPER_DOTS[paper_mm] / PAPER_DOTS[80]))
+    width = PAPER_DOTS[paper_mm] - 2 * MARGIN_DOTS
+    return _wrapped(text(language, "ticket.scan"), size, width)[0].tobytes()
 
 
 def test_the_ticket_says_where_to_go_what_to_watch_and_what_a_missed_call_means():

@@ -155,18 +155,52 @@ MIN_WRAPPED = 0.8  # a wrapped line may be this much smaller before it shrinks f
 def _wrapped(words: str, size: int, max_width: int, bold: int = 0) -> list[Image.Image]:
     """`words` as one strip if it fits at `size`, else two (broken at the space, or between
     characters in Chinese, that makes the longer line shortest), at `size` or down to
-    MIN_WRAPPED of it; past that, two lines shrunk to fit."""
+    MIN_WRAPPED of it; past that, two lines shrunk to fit, but never under MIN_DOTS: words
+    too long for two lines of readable type take more lines instead."""
     if _width(words, size, bold) <= max_width:
         return [_strip(words, size, max_width, bold)]
     first, second = two_lines(words)
     if not second:
         return [_strip(words, size, max_width, bold)]
+    parts = [first, second]
+    floor = min(size, MIN_DOTS)  # a size already under the floor is the caller's choice
     fit = size
-    while (
-        fit > size * MIN_WRAPPED and max(_width(p, fit, bold) for p in (first, second)) > max_width
-    ):
+    while fit > max(size * MIN_WRAPPED, floor) and _widest(parts, fit, bold) > max_width:
         fit -= 1
-    return [_strip(first, fit, max_width, bold), _strip(second, fit, max_width, bold)]
+    while fit > floor and _widest(parts, fit, bold) > max_width:
+        fit -= 1
+    most = len(words.split()) if " " in words.strip() else len(words)  # a unit a line
+    while _widest(parts, fit, bold) > max_width and len(parts) < most:
+        parts = _even_lines(words, len(parts) + 1)
+    while (
+        len(parts) > 2 and fit < size * MIN_WRAPPED and _widest(parts, fit + 1, bold) <= max_width
+    ):
+        fit += 1  # shorter lines: as large as they fit, up to a wrapped line's size
+    return [_strip(part, fit, max_width, bold) for part in parts]
+
+
+def _widest(parts: list[str], size: int, bold: int) -> int:
+    return max(_width(p, size, bold) for p in parts)
+
+
+def _even_lines(words: str, count: int) -> list[str]:
+    """`words` in `count` lines or fewer, the longest as short as it can be: at spaces when
+    it has any (Latin), else between any two characters (Chinese)."""
+    spaced = " " in words.strip()
+    units = words.split() if spaced else list(words)
+    joiner = " " if spaced else ""
+    for longest in range(max(len(u) for u in units), len(words) + 1):
+        lines, line = [], ""
+        for unit in units:
+            longer = f"{line}{joiner}{unit}" if line else unit
+            if len(longer) > longest:
+                lines, line = [*lines, line], unit
+            else:
+                line = longer
+        lines.append(line)
+        if len(lines) <= count:
+            return lines
+    return [words]
 
 
 def _width(words: str, size: int, bold: int) -> int:
