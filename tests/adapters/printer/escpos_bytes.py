@@ -9,7 +9,7 @@ GS, ESC = 0x1D, 0x1B
 
 
 def parse(data: bytes) -> list[tuple[str, object]]:
-    """[("image", PIL image) | ("qr", url) | ("feed", dots) | ("cut", None)] in order;
+    """[("image", PIL image as printed) | ("qr", url) | ("feed", dots) | ("cut", None)] in order;
     other commands (init, alignment) are skipped by their known lengths."""
     out: list[tuple[str, object]] = []
     i = 0
@@ -20,7 +20,13 @@ def parse(data: bytes) -> list[tuple[str, object]]:
             start = i + 8
             raster = data[start : start + width_bytes * height]
             image = Image.frombytes("1", (width_bytes * 8, height), raster)
-            out.append(("image", Image.eval(image, lambda v: 255 - v).convert("1")))
+            image = Image.eval(image, lambda v: 255 - v).convert("1")
+            mode = data[i + 3] & 3  # 1: double width, 2: double height, 3: both
+            wide, tall = 2 if mode & 1 else 1, 2 if mode & 2 else 1
+            if mode:  # as the printer draws it, dot for dot
+                size = (image.width * wide, image.height * tall)
+                image = image.resize(size, Image.Resampling.NEAREST)
+            out.append(("image", image))
             i = start + width_bytes * height
         elif data[i] == GS and data[i + 1 : i + 3] == b"(k":
             length = data[i + 3] | data[i + 4] << 8

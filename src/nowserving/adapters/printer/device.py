@@ -100,7 +100,8 @@ class TicketPrinter:
         p.set(align="center")
         for part in parts:
             if isinstance(part, Strip):
-                p.image(part.image, impl="bitImageRaster")
+                sharp = part.scale == 1  # else each pixel printed as 2 x 2 dots
+                p.image(part.image, sharp, sharp, impl="bitImageRaster")
             elif isinstance(part, Feed):
                 for chunk in range(0, part.dots, 255):
                     p._raw(FEED + bytes((min(255, part.dots - chunk),)))
