@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtTest import QTest
 
 from nowserving.adapters.audio import FilePlayer, wav_seconds
+from nowserving.adapters.mqtt import Broker
 from nowserving.adapters.printer.device import TicketPrinter, open_escpos
 from nowserving.adapters.voice import PAUSE, ClipSet
 from nowserving.client import BranchClient
@@ -278,6 +279,49 @@ def test_a_closed_branch_says_it_is_closed(qtbot, example_config, clips, tmp_pat
     finally:
         speaker.close()
         controller.close()
+
+
+def test_printing_the_number_a_failed_print_and_no_ticket_are_each_said(
+    qtbot, example_config, clips, tmp_path
+):
+    """GIVEN the guide on in English and a kiosk with a printer WHEN its ticket is being
+    printed, is printed, could not be printed, or no ticket can be issued THEN each screen
+    says its own clips: "printing your ticket"; the number spelt and what to do; the printer
+    failed and the number; no ticket can be taken now (no server and no lease here)."""
+    from nowserving.kiosk.app import Phase
+    from nowserving.protocol.views import TicketView
+    from tests.conftest import ManualClock
+    from tests.kiosk.test_kiosk import shanghai
+
+    prints = PrintQueue(TicketPrinter(open_escpos(SETTINGS), SETTINGS))
+    client = BranchClient(Broker("127.0.0.1", 9), "pudong", "kiosk-1")  # never started
+    controller = KioskController(example_config, QtBranchBridge(client), prints, None,
+                                 ManualClock(shanghai(7, 10)))  # fmt: skip
+    speaker = Speaker(ClipSet(clips), FilePlayer(tmp_path / "heard", speed=50))
+    controller.attach_speaker(speaker)
+    try:
+        controller.startGuide("en")
+        said(qtbot, speaker, EN_START)
+        controller._set_phase(Phase.PRINTING)  # what a second touch on a choice leads to
+        said(qtbot, speaker, ["guide_printing"])
+        controller._print(TicketView("2026-12-07/A012", "A012", "cash", "en", 0.0, 3, None))
+        qtbot.waitUntil(lambda: controller.phase == "done", timeout=10_000)
+        said(qtbot, speaker, ["guide_number", "letter-a", "digit-0", "digit-1", "digit-2",
+                              PAUSE, "guide_done", PAUSE, "guide_again_touch"])  # fmt: skip
+        controller._take_printed("A012", "out of paper")
+        said(qtbot, speaker, ["guide_failed", "letter-a", "digit-0", "digit-1", "digit-2",
+                              PAUSE, "guide_again_touch"])  # fmt: skip
+        controller.reset()
+        controller.choose("cash")  # the first touch says it, the second does it
+        controller.choose("cash")
+        controller.choosePriority("")
+        controller.choosePriority("")  # a regular ticket: no server, no lease
+        assert controller.phase == "unavailable"
+        said(qtbot, speaker, ["guide_unavailable"])
+    finally:
+        speaker.close()
+        controller.close()
+        prints.close()
 
 
 # ----- guide buttons through GPIO -------------------------------------------------------------
