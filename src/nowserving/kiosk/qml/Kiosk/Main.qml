@@ -252,7 +252,7 @@ Rectangle {
         visible: grid.visible && (grid.pages > 1 || root.checkInWanted)
         anchors { bottom: parent.bottom; horizontalCenter: parent.horizontalCenter
                   bottomMargin: root.unit }
-        spacing: root.unit * 2
+        spacing: root.unit * (root.portrait ? 1 : 2)  // portrait large print: all in the width
         // A scanned code needs no tap: the kiosk takes it on any screen.
         Rectangle {
             id: checkInEntry
@@ -282,7 +282,8 @@ Rectangle {
                 objectName: "page-" + (modelData.step > 0 ? "more" : "back")
                 readonly property bool usable: grid.page + modelData.step >= 0
                                                && grid.page + modelData.step < grid.pages
-                implicitWidth: Math.max(root.unit * 9, pageText.implicitWidth + root.unit * 2)
+                implicitWidth: Math.max(root.unit * (root.portrait ? 7 : 9),
+                                        pageText.implicitWidth + root.unit * 2)
                 implicitHeight: root.unit * 3.8
                 radius: root.unit * 0.5
                 color: usable ? "#ffffff" : "transparent"
