@@ -273,7 +273,7 @@ def test_a_wait_past_closing_is_asked_about_with_the_wait_and_the_time(qtbot, ex
     controller.choose("cash")
     controller.choosePriority("")
     assert controller.phase == "confirm_late"
-    assert controller.lateText == "The estimated wait is 40–55\u00a0min; we close at 17:00."
+    assert controller.lateText == "The estimated wait is 40–55\u00a0min; we close at\u00a017:00."
     controller.reset()
     controller.choose("cash")
     controller.choosePriority("")

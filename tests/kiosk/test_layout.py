@@ -168,6 +168,7 @@ def keep(view, name: str) -> None:
 @pytest.mark.parametrize("count", [2, 5, 11, 16])
 def test_the_start_screen_fits_every_service(screen, count, size, language):
     controller, view = screen(count, size, language)
+    keep(view, f"{count}-{size[0]}x{size[1]}-{language}")
     assert problems(view) == []
     if size != (1080, 1920):
         assert small_targets(view, SEVEN_INCH_MM) == []
@@ -350,6 +351,7 @@ def test_every_screen_after_a_tap_fits(screen, size, language, device_in_utc):
         fits("printing", large)
         controller._print(a_ticket(controller, language))  # no printer: the screen is the ticket
         fits("done", large)
+        assert f"{controller.last_ticket.issued_at:%H:%M}" == "12:00"  # printed in branch time
         assert controller.nextStep == text(language, "kiosk.done_next")
         controller._take_printed(controller.ticketNumber, "out of paper")
         fits("failed", large)
