@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from nowserving.domain.policy import line_key
 from nowserving.errors import DomainError
 
 if TYPE_CHECKING:
@@ -272,6 +273,36 @@ def missed(branch: Branch, cmd: Command) -> list[tuple[str, dict]]:
         if cmd.at > booking.at + late_s:
             drafts.append(("booking_no_show", {"booking": booking.id}))
     return drafts
+
+
+# ----- people ahead ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """Who the merged order puts before a waiting customer: `people` in all, of them
+    `appointments` (checked in, or booked and due: `due`, not here yet)."""
+
+    people: int
+    appointments: int = 0
+    due: int = 0
+
+
+def due_keys(branch: Branch, service: str, at: float) -> list[float]:
+    """The call keys (sorted) that `service`'s bookings not yet checked in will have if
+    they check in inside their window, for those whose window is still open at `at`: each
+    goes before every customer whose key is higher (`policy.line_key`). A booking further
+    off than the head start counts from later than anyone here now, so it goes before
+    none of them; one past its window comes, if at all, as a walk-in from its arrival."""
+    rules = branch.rules
+    spec = rules.services.get(service)
+    if spec is None:
+        return []
+    return sorted(
+        line_key(b.at, b.priority, rules.priorities, b.at, spec.appointment_head_start_s)
+        for b in branch.bookings.values()
+        if b.status == BOOKED and b.service == service and at <= b.at + spec.check_in_late_s
+    )
 
 
 # ----- the fold ----------------------------------------------------------------------------

@@ -1245,6 +1245,31 @@ class Branch:
         since = self.since_priority.get(ticket.service, 0)
         return interleave_keys(regular, paced, self.rules.interleave, since)[ticket.id]
 
+    def people_ahead(self, ticket: Ticket, at: float) -> bookings.Ahead:
+        """Who is ahead of waiting `ticket` at `at`, the one rule every place that shows
+        "people ahead" uses (the reply, so the kiosk and the ticket; the line message, so
+        the phone page; the webhook): those in its line the policy calls before it, and the
+        bookings due that the merged order puts before it if they check in inside their
+        window (docs/appointments.md, "People ahead")."""
+        keys = self._keys.get(ticket.service, ())
+        key = self._key(ticket)
+        waiting = bisect.bisect_left(keys, key)
+        booked = sum(1 for _, t in keys[:waiting] if self.tickets[t].booked_at is not None)
+        due = bisect.bisect_left(bookings.due_keys(self, ticket.service, at), key[0])
+        return bookings.Ahead(waiting + due, booked + due, due)
+
+    def heads_ahead(self, service: str, n: int, at: float) -> list[tuple[Ticket, bookings.Ahead]]:
+        """The first `n` tickets the policy would call for `service`, each with who is
+        ahead of it (`people_ahead`, for a line's head at once)."""
+        due = bookings.due_keys(self, service, at)
+        heads, booked = [], 0
+        for waiting, (key, ticket_id) in enumerate(self._keys.get(service, ())[:n]):
+            ticket = self.tickets[ticket_id]
+            ahead = bisect.bisect_left(due, key)
+            heads.append((ticket, bookings.Ahead(waiting + ahead, booked + ahead, ahead)))
+            booked += ticket.booked_at is not None
+        return heads
+
     def next_in_line(self, service: str, n: int) -> list[Ticket]:
         """The first `n` tickets the policy would call for `service`."""
         return [self.tickets[t] for _, t in self._keys.get(service, ())[:n]]

@@ -76,6 +76,9 @@ def ticket_payload(event: Event, branch: Branch, names: Mapping[str, str]) -> di
         estimate = data["estimate"]
         payload["ahead"] = estimate.get("ahead")
         payload["wait_minutes"] = _minutes(estimate.get("low"), estimate.get("high"))
+    if kind == "issued" and ticket is not None and ticket.status == "waiting":
+        # Who the merged order puts before it, bookings due included (`people_ahead`).
+        payload["ahead"] = branch.people_ahead(ticket, event.at).people
     if kind == "recalled":
         payload["recalls"] = data.get("recalls")
     return payload

@@ -174,7 +174,8 @@ class Webhooks:
         scan = settings.near_ahead + 1 + (NEAR_SCAN if settings.near_minutes else 0)
         messages = []
         for service in branch.rules.services:
-            for ahead, ticket in enumerate(branch.next_in_line(service, scan)):
+            for ticket, people in branch.heads_ahead(service, scan, at):
+                ahead = people.people  # bookings due ahead included, as the ticket says
                 if ticket.id in self._near:
                     continue
                 estimate = for_tickets.get(ticket.id)
