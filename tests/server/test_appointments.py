@@ -88,6 +88,8 @@ def test_a_checked_in_appointment_is_called_before_walk_ins_who_came_after_its_t
         clock.advance(120)
         checked = kiosk.request("check_in", {"code": code})
         assert checked.ok and checked.result["booked_at"] == booked_at
+        # Estimated as a walk-in's, counting from its booked time: printed and shown.
+        assert decode_ticket(checked.ticket).issued_estimate is not None
         appointment = checked.ticket["number"]
         # Due at T+35 (so before anyone who came after T+30), not here yet.
         assert service.request("book", {"service": "loans", "time": _local(booked_at + 300)}).ok

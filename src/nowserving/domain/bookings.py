@@ -25,7 +25,7 @@ from nowserving.domain.policy import line_key
 from nowserving.errors import DomainError
 
 if TYPE_CHECKING:
-    from nowserving.domain.branch import Branch, Draft
+    from nowserving.domain.branch import Branch, Draft, EstimateNewcomer
     from nowserving.domain.commands import Command
     from nowserving.domain.events import Event
 
@@ -222,9 +222,12 @@ def booking_by_code(branch: Branch, code: object) -> Booking:
     return found
 
 
-def decide_check_in(branch: Branch, cmd: Command, args: dict) -> list[Draft]:
+def decide_check_in(
+    branch: Branch, cmd: Command, args: dict, estimate: EstimateNewcomer | None = None
+) -> list[Draft]:
     """A customer checks in with their booking code: an appointment ticket inside the
-    window, a refusal saying when to come back before it, a walk-in ticket after it."""
+    window, a refusal saying when to come back before it, a walk-in ticket after it; each
+    with its wait estimate from `estimate`, as a walk-in's (`NewcomerEstimates.estimate`)."""
     booking = booking_by_code(branch, args.get("code"))
     rules = branch.rules
     service = rules.services.get(booking.service)
@@ -259,6 +262,9 @@ def decide_check_in(branch: Branch, cmd: Command, args: dict) -> list[Draft]:
     else:
         more["booked_at"] = booking.at
         more["head_start_s"] = service.appointment_head_start_s
+    if estimate is not None:
+        anchor = {k: more[k] for k in ("booked_at", "head_start_s") if k in more}
+        more["estimate"] = estimate(branch, service.id, booking.priority, cmd.at, **anchor)
     return [branch.issued_draft(number, service, language, booking.priority, args, **more)]
 
 

@@ -66,9 +66,10 @@ _BEFORE_TRANSFER = ("service", "status", "counter", "called_at", "started_at", "
                     "head_start_s")  # fmt: skip
 
 Draft = tuple  # (event type, data) or (event type, data, the Command it is for)
-# (branch as it stands, service, priority, at) -> a new ticket's estimate as its event
-# records it, or None; never raises (`NewcomerEstimates.estimate` is the one in use).
-EstimateNewcomer = Callable[["Branch", str, str, float], "dict | None"]
+# (branch as it stands, service, priority, at[, booked_at=, head_start_s= for an
+# appointment]) -> a new ticket's estimate as its event records it, or None; never raises
+# (`NewcomerEstimates.estimate` is the one in use).
+EstimateNewcomer = Callable[..., "dict | None"]
 
 
 class Branch:
@@ -746,7 +747,7 @@ class Branch:
         ticket = remote.remote_by_code(self, args.get("code"))
         if ticket is not None:
             return remote.decide_check_in_remote(self, cmd, args, ticket, estimate)
-        return bookings.decide_check_in(self, cmd, args)
+        return bookings.decide_check_in(self, cmd, args, estimate)
 
     def _decide_join_remote(self, cmd: Command, args: dict) -> list[Draft]:
         return remote.decide_join_remote(self, cmd, args)
