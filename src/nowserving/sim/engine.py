@@ -43,6 +43,7 @@ class Customer:
     since_open: float = 0.0  # seconds from the day's opening to the arrival
     priority: str = "normal"  # the customer's priority class
     booked: bool = False  # checked in with a booking (else a walk-in)
+    late: bool = False  # ... after its window: a walk-in ticket from the check-in
 
     @property
     def wait(self) -> float | None:
@@ -252,6 +253,7 @@ class _Simulation:
             return
         issued = next(e for e in events if e.type == "ticket_issued")
         self._arrived(at, sid, issued, outcome, {}, booked=True)
+        self.results[-1].late = bool(outcome.get("late"))
 
     def _on_arrive(self, at: float, sid: str) -> None:
         draw, spec = self.draws[sid], self.specs[sid]
@@ -283,7 +285,7 @@ class _Simulation:
             self.day_number,
             at,
             warmup,
-            issued.data.get("estimate"),  # none at a check-in
+            issued.data.get("estimate"),  # a check-in's counts from its booked time
             baselines,
             since_open=at - self.start,
             priority=priority,
