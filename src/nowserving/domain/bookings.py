@@ -54,6 +54,7 @@ class Booking:
     status: str = BOOKED
     ticket: str | None = None
     ref: str | None = None  # the booking system's own id of it (`book`'s `ref`)
+    language: str | None = None  # the customer's (`book`'s `language`), for the webhook
 
     def to_dict(self) -> dict:
         """The booking, for a snapshot."""
@@ -129,6 +130,9 @@ def decide_book(branch: Branch, cmd: Command, args: dict) -> tuple[list[Draft], 
     if priority not in rules.priorities:
         raise DomainError("unknown_priority", f"no priority class {priority!r}")
     ref = args.get("ref")
+    language = args.get("language")
+    if language is not None and language not in rules.languages:
+        raise DomainError("unknown_language", f"language {language!r} is not offered")
     known = live_by_ref(branch, ref) if ref else None
     if known is not None:  # before the time check: a re-import of a past day is known too
         return _known(branch, known, (service.id, at, duration, priority))
@@ -148,6 +152,8 @@ def decide_book(branch: Branch, cmd: Command, args: dict) -> tuple[list[Draft], 
     }
     if ref:
         data["ref"] = ref
+    if language:
+        data["language"] = language
     return [("booking_made", data)], code
 
 
@@ -245,7 +251,7 @@ def decide_check_in(
                 "service": booking.service,
             },
         )
-    language = args.get("language") or rules.languages[0]
+    language = args.get("language") or booking.language or rules.languages[0]
     if language not in rules.languages:
         raise DomainError("unknown_language", f"language {language!r} is not offered")
     branch.check_open(service, cmd.at)
@@ -318,7 +324,7 @@ def apply_booking_made(branch: Branch, event: Event, data: dict) -> None:
     """A booking was made."""
     branch.bookings[data["booking"]] = Booking(
         data["booking"], data["service"], data["at"], data["duration"], data["priority"],
-        data["code_hash"], ref=data.get("ref"),
+        data["code_hash"], ref=data.get("ref"), language=data.get("language"),
     )  # fmt: skip
     if data.get("ref"):
         branch.booking_refs[data["ref"]] = data["booking"]
