@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from nowserving.domain import Branch, Command
-from nowserving.domain.bookings import CODE_ALPHABET, code_hash
+from nowserving.domain.bookings import CODE_ALPHABET, Ahead, code_hash
 from tests.conftest import small_rules
 
 _ids = itertools.count()
@@ -301,8 +301,10 @@ def test_people_ahead_counts_checked_in_appointments_and_the_bookings_due_before
         (0, 0), (1, 0), (3, 2), (4, 2)  # 10:00; the appointment; 10:27 (after 10:31 less 5 min)
     ]  # fmt: skip
     assert branch.people_ahead(branch.tickets[heads[2]["id"]], at("10:28")).people == 3
-    # Once the 10:31 booking's window has closed, it goes before nobody.
+    # Once the 10:31 booking's window has closed, it goes before nobody; nor once cancelled.
     assert branch.people_ahead(new, at("10:42")).people == 3
+    ok(branch, "cancel_booking", "10:29", booking=codes["10:31"]["booking"])
+    assert branch.people_ahead(new, at("10:29")) == Ahead(3, 1, 0)
     assert ahead_words("en", 4, 2) == "4 people ahead of you, incl. 2 with appointments"
     assert ahead_words("zh", 4, 2) == "前面还有 4 人（含预约 2 人）"
     assert ahead_words("en", 3) == "3 people ahead of you"

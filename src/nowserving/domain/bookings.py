@@ -12,6 +12,7 @@ no-show, recorded when the queue next notices the time (apart from call no-shows
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import math
@@ -310,11 +311,38 @@ def due_keys(branch: Branch, service: str, at: float) -> list[float]:
     spec = rules.services.get(service)
     if spec is None:
         return []
+    # Nobody in line counts from later than E after now (an appointment checked in early,
+    # less its head start), so a booking later than that and the largest boost goes before
+    # none of them: only a window of the service's open bookings is looked at.
+    top = max((p.boost_s for p in rules.priorities.values()), default=0.0)
+    items = _open_bookings(branch).get(service, [])
+    first = bisect.bisect_left(items, (at - spec.check_in_late_s, ""))
+    last = bisect.bisect_right(items, (at + spec.check_in_early_s + top, "\U0010ffff"))
+    found = (branch.bookings[booking_id] for _, booking_id in items[first:last])
     return sorted(
         line_key(b.at, b.priority, rules.priorities, b.at, spec.appointment_head_start_s)
-        for b in branch.bookings.values()
-        if b.status == BOOKED and b.service == service and at <= b.at + spec.check_in_late_s
+        for b in found
     )
+
+
+def _open_bookings(branch: Branch) -> dict[str, list[tuple[float, str]]]:
+    """Each service's bookings not yet checked in, as (booked time, id) in order: kept on
+    the branch until a booking is made or changes (`_changed`), as bookings made days
+    ahead pile up."""
+    index = getattr(branch, "_open_bookings", None)
+    if index is None:
+        index = {}
+        for booking in branch.bookings.values():
+            if booking.status == BOOKED:
+                index.setdefault(booking.service, []).append((booking.at, booking.id))
+        for items in index.values():
+            items.sort()
+        branch._open_bookings = index
+    return index
+
+
+def _changed(branch: Branch) -> None:
+    branch.__dict__.pop("_open_bookings", None)
 
 
 # ----- the fold ----------------------------------------------------------------------------
@@ -322,6 +350,7 @@ def due_keys(branch: Branch, service: str, at: float) -> list[float]:
 
 def apply_booking_made(branch: Branch, event: Event, data: dict) -> None:
     """A booking was made."""
+    _changed(branch)
     branch.bookings[data["booking"]] = Booking(
         data["booking"], data["service"], data["at"], data["duration"], data["priority"],
         data["code_hash"], ref=data.get("ref"), language=data.get("language"),
@@ -332,6 +361,7 @@ def apply_booking_made(branch: Branch, event: Event, data: dict) -> None:
 
 def apply_booking_status(branch: Branch, booking_id: str, status: str) -> None:
     """A booking was cancelled or missed."""
+    _changed(branch)
     booking = branch.bookings.get(booking_id)
     if booking is not None:
         booking.status = status
@@ -341,6 +371,7 @@ def apply_booking_status(branch: Branch, booking_id: str, status: str) -> None:
 
 def apply_checked_in(branch: Branch, data: dict) -> None:
     """A ticket was issued for a booking (`ticket_issued` with `booking`)."""
+    _changed(branch)
     booking = branch.bookings.get(data["booking"])
     if booking is not None:
         booking.status = LATE if data.get("late") else CHECKED_IN
