@@ -33,6 +33,18 @@ def text(language: str, key: str, **values: object) -> str:
     return catalog(language)[section][name].format(**values)
 
 
+def ahead_words(language: str, people: int, appointments: int = 0, section: str = "ticket"):
+    """How many are ahead, as the ticket and the kiosk (`section` "ticket") or the phone
+    page ("web") say it: "5 people ahead of you", with "incl. 2 with appointments" when
+    the merged order puts appointments among them (checked in, or booked and due:
+    `Branch.people_ahead`), or "You are next"."""
+    if not people:
+        return text(language, f"{section}.ahead_none")
+    if appointments:
+        return text(language, f"{section}.ahead_appointments", n=people, booked=appointments)
+    return text(language, f"{section}.ahead", n=people)
+
+
 def wait_range(language: str, low_min: int, high_min: int) -> str:
     """A wait range as people read it: "12–20 min" below two hours, "2 h 10 min – 3 h 5 min"
     from two hours on (a wait of hundreds of minutes means nothing to anyone)."""

@@ -10,7 +10,7 @@ import pytest
 from nowserving.config import EXAMPLE, load_config
 from nowserving.config.webhook import KEYS, WebhookSettings, load_secret
 from nowserving.errors import ConfigError
-from nowserving.protocol.webhook import EVENT_KINDS
+from nowserving.protocol.webhook import DEFAULT_KINDS
 
 GOOD = EXAMPLE.read_text(encoding="utf-8")
 DOCS = Path(__file__).parents[2] / "docs" / "config.md"
@@ -40,7 +40,7 @@ def test_a_minimal_table_gets_the_documented_defaults(tmp_path):
     assert config.webhook == WebhookSettings(
         urls=("https://sms.bank.example/hook",), secret_file=tmp_path / "webhook-secret"
     )
-    assert config.webhook.events == EVENT_KINDS and not config.webhook.ask_phone
+    assert config.webhook.events == DEFAULT_KINDS and not config.webhook.ask_phone
     assert (config.webhook.near_ahead, config.webhook.near_minutes) == (3, 5.0)
 
 
@@ -55,7 +55,8 @@ def test_every_problem_is_reported_at_once(tmp_path):
         "webhook.urls[0]: must be an http(s) URL, not 'ftp://x'",
         "webhook.secret_file: is required",
         "webhook.events[1]: unknown event 'caled' (did you mean 'called'?) (one of issued, "
-        "near_turn, called, recalled, no_show, finished)",
+        "near_turn, called, recalled, no_show, finished, booking_made, booking_reminder, "
+        "booking_no_show)",
         "webhook.retry_seconds: must be more than 0 and at most 3600",
         "webhook.ask_phone: must be true or false, not 'yes'",
         "webhook.attempts: must be from 1 to 50",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from nowserving.domain import Branch, Command
-from nowserving.domain.bookings import CODE_ALPHABET, code_hash
+from nowserving.domain.bookings import CODE_ALPHABET, Ahead, code_hash
 from tests.conftest import small_rules
 
 _ids = itertools.count()
@@ -273,3 +273,38 @@ def test_without_the_code_key_a_known_ref_is_answered_without_a_code(branch):
     first = book(branch, ref="ics-uid-1")
     again = book(branch, ref="ics-uid-1")
     assert again["booking"] == first["booking"] and "code" not in again
+
+
+def test_people_ahead_counts_checked_in_appointments_and_the_bookings_due_before_them():
+    """GIVEN walk-ins at 10:00 and 10:27, a 10:30 booking checked in at 10:10, and
+    bookings at 10:31 (due), 10:32 (cancelled), 10:50 (later than the merged order puts
+    before anyone here) and 10:15 (past its window: it would come as a walk-in) WHEN a
+    walk-in takes a ticket at 10:28 THEN four are ahead of them, two with appointments
+    (one checked in, one due); the reply, the line message and the webhook's count agree,
+    and the words say so in both languages."""
+    from nowserving.i18n import ahead_words
+    from nowserving.protocol.messages import line_message, ticket_view
+
+    branch = Branch(bookable_rules(per_hour=6))
+    codes = {hm: book(branch, hm) for hm in ("10:15", "10:30", "10:31", "10:32", "10:50")}
+    ok(branch, "cancel_booking", "08:01", booking=codes["10:32"]["booking"])
+    ok(branch, "issue_ticket", "10:00", service="a")
+    ok(branch, "check_in", "10:10", code=codes["10:30"]["code"])
+    ok(branch, "issue_ticket", "10:27", service="a")
+    new = branch.tickets[ok(branch, "issue_ticket", "10:28", service="a")["ticket"]]
+    ahead = branch.people_ahead(new, at("10:28"))
+    assert (ahead.people, ahead.appointments, ahead.due) == (4, 2, 1)
+    view = ticket_view(branch, new, at("10:28"))
+    assert (view["ahead"], view["ahead_appointments"]) == (4, 2)
+    heads = line_message(branch, "a", at("10:28"))["tickets"]
+    assert [(t["ahead"], t.get("ahead_appointments", 0)) for t in heads] == [
+        (0, 0), (1, 0), (3, 2), (4, 2)  # 10:00; the appointment; 10:27 (after 10:31 less 5 min)
+    ]  # fmt: skip
+    assert branch.people_ahead(branch.tickets[heads[2]["id"]], at("10:28")).people == 3
+    # Once the 10:31 booking's window has closed, it goes before nobody; nor once cancelled.
+    assert branch.people_ahead(new, at("10:42")).people == 3
+    ok(branch, "cancel_booking", "10:29", booking=codes["10:31"]["booking"])
+    assert branch.people_ahead(new, at("10:29")) == Ahead(3, 1, 0)
+    assert ahead_words("en", 4, 2) == "4 people ahead of you, incl. 2 with appointments"
+    assert ahead_words("zh", 4, 2) == "前面还有 4 人（含预约 2 人）"
+    assert ahead_words("en", 3) == "3 people ahead of you"

@@ -118,3 +118,35 @@ def test_punctuality_is_learned_from_check_ins():
 
 def _text(when: float) -> str:
     return datetime.fromtimestamp(when, UTC).isoformat()
+
+
+@pytest.mark.parametrize("counters", [("c1",), ("c1", "c2")], ids=["closed form", "simulated"])
+def test_an_appointment_checked_in_gets_an_estimate_from_its_booked_time(counters):
+    """GIVEN a busy line and a booking in 20 minutes WHEN the customer checks in now
+    (inside the 30-minute window) THEN the check-in's ticket records an estimate, as a
+    walk-in's: the same people ahead now, and a wait no shorter than a walk-in's now
+    (walk-ins who come in the next 15 minutes still go first); checked in too late, its
+    walk-in ticket gets the walk-in's estimate."""
+    from nowserving.domain import Command, NewcomerEstimates
+
+    spec = {"c1": "a"} if len(counters) == 1 else {"c1": "ab", "c2": "ab"}
+    branch = bookable(**spec)
+    now = busy(branch, counters)
+    code = run(branch, "book", now, service="a",
+               time=datetime.fromtimestamp(now + 1200, UTC).isoformat())["code"]  # fmt: skip
+    walk_in = Estimator(branch, now + 1, replications=2000).for_new_ticket("a", "normal")
+    events, outcome, _ = branch.handle(
+        Command("in-1", "check_in", "kiosk", now + 1, {"code": code}), NewcomerEstimates().estimate
+    )
+    assert outcome["ok"] and outcome["booked_at"] == now + 1200
+    recorded = events[-1].data["estimate"]
+    assert recorded["ahead"] == walk_in.ahead == 2
+    assert recorded["mean"] >= 0.95 * walk_in.mean and recorded["high"] > recorded["low"] > 0
+    assert branch.tickets[outcome["ticket"]].estimate == recorded
+    late = run(branch, "book", now, service="a",
+               time=datetime.fromtimestamp(now + 120, UTC).isoformat())["code"]  # fmt: skip
+    events, outcome, _ = branch.handle(
+        Command("in-2", "check_in", "kiosk", now + 1200, {"code": late}),
+        NewcomerEstimates().estimate,
+    )
+    assert outcome["late"] and events[-1].data["estimate"]["ahead"] == 3  # the appointment too

@@ -11,6 +11,7 @@ import pytest
 from nowserving.adapters.store import EventLog
 from nowserving.client import BranchClient
 from nowserving.config import parse_config
+from nowserving.protocol.views import decode_ticket
 from nowserving.server.app import BranchServer
 from tests.conftest import ManualClock
 
@@ -64,7 +65,9 @@ def test_a_checked_in_appointment_is_called_before_walk_ins_who_came_after_its_t
 ):
     """GIVEN a loans booking for T+30 min made by the booking service WHEN a walk-in comes
     at T+20, the customer checks in at the kiosk at T+22 and walk-ins come at T+27 and T+31
-    THEN the counter calls T+20, the appointment, T+27, T+31; the kiosk may not book, and
+    (with another booking due at T+35) THEN their tickets count the appointment and the
+    booking due among the people ahead, and the counter calls T+20, the appointment, T+27,
+    T+31; the kiosk may not book, and
     the booking's code is in the reply but in no event."""
     server, clock = booking_server
     kiosk = BranchClient(broker, "bookbank", "kiosk")
@@ -85,10 +88,19 @@ def test_a_checked_in_appointment_is_called_before_walk_ins_who_came_after_its_t
         clock.advance(120)
         checked = kiosk.request("check_in", {"code": code})
         assert checked.ok and checked.result["booked_at"] == booked_at
+        # Estimated as a walk-in's, counting from its booked time: printed and shown.
+        assert decode_ticket(checked.ticket).issued_estimate is not None
         appointment = checked.ticket["number"]
+        # Due at T+35 (so before anyone who came after T+30), not here yet.
+        assert service.request("book", {"service": "loans", "time": _local(booked_at + 300)}).ok
+        aheads = []
         for minutes in (5, 4):
             clock.advance(minutes * 60)
-            numbers.append(kiosk.request("issue_ticket", {"service": "loans"}).ticket["number"])
+            ticket = decode_ticket(kiosk.request("issue_ticket", {"service": "loans"}).ticket)
+            numbers.append(ticket.number)
+            aheads.append((ticket.ahead, ticket.ahead_appointments))
+        # T+27: T+20 and the appointment; T+31: those, T+27 and the booking due at T+35.
+        assert aheads == [(2, 1), (4, 2)]
         called = []
         for _ in range(4):
             reply = desk.request("call_next")

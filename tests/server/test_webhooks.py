@@ -21,7 +21,7 @@ from nowserving.adapters.store import EventLog
 from nowserving.cli import main
 from nowserving.config.webhook import WebhookSettings
 from nowserving.protocol import Topics
-from nowserving.protocol.webhook import sign, verify
+from nowserving.protocol.webhook import BOOKING_KINDS, sign, verify
 from nowserving.server.app import BranchServer
 from nowserving.server.webhooks import Webhooks
 from tests.server.webhook_receiver import ReferenceReceiver, signature_ok
@@ -51,12 +51,14 @@ class Branch:
         )  # fmt: skip
         self.server: BranchServer | None = None
 
-    def start(self, hooks: bool = True, **settings) -> BranchServer:
+    def start(self, hooks: bool = True, clock=None, **settings) -> BranchServer:
+        """Start the server (with webhooks timed by `clock`, default the real one)."""
         webhooks = None
         if hooks:
             outbox = WebhookOutbox(self.outbox_path)
             chosen = dataclasses.replace(self.settings, **settings)
-            webhooks = Webhooks(chosen, SECRET, outbox, self.config.names)
+            more = {} if clock is None else {"clock": clock}
+            webhooks = Webhooks(chosen, SECRET, outbox, self.config.names, **more)
         self.server = BranchServer(
             self.config, EventLog(self.log_path), self.broker, clock=self.clock, webhooks=webhooks
         )
@@ -352,3 +354,68 @@ def test_a_bad_phone_number_is_refused_without_repeating_it(branch, connect, cap
     reply = connect("kiosk-1").request("issue_ticket", {"service": "cash", "phone": "call me"})
     assert not reply.ok and reply.code == "bad_args"
     assert "call me" not in reply.message and "call me" not in caplog.text
+
+
+def test_a_bookings_own_messages_made_reminder_and_no_show_in_its_language(
+    example_config, broker, clock, tmp_path, connect, caplog
+):
+    """GIVEN webhooks for booking messages, reminders 20 minutes before, all on the branch's
+    clock WHEN loans bookings are made (with a phone number, in Chinese) for 30 and 10
+    minutes ahead and for an hour ahead, the last cancelled THEN each booking's
+    `booking_made` comes at once, in its language, with words ready to send and the
+    number; the 30-minute one's reminder waits in the outbox until 20 minutes before (the
+    10-minute one gets none: too near; the cancelled one's goes); the 10-minute one,
+    never checked in, gets `booking_no_show` when the queue notices; no number is in a
+    log line or the event log."""
+    caplog.set_level(logging.DEBUG)
+    receiver = ReferenceReceiver(SECRET, clock=clock)
+    branch = Branch(example_config, broker, clock, tmp_path, receiver.url)
+    try:
+        branch.start(clock=clock, events=("issued", *BOOKING_KINDS), booking_reminder_s=1200)
+        manager, kiosk = connect("manager"), connect("kiosk-1")
+        other = "+8613800000000"
+
+        def book(minutes: int, phone: str, **more) -> str:
+            when = _branch_time(clock() + minutes * 60)
+            made = manager.request(
+                "book", {"service": "loans", "time": when, "phone": phone, **more}
+            )
+            assert made.ok and phone not in json.dumps(made.result), made
+            return made.result["booking"]
+
+        first, near = book(30, PHONE, language="zh"), book(10, other, language="en")
+        dropped = book(60, PHONE)
+        wait_until(lambda: branch.outbox().waiting() == 2, what="two reminders waiting")
+        assert manager.request("cancel_booking", {"booking": dropped}).ok
+        got = receiver.wait_for(lambda got: len(got) == 3)
+        wait_until(lambda: branch.outbox().waiting() == 1, what="the cancelled one's reminder gone")
+        assert [(r.json["type"], r.json["booking"], r.json["phone"]) for r in got] == [
+            ("booking_made", first, PHONE), ("booking_made", near, other),
+            ("booking_made", dropped, PHONE),
+        ]  # fmt: skip
+        made = got[0].json
+        assert made["language"] == "zh" and made["service_name"] == "贷款与按揭"
+        assert made["text"].startswith("浦东支行：您已预约") and made["booked_time"] in made["text"]
+        assert got[1].json["language"] == "en" and "Check in at the kiosk" in got[1].json["text"]
+        clock.advance(600)  # 20 minutes before the first booking
+        got = receiver.wait_for(lambda got: len(got) == 4)
+        reminder = got[3].json
+        assert (reminder["type"], reminder["booking"], reminder["phone"]) == (
+            "booking_reminder", first, PHONE,
+        )  # fmt: skip
+        assert reminder["minutes_before"] == 20 and "提醒您" in reminder["text"]
+        clock.advance(660)  # past the near booking's check-in window (10 minutes late)
+        assert kiosk.request("issue_ticket", {"service": "cash", "language": "en"}).ok
+        got = receiver.wait_for(lambda got: len(got) == 6)
+        kinds = sorted((r.json["type"], r.json.get("booking")) for r in got[4:])
+        assert kinds == [("booking_no_show", near), ("issued", None)]
+        missed = next(r.json for r in got[4:] if r.json["type"] == "booking_no_show")
+        assert missed["phone"] == other and "Book again" in missed["text"]
+        assert all(r.signed for r in got) and len({r.json["id"] for r in got}) == 6
+    finally:
+        branch.stop()
+        receiver.close()
+    for number in (PHONE, other):
+        assert number not in caplog.text
+        for path in tmp_path.glob("events.sqlite*"):  # the event log and its WAL
+            assert number.encode() not in path.read_bytes(), path

@@ -42,7 +42,7 @@ class Received:
 class ReferenceReceiver:
     """An HTTP server on 127.0.0.1 that answers `status` (200 unless told otherwise)."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, clock=time.time) -> None:
         self.secret = secret
         self.status = 200
         self.got: list[Received] = []
@@ -53,7 +53,7 @@ class ReferenceReceiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 header = self.headers.get("Nowserving-Signature", "")
-                signed = signature_ok(receiver.secret, body, header, time.time())
+                signed = signature_ok(receiver.secret, body, header, clock())
                 with receiver._cond:
                     receiver.got.append(Received(dict(self.headers), body, signed))
                     receiver._cond.notify_all()

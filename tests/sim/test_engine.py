@@ -229,3 +229,23 @@ def test_bank_bookings_book_check_in_and_miss_as_in_the_real_flow():
     alone = simulate(without_bookings(scenario), seed=3, estimates=False)
     assert not any(c.booked for c in alone)
     assert len(alone) == pytest.approx(made + len(customers) - len(booked), rel=0.01)
+
+
+def test_booked_customers_get_estimates_scored_apart_from_the_walk_ins():
+    """GIVEN two days of `bank-bookings` with estimates WHEN they are scored THEN the
+    customers who checked in have their ticket's estimate (on time: counted from the booked
+    time), and the report gives their figures apart; the walk-ins' table (beside the
+    textbook estimators, which know no bookings) holds walk-ins only."""
+    from nowserving.sim import SCENARIOS
+    from nowserving.sim.metrics import measured_customers
+
+    scenario = replace(SCENARIOS["bank-bookings"], days=2)
+    customers = simulate(scenario, seed=5)
+    booked = [c for c in customers if c.booked and c.called is not None]
+    assert booked and all(c.estimate is not None for c in booked)
+    report = evaluate("bank-bookings", customers, scenario.abandonment)
+    figures = report.booked
+    assert figures is not None and 0 < figures.customers <= len(booked)
+    assert 0 < figures.coverage <= 1 and figures.rmse > 0 and figures.late <= figures.customers
+    assert not any(c.booked for c in measured_customers(customers))
+    assert "booked customers:" in format_report(report)

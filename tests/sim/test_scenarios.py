@@ -177,3 +177,58 @@ def test_the_one_counter_worlds_are_what_issue_22_asks_for():
         per_hour = sum(advice.arrivals_per_hour) / len(advice.arrivals_per_hour)
         load = per_hour * advice.mean_service_s / 3600 / first[0].speed
         assert 0.9 <= round(load, 6) <= 1.0
+
+
+BOOKING_DAY = """
+[scenario]
+days = 1
+[bookings]
+share = 0.5
+lead_hours = [1, 24]
+punctuality_minutes = [-3, 4]
+no_show = 0.2
+slot_minutes = 15
+per_hour = 2
+[[services]]
+id = "a"
+service_minutes = 5
+arrivals_per_hour = 10
+[[counters]]
+id = "c1"
+services = ["a"]
+[[counters]]
+id = "c2"
+services = ["a"]
+"""
+
+
+def test_a_bookings_table_sets_who_books_and_the_hourly_cap(tmp_path):
+    """GIVEN a scenario file with `[bookings]` (half the customers book 15-minute slots,
+    at most 2 an hour) WHEN it is loaded and a day lived THEN the simulator's bookings are
+    those, no hour holds more than 2, and whoever found their hour full walked in; bad
+    values are all reported at once, each located."""
+    from nowserving.sim import simulate
+    from nowserving.sim.world import SimBookings
+
+    path = tmp_path / "booked.toml"
+    path.write_text(BOOKING_DAY, encoding="utf-8")
+    scenario = load_scenario(path)
+    assert scenario.bookings == SimBookings(0.5, (1.0, 24.0), (-3.0, 4.0), 0.2, 15.0, 2)
+    events = []
+    customers = simulate(scenario, seed=4, estimates=False, record=events.extend)
+    hours = [e.data["at"] // 3600 for e in events if e.type == "booking_made"]
+    assert hours and max(hours.count(h) for h in hours) <= 2
+    walk_ins = sum(1 for c in customers if not c.booked)
+    assert walk_ins > 0.6 * len(customers)  # half book, but only 2 an hour get a booking
+    bad = (
+        BOOKING_DAY.replace("share = 0.5", "share = 1.5")
+        .replace("lead_hours = [1, 24]", "lead_hours = [24, 1]")
+        .replace("per_hour = 2", "per_hour = 0\nshares = 1")
+    )
+    assert problems_of(tmp_path, bad) == [
+        "bookings.shares: unknown key (did you mean 'share'?)",
+        "bookings.lead_hours: must be [shortest, longest] hours before the booked time, "
+        "0 <= shortest <= longest, not [24, 1]",
+        "bookings.share: must be from 0 to 1",
+        "bookings.per_hour: must be at least 1",
+    ]

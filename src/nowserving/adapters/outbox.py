@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# A booking's own messages are kept under "booking:<id>" where a ticket's are under its id,
+# and take the booking's phone number.
+BOOKING_PREFIX = "booking:"
+
+
 @dataclass(frozen=True)
 class Message:
     """One message waiting for its receiver: the body as sent (phone number included)."""
@@ -126,30 +131,35 @@ class WebhookOutbox:
         row = self._db.execute("SELECT value FROM meta WHERE key='near'").fetchone()
         return set(json.loads(row[0])) if row else set()
 
-    def take(self, messages: list[tuple[str, str, str, dict]], at: float, cursor: int | None,
+    def take(self, messages: list[tuple], at: float, cursor: int | None,
              near: set[str] | None = None, *, phones: dict[str, str] | None = None,
              ended: list[str] | None = None, day: str | None = None,
              bookings: Bookings | None = None) -> None:  # fmt: skip
         """Keep what the apply loop handed over, in one transaction: the new tickets' phone
-        numbers (`phones`, ticket -> number); the bookings' (`bookings`: new numbers, then
-        those of bookings that ended go, then a check-in's becomes its ticket's); a new
-        business `day` (every number of an
-        earlier day goes, also from waiting messages, and no ticket counts as told
-        `near_turn`); `messages` ((key, url, ticket, body)) to send from `at`, each with its
-        ticket's number if one is kept (a key seen before is not added again); the tickets
+        numbers (`phones`, ticket -> number); the bookings' (`bookings`: new numbers, and a
+        check-in's becomes its ticket's); a new business `day` (every number of an earlier
+        day goes, also from waiting messages, and no ticket counts as told `near_turn`);
+        `messages` ((key, url, ticket, body[, when])) to send from `at` (or `when`: a
+        booking's reminder), each with its ticket's number if one is kept (or its
+        booking's, for "booking:<id>"; a key seen before is not added again); the tickets
         told `near_turn` (`near`, after the day's reset); the cursor; and last, the numbers
-        of the tickets that `ended` (their waiting messages keep theirs)."""
+        of the bookings that ended (with their reminders not sent yet) and of the tickets
+        that `ended` (their waiting messages keep theirs)."""
         with self._transaction():
             for ticket, phone in (phones or {}).items():
                 self._db.execute("INSERT OR REPLACE INTO phones VALUES (?, ?)", (ticket, phone))
             deleted = self._bookings(bookings) if bookings is not None else 0
             deleted += self._new_day(day) if day is not None else 0
-            for key, url, ticket, body in messages:
+            for key, url, ticket, body, *when in messages:
+                booking = ticket.startswith(BOOKING_PREFIX)
+                table, column = ("booking_phones", "booking") if booking else ("phones", "ticket")
                 self._db.execute(
                     "INSERT OR IGNORE INTO pending (key, url, ticket, body, phone, next_at) "
-                    "VALUES (?, ?, ?, ?, (SELECT phone FROM phones WHERE ticket = ?), ?)",
-                    (key, url, ticket, _text(body), ticket, at),
-                )
+                    f"VALUES (?, ?, ?, ?, (SELECT phone FROM {table} WHERE {column} = ?), ?)",
+                    (key, url, ticket, _text(body), ticket.removeprefix(BOOKING_PREFIX),
+                     when[0] if when and when[0] is not None else at),
+                )  # fmt: skip
+            deleted += self._bookings_ended(bookings) if bookings is not None else 0
             if cursor is not None:
                 self._set("cursor", str(max(cursor, self.cursor)))
             if near is not None:
@@ -175,27 +185,52 @@ class WebhookOutbox:
     # ----- phone numbers -------------------------------------------------------------------
 
     def _bookings(self, bookings: Bookings) -> int:
-        """Within a transaction: keep the new bookings' numbers, delete those of bookings
-        that ended (a check-in after its booking's no-show gets none), and give each
-        check-in's ticket its booking's number; returns how many numbers went."""
+        """Within a transaction, before the batch's messages: keep the new bookings'
+        numbers (a reminder waiting takes a changed one), and give each check-in's ticket
+        its booking's number (not after its booking's no-show: a check-in then gets none)
+        and drop its reminder not sent yet; returns how many numbers went."""
         db = self._db
         for booking, phone in bookings.phones.items():
             db.execute("INSERT OR REPLACE INTO booking_phones VALUES (?, ?)", (booking, phone))
+            db.execute(
+                "UPDATE pending SET phone = ? WHERE ticket = ? AND phone IS NOT NULL",
+                (phone, BOOKING_PREFIX + booking),
+            )
+        deleted = 0
+        ended = set(bookings.ended)
+        for ticket, booking in bookings.checked_in.items():
+            if booking not in ended:
+                db.execute(
+                    "INSERT OR REPLACE INTO phones SELECT ?, phone FROM booking_phones "
+                    "WHERE booking = ?",
+                    (ticket, booking),
+                )
+            deleted += db.execute(
+                "DELETE FROM booking_phones WHERE booking = ?", (booking,)
+            ).rowcount
+            deleted += self._drop_reminder(booking)
+        return deleted
+
+    def _bookings_ended(self, bookings: Bookings) -> int:
+        """Within a transaction, after the batch's messages (a no-show's message takes the
+        number first): the numbers and unsent reminders of bookings cancelled or missed."""
         deleted = 0
         for booking in bookings.ended:
-            deleted += db.execute(
+            deleted += self._db.execute(
                 "DELETE FROM booking_phones WHERE booking = ?", (booking,)
             ).rowcount
-        for ticket, booking in bookings.checked_in.items():
-            db.execute(
-                "INSERT OR REPLACE INTO phones SELECT ?, phone FROM booking_phones "
-                "WHERE booking = ?",
-                (ticket, booking),
-            )
-            deleted += db.execute(
-                "DELETE FROM booking_phones WHERE booking = ?", (booking,)
-            ).rowcount
+            deleted += self._drop_reminder(booking)
         return deleted
+
+    def _drop_reminder(self, booking: str) -> int:
+        """A booking's reminder not sent yet goes (it checked in, or ended); returns how
+        many phone numbers went with it."""
+        rows = self._db.execute(
+            "DELETE FROM pending WHERE ticket = ? AND json_extract(body, '$.type') = "
+            "'booking_reminder' RETURNING phone",
+            (BOOKING_PREFIX + booking,),
+        ).fetchall()
+        return sum(1 for (phone,) in rows if phone is not None)
 
     def _new_day(self, day: str) -> int:
         """Within a transaction: a business day started, so every number of an earlier day
@@ -205,8 +240,9 @@ class WebhookOutbox:
             "DELETE FROM phones WHERE ticket NOT LIKE ? || '/%'", (day,)
         ).rowcount
         deleted += self._db.execute(
-            "UPDATE pending SET phone = NULL WHERE phone IS NOT NULL AND ticket NOT LIKE ? || '/%'",
-            (day,),
+            "UPDATE pending SET phone = NULL WHERE phone IS NOT NULL AND ticket NOT LIKE ? || '/%' "
+            "AND ticket NOT LIKE ? || '%'",  # a booking's messages keep the booking's number
+            (day, BOOKING_PREFIX),
         ).rowcount
         self._set("near", "[]")
         return deleted
@@ -294,8 +330,9 @@ class WebhookOutbox:
         with self._transaction():
             moved = self._db.execute(
                 "INSERT OR IGNORE INTO pending (key, url, ticket, body, next_at) "
-                "SELECT key, url, json_extract(body, '$.ticket'), body, ? FROM dead ORDER BY n",
-                (at,),
+                "SELECT key, url, coalesce(json_extract(body, '$.ticket'), "
+                "? || json_extract(body, '$.booking')), body, ? FROM dead ORDER BY n",
+                (BOOKING_PREFIX, at),
             ).rowcount
             self._db.execute("DELETE FROM dead")
         return moved

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from nowserving.config.schema import Problems, Table, hint
 from nowserving.errors import ConfigError
-from nowserving.protocol.webhook import EVENT_KINDS
+from nowserving.protocol.webhook import DEFAULT_KINDS, EVENT_KINDS
 
 KEYS = (
     "urls", "secret_file", "events", "ask_phone", "near_ahead", "near_minutes",
     "timeout_seconds", "attempts", "retry_seconds", "retry_max_seconds",
+    "booking_reminder_minutes",
 )  # fmt: skip
 MIN_SECRET = 32  # characters: `openssl rand -hex 32` makes 64
 
@@ -30,7 +31,7 @@ class WebhookSettings:
 
     urls: tuple[str, ...]
     secret_file: Path
-    events: tuple[str, ...] = EVENT_KINDS
+    events: tuple[str, ...] = DEFAULT_KINDS
     ask_phone: bool = False  # the kiosk offers to take a phone number for the webhook
     near_ahead: int = 3  # "near turn": this many people ahead or fewer ...
     near_minutes: float | None = 5.0  # ... or a wait (its 10th percentile) this short
@@ -38,6 +39,8 @@ class WebhookSettings:
     attempts: int = 8  # tries before a message goes to the dead letters
     retry_s: float = 10.0  # the first retry's wait, doubled each time ...
     retry_max_s: float = 600.0  # ... up to this
+    # A booking's reminder (`booking_reminder`, when in `events`) goes this long before it.
+    booking_reminder_s: float = 3600.0
 
 
 def parse_webhook(root: Table, source: str) -> WebhookSettings | None:
@@ -52,7 +55,7 @@ def parse_webhook(root: Table, source: str) -> WebhookSettings | None:
         if not re.match(r"^https?://[^\s/]+\S*$", url):
             table.add(f"urls[{i}]", f"must be an http(s) URL, not {url!r}")
     secret = table.need("secret_file", str, None)
-    events = table.strings("events") if "events" in table else EVENT_KINDS
+    events = table.strings("events") if "events" in table else DEFAULT_KINDS
     for i, kind in enumerate(events):
         if kind not in EVENT_KINDS:
             table.add(f"events[{i}]", f"unknown event {kind!r}{hint(kind, EVENT_KINDS)} "
@@ -70,6 +73,8 @@ def parse_webhook(root: Table, source: str) -> WebhookSettings | None:
         attempts=table.number("attempts", 8, whole=True, at_least=1, at_most=50),
         retry_s=float(retry),
         retry_max_s=float(table.number("retry_max_seconds", 600, more_than=0, at_most=86400)),
+        booking_reminder_s=60.0
+        * table.number("booking_reminder_minutes", 60, more_than=0, at_most=7 * 24 * 60),
     )
 
 

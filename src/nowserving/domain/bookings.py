@@ -12,6 +12,7 @@ no-show, recorded when the queue next notices the time (apart from call no-shows
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import math
@@ -21,10 +22,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from nowserving.domain.policy import line_key
 from nowserving.errors import DomainError
 
 if TYPE_CHECKING:
-    from nowserving.domain.branch import Branch, Draft
+    from nowserving.domain.branch import Branch, Draft, EstimateNewcomer
     from nowserving.domain.commands import Command
     from nowserving.domain.events import Event
 
@@ -53,6 +55,7 @@ class Booking:
     status: str = BOOKED
     ticket: str | None = None
     ref: str | None = None  # the booking system's own id of it (`book`'s `ref`)
+    language: str | None = None  # the customer's (`book`'s `language`), for the webhook
 
     def to_dict(self) -> dict:
         """The booking, for a snapshot."""
@@ -128,6 +131,9 @@ def decide_book(branch: Branch, cmd: Command, args: dict) -> tuple[list[Draft], 
     if priority not in rules.priorities:
         raise DomainError("unknown_priority", f"no priority class {priority!r}")
     ref = args.get("ref")
+    language = args.get("language")
+    if language is not None and language not in rules.languages:
+        raise DomainError("unknown_language", f"language {language!r} is not offered")
     known = live_by_ref(branch, ref) if ref else None
     if known is not None:  # before the time check: a re-import of a past day is known too
         return _known(branch, known, (service.id, at, duration, priority))
@@ -147,6 +153,8 @@ def decide_book(branch: Branch, cmd: Command, args: dict) -> tuple[list[Draft], 
     }
     if ref:
         data["ref"] = ref
+    if language:
+        data["language"] = language
     return [("booking_made", data)], code
 
 
@@ -221,9 +229,12 @@ def booking_by_code(branch: Branch, code: object) -> Booking:
     return found
 
 
-def decide_check_in(branch: Branch, cmd: Command, args: dict) -> list[Draft]:
+def decide_check_in(
+    branch: Branch, cmd: Command, args: dict, estimate: EstimateNewcomer | None = None
+) -> list[Draft]:
     """A customer checks in with their booking code: an appointment ticket inside the
-    window, a refusal saying when to come back before it, a walk-in ticket after it."""
+    window, a refusal saying when to come back before it, a walk-in ticket after it; each
+    with its wait estimate from `estimate`, as a walk-in's (`NewcomerEstimates.estimate`)."""
     booking = booking_by_code(branch, args.get("code"))
     rules = branch.rules
     service = rules.services.get(booking.service)
@@ -241,7 +252,7 @@ def decide_check_in(branch: Branch, cmd: Command, args: dict) -> list[Draft]:
                 "service": booking.service,
             },
         )
-    language = args.get("language") or rules.languages[0]
+    language = args.get("language") or booking.language or rules.languages[0]
     if language not in rules.languages:
         raise DomainError("unknown_language", f"language {language!r} is not offered")
     branch.check_open(service, cmd.at)
@@ -258,6 +269,9 @@ def decide_check_in(branch: Branch, cmd: Command, args: dict) -> list[Draft]:
     else:
         more["booked_at"] = booking.at
         more["head_start_s"] = service.appointment_head_start_s
+    if estimate is not None:
+        anchor = {k: more[k] for k in ("booked_at", "head_start_s") if k in more}
+        more["estimate"] = estimate(branch, service.id, booking.priority, cmd.at, **anchor)
     return [branch.issued_draft(number, service, language, booking.priority, args, **more)]
 
 
@@ -274,14 +288,72 @@ def missed(branch: Branch, cmd: Command) -> list[tuple[str, dict]]:
     return drafts
 
 
+# ----- people ahead ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """Who the merged order puts before a waiting customer: `people` in all, of them
+    `appointments` (checked in, or booked and due: `due`, not here yet)."""
+
+    people: int
+    appointments: int = 0
+    due: int = 0
+
+
+def due_keys(branch: Branch, service: str, at: float) -> list[float]:
+    """The call keys (sorted) that `service`'s bookings not yet checked in will have if
+    they check in inside their window, for those whose window is still open at `at`: each
+    goes before every customer whose key is higher (`policy.line_key`). A booking further
+    off than the head start counts from later than anyone here now, so it goes before
+    none of them; one past its window comes, if at all, as a walk-in from its arrival."""
+    rules = branch.rules
+    spec = rules.services.get(service)
+    if spec is None:
+        return []
+    # Nobody in line counts from later than E after now (an appointment checked in early,
+    # less its head start), so a booking later than that and the largest boost goes before
+    # none of them: only a window of the service's open bookings is looked at.
+    top = max((p.boost_s for p in rules.priorities.values()), default=0.0)
+    items = _open_bookings(branch).get(service, [])
+    first = bisect.bisect_left(items, (at - spec.check_in_late_s, ""))
+    last = bisect.bisect_right(items, (at + spec.check_in_early_s + top, "\U0010ffff"))
+    found = (branch.bookings[booking_id] for _, booking_id in items[first:last])
+    return sorted(
+        line_key(b.at, b.priority, rules.priorities, b.at, spec.appointment_head_start_s)
+        for b in found
+    )
+
+
+def _open_bookings(branch: Branch) -> dict[str, list[tuple[float, str]]]:
+    """Each service's bookings not yet checked in, as (booked time, id) in order: kept on
+    the branch until a booking is made or changes (`_changed`), as bookings made days
+    ahead pile up."""
+    index = getattr(branch, "_open_bookings", None)
+    if index is None:
+        index = {}
+        for booking in branch.bookings.values():
+            if booking.status == BOOKED:
+                index.setdefault(booking.service, []).append((booking.at, booking.id))
+        for items in index.values():
+            items.sort()
+        branch._open_bookings = index
+    return index
+
+
+def _changed(branch: Branch) -> None:
+    branch.__dict__.pop("_open_bookings", None)
+
+
 # ----- the fold ----------------------------------------------------------------------------
 
 
 def apply_booking_made(branch: Branch, event: Event, data: dict) -> None:
     """A booking was made."""
+    _changed(branch)
     branch.bookings[data["booking"]] = Booking(
         data["booking"], data["service"], data["at"], data["duration"], data["priority"],
-        data["code_hash"], ref=data.get("ref"),
+        data["code_hash"], ref=data.get("ref"), language=data.get("language"),
     )  # fmt: skip
     if data.get("ref"):
         branch.booking_refs[data["ref"]] = data["booking"]
@@ -289,6 +361,7 @@ def apply_booking_made(branch: Branch, event: Event, data: dict) -> None:
 
 def apply_booking_status(branch: Branch, booking_id: str, status: str) -> None:
     """A booking was cancelled or missed."""
+    _changed(branch)
     booking = branch.bookings.get(booking_id)
     if booking is not None:
         booking.status = status
@@ -298,6 +371,7 @@ def apply_booking_status(branch: Branch, booking_id: str, status: str) -> None:
 
 def apply_checked_in(branch: Branch, data: dict) -> None:
     """A ticket was issued for a booking (`ticket_issued` with `booking`)."""
+    _changed(branch)
     booking = branch.bookings.get(data["booking"])
     if booking is not None:
         booking.status = LATE if data.get("late") else CHECKED_IN

@@ -66,9 +66,10 @@ _BEFORE_TRANSFER = ("service", "status", "counter", "called_at", "started_at", "
                     "head_start_s")  # fmt: skip
 
 Draft = tuple  # (event type, data) or (event type, data, the Command it is for)
-# (branch as it stands, service, priority, at) -> a new ticket's estimate as its event
-# records it, or None; never raises (`NewcomerEstimates.estimate` is the one in use).
-EstimateNewcomer = Callable[["Branch", str, str, float], "dict | None"]
+# (branch as it stands, service, priority, at[, booked_at=, head_start_s= for an
+# appointment]) -> a new ticket's estimate as its event records it, or None; never raises
+# (`NewcomerEstimates.estimate` is the one in use).
+EstimateNewcomer = Callable[..., "dict | None"]
 
 
 class Branch:
@@ -746,7 +747,7 @@ class Branch:
         ticket = remote.remote_by_code(self, args.get("code"))
         if ticket is not None:
             return remote.decide_check_in_remote(self, cmd, args, ticket, estimate)
-        return bookings.decide_check_in(self, cmd, args)
+        return bookings.decide_check_in(self, cmd, args, estimate)
 
     def _decide_join_remote(self, cmd: Command, args: dict) -> list[Draft]:
         return remote.decide_join_remote(self, cmd, args)
@@ -1244,6 +1245,31 @@ class Branch:
         )  # fmt: skip
         since = self.since_priority.get(ticket.service, 0)
         return interleave_keys(regular, paced, self.rules.interleave, since)[ticket.id]
+
+    def people_ahead(self, ticket: Ticket, at: float) -> bookings.Ahead:
+        """Who is ahead of waiting `ticket` at `at`, the one rule every place that shows
+        "people ahead" uses (the reply, so the kiosk and the ticket; the line message, so
+        the phone page; the webhook): those in its line the policy calls before it, and the
+        bookings due that the merged order puts before it if they check in inside their
+        window (docs/appointments.md, "People ahead")."""
+        keys = self._keys.get(ticket.service, ())
+        key = self._key(ticket)
+        waiting = bisect.bisect_left(keys, key)
+        booked = sum(1 for _, t in keys[:waiting] if self.tickets[t].booked_at is not None)
+        due = bisect.bisect_left(bookings.due_keys(self, ticket.service, at), key[0])
+        return bookings.Ahead(waiting + due, booked + due, due)
+
+    def heads_ahead(self, service: str, n: int, at: float) -> list[tuple[Ticket, bookings.Ahead]]:
+        """The first `n` tickets the policy would call for `service`, each with who is
+        ahead of it (`people_ahead`, for a line's head at once)."""
+        due = bookings.due_keys(self, service, at)
+        heads, booked = [], 0
+        for waiting, (key, ticket_id) in enumerate(self._keys.get(service, ())[:n]):
+            ticket = self.tickets[ticket_id]
+            ahead = bisect.bisect_left(due, key)
+            heads.append((ticket, bookings.Ahead(waiting + ahead, booked + ahead, ahead)))
+            booked += ticket.booked_at is not None
+        return heads
 
     def next_in_line(self, service: str, n: int) -> list[Ticket]:
         """The first `n` tickets the policy would call for `service`."""

@@ -240,6 +240,20 @@ class Estimator:
         simulated = self._simulate([virtual], only=virtual.id)[virtual.id]
         return self._calibrated(simulated, service=service)
 
+    def for_appointment(
+        self, service: str, priority: str, booked_at: float, head_start_s: float
+    ) -> Estimate | None:
+        """What a booked customer checking in now, inside their window, would wait: a
+        newcomer who counts from the booked time less the head start (`policy.line_key`),
+        so customers who come before that still go first (None: no open counter serves
+        the service). Never reused: check-ins are few, and each counts from its own time."""
+        virtual = self._virtual(service, priority)
+        virtual.booked_at, virtual.head_start_s = booked_at, head_start_s
+        if self._dedicated(service):
+            return self._calibrated(self._pool_estimate(virtual), service=service)
+        simulated = self._simulate([virtual], only=virtual.id)[virtual.id]
+        return self._calibrated(simulated, service=service)
+
     def for_all(self) -> tuple[dict[str, Estimate | None], dict[str, Estimate | None]]:
         """Estimates for every waiting ticket, and for a new arrival at every service."""
         tickets: dict[str, Estimate] = {}
@@ -470,8 +484,8 @@ class Estimator:
         key = call_key(ticket, self.rules.priorities)
         total = 0.0
         for pid, priority in self.rules.priorities.items():
-            if priority.boost_s <= own:
-                continue
+            if priority.boost_s <= own and key <= self.now:
+                continue  # (a key in the future: an appointment waiting for its time)
             # An arrival of this class at time t goes ahead if t - boost < key.
             window = min(wait, key + priority.boost_s - self.now)
             if window > 0:
@@ -550,7 +564,9 @@ class Estimator:
             if service not in servable or until <= 0:
                 continue
             for pid, priority in prio.items():
-                if priority.boost_s > 0 or service in overtaking:
+                # (last_key after now: an appointment waits for its booked time, and
+                # anyone who comes before it goes first.)
+                if priority.boost_s > 0 or service in overtaking or last_key > self.now:
                     rate = self.learner.arrival_rate(service, pid, self.now)
                     ends = until
                     if service not in overtaking:

@@ -53,12 +53,25 @@ class NewcomerEstimates:
         self._anchors: dict[_Key, tuple[float, Estimate | None]] = {}
         self._counters_changed = 0  # the branch's `counters_changed` the two were kept under
 
-    def estimate(self, branch: Branch, service: str, priority: str, at: float) -> dict | None:
+    def estimate(
+        self, branch: Branch, service: str, priority: str, at: float,
+        booked_at: float | None = None, head_start_s: float = 0.0,
+    ) -> dict | None:  # fmt: skip
         """The estimate for a ticket of `service` and `priority` issued at `at` into
         `branch` (as it stands before the ticket), as the `ticket_issued` event records it:
         `Estimate.to_dict()` plus the model's own interval as `raw`. None when no open
         counter serves the service, or when estimating failed (logged): an estimate is
-        advice, and a failing one must never refuse a customer a ticket."""
+        advice, and a failing one must never refuse a customer a ticket. With `booked_at`:
+        an appointment checked in inside its window (`Estimator.for_appointment`)."""
+        if booked_at is not None:
+            try:
+                made = Estimator(branch, at).for_appointment(
+                    service, priority, booked_at, head_start_s
+                )
+            except Exception:
+                log.exception("no wait estimate for a %s appointment", service)
+                return None
+            return _recorded(made)
         self._forget_if_counters_changed(branch)
         key = (service, priority)
         try:

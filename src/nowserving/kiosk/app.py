@@ -31,7 +31,7 @@ from nowserving.config.hardware import GUIDE_BUTTONS, PRIORITY_BUTTON
 from nowserving.domain.bookings import CODE_LENGTH
 from nowserving.domain.model import WEEKDAYS
 from nowserving.errors import ProtocolError
-from nowserving.i18n import catalog, text, two_lines, wait_range
+from nowserving.i18n import ahead_words, catalog, text, two_lines, wait_range
 from nowserving.kiosk import guide
 from nowserving.kiosk.checkin import CODE_KEYS, CheckIns, code_from_scan, plausible
 from nowserving.kiosk.guide import BACK, TAKE, Guide, Screen, Speaker
@@ -687,14 +687,14 @@ class KioskController(QObject):
         estimate = ticket.issued_estimate
         return ticket_content(
             self.config, language=ticket.language, service=ticket.service,
-            number=ticket.number, ahead=ticket.ahead,
+            number=ticket.number, ahead=ticket.ahead, ahead_appointments=ticket.ahead_appointments,
             wait=estimate.minutes if estimate else None, issued_at=ticket.issued_at, url=url,
             priority=ticket.priority,
         )  # fmt: skip
 
     def _ticket_detail(self, ticket: TicketView) -> str:
         lang, ahead = ticket.language, ticket.ahead
-        parts = [text(lang, "ticket.ahead", n=ahead) if ahead else text(lang, "ticket.ahead_none")]
+        parts = [ahead_words(lang, ahead, ticket.ahead_appointments)]
         if self._appointment:
             parts.insert(0, self._appointment)
         if ticket.issued_estimate:

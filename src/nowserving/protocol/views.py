@@ -101,6 +101,8 @@ class TicketView:
     ahead: int  # people before it in line (0 once it no longer waits)
     issued_estimate: EstimateView | None  # the wait estimate given when it was issued
     priority: str | None = None  # its priority class (None: the branch's default)
+    # Of `ahead`, appointments: checked in, or booked and due (`Branch.people_ahead`).
+    ahead_appointments: int = 0
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,10 @@ class LineTicket:
     why: Why | None = None
     # A priority ticket's call key as the N:1 interleave placed it (`policy.call_key`).
     order_key: float | None = None
+    # People ahead of it (`Branch.people_ahead`: bookings due included), and of them
+    # appointments; None from a server that predates it (then its place in `tickets`).
+    ahead: int | None = None
+    ahead_appointments: int = 0
 
 
 @dataclass(frozen=True)
@@ -371,7 +377,7 @@ def decode_ticket(value: object, where: str = "result.ticket") -> TicketView:
     return TicketView(
         r.str("id"), r.str("number"), r.str("service"), r.str("language"), r.num("issued_at"),
         r.int("ahead", optional=True) or 0, r.obj("issued_estimate", _estimate),
-        r.str("priority", optional=True),
+        r.str("priority", optional=True), r.int("ahead_appointments", optional=True) or 0,
     )  # fmt: skip
 
 
@@ -478,6 +484,8 @@ def _line_ticket(value: object, where: str) -> LineTicket:
         r.num("head_start_s", optional=True) or 0.0,
         r.obj("why", _why),
         r.num("order_key", optional=True),
+        r.int("ahead", optional=True),
+        r.int("ahead_appointments", optional=True) or 0,
     )
 
 

@@ -164,6 +164,7 @@ COMMANDS: dict[Cmd, CommandSpec] = {
             "priority": False,
             "ref": False,
             "phone": False,
+            "language": False,  # the customer's: the webhook's booking messages are in it
         },
         frozenset({Role.STAFF, Role.WEB}),
         own_counter=False,

@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from nowserving.domain import Branch, Event
 
@@ -32,7 +34,15 @@ KINDS = {
     "ticket_finished": "finished",
 }
 NEAR_TURN = "near_turn"  # not an event of the log: the server's verdict on a waiting ticket
-EVENT_KINDS = ("issued", NEAR_TURN, "called", "recalled", "no_show", "finished")
+TICKET_KINDS = ("issued", NEAR_TURN, "called", "recalled", "no_show", "finished")
+# A booking's own messages (docs/webhooks.md, "A booking's messages"): made and missed are
+# events of the log; the reminder is sent `booking_reminder_minutes` before the booked time.
+BOOKING_MADE, BOOKING_REMINDER, BOOKING_NO_SHOW = (
+    "booking_made", "booking_reminder", "booking_no_show",
+)  # fmt: skip
+BOOKING_KINDS = (BOOKING_MADE, BOOKING_REMINDER, BOOKING_NO_SHOW)
+EVENT_KINDS = TICKET_KINDS + BOOKING_KINDS  # what `[webhook] events` may list
+DEFAULT_KINDS = TICKET_KINDS  # ... and what it means when it lists none
 # Events after which a ticket needs no phone number any more (day end aside).
 ENDING = frozenset({"ticket_finished", "ticket_no_show", "ticket_cancelled"})
 # Events after which a booking's phone number goes (its check-in hands it to the ticket).
@@ -76,9 +86,68 @@ def ticket_payload(event: Event, branch: Branch, names: Mapping[str, str]) -> di
         estimate = data["estimate"]
         payload["ahead"] = estimate.get("ahead")
         payload["wait_minutes"] = _minutes(estimate.get("low"), estimate.get("high"))
+    if kind == "issued" and ticket is not None and ticket.status == "waiting":
+        # Who the merged order puts before it, bookings due included (`people_ahead`).
+        payload["ahead"] = branch.people_ahead(ticket, event.at).people
     if kind == "recalled":
         payload["recalls"] = data.get("recalls")
     return payload
+
+
+def booking_payloads(event: Event, branch: Branch, names: Mapping[str, str],
+                     reminder_s: float) -> list[tuple[dict, float | None]]:  # fmt: skip
+    """A booking event's payloads, each with when to send it (None: now): `booking_made`
+    and, when the booked time is more than `reminder_s` away, its `booking_reminder` then;
+    `booking_no_show`. Other events have none. `branch` is the branch after the event."""
+    if event.type not in (BOOKING_MADE, BOOKING_NO_SHOW):
+        return []
+    booking = branch.bookings.get(event.data["booking"])
+    if booking is None:
+        return []
+    made = _booking_base(branch, names, event.type, booking, event.seq, event.at)
+    if event.type == BOOKING_NO_SHOW:
+        return [(made, None)]
+    found = [(made, None)]
+    remind_at = booking.at - reminder_s
+    if remind_at > event.at:
+        reminder = _booking_base(branch, names, BOOKING_REMINDER, booking, event.seq, remind_at)
+        reminder["id"] = f"{branch.rules.branch_id}/booking/{booking.id}/{BOOKING_REMINDER}"
+        reminder["minutes_before"] = round(reminder_s / 60)
+        found.append((reminder, remind_at))
+    return found
+
+
+def _booking_base(branch: Branch, names: Mapping[str, str], kind: str, booking, seq: int,
+                  at: float) -> dict:  # fmt: skip
+    rules = branch.rules
+    language = booking.language or rules.languages[0]
+    spec = rules.services.get(booking.service)
+    early = spec.check_in_early_s if spec else 0.0
+    late = spec.check_in_late_s if spec else 0.0
+    payload = {
+        "v": WEBHOOK_VERSION,
+        "id": f"{rules.branch_id}/booking/{booking.id}/{kind}/{seq}",
+        "type": kind,
+        "branch": rules.branch_id,
+        "branch_name": names.get(language, ""),
+        "seq": seq,
+        "at": at,
+        "booking": booking.id,
+        "service": booking.service,
+        "service_name": spec.names.get(language, booking.service) if spec else booking.service,
+        "language": language,
+        "booked_at": booking.at,
+        "booked_time": _local(rules.timezone, booking.at, "%Y-%m-%d %H:%M"),
+        "check_in_from": _local(rules.timezone, booking.at - early, "%H:%M"),
+        "check_in_until": _local(rules.timezone, booking.at + late, "%H:%M"),
+    }
+    if booking.ref:
+        payload["ref"] = booking.ref
+    return payload
+
+
+def _local(timezone: str, at: float, form: str) -> str:
+    return datetime.fromtimestamp(at, ZoneInfo(timezone)).strftime(form)
 
 
 def near_turn_payload(

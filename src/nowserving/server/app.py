@@ -740,7 +740,7 @@ class BranchServer:
         result = {"event": outcome["event"], "seq": outcome["seq"]}
         ticket = self.branch.tickets.get(outcome.get("ticket", ""))
         if ticket is not None:
-            result["ticket"] = ticket_view(self.branch, ticket)
+            result["ticket"] = ticket_view(self.branch, ticket, self.clock())
         if "counter" in outcome:
             result["counter"] = outcome["counter"]
         if "lease" in outcome:

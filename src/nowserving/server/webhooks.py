@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from nowserving import __version__
-from nowserving.adapters.outbox import Bookings, Message, WebhookOutbox
+from nowserving import __version__, i18n
+from nowserving.adapters.outbox import BOOKING_PREFIX, Bookings, Message, WebhookOutbox
 from nowserving.adapters.store import EventLog
 from nowserving.config import BranchConfig
 from nowserving.config.webhook import WebhookSettings, load_secret
@@ -45,6 +45,7 @@ from nowserving.protocol.webhook import (
     NEAR_TURN,
     PHONE_RE,
     SIGNATURE_HEADER,
+    booking_payloads,
     near_turn_payload,
     sign,
     ticket_payload,
@@ -137,6 +138,7 @@ class Webhooks:
             payload = ticket_payload(event, branch, self._names)
             if payload is not None and payload["type"] in self._wanted:
                 messages.append(payload)
+            messages += self._booking_messages(event, branch)
         issued = {e.data["ticket"] for e in events if e.type == "ticket_issued"}
         near = self._near_turns(branch, estimates, at, issued) if branch.business_day else []
         messages += near
@@ -148,6 +150,18 @@ class Webhooks:
         # Whenever the set changed (a new day empties it): the outbox keeps it for a restart.
         near_now = set(self._near) if near or issued & self._near or day else None
         self._queue.put(("batch", messages, cursor, ended, day, near_now))  # -> webhook thread
+
+    def _booking_messages(self, event: Event, branch: Branch) -> list:
+        """A booking event's messages wanted (`booking_payloads`), each with its words in
+        the booking's language (`text`), and a reminder as (payload, when to send it)."""
+        found = []
+        for payload, when in booking_payloads(
+            event, branch, self._names, self.settings.booking_reminder_s
+        ):
+            if payload["type"] in self._wanted:
+                payload["text"] = booking_text(payload)
+                found.append(payload if when is None else (payload, when))
+        return found
 
     def catch_up(self, store: EventLog, branch: Branch) -> int:
         """Before the server starts: hand over the events the log has past the outbox's
@@ -174,7 +188,8 @@ class Webhooks:
         scan = settings.near_ahead + 1 + (NEAR_SCAN if settings.near_minutes else 0)
         messages = []
         for service in branch.rules.services:
-            for ahead, ticket in enumerate(branch.next_in_line(service, scan)):
+            for ticket, people in branch.heads_ahead(service, scan, at):
+                ahead = people.people  # bookings due ahead included, as the ticket says
                 if ticket.id in self._near:
                     continue
                 estimate = for_tickets.get(ticket.id)
@@ -241,10 +256,7 @@ class Webhooks:
                 bookings.ended.extend(item[1].ended)
                 continue
             _, payloads, seq, gone, new_day, near_now = item
-            messages += [
-                (f"{p['id']} {url}", url, p["ticket"], p) for p in payloads
-                for url in self.settings.urls
-            ]  # fmt: skip
+            messages += [_kept(p, url) for p in payloads for url in self.settings.urls]
             cursor = seq if seq is not None else cursor
             ended += gone
             day = new_day or day
@@ -299,6 +311,23 @@ class Webhooks:
         log.warning("webhook message %s to %s is a dead letter after %d tries: %s",
                     message.body.get("id"), urlsplit(message.url).netloc, tries, error)  # fmt: skip
         self.outbox.failed(message.n, error, None, now)
+
+
+def _kept(payload: dict | tuple[dict, float], url: str) -> tuple:
+    """A message as the outbox keeps it: (key, url, ticket or "booking:<id>", body[, when
+    it is due: a booking's reminder])."""
+    body, *when = payload if isinstance(payload, tuple) else (payload,)
+    owner = body["ticket"] if "ticket" in body else BOOKING_PREFIX + body["booking"]
+    return (f"{body['id']} {url}", url, owner, body, *when)
+
+
+def booking_text(payload: dict) -> str:
+    """A booking message's words, ready to send (an SMS), in the booking's language."""
+    return i18n.text(
+        payload["language"], f"webhook.{payload['type']}", branch=payload["branch_name"],
+        service=payload["service_name"], time=payload["booked_time"],
+        start=payload["check_in_from"], end=payload["check_in_until"],
+    )  # fmt: skip
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -43,6 +43,7 @@ class Customer:
     since_open: float = 0.0  # seconds from the day's opening to the arrival
     priority: str = "normal"  # the customer's priority class
     booked: bool = False  # checked in with a booking (else a walk-in)
+    late: bool = False  # ... after its window: a walk-in ticket from the check-in
 
     @property
     def wait(self) -> float | None:
@@ -68,8 +69,9 @@ def _rules(scenario: Scenario) -> BranchRules:
         services[s.id] = Service(
             s.id, f"S{i}"[:2] if i else "S", {"en": s.id}, 1, 999_999, 6, last_ticket_at=cutoff
         )
-    if scenario.bookings is not None:  # every service takes bookings, without a cap
-        services = {sid: replace(s, bookings_per_hour=100_000) for sid, s in services.items()}
+    if scenario.bookings is not None:  # every service takes bookings (a cap, if any)
+        cap = scenario.bookings.per_hour or 100_000
+        services = {sid: replace(s, bookings_per_hour=cap) for sid, s in services.items()}
     counters = {
         c.id: CounterSpec(
             c.id,
@@ -229,18 +231,22 @@ class _Simulation:
                 booked = self.start + math.ceil(t / slot) * slot
                 if booked < self.issue_ends[sid]:
                     made = max(self.start, booked - rng.uniform(*plan.lead_hours) * 3600)
-                    self.push(made, "book", f"{sid}|{booked}")
+                    self.push(made, "book", f"{sid}|{booked}|{self.start + t}")
             t = draw.next_arrival(t)
 
     def _on_book(self, at: float, what: str) -> None:
-        sid, booked = what.split("|")
+        sid, booked, would_come = what.split("|")
         when = datetime.fromtimestamp(float(booked), UTC).isoformat()
         _, outcome = self.run("book", at, service=sid, time=when)
         plan, rng = self.scenario.bookings, self.booking
-        if not outcome["ok"] or rng.random() < plan.no_show:
+        if not outcome["ok"]:
+            if outcome["code"] == "booking_full":  # the hour is full: they walk in instead
+                self.push(max(at, float(would_come)), "arrive", sid)
+            return
+        if rng.random() < plan.no_show:
             return  # a booking no-show: the queue records it after the window
         comes = max(at, float(booked) + rng.gauss(*plan.punctuality_minutes) * 60)
-        self.push(comes, "check_in", f"{what}|{outcome['code']}")
+        self.push(comes, "check_in", f"{sid}|{booked}|{outcome['code']}")
 
     def _on_check_in(self, at: float, what: str) -> None:
         sid, booked, code = what.split("|")
@@ -252,6 +258,7 @@ class _Simulation:
             return
         issued = next(e for e in events if e.type == "ticket_issued")
         self._arrived(at, sid, issued, outcome, {}, booked=True)
+        self.results[-1].late = bool(outcome.get("late"))
 
     def _on_arrive(self, at: float, sid: str) -> None:
         draw, spec = self.draws[sid], self.specs[sid]
@@ -283,7 +290,7 @@ class _Simulation:
             self.day_number,
             at,
             warmup,
-            issued.data.get("estimate"),  # none at a check-in
+            issued.data.get("estimate"),  # a check-in's counts from its booked time
             baselines,
             since_open=at - self.start,
             priority=priority,

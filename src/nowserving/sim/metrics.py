@@ -27,6 +27,21 @@ class Figure:
         return f"{self.value:.4g} ± {self.half_width:.2g}"
 
 
+@dataclass(frozen=True)
+class BookedFigures:
+    """How our estimate did for the customers who checked in with a booking (their ticket's
+    estimate counts from the booked time; on time or late, after the learning days)."""
+
+    customers: int
+    late: int  # of them, checked in after the window: walk-in tickets
+    mean_wait: float
+    mae: float
+    rmse: float
+    coverage: float  # share of waits inside our interval
+    width: float  # our interval's mean width (s)
+    bias: float  # (mean estimate - mean wait) / mean wait
+
+
 @dataclass
 class Report:
     """How good each estimator was on a scenario's customers."""
@@ -45,6 +60,8 @@ class Report:
     # Per hour of the day (by arrival, from opening): (hour, customers, coverage, bias as a
     # share of that hour's mean wait).
     hourly: list[tuple[int, int, float, float]] = field(default_factory=list)
+    # Customers who checked in with a booking, apart (the figures above are walk-ins').
+    booked: BookedFigures | None = None
 
 
 def _batches(values: list, n: int = BATCHES) -> list[list]:
@@ -61,17 +78,50 @@ def _figure(per_batch: list[float]) -> Figure:
     )
 
 
-def measured_customers(customers: list[Customer]) -> list[Customer]:
-    """The customers the accuracy is measured on: served after waiting."""
+def measured_customers(customers: list[Customer], booked: bool = False) -> list[Customer]:
+    """The customers the accuracy is measured on: served after waiting; walk-ins (the
+    textbook estimators beside ours know no bookings), or with `booked` the customers who
+    checked in with a booking (`booked_figures`)."""
     return [
         c
         for c in customers
         if not c.warmup
+        and c.booked == booked
         and c.called is not None
         and not c.gone
         and c.wait > 0
         and c.estimate is not None
     ]
+
+
+def booked_figures(customers: list[Customer]) -> BookedFigures | None:
+    """Our estimate's accuracy for booked customers, apart from the walk-ins' (`evaluate`);
+    None when none waited."""
+    group = measured_customers(customers, booked=True)
+    if not group:
+        return None
+    errors = [c.estimate["mean"] - c.wait for c in group]
+    mean_wait = statistics.mean(c.wait for c in group)
+    return BookedFigures(
+        len(group),
+        sum(1 for c in group if c.late),
+        mean_wait,
+        statistics.mean(abs(e) for e in errors),
+        math.sqrt(statistics.mean(e * e for e in errors)),
+        statistics.mean(c.estimate["low"] <= c.wait <= c.estimate["high"] for c in group),
+        statistics.mean(c.estimate["high"] - c.estimate["low"] for c in group),
+        statistics.mean(errors) / mean_wait,
+    )
+
+
+def format_booked(figures: BookedFigures) -> str:
+    """`booked_figures` as a line."""
+    return (
+        f"  booked customers: {figures.customers:,} waited and were served ({figures.late:,} "
+        f"checked in late), mean wait {figures.mean_wait:.3g} s: ours MAE {figures.mae:.4g} s, "
+        f"RMSE {figures.rmse:.4g} s, coverage {figures.coverage:.1%}, "
+        f"mean width {figures.width:.3g} s, bias {figures.bias:+.0%}"
+    )
 
 
 def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Report:
@@ -126,6 +176,7 @@ def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Rep
         width,
         *_decile_bias(waited, mean_wait),
         _hourly(waited),
+        booked_figures(customers),
     )
 
 
@@ -193,6 +244,8 @@ def format_report(report: Report) -> str:
             "  per hour from opening, coverage (bias): "
             + " ".join(f"{h}: {c:.0%} ({b:+.0%})" for h, _, c, b in report.hourly)
         )
+    if report.booked is not None:
+        lines.append(format_booked(report.booked))
     return "\n".join(lines)
 
 
@@ -310,7 +363,11 @@ def breakdown(customers: list[Customer]) -> dict[str, list[Group]]:
     every_day = [
         c
         for c in customers
-        if c.called is not None and not c.gone and c.wait > 0 and c.estimate is not None
+        if c.called is not None
+        and not c.gone
+        and c.wait > 0
+        and c.estimate is not None
+        and not c.booked
     ]
     keys = {
         "service": (measured, lambda c: c.service),

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from nowserving.config.branch import DEFAULT_PROFILE, read_call_profile
 from nowserving.config.schema import Problems, Table, is_kind, read_toml, span
-from nowserving.sim.world import Curve, Scenario, SimCounter, SimService, curve_mean
+from nowserving.sim.world import (
+    Curve,
+    Scenario,
+    SimBookings,
+    SimCounter,
+    SimService,
+    curve_mean,
+)
 
 _SCENARIO_KEYS = (
     "name",
@@ -35,6 +42,9 @@ _SERVICE_KEYS = (
     "priority_share",
     "last_ticket_at",
 )
+_BOOKING_KEYS = (
+    "share", "lead_hours", "punctuality_minutes", "no_show", "slot_minutes", "per_hour",
+)  # fmt: skip
 _COUNTER_KEYS = ("id", "services", "breaks", "hours", "speed", "call_profile", "overflow_minutes")
 SERVICE_DISTRIBUTIONS = ("lognormal", "exp", "fixed", "empirical")
 
@@ -51,7 +61,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(data: dict, source: str = "scenario", default_name: str = "") -> Scenario:
     """Validate an already-parsed scenario table (see `load_scenario`)."""
     p = Problems()
-    root = Table(data, "", p, ("scenario", "services", "counters"))
+    root = Table(data, "", p, ("scenario", "services", "counters", "bookings"))
     head = root.table("scenario", _SCENARIO_KEYS, required=False)
     day = (head.clock("opens", time(9, 0)), head.clock("closes", time(17, 0)))
     opens, closes = _hour(day[0]), _hour(day[1])
@@ -82,9 +92,54 @@ def parse_scenario(data: dict, source: str = "scenario", default_name: str = "")
         reaction_s=_reaction(head),
         recalls=recalls,
         recall_interval_s=interval,
+        bookings=_bookings(root.optional_table("bookings", _BOOKING_KEYS)),
     )
     p.raise_if_any(source)
     return scenario
+
+
+def _bookings(table: Table | None) -> SimBookings | None:
+    """Customers who book (`[bookings]`, docs/estimates.md); None: nobody books."""
+    if table is None:
+        return None
+    default = SimBookings()
+    lead = _pair(
+        table,
+        "lead_hours",
+        default.lead_hours,
+        lambda a, b: 0 <= a <= b <= 24 * 60,
+        "[shortest, longest] hours before the booked time, 0 <= shortest <= longest",
+    )
+    punctuality = _pair(
+        table,
+        "punctuality_minutes",
+        default.punctuality_minutes,
+        lambda a, b: -120 <= a <= 120 and 0 <= b <= 120,
+        "[mean, sd] minutes from the booked time (< 0 early), each within 120",
+    )
+    return SimBookings(
+        share=float(table.number("share", default.share, at_least=0, at_most=1)),
+        lead_hours=lead,
+        punctuality_minutes=punctuality,
+        no_show=float(table.number("no_show", default.no_show, at_least=0, at_most=1)),
+        slot_minutes=float(table.number("slot_minutes", default.slot_minutes, more_than=0,
+                                        at_most=240)),
+        per_hour=table.number("per_hour", None, whole=True, at_least=1),
+    )  # fmt: skip
+
+
+def _pair(table: Table, key: str, default: tuple[float, float], fits, what: str):
+    """Two numbers `[a, b]` that `fits(a, b)`; else the problem is recorded (`what`)."""
+    value = table.get(key, list, list(default))
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(is_kind(v, (int, float)) for v in value)
+        or not fits(*value)
+    ):
+        table.add(key, f"must be {what}, not {value!r}")
+        return default
+    return float(value[0]), float(value[1])
 
 
 def _no_shows(head: Table) -> tuple[int, float, float]:

@@ -70,13 +70,16 @@ class SimBookings:
     `lead_hours` (uniform between the two) before it, or at the day's opening when that
     is earlier; they come `punctuality_minutes` (normal: mean, sd; < 0 early) from the
     booked time, or not at all with probability `no_show`, and check in at the kiosk as in
-    the real flow (too early: they come back when the window opens)."""
+    the real flow (too early: they come back when the window opens). `per_hour`: each
+    service's bookable capacity per hour (the branch config's `bookings_per_hour`; None:
+    no cap); a customer who finds their hour full walks in when they would have come."""
 
     share: float = 0.3
     lead_hours: tuple[float, float] = (0.5, 48.0)
     punctuality_minutes: tuple[float, float] = (-5.0, 6.0)
     no_show: float = 0.1
     slot_minutes: float = 10.0
+    per_hour: int | None = None
 
 
 @dataclass(frozen=True)

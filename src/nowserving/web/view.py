@@ -158,9 +158,11 @@ def _closed_today(view: dict, state: BranchState | None, record: Record,
 def _in_head(view: dict, config: BranchConfig, line: Line, index: int, language: str,
              now: float) -> None:  # fmt: skip
     t = lambda key, **kw: i18n.text(language, f"web.{key}", **kw)  # noqa: E731
-    ahead, estimate = index, line.tickets[index].estimate
+    held = line.tickets[index]
+    # The server's count (bookings due included); its place from a server that predates it.
+    ahead, estimate = index if held.ahead is None else held.ahead, held.estimate
     view["ahead"] = ahead
-    view["ahead_text"] = t("ahead", n=ahead) if ahead else t("ahead_none")
+    view["ahead_text"] = i18n.ahead_words(language, ahead, held.ahead_appointments, "web")
     if estimate is not None:
         # The estimate is from `estimated_at`: the time since has passed for everyone.
         gone = max(0.0, now - (line.estimated_at or now))

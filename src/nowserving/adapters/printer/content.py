@@ -22,6 +22,7 @@ def ticket_content(
     url: str | None = None,
     priority: str | None = None,
     appointment: str | None = None,
+    ahead_appointments: int = 0,
 ) -> TicketContent:
     """The ticket of `number` for `service`, in `language`: with its priority class (when
     not the default one), a checked-in appointment's line ("Appointment 10:30"), the
@@ -39,6 +40,7 @@ def ticket_content(
         service=spec.names.get(language, spec.id),
         number=number,
         ahead=ahead,
+        ahead_appointments=ahead_appointments,
         wait=wait,
         issued_at=datetime.fromtimestamp(issued_at, ZoneInfo(rules.timezone)),
         url=url,

@@ -16,7 +16,7 @@ from functools import cache
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
-from nowserving.i18n import FONT, text, two_lines, wait_range
+from nowserving.i18n import FONT, ahead_words, text, two_lines, wait_range
 
 PAPER_DOTS = {58: 384, 80: 576}  # printable width at 203 dpi
 QR_MODULE_DOTS = {58: 5, 80: 6}  # size of one QR module, in dots
@@ -41,6 +41,7 @@ class TicketContent:
     recalls: int | None = None  # how often a missed call is repeated (None: not said)
     hours: str | None = None  # today's opening hours, "09:00–17:00"
     appointment: str | None = None  # a checked-in appointment: "Appointment 10:30"
+    ahead_appointments: int = 0  # of `ahead`, appointments (checked in, or booked and due)
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,7 @@ def lay_out(ticket: TicketContent, paper_mm: int = 80, printable: int | None = N
             parts += [Feed(gap), Strip(strip)] if parts else [Strip(strip)]
         return parts
 
-    ahead = (
-        text(lang, "ticket.ahead", n=ticket.ahead)
-        if ticket.ahead
-        else text(lang, "ticket.ahead_none")
-    )
+    ahead = ahead_words(lang, ticket.ahead, ticket.ahead_appointments)
     when = ticket.issued_at.strftime("%Y-%m-%d %H:%M")
     parts: list[Part] = [*lines(ticket.branch, 30), Feed(12), *lines(ticket.service, 40, 1)]
     parts += [  # the priority class, a checked-in appointment's time
@@ -130,7 +127,7 @@ def lay_out(ticket: TicketContent, paper_mm: int = 80, printable: int | None = N
         Feed(8),
         line(ticket.number, 130, bold=2, scale=2),  # a quarter of the bytes, as sharp
         Feed(18),
-        line(ahead, 32),
+        *lines(ahead, 32),
         Feed(10),
         line(wait_text(lang, ticket.wait), 32),
         Feed(16),
