@@ -325,7 +325,7 @@ Rectangle {
                     height: hallPanel.side
                     source: hallPanel.visible ? "image://hall/" + root.lobby.hallCode : ""
                     sourceSize { width: hallPanel.side; height: hallPanel.side }
-                    fillMode: Image.PreserveAspectFit
+                    fillMode: Image.Pad  // whole modules, as drawn: never resampled
                     smooth: false
                     cache: false
                 }
