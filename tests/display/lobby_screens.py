@@ -5,6 +5,8 @@ controller as the server's summary would be."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -56,12 +58,33 @@ def busy_state(config, at: float = NOON):
     return decode_state(encode(state))
 
 
+HALL_URL = "https://q.example.cn/{branch}/t/{token}"
+
+
+def with_hall(config):
+    """`config` with its first service joinable from the phone (`remote`) and the web
+    role's ticket page: the lobby shows the hall code."""
+    first = next(iter(config.rules.services.values()))
+    services = {**config.rules.services, first.id: replace(first, remote=True)}
+    return replace(config, rules=replace(config.rules, services=services), ticket_url=HALL_URL)
+
+
+def hall_message(code: str = "MXP7K3QD", at: float = NOON, minutes: int = 5) -> bytes:
+    """The server's retained message for the lobby's hall code (server/hall.py)."""
+    start = at - at % (minutes * 60)
+    return json.dumps({"v": 2, "branch": "big", "code": code, "from": start,
+                       "until": start + minutes * 60}).encode()  # fmt: skip
+
+
 def lobby_screen(
-    count: int, size: tuple[int, int], folder: Path, settings=None, at=NOON, closes="17:00"
-):
+    count: int, size: tuple[int, int], folder: Path, settings=None, at=NOON, closes="17:00",
+    hall: bool = False,
+):  # fmt: skip
     """(controller, view): the lobby of a branch of `count` services closing at `closes`,
-    shown at `size`, online."""
+    shown at `size`, online; `hall`: showing the hall code."""
     config = branch(count, folder, closes=closes)
+    if hall:
+        config = with_hall(config)
     client = BranchClient(Broker("127.0.0.1", 9), "big", "lobby-1")
     portrait = size[1] > size[0]
     controller = DisplayController(
@@ -71,6 +94,8 @@ def lobby_screen(
     controller._take_connection(True)
     controller._take_server(True)
     controller._take_state(busy_state(config, at))
+    if hall:
+        controller._take_hall(hall_message(at=at))
     view = build_view(controller, QSize(*size))
     view.show()
     drawn(view)

@@ -460,9 +460,10 @@ def test_announce_preview_refuses_what_it_cannot_say(clips, tmp_path, capsys):
 def test_voice_clips_makes_a_language_and_says_how_long_each_is(tmp_path, capsys):
     assert main(["voice-clips", "--language", "en", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    # The chime; 3 call phrases, 10 digits, 26 letters, 6 counters; 17 phrases of the
-    # kiosk's audio guide, and its names: 5 services, 1 priority class offered at the kiosk.
-    assert lines[-1].startswith(f"70 clips in {tmp_path} (")
+    # The chime; 3 call phrases, 10 digits, 26 letters, 6 counters; 38 phrases of the
+    # kiosk's audio guide (21 for check-ins and times), 14 numbers (10-19, 20-50: times),
+    # and its names: 5 services, 1 priority class offered at the kiosk.
+    assert lines[-1].startswith(f"105 clips in {tmp_path} (")
     listed = "\n".join(lines)
     for clip in ("counter-c3", "guide_on_buttons", "service-cash", "priority-priority"):
         assert f"{tmp_path / 'en' / clip}.wav  " in listed

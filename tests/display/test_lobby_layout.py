@@ -49,11 +49,15 @@ def lobby(qtbot, tmp_path):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("count", [11, 16])
-def test_every_line_is_shown_within_one_round_of_pages(lobby, count, size):
-    """GIVEN a branch of `count` services WHEN the pages take their turns THEN every
-    service's line is drawn on exactly one page, none cut or overlapping, and the page
-    marker says where the round is."""
-    controller, view = lobby(count, size)
+@pytest.mark.parametrize("hall", [False, True], ids=["", "hall"])
+def test_every_line_is_shown_within_one_round_of_pages(lobby, count, size, hall):
+    """GIVEN a branch of `count` services (`hall`: with a remote service, so the lobby
+    shows the hall code's QR) WHEN the pages take their turns THEN every service's line is
+    drawn on exactly one page, none cut or overlapping (the hall code neither), and the
+    page marker says where the round is."""
+    controller, view = lobby(count, size, hall=hall)
+    if hall:
+        assert [i.property("text") for i in shown(view, "hallLetters")] == ["MXP7 K3QD"]
     pages = controller.linePages
     assert pages > 1  # this many long lines do not fit on one screen
     seen: list[str] = []

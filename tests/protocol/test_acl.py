@@ -14,6 +14,7 @@ from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.adapters.store import EventLog
 from nowserving.client import BranchClient
 from nowserving.devtools.broker import LocalMosquitto, find_mosquitto
+from nowserving.domain.remote import hall_code, hall_window
 from nowserving.protocol import Topics
 from nowserving.protocol.acl import mosquitto_acl
 from nowserving.server.app import BranchServer
@@ -201,3 +202,39 @@ def test_the_web_role_runs_the_console_commands_and_reads_statuses(secured, exam
         assert web.request("pause_counter", {}).code == "bad_args"
         assert web.request("call_next", {"counter": "c1"}).code == "not_allowed"
         assert statuses.get(timeout=5).fields["paper"] == "out"
+
+
+def test_the_lobby_reads_the_hall_code_and_nothing_to_make_one_with(
+    secured, example_config, tmp_path, clock
+):
+    """GIVEN the branch with a remote service WHEN the server publishes the hall code THEN
+    the lobby display reads the code of the moment on its own topic (the code and its
+    window only: no hash of the hall screen's key) and not the web role's hall message; a
+    kiosk and a counter read neither (docs/appointments.md, "On the lobby TV")."""
+    heard = {d: queue.Queue() for d in ("lobby-1", "kiosk-1", "counter-1")}
+    links = [
+        MqttLink(login(secured, d), f"watch-{d}",
+                 on_message=lambda t, p, m, q, d=d: heard[d].put((t, p)))
+        for d in heard
+    ]  # fmt: skip
+    for link in links:
+        link.subscribe(TOPICS.lobby_hall)
+        link.subscribe(TOPICS.web_hall)
+    with (
+        BranchServer(example_config, EventLog(tmp_path / "e.sqlite"), login(secured, "server"),
+                     clock=clock) as server,
+        links[0], links[1], links[2],
+    ):  # fmt: skip
+        assert server.wait_serving(5)
+        for link in links:
+            link.start()
+            assert link.wait_connected(5)
+        topic, payload = heard["lobby-1"].get(timeout=5)
+        message = json.loads(payload)
+        assert topic == TOPICS.lobby_hall and set(message) == {"v", "branch", "code", "from",
+                                                               "until"}  # fmt: skip
+        window = hall_window(example_config.rules, clock())
+        assert message["code"] == hall_code(server.hall.secret, "pudong", window)
+        for device in heard:  # retained: anything readable has come by the time it is read
+            with pytest.raises(queue.Empty):
+                heard[device].get(timeout=0.5 if device == "lobby-1" else 1)

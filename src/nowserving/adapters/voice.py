@@ -7,7 +7,9 @@ installer may replace any of them by a recording of the same name. A clip set is
 
     DIR/chime.wav                 the two-tone chime before every call (any language)
     DIR/<language>/<name>.wav     please, go_to, ..., guide_on, ..., digit-0..digit-9,
-                                  letter-a..letter-z, counter-<counter id>,
+                                  letter-a..letter-z, number-10..number-19 and
+                                  number-20..number-50 by tens (with the digits: times
+                                  of day, said by the kiosk's guide), counter-<counter id>,
                                   service-<id>, group-<id>, priority-<id>
     DIR/<language>/texts.tsv      what each clip says (the script for recording them)
 
@@ -23,6 +25,7 @@ import io
 import itertools
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,7 +55,7 @@ PAUSE = "pause"  # in a list of clips: a pause, not a clip
 GAP_S = 0.06  # silence between two clips: words apart, yet one sentence
 PAUSE_S = 0.5  # for a PAUSE: after the chime, between languages, between sentences
 # The [voice] keys that are settings rather than phrases.
-_SETTINGS = ("espeak_voice", "call", "recall", "digits", "letters")
+_SETTINGS = ("espeak_voice", "call", "recall", "digits", "letters", "numbers", "tens")
 
 
 class VoiceError(NowservingError, OSError):
@@ -70,6 +73,8 @@ class Voice:
     phrases: dict[str, str]  # name -> text; an empty text is a phrase this language skips
     digits: tuple[str, ...]  # 10 texts, for 0-9
     letters: tuple[str, ...]  # 26 texts, for A-Z
+    numbers: tuple[str, ...] = ()  # 10 texts, for 10-19 (times of day: `time_clips`)
+    tens: tuple[str, ...] = ()  # 4 texts, for 20, 30, 40, 50
 
 
 def voice(language: str) -> Voice:
@@ -89,10 +94,14 @@ def voice(language: str) -> Voice:
         phrases,
         tuple(section.get("digits", "").split()),
         tuple(section.get("letters", "").split()),
+        tuple(section.get("numbers", "").split()),
+        tuple(section.get("tens", "").split()),
     )
     where = f"assets/i18n/{language}.toml [voice]"
     if len(v.digits) != 10 or len(v.letters) != 26:
         raise VoiceError(f"{where}: `digits` needs 10 words and `letters` 26")
+    if (len(v.numbers), len(v.tens)) not in ((0, 0), (10, 4)):
+        raise VoiceError(f"{where}: `numbers` needs 10 words (10-19) and `tens` 4 (20-50)")
     for token in v.call + v.recall:
         if token not in (NUMBER, COUNTER) and not phrases.get(token):
             raise VoiceError(f"{where}: `call`/`recall` says {token!r}, which has no text")
@@ -110,6 +119,39 @@ def number_clips(number: str) -> list[str]:
         else:
             raise VoiceError(f"ticket number {number!r}: cannot say {char!r}")
     return names
+
+
+def _number_names(n: int) -> list[str]:
+    """0-59 as clips: a digit's below 10, number-<n> below 20, else its tens and its units
+    (number-30, digit-5: "thirty five", "三十 五")."""
+    if n < 10:
+        return [f"digit-{n}"]
+    if n < 20:
+        return [f"number-{n}"]
+    tens, units = divmod(n, 10)
+    return [f"number-{tens * 10}"] + ([f"digit-{units}"] if units else [])
+
+
+def time_clips(language: str, hm: str) -> list[str]:
+    """The clips that say a time of day shown as "HH:MM", in `language`'s words: the hour,
+    `guide_time_hour` (点), then `guide_time_oclock` on the hour (整, "o'clock"), or the
+    minutes (before 10 after `guide_time_oh`: 零, "oh") and `guide_time_minute` (分); a
+    phrase the language leaves empty is not said. [] for anything that is no such time."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", hm.strip()) if hm else None
+    if match is None:
+        return []
+    hour, minute = int(match[1]), int(match[2])
+    phrases = voice(language).phrases
+
+    def said(name: str) -> list[str]:
+        return [name] if phrases.get(name) else []
+
+    names = [*_number_names(hour), *said("guide_time_hour")]
+    if minute == 0:
+        return names + said("guide_time_oclock")
+    if minute < 10:
+        names += said("guide_time_oh")
+    return names + _number_names(minute) + said("guide_time_minute")
 
 
 def call_clips(language: str, number: str, counter: str, recall: bool = False) -> list[str]:
@@ -147,6 +189,8 @@ def clip_texts(language: str, named: Mapping[str, Mapping[str, str]]) -> dict[st
     texts = {n: v.phrases[n] for n in v.phrases if n in used or n in guide}
     texts.update({f"digit-{i}": word for i, word in enumerate(v.digits)})
     texts.update({f"letter-{chr(97 + i)}": word for i, word in enumerate(v.letters)})
+    texts.update({f"number-{10 + i}": word for i, word in enumerate(v.numbers)})
+    texts.update({f"number-{20 + 10 * i}": word for i, word in enumerate(v.tens)})
     for name, names in named.items():
         texts[name] = names.get(language) or next(iter(names.values()), name.split("-", 1)[-1])
     return texts
@@ -221,21 +265,25 @@ def chime() -> array.array:
 
 def trim(samples: array.array) -> array.array:
     """`samples` without the silence before and after the sound (a little margin kept)."""
-    loud = [i for i, s in enumerate(samples) if abs(s) >= SILENCE]
-    if not loud:
+    first = next((i for i, s in enumerate(samples) if abs(s) >= SILENCE), None)
+    if first is None:
         return samples
+    last = next(i for i in range(len(samples) - 1, -1, -1) if abs(samples[i]) >= SILENCE)
     margin = int(MARGIN_S * RATE)
-    return samples[max(0, loud[0] - margin) : loud[-1] + margin + 1]
+    return samples[max(0, first - margin) : last + margin + 1]
 
 
 def normalise(samples: array.array, peak: float) -> array.array:
     """`samples` scaled so that the loudest one is `peak` of full scale."""
-    top = max((abs(s) for s in samples), default=0)
+    top = max(max(samples, default=0), -min(samples, default=0))
     return scale(samples, peak * FULL_SCALE / top) if top else samples
 
 
 def scale(samples: array.array, gain: float) -> array.array:
     """`samples` times `gain`, clipped to 16 bits."""
+    top = max(max(samples, default=0), -min(samples, default=0))
+    if top * abs(gain) < FULL_SCALE:  # nothing to clip: the same, without a test per sample
+        return array.array("h", map(round, map(gain.__mul__, samples)))
     return array.array("h", (max(-32768, min(FULL_SCALE, round(s * gain))) for s in samples))
 
 

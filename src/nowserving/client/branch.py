@@ -101,6 +101,7 @@ class BranchClient:
         watch_lines: tuple[str, ...] = (),
         watch_server: bool = False,
         watch_statuses: bool = False,
+        watch_hall: bool = False,
         status: Callable[[], dict] | None = None,
         retry_s: float = RETRY_S,
         presence: bool = True,
@@ -118,6 +119,8 @@ class BranchClient:
         self.on_ticket_record = on_ticket_record
         self._record_prefix = self.topics.web_ticket("")
         self.on_hall = on_hall  # the web role's hall screen: the hall code's message
+        # A lobby display's hall QR (`watch_hall`): the code's message, as it comes.
+        self.on_lobby_hall: Callable[[bytes], None] | None = None
         self._web_root = f"{self.topics.base}/web/"
         self.status = status or dict  # the app's fields of its retained status; may be set later
         # False: a tool acting as the device beside its app (`nowserving self-test`): no last
@@ -162,6 +165,8 @@ class BranchClient:
             self.link.subscribe(self.topics.web_tickets)
         if on_hall is not None:
             self.link.subscribe(self.topics.web_hall)
+        if watch_hall:
+            self.link.subscribe(self.topics.lobby_hall)
 
     def __enter__(self) -> BranchClient:
         self.start()
@@ -328,8 +333,11 @@ class BranchClient:
         self._call(self.on_connection, False)
 
     def _take_web(self, topic: str, payload: bytes) -> None:
-        """A topic of the web role's alone: a ticket record, or the hall code."""
-        if topic == self.topics.web_hall:
+        """A topic of the web role's alone (a ticket record, or the hall code), or the
+        lobby displays' hall code."""
+        if topic == self.topics.lobby_hall:
+            self._call(self.on_lobby_hall, payload)
+        elif topic == self.topics.web_hall:
             self._call(self.on_hall, payload)
         elif self.on_ticket_record and topic.startswith(self._record_prefix):
             self._call(self.on_ticket_record, topic[len(self._record_prefix) :], payload)
@@ -349,7 +357,7 @@ class BranchClient:
                 self._call(self.on_server, self.server_online)
             elif topic == self.topics.status(self.device_id):
                 self._carry_over(payload)
-            elif topic.startswith(self._web_root):
+            elif topic.startswith(self._web_root) or topic == self.topics.lobby_hall:
                 self._take_web(topic, payload)
             elif self._status_prefix and topic.startswith(self._status_prefix):
                 device = topic[len(self._status_prefix) :]

@@ -9,12 +9,16 @@ audio: the GUI thread only takes what the bridge delivers and what timers say.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Property, QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import Property, QObject, QRect, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtQuick import QQuickImageProvider
 
 from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
@@ -29,6 +33,20 @@ TURN_S = 4.0  # with more calls waiting for their turn, each still gets this lon
 MAX_WAITING_TURNS = 8  # beyond this (a burst, a reconnect), the oldest skip the spotlight
 PAGE_S = 10.0  # lines that do not fit on the screen at once: each page shows this long
 IMAGES = (".png", ".jpg", ".jpeg", ".svg", ".webp")
+HALL_CODE = re.compile(r"[0-9A-Z]{4,16}")
+HALL_KEEP = 1.5  # a hall code not followed by the next within 1.5 of its windows: not shown
+
+
+def hall_base(config: BranchConfig) -> str | None:
+    """Where the lobby's hall QR leads, but for the code (`…/<branch>/here/`): shown when
+    a service may be joined remotely and the tickets' page is the web role's (`ticket_url`
+    of `…/{branch}/t/{token}`); None: no hall QR on the lobby."""
+    url = config.ticket_url
+    if not any(s.remote for s in config.rules.services.values()):
+        return None
+    if not url or "/{branch}/t/{token}" not in url:
+        return None
+    return f"{url.split('/{branch}/t/{token}', 1)[0]}/{config.rules.branch_id}/here/"
 
 
 class DisplayController(QObject):
@@ -38,7 +56,9 @@ class DisplayController(QObject):
     spotlightChanged = Signal()  # a call entered or left the spotlight
     noticesChanged = Signal()
     pageChanged = Signal()  # the page of lines shown, or how many there are
+    hallChanged = Signal()  # the hall code shown (or none)
     _audio_arrived = Signal(str)  # from the announcer's thread
+    _hall_arrived = Signal(bytes)  # the hall code's retained message, from paho's thread
 
     def __init__(
         self,
@@ -100,6 +120,14 @@ class DisplayController(QObject):
             self._scan_media()
             self._slides.start()
         self._audio_arrived.connect(self.set_audio, Qt.ConnectionType.QueuedConnection)
+        # The hall code (docs/appointments.md, "On the lobby TV"): its QR and letters.
+        self._hall_base = hall_base(config)
+        self._hall_code = ""
+        self._hall_expiry = QTimer(self, singleShot=True)
+        self._hall_expiry.timeout.connect(self._hall_expired)
+        if self._hall_base is not None:
+            self._hall_arrived.connect(self._take_hall, Qt.ConnectionType.QueuedConnection)
+            bridge.client.on_lobby_hall = self._hall_arrived.emit
         bridge.stateChanged.connect(self._take_state)
         bridge.connectionChanged.connect(self._take_connection)
         bridge.serverChanged.connect(self._take_server)
@@ -108,7 +136,7 @@ class DisplayController(QObject):
 
     def close(self) -> None:
         """Stop the timers and the announcer, and stop listening (idempotent)."""
-        for timer in (self._turn, self._alternate, self._slides, self._pages):
+        for timer in (self._turn, self._alternate, self._slides, self._pages, self._hall_expiry):
             timer.stop()
         self.branch_clock.stop()
 
@@ -140,15 +168,51 @@ class DisplayController(QObject):
             self._had_state = True
             self.changed.emit()
 
+    @Slot(bytes)
+    def _take_hall(self, payload: bytes) -> None:
+        """The hall code's message: its code shown until the next (cleared: none). One not
+        followed by the next within HALL_KEEP of its window (a server stuck) goes."""
+        code, period = "", 0.0
+        try:
+            message = json.loads(payload) if payload else {}
+            code = str(message.get("code", ""))
+            period = float(message["until"]) - float(message["from"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            code = ""
+        if not HALL_CODE.fullmatch(code) or not 0 < period <= 3600:
+            code = ""
+        if code:
+            self._hall_expiry.start(int(period * HALL_KEEP * 1000))
+        if code != self._hall_code:
+            self._hall_code = code
+            self.hallChanged.emit()
+
+    @Slot()
+    def _hall_expired(self) -> None:
+        self._hall_code = ""
+        self.hallChanged.emit()
+
+    def _hall_shown(self) -> str:
+        """The hall code on screen: "" when none, or while the server is out of reach (a
+        check-in needs it; the code may have changed since)."""
+        return self._hall_code if self._online() else ""
+
+    def hall_url(self) -> str:
+        """The link in the hall QR ("" when none is shown)."""
+        code = self._hall_shown()
+        return f"{self._hall_base}{code}" if code and self._hall_base else ""
+
     @Slot(bool)
     def _take_connection(self, up: bool) -> None:
         self._broker_up = up
         self.changed.emit()
+        self.hallChanged.emit()
 
     @Slot(bool)
     def _take_server(self, up: bool) -> None:
         self._server_up = up
         self.changed.emit()
+        self.hallChanged.emit()
 
     # ----- the spotlight -------------------------------------------------------------------
 
@@ -360,3 +424,42 @@ class DisplayController(QObject):
     audio = Property(str, lambda self: self._audio, notify=changed)
     linePage = Property(int, lambda self: self._line_page, notify=pageChanged)
     linePages = Property(int, lambda self: self._line_pages, notify=pageChanged)
+    # The hall code shown ("" none), and its letters as read out: "ABCD EFGH".
+    hallCode = Property(str, _hall_shown, notify=hallChanged)
+    hallLetters = Property(
+        str,
+        lambda self: " ".join(re.findall(".{1,4}", self._hall_shown())),
+        notify=hallChanged,
+    )
+
+
+class HallImages(QQuickImageProvider):
+    """`image://hall/<code>`: the QR code of the hall link shown now (dark on white, its
+    quiet zone included), drawn from qrcode's matrix (no Pillow on a display)."""
+
+    def __init__(self, controller: DisplayController) -> None:
+        super().__init__(QQuickImageProvider.ImageType.Image)
+        self.controller = controller
+
+    def requestImage(self, image_id: str, size, requested_size) -> QImage:  # noqa: N802
+        """Qt's image provider API: the hall QR, as large as asked (whole modules)."""
+        import qrcode
+
+        qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+        qr.add_data(self.controller.hall_url() or " ")
+        qr.make(fit=True)
+        matrix = qr.get_matrix()
+        side = requested_size.width() if requested_size.isValid() else 0
+        module = max(1, side // len(matrix))
+        image = QImage(module * len(matrix), module * len(matrix), QImage.Format.Format_RGB32)
+        image.fill(QColor("white"))
+        painter = QPainter(image)
+        for y, row in enumerate(matrix):
+            for x, dark in enumerate(row):
+                if dark:
+                    painter.fillRect(QRect(x * module, y * module, module, module), Qt.black)
+        painter.end()
+        if size is not None:
+            size.setWidth(image.width())
+            size.setHeight(image.height())
+        return image

@@ -16,7 +16,7 @@ from nowserving.config import BranchConfig
 from nowserving.config.device import DeviceConfig, DisplaySettings
 from nowserving.config.hardware import AudioSettings
 from nowserving.display.announce import Announcer
-from nowserving.display.app import HOLD_S, TURN_S, DisplayController
+from nowserving.display.app import HOLD_S, TURN_S, DisplayController, HallImages, hall_base
 from nowserving.display.model import FRESH_S
 from nowserving.launch import App, Hardware
 
@@ -50,7 +50,8 @@ def default_size(settings: DisplaySettings | None) -> tuple[int, int]:
 
 def build_view(controller: DisplayController, size: QSize) -> QQuickView:
     """The lobby's QML in a view; raises NowservingError if the QML does not load."""
-    return quick_view(QML, "Lobby", {"lobby": controller}, size)
+    return quick_view(QML, "Lobby", {"lobby": controller}, size,
+                      {"hall": HallImages(controller)})  # fmt: skip
 
 
 def build(
@@ -73,7 +74,7 @@ def build(
     gui_application()
     settings = device.display or DisplaySettings()
     client = BranchClient(broker_for(device), config.rules.branch_id, device.id,
-                          watch_server=True)  # fmt: skip
+                          watch_server=True, watch_hall=hall_base(config) is not None)  # fmt: skip
     app = DisplayApp(client)
     client.status = app.status
     with app.building():

@@ -24,6 +24,7 @@ from PySide6.QtQuick import QQuickImageProvider
 
 from nowserving.adapters.printer.content import ticket_content
 from nowserving.adapters.printer.layout import QrCode, TicketContent, lay_out, qr_image
+from nowserving.adapters.voice import time_clips
 from nowserving.client import UNREACHABLE
 from nowserving.client.qt import BranchClock, QtBranchBridge, RowsModel
 from nowserving.config import BranchConfig
@@ -34,7 +35,16 @@ from nowserving.errors import ProtocolError
 from nowserving.i18n import ahead_words, catalog, text, two_lines, wait_range
 from nowserving.kiosk import guide
 from nowserving.kiosk.checkin import CODE_KEYS, CheckIns, code_from_scan, plausible
-from nowserving.kiosk.guide import BACK, TAKE, Guide, Screen, Speaker
+from nowserving.kiosk.guide import (
+    APPOINTMENT,
+    BACK,
+    CHECK_IN,
+    TAKE,
+    WALK_IN,
+    Guide,
+    Screen,
+    Speaker,
+)
 from nowserving.kiosk.offline import ISSUE_DEADLINE_S, REPLAY_S, NoTicket, OfflinePath
 from nowserving.kiosk.printing import PrintQueue
 from nowserving.kiosk.spool import Spool
@@ -140,6 +150,11 @@ class KioskController(QObject):
         self._walk_in: str | None = None  # too early: the booked service, for a walk-in
         self._message = ""  # too early, or not checked in: what the screen says
         self._appointment = ""  # "Appointment 10:30" on the ticket being issued
+        # What the audio guide says of a check-in: the appointment's "HH:MM" (its ticket), a
+        # walk-in ticket for being late, too early's (booked, come back from) and why not.
+        self._booked_hm, self._late_ticket = "", False
+        self._early: tuple[str, str] = ("", "")
+        self._refused = ""
         self.last_url = ""
         self.last_ticket: TicketContent | None = None  # what was sent to the printer last
         self.scan_reader: QObject | None = None  # the window's scanner reader (build_view)
@@ -451,6 +466,7 @@ class KioskController(QObject):
         self._phone_for, self._digits = None, ""
         self._code = self._message = self._appointment = self._checking_code = ""
         self._checking = self._walk_in = None
+        self._booked_hm, self._late_ticket, self._early, self._refused = "", False, ("", ""), ""
         if self._group is not None:
             self._group = None
             self._refresh_services()
@@ -463,32 +479,54 @@ class KioskController(QObject):
     @Slot()
     def startCheckIn(self) -> None:
         """ "I have an appointment": the code's keypad (a scan is taken on any screen)."""
+        if not self._heard(APPOINTMENT):
+            self._start_check_in()
+
+    def _start_check_in(self) -> None:
         if self._phase == Phase.CHOOSE and not self._closed_text():
             self._code = ""
             self._set_phase(Phase.CODE)
             self._timer.start(IDLE_S * 1000)  # nobody types: back to the start
 
     @Slot(str)
+    def touchCodeKey(self, key: str) -> None:
+        """A touch on a key of the code's keypad (with the audio guide on, a first touch
+        says it)."""
+        if not self._heard(f"key:{key}"):
+            self.pressCodeKey(key)
+
+    @Slot(str)
     def pressCodeKey(self, key: str) -> None:
         """A key for the code (the screen's keypad, or a person's keyboard): one of the
-        code's characters, "del" (the last one goes) or "enter" (check in)."""
+        code's characters, "del" (the last one goes) or "enter" (check in). With the
+        audio guide on, the code so far is said."""
         if self._phase != Phase.CODE:
             return
         if key == "enter":
-            self.checkIn()
+            self._check_in_typed()
             return
         if key == "del":
             self._code = self._code[:-1]
         elif len(key) == 1 and key.upper() in CODE_KEYS and len(self._code) < CODE_LENGTH:
             self._code += key.upper()
-        self._timer.start(IDLE_S * 1000)
+        self._timer.start((GUIDE_IDLE_S if self._guide else IDLE_S) * 1000)
         self.changed.emit()
+        if self._guide is not None:
+            self._say(guide.typed(self._code))
 
     @Slot()
     def checkIn(self) -> None:
-        """Check in with the code typed."""
-        if self._phase == Phase.CODE and plausible(self._code):
+        """Check in with the code typed (with the audio guide on, a first touch says it)."""
+        if not self._heard(CHECK_IN):
+            self._check_in_typed()
+
+    def _check_in_typed(self) -> None:
+        if self._phase != Phase.CODE:
+            return
+        if plausible(self._code):
             self._check_in(self._code)
+        elif self._guide is not None:  # a guided customer is told why nothing happens
+            self._say(["guide_code_short", guide.PAUSE, *guide.typed(self._code)])
 
     @Slot(str)
     def scanned(self, scanned: str) -> None:
@@ -529,8 +567,10 @@ class KioskController(QObject):
                 self._token = ""
             booked = reply.result.get("booked_at")
             if isinstance(booked, int | float):
+                self._booked_hm = self._hm(booked)
                 self._appointment = text(ticket.language, "ticket.appointment",
-                                         time=self._hm(booked))  # fmt: skip
+                                         time=self._booked_hm)  # fmt: skip
+            self._late_ticket = bool(reply.result.get("late"))
             self._print(ticket)
             if reply.result.get("late"):  # a walk-in ticket: the customer is told so
                 self._next = text(ticket.language, "kiosk.checkin_late") + " " + self._next
@@ -540,6 +580,7 @@ class KioskController(QObject):
             params = reply.params
             service = params.get("service")
             self._walk_in = service if service in self.config.rules.services else None
+            self._early = (str(params.get("booked", "")), str(params.get("time", "")))
             self._message = text(
                 self._language, "kiosk.checkin_early",
                 booked=params.get("booked", "?"), time=params.get("time", "?"),
@@ -560,6 +601,7 @@ class KioskController(QObject):
         if key == "checkin_failed":
             log.warning("check-in refused: %s", code)
         self._message = text(self._language, f"kiosk.{key}")
+        self._refused = f"guide_{key}"
         self._set_phase(Phase.NOT_CHECKED_IN)
         self._timer.start(FAILED_S * 1000)
 
@@ -567,6 +609,10 @@ class KioskController(QObject):
     def walkIn(self) -> None:
         """Too early for the appointment: a walk-in ticket for its service now (the
         booking stays, for a check-in in its window)."""
+        if not self._heard(WALK_IN):
+            self._walk_in_now()
+
+    def _walk_in_now(self) -> None:
         if self._phase == Phase.EARLY and self._walk_in is not None:
             service = self._walk_in
             self.reset()
@@ -880,10 +926,18 @@ class KioskController(QObject):
             self._choose(arg, ask=True)
         elif kind == "priority":
             self._choose_priority(arg)
+        elif kind == "key":
+            self.pressCodeKey(arg)
         elif action == TAKE:
             self._confirm_late()
         elif action == BACK:
             self._back()
+        elif action == APPOINTMENT:
+            self._start_check_in()
+        elif action == CHECK_IN:
+            self._check_in_typed()
+        elif action == WALK_IN:
+            self._walk_in_now()
 
     def _heard(self, action: str) -> bool:
         """A touch on `action` while the guide is on: True if it was only said (the first
@@ -901,7 +955,7 @@ class KioskController(QObject):
         """A guided customer pressed something: a question or the start screen waits
         GUIDE_IDLE_S more before the kiosk takes them to have gone."""
         if self._guide is not None and self._phase in (
-            Phase.CHOOSE, Phase.PRIORITY, Phase.CONFIRM_LATE
+            Phase.CHOOSE, Phase.PRIORITY, Phase.CONFIRM_LATE, *CHECK_IN_PHASES
         ):  # fmt: skip
             self._timer.start(GUIDE_IDLE_S * 1000)
 
@@ -919,7 +973,8 @@ class KioskController(QObject):
         if phase == Phase.CHOOSE:
             if self._closed_text():
                 return guide.plain_screen("guide_closed")
-            return guide.start_screen(self._model.rows, in_group=self._group is not None)
+            return guide.start_screen(self._model.rows, in_group=self._group is not None,
+                                      check_in=self.bookable)  # fmt: skip
         if phase == Phase.PRIORITY:
             return guide.priority_screen(self._kiosk_priorities())
         if phase == Phase.CONFIRM_LATE:
@@ -927,11 +982,23 @@ class KioskController(QObject):
         if phase in (Phase.DONE, Phase.FAILED):
             again = "guide_again_buttons" if self._guide_buttons else "guide_again_touch"
             printed = None if self.printer is None else phase == Phase.DONE
-            return guide.number_screen(self._number, printed, again)
+            appointment = time_clips(self._language, self._booked_hm)
+            return guide.number_screen(self._number, printed, again, appointment, self._late_ticket)
         if phase == Phase.PRINTING:
             return guide.plain_screen("guide_printing")
-        if phase in CHECK_IN_PHASES or phase == Phase.CHECKING:
-            return Screen(())  # not spoken yet (docs/appointments.md)
+        return self._check_in_screen(phase)
+
+    def _check_in_screen(self, phase: Phase) -> Screen:
+        """The audio guide's view of a check-in's screen (or of no ticket at all)."""
+        if phase == Phase.CODE:
+            return guide.code_screen(CODE_KEYS)
+        if phase == Phase.CHECKING:
+            return guide.plain_screen("guide_checking")
+        if phase == Phase.EARLY:
+            booked, come_back = (time_clips(self._language, hm) for hm in self._early)
+            return guide.early_screen(booked, come_back)
+        if phase == Phase.NOT_CHECKED_IN:
+            return guide.refused_screen(self._refused or "guide_checkin_failed")
         return guide.plain_screen("guide_unavailable")
 
     def _say(self, clips: list[str]) -> None:

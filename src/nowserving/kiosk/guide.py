@@ -30,8 +30,12 @@ from nowserving.adapters.voice import (
 
 log = logging.getLogger(__name__)
 
-# Actions a choice may have besides "service:<id>" and "priority:<id>".
+# Actions a choice may have besides "service:<id>", "priority:<id>" and "key:<key>" (a key
+# of the booking code's keypad: a character, or "del").
 BACK, TAKE = "back", "take"
+APPOINTMENT = "appointment"  # the start screen's "I have an appointment"
+CHECK_IN = "check_in"  # check in with the code typed
+WALK_IN = "walk_in"  # too early: a walk-in ticket now
 
 
 @dataclass(frozen=True)
@@ -50,15 +54,18 @@ class Screen:
     choices: tuple[Choice, ...] = ()
 
 
-def start_screen(rows: Sequence[dict], in_group: bool) -> Screen:
+def start_screen(rows: Sequence[dict], in_group: bool, check_in: bool = False) -> Screen:
     """The start screen's buttons (the controller's rows: a service or a group each); a
-    service not taking tickets says so after its name."""
+    service not taking tickets says so after its name; `check_in`: "I have an appointment"
+    after the services (where the branch takes bookings)."""
     choices = []
     for row in rows:
         clips: tuple[str, ...] = (f"{'group' if row['group'] else 'service'}-{row['serviceId']}",)
         if not row["accepting"]:
             clips += ("guide_not_taking",)
         choices.append(Choice(f"service:{row['serviceId']}", clips))
+    if check_in and not in_group:
+        choices.append(Choice(APPOINTMENT, ("guide_checkin_start",)))
     if in_group:
         choices.append(Choice(BACK, ("guide_back",)))
     return Screen(("guide_services",), tuple(choices))
@@ -75,15 +82,51 @@ def late_screen() -> Screen:
     return Screen(("guide_late",), (Choice(BACK, ("guide_back",)), Choice(TAKE, ("guide_take",))))
 
 
-def number_screen(number: str, printed: bool | None, again: str) -> Screen:
+def number_screen(
+    number: str, printed: bool | None, again: str, appointment: Sequence[str] = (),
+    late: bool = False,
+) -> Screen:  # fmt: skip
     """The issued number, and what to do next; `printed`: True, False (the printer failed)
-    or None (a kiosk with no printer: remember it); `again`: how to hear it again."""
+    or None (a kiosk with no printer: remember it); `again`: how to hear it again. A
+    checked-in appointment's ticket says its time (`appointment`: the time's clips); one
+    checked in too `late` says it is a walk-in ticket."""
     if printed is False:
         intro: tuple[str, ...] = ("guide_failed", *number_clips(number))
     else:
         then = "guide_done" if printed else "guide_remember"
-        intro = ("guide_number", *number_clips(number), PAUSE, then)
+        intro = ("guide_number", *number_clips(number), PAUSE)
+        if appointment:
+            intro += ("guide_appointment", *appointment, PAUSE)
+        if late:
+            intro += ("guide_checkin_late", PAUSE)
+        intro += (then,)
     return Screen((*intro, PAUSE, again))
+
+
+def code_screen(keys: Sequence[str]) -> Screen:
+    """The booking code's keypad: scan or type; its keys (each character as a letter or a
+    digit), Delete, Back and Check in, in the screen's order."""
+    choices = [Choice(f"key:{k}", tuple(number_clips(k))) for k in keys]
+    choices += [Choice("key:del", ("guide_delete",)), Choice(BACK, ("guide_back",)),
+                Choice(CHECK_IN, ("guide_check_in",))]  # fmt: skip
+    return Screen(("guide_code",), tuple(choices))
+
+
+def typed(code: str) -> list[str]:
+    """What a keypad's key says once it typed: the code so far, spelled."""
+    return ["guide_code_typed", *number_clips(code)] if code else ["guide_code_empty"]
+
+
+def early_screen(booked: Sequence[str], come_back: Sequence[str]) -> Screen:
+    """Too early: the booked time and from when to come back (each a time's clips); back
+    (first, as on the screen) or a walk-in ticket now."""
+    intro = ("guide_early", *booked, PAUSE, "guide_early_from", *come_back, "guide_early_or")
+    return Screen(intro, (Choice(BACK, ("guide_back",)), Choice(WALK_IN, ("guide_walk_in",))))
+
+
+def refused_screen(phrase: str) -> Screen:
+    """Not checked in: why (`phrase`, e.g. guide_checkin_unknown), and back."""
+    return Screen((phrase,), (Choice(BACK, ("guide_back",)),))
 
 
 def plain_screen(phrase: str) -> Screen:

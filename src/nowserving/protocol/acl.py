@@ -43,6 +43,7 @@ def mosquitto_acl(branch: str, devices: dict[str, str]) -> str:
         f"topic readwrite {t.base}/status/#",
         f"topic readwrite {t.web_tickets}",  # ticket records for the web role alone
         f"topic write {t.web_hall}",  # the hall code, for the web role's hall screen
+        f"topic write {t.lobby_hall}",  # ... and for the lobby displays' QR code
         # Devices still speaking v1 are answered bad_version; the old state is cleared.
         f"topic read {t.legacy.base}/cmd/+",
         f"topic write {t.legacy.base}/reply/+",
@@ -75,6 +76,8 @@ def _device_rights(t: Topics, device: str, role: str) -> list[str]:
     ]
     if role in ("counter", "staff", "web"):
         lines.append(f"topic read {t.base}/line/+")
+    if role == "display":  # the lobby shows the hall code (docs/appointments.md): no key
+        lines.append(f"topic read {t.lobby_hall}")
     if role == "web":  # finds a ticket by its token's hash: no other device may
         lines.append(f"topic read {t.web_tickets}")
         lines.append(f"topic read {t.web_hall}")

@@ -69,6 +69,12 @@ class Topics:
         return f"{self.base}/web/hall"
 
     @property
+    def lobby_hall(self) -> str:
+        """The hall code of the moment for the lobby displays' QR code (server/hall.py):
+        the code and its window only, no key; displays may read it, other devices not."""
+        return f"{self.base}/hall"
+
+    @property
     def legacy(self) -> Topics:
         """The same branch under the previous version's root."""
         return Topics(self.branch, LEGACY_ROOT)

@@ -797,6 +797,9 @@ class BranchServer:
         if self.serving and self.hall.due(now):
             message = self.hall.message(now)
             self.link.publish(self.topics.web_hall, encode(message), retain=True)
+            if any(s.remote for s in self.config.rules.services.values()):  # lobby displays
+                lobby = self.hall.lobby_message(now)
+                self.link.publish(self.topics.lobby_hall, encode(lobby), retain=True)
 
     @property
     def _web_prefix(self) -> str:

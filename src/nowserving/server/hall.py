@@ -62,3 +62,11 @@ class Hall:
             "until": (window + 1) * period,
             "screen_hash": hashlib.sha256(self.screen_key().encode()).hexdigest(),
         }
+
+    def lobby_message(self, at: float) -> dict:
+        """The retained hall message for the lobby displays (`Topics.lobby_hall`): the code
+        of `at`'s window and the window, nothing from which another code or the hall
+        screen's key could be made (docs/appointments.md, "On the lobby TV")."""
+        message = self.message(at)
+        del message["screen_hash"]
+        return message

@@ -305,6 +305,62 @@ Rectangle {
                     }
                 }
             }
+            // The hall code (remote tickets, docs/appointments.md): a phone that joined
+            // online scans it to check in; it changes every few minutes.
+            Rectangle {
+                id: hallPanel
+                objectName: "hallPanel"
+                readonly property real side: height - root.unit
+                visible: root.lobby.hallCode !== ""
+                Layout.fillWidth: true
+                Layout.preferredHeight: root.unit * 8
+                radius: root.unit * 0.6
+                color: root.colors.panel
+                Image {
+                    id: hallQr
+                    objectName: "hallQr"
+                    anchors { left: parent.left; verticalCenter: parent.verticalCenter
+                              leftMargin: root.unit * 0.5 }
+                    width: hallPanel.side
+                    height: hallPanel.side
+                    source: hallPanel.visible ? "image://hall/" + root.lobby.hallCode : ""
+                    sourceSize { width: hallPanel.side; height: hallPanel.side }
+                    fillMode: Image.Pad  // whole modules, as drawn: never resampled
+                    smooth: false
+                    cache: false
+                }
+                Column {
+                    anchors { left: hallQr.right; right: parent.right; verticalCenter: parent.verticalCenter
+                              leftMargin: root.unit; rightMargin: root.unit * 0.5 }
+                    spacing: root.unit * 0.2
+                    Repeater {
+                        model: root.langs
+                        Text {
+                            required property var modelData
+                            required property int index
+                            objectName: "hallTitle"
+                            width: parent.width
+                            text: root.s[modelData].hall_title
+                            color: root.colors.text
+                            font.pixelSize: root.unit * (index === 0 ? 1.4 : 1.15)
+                            font.bold: index === 0
+                            fontSizeMode: Text.HorizontalFit  // smaller, never cut short
+                            minimumPixelSize: root.unit * 0.6
+                        }
+                    }
+                    Text {
+                        objectName: "hallLetters"
+                        width: parent.width
+                        text: root.lobby.hallLetters
+                        color: root.colors.accent
+                        font.pixelSize: root.unit * 2.2
+                        font.bold: true
+                        font.family: "monospace"
+                        fontSizeMode: Text.HorizontalFit
+                        minimumPixelSize: root.unit
+                    }
+                }
+            }
             // Pictures from the media folder; a call in the spotlight takes their place.
             Image {
                 objectName: "media"

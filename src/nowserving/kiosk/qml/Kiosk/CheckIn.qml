@@ -83,7 +83,7 @@ Rectangle {
                     }
                     MouseArea {
                         anchors.fill: parent
-                        onClicked: entry.kiosk.pressCodeKey(parent.modelData)
+                        onClicked: entry.kiosk.touchCodeKey(parent.modelData)
                     }
                 }
             }
