@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from nowserving.reports.kpi import DEFAULT_TARGET, RATINGS, LocalTime, Target, Visit, _Tally
+from nowserving.reports.kpi import DEFAULT_TARGET, RATINGS, LocalTime, Tally, Target, Visit
 from nowserving.reports.visits import FIELDS, VISIT_EVENTS, VisitFold
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,13 @@ def day_visits(conn, branch: str, day: date, setting: BranchSetting) -> list[Vis
 
 def _tallies(visits: list[Visit], setting: BranchSetting, local: LocalTime):
     """Per service the kpi tally of the day, and per (hour, service) the hour's counts."""
-    daily: dict[str, _Tally] = {}
+    daily: dict[str, Tally] = {}
     hourly: dict[tuple[int, str], list] = {}
     for v in visits:
         target = setting.target_s(v.service)
         tally = daily.get(v.service)
         if tally is None:
-            tally = daily[v.service] = _Tally()
+            tally = daily[v.service] = Tally()
         service = tally.add(v, target)
         hour = local(v.issued_at)[1]
         row = hourly.setdefault((hour, v.service), [0, 0, 0, 0, 0, 0.0, 0.0])
@@ -118,7 +118,7 @@ def _stamp(at: float | None):
     return None if at is None else datetime.fromtimestamp(at, UTC)
 
 
-def _daily_row(branch: str, day: date, service: str, target_s: float, t: _Tally) -> tuple:
+def _daily_row(branch: str, day: date, service: str, target_s: float, t: Tally) -> tuple:
     o = t.outcomes
     return (
         branch, day, service, target_s, t.issued, o["served"], o["no_show"], o["cancelled"],
