@@ -38,6 +38,11 @@ def _add_headoffice(commands) -> None:
         default="nowserving-headoffice-ingest",
         help="the MQTT client id of the kept session (default: %(default)s)",
     )
+    ingest.add_argument(
+        "--no-rebuild", dest="rebuild", action="store_false",
+        help="leave the due visits and rollups to a separate `rebuild --due --every S` "
+        "(by default the ingest makes them between batches)",
+    )  # fmt: skip
     ingest.set_defaults(handler=_run_ingest)
     status = sub.add_parser("status", help="per branch: last seq, lag, stale/ok, gaps repaired")
     _dsn(status)
@@ -225,7 +230,7 @@ def _run_ingest(args: argparse.Namespace) -> int:
     except psycopg.OperationalError as err:
         print(f"nowserving headoffice: cannot reach the database: {err}", file=sys.stderr)
         return 1
-    ingest = Ingest(db, broker, client_id=args.client_id)
+    ingest = Ingest(db, broker, client_id=args.client_id, rebuild=args.rebuild)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: ingest.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: ingest.stopping.set())

@@ -26,8 +26,10 @@ import psycopg
 from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb, Hole
 from nowserving.headoffice.health import HEALTH_EVERY_S, Health, gone_message, health_topic
+from nowserving.headoffice.live import live_summary, newer
 from nowserving.headoffice.status import branch_statuses
 from nowserving.headoffice.upkeep import recheck
+from nowserving.headoffice.visits import rebuild_due_days
 from nowserving.protocol import PROTOCOL_VERSION, encode
 from nowserving.protocol.acl import bridge_status_topic
 from nowserving.protocol.vocabulary import HEAD_OFFICE, Cmd
@@ -45,6 +47,12 @@ RETRY_S = 2.0  # the database went away: try the batch again this often
 # One branch's seqs are recounted from the table each plan (round robin): a hole that
 # appears later (an older backup restored, rows deleted) is found and repaired.
 RECHECK_EVERY_S = 1.0
+# Between batches the ingest makes the derived tables of the branch-days its events marked
+# due (headoffice/visits.py), for at most this long at a time and only while fewer than
+# REBUILD_QUIET messages wait: storing events always comes first, and the lag it adds is
+# bounded by one slice (a branch-day's rebuild is begun only before the slice ends).
+REBUILD_SLICE_S = 0.25
+REBUILD_QUIET = 200
 
 
 @dataclass
@@ -88,8 +96,11 @@ class Ingest:
         client_id: str = "nowserving-headoffice-ingest",
         repair_after_s: float = REPAIR_AFTER_S,
         ask_again_s: float = ASK_AGAIN_S,
+        rebuild: bool = True,
     ) -> None:
         self.db = db
+        self.rebuild = rebuild  # make due branch-days between batches (else `rebuild --due`)
+        self._due = True  # branch-days may be due: rebuild without waiting for messages
         self.repair_after_s = repair_after_s
         self.ask_again_s = ask_again_s
         self.inbox: queue.Queue[_Msg] = queue.Queue()
@@ -128,9 +139,10 @@ class Ingest:
     def run(self) -> None:
         """The writer loop, until `close` (or `stopping` is set)."""
         while not self.stopping.is_set():
-            batch = self._take()
+            batch = self._take(0.0 if self.rebuild and self._due else PLAN_EVERY_S)
             if batch:
                 self._store(batch)
+                self._due = True
             now = time.monotonic()
             if now - self._planned >= PLAN_EVERY_S:
                 self._planned = now
@@ -141,10 +153,12 @@ class Ingest:
             if now - self._reported >= HEALTH_EVERY_S:
                 self._reported = now
                 self.report()
+            if self.rebuild and self._due and self.inbox.qsize() < REBUILD_QUIET:
+                self._rebuild_slice()
 
-    def _take(self) -> list[_Msg]:
+    def _take(self, wait_s: float) -> list[_Msg]:
         try:
-            batch = [self.inbox.get(timeout=PLAN_EVERY_S)]
+            batch = [self.inbox.get(timeout=wait_s) if wait_s else self.inbox.get_nowait()]
         except queue.Empty:
             return []
         while len(batch) < BATCH:
@@ -210,6 +224,9 @@ class Ingest:
             self._add_event(batch, branch, body, "stream")
         elif what == "state" and type(body.get("seq")) is int:
             batch.states[branch] = (int(body.get("epoch") or 0), body["seq"])
+            summary = live_summary(body)
+            if summary is not None and newer(summary, batch.live.get(branch)):
+                batch.live[branch] = summary
         elif what == "status/server":
             batch.servers[branch] = body.get("online") is True
         elif what == f"reply/{HEAD_OFFICE}":
@@ -235,6 +252,19 @@ class Ingest:
             self._add_event(batch, branch, event, "repair")
         log.info("branch %s sent %d event(s) from its log (%s-%s)", branch,
                  len(events or []), result.get("from"), result.get("to"))  # fmt: skip
+
+    def _rebuild_slice(self) -> None:
+        """Rebuild due branch-days for at most REBUILD_SLICE_S (docs/headoffice.md)."""
+        try:
+            done = rebuild_due_days(self.db.conn, limit=64,
+                                    until=time.monotonic() + REBUILD_SLICE_S)  # fmt: skip
+        except psycopg.Error as err:
+            log.warning("cannot rebuild the due branch-days: %s", err)
+            self.health.error(f"cannot rebuild the due branch-days: {err}")
+            self._due = False  # tried again after the next batch
+            return
+        self.health.rebuilt += done
+        self._due = done > 0
 
     # ----- health and recheck -----------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -206,17 +207,21 @@ def rebuild(conn, branches: list[str] | None = None, first: date | None = None,
     return done
 
 
-def rebuild_due_days(conn, limit: int = 1000) -> int:
-    """Rebuild the branch-days marked due (oldest marks first, at most `limit`); returns
-    how many were rebuilt."""
+def rebuild_due_days(conn, limit: int = 1000, until: float | None = None) -> int:
+    """Rebuild the branch-days marked due (oldest marks first, at most `limit`; with
+    `until`, a `time.monotonic()` time, none begun after it); returns how many were rebuilt."""
     due = conn.execute(
         "SELECT branch, day FROM rebuild_due ORDER BY marked_at, branch, day LIMIT %s", (limit,)
     ).fetchall()
     settings: dict[str, BranchSetting] = {}
+    done = 0
     for branch, day in due:
+        if until is not None and time.monotonic() >= until:
+            break
         if branch not in settings:
             settings[branch] = branch_setting(conn, branch)
         rebuild_day(conn, branch, day, settings[branch])
-    if due:
-        log.info("rebuilt %d branch-day(s)", len(due))
-    return len(due)
+        done += 1
+    if done:
+        log.info("rebuilt %d branch-day(s)", done)
+    return done
