@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(ROOT))
 
 import psycopg  # noqa: E402
-from _common import command_line  # noqa: E402
+from _common import command_line, cpu_seconds  # noqa: E402
 
 from nowserving.headoffice.db import HeadOfficeDb  # noqa: E402
 from nowserving.headoffice.visits import rebuild, rebuild_day  # noqa: E402
@@ -160,18 +161,31 @@ def copy_events(conn, args, today: date) -> None:
     )
 
 
+CPU: list[float] = []  # CPU seconds (this process + the pages' PostgreSQL backend) of the runs
+BACKEND: list[int] = []  # the pages' backend's pid
+
+
+def _cpu() -> float:
+    mine = cpu_seconds(os.getpid())
+    return mine + (cpu_seconds(BACKEND[0]) if BACKEND else 0.0)
+
+
 def timed(fn, runs: int) -> tuple[list[float], object]:
     out, result = [], None
+    CPU.clear()
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         result = fn()
         out.append(time.perf_counter() - t0)
+        CPU.append(_cpu() - c0)
     return out, result
 
 
 def ms(values: list[float]) -> str:
+    """Wall time of the runs, and the CPU they took (the work on an idle core)."""
+    cpu = f"; CPU median {statistics.median(CPU) * 1000:,.0f} ms" if CPU else ""
     return (f"median {statistics.median(values) * 1000:,.0f} ms, "
-            f"min {min(values) * 1000:,.0f}, max {max(values) * 1000:,.0f} ms")  # fmt: skip
+            f"min {min(values) * 1000:,.0f}, max {max(values) * 1000:,.0f} ms{cpu}")  # fmt: skip
 
 
 def console(dsn: str, folder: Path, now: float):
@@ -295,6 +309,7 @@ def live(c, pages, args, now: float, dsn: str) -> None:
         took, rows = timed(lambda: (run(), setattr(pages, "_live_cache", None))[0], args.runs)
         print(f"- live_rows + page, {len(rows)} branches, from their state summaries: {ms(took)}")
         waits = []
+        CPU.clear()
         for n in range(1, args.runs + 1):
             batch = Batch(heard={"b0007"})
             batch.states["b0007"] = (0, 10**6 + n)
@@ -317,6 +332,58 @@ def live(c, pages, args, now: float, dsn: str) -> None:
         db.close()
 
 
+def browser(c, args, now: float, dsn: str) -> None:
+    """A call's path to the screen: the ingest stores a branch's new state (its batch), the
+    open page's script fetches the board (every second), chromium paints the new figure."""
+    from playwright.sync_api import sync_playwright
+
+    from nowserving.headoffice.db import Batch
+    from nowserving.headoffice.live import live_summary
+    from tests.conftest import ManualClock
+    from tests.web.conftest import CHROMIUM
+    from tests.web.console_fixtures import serving_console
+
+    print("\n## Live page in chromium (uvicorn, the page's own script)")
+    today = str(datetime.fromtimestamp(now, ZoneInfo(ZONE)).date())
+    db = HeadOfficeDb(dsn)
+    c.clock = ManualClock(now)
+    waits = []
+    try:
+        with serving_console(c, c.clock) as role, sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = chromium.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            page.goto(f"{role.base}/console/?lang=zh")
+            page.locator("input[name=account]").fill("hq")
+            page.locator("input[name=password]").fill("pw-bench-1234")
+            with page.expect_navigation():
+                page.locator("form.signin button").click()
+            page.goto(f"{role.base}/console/headoffice?lang=zh", timeout=60_000)
+            size = len(page.content())
+            for n in range(1, args.runs + 1):
+                page.wait_for_timeout(1500)  # a call comes at any moment of the page's second
+                waiting = 200 + n
+                state = {"v": 2, "epoch": 0, "seq": 2 * 10**6 + n, "at": now,
+                         "business_day": today,
+                         "services": [{"id": "accounts", "waiting": waiting, "issued": 90}],
+                         "counters": [{"id": "c1", "state": "open", "served": 20}]}  # fmt: skip
+                batch = Batch(heard={"b0007"})
+                batch.states["b0007"] = (0, state["seq"])
+                batch.live["b0007"] = live_summary(state)
+                t0 = time.perf_counter()
+                db.write(batch)
+                page.wait_for_function(
+                    "n => { const r = document.querySelector('tr[data-branch=b0007]');"
+                    " return r && r.children[3].textContent === String(n); }",
+                    arg=waiting, timeout=30_000,
+                )  # fmt: skip
+                waits.append(time.perf_counter() - t0)
+            chromium.close()
+        CPU.clear()
+        print(f"- page of {size:,} B; the ingest's batch -> the new figure on screen: {ms(waits)}")
+    finally:
+        db.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--branches", type=int, default=500)
@@ -327,7 +394,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
         "--only",
-        choices=("reports", "live", "http"),
+        choices=("reports", "live", "http", "browser"),
         action="append",
         help="time only these parts (repeatable; default: all)",
     )
@@ -358,17 +425,22 @@ def main() -> int:
             print(f"database size: {size.fetchone()[0]}")
         with tempfile.TemporaryDirectory() as folder:
             c, pages = console(args.dsn, Path(folder), now)
+            BACKEND.append(pages._conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+            print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
             try:
-                parts = args.only or ("reports", "live", "http")
+                parts = args.only or ("reports", "live", "http", "browser")
                 if "reports" in parts:
                     reports(pages, args, today)
                 if "live" in parts:
                     live(c, pages, args, now, args.dsn)
                 if "http" in parts:
                     http(c, now, args, today)
+                if "browser" in parts:
+                    browser(c, args, now, args.dsn)
             finally:
                 pages.close()
-        print(f"\nrun at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+        print(f"\nrun at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average at the end "
+              f"{os.getloadavg()[0]:.1f}")  # fmt: skip
     finally:
         if server is not None and args.keep:
             print(f"kept: --dsn '{args.dsn}'; stop it with: {' '.join(server._as)} "
