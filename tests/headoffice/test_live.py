@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import threading
 
-from nowserving.headoffice.db import HeadOfficeDb
+from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb
 from nowserving.headoffice.ingest import Ingest
-from nowserving.headoffice.visits import rebuild
+from nowserving.headoffice.visits import rebuild, rebuild_due_days
 from nowserving.reports.sample import write_sample_log
 from tests.headoffice.test_visits import rows_of
 from tests.waiting import wait_until
@@ -81,4 +81,23 @@ def test_the_ingest_rebuilds_due_days_and_keeps_the_live_summary(dsn, broker, tm
     finally:
         ingest.close()
         runner.join(10)
+        db.close()
+
+
+def test_a_day_that_cannot_be_rebuilt_does_not_hold_up_the_others(dsn, caplog):
+    """GIVEN two branches' days due, one holding an event the visit fold cannot read
+    WHEN the due days are rebuilt (as the ingest does between batches)
+    THEN the other branch's day is made, the bad one is logged and stays due, behind."""
+    at = 1_767_600_000.0  # 2026-01-05 08:00 UTC
+    rows = [EventRow("bad", 0, 1, at, "ticket_called", None, None, '{"counter": "c1"}'),
+            EventRow("good", 0, 1, at + 1, "ticket_issued", None, None,
+                     '{"ticket": "t1", "service": "cash", "number": "A001"}')]  # fmt: skip
+    db = HeadOfficeDb(dsn)
+    try:
+        db.write(Batch(events=rows, heard={"bad", "good"}))
+        assert rebuild_due_days(db.conn) == 1
+        assert db.conn.execute("SELECT branch, ticket FROM visits").fetchall() == [("good", "t1")]
+        assert db.conn.execute("SELECT branch FROM rebuild_due").fetchall() == [("bad",)]
+        assert "cannot rebuild bad's 2026-01-05" in caplog.text
+    finally:
         db.close()

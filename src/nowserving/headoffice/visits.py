@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import psycopg
+
 from nowserving.reports.kpi import DEFAULT_TARGET, RATINGS, LocalTime, Tally, Target, Visit
 from nowserving.reports.visits import FIELDS, VISIT_EVENTS, VisitFold
 
@@ -221,7 +223,15 @@ def rebuild_due_days(conn, limit: int = 1000, until: float | None = None) -> int
             break
         if branch not in settings:
             settings[branch] = branch_setting(conn, branch)
-        rebuild_day(conn, branch, day, settings[branch])
+        try:
+            rebuild_day(conn, branch, day, settings[branch])
+        except psycopg.OperationalError:
+            raise  # the database is away: the caller retries later
+        except Exception as err:  # an event the fold cannot read: logged, the others go on
+            log.error("cannot rebuild %s's %s: %r; tried again after the others", branch, day, err)
+            conn.execute("UPDATE rebuild_due SET marked_at = now() WHERE branch = %s AND day = %s",
+                         (branch, day))  # fmt: skip
+            continue
         done += 1
     if done:
         log.info("rebuilt %d branch-day(s)", done)

@@ -36,6 +36,9 @@ MAX_DAYS = 3 * 366
 # An ingest that has not reported for this long is not running (it reports every 5 s:
 # headoffice/health.py; `headoffice status` says NOT REPORTING after the same time).
 REPORTING_S = 15.0
+# The page's script fetches the board every second: a fifth of a page against the address's
+# request budget (5 a second), so viewers behind one proxy address are not refused.
+POLL_COST = 0.2
 CACHE_S = 0.5  # the live figures are read at most this often, however many are looking
 STALE_HEARD_S = 120.0  # nothing heard from a branch for this long: stale, whatever its flag
 
@@ -252,10 +255,10 @@ class HeadOffice:
 
     # ----- routes -----------------------------------------------------------------------
 
-    def _access(self, request: Request):
+    def _access(self, request: Request, cost: float = 1.0):
         """(session, account, language) of a head-office account, or the answer instead."""
         console = self.console
-        refused = console._too_many(request)
+        refused = console._too_many(request, cost)
         if refused is not None:
             return refused
         language = _language(request.query_params.get("lang"))
@@ -283,7 +286,7 @@ class HeadOffice:
         """The live page's board alone, for its script to swap in (GET …/live.part)."""
         from nowserving.web.console_headoffice_page import live_board
 
-        access = self._access(request)
+        access = self._access(request, POLL_COST)
         if isinstance(access, Response):
             return access
         _, account, language = access

@@ -9,7 +9,8 @@
   function poll() {
     fetch(url, {cache: "no-store", credentials: "same-origin"})
       .then(function (r) {
-        if (r.status === 401 || r.status === 404) { location.reload(); return null; }
+        // signed out (sent to the sign-in page) or no longer allowed: the whole page says so
+        if (r.redirected || r.status === 401 || r.status === 404) { location.reload(); return null; }
         return r.ok ? r.text() : null;
       })
       .then(function (html) { if (html) board.innerHTML = html; })  // escaped by the server
