@@ -161,13 +161,13 @@ def copy_events(conn, args, today: date) -> None:
     )
 
 
-CPU: list[float] = []  # CPU seconds (this process + the pages' PostgreSQL backend) of the runs
-BACKEND: list[int] = []  # the pages' backend's pid
+CPU: list[float] = []  # CPU seconds (this process + the pages' PostgreSQL backends) of the runs
+BACKEND: list[int] = []  # the pages' backends' pids
 
 
 def _cpu() -> float:
     mine = cpu_seconds(os.getpid())
-    return mine + (cpu_seconds(BACKEND[0]) if BACKEND else 0.0)
+    return mine + sum(cpu_seconds(pid) for pid in BACKEND)
 
 
 def timed(fn, runs: int) -> tuple[list[float], object]:
@@ -425,7 +425,8 @@ def main() -> int:
             print(f"database size: {size.fetchone()[0]}")
         with tempfile.TemporaryDirectory() as folder:
             c, pages = console(args.dsn, Path(folder), now)
-            BACKEND.append(pages._conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+            for conn in (pages._conn, pages._report_conn):
+                BACKEND.append(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
             print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
             try:
                 parts = args.only or ("reports", "live", "http", "browser")

@@ -124,6 +124,9 @@ class HeadOffice:
         self.dsn = dsn
         self._conn = psycopg.connect(dsn, autocommit=True)
         self._lock = threading.Lock()  # one query at a time on the connection
+        # Reports on their own connection: a long one never holds up the live page's board.
+        self._report_conn = psycopg.connect(dsn, autocommit=True)
+        self._report_lock = threading.Lock()
         self._live_cache: tuple[float, dict] | None = None  # (monotonic time, figures)
         console.headoffice = True
         self.routes = [
@@ -141,6 +144,7 @@ class HeadOffice:
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self._conn.close()
+        self._report_conn.close()
 
     # ----- data -------------------------------------------------------------------------
 
@@ -244,13 +248,14 @@ class HeadOffice:
         from nowserving.reports.crossbranch import cross_report, ranking
 
         regions = self._regions()
-        with self._lock:
-            dims = {r[0]: r[1:] for r in self._conn.execute(
+        with self._report_lock:
+            conn = self._report_conn
+            dims = {r[0]: r[1:] for r in conn.execute(
                 "SELECT branch, region, name_zh, name_en FROM branch_dim")}  # fmt: skip
-            known = [r[0] for r in self._conn.execute(
+            known = [r[0] for r in conn.execute(
                 "SELECT branch FROM branches UNION SELECT branch FROM branch_dim")]  # fmt: skip
             seen = [b for b in known if account.sees(b, (dims.get(b) or (None,))[0])]
-            result = cross_report(self._conn, first, last, by, seen)
+            result = cross_report(conn, first, last, by, seen)
         return result, ranking(result, measure), regions, dims
 
     # ----- routes -----------------------------------------------------------------------
