@@ -41,7 +41,7 @@ def _add_headoffice(commands) -> None:
     ingest.add_argument(
         "--no-rebuild", dest="rebuild", action="store_false",
         help="leave the due visits and rollups to a separate `rebuild --due --every S` "
-        "(by default the ingest makes them between batches)",
+        "(by default the ingest makes them on a thread beside its writer)",
     )  # fmt: skip
     ingest.set_defaults(handler=_run_ingest)
     status = sub.add_parser("status", help="per branch: last seq, lag, stale/ok, gaps repaired")

@@ -27,9 +27,9 @@ from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb, Hole
 from nowserving.headoffice.health import HEALTH_EVERY_S, Health, gone_message, health_topic
 from nowserving.headoffice.live import live_summary, newer
+from nowserving.headoffice.rebuilder import Rebuilder
 from nowserving.headoffice.status import branch_statuses
 from nowserving.headoffice.upkeep import recheck
-from nowserving.headoffice.visits import rebuild_due_days
 from nowserving.protocol import PROTOCOL_VERSION, encode
 from nowserving.protocol.acl import bridge_status_topic
 from nowserving.protocol.vocabulary import HEAD_OFFICE, Cmd
@@ -47,12 +47,6 @@ RETRY_S = 2.0  # the database went away: try the batch again this often
 # One branch's seqs are recounted from the table each plan (round robin): a hole that
 # appears later (an older backup restored, rows deleted) is found and repaired.
 RECHECK_EVERY_S = 1.0
-# Between batches the ingest makes the derived tables of the branch-days its events marked
-# due (headoffice/visits.py), for at most this long at a time and only while fewer than
-# REBUILD_QUIET messages wait: storing events always comes first, and the lag it adds is
-# bounded by one slice (a branch-day's rebuild is begun only before the slice ends).
-REBUILD_SLICE_S = 0.25
-REBUILD_QUIET = 200
 
 
 @dataclass
@@ -99,8 +93,6 @@ class Ingest:
         rebuild: bool = True,
     ) -> None:
         self.db = db
-        self.rebuild = rebuild  # make due branch-days between batches (else `rebuild --due`)
-        self._due = True  # branch-days may be due: rebuild without waiting for messages
         self.repair_after_s = repair_after_s
         self.ask_again_s = ask_again_s
         self.inbox: queue.Queue[_Msg] = queue.Queue()
@@ -113,6 +105,8 @@ class Ingest:
         self._rechecked = 0.0
         self._recheck_next = ""  # the branch after which the round robin goes on
         self.health = Health(client_id)
+        # Due branch-days made beside the writer (else by `rebuild --due`): rebuilder.py.
+        self.rebuilder = Rebuilder(db.dsn, self.health, self.inbox.qsize) if rebuild else None
         self.health_topic = health_topic(client_id)
         self.link = MqttLink(
             broker, client_id, on_message=self._received, persistent=True, manual_ack=True,
@@ -126,23 +120,28 @@ class Ingest:
         self.inbox.put(_Msg(topic, payload, mid, qos))  # paho thread -> writer
 
     def start(self) -> None:
-        """Connect (in the background, reconnecting until `close`)."""
+        """Connect (in the background, reconnecting until `close`), and start rebuilding."""
         self.link.start()
+        if self.rebuilder is not None:
+            self.rebuilder.start()
 
     def close(self) -> None:
         """Stop `run`, say so on the health topic (a clean disconnect sends no will), and
         disconnect."""
         self.stopping.set()
+        if self.rebuilder is not None:
+            self.rebuilder.close()
         self.link.publish(self.health_topic, gone_message(self.health.client_id), retain=True)
         self.link.close()
 
     def run(self) -> None:
         """The writer loop, until `close` (or `stopping` is set)."""
         while not self.stopping.is_set():
-            batch = self._take(0.0 if self.rebuild and self._due else PLAN_EVERY_S)
+            batch = self._take()
             if batch:
                 self._store(batch)
-                self._due = True
+                if self.rebuilder is not None:
+                    self.rebuilder.nudge()
             now = time.monotonic()
             if now - self._planned >= PLAN_EVERY_S:
                 self._planned = now
@@ -153,12 +152,10 @@ class Ingest:
             if now - self._reported >= HEALTH_EVERY_S:
                 self._reported = now
                 self.report()
-            if self.rebuild and self._due and self.inbox.qsize() < REBUILD_QUIET:
-                self._rebuild_slice()
 
-    def _take(self, wait_s: float) -> list[_Msg]:
+    def _take(self) -> list[_Msg]:
         try:
-            batch = [self.inbox.get(timeout=wait_s) if wait_s else self.inbox.get_nowait()]
+            batch = [self.inbox.get(timeout=PLAN_EVERY_S)]
         except queue.Empty:
             return []
         while len(batch) < BATCH:
@@ -252,19 +249,6 @@ class Ingest:
             self._add_event(batch, branch, event, "repair")
         log.info("branch %s sent %d event(s) from its log (%s-%s)", branch,
                  len(events or []), result.get("from"), result.get("to"))  # fmt: skip
-
-    def _rebuild_slice(self) -> None:
-        """Rebuild due branch-days for at most REBUILD_SLICE_S (docs/headoffice.md)."""
-        try:
-            done = rebuild_due_days(self.db.conn, limit=64,
-                                    until=time.monotonic() + REBUILD_SLICE_S)  # fmt: skip
-        except psycopg.Error as err:
-            log.warning("cannot rebuild the due branch-days: %s", err)
-            self.health.error(f"cannot rebuild the due branch-days: {err}")
-            self._due = False  # tried again after the next batch
-            return
-        self.health.rebuilt += done
-        self._due = done > 0
 
     # ----- health and recheck -----------------------------------------------------------
 
