@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nowserving.headoffice.db import Batch, HeadOfficeDb
+from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb
 from nowserving.headoffice.health import Health
 from nowserving.headoffice.live import live_summary
 from nowserving.headoffice.regions import load_regions, read_regions
@@ -204,3 +204,21 @@ def test_the_live_page_follows_each_state_and_shows_the_ingest(head_office, desk
     if SHOTS:
         desk.goto(role.url("/headoffice?lang=en"))
         desk.screenshot(path=str(Path(SHOTS) / "headoffice-live-en.png"), full_page=True)
+
+
+def test_a_report_kept_is_made_again_when_its_days_are_rebuilt(head_office, desk):
+    """GIVEN a cross-branch report asked once (the web role keeps it)
+    WHEN it is asked again, then a ticket more comes for one of its days and is rebuilt
+    THEN the second answer is the kept one, the third counts the new ticket."""
+    role, db = head_office
+    sign_in(desk, role, "hq")
+    url = role.url("/headoffice/reports.json?from=2026-01-05&to=2026-01-06&by=service")
+    first = fetched(desk, url)
+    assert fetched(desk, url) == first
+    seq = db.conn.execute("SELECT max_seq FROM branches WHERE branch = 'xuhui'").fetchone()[0]
+    at = datetime(2026, 1, 5, 10, 0, tzinfo=ZoneInfo(ZONE)).timestamp()
+    data = '{"ticket": "x-late", "service": "cash", "number": "A999"}'
+    row = EventRow("xuhui", 0, seq + 1, at, "ticket_issued", None, None, data)
+    db.write(Batch(events=[row], heard={"xuhui"}))
+    assert rebuild_due_days(db.conn) >= 1
+    assert fetched(desk, url)["total"]["issued"] == first["total"]["issued"] + 1

@@ -90,6 +90,16 @@ GROUP BY branch
 """
 
 
+# What a report kept is made from: its days' rollup rows (how many, when last made) and the
+# branches' regions.
+_VERSION = """
+SELECT (SELECT count(*) FROM visits_daily WHERE day >= %s AND day <= %s),
+       (SELECT max(made_at) FROM visits_daily WHERE day >= %s AND day <= %s),
+       (SELECT md5(string_agg(branch || '=' || coalesce(region, ''), ',' ORDER BY branch))
+        FROM branch_dim)
+"""
+KEEP_REPORTS = 16
+
 # As `nowserving headoffice status` says it (headoffice/status.py): stale, server down,
 # behind, ok.
 _VERDICTS = """
@@ -127,6 +137,10 @@ class HeadOffice:
         # Reports on their own connection: a long one never holds up the live page's board.
         self._report_conn = psycopg.connect(dsn, autocommit=True)
         self._report_lock = threading.Lock()
+        # The last reports made, with the version of their days they were made from: the
+        # same report asked again (another ranking, the other language, the JSON twin) is
+        # not counted again until a rebuild changes one of its days.
+        self._reports: dict[tuple, tuple[tuple, object]] = {}
         self._live_cache: tuple[float, dict] | None = None  # (monotonic time, figures)
         console.headoffice = True
         self.routes = [
@@ -255,7 +269,16 @@ class HeadOffice:
             known = [r[0] for r in conn.execute(
                 "SELECT branch FROM branches UNION SELECT branch FROM branch_dim")]  # fmt: skip
             seen = [b for b in known if account.sees(b, (dims.get(b) or (None,))[0])]
-            result = cross_report(conn, first, last, by, seen)
+            key = (first, last, by, tuple(sorted(seen)))
+            version = conn.execute(_VERSION, (first, last, first, last)).fetchone()
+            kept = self._reports.get(key)
+            if kept is not None and kept[0] == version:
+                result = kept[1]
+            else:
+                result = cross_report(conn, first, last, by, seen)
+                self._reports[key] = (version, result)
+                while len(self._reports) > KEEP_REPORTS:
+                    self._reports.pop(next(iter(self._reports)))
         return result, ranking(result, measure), regions, dims
 
     # ----- routes -----------------------------------------------------------------------
