@@ -266,7 +266,8 @@ def http(c, pages, now: float, args, today: date) -> None:
         for what, url in (
             ("month, every branch, by branch", f"/console/headoffice/reports?from={first}"
              f"&to={today}&by=branch&rank=wait_p90&lang=zh"),
-            ("one branch's year (JSON)", "/console/headoffice/reports.json?from="
+            ("every branch, a year's range (JSON; b0000 alone has a year)",
+             "/console/headoffice/reports.json?from="
              f"{today - timedelta(days=args.year_days - 1)}&to={today}&by=service"),
             ("live page", "/console/headoffice?lang=zh"),
             ("live.json", "/console/headoffice/live.json"),
