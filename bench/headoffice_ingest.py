@@ -156,10 +156,13 @@ class Publisher:
 class IngestProcess:
     """`nowserving headoffice ingest` against the bench's broker and database."""
 
-    def __init__(self, dsn: str, port: int, log: Path, profile: Path | None = None) -> None:
+    def __init__(self, dsn: str, port: int, log: Path, profile: Path | None = None,
+                 rebuild: bool = True) -> None:  # fmt: skip
         profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
         self.argv = [sys.executable, *profiler, "-m", "nowserving", "headoffice", "ingest",
                      "--dsn", dsn, "--broker", f"127.0.0.1:{port}"]  # fmt: skip
+        if not rebuild:
+            self.argv.append("--no-rebuild")
         self.log = log
         self.proc: subprocess.Popen | None = None
 
@@ -282,6 +285,12 @@ def main() -> int:
     parser.add_argument("--burst-s", type=float, default=20.0)
     parser.add_argument("--inflight", type=int, default=1000)
     parser.add_argument("--skip-burst", action="store_true")
+    parser.add_argument(
+        "--no-rebuild",
+        dest="rebuild",
+        action="store_false",
+        help="the ingest leaves the visits and rollups alone (as before 2026-12)",
+    )
     parser.add_argument("--profile", type=Path, help="cProfile the ingest into this file")
     args = parser.parse_args()
     print(command_line())
@@ -301,7 +310,9 @@ def main() -> int:
         extra=BROKER.format(inflight=args.inflight),
     )
     broker.start()
-    ingest = IngestProcess(pg.database(), broker.port, work / "ingest.log", args.profile)
+    ingest = IngestProcess(
+        pg.database(), broker.port, work / "ingest.log", args.profile, args.rebuild
+    )
     publisher = None
     try:
         print(psycopg.connect(pg.dsn()).execute("SELECT version()").fetchone()[0].split(",")[0])

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nowserving.headoffice.db import HeadOfficeDb
+from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb
+from nowserving.headoffice.health import Health
+from nowserving.headoffice.live import live_summary
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild_due_days
 from nowserving.reports.crossbranch import cross_report
@@ -160,3 +162,63 @@ def test_access_by_region_and_role(head_office, desk):
     sign_in(desk, role, "anna")
     assert desk.goto(role.url("/headoffice")).status == 404
     assert desk.goto(role.url("/headoffice/reports.json")).status == 404
+
+
+def test_the_live_page_follows_each_state_and_shows_the_ingest(head_office, desk):
+    """GIVEN the live page open, with the ingest's health reported
+    WHEN the ingest stores pudong's new state (17 waiting, 2 of 3 counters open, 88 served)
+    THEN the page shows it without being reloaded (its board is fetched every second), with
+    the ingest's line (up, rows/s, stored) above the branches."""
+    role, db = head_office
+    health = Health("ho-east")
+    health.stored, health.rows_per_s = 123456, 56.0
+    health.save(db.conn)
+    sign_in(desk, role, "hq", "en")
+    desk.goto(role.url("/headoffice?lang=en"))
+    ingest = desk.locator("section.ingest tbody tr")
+    ingest.filter(has_text="ho-east").wait_for()
+    assert "Up (reported" in ingest.inner_text() and "123,456" in ingest.inner_text()
+    desk.evaluate("window.notReloaded = true")
+    day = datetime.fromtimestamp(NOW, ZoneInfo(ZONE)).date().isoformat()
+    seq = db.conn.execute("SELECT contiguous_seq FROM branches WHERE branch = 'pudong'")
+    seq = seq.fetchone()[0]  # the state of the last event in: nothing behind
+    state = {"v": 2, "epoch": 0, "seq": seq, "at": NOW, "business_day": day,
+             "services": [{"id": "accounts", "waiting": 17, "issued": 120}],
+             "counters": [{"id": "c1", "state": "open", "served": 50},
+                          {"id": "c2", "state": "open", "served": 38},
+                          {"id": "c3", "state": "paused", "served": 0}]}  # fmt: skip
+    batch = Batch(heard={"pudong"})
+    batch.states["pudong"] = (0, seq)
+    batch.live["pudong"] = live_summary(state)
+    db.write(batch)
+    desk.wait_for_function(
+        "() => { const r = document.querySelector('tr[data-branch=pudong]');"
+        " return r && r.children[3].textContent === '17'; }",
+        timeout=10_000,
+    )
+    cells = desk.locator('tr[data-branch="pudong"] td').all_inner_texts()
+    assert cells[1:3] == ["2 / 3", "17"] and cells[4] == "88"
+    assert desk.evaluate("window.notReloaded") is True
+    live = fetched(desk, role.url("/headoffice/live.json"))
+    assert live["ingests"][0]["client_id"] == "ho-east" and live["ingests"][0]["up"] is True
+    if SHOTS:
+        desk.goto(role.url("/headoffice?lang=en"))
+        desk.screenshot(path=str(Path(SHOTS) / "headoffice-live-en.png"), full_page=True)
+
+
+def test_a_report_kept_is_made_again_when_its_days_are_rebuilt(head_office, desk):
+    """GIVEN a cross-branch report asked once (the web role keeps it)
+    WHEN it is asked again, then a ticket more comes for one of its days and is rebuilt
+    THEN the second answer is the kept one, the third counts the new ticket."""
+    role, db = head_office
+    sign_in(desk, role, "hq")
+    url = role.url("/headoffice/reports.json?from=2026-01-05&to=2026-01-06&by=service")
+    first = fetched(desk, url)
+    assert fetched(desk, url) == first
+    seq = db.conn.execute("SELECT max_seq FROM branches WHERE branch = 'xuhui'").fetchone()[0]
+    at = datetime(2026, 1, 5, 10, 0, tzinfo=ZoneInfo(ZONE)).timestamp()
+    data = '{"ticket": "x-late", "service": "cash", "number": "A999"}'
+    row = EventRow("xuhui", 0, seq + 1, at, "ticket_issued", None, None, data)
+    db.write(Batch(events=[row], heard={"xuhui"}))
+    assert rebuild_due_days(db.conn) >= 1
+    assert fetched(desk, url)["total"]["issued"] == first["total"]["issued"] + 1

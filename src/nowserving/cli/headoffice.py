@@ -28,7 +28,7 @@ def _add_headoffice(commands) -> None:
     )
     sub = parser.add_subparsers(
         dest="headoffice_command",
-        metavar="ingest|status|migrate|retention|recheck|rebuild|branches",
+        metavar="ingest|status|migrate|retention|recheck|rebuild|branches|staffing",
     )
     ingest = sub.add_parser("ingest", help="consume the bridged event streams (runs until stopped)")
     _dsn(ingest)
@@ -38,6 +38,11 @@ def _add_headoffice(commands) -> None:
         default="nowserving-headoffice-ingest",
         help="the MQTT client id of the kept session (default: %(default)s)",
     )
+    ingest.add_argument(
+        "--no-rebuild", dest="rebuild", action="store_false",
+        help="leave the due visits and rollups to a separate `rebuild --due --every S` "
+        "(by default the ingest makes them on a thread beside its writer)",
+    )  # fmt: skip
     ingest.set_defaults(handler=_run_ingest)
     status = sub.add_parser("status", help="per branch: last seq, lag, stale/ok, gaps repaired")
     _dsn(status)
@@ -225,7 +230,7 @@ def _run_ingest(args: argparse.Namespace) -> int:
     except psycopg.OperationalError as err:
         print(f"nowserving headoffice: cannot reach the database: {err}", file=sys.stderr)
         return 1
-    ingest = Ingest(db, broker, client_id=args.client_id)
+    ingest = Ingest(db, broker, client_id=args.client_id, rebuild=args.rebuild)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: ingest.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: ingest.stopping.set())
@@ -255,6 +260,24 @@ def _add_derived(sub) -> None:
         help="with --due: keep rebuilding what falls due, every SECONDS (until stopped)",
     )  # fmt: skip
     rebuild.set_defaults(handler=_run_rebuild)
+    staffing = sub.add_parser(
+        "staffing", help="a branch's counters needed per hour, from its events here "
+        "(as `nowserving staffing` from the branch's log)",
+    )  # fmt: skip
+    _dsn(staffing)
+    staffing.add_argument("--branch", required=True, help="the branch")
+    staffing.add_argument("--weekday", required=True, help="mon, tue, wed, thu, fri, sat or sun")
+    staffing.add_argument("--target", default="80/10", help="PERCENT/MINUTES (default 80/10)")
+    staffing.add_argument("--from", dest="first", type=_day, help="first day of history")
+    staffing.add_argument("--to", dest="last", type=_day, help="last day of history")
+    staffing.add_argument("--days", type=int, default=200, help="simulated days per check")
+    staffing.add_argument("--language", default="zh", help="zh or en (default zh)")
+    staffing.add_argument(
+        "--counters-start-closed", dest="start_open", action="store_false",
+        help="counters count as closed until opened (as the branch's `counters_start_open "
+        "= false`)",
+    )  # fmt: skip
+    staffing.set_defaults(handler=_run_staffing)
     branches = sub.add_parser("branches", help="load the regions and branches file")
     _dsn(branches)
     branches.add_argument("file", type=Path, help="the branches file (TOML: docs/headoffice.md)")
@@ -294,6 +317,36 @@ def _run_rebuild(args: argparse.Namespace) -> int:
             print(f"{rebuild_due_days(conn)} branch-day(s) rebuilt", flush=True)
             if not args.every or stop.wait(args.every):
                 return 0
+
+
+def _run_staffing(args: argparse.Namespace) -> int:
+    if not _imports():
+        return 2
+    from nowserving.headoffice.staffing import learn_branch
+    from nowserving.reports.history import HistoryError
+    from nowserving.reports.staffing import Target, advise, check_by_simulation, table
+
+    try:
+        target = Target.parse(args.target)
+    except ValueError as err:
+        print(f"nowserving headoffice staffing: {err}", file=sys.stderr)
+        return 2
+    conn = _connect(args.dsn)
+    if conn is None:
+        return 1
+    with conn:
+        if not _schema_ready(conn):
+            return 1
+        try:
+            history = learn_branch(conn, args.branch, args.weekday, target.wait_s, args.first,
+                                   args.last, args.start_open)  # fmt: skip
+        except HistoryError as err:
+            print(f"nowserving headoffice staffing: {err}", file=sys.stderr)
+            return 1
+    rows = advise(history, target)
+    check_by_simulation(history, rows, target, days=args.days)
+    print(table(rows, target, history.days, args.language))
+    return 0
 
 
 def _run_branches(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ acknowledges the messages to the broker only after it commits.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -45,9 +46,11 @@ UPDATE branches b SET
     server_online = coalesce(u.online, b.server_online),
     link_changed = CASE WHEN u.link IS NOT NULL AND b.link_up IS DISTINCT FROM u.link
                    THEN now() ELSE b.link_changed END,
-    link_up = coalesce(u.link, b.link_up)
+    link_up = coalesce(u.link, b.link_up),
+    live = coalesce(u.live::jsonb, b.live)
 FROM unnest(%b::text[], %b::int8[], %b::float8[], %b::int4[], %b::int8[], %b::bool[],
-            %b::bool[]) AS u(branch, repaired, newest, state_epoch, state_seq, online, link)
+            %b::bool[], %b::text[])
+     AS u(branch, repaired, newest, state_epoch, state_seq, online, link, live)
 WHERE b.branch = u.branch
 """
 # The first run of seqs after `contiguous` (seq - row number is constant along a run), the
@@ -112,6 +115,7 @@ class Batch:
     states: dict[str, tuple[int, int]] = field(default_factory=dict)  # (epoch, seq)
     servers: dict[str, bool] = field(default_factory=dict)  # the server's status: online
     links: dict[str, bool] = field(default_factory=dict)  # the bridge's flag
+    live: dict[str, dict] = field(default_factory=dict)  # its newest state, summed up (live.py)
     heard: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
@@ -221,6 +225,7 @@ class HeadOfficeDb:
             [newest[b][1] if b in newest else None for b in heard],
             [s[0] if s else None for s in states], [s[1] if s else None for s in states],
             [batch.servers.get(b) for b in heard], [batch.links.get(b) for b in heard],
+            [json.dumps(batch.live[b]) if b in batch.live else None for b in heard],
         ))  # fmt: skip
         if by_branch:
             epochs = dict(c.execute(

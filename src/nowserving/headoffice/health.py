@@ -33,6 +33,7 @@ class Health:
     stored: int = 0  # events newly stored since it started
     too_old: int = 0  # events before the retention horizon, not stored
     holes_found: int = 0  # by the periodic recheck
+    rebuilt: int = 0  # branch-days whose visits and rollups it made again
     rows_per_s: float = 0.0  # over the last report's interval
     last_error: str | None = None
     last_error_at: float | None = None
@@ -62,6 +63,7 @@ class Health:
             "rows_per_s": round(self.rows_per_s, 1),
             "too_old": self.too_old,
             "holes_found": self.holes_found,
+            "rebuilt": self.rebuilt,
             "last_error": None
             if self.last_error is None
             else {"at": self.last_error_at, "message": self.last_error},

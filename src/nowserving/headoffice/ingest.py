@@ -26,6 +26,8 @@ import psycopg
 from nowserving.adapters.mqtt import Broker, MqttLink
 from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb, Hole
 from nowserving.headoffice.health import HEALTH_EVERY_S, Health, gone_message, health_topic
+from nowserving.headoffice.live import live_summary, newer
+from nowserving.headoffice.rebuilder import Rebuilder
 from nowserving.headoffice.status import branch_statuses
 from nowserving.headoffice.upkeep import recheck
 from nowserving.protocol import PROTOCOL_VERSION, encode
@@ -88,6 +90,7 @@ class Ingest:
         client_id: str = "nowserving-headoffice-ingest",
         repair_after_s: float = REPAIR_AFTER_S,
         ask_again_s: float = ASK_AGAIN_S,
+        rebuild: bool = True,
     ) -> None:
         self.db = db
         self.repair_after_s = repair_after_s
@@ -102,6 +105,8 @@ class Ingest:
         self._rechecked = 0.0
         self._recheck_next = ""  # the branch after which the round robin goes on
         self.health = Health(client_id)
+        # Due branch-days made beside the writer (else by `rebuild --due`): rebuilder.py.
+        self.rebuilder = Rebuilder(db.dsn, self.health, self.inbox.qsize) if rebuild else None
         self.health_topic = health_topic(client_id)
         self.link = MqttLink(
             broker, client_id, on_message=self._received, persistent=True, manual_ack=True,
@@ -115,13 +120,17 @@ class Ingest:
         self.inbox.put(_Msg(topic, payload, mid, qos))  # paho thread -> writer
 
     def start(self) -> None:
-        """Connect (in the background, reconnecting until `close`)."""
+        """Connect (in the background, reconnecting until `close`), and start rebuilding."""
         self.link.start()
+        if self.rebuilder is not None:
+            self.rebuilder.start()
 
     def close(self) -> None:
         """Stop `run`, say so on the health topic (a clean disconnect sends no will), and
         disconnect."""
         self.stopping.set()
+        if self.rebuilder is not None:
+            self.rebuilder.close()
         self.link.publish(self.health_topic, gone_message(self.health.client_id), retain=True)
         self.link.close()
 
@@ -131,6 +140,8 @@ class Ingest:
             batch = self._take()
             if batch:
                 self._store(batch)
+                if self.rebuilder is not None:
+                    self.rebuilder.nudge()
             now = time.monotonic()
             if now - self._planned >= PLAN_EVERY_S:
                 self._planned = now
@@ -210,6 +221,9 @@ class Ingest:
             self._add_event(batch, branch, body, "stream")
         elif what == "state" and type(body.get("seq")) is int:
             batch.states[branch] = (int(body.get("epoch") or 0), body["seq"])
+            summary = live_summary(body)
+            if summary is not None and newer(summary, batch.live.get(branch)):
+                batch.live[branch] = summary
         elif what == "status/server":
             batch.servers[branch] = body.get("online") is True
         elif what == f"reply/{HEAD_OFFICE}":

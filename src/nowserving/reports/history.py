@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -246,6 +247,24 @@ def learn(
     `last` (dates, inclusive; None: no bound). With `group_of` (service -> group), each
     group is learned as one service: its arrivals and service times pooled, a counter
     serving any of its services counted once. Raises HistoryError when nothing matches."""
+    with EventLog(db, create=False) as log:
+        return learn_events(log.events(), weekday, timezone, target_s, first, last,
+                            counters_start_open, group_of, f"the event log {db}")  # fmt: skip
+
+
+def learn_events(
+    events: Iterable,
+    weekday: str,
+    timezone: str = "UTC",
+    target_s: float = 600.0,
+    first: date | None = None,
+    last: date | None = None,
+    counters_start_open: bool = True,
+    group_of: dict[str, str] | None = None,
+    source: str = "the events",
+) -> History:
+    """`learn` over any events in log order (each with `at`, `type` and `data`): the head
+    office reads a branch's from PostgreSQL (headoffice/staffing.py)."""
     if weekday not in WEEKDAYS:
         raise HistoryError(f"unknown weekday {weekday!r}: one of {', '.join(WEEKDAYS)}")
     reader = _Reader(
@@ -257,10 +276,9 @@ def learn(
         counters_start_open,
         group_of,
     )
-    with EventLog(db, create=False) as log:
-        for event in log.events():
-            reader.read(event)
+    for event in events:
+        reader.read(event)
     if not reader.dates:
-        raise HistoryError(f"the event log {db} has no ticket issued on a {weekday} in range")
+        raise HistoryError(f"{source} has no ticket issued on a {weekday} in range")
     reader.finish()
     return History(weekday, len(reader.dates), dict(reader.services), target_s)

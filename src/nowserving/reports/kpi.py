@@ -117,8 +117,12 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else math.nan
 
 
-class _Tally:
-    """The running sums of one group; `figures()` turns them into the measures."""
+class Tally:
+    """The running sums of one group; `figures()` turns them into the measures.
+
+    Shared with the head office (headoffice/visits.py keeps a day's tally per service in
+    its rollups, reports/crossbranch.py merges them again): the same numbers for the same
+    days as the branch console."""
 
     __slots__ = ("issued", "outcomes", "transferred", "waits", "services", "within",
                  "ratings", "audited", "inside", "rated_service")  # fmt: skip
@@ -162,7 +166,7 @@ class _Tally:
                 self.rated_service[v.rating].append(service)
         return service
 
-    def merge(self, other: _Tally) -> None:
+    def merge(self, other: Tally) -> None:
         """Add `other`'s sums to these (the total of a report is its groups merged)."""
         self.issued += other.issued
         for name in OUTCOMES:
@@ -219,7 +223,7 @@ class _Tally:
         }
 
 
-MEASURES = tuple(_Tally().figures())
+MEASURES = tuple(Tally().figures())
 
 
 class LocalTime:
@@ -295,7 +299,7 @@ def report(
     start, end = local.bounds(first, last)
     key_of = _keyer(by, local)
     waits = {s: t.wait_s for s, t in targets.items()}
-    groups: dict[object, _Tally] = {}
+    groups: dict[object, Tally] = {}
     staff = _StaffTimes()
     for v in visits:
         if start <= v.issued_at < end:
@@ -307,7 +311,7 @@ def _count(v: Visit, groups: dict, key: object, waits: dict, staff: _StaffTimes 
     """Add `v` to its group's tally (and its service time to `staff`)."""
     tally = groups.get(key)
     if tally is None:
-        tally = groups[key] = _Tally()
+        tally = groups[key] = Tally()
     service = tally.add(v, waits.get(v.service, DEFAULT_TARGET.wait_s))
     if service is not None and staff is not None:
         staff.by_service[v.service].append(service)
@@ -318,7 +322,7 @@ def _count(v: Visit, groups: dict, key: object, waits: dict, staff: _StaffTimes 
 def _finish(by: str, first: date, last: date, groups: dict, staff: _StaffTimes,
             targets: dict) -> Report:  # fmt: skip
     rows = [(k, groups[k].figures()) for k in sorted(groups, key=_order)]
-    total = _Tally()
+    total = Tally()
     for tally in groups.values():
         total.merge(tally)
     outliers = _outliers(staff.by_service, staff.by_staff)
@@ -372,13 +376,13 @@ class Rollup:
         visits issued in that Unix range, asked only for the days still to make."""
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         self.make(visits_between, first, last, (by,))
-        groups: dict[object, _Tally] = {}
+        groups: dict[object, Tally] = {}
         staff = _StaffTimes()
         for d in days:
             for key, tally in self._days[(by, d)].items():
                 mine = groups.get(key)
                 if mine is None:
-                    mine = groups[key] = _Tally()
+                    mine = groups[key] = Tally()
                 mine.merge(tally)
             staff.merge(self._staff[d])
         return _finish(by, first, last, groups, staff, self.targets)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import math
 import threading
+import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,13 +33,29 @@ log = logging.getLogger(__name__)
 
 HERE = f"{BASE}/headoffice"
 MAX_DAYS = 3 * 366
+# An ingest that has not reported for this long is not running (it reports every 5 s:
+# headoffice/health.py; `headoffice status` says NOT REPORTING after the same time).
+REPORTING_S = 15.0
+# The page's script fetches the board every second: a fifth of a page against the address's
+# request budget (5 a second), so viewers behind one proxy address are not refused.
+POLL_COST = 0.2
+CACHE_S = 0.5  # the live figures are read at most this often, however many are looking
 STALE_HEARD_S = 120.0  # nothing heard from a branch for this long: stale, whatever its flag
 
 _BRANCHES = """
 SELECT coalesce(d.branch, b.branch), d.region, coalesce(d.name_zh, d.branch, b.branch),
        coalesce(d.name_en, d.branch, b.branch), coalesce(d.timezone, 'UTC'), b.link_up,
-       b.server_online, extract(epoch FROM b.last_heard)::float8
+       b.server_online, extract(epoch FROM b.last_heard)::float8, b.live,
+       CASE WHEN b.state_epoch = b.epoch THEN greatest(0, b.state_seq - b.contiguous_seq) END,
+       coalesce(b.gaps_repaired, 0), coalesce(b.events_repaired, 0),
+       ((to_timestamp(%(now)s) AT TIME ZONE coalesce(d.timezone, 'UTC'))::date)::text
 FROM branch_dim d FULL JOIN branches b ON b.branch = d.branch
+"""
+# The ingest processes' own health (headoffice/health.py), as `headoffice status` says it.
+_INGESTS = """
+SELECT client_id, extract(epoch FROM now() - updated_at)::float8, rows_per_s, stored,
+       extract(epoch FROM started_at)::float8, last_error, extract(epoch FROM last_error_at)::float8
+FROM ingest_health ORDER BY client_id
 """
 _TODAY = """
 WITH z AS (
@@ -64,6 +81,7 @@ WITH last AS (
     SELECT DISTINCT ON (e.branch, e.data->>'counter') e.branch, e.type
     FROM events e
     WHERE e.at >= to_timestamp(%(now)s) - interval '7 days' AND e.at <= to_timestamp(%(now)s)
+      AND e.branch = ANY(%(branches)s)
       AND e.type IN ('counter_opened', 'counter_paused', 'counter_closed')
     ORDER BY e.branch, e.data->>'counter', e.at DESC, e.epoch DESC, e.seq DESC
 )
@@ -71,6 +89,16 @@ SELECT branch, count(*) FILTER (WHERE type = 'counter_opened'), count(*) FROM la
 GROUP BY branch
 """
 
+
+# What a report kept is made from: its days' rollup rows (how many, when last made) and the
+# branches' regions.
+_VERSION = """
+SELECT (SELECT count(*) FROM visits_daily WHERE day >= %s AND day <= %s),
+       (SELECT max(made_at) FROM visits_daily WHERE day >= %s AND day <= %s),
+       (SELECT md5(string_agg(branch || '=' || coalesce(region, ''), ',' ORDER BY branch))
+        FROM branch_dim)
+"""
+KEEP_REPORTS = 16
 
 # As `nowserving headoffice status` says it (headoffice/status.py): stale, server down,
 # behind, ok.
@@ -106,10 +134,19 @@ class HeadOffice:
         self.dsn = dsn
         self._conn = psycopg.connect(dsn, autocommit=True)
         self._lock = threading.Lock()  # one query at a time on the connection
+        # Reports on their own connection: a long one never holds up the live page's board.
+        self._report_conn = psycopg.connect(dsn, autocommit=True)
+        self._report_lock = threading.Lock()
+        # The last reports made, with the version of their days they were made from: the
+        # same report asked again (another ranking, the other language, the JSON twin) is
+        # not counted again until a rebuild changes one of its days.
+        self._reports: dict[tuple, tuple[tuple, object]] = {}
+        self._live_cache: tuple[float, dict] | None = None  # (monotonic time, figures)
         console.headoffice = True
         self.routes = [
             Route(HERE, self.live),
             Route(f"{HERE}/live.json", self.live_json),
+            Route(f"{HERE}/live.part", self.live_part),
             Route(f"{HERE}/reports", self.reports),
             Route(f"{HERE}/reports.json", self.reports_json),
         ]
@@ -121,6 +158,7 @@ class HeadOffice:
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self._conn.close()
+        self._report_conn.close()
 
     # ----- data -------------------------------------------------------------------------
 
@@ -135,59 +173,120 @@ class HeadOffice:
             self.console.region_of = dict(found)
         return regions
 
+    def _live_data(self, now: float) -> dict:
+        """The live page's figures of every branch, read at most once every CACHE_S whoever
+        looks (each viewer's page polls every second)."""
+        with self._lock:
+            cached = self._live_cache
+            if cached is not None and time.monotonic() - cached[0] < CACHE_S:
+                return cached[1]
+            conn = self._conn
+            branches = conn.execute(_BRANCHES, {"now": now}).fetchall()
+            # Counters open come from the branch's state (its live summary); only a branch
+            # without one (never heard since the ingest kept them) is read from its events.
+            missing = [r[0] for r in branches if r[8] is None]
+            counters = {}
+            if missing:
+                query = {"now": now, "branches": missing}
+                counters = {r[0]: r[1:] for r in conn.execute(_COUNTERS, query)}
+            data = {
+                "branches": branches,
+                "today": {r[0]: r[1:] for r in conn.execute(_TODAY, {"now": now})},
+                "counters": counters,
+                "verdicts": dict(conn.execute(_VERDICTS).fetchall()),
+                "ingests": conn.execute(_INGESTS).fetchall(),
+            }
+            self._live_cache = (time.monotonic(), data)
+            return data
+
     def live_rows(self, account, language: str, now: float) -> list[dict]:
         """Every branch `account` sees: its state now (sorted by region, then name)."""
         regions = self._regions()
-        with self._lock:
-            branches = self._conn.execute(_BRANCHES).fetchall()
-            today = {r[0]: r[1:] for r in self._conn.execute(_TODAY, {"now": now})}
-            counters = {r[0]: r[1:] for r in self._conn.execute(_COUNTERS, {"now": now})}
-            verdicts = dict(self._conn.execute(_VERDICTS).fetchall())
+        data = self._live_data(now)
         rows = []
-        for branch, region, name_zh, name_en, _tz, _link, _online, heard in branches:
+        for branch, region, name_zh, name_en, *rest in data["branches"]:
             if not account.sees(branch, region):
                 continue
-            waiting, oldest, served, within, ended = today.get(branch, (0, None, 0, 0, 0))
-            opened, known = counters.get(branch, (0, 0))
-            verdict = verdicts.get(branch, "stale")
-            if verdict != "stale" and (heard is None or now - heard > STALE_HEARD_S):
-                verdict = "stale"
-            feed = self.console.feeds.branches.get(branch)
-            down = None
-            if feed is not None:
-                down = sum(1 for s in feed.statuses().values() if not s.online)
-            rows.append({
-                "branch": branch, "region": region or "",
-                "region_name": (regions.get(region) or {}).get(language, region or ""),
-                "name": name_zh if language == "zh" else name_en, "status": verdict,
-                "counters_open": opened, "counters_known": known, "waiting": waiting,
-                "longest_wait_s": None if oldest is None else max(0.0, now - oldest),
-                "served": served, "sla": within / ended if ended else None,
-                "devices_down": down,
-            })  # fmt: skip
+            row = {"branch": branch, "region": region or "",
+                   "region_name": (regions.get(region) or {}).get(language, region or ""),
+                   "name": name_zh if language == "zh" else name_en}  # fmt: skip
+            row.update(self._live_figures(branch, rest, data, now))
+            rows.append(row)
         rows.sort(key=lambda r: (r["region"] == "", r["region_name"], r["name"]))
         return rows
+
+    def _live_figures(self, branch: str, rest: list, data: dict, now: float) -> dict:
+        """One branch's figures: waiting, counters and served from its live summary (its
+        newest state: current within a batch of the ingest), falling back to today's
+        visits; the longest wait and within target from today's visits (as fresh as their
+        last rebuild)."""
+        _tz, _link, _online, heard, live, lag, gaps, repaired, local_today = rest
+        waiting, oldest, served, within, ended = data["today"].get(branch, (0, None, 0, 0, 0))
+        opened, known = data["counters"].get(branch, (0, 0))
+        if live is not None:
+            waiting = live["waiting"]
+            opened, known = live["counters_open"], live["counters_known"]
+            if live.get("day") == local_today:
+                served = live["served"]
+            if waiting == 0:
+                oldest = None
+        verdict = data["verdicts"].get(branch, "stale")
+        if verdict != "stale" and (heard is None or now - heard > STALE_HEARD_S):
+            verdict = "stale"
+        feed = self.console.feeds.branches.get(branch)
+        down = None
+        if feed is not None:
+            down = sum(1 for s in feed.statuses().values() if not s.online)
+        return {
+            "status": verdict, "counters_open": opened, "counters_known": known,
+            "waiting": waiting,
+            "longest_wait_s": None if oldest is None else max(0.0, now - oldest),
+            "served": served, "sla": within / ended if ended else None, "devices_down": down,
+            "lag": lag, "gaps_repaired": gaps, "events_repaired": repaired,
+            "state_at": None if live is None else live.get("at"),
+        }  # fmt: skip
+
+    def ingests(self, now: float) -> list[dict]:
+        """Each ingest process's health as it last reported it (headoffice/health.py)."""
+        found = []
+        for client, age, rate, stored, started, error, error_at in self._live_data(now)["ingests"]:
+            found.append({
+                "client_id": client, "up": age < REPORTING_S, "reported_s_ago": age,
+                "rows_per_s": rate, "stored": stored, "started_at": started,
+                "last_error": None if error is None else {"at": error_at, "message": error},
+            })  # fmt: skip
+        return found
 
     def report(self, account, first: date, last: date, by: str, measure: str):
         """The cross-branch report of the branches `account` sees, ranked by `measure`."""
         from nowserving.reports.crossbranch import cross_report, ranking
 
         regions = self._regions()
-        with self._lock:
-            dims = {r[0]: r[1:] for r in self._conn.execute(
+        with self._report_lock:
+            conn = self._report_conn
+            dims = {r[0]: r[1:] for r in conn.execute(
                 "SELECT branch, region, name_zh, name_en FROM branch_dim")}  # fmt: skip
-            known = [r[0] for r in self._conn.execute(
+            known = [r[0] for r in conn.execute(
                 "SELECT branch FROM branches UNION SELECT branch FROM branch_dim")]  # fmt: skip
             seen = [b for b in known if account.sees(b, (dims.get(b) or (None,))[0])]
-            result = cross_report(self._conn, first, last, by, seen)
+            key = (first, last, by, tuple(sorted(seen)))
+            version = conn.execute(_VERSION, (first, last, first, last)).fetchone()
+            kept = self._reports.get(key)
+            if kept is not None and kept[0] == version:
+                result = kept[1]
+            else:
+                result = cross_report(conn, first, last, by, seen)
+                self._reports[key] = (version, result)
+                while len(self._reports) > KEEP_REPORTS:
+                    self._reports.pop(next(iter(self._reports)))
         return result, ranking(result, measure), regions, dims
 
     # ----- routes -----------------------------------------------------------------------
 
-    def _access(self, request: Request):
+    def _access(self, request: Request, cost: float = 1.0):
         """(session, account, language) of a head-office account, or the answer instead."""
         console = self.console
-        refused = console._too_many(request)
+        refused = console._too_many(request, cost)
         if refused is not None:
             return refused
         language = _language(request.query_params.get("lang"))
@@ -208,18 +307,35 @@ class HeadOffice:
             return access
         session, account, language = access
         now = self.console.clock()
-        rows = await asyncio.to_thread(self.live_rows, account, language, now)
-        return HTMLResponse(live_page(language, account.name, session.csrf, rows, now))
+        rows, ingests = await asyncio.to_thread(self._live, account, language, now)
+        return HTMLResponse(live_page(language, account.name, session.csrf, rows, now, ingests))
+
+    async def live_part(self, request: Request) -> Response:
+        """The live page's board alone, for its script to swap in (GET …/live.part)."""
+        from nowserving.web.console_headoffice_page import live_board
+
+        access = self._access(request, POLL_COST)
+        if isinstance(access, Response):
+            return access
+        _, account, language = access
+        now = self.console.clock()
+        rows, ingests = await asyncio.to_thread(self._live, account, language, now)
+        return HTMLResponse(live_board(language, rows, now, ingests),
+                            headers={"Cache-Control": "no-store"})  # fmt: skip
 
     async def live_json(self, request: Request) -> Response:
-        """The live page's rows as JSON (times in seconds, shares 0-1, null where none)."""
+        """The live page's rows and the ingest's health as JSON (times in seconds, shares
+        0-1, null where none)."""
         access = self._access(request)
         if isinstance(access, Response):
             return access
         _, account, language = access
         now = self.console.clock()
-        rows = await asyncio.to_thread(self.live_rows, account, language, now)
-        return JSONResponse({"at": now, "branches": rows})
+        rows, ingests = await asyncio.to_thread(self._live, account, language, now)
+        return JSONResponse({"at": now, "branches": rows, "ingests": ingests})
+
+    def _live(self, account, language: str, now: float) -> tuple[list[dict], list[dict]]:
+        return self.live_rows(account, language, now), self.ingests(now)
 
     def _query(self, request: Request, language: str) -> tuple[date, date, str, str]:
         from nowserving.reports.crossbranch import GROUPS, RANKINGS

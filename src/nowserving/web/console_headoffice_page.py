@@ -41,9 +41,24 @@ def _minutes(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds / 60:.0f}"
 
 
-def live_page(language: str, account: str, csrf: str, rows: list[dict], now: float) -> str:
-    """Every branch's state now, one table per region (a region-less group last)."""
+def live_page(language: str, account: str, csrf: str, rows: list[dict], now: float,
+              ingests: list[dict] | None = None) -> str:  # fmt: skip
+    """Every branch's state now, one table per region (a region-less group last), under
+    the ingest's own health; the script (static/headoffice.js) replaces the board every
+    second (a browser without scripts reloads the page every REFRESH_S)."""
     title = i18n.text(language, "headoffice.live_title")
+    extra = f'<noscript><meta http-equiv="refresh" content="{REFRESH_S}"></noscript>'
+    return (
+        f"{head(language, title, '/static/console.css', extra)}"
+        f'<body class="headoffice" data-here="{HERE}" data-lang="{language}">'
+        f"{_top(language, account, csrf, HERE, title)}{_nav(language, 'live')}"
+        f'<main><div id="board">{live_board(language, rows, now, ingests or [])}</div></main>'
+        '<script src="/static/headoffice.js"></script></body></html>'
+    )
+
+
+def live_board(language: str, rows: list[dict], now: float, ingests: list[dict]) -> str:
+    """The live page's board: when, the ingest's health, then a table per region."""
     sections, region, body = [], None, []
 
     def close() -> None:
@@ -63,12 +78,41 @@ def live_page(language: str, account: str, csrf: str, rows: list[dict], now: flo
     if not rows:
         sections.append(f'<p class="updated">{_t(language, "none_yet")}</p>')
     when = datetime.fromtimestamp(now, ZoneInfo("UTC")).strftime("%H:%M:%S UTC")
-    extra = f'<meta http-equiv="refresh" content="{REFRESH_S}">'
     return (
-        f'{head(language, title, "/static/console.css", extra)}<body class="headoffice">'
-        f"{_top(language, account, csrf, HERE, title)}{_nav(language, 'live')}"
-        f'<main><p class="updated">{_t(language, "updated", time=when)}</p>'
-        f"{''.join(sections)}</main></body></html>"
+        f'<p class="updated">{_t(language, "updated", time=when)}</p>'
+        f"{_ingest_section(language, ingests, now)}{''.join(sections)}"
+    )
+
+
+def _ingest_section(language: str, ingests: list[dict], now: float) -> str:
+    """The ingest processes' health: up or not reporting, rows/s, stored, the last error."""
+    if not ingests:
+        none = _t(language, "ingest_none")
+        return f'<section class="ingest"><p class="alert">{none}</p></section>'
+    rows = []
+    for i in ingests:
+        state = "ingest_up" if i["up"] else "ingest_silent"
+        error = i["last_error"]
+        last = _t(language, "ingest_no_error")
+        if error is not None:
+            ago = _minutes(max(0.0, now - (error["at"] or now)))
+            last = _t(language, "ingest_error", minutes=ago, message=error["message"])
+        started = datetime.fromtimestamp(i["started_at"], ZoneInfo("UTC"))
+        said = _t(language, state, seconds=f"{i['reported_s_ago']:.0f}")
+        rows.append(
+            f'<tr class="{"open" if i["up"] else "offline"}">'
+            f'<th scope="row">{escape(i["client_id"])}</th>'
+            f'<td class="state">{said}</td>'
+            f'<td class="num">{i["rows_per_s"]:,.0f}</td>'
+            f'<td class="num">{i["stored"]:,}</td>'
+            f"<td>{started:%Y-%m-%d %H:%M} UTC</td><td>{last}</td></tr>"
+        )
+    cells = "".join(f'<th scope="col">{_t(language, k)}</th>' for k in
+                    ("ingest", "ingest_state", "ingest_rate", "ingest_stored",
+                     "ingest_started", "ingest_last_error"))  # fmt: skip
+    return (
+        f'<section class="ingest"><h2>{_t(language, "ingest_title")}</h2><table>'
+        f"<thead><tr>{cells}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
     )
 
 
@@ -84,6 +128,8 @@ def _live_header(language: str) -> str:
             "served_today",
             "sla_today",
             "devices_down",
+            "lag",
+            "gaps_repaired",
         )  # fmt: skip
     )
     return f"<thead><tr>{cells}</tr></thead>"
@@ -93,6 +139,7 @@ def _live_row(language: str, row: dict) -> str:
     status = row["status"]
     sla = "—" if row["sla"] is None else f"{row['sla'] * 100:.0f} %"
     down = "—" if row["devices_down"] is None else str(row["devices_down"])
+    lag = "—" if row["lag"] is None else f"{row['lag']:,}"
     link = f"{BASE}/{escape(row['branch'])}?lang={language}"
     return (
         f'<tr class="{STATUS_CLASS.get(status, "")}" data-branch="{escape(row["branch"])}">'
@@ -103,7 +150,9 @@ def _live_row(language: str, row: dict) -> str:
         f'<td class="num">{row["waiting"]}</td>'
         f'<td class="num">{_minutes(row["longest_wait_s"])}</td>'
         f'<td class="num">{row["served"]}</td><td class="num">{sla}</td>'
-        f'<td class="num">{down}</td></tr>'
+        f'<td class="num">{down}</td>'
+        f'<td class="num">{lag}</td>'
+        f'<td class="num">{row["gaps_repaired"]:,}</td></tr>'
     )
 
 
