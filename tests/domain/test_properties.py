@@ -124,6 +124,10 @@ def test_no_ticket_lost_or_called_twice_and_numbers_unique(plan):  # noqa: C901 
         else:
             assert ticket.id not in in_lines and ticket.id not in at_counters
     assert set(branch.tickets) == set(status)
+    # What estimates are made from: exactly the open tickets (found by lines and counters).
+    assert set(branch.frozen_copy().tickets) == {
+        t.id for t in branch.tickets.values() if t.status in ACTIVE
+    }
     # The kept call order is the line sorted from scratch by the call policy's key.
     for service, line in branch.lines.items():
         by_policy = sorted(

@@ -78,7 +78,7 @@ from nowserving.protocol.vocabulary import (
     Cmd,
     Role,
 )
-from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
+from nowserving.server.estimates import EstimateAll, EstimateWorker, Fit, estimate_all
 from nowserving.server.hall import Hall
 from nowserving.server.history import events_range_reply
 from nowserving.server.pins import PinChecker
@@ -117,6 +117,7 @@ _CHECKED = object()  # the broker sent all it holds retained on the checked topi
 class _Estimated:
     estimates: Estimates | None
     took: float
+    fit: Fit | None = None  # the calibration's refit, made with them (Learner.fit_due)
 
 
 @dataclass
@@ -153,6 +154,7 @@ class BranchServer:
         self.clock = clock
         self.topics = Topics(config.rules.branch_id)
         self.branch: Branch = log_store.load(config.rules)
+        self.branch.learner.fit_elsewhere = True  # refits in the estimating process
         self.branch.code_key = log_store.secret("booking_code_key")
         # The hall code's secret (server/hall.py): the queue checks codes against it.
         self.hall = Hall.of(log_store, config.rules)
@@ -270,8 +272,10 @@ class BranchServer:
     def _checked(self) -> None:
         self.inbox.put(_CHECKED)  # paho thread -> apply thread: the retained state is in
 
-    def _estimated_off_thread(self, estimates: Estimates | None, took: float) -> None:
-        self.inbox.put(_Estimated(estimates, took))  # estimate thread -> apply thread
+    def _estimated_off_thread(
+        self, estimates: Estimates | None, took: float, fit: Fit | None = None
+    ) -> None:
+        self.inbox.put(_Estimated(estimates, took, fit))  # estimate thread -> apply thread
 
     def _pin_checked(self, inbound: object, matched: bool) -> None:
         self.inbox.put(_PinChecked(inbound, matched))  # PIN thread -> apply thread
@@ -672,6 +676,7 @@ class BranchServer:
     def _reload(self) -> None:
         """The branch as the log has it, and nothing kept from before, as on a restart."""
         self.branch = self.store.load(self.config.rules)
+        self.branch.learner.fit_elsewhere = True
         self.branch.code_key = self.store.secret("booking_code_key")
         self.branch.hall_secret = self.hall.secret
         self.newcomers = NewcomerEstimates()
@@ -887,6 +892,10 @@ class BranchServer:
     def _take_estimates(self, item: _Estimated) -> None:
         self._estimate_every = max(ESTIMATE_EVERY_S, item.took / ESTIMATE_SHARE)
         self.estimates = item.estimates  # None when they failed: left out, not stale
+        if item.fit is not None:
+            self.branch.learner.take_fit(*item.fit)
+        elif item.estimates is None:  # the estimating process failed: refit here instead
+            self.branch.learner.fit_due()
         if item.estimates is not None:
             _, arrivals, at, seq = item.estimates
             self.newcomers.anchor(self.branch, at, arrivals, seq)
