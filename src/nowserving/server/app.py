@@ -93,6 +93,7 @@ ESTIMATE_EVERY_S = 1.0  # wait estimates are at most this old after a change ...
 ESTIMATE_SHARE = 0.25  # ... unless computing them would take more of a core than this
 REFRESH_S = 15.0  # ... and are remade this often while people wait, even with no change
 LINE_EVERY_S = 0.25  # a changed line is republished at most this often
+LINES_AT_ONCE = 2  # lines built in one go while commands wait (the rest right after)
 SWITCH_INTERVAL_S = 0.0005
 FREEZE_EVERY = 2000  # events between two gc.freeze() calls
 CHECK_AGAIN_S = 10.0  # the broker's retained state not read by then: ask again
@@ -841,9 +842,14 @@ class BranchServer:
         if not self._lines_due or not self.serving:
             return
         now, at = time.monotonic(), self.clock()
+        # After new estimates every line is due: while commands wait, a few at a time.
+        left = LINES_AT_ONCE if not self.inbox.empty() else len(self._lines_due)
         for service in sorted(self._lines_due):
             if now < self._line_sent.get(service, 0.0):
                 continue
+            if left == 0:
+                break
+            left -= 1
             message = line_message(self.branch, service, at, self.estimates)
             self.line_publisher.offer(self.topics.line(service), message)
             self._line_sent[service] = now + LINE_EVERY_S
@@ -887,7 +893,13 @@ class BranchServer:
         waiting = since >= REFRESH_S and any(self.branch.lines.values())
         if changed or waiting:
             self._estimated = (self.branch.seq, time.monotonic())
-            self.worker.request(self.branch.frozen_copy(), self.clock())
+            # Its thousand-odd new objects would set off collections part way through.
+            gc.disable()
+            try:
+                copy = self.branch.frozen_copy()
+            finally:
+                gc.enable()
+            self.worker.request(copy, self.clock())
 
     def _take_estimates(self, item: _Estimated) -> None:
         self._estimate_every = max(ESTIMATE_EVERY_S, item.took / ESTIMATE_SHARE)

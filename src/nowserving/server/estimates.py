@@ -41,7 +41,8 @@ Fit = tuple[int, Calibration]  # a calibration refit: (its fixed point, the fact
 # What is large goes between the processes in pieces: pickling (and unpickling) is one C
 # call that holds the GIL, so a copy with 1,000 tickets pickled in one held the apply loop
 # up for ~2-3 ms (~10 ms on a loaded machine); in pieces, for ~0.2 ms at most at a time.
-# The open tickets, the misses of a refit due (up to 10,000), and the tickets' estimates.
+# The open tickets, what the learner keeps per service and per counter, the misses of a
+# refit due (up to 10,000), and the tickets' estimates.
 TICKETS_PIECE = 100
 MISSES_PIECE = 1000
 ESTIMATES_PIECE = 200
@@ -77,15 +78,16 @@ def _child(connection, estimate: EstimateAll) -> None:
             return
         if request is None:
             return
-        branch, now, ticket_pieces, due_at, miss_pieces = request
-        # The rest of the copy, in pieces (see TICKETS_PIECE): read before anything can fail.
-        branch.tickets = {t.id: t for t in _recv_pieces(connection, ticket_pieces)}
-        misses = tuple(_recv_pieces(connection, miss_pieces))
+        branch, now, counts, due_at = request
+        # The rest of the copy, in pieces (see `_send`): read before anything can fail.
+        tickets, services, counters, misses = (_recv_pieces(connection, n) for n in counts)
+        branch.tickets = {t.id: t for t in tickets}
+        branch.learner.services, branch.learner.counters = dict(services), dict(counters)
         started = time.monotonic()
         fit = None
         try:
             if due_at is not None:
-                branch.learner.set_due(due_at, misses)
+                branch.learner.set_due(due_at, tuple(misses))
             fit = branch.learner.fit_due()  # first: the estimates use it, as on the loop
             tickets, arrivals = estimate(branch, now)
         except Exception:
@@ -218,13 +220,19 @@ class EstimateWorker:
         return result, took, fit
 
     def _send(self, branch: Branch, now: float) -> None:
-        """The copy without its tickets, then its tickets and the misses of a refit due,
-        in pieces (see TICKETS_PIECE). The copy is this thread's: taking them out is safe."""
-        tickets, branch.tickets = list(branch.tickets.values()), {}
-        due_at, misses = branch.learner.hand_over_due() or (None, ())
-        self._connection.send(
-            (branch, now, _pieces(tickets, TICKETS_PIECE), due_at,
-             _pieces(misses, MISSES_PIECE))
-        )  # fmt: skip
-        _send_pieces(self._connection, tickets, TICKETS_PIECE)
-        _send_pieces(self._connection, misses, MISSES_PIECE)
+        """The copy without what is large in it, then that in pieces (see TICKETS_PIECE):
+        its tickets, the learner's windows per service and per counter (~0.2 ms each to
+        pickle), and the misses of a refit due. The copy is this thread's to take apart."""
+        learner = branch.learner
+        parts = [
+            (list(branch.tickets.values()), TICKETS_PIECE),
+            (list(learner.services.items()), 1),
+            (list(learner.counters.items()), 10),
+        ]
+        due_at, misses = learner.hand_over_due() or (None, ())
+        parts.append((misses, MISSES_PIECE))
+        branch.tickets, learner.services, learner.counters = {}, {}, {}
+        counts = tuple(_pieces(items, size) for items, size in parts)
+        self._connection.send((branch, now, counts, due_at))
+        for items, size in parts:
+            _send_pieces(self._connection, items, size)
