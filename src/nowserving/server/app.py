@@ -93,7 +93,7 @@ ESTIMATE_EVERY_S = 1.0  # wait estimates are at most this old after a change ...
 ESTIMATE_SHARE = 0.25  # ... unless computing them would take more of a core than this
 REFRESH_S = 15.0  # ... and are remade this often while people wait, even with no change
 LINE_EVERY_S = 0.25  # a changed line is republished at most this often
-LINES_AT_ONCE = 2  # lines built in one go while commands wait (the rest right after)
+LINES_AT_ONCE = 1  # lines built per batch while commands wait (the rest right after)
 SWITCH_INTERVAL_S = 0.0005
 FREEZE_EVERY = 2000  # events between two gc.freeze() calls
 CHECK_AGAIN_S = 10.0  # the broker's retained state not read by then: ask again
@@ -842,7 +842,7 @@ class BranchServer:
         if not self._lines_due or not self.serving:
             return
         now, at = time.monotonic(), self.clock()
-        # After new estimates every line is due: while commands wait, a few at a time.
+        # After new estimates every line is due: while commands wait, one a batch.
         left = LINES_AT_ONCE if not self.inbox.empty() else len(self._lines_due)
         for service in sorted(self._lines_due):
             if now < self._line_sent.get(service, 0.0):
