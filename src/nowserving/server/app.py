@@ -907,7 +907,10 @@ class BranchServer:
         if item.fit is not None:
             self.branch.learner.take_fit(*item.fit)
         elif item.estimates is None:  # the estimating process failed: refit here instead
-            self.branch.learner.fit_due()
+            try:
+                self.branch.learner.fit_due()
+            except Exception:  # a bug: the factors of the fixed point before stand
+                log.exception("refitting the calibration failed")
         if item.estimates is not None:
             _, arrivals, at, seq = item.estimates
             self.newcomers.anchor(self.branch, at, arrivals, seq)
