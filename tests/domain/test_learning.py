@@ -177,3 +177,40 @@ def test_a_new_branch_starts_from_the_shipped_prior_and_moves_to_its_own():
     assert highs == sorted(highs) and highs[-1] > highs[0] + 0.5
     own = calibration.Calibration.fit(list(learner.misses), 0.10, with_prior=False)
     assert learner.calibration(1, 120) == own.of("1")
+
+
+def test_a_refit_made_from_a_copy_gives_the_factors_the_fold_would():
+    """GIVEN two learners fed the same misses, one refitting in its fold and one that
+    leaves its refits to a copy (the server's estimating process, `fit_elsewhere`) WHEN
+    each copy makes the fit due and it is given back THEN the factors are the same at
+    every fixed point, the copy carries no misses but the due fit's, a stale fit does not
+    replace a newer one, and a snapshot holds the fit of the last fixed point either way."""
+    rng = random.Random(6)
+    inline, apart = Learner(["a"]), Learner(["a"])
+    apart.fit_elsewhere = True
+    raw = {"raw": [100.0, 140.0], "ahead": 1, "mean": 120.0}
+    stale = None
+    for n in range(1, 401):
+        wait, day = 120 * math.exp(rng.gauss(0, 1.0)), f"2026-11-2{3 + n // 150}"
+        inline.judged(raw, wait, day)
+        apart.judged(raw, wait, day)
+        if n % 50 == 0:
+            assert apart.calibration(1, 120) != inline.calibration(1, 120)  # not refitted here
+            copy = apart.copy()
+            assert len(copy.misses) == 0
+            fit = copy.fit_due()
+            assert fit is not None and fit[0] == n and copy.calibration(1, 120) == fit[1].of("1")
+            if n == 100:
+                stale = fit  # given back late, after the next fixed point's fit
+                continue
+            apart.take_fit(*fit)
+            assert apart.calibration(1, 120) == inline.calibration(1, 120)
+            assert apart.copy().fit_due() is None
+        if n == 180:
+            apart.take_fit(*stale)
+            assert apart.calibration(1, 120) == inline.calibration(1, 120)
+    assert apart.to_dict() == inline.to_dict()  # 400 given back: same factors
+    for _ in range(50):
+        inline.judged(raw, 100.0, "2026-11-25")
+        apart.judged(raw, 100.0, "2026-11-25")
+    assert apart.to_dict() == inline.to_dict()  # 450 due and not given back: fitted for it

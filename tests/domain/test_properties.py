@@ -80,6 +80,8 @@ def drive(plan) -> tuple[Branch, list, list[Command]]:
         else:
             command = Command(f"c{len(sent)}", kind, "dev", at, args)
         before = branch.to_dict()
+        if len(sent) % 7 == 3:
+            branch.frozen_copy()  # as the server asks now and then: copies kept for later
         new, _, duplicate = branch.handle(command, newcomers.estimate)
         if duplicate:
             assert new == [] and branch.to_dict() == before, "a repeated id changed state"
@@ -124,6 +126,11 @@ def test_no_ticket_lost_or_called_twice_and_numbers_unique(plan):  # noqa: C901 
         else:
             assert ticket.id not in in_lines and ticket.id not in at_counters
     assert set(branch.tickets) == set(status)
+    # What estimates are made from: exactly the open tickets (found by lines and counters),
+    # as they are now (a copy kept from the last frozen copy only where nothing changed).
+    frozen = branch.frozen_copy().tickets
+    assert set(frozen) == {t.id for t in branch.tickets.values() if t.status in ACTIVE}
+    assert all(frozen[i].__dict__ == branch.tickets[i].__dict__ for i in frozen)
     # The kept call order is the line sorted from scratch by the call policy's key.
     for service, line in branch.lines.items():
         by_policy = sorted(

@@ -78,7 +78,7 @@ from nowserving.protocol.vocabulary import (
     Cmd,
     Role,
 )
-from nowserving.server.estimates import EstimateAll, EstimateWorker, estimate_all
+from nowserving.server.estimates import EstimateAll, EstimateWorker, Fit, estimate_all
 from nowserving.server.hall import Hall
 from nowserving.server.history import events_range_reply
 from nowserving.server.pins import PinChecker
@@ -93,6 +93,7 @@ ESTIMATE_EVERY_S = 1.0  # wait estimates are at most this old after a change ...
 ESTIMATE_SHARE = 0.25  # ... unless computing them would take more of a core than this
 REFRESH_S = 15.0  # ... and are remade this often while people wait, even with no change
 LINE_EVERY_S = 0.25  # a changed line is republished at most this often
+LINES_AT_ONCE = 1  # lines built per batch while commands wait (the rest right after)
 SWITCH_INTERVAL_S = 0.0005
 FREEZE_EVERY = 2000  # events between two gc.freeze() calls
 CHECK_AGAIN_S = 10.0  # the broker's retained state not read by then: ask again
@@ -117,6 +118,7 @@ _CHECKED = object()  # the broker sent all it holds retained on the checked topi
 class _Estimated:
     estimates: Estimates | None
     took: float
+    fit: Fit | None = None  # the calibration's refit, made with them (Learner.fit_due)
 
 
 @dataclass
@@ -153,6 +155,7 @@ class BranchServer:
         self.clock = clock
         self.topics = Topics(config.rules.branch_id)
         self.branch: Branch = log_store.load(config.rules)
+        self.branch.learner.fit_elsewhere = True  # refits in the estimating process
         self.branch.code_key = log_store.secret("booking_code_key")
         # The hall code's secret (server/hall.py): the queue checks codes against it.
         self.hall = Hall.of(log_store, config.rules)
@@ -270,8 +273,10 @@ class BranchServer:
     def _checked(self) -> None:
         self.inbox.put(_CHECKED)  # paho thread -> apply thread: the retained state is in
 
-    def _estimated_off_thread(self, estimates: Estimates | None, took: float) -> None:
-        self.inbox.put(_Estimated(estimates, took))  # estimate thread -> apply thread
+    def _estimated_off_thread(
+        self, estimates: Estimates | None, took: float, fit: Fit | None = None
+    ) -> None:
+        self.inbox.put(_Estimated(estimates, took, fit))  # estimate thread -> apply thread
 
     def _pin_checked(self, inbound: object, matched: bool) -> None:
         self.inbox.put(_PinChecked(inbound, matched))  # PIN thread -> apply thread
@@ -672,6 +677,7 @@ class BranchServer:
     def _reload(self) -> None:
         """The branch as the log has it, and nothing kept from before, as on a restart."""
         self.branch = self.store.load(self.config.rules)
+        self.branch.learner.fit_elsewhere = True
         self.branch.code_key = self.store.secret("booking_code_key")
         self.branch.hall_secret = self.hall.secret
         self.newcomers = NewcomerEstimates()
@@ -839,9 +845,14 @@ class BranchServer:
         if not self._lines_due or not self.serving:
             return
         now, at = time.monotonic(), self.clock()
+        # After new estimates every line is due: while commands wait, one a batch.
+        left = LINES_AT_ONCE if not self.inbox.empty() else len(self._lines_due)
         for service in sorted(self._lines_due):
             if now < self._line_sent.get(service, 0.0):
                 continue
+            if left == 0:
+                break
+            left -= 1
             message = line_message(self.branch, service, at, self.estimates)
             self.line_publisher.offer(self.topics.line(service), message)
             self._line_sent[service] = now + LINE_EVERY_S
@@ -885,11 +896,24 @@ class BranchServer:
         waiting = since >= REFRESH_S and any(self.branch.lines.values())
         if changed or waiting:
             self._estimated = (self.branch.seq, time.monotonic())
-            self.worker.request(self.branch.frozen_copy(), self.clock())
+            # Its thousand-odd new objects would set off collections part way through.
+            gc.disable()
+            try:
+                copy = self.branch.frozen_copy()
+            finally:
+                gc.enable()
+            self.worker.request(copy, self.clock())
 
     def _take_estimates(self, item: _Estimated) -> None:
         self._estimate_every = max(ESTIMATE_EVERY_S, item.took / ESTIMATE_SHARE)
         self.estimates = item.estimates  # None when they failed: left out, not stale
+        if item.fit is not None:
+            self.branch.learner.take_fit(*item.fit)
+        elif item.estimates is None:  # the estimating process failed: refit here instead
+            try:
+                self.branch.learner.fit_due()
+            except Exception:  # a bug: the factors of the fixed point before stand
+                log.exception("refitting the calibration failed")
         if item.estimates is not None:
             _, arrivals, at, seq = item.estimates
             self.newcomers.anchor(self.branch, at, arrivals, seq)
