@@ -13,11 +13,14 @@
    templates`, times shifted by whole days). The events of the last `--event-days` are
    copied the same way (new seqs per branch), for the live page's counters query and for
    timing a rebuild of today.
-2. **Reports**, `--runs` times each, through the functions the console's routes call
+2. **Month summaries** made for every month the fill marked due (headoffice/months.py),
+   each timed (wall, CPU of this process and its backend).
+3. **Reports**, `--runs` times each, through the functions the console's routes call
    (`HeadOffice.report`: the cross-branch report and its ranking, then the HTML page), and
    once through HTTP (Starlette's test client: session, sign-in, the route, the page):
-   the month for every branch by branch, by region and by service; one branch's year.
-3. **Live page**: `HeadOffice.live_rows` (and the page) for every branch; and the path of a
+   the month for every branch by branch, by region and by service (from its summary), the
+   same from the daily rollups, one region's month; one branch's year.
+4. **Live page**: `HeadOffice.live_rows` (and the page) for every branch; and the path of a
    call: a branch's state message written by the ingest (`HeadOfficeDb.write`, as a batch)
    until `live_rows` shows it, and what a rebuild of a branch's today costs.
 """
@@ -43,6 +46,7 @@ import psycopg  # noqa: E402
 from _common import command_line, cpu_seconds  # noqa: E402
 
 from nowserving.headoffice.db import HeadOfficeDb  # noqa: E402
+from nowserving.headoffice.schema import migrate  # noqa: E402
 from nowserving.headoffice.visits import rebuild, rebuild_day  # noqa: E402
 from nowserving.reports.sample import write_sample_log  # noqa: E402
 from tests.headoffice.pg import Postgres  # noqa: E402
@@ -211,7 +215,32 @@ class _Account:
         return True
 
 
+def months(conn, args) -> None:
+    """Every due month summed up (headoffice/months.py), as the ingest's child process or
+    `headoffice rebuild` does: what a month's summary costs to make again."""
+    import resource
+
+    if "reports" not in (args.only or ("reports",)):
+        return
+    from nowserving.headoffice.months import ready_months, summarize_month
+
+    backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    due = ready_months(conn, 0, 0)
+    print(f"\n## Month summaries made ({len(due)} months due)")
+    for month in due:
+        t0, c0 = time.perf_counter(), cpu_seconds(os.getpid()) + cpu_seconds(backend)
+        made = summarize_month(conn, month)
+        cpu = cpu_seconds(os.getpid()) + cpu_seconds(backend) - c0
+        tickets = conn.execute("SELECT coalesce(sum(issued), 0) FROM visits_daily WHERE "
+                               "date_trunc('month', day) = %s", (month,)).fetchone()[0]  # fmt: skip
+        print(f"- {month:%Y-%m} ({tickets:,} tickets): {made} rows in "
+              f"{time.perf_counter() - t0:.2f} s, CPU {cpu:.2f} s")  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process: {peak:,.0f} MiB")
+
+
 def reports(pages, args, today: date) -> None:
+    from nowserving.reports.crossbranch import cross_report
     from nowserving.web.console_headoffice_page import reports_page
 
     first = today - timedelta(days=args.days - 1)
@@ -231,6 +260,20 @@ def reports(pages, args, today: date) -> None:
               f"{total['issued']:,} tickets): {ms(took)}")  # fmt: skip
         took, _ = timed(run, args.runs)
         print(f"  the same asked again (the report kept, another ranking): {ms(took)}")
+    took, answer = timed(lambda: cross_report(pages._report_conn, first, today, "branch",
+                                              summaries=False), args.runs)  # fmt: skip
+    print(f"- the same month by branch from the daily rollups (no summary; "
+          f"{answer.total['issued']:,} tickets): {ms(took)}")  # fmt: skip
+
+    class East(_Account):
+        def sees(self, branch, region) -> bool:
+            return region == "r1"
+
+    took, answer = timed(
+        lambda: (pages._reports.clear(), pages.report(East(), first, today, "service",
+                                                      "issued"))[1], args.runs)  # fmt: skip
+    print(f"- month, one region's branches (an account limited to it), by service "
+          f"({answer[0].total['issued']:,} tickets): {ms(took)}")  # fmt: skip
     year_first = today - timedelta(days=args.year_days - 1)
 
     class One(_Account):
@@ -430,6 +473,8 @@ def main() -> int:
                       + json.dumps(counts, default=lambda x: round(x, 3)))  # fmt: skip
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
             print(f"database size: {size.fetchone()[0]}")
+            migrate(conn)  # a database kept by an older run: the month summaries' tables
+            months(conn, args)
         with tempfile.TemporaryDirectory() as folder:
             c, pages = console(args.dsn, Path(folder), now)
             for conn in (pages._conn, pages._report_conn):
