@@ -10,11 +10,12 @@ import math
 from datetime import date, timedelta
 
 from nowserving.cli import main
-from nowserving.headoffice.months import ready_months, summarize_due
+from nowserving.headoffice.months import SummaryWorker, ready_months, summarize_due
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild, rebuild_day
 from nowserving.reports.crossbranch import GROUPS, cross_report, summary_report
 from tests.headoffice.test_visits import FIRST, ZONE, _db, ingest, rows_of
+from tests.waiting import wait_until
 
 JANUARY = (date(2026, 1, 1), date(2026, 1, 31))
 BRANCHES = f"""
@@ -96,7 +97,7 @@ def test_a_rebuild_or_new_regions_make_it_again(branch_log, dsn, tmp_path):
     """GIVEN January summed up WHEN one day of a branch is rebuilt THEN the report is counted
     from the rollups (the summary is unused) until the month is summed up again: after it
     settles, or at the latest after the longest delay; WHEN a branch moves to another region
-    THEN the same; and `headoffice rebuild` leaves the month's summary made."""
+    THEN the same; `headoffice rebuild` and the ingest's child process make it again."""
     with _db(dsn) as db:
         regions(db, tmp_path)
         for branch in ("pudong", "haidian"):
@@ -122,4 +123,13 @@ def test_a_rebuild_or_new_regions_make_it_again(branch_log, dsn, tmp_path):
         assert main(command) == 0
         again = db.conn.execute("SELECT made_at FROM month_summary_made").fetchone()[0]
         assert again > made and ready_months(db.conn, 0, 0) == []
+        same_as_days(db.conn, *JANUARY)
+        # The ingest's way: its rebuild thread has a child process sum the month up.
+        rebuild_day(db.conn, "pudong", FIRST)
+        worker = SummaryWorker(dsn, check_s=0, settle_s=0)
+        try:
+            wait_until(lambda: (worker.poll(db.conn), worker.summarized)[1] == 1, 60,
+                       "the month summed up in the child process")  # fmt: skip
+        finally:
+            worker.close()
         same_as_days(db.conn, *JANUARY)

@@ -68,8 +68,10 @@ def summarize_month(conn, month: date) -> int:
                 "SELECT generation, now() FROM month_summary_due WHERE month = %s", (first,)
             ).fetchone()
             version = conn.execute(MONTH_VERSION, bounds).fetchone()
-            cursor = conn.cursor(binary=True).execute(MONTH_ROWS, bounds)
-            rows = month_figures(cursor)
+            # Fetched in parts (a server-side cursor): the month's arrays are not held twice.
+            with conn.cursor("month_rows", binary=True) as cursor:
+                cursor.itersize = 2000
+                rows = month_figures(cursor.execute(MONTH_ROWS, bounds))
             conn.execute("DELETE FROM month_summaries WHERE month = %s", (first,))
             copy_sql = "COPY month_summaries (month, grouping, region, key, figures) FROM STDIN"
             with conn.cursor() as cur, cur.copy(copy_sql) as copy:
@@ -131,9 +133,11 @@ class SummaryWorker:
     `poll` starts the next ready month when none is in hand (the ingest's rebuild thread
     calls it between branch-days)."""
 
-    def __init__(self, dsn: str, check_s: float = 10.0) -> None:
+    def __init__(self, dsn: str, check_s: float = 10.0, settle_s: float = SETTLE_S,
+                 max_delay_s: float = MAX_DELAY_S) -> None:  # fmt: skip
         self.dsn = dsn
         self.check_s = check_s
+        self.settle_s, self.max_delay_s = settle_s, max_delay_s
         self.summarized = 0
         self._pool: ProcessPoolExecutor | None = None
         self._job: Future | None = None
@@ -153,7 +157,7 @@ class SummaryWorker:
         if time.monotonic() - self._checked < self.check_s:
             return
         self._checked = time.monotonic()
-        months = ready_months(conn)
+        months = ready_months(conn, self.settle_s, self.max_delay_s)
         if months:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
