@@ -7,13 +7,14 @@ again."""
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from nowserving.cli import main
 from nowserving.headoffice.months import SummaryWorker, ready_months, summarize_due
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild, rebuild_day
-from nowserving.reports.crossbranch import GROUPS, cross_report, summary_report
+from nowserving.reports.crossbranch import GROUPS, cross_report, ranking, summary_report
+from nowserving.web.console_headoffice_page import reports_page
 from tests.headoffice.test_visits import FIRST, ZONE, _db, ingest, rows_of
 from tests.waiting import wait_until
 
@@ -95,9 +96,10 @@ def test_a_month_summary_gives_what_the_daily_rollups_give(branch_log, dsn, tmp_
 
 def test_a_rebuild_or_new_regions_make_it_again(branch_log, dsn, tmp_path):
     """GIVEN January summed up WHEN one day of a branch is rebuilt THEN the report is counted
-    from the rollups (the summary is unused) until the month is summed up again: after it
-    settles, or at the latest after the longest delay; WHEN a branch moves to another region
-    THEN the same; `headoffice rebuild` and the ingest's child process make it again."""
+        from the rollups (the summary is unused) until the month is summed up again: after it
+        settles, or at the latest after the longest delay; WHEN a branch moves to another region
+        THEN the same (the web role may show the older summary meanwhile, saying when it was
+    made); `headoffice rebuild` and the ingest's child process make it again."""
     with _db(dsn) as db:
         regions(db, tmp_path)
         for branch in ("pudong", "haidian"):
@@ -105,8 +107,26 @@ def test_a_rebuild_or_new_regions_make_it_again(branch_log, dsn, tmp_path):
         rebuild(db.conn)
         summarize_due(db.conn, 0, 0)
         same_as_days(db.conn, *JANUARY)
+        made = summary_report(db.conn, *JANUARY, "branch", None)
         rebuild_day(db.conn, "pudong", FIRST + timedelta(days=1))
         same_as_days(db.conn, *JANUARY, summarized=False)
+        # The web role shows a summary older than the rollups, saying when it was made.
+        older = summary_report(db.conn, *JANUARY, "branch", None, stale_s=600)
+        assert made.as_of is None and older.as_of is not None and plain(older) == plain(made)
+        when = datetime.fromtimestamp(older.as_of, UTC).strftime("%H:%M UTC")
+        answer = (older, ranking(older, "issued"), {}, {})
+        for language, words in (("en", "summary of"), ("zh", "本月汇总制于")):
+            view = {
+                "language": language,
+                "account": "hq",
+                "csrf": "x",
+                "error": "",
+                "by": "branch",
+                "rank": "issued",
+                "from": "2026-01-01",
+                "to": "2026-01-31",
+            }
+            assert f"{words} {when}" in reports_page(view, answer)
         assert ready_months(db.conn) == []  # marked just now: it settles first
         assert ready_months(db.conn, 30, 0) == [JANUARY[0]]  # waited long enough
         summarize_due(db.conn, 0, 0)

@@ -47,7 +47,11 @@ SELECT (SELECT count(*) FROM visits_daily WHERE day >= %(first)s AND day <= %(la
        (SELECT md5(string_agg(branch || '=' || coalesce(region, ''), ',' ORDER BY branch))
         FROM branch_dim)
 """
-_SUMMARY_MADE = "SELECT rows, newest, last_day, regions FROM month_summary_made WHERE month = %s"
+_SUMMARY_MADE = """
+SELECT rows, newest, last_day, regions, extract(epoch FROM made_at)::float8,
+       extract(epoch FROM clock_timestamp() - made_at)::float8
+FROM month_summary_made WHERE month = %s
+"""
 _SUMMARY = "SELECT grouping, region, key, figures::text FROM month_summaries WHERE month = %s"
 
 
@@ -60,6 +64,9 @@ class CrossReport:
     last: date
     rows: list[tuple[str, dict]]
     total: dict
+    # When the figures are a month summary older than the rollups (Unix time it was made);
+    # None: they are what the rollups give now.
+    as_of: float | None = None
 
 
 def _tally(row: tuple) -> Tally:
@@ -77,15 +84,17 @@ def _tally(row: tuple) -> Tally:
 
 def cross_report(conn, first: date, last: date, by: str = "branch",
                  branches: list[str] | None = None,
-                 summaries: bool = True) -> CrossReport:  # fmt: skip
+                 summaries: bool = True, stale_s: float = 0.0) -> CrossReport:  # fmt: skip
     """The measures of `branches` (None: all) over local days `first`..`last`, per `by`
-    (from the month's summary when it holds them and `summaries`, else the daily rollups)."""
+    (from the month's summary when it holds them and `summaries`, else the daily rollups;
+    with `stale_s`, a summary made up to that long ago even if days were rebuilt since:
+    then the report's `as_of` says when it was made)."""
     if by not in GROUPS:
         raise ReportError(f"a cross-branch report is by one of {', '.join(GROUPS)}, not {by!r}")
     if last < first:
         raise ReportError(f"the range ends ({last}) before it begins ({first})")
     if summaries:
-        found = summary_report(conn, first, last, by, branches)
+        found = summary_report(conn, first, last, by, branches, stale_s)
         if found is not None:
             return found
     groups: dict[str, Tally] = {}
@@ -197,21 +206,26 @@ def load_figures(text: str) -> dict:
     return {k: math.nan if v is None else v for k, v in json.loads(text).items()}
 
 
-def summary_report(conn, first: date, last: date, by: str,
-                   branches: list[str] | None) -> CrossReport | None:  # fmt: skip
-    """The report from the month's summary, or None when it cannot give it exactly: not one
-    whole month, no summary, a summary older than the month's rollups (rows made, removed
-    or regions changed since), or `branches` neither every branch with rows that month nor
-    exactly one region's."""
+def summary_report(conn, first: date, last: date, by: str, branches: list[str] | None,
+                   stale_s: float = 0.0) -> CrossReport | None:  # fmt: skip
+    """The report from the month's summary, or None when it cannot give it: not one whole
+    month, no summary, a summary older than the month's rollups (rows made, removed since)
+    unless made within `stale_s` (then `as_of` says when), other regions than when it was
+    made, or `branches` neither every branch with rows that month nor exactly one region's."""
     if not whole_month(first, last):
         return None
     made = conn.execute(_SUMMARY_MADE, (first,)).fetchone()
     if made is None:
         return None
     now = conn.execute(MONTH_VERSION, {"first": first, "last": month_end(first)}).fetchone()
-    rows, newest, last_day, regions = made
-    if (rows, newest, last_day, regions) != tuple(now):
-        return None  # the rollups changed since: counted from them until it is made again
+    rows, newest, last_day, regions, made_at, age = made
+    as_of = None
+    if regions != now[3]:
+        return None  # the branches' regions changed: its groups are not theirs
+    if (rows, newest, last_day) != tuple(now[:3]):
+        if age > stale_s:
+            return None  # the rollups changed since: counted from them until it is made again
+        as_of = made_at
     if last_day is not None and last_day > last:
         return None  # the range leaves out days that have rows
     found = conn.execute(_SUMMARY, (first,)).fetchall()
@@ -227,7 +241,7 @@ def summary_report(conn, first: date, last: date, by: str,
     if total is None:
         return None
     rows = sorted((k, f) for g, k, f in picked if g != "total")
-    return CrossReport(by, first, last, rows, total)
+    return CrossReport(by, first, last, rows, total, as_of)
 
 
 def _wanted(grouping: str, region: str, key: str, by: str, scope: str,

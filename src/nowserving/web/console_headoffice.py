@@ -99,6 +99,10 @@ SELECT (SELECT count(*) FROM visits_daily WHERE day >= %s AND day <= %s),
         FROM branch_dim)
 """
 KEEP_REPORTS = 16
+# A month's summary older than its rollups is still shown (saying when it was made) for this
+# long: the ingest makes the month running again at most 5 minutes after a rebuild of one of
+# its days (headoffice/months.py), so its report need not be counted from the days meanwhile.
+SUMMARY_STALE_S = 600.0
 
 # As `nowserving headoffice status` says it (headoffice/status.py): stale, server down,
 # behind, ok.
@@ -275,7 +279,7 @@ class HeadOffice:
             if kept is not None and kept[0] == version:
                 result = kept[1]
             else:
-                result = cross_report(conn, first, last, by, seen)
+                result = cross_report(conn, first, last, by, seen, stale_s=SUMMARY_STALE_S)
                 self._reports[key] = (version, result)
                 while len(self._reports) > KEEP_REPORTS:
                     self._reports.pop(next(iter(self._reports)))
@@ -404,6 +408,7 @@ class HeadOffice:
             "from": view["from"], "to": view["to"], "by": view["by"], "rank": view["rank"],
             "rows": [{"rank": n, "key": k, **_plain(f)} for n, k, f in ranked],
             "total": _plain(report.total),
+            "as_of": report.as_of,
         })  # fmt: skip
 
 
