@@ -126,7 +126,8 @@ def test_a_rebuild_or_new_regions_make_it_again(branch_log, dsn, tmp_path):
                 "from": "2026-01-01",
                 "to": "2026-01-31",
             }
-            assert f"{words} {when}" in reports_page(view, answer)
+            page = reports_page(view, answer)
+            assert f"{words} {when}" in page and "&amp;" not in page  # escaped once
         assert ready_months(db.conn) == []  # marked just now: it settles first
         assert ready_months(db.conn, 30, 0) == [JANUARY[0]]  # waited long enough
         summarize_due(db.conn, 0, 0)

@@ -167,7 +167,7 @@ def reports_page(view: dict, answer) -> str:
         table = _report_table(language, view["by"], ranked, report.total, regions, dims)
         if report.as_of is not None:  # a month's summary made before its latest rebuilds
             when = datetime.fromtimestamp(report.as_of, ZoneInfo("UTC")).strftime("%H:%M UTC")
-            note = escape(_t(language, "summary_as_of", time=when, minutes=5))
+            note = _t(language, "summary_as_of", time=when, minutes=5)
             table = f'<p class="updated">{note}</p>{table}'
 
     return (
