@@ -14,7 +14,12 @@ from nowserving.headoffice.months import SummaryWorker, ready_months, summarize_
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild, rebuild_day
 from nowserving.reports.crossbranch import GROUPS, cross_report, ranking, summary_report
+from nowserving.web.accounts import Account, Accounts, hash_password, write_accounts
+from nowserving.web.console import Console
+from nowserving.web.console_headoffice import add_headoffice
 from nowserving.web.console_headoffice_page import reports_page
+from nowserving.web.feed import Feeds
+from nowserving.web.sessions import AuditLog
 from tests.headoffice.test_visits import FIRST, ZONE, _db, ingest, rows_of
 from tests.waiting import wait_until
 
@@ -154,3 +159,34 @@ def test_a_rebuild_or_new_regions_make_it_again(branch_log, dsn, tmp_path):
         finally:
             worker.close()
         same_as_days(db.conn, *JANUARY)
+        # The web role's report kept: made again from the newer summary once it is there.
+        pages = head_office_pages(dsn, tmp_path)
+        try:
+            assert pages.report(Everyone(), *JANUARY, "branch", "issued")[0].as_of is None
+            rebuild_day(db.conn, "haidian", FIRST)
+            older = pages.report(Everyone(), *JANUARY, "branch", "issued")[0]
+            assert older.as_of is not None
+            summarize_due(db.conn, 0, 0)
+            newer = pages.report(Everyone(), *JANUARY, "branch", "issued")[0]
+            assert newer.as_of is None and newer is not older
+        finally:
+            pages.close()
+
+
+class Everyone:
+    """A head-office account that sees every branch."""
+
+    name, role = "hq", "head_office"
+
+    def sees(self, branch, region) -> bool:
+        return True
+
+
+def head_office_pages(dsn: str, folder):
+    """The web role's head-office pages over `dsn` (no HTTP: their report function)."""
+    accounts = folder / "users.json"
+    hashed = hash_password("pw-test-12345", n=1 << 10, r=8, p=1)
+    write_accounts(accounts, {"hq": Account("hq", "head_office", (), hashed, ())})
+    console = Console(Feeds([], None, "web-test"), Accounts(accounts),
+                      AuditLog(folder / "audit.log", lambda: 0.0))  # fmt: skip
+    return add_headoffice(console, dsn)

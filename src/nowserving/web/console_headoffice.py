@@ -90,13 +90,16 @@ GROUP BY branch
 """
 
 
-# What a report kept is made from: its days' rollup rows (how many, when last made) and the
-# branches' regions.
+# What a report kept is made from: its days' rollup rows (how many, when last made), the
+# branches' regions, and its month's summary (a report from an older summary is made again
+# once a newer one is there).
 _VERSION = """
 SELECT (SELECT count(*) FROM visits_daily WHERE day >= %s AND day <= %s),
        (SELECT max(made_at) FROM visits_daily WHERE day >= %s AND day <= %s),
        (SELECT md5(string_agg(branch || '=' || coalesce(region, ''), ',' ORDER BY branch))
-        FROM branch_dim)
+        FROM branch_dim),
+       (SELECT max(made_at) FROM month_summary_made
+        WHERE month >= date_trunc('month', %s::date) AND month <= %s)
 """
 KEEP_REPORTS = 16
 # A month's summary older than its rollups is still shown (saying when it was made) for this
@@ -274,7 +277,7 @@ class HeadOffice:
                 "SELECT branch FROM branches UNION SELECT branch FROM branch_dim")]  # fmt: skip
             seen = [b for b in known if account.sees(b, (dims.get(b) or (None,))[0])]
             key = (first, last, by, tuple(sorted(seen)))
-            version = conn.execute(_VERSION, (first, last, first, last)).fetchone()
+            version = conn.execute(_VERSION, (first, last) * 3).fetchone()
             kept = self._reports.get(key)
             if kept is not None and kept[0] == version:
                 result = kept[1]
