@@ -78,11 +78,12 @@ def summarize_month(conn, month: date) -> int:
                 for grouping, region, key, figures in rows:
                     copy.write_row((first, grouping, region, key, dump_figures(figures)))
             conn.execute(
+                # made_at: the snapshot's time (its transaction's start), what it holds.
                 "INSERT INTO month_summary_made AS m (month, rows, newest, last_day, regions,"
-                " took_s) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (month) DO UPDATE SET"
-                " rows = excluded.rows, newest = excluded.newest, last_day = excluded.last_day,"
-                " regions = excluded.regions, made_at = clock_timestamp(),"
-                " took_s = excluded.took_s",
+                " took_s, made_at) VALUES (%s, %s, %s, %s, %s, %s, now()) ON CONFLICT (month)"
+                " DO UPDATE SET rows = excluded.rows, newest = excluded.newest,"
+                " last_day = excluded.last_day, regions = excluded.regions,"
+                " made_at = excluded.made_at, took_s = excluded.took_s",
                 (first, *version, time.perf_counter() - t0),
             )
         if due is not None:
