@@ -13,11 +13,16 @@
    templates`, times shifted by whole days). The events of the last `--event-days` are
    copied the same way (new seqs per branch), for the live page's counters query and for
    timing a rebuild of today.
-2. **Reports**, `--runs` times each, through the functions the console's routes call
+2. **Month summaries** made for every month the fill marked due (headoffice/months.py),
+   each timed (wall, CPU of this process and its backend).
+3. **Reports**, `--runs` times each, through the functions the console's routes call
    (`HeadOffice.report`: the cross-branch report and its ranking, then the HTML page), and
    once through HTTP (Starlette's test client: session, sign-in, the route, the page):
-   the month for every branch by branch, by region and by service; one branch's year.
-3. **Live page**: `HeadOffice.live_rows` (and the page) for every branch; and the path of a
+   the month for every branch by branch, by region and by service (from its summary), the
+   same from the daily rollups, one region's month; one branch's year.
+5. **Beside** (`--only beside`): the ingest's writer's batches alone, while a month is summed
+   up in a child process as the ingest does, and on a thread of the writer's process.
+4. **Live page**: `HeadOffice.live_rows` (and the page) for every branch; and the path of a
    call: a branch's state message written by the ingest (`HeadOfficeDb.write`, as a batch)
    until `live_rows` shows it, and what a rebuild of a branch's today costs.
 """
@@ -43,6 +48,7 @@ import psycopg  # noqa: E402
 from _common import command_line, cpu_seconds  # noqa: E402
 
 from nowserving.headoffice.db import HeadOfficeDb  # noqa: E402
+from nowserving.headoffice.schema import migrate  # noqa: E402
 from nowserving.headoffice.visits import rebuild, rebuild_day  # noqa: E402
 from nowserving.reports.sample import write_sample_log  # noqa: E402
 from tests.headoffice.pg import Postgres  # noqa: E402
@@ -211,7 +217,32 @@ class _Account:
         return True
 
 
+def months(conn, args) -> None:
+    """Every due month summed up (headoffice/months.py), as the ingest's child process or
+    `headoffice rebuild` does: what a month's summary costs to make again."""
+    import resource
+
+    if "reports" not in (args.only or ("reports",)):
+        return
+    from nowserving.headoffice.months import ready_months, summarize_month
+
+    backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    due = ready_months(conn, 0, 0)
+    print(f"\n## Month summaries made ({len(due)} months due)")
+    for month in due:
+        t0, c0 = time.perf_counter(), cpu_seconds(os.getpid()) + cpu_seconds(backend)
+        made = summarize_month(conn, month)
+        cpu = cpu_seconds(os.getpid()) + cpu_seconds(backend) - c0
+        tickets = conn.execute("SELECT coalesce(sum(issued), 0) FROM visits_daily WHERE "
+                               "date_trunc('month', day) = %s", (month,)).fetchone()[0]  # fmt: skip
+        print(f"- {month:%Y-%m} ({tickets:,} tickets): {made} rows in "
+              f"{time.perf_counter() - t0:.2f} s, CPU {cpu:.2f} s")  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process: {peak:,.0f} MiB")
+
+
 def reports(pages, args, today: date) -> None:
+    from nowserving.reports.crossbranch import cross_report
     from nowserving.web.console_headoffice_page import reports_page
 
     first = today - timedelta(days=args.days - 1)
@@ -231,6 +262,20 @@ def reports(pages, args, today: date) -> None:
               f"{total['issued']:,} tickets): {ms(took)}")  # fmt: skip
         took, _ = timed(run, args.runs)
         print(f"  the same asked again (the report kept, another ranking): {ms(took)}")
+    took, answer = timed(lambda: cross_report(pages._report_conn, first, today, "branch",
+                                              summaries=False), args.runs)  # fmt: skip
+    print(f"- the same month by branch from the daily rollups (no summary; "
+          f"{answer.total['issued']:,} tickets): {ms(took)}")  # fmt: skip
+
+    class East(_Account):
+        def sees(self, branch, region) -> bool:
+            return region == "r1"
+
+    took, answer = timed(
+        lambda: (pages._reports.clear(), pages.report(East(), first, today, "service",
+                                                      "issued"))[1], args.runs)  # fmt: skip
+    print(f"- month, one region's branches (an account limited to it), by service "
+          f"({answer[0].total['issued']:,} tickets): {ms(took)}")  # fmt: skip
     year_first = today - timedelta(days=args.year_days - 1)
 
     class One(_Account):
@@ -339,6 +384,72 @@ def live(c, pages, args, now: float, dsn: str) -> None:
         db.close()
 
 
+def beside(args, dsn: str) -> None:
+    """The ingest's writer (`HeadOfficeDb.write`, batches of 2,000 events) alone, then while
+    the month is summed up in a child process at nice 10 (as the ingest's rebuild thread has
+    it done), then while it is summed up on a thread of the writer's own process (what the
+    child avoids: the GIL)."""
+    import threading
+
+    from nowserving.headoffice.db import Batch, EventRow
+    from nowserving.headoffice.months import SummaryWorker, summarize_month
+
+    db = HeadOfficeDb(dsn)
+    found = db.conn.execute(
+        "SELECT extract(epoch FROM at)::float8, type, command_id, device, data::text FROM events "
+        "WHERE branch = 'b0001' ORDER BY at, seq LIMIT 2000").fetchall()  # fmt: skip
+    month = date(2026, 11, 1)
+    seq = [db.conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE branch = "
+                           "'writer-bench'").fetchone()[0]]  # fmt: skip
+
+    def write() -> float:
+        rows = []
+        for at, kind, command, device, data in found:
+            seq[0] += 1
+            rows.append(EventRow("writer-bench", 0, seq[0], at, kind, command, device, data))
+        t0 = time.perf_counter()
+        db.write(Batch(events=rows, heard={"writer-bench"}))
+        return time.perf_counter() - t0
+
+    def show(what: str, took: list[float]) -> None:
+        took = sorted(took)
+        print(
+            f"- {what}: {len(took)} batches of {len(found):,} events, median "
+            f"{statistics.median(took) * 1000:,.0f} ms, p90 "
+            f"{took[int(0.9 * (len(took) - 1))] * 1000:,.0f} ms, max {took[-1] * 1000:,.0f} ms"
+        )
+
+    print("\n## The ingest's writer beside a month's summary")
+    try:
+        show("alone", [write() for _ in range(20)])
+        db.conn.execute("INSERT INTO month_summary_due (month) VALUES (%s) "
+                        "ON CONFLICT DO NOTHING", (month,))  # fmt: skip
+        worker = SummaryWorker(dsn, check_s=0, settle_s=0)
+        took = []
+        try:
+            worker.poll(db.conn)
+            while not worker.summarized:
+                took.append(write())
+                worker.poll(db.conn)
+        finally:
+            worker.close()
+        show("while a child process (nice 10) sums the month up", took)
+        done = threading.Event()
+        conn = psycopg.connect(dsn, autocommit=True)
+        thread = threading.Thread(target=lambda: (summarize_month(conn, month), done.set()))
+        thread.start()
+        took = []
+        while not done.is_set():
+            took.append(write())
+        thread.join()
+        conn.close()
+        show("while a thread of the same process sums it up (not done so)", took)
+    finally:
+        for table in ("events", "branches", "rebuild_due"):
+            db.conn.execute(f"DELETE FROM {table} WHERE branch = 'writer-bench'")
+        db.close()
+
+
 def browser(c, args, now: float, dsn: str) -> None:
     """A call's path to the screen: the ingest stores a branch's new state (its batch), the
     open page's script fetches the board (every second), chromium paints the new figure."""
@@ -401,7 +512,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
         "--only",
-        choices=("reports", "live", "http", "browser"),
+        choices=("reports", "live", "http", "browser", "beside"),
         action="append",
         help="time only these parts (repeatable; default: all)",
     )
@@ -430,6 +541,8 @@ def main() -> int:
                       + json.dumps(counts, default=lambda x: round(x, 3)))  # fmt: skip
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
             print(f"database size: {size.fetchone()[0]}")
+            migrate(conn)  # a database kept by an older run: the month summaries' tables
+            months(conn, args)
         with tempfile.TemporaryDirectory() as folder:
             c, pages = console(args.dsn, Path(folder), now)
             for conn in (pages._conn, pages._report_conn):
@@ -437,14 +550,16 @@ def main() -> int:
             print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
             try:
                 parts = args.only or ("reports", "live", "http", "browser")
-                if "reports" in parts:
-                    reports(pages, args, today)
-                if "live" in parts:
-                    live(c, pages, args, now, args.dsn)
-                if "http" in parts:
-                    http(c, pages, now, args, today)
-                if "browser" in parts:
-                    browser(c, args, now, args.dsn)
+                timings = {
+                    "reports": lambda: reports(pages, args, today),
+                    "live": lambda: live(c, pages, args, now, args.dsn),
+                    "http": lambda: http(c, pages, now, args, today),
+                    "browser": lambda: browser(c, args, now, args.dsn),
+                    "beside": lambda: beside(args, args.dsn),
+                }
+                for part, timing in timings.items():
+                    if part in parts:
+                        timing()
             finally:
                 pages.close()
         print(f"\nrun at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average at the end "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from nowserving.reports.sample import write_sample_log
 from tests.provision.conftest import branch_broker, provisioned  # noqa: F401
 
 from .pg import Postgres
@@ -19,6 +20,15 @@ def postgres():
         pytest.fail(str(err), pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def branch_log(tmp_path_factory):
+    """Three simulated days of a branch in Shanghai, with ratings and printed estimates
+    (test_visits.py, test_months.py)."""
+    path = tmp_path_factory.mktemp("log") / "events.sqlite"
+    write_sample_log(path, days=3, seed=7, estimates=True, timezone="Asia/Shanghai")
+    return path
 
 
 @pytest.fixture

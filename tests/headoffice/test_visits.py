@@ -16,20 +16,11 @@ from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild, rebuild_due_days
 from nowserving.reports.crossbranch import cross_report, ranking
 from nowserving.reports.kpi import Target, report
-from nowserving.reports.sample import write_sample_log
 from nowserving.reports.visits import VisitProjection
 
 ZONE = "Asia/Shanghai"
 TARGETS = {"accounts": Target(0.8, 300.0)}
 FIRST = date(2026, 1, 5)  # the sample's first simulated day
-
-
-@pytest.fixture(scope="module")
-def branch_log(tmp_path_factory):
-    """Three simulated days of a branch in Shanghai, with ratings and printed estimates."""
-    path = tmp_path_factory.mktemp("log") / "events.sqlite"
-    write_sample_log(path, days=3, seed=7, estimates=True, timezone=ZONE)
-    return path
 
 
 def rows_of(log, first: int = 1, last: int | None = None, branch: str = "pudong"):

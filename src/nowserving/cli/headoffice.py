@@ -296,6 +296,7 @@ def _day(text: str):
 def _run_rebuild(args: argparse.Namespace) -> int:
     if not _imports():
         return 2
+    from nowserving.headoffice.months import summarize_due
     from nowserving.headoffice.schema import migrate
     from nowserving.headoffice.visits import rebuild, rebuild_due_days
 
@@ -308,6 +309,8 @@ def _run_rebuild(args: argparse.Namespace) -> int:
             for branch, (days, visits) in rebuild(conn, args.branch, args.first,
                                                   args.last).items():  # fmt: skip
                 print(f"{branch}: {days} day(s) rebuilt, {visits} visit(s)")
+            # The months of those days (and any other due): summed up again now.
+            print(f"{summarize_due(conn, 0, 0)} month summary(ies) made", flush=True)
             return 0
         stop = threading.Event()
         if args.every and threading.current_thread() is threading.main_thread():
@@ -315,6 +318,7 @@ def _run_rebuild(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, lambda *_: stop.set())
         while True:
             print(f"{rebuild_due_days(conn)} branch-day(s) rebuilt", flush=True)
+            print(f"{summarize_due(conn)} month summary(ies) made", flush=True)
             if not args.every or stop.wait(args.every):
                 return 0
 

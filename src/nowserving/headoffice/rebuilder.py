@@ -4,7 +4,11 @@ marked due (headoffice/visits.py), beside the writer, on its own database connec
 Storing events comes first: the thread pauses while the writer has REBUILD_QUIET messages
 or more waiting, and the writer never waits for it (a rebuild runs in its own transaction
 on its own connection; PostgreSQL does most of the work, with Python's lock released).
-`nowserving headoffice ingest --no-rebuild` leaves the rebuilds to `rebuild --due`."""
+`nowserving headoffice ingest --no-rebuild` leaves the rebuilds to `rebuild --due`.
+
+Between branch-days it also starts the summing up of the months whose days were rebuilt
+(headoffice/months.py), in a child process of lower priority, never while the writer is
+behind."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from collections.abc import Callable
 import psycopg
 
 from nowserving.headoffice.health import Health
+from nowserving.headoffice.months import SummaryWorker
 from nowserving.headoffice.visits import rebuild_due_days
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ class Rebuilder:
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._conn: psycopg.Connection | None = None
+        self.summaries = SummaryWorker(dsn)
         self._thread = threading.Thread(target=self._run, name="headoffice-rebuild", daemon=True)
 
     def start(self) -> None:
@@ -66,6 +72,7 @@ class Rebuilder:
                 self._wake.clear()
                 self._rebuild_all_due()
         finally:
+            self.summaries.close()
             if self._conn is not None:
                 self._conn.close()
 
@@ -76,6 +83,7 @@ class Rebuilder:
                 self.stopping.wait(PAUSE_S)
                 continue
             try:
+                self.summaries.poll(self._connect())
                 done = rebuild_due_days(self._connect(), limit=1)
             except psycopg.OperationalError as err:
                 log.warning("cannot rebuild the due branch-days: %s", err)

@@ -165,6 +165,11 @@ def reports_page(view: dict, answer) -> str:
     if answer is not None:
         report, ranked, regions, dims = answer
         table = _report_table(language, view["by"], ranked, report.total, regions, dims)
+        if report.as_of is not None:  # a month's summary made before its latest rebuilds
+            when = datetime.fromtimestamp(report.as_of, ZoneInfo("UTC")).strftime("%H:%M UTC")
+            note = _t(language, "summary_as_of", time=when, minutes=5)
+            table = f'<p class="updated">{note}</p>{table}'
+
     return (
         f'{head(language, title, "/static/console.css")}<body class="headoffice">'
         f"{_top(language, view['account'], view['csrf'], HERE + '/reports', title)}"
