@@ -34,6 +34,31 @@ def test_abandonment_rate_is_recovered_from_censored_no_shows():
     assert learner.abandonment_rate("a") == pytest.approx(theta, rel=0.1)
 
 
+def test_a_quiet_services_patience_is_refitted_at_each_call_until_it_has_fifty():
+    """GIVEN a quiet service whose first calls are customers called at once and one
+    no-show after 300 s (fitted on that alone: a patience of minutes) WHEN 30 more are
+    served after 10 minutes in line each THEN θ is refitted at each call, the fit of all
+    its calls (not the first handful's, kept until the 50th call: every waiting customer
+    was taken for gone, issue 22); a service nobody left keeps θ = 0; a snapshot keeps it."""
+    from nowserving.domain.learning import _abandonment_mle
+
+    learner = Learner(["quiet", "patient"])
+    for _ in range(10):
+        learner.served("quiet", 900.0, 0.0)
+        learner.served("patient", 900.0, 600.0)
+    learner.gone("quiet", 60.0, 300.0)
+    first = learner.abandonment_rate("quiet")
+    assert first >= 1 / 300  # a patience of 5 minutes, from one no-show
+    for _ in range(30):
+        learner.served("quiet", 900.0, 600.0)
+    refitted = learner.abandonment_rate("quiet")
+    assert refitted == _abandonment_mle(learner.services["quiet"].outcomes)
+    assert refitted < first / 20
+    assert learner.abandonment_rate("patient") == 0.0
+    copy = Learner.from_dict(["quiet", "patient"], learner.to_dict())
+    assert copy.abandonment_rate("quiet") == refitted
+
+
 def test_no_no_shows_means_no_abandonment():
     learner = Learner(["a"])
     for _ in range(100):
