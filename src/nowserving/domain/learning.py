@@ -224,7 +224,8 @@ class Learner:
     def calibration(self, ahead: int = 0, mean: float = 0.0) -> tuple[float, float]:
         """(a, b) for an estimate with `ahead` people ahead and mean `mean` s: a model
         interval [low, high] becomes [low·e^-a, high·e^b], so that about MISS_SHARE of the
-        waits seen in its group fall below it and as many above (a, b > 0: the model was
+        waits seen in its group fall below it and as many above, or, below 30 minutes,
+        2·MISS_SHARE split where the interval is narrowest (a, b > 0: the model was
         too narrow; < 0: too wide). From the shipped prior until the branch's own
         customers outweigh it (`calibration.Calibration`)."""
         return self._calibration.of(stratum(ahead, mean))
