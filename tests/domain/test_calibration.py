@@ -126,3 +126,36 @@ def test_the_weighted_upper_quantile_is_the_smallest_value_past_its_share():
                 walked = value
                 break
         assert upper_quantile(own, prior, weight, 0.10) == walked
+
+
+def _misses(group: str, waits: list[float], low: float, high: float) -> list[tuple]:
+    return [("d", math.log(low / w), math.log(w / high), group) for w in waits]
+
+
+def test_a_skewed_short_wait_gets_the_narrowest_split_and_a_symmetric_one_the_even_split():
+    """GIVEN the next in line whose waits are exponential (a counter's remaining time) and a
+    model interval at their 10th and 90th percentiles, 3,000 of them (no prior) WHEN the
+    group is calibrated THEN 80 % stay covered, fewer than 10 % but at least 2 % fall below,
+    and the interval is at least a fifth narrower than the even split's; a wait whose
+    spread is symmetric (a long wait, or a narrow one) keeps 10 % below and 10 % above."""
+    rng = random.Random(3)
+    waits = [rng.expovariate(1 / 100) for _ in range(3000)]
+    low, high = 100 * -math.log(0.9), 100 * -math.log(0.1)
+    fit = calibration.Calibration.fit(_misses("0", waits, low, high), 0.10, with_prior=False)
+    a, b = fit.of("0")
+    lo, hi = low * math.exp(-a), high * math.exp(b)
+    below = sum(w < lo for w in waits) / len(waits)
+    inside = sum(lo <= w <= hi for w in waits) / len(waits)
+    assert inside == pytest.approx(0.80, abs=0.005)
+    assert 0.015 < below < 0.09
+    assert hi - lo < 0.8 * (high - low)
+    # Symmetric in logs and narrow: the even split, as before.
+    waits = [100 * math.exp(rng.gauss(0, 0.05)) for _ in range(3000)]
+    low, high = 100 * math.exp(-0.064), 100 * math.exp(0.064)
+    for group in ("1", "30-60m"):
+        fit = calibration.Calibration.fit(_misses(group, waits, low, high), 0.10, False)
+        a, b = fit.of(group)
+        below = sum(w < low * math.exp(-a) for w in waits) / len(waits)
+        above = sum(w > high * math.exp(b) for w in waits) / len(waits)
+        assert below == pytest.approx(0.10, abs=0.005)
+        assert above == pytest.approx(0.10, abs=0.005)

@@ -34,6 +34,31 @@ def test_abandonment_rate_is_recovered_from_censored_no_shows():
     assert learner.abandonment_rate("a") == pytest.approx(theta, rel=0.1)
 
 
+def test_a_quiet_services_patience_is_refitted_at_each_call_until_it_has_fifty():
+    """GIVEN a quiet service whose first calls are customers called at once and one
+    no-show after 300 s (fitted on that alone: a patience of minutes) WHEN 30 more are
+    served after 10 minutes in line each THEN θ is refitted at each call, the fit of all
+    its calls (not the first handful's, kept until the 50th call: every waiting customer
+    was taken for gone, issue 22); a service nobody left keeps θ = 0; a snapshot keeps it."""
+    from nowserving.domain.learning import _abandonment_mle
+
+    learner = Learner(["quiet", "patient"])
+    for _ in range(10):
+        learner.served("quiet", 900.0, 0.0)
+        learner.served("patient", 900.0, 600.0)
+    learner.gone("quiet", 60.0, 300.0)
+    first = learner.abandonment_rate("quiet")
+    assert first >= 1 / 300  # a patience of 5 minutes, from one no-show
+    for _ in range(30):
+        learner.served("quiet", 900.0, 600.0)
+    refitted = learner.abandonment_rate("quiet")
+    assert refitted == _abandonment_mle(learner.services["quiet"].outcomes)
+    assert refitted < first / 20
+    assert learner.abandonment_rate("patient") == 0.0
+    copy = Learner.from_dict(["quiet", "patient"], learner.to_dict())
+    assert copy.abandonment_rate("quiet") == refitted
+
+
 def test_no_no_shows_means_no_abandonment():
     learner = Learner(["a"])
     for _ in range(100):
@@ -124,8 +149,9 @@ def test_counter_speeds_survive_a_snapshot():
 def test_intervals_that_run_narrow_are_widened_by_what_was_seen(monkeypatch):
     """GIVEN a model whose 80% interval is really a 50% one (misses on both sides) and no
     shipped prior WHEN 1,000 served customers have been judged THEN the calibration
-    stretches it so that about 10% of new waits fall below and 10% above; customers called
-    at once and estimates without the model's interval are not judged."""
+    stretches it so that about 80% of new waits fall inside (for these right-skewed waits,
+    fewer than 10% but at least 2% below: the narrowest split, `calibration._sharpest`);
+    customers called at once and estimates without the model's interval are not judged."""
     monkeypatch.setattr(calibration, "PRIOR", {})
     rng = random.Random(4)
     learner = Learner(["a"])
@@ -146,8 +172,10 @@ def test_intervals_that_run_narrow_are_widened_by_what_was_seen(monkeypatch):
     assert learner.calibration(1, 600) == (0.0, 0.0)  # another group: nothing seen there
     low, high = raw[0] * math.exp(-below), raw[1] * math.exp(above)
     fresh = [600 * math.exp(rng.gauss(0, sigma)) for _ in range(20_000)]
-    assert sum(w < low for w in fresh) / len(fresh) == pytest.approx(0.10, abs=0.02)
-    assert sum(w > high for w in fresh) / len(fresh) == pytest.approx(0.10, abs=0.02)
+    below_share = sum(w < low for w in fresh) / len(fresh)
+    inside = sum(low <= w <= high for w in fresh) / len(fresh)
+    assert inside == pytest.approx(0.80, abs=0.02)
+    assert 0.01 < below_share < 0.10
     again = Learner.from_dict(["a"], learner.to_dict())
     assert again.calibration(5, 600) == learner.calibration(5, 600)
     assert again.to_dict() == learner.to_dict()
@@ -160,9 +188,12 @@ def test_a_new_branch_starts_from_the_shipped_prior_and_moves_to_its_own():
     after three days of its own with enough customers, uses only its own misses."""
     prior = calibration.PRIOR["1"]
     first = Learner(["a"]).calibration(1, 120)
-    assert first == (
-        calibration.upper_quantile(sorted(prior[0]), [], 1.0, 0.10),
-        calibration.upper_quantile(sorted(prior[1]), [], 1.0, 0.10),
+    assert first == calibration._sharpest(
+        ([], sorted(prior[0])),
+        ([], sorted(prior[1])),
+        calibration.PRIOR_WEIGHT / len(prior[0]),
+        0.10,
+        True,
     )
     assert first != (0.0, 0.0)
     rng = random.Random(5)

@@ -7,7 +7,9 @@ model knows least; for someone far back, the sum of many times, where drift in t
 matters most. So misses are kept per *group* (`stratum`): an expected wait of 30-60
 minutes, one over an hour, and under 30 minutes by the number ahead (0, 1, 2, 3, more).
 For each group, a and b are the values exceeded by 10% of its misses on each side, and the
-printed interval is [low·e^(-a), high·e^(b)].
+printed interval is [low·e^(-a), high·e^(b)]; below 30 minutes the 20% may be split
+unevenly where that makes the interval narrower (`_sharpest`: a short wait is skewed, and
+its equal-tailed interval was up to 1.45x the narrowest with the same coverage).
 
 A new branch has no misses of its own. It starts from `PRIOR`, the misses of the model's
 own intervals in the simulator's bank days on their first days (made once by
@@ -45,6 +47,13 @@ MINUTE = 60.0
 # `scripts/calibration_prior.py` prints them). Below 30 minutes the model's width is kept.
 Z80 = 1.2816  # the 90th percentile of a standard normal
 RAW_FLOOR = {"30-60m": (0.13, 0.12), "60m+": (0.20, 0.17)}
+# Below 30 minutes, a group's 20% of misses may be split unevenly between the two ends
+# (`_sharpest`): at least SPLITS[0] below the low end (never a low end that only a freak
+# wait falls under), the rest above: of those whose interval is within SPLIT_GAIN of the
+# narrowest, the one nearest the even split.
+SPLITS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09)
+SPLIT_GAIN = 0.02
+SPLIT_GROUPS = ("0", "1", "2", "3", "4+ <30m")
 
 
 def stratum(ahead: int, mean: float) -> str:
@@ -146,6 +155,35 @@ def _first(n: int, holds) -> int:
     return low
 
 
+def _sharpest(below, above, weight: float, share: float, split: bool) -> tuple[float, float]:
+    """A group's factors (a, b) from its misses below and above (each (own, prior), sorted):
+    `share` of them past each end, or, where `split`, the split of the 2·share that gives
+    the narrowest interval: for a skewed wait (the next in line at a counter whose times
+    have a long tail) the equal-tailed 80% interval is up to 1.5x the shortest one. The
+    width is judged in units of a typical model high end, e^b − r·e^(−a), with r the median
+    model low ÷ high of the group (the sum of the two sides' medians, in logs). Of the
+    splits within SPLIT_GAIN of the narrowest, the one nearest the even split is taken (the
+    equal-tailed interval where it is that close): a far lower low end for a width that
+    differs by a percent is chance, and costs coverage where the branch is not the
+    worlds the prior was learned on."""
+    a, b = (upper_quantile(*side, weight, share) for side in (below, above))
+    if not split:
+        return a, b
+    r = math.exp(sum(upper_quantile(*side, weight, 0.5) for side in (below, above)))
+    candidates = [(share, (a, b))] + [
+        (low_share, (upper_quantile(*below, weight, low_share),
+                     upper_quantile(*above, weight, 2 * share - low_share)))
+        for low_share in SPLITS
+    ]  # fmt: skip
+    costs = [math.exp(b) - r * math.exp(-a) for _, (a, b) in candidates]
+    narrowest = min(costs)
+    return max(
+        (low_share, factors)
+        for (low_share, factors), cost in zip(candidates, costs, strict=True)
+        if cost <= narrowest * (1 + SPLIT_GAIN)
+    )[1]
+
+
 _SORTED: dict[str, tuple] = {}  # group -> (PRIOR's entry, (its lows, its highs) sorted)
 
 
@@ -190,9 +228,9 @@ class Calibration:
             if prior is not None and (with_prior or len(own_below) < STRATUM_FROM):
                 lows, highs = prior
             if own_below or lows:
-                factors[group] = (
-                    upper_quantile(own_below, lows, PRIOR_WEIGHT / max(1, len(lows)), share),
-                    upper_quantile(own_above, highs, PRIOR_WEIGHT / max(1, len(highs)), share),
+                weight = PRIOR_WEIGHT / max(1, len(lows))
+                factors[group] = _sharpest(
+                    (own_below, lows), (own_above, highs), weight, share, group in SPLIT_GROUPS
                 )
         return cls(factors)
 

@@ -168,8 +168,11 @@ class Learner:
         learning = self._of(service)
         learning.outcomes.append((max(0.0, in_line), gone))
         seen = self._seen[service] = self._seen.get(service, 0) + 1
-        # Refitted at fixed points of the fold, so a replay or a restart gives the same θ.
-        if seen % THETA_EVERY == 0 or (gone and service not in self._theta):
+        # Refitted at fixed points of the fold, so a replay or a restart gives the same θ:
+        # every THETA_EVERY calls, and at every call until the service has THETA_EVERY once
+        # one of them had gone. Fitted once on the first handful (one no-show among
+        # customers called at once), a quiet service kept a patience of minutes for days.
+        if seen % THETA_EVERY == 0 or (seen < THETA_EVERY and (gone or service in self._theta)):
             self._theta[service] = _abandonment_mle(learning.outcomes)
 
     def judged(self, estimate: dict | None, wait: float, day: str = "") -> None:
@@ -255,7 +258,8 @@ class Learner:
     def calibration(self, ahead: int = 0, mean: float = 0.0) -> tuple[float, float]:
         """(a, b) for an estimate with `ahead` people ahead and mean `mean` s: a model
         interval [low, high] becomes [low·e^-a, high·e^b], so that about MISS_SHARE of the
-        waits seen in its group fall below it and as many above (a, b > 0: the model was
+        waits seen in its group fall below it and as many above, or, below 30 minutes,
+        2·MISS_SHARE split where the interval is narrowest (a, b > 0: the model was
         too narrow; < 0: too wide). From the shipped prior until the branch's own
         customers outweigh it (`calibration.Calibration`)."""
         return self._calibration.of(stratum(ahead, mean))
