@@ -28,10 +28,12 @@ import itertools
 import logging
 import math
 import random
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -356,7 +358,9 @@ def format_hourly(hours: dict[int, tuple[int, int]], opens_h: float) -> str:
     return "\n".join(lines)
 
 
-def run(scenario: Scenario, days: int, speed: float, seed: int) -> tuple[list[Customer], World]:
+def run(
+    scenario: Scenario, days: int, speed: float, seed: int, keep: Path | None = None
+) -> tuple[list[Customer], World]:
     """One new branch (a fresh event log) through `days` days: its customers, scored, and
     the world that drove it."""
     config = branch_config(scenario)
@@ -381,6 +385,11 @@ def run(scenario: Scenario, days: int, speed: float, seed: int) -> tuple[list[Cu
                     )
             finally:
                 world.close()
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            kept = keep / f"events-{scenario.name}-seed{seed}.sqlite"
+            with closing(sqlite3.connect(db)) as source, closing(sqlite3.connect(kept)) as copy:
+                source.backup(copy)
         with EventLog(db) as log:
             return score(scenario, log), world
 
@@ -444,6 +453,7 @@ def main() -> None:
         "--seeds", default="1", help="comma-separated; each a new branch with a fresh log"
     )
     parser.add_argument("--seed", type=int, help="one seed (the same as --seeds N)")
+    parser.add_argument("--keep", type=Path, help="a folder to keep each run's event log in")
     args = parser.parse_args()
     seeds = [args.seed] if args.seed is not None else [int(s) for s in args.seeds.split(",")]
     print(f"$ {command_line()}", flush=True)
@@ -453,7 +463,7 @@ def main() -> None:
     scenario = SCENARIOS[args.scenario]
     runs = {}
     for seed in seeds:
-        customers, world = run(scenario, args.days, args.speed, seed)
+        customers, world = run(scenario, args.days, args.speed, seed, args.keep)
         print(f"\n{scenario.description}: {args.days} days at {args.speed:g}x, seed {seed}")
         print(f"{world.refused} commands refused by the server (other than an empty queue)")
         # The world acts late when the machine is busy (a sleep overshoots, a reply takes a
