@@ -65,7 +65,7 @@ from nowserving.sim.world import Scenario  # noqa: E402
 KIOSK = "kiosk"
 COVERAGE_AIM = (0.75, 0.85)  # issue 22: every hour of a first day and of a third
 SCORED_DAYS = (("first day", 0), ("day 3", 2))  # label, days after the first
-LATE_LIMIT_S = 10.0  # branch seconds the world's 99th percentile action may come late
+LATE_LIMIT_S = 20.0  # branch s the 99th percentile action may come late: staff take 2-20 s
 
 
 class JumpClock:
@@ -478,7 +478,7 @@ def main() -> None:
         if p99 > LATE_LIMIT_S:
             print(
                 f"NOT A FAIR RUN: 1% of the world's actions came over {LATE_LIMIT_S:g} s late "
-                "(staff's reaction is 2-20 s): the machine did not keep up; run slower "
+                "(as long as staff's slowest reaction): the machine did not keep up; run slower "
                 "(--speed) or on a quieter machine"
             )
         figures = report_run(scenario, customers, args.days)
