@@ -3,7 +3,7 @@ over MQTT with simulated devices, and the estimates printed at issue are scored 
 the actual calls.
 
     .venv/bin/python bench/live_estimates.py [--scenario bank-uneven] [--days 3]
-        [--speed 120] [--seeds 1,2,3]
+        [--speed 120] [--seeds 1,2,3] [--keep DIR] [--simulated]
 
 The world is a built-in bank-day scenario (`nowserving scenarios`): customers come to a
 kiosk device, counters of their own speed call, serve, recall and mark no-shows through
@@ -17,7 +17,9 @@ was served is scored as `nowserving simulate` scores them (the first day left ou
 branch learns), the baselines computed from the state before each issue; then the branch's
 first day (from its first customer) and its third (days 1-2 served first) are scored alone:
 coverage per hour with how far chance alone moves it, and the figures per group. With
-several seeds a summary pools each day's hours over them.
+several seeds a summary pools each day's hours over them and gives each hour's spread from
+seed to seed. `--simulated` runs the same days through the simulator instead (seconds a
+seed), scored alike: what the live figures are to be compared with.
 """
 
 from __future__ import annotations
@@ -53,7 +55,14 @@ from nowserving.server.app import BranchServer  # noqa: E402
 from nowserving.server.ratelimit import Budget  # noqa: E402
 from nowserving.sim import SCENARIOS  # noqa: E402
 from nowserving.sim.draws import ServiceDraws  # noqa: E402
-from nowserving.sim.engine import DAY0, DAY_S, Customer, _baselines, _rules  # noqa: E402
+from nowserving.sim.engine import (  # noqa: E402
+    DAY0,
+    DAY_S,
+    Customer,
+    _baselines,
+    _rules,
+    simulate,
+)
 from nowserving.sim.metrics import (  # noqa: E402
     breakdown,
     evaluate,
@@ -458,7 +467,14 @@ def seed_spread(label: str, runs: list[dict[int, tuple[int, int]]]) -> str:
         if len(values) >= 3:
             half = T_975.get(len(values) - 1, 2.0) * statistics.stdev(values)
             cells.append(f"{hour}: {statistics.mean(values):.0%} ± {half / len(values) ** 0.5:.0%}")
-    return f"  {label}, each hour over the seeds (± from seed to seed): " + ", ".join(cells)
+    low, high = COVERAGE_AIM
+    single = [inside / n for hours in runs for n, inside in hours.values() if n]
+    outside = sum(not low <= c <= high for c in single)
+    return (
+        f"  {label}, each hour over the seeds (± from seed to seed): "
+        + ", ".join(cells)
+        + f"\n  {label}: {outside} of {len(single)} single-day hours outside {low:.0%}-{high:.0%}"
+    )
 
 
 def main() -> None:
@@ -473,6 +489,11 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, help="one seed (the same as --seeds N)")
     parser.add_argument("--keep", type=Path, help="a folder to keep each run's event log in")
+    parser.add_argument(
+        "--simulated",
+        action="store_true",
+        help="the same days through the simulator instead of the server (seconds a seed)",
+    )
     args = parser.parse_args()
     seeds = [args.seed] if args.seed is not None else [int(s) for s in args.seeds.split(",")]
     print(f"$ {command_line()}", flush=True)
@@ -482,6 +503,11 @@ def main() -> None:
     scenario = SCENARIOS[args.scenario]
     runs = {}
     for seed in seeds:
+        if args.simulated:  # the same days through `nowserving simulate`, scored alike
+            customers = simulate(replace(scenario, days=args.days), seed=seed)
+            print(f"\n{scenario.description}: {args.days} days simulated, seed {seed}")
+            runs[seed] = report_run(scenario, customers, args.days)
+            continue
         customers, world = run(scenario, args.days, args.speed, seed, args.keep)
         print(f"\n{scenario.description}: {args.days} days at {args.speed:g}x, seed {seed}")
         print(f"{world.refused} commands refused by the server (other than an empty queue)")
