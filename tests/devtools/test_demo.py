@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ import pytest
 
 from nowserving.adapters.printer.layout import wait_text
 from nowserving.adapters.store import EventLog
-from nowserving.devtools.demo import _voice_text, _wait_text
+from nowserving.devtools.demo import _break_left, _voice_text, _wait_text
 from nowserving.kiosk.app import KioskController
 from nowserving.protocol.views import EstimateView, TicketView
 
@@ -100,3 +101,22 @@ def test_the_summary_says_why_the_lobby_spoke_few_calls():
         "dropped, and at 60x speed that is 1 s of real time (33 dropped; 1 silenced; 6 never "
         "had their turn on the screen)."
     )
+
+
+def test_the_demo_staff_take_the_breaks_the_config_plans(example_config):
+    """GIVEN the example bank (counter c1 away 12:00-12:45, c3 12:45-13:30, c2 never) WHEN
+    the demo's staff ask whether they are on a break THEN only inside a planned break, for
+    what is left of it, in branch time: the wait estimates count on those breaks, and a
+    demo whose staff worked through them told its own customers long waits that never came
+    (cash at 12h: 27% inside their interval)."""
+    shanghai = ZoneInfo(example_config.rules.timezone)
+
+    def at(hour: int, minute: int) -> float:
+        return datetime(2026, 12, 7, hour, minute, tzinfo=shanghai).timestamp()
+
+    assert _break_left(example_config, "c1", at(11, 59)) == 0
+    assert _break_left(example_config, "c1", at(12, 0)) == 45 * 60
+    assert _break_left(example_config, "c1", at(12, 30)) == 15 * 60
+    assert _break_left(example_config, "c1", at(12, 45)) == 0
+    assert _break_left(example_config, "c3", at(13, 0)) == 30 * 60
+    assert _break_left(example_config, "c2", at(12, 30)) == 0

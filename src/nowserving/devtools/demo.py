@@ -214,9 +214,17 @@ def _counter(
     def pause(simulated_s: float) -> bool:
         return stop.wait(clock.real(simulated_s))
 
-    serves = config.rules.counters[config.devices[device].counter].services
+    cid = config.devices[device].counter
+    serves = config.rules.counters[cid].services
     with BranchClient(broker, config.rules.branch_id, device) as counter:
         while not stop.is_set():
+            left = _break_left(config, cid, clock())
+            if left > 0:  # staff take their planned break (the estimates expect them to)
+                counter.request(Cmd.PAUSE_COUNTER, {"reason": "break"})
+                if pause(left):
+                    return
+                counter.request(Cmd.OPEN_COUNTER)
+                continue
             # Staff call when someone waits (another counter may be quicker: then refused).
             reply = counter.request(Cmd.CALL_NEXT) if _waiting(counter.state, serves) else None
             if reply is None or not reply.ok:
@@ -261,26 +269,59 @@ def _panel_staff(staff, config: BranchConfig, clock, rng: random.Random, stop) -
         return stop.wait(clock.real(simulated_s))
 
     while not stop.is_set():
-        if not _waiting(staff.state, staff.services):  # staff call when someone waits
-            if pause(30):
-                return
-            continue
-        staff.press("next")
-        if pause(5):
+        left = _break_left(config, staff.counter, clock())
+        if left > 0:  # their planned break: pause, and open again when it ends
+            stopped = _panel_break(staff, left, pause)
+        elif not _waiting(staff.state, staff.services):  # staff call when someone waits
+            stopped = pause(30)
+        else:
+            stopped = _panel_turn(staff, rng, pause)
+        if stopped:
             return
-        view = staff.state.counter(staff.counter) if staff.state else None
-        if view is None or view.ticket is None or view.ticket.status != "called":
-            if pause(30):
-                return
-            continue
-        service = view.ticket.service
-        if pause(rng.uniform(15, 40)):
-            return
-        staff.press("start")
-        mean = MEAN_SERVICE_MIN.get(service, 6) * 60
-        if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
-            return
-        staff.press("done")
+
+
+def _panel_turn(staff, rng: random.Random, pause) -> bool:
+    """Staff at a panel call the next customer and serve them. True: stopped."""
+    staff.press("next")
+    if pause(5):
+        return True
+    view = staff.state.counter(staff.counter) if staff.state else None
+    if view is None or view.ticket is None or view.ticket.status != "called":
+        return pause(30)
+    service = view.ticket.service
+    if pause(rng.uniform(15, 40)):
+        return True
+    staff.press("start")
+    mean = MEAN_SERVICE_MIN.get(service, 6) * 60
+    if pause(rng.lognormvariate(0, 0.5) * mean / 1.13):
+        return True
+    staff.press("done")
+    return False
+
+
+def _panel_break(staff, left: float, pause) -> bool:
+    """Staff at a panel take their break: the pause button (once the last press has been
+    answered), and again when the break is over. True: stopped."""
+    if pause(5):
+        return True
+    staff.press("pause")
+    if pause(left):
+        return True
+    view = staff.state.counter(staff.counter) if staff.state else None
+    if view is not None and view.state == "paused":
+        staff.press("pause")  # a paused counter's pause button opens it
+    return False
+
+
+def _break_left(config: BranchConfig, counter: str, now: float) -> float:
+    """Branch seconds until the end of `counter`'s planned break now under way (0: none):
+    the config's breaks, which the wait estimates count on."""
+    local = datetime.fromtimestamp(now, ZoneInfo(config.rules.timezone))
+    minute = local.hour * 60 + local.minute + local.second / 60
+    for start, end in config.rules.counters[counter].breaks:
+        if start <= minute < end:
+            return (end - minute) * 60
+    return 0.0
 
 
 def _waiting(state: BranchState | None, services) -> int:
