@@ -123,6 +123,11 @@ def _add_web(commands) -> None:
         help="where the reports' visit projections are kept (default: beside --users)",
     )  # fmt: skip
     parser.add_argument(
+        "--state-dir", type=Path,
+        help="where the limits shared by the role's processes are kept, over restarts too "
+             "(default: $STATE_DIRECTORY or ~/.local/state/nowserving)",
+    )  # fmt: skip
+    parser.add_argument(
         "--dsn",
         help="the head office's PostgreSQL (libpq DSN): with --users, the head-office pages "
              "(every branch live, cross-branch reports; docs/headoffice.md)",
@@ -146,7 +151,8 @@ def _run_web(args: argparse.Namespace) -> int:
     from nowserving.web.main import run_web
 
     return run_web(configs, device, host or "127.0.0.1", int(port), args.forwarded_allow_ips,
-                   args.users, args.audit_log, logs, args.reports_dir, args.dsn)  # fmt: skip
+                   args.users, args.audit_log, logs, args.reports_dir, args.dsn,
+                   args.state_dir)  # fmt: skip
 
 
 def _branch_logs(given: list[str], branches: list[str]) -> dict[str, Path]:

@@ -34,6 +34,7 @@ from starlette.staticfiles import StaticFiles
 from nowserving.domain.remote import remote_code
 from nowserving.web.console import Console
 from nowserving.web.feed import BranchFeed, Feeds
+from nowserving.web.limits import LimitStore
 from nowserving.web.page import not_found_page, ticket_page
 from nowserving.web.remote import RemotePages, refusal_words
 from nowserving.web.security import HEADERS, AddressLimit, Csrf
@@ -82,10 +83,12 @@ class TicketPages:
     """The routes' handlers over `feeds`."""
 
     def __init__(self, feeds: Feeds, clock: Callable[[], float] = time.time,
-                 limit: AddressLimit | None = None) -> None:  # fmt: skip
+                 limit: AddressLimit | None = None,
+                 limits: LimitStore | None = None) -> None:  # fmt: skip
         self.feeds = feeds
         self.clock = clock
-        self.limit = limit or AddressLimit()
+        self.limit = limit or AddressLimit()  # per process: every request, kept in memory
+        self.limits = limits if limits is not None else LimitStore(None)  # shared ones
         self.csrf = Csrf()
         self._streams: dict[str, int] = {}
 
@@ -292,9 +295,13 @@ async def _small_form(request: Request) -> dict[str, str]:
 
 def make_app(feeds: Feeds, clock: Callable[[], float] = time.time,
              limit: AddressLimit | None = None,
-             console: Console | None = None) -> Starlette:  # fmt: skip
-    """The ASGI app serving `feeds`' branches (and the manager's console, if given)."""
-    pages = TicketPages(feeds, clock, limit)
+             console: Console | None = None,
+             limits: LimitStore | None = None) -> Starlette:  # fmt: skip
+    """The ASGI app serving `feeds`' branches (and the manager's console, if given); the
+    limits that hold across processes in `limits` (by default the console's)."""
+    if limits is None and console is not None:
+        limits = console.lockout.store
+    pages = TicketPages(feeds, clock, limit, limits)
     remote = RemotePages(pages)
 
     @asynccontextmanager

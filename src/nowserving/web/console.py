@@ -31,6 +31,7 @@ from nowserving.web.console_page import (
 )
 from nowserving.web.console_view import live_view
 from nowserving.web.feed import BranchFeed, Feeds
+from nowserving.web.limits import LimitStore
 from nowserving.web.security import AddressLimit, Csrf
 from nowserving.web.sessions import AuditLog, Lockout, Session, Sessions
 from nowserving.web.view import LANGUAGES
@@ -84,13 +85,14 @@ class Console:
     def __init__(self, feeds: Feeds, accounts: Accounts, audit: AuditLog,
                  clock: Callable[[], float] = time.time,
                  limit: AddressLimit | None = None,
-                 logs: dict[str, Path] | None = None) -> None:  # fmt: skip
+                 logs: dict[str, Path] | None = None,
+                 limits: LimitStore | None = None) -> None:  # fmt: skip
         self.feeds = feeds
         self.accounts = accounts
         self.audit = audit
         self.clock = clock
         self.sessions = Sessions(clock)
-        self.lockout = Lockout(clock)
+        self.lockout = Lockout(clock, limits)  # in `limits`: across processes
         self.csrf = Csrf()
         self.limit = limit or AddressLimit()
         # Each branch's region (the head office's branches file, when it is given):

@@ -1,8 +1,9 @@
 """Remote tickets on the web role (docs/appointments.md): the branch's join page, a
 booking's check-in page, the hall link a phone opens in the branch, and the hall screen.
 
-A join is rate-limited per client address (`[remote] per_address_per_hour`) on top of the
-role's request budget, and the server caps joins per branch per hour. The join form's CSRF
+A join is rate-limited per client address (`[remote] per_address_per_hour`, counted in the
+role's limits store, so across its processes and restarts) on top of the role's request
+budget, and the server caps joins per branch per hour. The join form's CSRF
 word is an HMAC of a random cookie (there is no ticket token yet). The join sets a cookie
 holding the new page's token, and a booking's page one holding its code, both for the
 branch's path only: the hall QR code, opened by the phone's camera in another tab, finds
@@ -26,7 +27,6 @@ from starlette.routing import Route
 from nowserving import i18n
 from nowserving.protocol.views import wait_minutes
 from nowserving.web.remote_page import booking_page, hall_screen, here_unknown_page, join_page
-from nowserving.web.security import AddressLimit
 from nowserving.web.view import LANGUAGES
 
 if TYPE_CHECKING:
@@ -68,7 +68,6 @@ class RemotePages:
 
     def __init__(self, pages: TicketPages) -> None:
         self.pages = pages
-        self._joins: dict[str, AddressLimit] = {}  # per branch: joins per client address
         self.routes = [
             Route("/{branch}/join", self.join, methods=["GET", "POST"]),
             Route("/{branch}/here/{hall}", self.here),
@@ -80,11 +79,12 @@ class RemotePages:
     def _feed(self, request: Request) -> BranchFeed | None:
         return self.pages.feeds.branches.get(request.path_params["branch"])
 
-    def _join_limit(self, feed: BranchFeed) -> AddressLimit:
+    def _join_allowed(self, feed: BranchFeed, request: Request) -> bool:
+        """Whether this address may join at this branch now (a bucket of `per_address`
+        joins, refilled over an hour, in the store shared by the role's processes)."""
         per_hour = feed.config.web.remote_per_address
-        if feed.id not in self._joins:
-            self._joins[feed.id] = AddressLimit(rate=per_hour / 3600.0, burst=per_hour)
-        return self._joins[feed.id]
+        key = f"join:{feed.id}:{self.pages._address(request)}"
+        return self.pages.limits.take(key, per_hour / 3600.0, per_hour, self.pages.clock())
 
     # ----- the join page ------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ class RemotePages:
         """Send the join; the ticket page to go to, or the words of why not."""
         if not self.pages.csrf.check("join:" + cookie, form.get("csrf", "")):
             return Response("403", status_code=403)
-        if not self._join_limit(feed).allow(self.pages._address(request)):
+        if not self._join_allowed(feed, request):
             return i18n.text(language, "web.join_too_many")
         token = secrets.token_urlsafe(16)
         args = {"service": form.get("service", "")[:40], "language": language, "token": token}

@@ -1,7 +1,9 @@
 """The console's sessions, sign-in lock-out and audit log (docs/console.md, "Security").
 
 Sessions live in this process only (a restart signs everyone out): the cookie holds a
-random id, the table its account, expiry and CSRF word. Time comes from the clock given.
+random id, the table its account, expiry and CSRF word. The lock-out's counts live in the
+role's limits store (web/limits.py), shared by its processes and kept over a restart. Time
+comes from the clock given.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from nowserving.web.limits import LimitStore
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +25,7 @@ IDLE_S = 30 * 60.0  # signed out after this long without a request
 MAX_AGE_S = 12 * 3600.0  # and after this long whatever happens (one working day)
 MAX_FAILURES = 5  # wrong passwords in a row, per account and per address, then locked
 LOCK_S = 5 * 60.0
-MAX_TRACKED = 10_000  # names and addresses remembered for the lock-out
+FORGET_S = 3600.0  # a wrong password no longer counts this long after the last one
 
 
 @dataclass
@@ -85,46 +89,34 @@ class Sessions:
             del self._table[sid]
 
 
-@dataclass
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-
-
-@dataclass
 class Lockout:
     """Wrong passwords counted per account name and per client address: after
-    `MAX_FAILURES` in a row either is locked for `LOCK_S`, right password or not."""
+    `MAX_FAILURES` in a row either is locked for `LOCK_S`, right password or not. The counts
+    live in `store` (docs/console.md, "Security"): shared by the role's processes and kept
+    over a restart when the store is a file; a count is forgotten `FORGET_S` after its
+    last wrong password."""
 
-    clock: Callable[[], float]
-    _seen: dict[str, _Failures] = field(default_factory=dict)
+    def __init__(self, clock: Callable[[], float], store: LimitStore | None = None) -> None:
+        self.clock = clock
+        self.store = store if store is not None else LimitStore(None)
+
+    @staticmethod
+    def _keys(name: str, address: str) -> list[str]:
+        return [f"a:{name}", f"ip:{address}"]
 
     def locked(self, name: str, address: str) -> float:
         """Seconds until a sign-in as `name` from `address` may be tried (0: now)."""
         now = self.clock()
-        until = max(self._get(f"a:{name}").locked_until, self._get(f"ip:{address}").locked_until)
-        return max(0.0, until - now)
+        return max(0.0, self.store.locked_until(self._keys(name, address), now) - now)
 
     def failed(self, name: str, address: str) -> bool:
         """Count a wrong password; True when it locked the account or the address."""
-        locked = False
-        for key in (f"a:{name}", f"ip:{address}"):
-            entry = self._seen.setdefault(key, _Failures())
-            entry.count += 1
-            if entry.count >= MAX_FAILURES:
-                entry.count, entry.locked_until = 0, self.clock() + LOCK_S
-                locked = True
-        while len(self._seen) > MAX_TRACKED:
-            self._seen.pop(next(iter(self._seen)))
-        return locked
+        return self.store.fail(self._keys(name, address), self.clock(), MAX_FAILURES, LOCK_S,
+                               FORGET_S)  # fmt: skip
 
     def succeeded(self, name: str, address: str) -> None:
         """A right password: the account's and the address's count start again."""
-        self._seen.pop(f"a:{name}", None)
-        self._seen.pop(f"ip:{address}", None)
-
-    def _get(self, key: str) -> _Failures:
-        return self._seen.get(key) or _Failures()
+        self.store.clear(self._keys(name, address))
 
 
 class AuditLog:
