@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,9 @@ def serving_console(console: Console, clock, audit: AuditLog | None = None):
     try:
         for feed in feeds.branches.values():
             feed.client.wait_state(timeout=10)
+        deadline = time.monotonic() + 10  # listening: uvicorn binds after the lifespan
+        while not uv.started and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
         yield ConsoleRole(f"http://127.0.0.1:{port}", feeds, console, audit)
     finally:
         uv.should_exit = True

@@ -48,7 +48,7 @@ class LimitStore:
         self.path = path
         self.rows = rows
         self._lock = threading.Lock()
-        self._added = 0
+        self._added = dict.fromkeys(_COLS, 0)  # new keys per table since the start
         self._db = self._open(path)
         self._key = self._file_key()
 
@@ -193,8 +193,8 @@ class LimitStore:
         if cursor.rowcount:
             return
         db.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", (k, a, b, expires))
-        self._added += 1
-        if self._added % PRUNE_EVERY == 0:
+        self._added[table] += 1
+        if self._added[table] % PRUNE_EVERY == 0:
             self._prune(db, table, now)
 
     def _prune(self, db, table: str, now: float) -> None:
