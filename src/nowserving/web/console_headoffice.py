@@ -16,8 +16,7 @@ import logging
 import math
 import threading
 import time
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -344,11 +343,19 @@ class HeadOffice:
     def _live(self, account, language: str, now: float) -> tuple[list[dict], list[dict]]:
         return self.live_rows(account, language, now), self.ingests(now)
 
-    def _query(self, request: Request, language: str) -> tuple[date, date, str, str]:
+    def today(self, account, now: float) -> date:
+        """The default last day of a report: the latest date, each in its own zone, of the
+        branches `account` sees (docs/headoffice.md)."""
+        from nowserving.headoffice.regions import latest_local_date, local_dates
+
+        with self._report_lock:
+            dates = local_dates(self._report_conn, now)
+        return latest_local_date(dates, now, account.sees)
+
+    def _query(self, request: Request, language: str, today: date) -> tuple[date, date, str, str]:
         from nowserving.reports.crossbranch import GROUPS, RANKINGS
 
         params = request.query_params
-        today = datetime.fromtimestamp(self.console.clock(), ZoneInfo("UTC")).date()
         by = params.get("by", "branch")
         by = by if by in GROUPS else "branch"
         measure = params.get("rank", "within_share")
@@ -373,8 +380,9 @@ class HeadOffice:
         view = {"language": language, "account": account.name, "csrf": session.csrf,
                 "error": "", "by": "branch", "rank": "within_share",
                 "from": "", "to": ""}  # fmt: skip
+        today = await asyncio.to_thread(self.today, account, self.console.clock())
         try:
-            first, last, by, measure = self._query(request, language)
+            first, last, by, measure = self._query(request, language, today)
         except HeadOfficeRequestError as err:
             view["error"] = str(err)
             return view, None
