@@ -149,12 +149,17 @@ class HeadOffice:
         self._reports: dict[tuple, tuple[tuple, object]] = {}
         self._live_cache: tuple[float, dict] | None = None  # (monotonic time, figures)
         console.headoffice = True
+        from nowserving.web.console_headoffice_staffing import HeadOfficeStaffing
+
+        self.staffing = HeadOfficeStaffing(self)
         self.routes = [
             Route(HERE, self.live),
             Route(f"{HERE}/live.json", self.live_json),
             Route(f"{HERE}/live.part", self.live_part),
             Route(f"{HERE}/reports", self.reports),
             Route(f"{HERE}/reports.json", self.reports_json),
+            Route(f"{HERE}/staffing", self.staffing.page, methods=["GET"]),
+            Route(f"{HERE}/staffing", self.staffing.ask, methods=["POST"]),
         ]
 
     def start(self) -> None:
