@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from nowserving.headoffice.db import HeadOfficeDb
-from nowserving.headoffice.regions import latest_local_date, load_regions, local_dates, read_regions
+from nowserving.headoffice.regions import load_regions, read_regions
+from nowserving.reports.stored import latest_local_date, local_dates
 from nowserving.web.accounts import Account
 from tests.headoffice.test_upkeep import batch
 

@@ -23,7 +23,6 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -153,23 +152,3 @@ def load_regions(conn, regions: Regions) -> list[str]:
             if old is not None and (old[0], old[1]) != (b.timezone, targets):
                 changed.append(b.branch)
     return changed
-
-
-def local_dates(conn, now: float) -> dict[str, tuple[str | None, date]]:
-    """Each known branch's region and its own date at `now` (epoch seconds) in its zone
-    from `branch_dim` (UTC for a branch the branches file does not list)."""
-    rows = conn.execute(
-        "SELECT coalesce(d.branch, b.branch), d.region, coalesce(d.timezone, 'UTC') "
-        "FROM branch_dim d FULL JOIN branches b ON b.branch = d.branch"
-    ).fetchall()
-    return {b: (region, datetime.fromtimestamp(now, ZoneInfo(zone)).date())
-            for b, region, zone in rows}  # fmt: skip
-
-
-def latest_local_date(dates: dict[str, tuple[str | None, date]], now: float,
-                      sees=lambda branch, region: True) -> date:  # fmt: skip
-    """The latest of the branches' own dates among those `sees` (e.g. an account's): a
-    report "up to today" then holds the day of a branch already in its tomorrow (Shanghai
-    from 16:00 UTC). With no branch at all, the date in UTC."""
-    found = [d for b, (region, d) in dates.items() if sees(b, region)]
-    return max(found, default=datetime.fromtimestamp(now, ZoneInfo("UTC")).date())

@@ -351,7 +351,7 @@ class HeadOffice:
     def today(self, account, now: float) -> date:
         """The default last day of a report: the latest date, each in its own zone, of the
         branches `account` sees (docs/headoffice.md)."""
-        from nowserving.headoffice.regions import latest_local_date, local_dates
+        from nowserving.reports.stored import latest_local_date, local_dates
 
         with self._report_lock:
             dates = local_dates(self._report_conn, now)

@@ -39,13 +39,16 @@ class HeadOfficeStaffing:
     def __init__(self, pages: HeadOffice) -> None:
         self.pages = pages
         self._asked: dict[tuple[str, Ask], object] = {}  # (branch, ask) -> its latest future
+        self._names: dict[str, dict[str, str]] = {}  # branch -> its names (branch_dim)
 
     def _branches(self, account, now: float) -> dict[str, object]:
         """The branches `account` sees -> their local date now (each in its zone)."""
-        from nowserving.headoffice.regions import local_dates
+        from nowserving.reports.stored import local_dates
 
         with self.pages._report_lock:
             dates = local_dates(self.pages._report_conn, now)
+            self._names = {r[0]: {"zh": r[1], "en": r[2]} for r in self.pages._report_conn.execute(
+                "SELECT branch, name_zh, name_en FROM branch_dim")}  # fmt: skip
         return {b: d for b, (region, d) in sorted(dates.items()) if account.sees(b, region)}
 
     async def page(self, request: Request) -> Response:
@@ -62,7 +65,9 @@ class HeadOfficeStaffing:
         today = WEEKDAYS[seen[branch].weekday()] if branch else "mon"
         view = {"language": language, "account": account.name, "csrf": session.csrf,
                 "branches": list(seen), "branch": branch, "error": "", "advice": None,
-                "working": False, "has_log": True, "config": None}  # fmt: skip
+                "working": False, "has_log": True, "config": None,
+                "names": {b: (self._names.get(b) or {}).get(language, b)
+                          for b in seen}}  # fmt: skip
         try:
             ask = Ask.parse(query, today)
         except (ValueError, KeyError) as err:
@@ -175,7 +180,7 @@ def _form(view: dict) -> str:
     language, ask = view["language"], view["ask"]
     branches = "".join(
         f'<option value="{escape(b)}"{" selected" if b == view["branch"] else ""}>'
-        f"{escape(b)}</option>"
+        f"{escape(view['names'].get(b, b))}</option>"
         for b in view["branches"]
     )
     days = "".join(

@@ -77,7 +77,7 @@ class Advice:
 @dataclass(frozen=True)
 class FromDatabase:
     """A branch's events in the head office's PostgreSQL (docs/headoffice.md), in place of
-    its log file: the same advice from the same code (`headoffice.staffing.learn_branch`)."""
+    its log file: the same advice from the same code (`reports.stored.learn_branch`)."""
 
     dsn: str
     branch: str
@@ -111,7 +111,7 @@ def _learn(source: str | FromDatabase, ask: Ask, timezone: str, wait_s: float,
                      group_of)  # fmt: skip
     import psycopg
 
-    from nowserving.headoffice.staffing import learn_branch
+    from nowserving.reports.stored import learn_branch
 
     # The branch's zone is branch_dim's; its services ungrouped, as the command prints them.
     with psycopg.connect(source.dsn) as conn:
