@@ -295,3 +295,15 @@ def test_staffing_advice_keeps_to_the_accounts_regions(head_office, desk):
     assert desk.request.post(url, form=form, max_redirects=0).status == 403
     form.update(csrf=csrf)
     assert desk.request.post(url, form=form, max_redirects=0).status == 303
+
+
+def test_a_reports_default_range_ends_on_the_branches_own_date(head_office, desk):
+    """GIVEN the head office at 17:00 UTC on the 6th (01:00 on the 7th in Shanghai, where
+    every branch is) WHEN the report is asked without dates THEN it runs to the 7th, the
+    branches' own date, not the 6th (UTC's), and from the 7 days up to it."""
+    role, _ = head_office
+    evening = datetime(2026, 1, 6, 17, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+    role.console.clock.advance(evening - role.console.clock())
+    sign_in(desk, role, "hq")
+    answer = fetched(desk, role.url("/headoffice/reports.json"))
+    assert (answer["from"], answer["to"]) == ("2026-01-01", "2026-01-07"), answer
