@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -29,6 +30,11 @@ from tests.provision.conftest import Provisioned, settings_for_tests
 from tests.waiting import wait_until
 
 BRANCHES = ("pudong", "xuhui")
+# xuhui's broker queues at most 20 messages for an absent client (the provisioned limit is
+# 20,000): a cut of the bridge overflows its queue, as a days-long one would in the field.
+QUEUE_LIMITS = {"xuhui": "max_queued_messages 20\n"}
+CUT_S = 10.0  # the bridge cut "for a minute", scaled: both branches keep working meanwhile
+PACE_S = 0.05  # between two tickets of a branch while it is cut off (20 a second)
 
 
 class HeadOffice:
@@ -47,6 +53,7 @@ class HeadOffice:
         (folder / "server.pem").write_bytes(cert)
         (folder / "server.key").write_bytes(key)
         self.password.write_text(new_password() + "\n")
+        self.mosquitto: LocalMosquitto | None = None  # once `broker` made it
 
     def broker(self, outs: list[Path]) -> LocalMosquitto:
         f = self.folder
@@ -144,13 +151,15 @@ def branches(tmp_path, head_office, clock):
         outs.append(out)
         running[branch] = (config, Provisioned(out, settings.tls_port, settings.local_port))
     office = head_office.broker(outs)
+    head_office.mosquitto = office
     office.start()
     started = []
     try:
         result = {}
         for branch, (config, p) in running.items():
             broker = LocalMosquitto(
-                tmp_path / f"{branch}-broker", port=p.tls_port, config=p.broker_include(),
+                tmp_path / f"{branch}-broker", port=p.tls_port,
+                config=p.broker_include() + QUEUE_LIMITS.get(branch, ""),
                 also_ports=(p.local_port,),
             )  # fmt: skip
             broker.start()
@@ -258,6 +267,83 @@ def test_every_event_of_two_branches_arrives_once_across_a_kill_and_a_missed_ran
         lines = {line.split()[0]: line for line in out.splitlines()[2:]}
         assert lines["xuhui"].split()[-1] == "stale" and "DOWN" in lines["xuhui"], out
         assert lines["pudong"].split()[-1] == "ok", out
+    finally:
+        ingest.stop()
+        print((tmp_path / "ingest.log").read_text()[-3000:])
+
+
+def issue_once_up(kiosk: BranchClient) -> int:
+    """Issue a ticket as soon as the branch answers again (its broker was restarting)."""
+    replies = []
+
+    def answered() -> bool:
+        if kiosk.connected:
+            reply = kiosk.request("issue_ticket", {"service": "cash"}, timeout=2)
+            if reply.ok:
+                replies.append(reply)
+        return bool(replies)
+
+    wait_until(answered, 30, "the branch to answer again")
+    return replies[0].result["seq"]
+
+
+def keep_working(kiosk: BranchClient, until: float) -> int:
+    """Issue tickets at PACE_S until `until` (monotonic); returns how many."""
+    n = 0
+    pause = threading.Event()  # never set: its wait is the pace
+    while time.monotonic() < until:
+        issue(kiosk, 1)
+        n += 1
+        pause.wait(PACE_S)
+    return n
+
+
+def test_the_bridge_cut_while_both_branches_work_loses_nothing(
+    branches, head_office, dsn, tmp_path
+):
+    """GIVEN two bridged branches and the ingest WHEN the head office's broker is away for
+    CUT_S while both branches keep issuing tickets — xuhui's broker overflowing the queue it
+    keeps for its bridge, pudong's broker killed -9 in the middle (the queue it kept is lost
+    with it) and started again — and then comes back THEN every event 1..N of each branch is
+    in PostgreSQL exactly once: what the bridges kept from the stream, what the brokers lost
+    repaired from each branch server's own log."""
+    pudong, xuhui = branches["pudong"], branches["xuhui"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrate(conn)
+    ingest = IngestProcess(head_office, dsn, tmp_path / "ingest.log")
+    ingest.start()
+    try:
+        for branch in BRANCHES:
+            wait_until(lambda b=branch: (branch_row(dsn, b) or {}).get("link_up"), 30, branch)
+        before = {"pudong": issue(pudong[1], 2), "xuhui": issue(xuhui[1], 2)}
+        for branch, seq in before.items():
+            wait_until(lambda b=branch, s=seq: complete(dsn, b, s), 30, f"{branch} 1..{seq}")
+
+        head_office.mosquitto.stop()  # the cut: no bridge reaches the head office
+        end = time.monotonic() + CUT_S
+        worked = []
+        xuhui_works = threading.Thread(target=lambda: worked.append(keep_working(xuhui[1], end)))
+        xuhui_works.start()
+        pudong_before_kill = keep_working(pudong[1], end - CUT_S / 2)
+        pudong[4].kill()  # its bridge's queue goes with it
+        pudong[4].start()
+        issue_once_up(pudong[1])  # its restarted broker queues this one for the bridge
+        keep_working(pudong[1], end)
+        xuhui_works.join(CUT_S + 30)
+        assert worked and worked[0] > 20, worked  # more than xuhui's broker could queue
+        assert pudong_before_kill > 0
+        head_office.mosquitto.start()  # the link back
+
+        for branch, (server, *_rest) in branches.items():
+            seq = server.branch.seq
+            wait_until(lambda b=branch, s=seq: complete(dsn, b, s), 60, f"{branch} 1..{seq}")
+        for branch in BRANCHES:
+            vias = dict(stored(dsn, branch))
+            cut = [vias[s] for s in range(before[branch] + 1, len(vias) + 1)]
+            # Some came through the bridge's queue, the ones a broker dropped by repair.
+            assert {"stream", "repair"} <= set(cut), (branch, cut)
+            assert branch_row(dsn, branch)["gaps_repaired"] >= 1
+            assert branch_row(dsn, branch)["contiguous_seq"] == len(vias)
     finally:
         ingest.stop()
         print((tmp_path / "ingest.log").read_text()[-3000:])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -77,6 +79,7 @@ def head_office(broker, example_config, server, dsn, tmp_path):
     feeds = Feeds([example_config], broker, "web-1")
     console = Console(feeds, Accounts(accounts), AuditLog(tmp_path / "a.log", clock), clock=clock)
     pages = add_headoffice(console, dsn)
+    console.staffing.days = 5  # simulated days per check (the command's --days below)
     rebuild_due_days(db.conn)  # as `nowserving headoffice rebuild --due` does
     try:
         with serving_console(console, clock) as role:
@@ -222,3 +225,85 @@ def test_a_report_kept_is_made_again_when_its_days_are_rebuilt(head_office, desk
     db.write(Batch(events=[row], heard={"xuhui"}))
     assert rebuild_due_days(db.conn) >= 1
     assert fetched(desk, url)["total"]["issued"] == first["total"]["issued"] + 1
+
+
+def advice_rows(page) -> list[list[str]]:
+    """The advice table's rows: [service, hour, arrivals, …, simulated]."""
+    rows = page.locator("table#advice tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.className, ...Array.from(r.cells).map(c => c.textContent)])"
+    )
+    found, service = [], None
+    for kind, *cells in rows:
+        if kind == "group":
+            service = cells[0]
+        else:
+            found.append([service, cells[0].removesuffix(":00"), *cells[1:]])
+    return found
+
+
+def test_staffing_advice_per_branch_is_the_commands(head_office, desk, dsn):
+    """GIVEN pudong's Monday at the head office WHEN the head-office account asks the
+    staffing page for pudong's Mondays at 80/5 THEN, once worked out in the worker process,
+    the page shows the table `nowserving headoffice staffing` prints, row for row; in both
+    languages."""
+    role, _ = head_office
+    sign_in(desk, role, "hq", "en")
+    desk.goto(role.url("/headoffice/staffing?lang=en"))
+    desk.locator("select[name=branch]").select_option("pudong")
+    desk.locator("select[name=weekday]").select_option("mon")
+    desk.locator("input[name=target]").fill("80/5")
+    with desk.expect_navigation():
+        desk.locator("form.staffing-ask button").click()
+    desk.locator("table#advice").wait_for(timeout=120_000)  # reloads itself meanwhile
+    shown = advice_rows(desk)
+    out = subprocess.run(
+        [sys.executable, "-m", "nowserving", "headoffice", "staffing", "--dsn", dsn,
+         "--branch", "pudong", "--weekday", "mon", "--target", "80/5", "--days", "5",
+         "--language", "en"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    printed = [line.split()[:8] + [" ".join(line.split()[8:])]
+               for line in out.stdout.splitlines()[2:]]  # fmt: skip
+    assert len(shown) > 10 and shown == printed, (shown, out.stdout)
+    if SHOTS:
+        desk.screenshot(path=str(Path(SHOTS) / "headoffice-staffing-en.png"), full_page=True)
+    desk.goto(desk.url.replace("lang=en", "lang=zh"))
+    desk.locator("table#advice").wait_for()
+    assert advice_rows(desk) == shown and "排班建议" in desk.title()
+    if SHOTS:
+        desk.screenshot(path=str(Path(SHOTS) / "headoffice-staffing-zh.png"), full_page=True)
+
+
+def test_staffing_advice_keeps_to_the_accounts_regions(head_office, desk):
+    """GIVEN an account limited to the east region WHEN it opens the staffing page, asks
+    for north's haidian (the page and the form) and posts without the CSRF word THEN it is
+    offered east's branches only; haidian is 404 both ways; the post without the word 403."""
+    role, _ = head_office
+    sign_in(desk, role, "east-hq", "en")
+    desk.goto(role.url("/headoffice/staffing?lang=en"))
+    offered = desk.locator("select[name=branch] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    assert offered == ["pudong", "xuhui"]
+    csrf = desk.locator("input[name=csrf]").first.get_attribute("value")
+    assert desk.goto(role.url("/headoffice/staffing?branch=haidian")).status == 404
+    form = {"csrf": csrf, "branch": "haidian", "weekday": "mon", "target": "80/10"}
+    url = role.url("/headoffice/staffing")
+    assert desk.request.post(url, form=form, max_redirects=0).status == 404
+    form.update(branch="pudong", csrf="not-the-word")
+    assert desk.request.post(url, form=form, max_redirects=0).status == 403
+    form.update(csrf=csrf)
+    assert desk.request.post(url, form=form, max_redirects=0).status == 303
+
+
+def test_a_reports_default_range_ends_on_the_branches_own_date(head_office, desk):
+    """GIVEN the head office at 17:00 UTC on the 6th (01:00 on the 7th in Shanghai, where
+    every branch is) WHEN the report is asked without dates THEN it runs to the 7th, the
+    branches' own date, not the 6th (UTC's), and from the 7 days up to it."""
+    role, _ = head_office
+    evening = datetime(2026, 1, 6, 17, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+    role.console.clock.advance(evening - role.console.clock())
+    sign_in(desk, role, "hq")
+    answer = fetched(desk, role.url("/headoffice/reports.json"))
+    assert (answer["from"], answer["to"]) == ("2026-01-01", "2026-01-07"), answer

@@ -190,7 +190,9 @@ def table(rows: list[Row], target: Target, days: int, language: str = "en") -> s
     widths = (10, 5, 8, 9, 6, 7, 8, 8, 14)
     lines.append(" ".join(_pad(h(k), w) for k, w in zip(heads, widths, strict=True)))
     for r in rows:
-        sim = "–" if r.simulated is None else f"{r.simulated[0]:.0%} ± {r.simulated[1]:.0%}"
+        sim = (
+            "–" if r.simulated is None else f"{r.simulated[0]:.0%} ± {_cell(r.simulated[1], '.0%')}"
+        )
         cells = (
             r.service,
             f"{r.hour:02d}",

@@ -16,8 +16,7 @@ import logging
 import math
 import threading
 import time
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -150,12 +149,17 @@ class HeadOffice:
         self._reports: dict[tuple, tuple[tuple, object]] = {}
         self._live_cache: tuple[float, dict] | None = None  # (monotonic time, figures)
         console.headoffice = True
+        from nowserving.web.console_headoffice_staffing import HeadOfficeStaffing
+
+        self.staffing = HeadOfficeStaffing(self)
         self.routes = [
             Route(HERE, self.live),
             Route(f"{HERE}/live.json", self.live_json),
             Route(f"{HERE}/live.part", self.live_part),
             Route(f"{HERE}/reports", self.reports),
             Route(f"{HERE}/reports.json", self.reports_json),
+            Route(f"{HERE}/staffing", self.staffing.page, methods=["GET"]),
+            Route(f"{HERE}/staffing", self.staffing.ask, methods=["POST"]),
         ]
 
     def start(self) -> None:
@@ -344,11 +348,19 @@ class HeadOffice:
     def _live(self, account, language: str, now: float) -> tuple[list[dict], list[dict]]:
         return self.live_rows(account, language, now), self.ingests(now)
 
-    def _query(self, request: Request, language: str) -> tuple[date, date, str, str]:
+    def today(self, account, now: float) -> date:
+        """The default last day of a report: the latest date, each in its own zone, of the
+        branches `account` sees (docs/headoffice.md)."""
+        from nowserving.reports.stored import latest_local_date, local_dates
+
+        with self._report_lock:
+            dates = local_dates(self._report_conn, now)
+        return latest_local_date(dates, now, account.sees)
+
+    def _query(self, request: Request, language: str, today: date) -> tuple[date, date, str, str]:
         from nowserving.reports.crossbranch import GROUPS, RANKINGS
 
         params = request.query_params
-        today = datetime.fromtimestamp(self.console.clock(), ZoneInfo("UTC")).date()
         by = params.get("by", "branch")
         by = by if by in GROUPS else "branch"
         measure = params.get("rank", "within_share")
@@ -373,8 +385,9 @@ class HeadOffice:
         view = {"language": language, "account": account.name, "csrf": session.csrf,
                 "error": "", "by": "branch", "rank": "within_share",
                 "from": "", "to": ""}  # fmt: skip
+        today = await asyncio.to_thread(self.today, account, self.console.clock())
         try:
-            first, last, by, measure = self._query(request, language)
+            first, last, by, measure = self._query(request, language, today)
         except HeadOfficeRequestError as err:
             view["error"] = str(err)
             return view, None

@@ -26,7 +26,8 @@ def _t(language: str, key: str, **values: object) -> str:
 
 
 def _nav(language: str, current: str) -> str:
-    pages = (("live", "", "live_title"), ("reports", "/reports", "reports_title"))
+    pages = (("live", "", "live_title"), ("reports", "/reports", "reports_title"),
+             ("staffing", "/staffing", "staffing_title"))  # fmt: skip
     mark = ' aria-current="page"'
     links = "".join(
         f'<a href="{HERE}{path}?lang={language}"{mark if name == current else ""}>'

@@ -74,20 +74,27 @@ class Advice:
     error: str = ""
 
 
-def work_out(db: str, ask: Ask, timezone: str, start_open: bool,
+@dataclass(frozen=True)
+class FromDatabase:
+    """A branch's events in the head office's PostgreSQL (docs/headoffice.md), in place of
+    its log file: the same advice from the same code (`reports.stored.learn_branch`)."""
+
+    dsn: str
+    branch: str
+
+
+def work_out(source: str | FromDatabase, ask: Ask, timezone: str, start_open: bool,
              group_of: dict[str, str], days: int) -> Advice:  # fmt: skip
-    """The advice (in the worker process): learn the weekday, size by Erlang C and A,
-    check by simulation. The same steps as `nowserving staffing`."""
-    from nowserving.adapters.store import EventLog
-    from nowserving.reports.history import HistoryError, learn
+    """The advice (in the worker process) from a branch's log (its path) or its events at
+    the head office: learn the weekday, size by Erlang C and A, check by simulation. The
+    same steps as `nowserving staffing` and `nowserving headoffice staffing`."""
+    from nowserving.reports.history import HistoryError
     from nowserving.reports.staffing import advise, check_by_simulation
 
-    with EventLog(db, create=False) as store:
-        seq = store.last_seq()
+    seq = last_seq(source)
     target = Target.parse(ask.target)
     try:
-        history = learn(db, ask.weekday, timezone, target.wait_s, ask.first, ask.last,
-                        start_open, group_of)  # fmt: skip
+        history = _learn(source, ask, timezone, target.wait_s, start_open, group_of)
     except HistoryError as err:
         return Advice([], 0, seq, str(err))
     rows = advise(history, target)
@@ -95,11 +102,36 @@ def work_out(db: str, ask: Ask, timezone: str, start_open: bool,
     return Advice(rows, history.days, seq)
 
 
-def last_seq(db: str) -> int:
-    """The log's last seq (a cheap read: the key of the cached advice)."""
+def _learn(source: str | FromDatabase, ask: Ask, timezone: str, wait_s: float,
+           start_open: bool, group_of: dict[str, str]):  # fmt: skip
+    from nowserving.reports.history import learn
+
+    if not isinstance(source, FromDatabase):
+        return learn(source, ask.weekday, timezone, wait_s, ask.first, ask.last, start_open,
+                     group_of)  # fmt: skip
+    import psycopg
+
+    from nowserving.reports.stored import learn_branch
+
+    # The branch's zone is branch_dim's; its services ungrouped, as the command prints them.
+    with psycopg.connect(source.dsn) as conn:
+        return learn_branch(conn, source.branch, ask.weekday, wait_s, ask.first, ask.last,
+                            start_open)  # fmt: skip
+
+
+def last_seq(source: str | FromDatabase) -> int:
+    """The log's last seq, or the last seq of the branch the head office has every event
+    up to (a cheap read: the key of the cached advice)."""
+    if isinstance(source, FromDatabase):
+        import psycopg
+
+        with psycopg.connect(source.dsn) as conn:
+            row = conn.execute("SELECT contiguous_seq FROM branches WHERE branch = %s",
+                               (source.branch,)).fetchone()  # fmt: skip
+        return 0 if row is None or row[0] is None else int(row[0])
     from nowserving.adapters.store import EventLog
 
-    with EventLog(db, create=False) as store:
+    with EventLog(source, create=False) as store:
         return store.last_seq()
 
 
@@ -134,17 +166,23 @@ class StaffingPages:
     def advice(self, branch: str, ask: Ask, seq: int) -> Future:
         """The advice for `ask` on `branch`'s log at `seq`: done if it was worked out
         before, else under way in the worker process."""
-        key = (branch, ask, seq)
+        config = self.console.feeds.branches[branch].config
+        group_of = {s: g for g, group in config.groups.items() for s in group.services}
+        return self.advice_from(str(self.logs[branch]), ask, seq, config.rules.timezone,
+                                group_of, config.rules.counters_start_open)  # fmt: skip
+
+    def advice_from(self, source: str | FromDatabase, ask: Ask, seq: int, timezone: str,
+                    group_of: dict[str, str], start_open: bool = True) -> Future:  # fmt: skip
+        """The advice for `ask` from `source` (a log's path, or a branch's events at the
+        head office) at `seq`: done if it was worked out before, else under way."""
+        key = (source, ask, seq)
         with self._lock:
             found = self._results.get(key)
             if found is not None and not (found.done() and found.exception() is not None):
                 self._results.move_to_end(key)
                 return found
-        config = self.console.feeds.branches[branch].config
-        group_of = {s: g for g, group in config.groups.items() for s in group.services}
         future = self._executor().submit(
-            work_out, str(self.logs[branch]), ask, config.rules.timezone,
-            config.rules.counters_start_open, group_of, self.days,
+            work_out, source, ask, timezone, start_open, group_of, self.days,
         )  # fmt: skip
         with self._lock:
             self._results[key] = future

@@ -73,6 +73,8 @@ def _body(page: dict) -> str:
 def _names(page: dict) -> dict[str, str]:
     """Service and group ids -> their names in the page's language."""
     config, language = page["config"], page["language"]
+    if config is None:  # the head office's page: service ids, as its command prints them
+        return {}
     names = {s.id: s.names.get(language, s.id) for s in config.rules.services.values()}
     names.update({g: group.names.get(language, g) for g, group in config.groups.items()})
     return names
