@@ -112,15 +112,17 @@ for unit in $units; do
       "$(prop "$unit" NRestarts) restarts (result: $(prop "$unit" Result))"
 done
 ok units "active: $units"
+# petted_since UNIT TIMESTAMP: the unit's last watchdog pet is not the one at TIMESTAMP.
+petted_since() { [ "$(prop "$1" WatchdogTimestampMonotonic)" != "$2" ]; }
 limit=$(budget 60)
 for unit in $units; do
   [ "$(prop "$unit" WatchdogUSec)" != 0 ] || continue # mosquitto has none
   first=$(prop "$unit" WatchdogTimestampMonotonic)
-  wait_for "$limit" test "$(prop "$unit" WatchdogTimestampMonotonic)" != "$first" ||
+  wait_for "$limit" petted_since "$unit" "$first" ||
     fail watchdog "$unit has not petted its watchdog ($(prop "$unit" WatchdogUSec)) in" \
       "$limit s"
   second=$(prop "$unit" WatchdogTimestampMonotonic)
-  wait_for "$limit" test "$(prop "$unit" WatchdogTimestampMonotonic)" != "$second" ||
+  wait_for "$limit" petted_since "$unit" "$second" ||
     fail watchdog "$unit petted its watchdog once, then stopped"
   [ "$(prop "$unit" NRestarts)" = 0 ] ||
     fail watchdog "$unit restarted $(prop "$unit" NRestarts)x"
