@@ -31,6 +31,14 @@ diag() {
     echo "--- journalctl -u $unit (last 25 lines)"
     timeout 20 journalctl -b -u "$unit" -o short-monotonic --no-pager -n 25
   done 2>&1 | sed 's/^/  | /' | out
+  # A unit with a PAM session (the kiosk, the display) has its processes moved to the
+  # session's scope, whose journal -u does not show: the user's processes and their lines.
+  if id -u nowserving >/dev/null 2>&1; then
+    echo "--- processes of nowserving (cgroup)"
+    ps -u nowserving -o pid,ppid,etime,cgroup:60,args --no-headers | cut -c1-200
+    echo "--- journalctl _UID=$(id -u nowserving) (last 25 lines)"
+    timeout 20 journalctl -b "_UID=$(id -u nowserving)" -o short-monotonic --no-pager -n 25
+  fi 2>&1 | sed 's/^/  | /' | out
 }
 # fail STEP DETAIL...: the failure line (after the diagnostics of the units in $concerned,
 # if any); ends the run.
@@ -80,7 +88,9 @@ firstboot_done() { # it ran, and is no longer running
 limit=$(budget 600)
 wait_for "$limit" firstboot_done || fail firstboot "nowserving-firstboot did not finish in $limit s"
 result=$(prop $fb Result)
-why=$(journalctl -b -u $fb -o cat --no-pager | tail -n 4 | tr '\n' ' ')
+# Its own last words (not systemd's about it).
+why=$(journalctl -b -u $fb -o cat --no-pager | grep -vE "^($fb: |Starting |Failed to start )" |
+  tail -n 3 | tr '\n' ' ')
 [ "$result" = success ] || fail firstboot "nowserving-firstboot: $result: $why"
 [ ! -e /boot/firmware/nowserving ] || fail firstboot "the bundle is still on the boot partition"
 [ "$(systemctl is-enabled $fb)" = disabled ] ||
