@@ -21,7 +21,10 @@
 # know, so the first boot must fail (and this script with it, at step `firstboot`).
 # --keep DIR keeps each boot's console log (and the kiosk's screen, a PPM) in DIR.
 # Needs qemu-system-arm, mtools, fdisk, xz-utils, and nowserving on the host (the checkout's
-# .venv, or NOWSERVING=/path/to/nowserving). Runs as any user with read access to IMAGE.
+# .venv, or NOWSERVING=/path/to/nowserving; with debugfs (e2fsprogs) its Python runs the
+# image's own nowserving package to make the bundles). Runs as any user who can read IMAGE.
+# Each step has a time limit (NOWSERVING_BOOT_TIMEOUT, NOWSERVING_BOOT_STEP_TIMEOUT, or
+# NOWSERVING_BOOT_BUDGET=PERCENT for all of them; docs/image.md).
 set -euo pipefail
 
 self=$(readlink -f "${BASH_SOURCE[0]}")
@@ -36,7 +39,26 @@ image=""
 roles=()
 fault=""
 keep=""
-timeout=${NOWSERVING_BOOT_TIMEOUT:-2400}
+# Limits of the host's own (seconds): from power on to the checks' first line, then for each
+# further step; above the checks' budgets inside (scripts/lib/boot-check.sh), so that a
+# failing step prints its diagnostics first. NOWSERVING_BOOT_BUDGET=N (percent, default 100)
+# scales both and the checks' budgets, for a slower or busier host.
+scale=${NOWSERVING_BOOT_BUDGET:-100}
+boot_limit=${NOWSERVING_BOOT_TIMEOUT:-$((900 * scale / 100))}
+step_limit=${NOWSERVING_BOOT_STEP_TIMEOUT:-$((780 * scale / 100))}
+steps=(boot firstboot units watchdog root-ro data zone self-test)
+# Emulation's allowance (docs/image.md): systemd's 90 s for a device to show up and for a
+# unit to start are too short under TCG on a busy host (a kiosk boot here timed out waiting
+# for /dev/disk/by-slot/data, so no /var, and fell into emergency mode).
+allowance="systemd.default_device_timeout_sec=$((600 * scale / 100))"
+allowance+=" systemd.default_timeout_start_sec=$((600 * scale / 100))"
+next_step() { # next_step STEP: the step after STEP (watchdog may repeat, one per unit)
+  local i
+  for i in "${!steps[@]}"; do
+    [ "${steps[$i]}" != "$1" ] || { echo "${steps[$((i + 1))]:-done}"; return; }
+  done
+  echo "$1"
+}
 while [ $# -gt 0 ]; do
   case $1 in
     --role) roles+=("${2:?--role server|kiosk}") && shift 2 ;;
@@ -105,6 +127,27 @@ log "$(stamp) image $(basename "$image"): kernel $kernel, initramfs $initrd; dat
 
 # ----- the bundles -----------------------------------------------------------------------
 step=$SECONDS
+# The bundles are made by the image's own nowserving (its package, read from the root
+# partition with debugfs, run by the host's Python and dependencies): a host checkout newer
+# or older than the image would make a branch.toml the image's check-config refuses.
+code="the host's nowserving"
+if command -v debugfs >/dev/null; then
+  root_off=$(part 2 start)
+  dd if="$tmp/base.img" of="$tmp/root.ext4" bs=512 skip="$root_off" count="$(part 2 size)" \
+    conv=sparse status=none
+  venv=$(debugfs -R "ls /opt/nowserving" "$tmp/root.ext4" 2>/dev/null | tr -s ' ' '\n' |
+    grep '^venv-' | sort -V | tail -n1)
+  site=$(debugfs -R "ls /opt/nowserving/$venv/lib" "$tmp/root.ext4" 2>/dev/null |
+    tr -s ' ' '\n' | grep '^python3' | tail -n1)
+  mkdir -p "$tmp/image-code"
+  if [ -n "$venv" ] && [ -n "$site" ] && debugfs -R "rdump \
+/opt/nowserving/$venv/lib/$site/site-packages/nowserving $tmp/image-code" "$tmp/root.ext4" \
+    >/dev/null 2>&1 && [ -f "$tmp/image-code/nowserving/__init__.py" ]; then
+    export PYTHONPATH=$tmp/image-code
+    code="the image's nowserving ($venv) on the host's Python"
+  fi
+  rm -f "$tmp/root.ext4"
+fi
 example=$("$(dirname "$(readlink -f "$nowserving")")/python" -c \
   'from nowserving.config import EXAMPLE; print(EXAMPLE)')
 "$nowserving" provision --config "$example" --out "$tmp/provision" --server-host localhost \
@@ -123,15 +166,24 @@ EOF
   "$nowserving" check-config "$1/branch.toml" --device "$1/device.toml" >/dev/null ||
     die "the kiosk's test bundle does not check"
 }
-log "$(stamp) bundles made by nowserving provision of $(basename "$example") ($((SECONDS - step)) s)"
+log "$(stamp) bundles made by nowserving provision of $(basename "$example"), $code" \
+  "($((SECONDS - step)) s)"
 
 # ----- boot each role ----------------------------------------------------------------------
 boot() { # boot ROLE
-  local role=$1 bundle=$tmp/bundle-$1 extra=() line status=0 last="" done=no failed=""
+  local role=$1 bundle=$tmp/bundle-$1 extra=() line status=0 done=no failed=""
   rm -rf "$bundle" "$tmp/bundle-test"
   if [ "$role" = server ]; then
     cp -r "$tmp/provision/server" "$bundle"
     cp "$example" "$bundle/branch.toml"
+    # The staff PINs' file the branch names (only the server gets it), beside branch.toml.
+    "$(dirname "$(readlink -f "$nowserving")")/python" -c 'import shutil, sys
+from pathlib import Path
+from nowserving.config import load_config
+pins = load_config(sys.argv[1]).staff_pins
+if pins is not None:
+    shutil.copy(pins, Path(sys.argv[2]) / pins.relative_to(Path(sys.argv[1]).parent))' \
+      "$example" "$bundle" || die "the example's staff PINs"
     kiosk_bundle "$tmp/bundle-test"
   else
     kiosk_bundle "$bundle"
@@ -155,18 +207,43 @@ boot() { # boot ROLE
     -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd.img" \
     -append "$cmdline console=ttyAMA0 systemd.run=/boot/firmware/nowserving-boot-check.sh \
 systemd.run_success_action=poweroff systemd.run_failure_action=poweroff \
-nowserving.role=$role nowserving.built_data_mb=$data_mb" \
+nowserving.role=$role nowserving.built_data_mb=$data_mb nowserving.budget=$scale \
+systemd.mask=serial-getty@ttyAMA0.service $allowance" \
     -drive "file=$tmp/disk.img,format=raw,if=virtio" \
     -netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
     ${extra[@]+"${extra[@]}"} </dev/null >"$tmp/qemu.out" 2>&1 &
   qemu_pid=$!
-  local boot_start=$SECONDS
-  while IFS= read -r line; do
+  local step_start=$SECONDS
+  local boot_start=$SECONDS fd partial="" next=boot deadline=$((SECONDS + boot_limit)) rc
+  # The console, line by line; each step must end within its limit (the first, boot, from
+  # power on), or the machine is stopped and the step named.
+  exec {fd}< <(tail -F -n +1 --pid="$qemu_pid" "$console" 2>/dev/null)
+  while :; do
+    if IFS= read -r -t 5 -u "$fd" line; then
+      line=$partial$line
+      partial=""
+    else
+      rc=$?
+      [ "$rc" -gt 128 ] || break # the end: qemu is gone
+      partial=$partial$line       # a line not ended yet
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        failed=$next
+        log "$(stamp) $role: step '$next' did not end in its $((SECONDS - step_start)) s" \
+          "(NOWSERVING_BOOT_BUDGET); the console's last lines:"
+        tail -n 40 "$console" | sed 's/^/  | /' >&2
+        break
+      fi
+      continue
+    fi
     line=${line%$'\r'}
     case $line in
       "NSCHECK ok "*)
         set -- $line
-        log "$(stamp) $role: ok $3 (guest uptime ${4%:} s): ${line#* * * * }"
+        log "$(stamp) $role: ok $3 (guest uptime ${4%:} s, step $((SECONDS - step_start)) s):" \
+          "${line#* * * * }"
+        next=$(next_step "$3")
+        step_start=$SECONDS
+        deadline=$((SECONDS + step_limit))
         if [ "$3" = units ] && [ "$role" = kiosk ] && [ -n "$keep" ]; then
           sleep 20 # cage and the kiosk's first frame
           echo "screendump $keep/kiosk-screen.ppm" | python3 -c 'import socket, sys
@@ -178,23 +255,22 @@ import time; time.sleep(3)' "$tmp/monitor" || true
         set -- $line
         failed=$3
         log "$(stamp) $role: FAILED $3 (guest uptime ${4%:} s): ${line#* * * * }"
+        break
         ;;
-      "NSCHECK done "*) done=yes ;;
+      "NSCHECK done "*) done=yes && break ;; # no need to wait for the power off
       "  | "*) echo "$line" >&2 ;;
-      *) last=$line ;;
     esac
-  done < <(tail -F -n +1 --pid="$qemu_pid" "$console" 2>/dev/null |
-    timeout "$timeout" cat || true)
+  done
+  exec {fd}<&-
   if kill -0 "$qemu_pid" 2>/dev/null; then
     kill "$qemu_pid"
-    failed=${failed:-timeout}
-    log "$(stamp) $role: no result in $timeout s; the console's last line: $last"
+    [ -n "$failed" ] || [ "$done" = yes ] || failed=$next
   fi
   wait "$qemu_pid" || status=$?
   qemu_pid=""
   [ -z "$keep" ] || cp "$console" "$keep/console-$role.log"
   if [ "$done" != yes ] && [ -z "$failed" ]; then
-    failed=boot
+    failed=$next
     log "$(stamp) $role: the machine stopped (qemu status $status) before the checks ended;" \
       "the console's last lines:"
     tail -n 25 "$console" | sed 's/^/  | /' >&2

@@ -105,6 +105,11 @@ EOF
   rm -f "$root"/etc/ssh/ssh_host_*
   printf 'PasswordAuthentication no\nPermitRootLogin no\n' \
     >"$root/etc/ssh/sshd_config.d/60-nowserving.conf"
+  # sshd refuses to start without host keys: at first boot it waits for the first boot's.
+  install -d "$root/etc/systemd/system/ssh.service.d"
+  printf '[Unit]\n# The first boot makes the host keys (deploy/image/firstboot.sh).\n%s\n' \
+    'After=nowserving-firstboot.service' \
+    >"$root/etc/systemd/system/ssh.service.d/60-nowserving.conf"
   if [ -n "${SSH_KEY_FILE:-}" ]; then
     run useradd --create-home --groups sudo --shell /bin/bash admin
     install -d -m 0700 -o "$(run id -u admin)" -g "$(run id -g admin)" "$root/home/admin/.ssh"

@@ -163,6 +163,7 @@ if [ "${1:-}" = "--in-namespace" ]; then
     if [ "$role" = server ]; then
       cp -a "$provision/server" "$boot"
       cp "$top$example" "$boot/branch.toml"
+      cp "$(dirname "$top$example")/staff-pins.toml" "$boot/" # the example's staff_pins
     else
       cp -a "$provision/devices/$device/nowserving" "$boot"
     fi
@@ -180,7 +181,8 @@ if [ "${1:-}" = "--in-namespace" ]; then
     modes=$(top=$top run sh -c 'cd /etc/nowserving && stat -c "%n %a %U" * | sort' |
       tr '\n' ',')
     if [ "$role" = server ]; then
-      [ "$modes" = "branch.toml 644 root,server.password 600 nowserving," ] ||
+      secret="600 nowserving"
+      [ "$modes" = "branch.toml 644 root,server.password $secret,staff-pins.toml $secret," ] ||
         die "/etc/nowserving of the server: $modes"
       modes=$(top=$top run stat -c "%a %U" /etc/mosquitto/nowserving \
         /etc/mosquitto/nowserving/server.key /etc/mosquitto/conf.d/nowserving.conf | tr '\n' ,)

@@ -12,7 +12,8 @@
 #   boot-test.log                          what scripts/boot-image.sh saw when it booted it
 #   SHA256SUMS                             the SHA-256 of each file above (`sha256sum -c`)
 # A release is made from a clean checkout of the tagged commit. It takes about an hour on a
-# 2-core machine (building the image, then booting it twice under emulation), so it is not
+# 2-core machine (building the image, then booting it three times under emulation: server,
+# kiosk, and a planted fault that must fail at firstboot), so it is not
 # part of CI (.ci/run): a maintainer runs it once per release, and uploads DIR's files to the
 # release page. The boot test must pass; --no-boot-test skips it (then no boot-test.log).
 set -euo pipefail
@@ -63,6 +64,15 @@ if [ "$boot_test" = yes ]; then
   NOWSERVING=$venv/bin/nowserving "$src/scripts/boot-image.sh" "$image" 2>&1 |
     tee "$out/boot-test.log"
   [ "${PIPESTATUS[0]}" = 0 ] || die "the boot test failed: see $out/boot-test.log"
+  log "the boot test's planted fault (a bundle for an unknown role): it must fail at firstboot"
+  if NOWSERVING=$venv/bin/nowserving "$src/scripts/boot-image.sh" "$image" \
+    --fault unknown-role >"$out/boot-fault.log" 2>&1; then
+    die "the boot test passed with a planted fault: see $out/boot-fault.log"
+  fi
+  grep -q "at step 'firstboot'" "$out/boot-fault.log" ||
+    die "the planted fault did not fail at firstboot: see $out/boot-fault.log"
+  cat "$out/boot-fault.log" >>"$out/boot-test.log"
+  rm "$out/boot-fault.log"
 fi
 
 (cd "$out" && sha256sum -- *.whl *.img.xz constraints.txt $([ "$boot_test" = no ] ||

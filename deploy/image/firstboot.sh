@@ -6,7 +6,8 @@
 #   /boot/firmware/nowserving/  a device's bundle (`nowserving provision`'s
 #                               devices/<id>/nowserving/: device.toml, password, ca.pem,
 #                               branch.toml), or the server's files (its server/ folder:
-#                               server.password, conf.d/, mosquitto/, plus branch.toml)
+#                               server.password, conf.d/, mosquitto/, plus branch.toml and
+#                               the staff PINs' file it names in staff_pins, if any)
 #
 # It checks the bundle (`nowserving check-config`), installs it in /etc/nowserving (secrets
 # 0600, owned by the user that reads them), enables exactly the role's units (server:
@@ -60,12 +61,32 @@ case $role in
   server | kiosk | counter | display) ;;
   *) die "role '$role' has no unit on this image (server, kiosk, counter or display)" ;;
 esac
+pins=""
+if [ "$role" = server ]; then
+  # The staff PINs' file, if the branch names one (`staff_pins`, beside branch.toml): only
+  # the server reads it, and it refuses to start without it.
+  pins=$(/opt/nowserving/current/bin/python -c 'import sys
+from pathlib import Path
+from nowserving.config import load_config
+pins = load_config(sys.argv[1]).staff_pins
+print("" if pins is None else pins.relative_to(Path(sys.argv[1]).parent))' \
+    "$bundle/branch.toml" 2>/dev/null) || pins=""
+  [ -z "$pins" ] || need+=("$pins")
+fi
 for file in "${need[@]}"; do
   [ -f "$bundle/$file" ] || die "the $role bundle in $bundle lacks $file"
 done
 check=("$nowserving" check-config "$bundle/branch.toml")
 [ "$role" = server ] || check+=(--device "$bundle/device.toml")
 "${check[@]}" >&2 || die "the bundle does not pass check-config: fix it in $bundle and reboot"
+if [ -n "$pins" ]; then # its entries: staff of the branch, hashes that read
+  /opt/nowserving/current/bin/python -c 'import sys
+from nowserving.config import load_config
+from nowserving.config.pins import load_pins
+config = load_config(sys.argv[1])
+load_pins(config.staff_pins, config.rules.staff)' "$bundle/branch.toml" >&2 ||
+    die "the staff PINs in $bundle/$pins do not check: fix them and reboot"
+fi
 say "importing the $role bundle from $bundle"
 
 # ----- on a booted device: make the read-only root (and boot partition) writable ----------
@@ -101,6 +122,9 @@ install -d -m 0755 "$new"
 install -m 0644 "$bundle/branch.toml" "$new/"
 if [ "$role" = server ]; then
   install -m 0600 -o nowserving -g nowserving "$bundle/server.password" "$new/"
+  if [ -n "$pins" ]; then # the PINs' hashes: the server's only
+    install -D -m 0600 -o nowserving -g nowserving "$bundle/$pins" "$new/$pins"
+  fi
   install -d -m 0700 -o mosquitto -g mosquitto /etc/mosquitto/nowserving
   install -m 0600 -o mosquitto -g mosquitto "$bundle"/mosquitto/* /etc/mosquitto/nowserving/
   install -m 0644 "$bundle/conf.d/nowserving.conf" /etc/mosquitto/conf.d/
