@@ -53,6 +53,14 @@ FROM unnest(%b::text[], %b::int8[], %b::float8[], %b::int4[], %b::int8[], %b::bo
      AS u(branch, repaired, newest, state_epoch, state_seq, online, link, live)
 WHERE b.branch = u.branch
 """
+# Devices' statuses as the batch last says them; a row changes its time only when it flips.
+_DEVICES = """
+INSERT INTO device_status (branch, device, online)
+SELECT * FROM unnest(%b::text[], %b::text[], %b::bool[])
+ON CONFLICT (branch, device) DO UPDATE SET online = EXCLUDED.online,
+    changed_at = CASE WHEN device_status.online = EXCLUDED.online
+                 THEN device_status.changed_at ELSE now() END
+"""
 # The first run of seqs after `contiguous` (seq - row number is constant along a run), the
 # first seq after the hole that ends it, and the highest seq of the epoch.
 _RUN = """
@@ -116,6 +124,8 @@ class Batch:
     servers: dict[str, bool] = field(default_factory=dict)  # the server's status: online
     links: dict[str, bool] = field(default_factory=dict)  # the bridge's flag
     live: dict[str, dict] = field(default_factory=dict)  # its newest state, summed up (live.py)
+    # (branch, device) -> its retained status says online (None: the status was cleared)
+    devices: dict[tuple[str, str], bool | None] = field(default_factory=dict)
     heard: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
@@ -227,6 +237,8 @@ class HeadOfficeDb:
             [batch.servers.get(b) for b in heard], [batch.links.get(b) for b in heard],
             [json.dumps(batch.live[b]) if b in batch.live else None for b in heard],
         ))  # fmt: skip
+        if batch.devices:
+            self._devices(batch.devices)
         if by_branch:
             epochs = dict(c.execute(
                 "SELECT branch, epoch FROM branches WHERE branch = ANY(%b::text[])",
@@ -237,6 +249,19 @@ class HeadOfficeDb:
                     self._new_epoch(branch, events, epochs[branch])
             c.execute(_ADVANCE, {"branches": list(by_branch)})
             c.execute(_CLOSE_GAPS, {"branches": list(by_branch)})
+
+    def _devices(self, devices: dict[tuple[str, str], bool | None]) -> None:
+        """Keep each device's up/down; a cleared status forgets the device."""
+        up = [(b, d, o) for (b, d), o in sorted(devices.items()) if o is not None]
+        gone = [(b, d) for (b, d), o in sorted(devices.items()) if o is None]
+        if up:
+            self.conn.execute(_DEVICES, tuple(map(list, zip(*up, strict=True))))
+        if gone:
+            self.conn.execute(
+                "DELETE FROM device_status WHERE (branch, device) IN "
+                "(SELECT * FROM unnest(%b::text[], %b::text[]))",
+                tuple(map(list, zip(*gone, strict=True))),
+            )
 
     def _new_epoch(self, branch: str, events: list[EventRow], epoch: int) -> None:
         """A branch restored from a backup starts a new epoch: its events are counted from

@@ -112,7 +112,10 @@ class Ingest:
             broker, client_id, on_message=self._received, persistent=True, manual_ack=True,
             will=(self.health_topic, gone_message(client_id)),
         )  # fmt: skip
-        for topic in ("events", "state", "status/server", f"reply/{HEAD_OFFICE}"):
+        # `status/+`: the server's and every device's retained status (the live page's
+        # devices down); they change rarely, and the bridge forwards the retained ones on
+        # connecting.
+        for topic in ("events", "state", "status/+", f"reply/{HEAD_OFFICE}"):
             self.link.subscribe(f"{ROOT}/+/{topic}", qos=1)
         self.link.subscribe(bridge_status_topic("+"), qos=1)
 
@@ -211,6 +214,9 @@ class Ingest:
             batch.links[parts[2]] = message.payload == b"1"
             batch.heard.add(parts[2])
             return
+        if len(parts) == 5 and "/".join(parts[:2]) == ROOT and parts[3] == "status":
+            self._read_status(batch, parts[2], parts[4], body)
+            return
         if len(parts) < 4 or "/".join(parts[:2]) != ROOT or not isinstance(body, dict):
             log.warning("dropped a message on %s: not one the ingest reads", message.topic[:120])
             self.health.error(f"dropped a message on {message.topic[:120]}: not one it reads")
@@ -224,10 +230,20 @@ class Ingest:
             summary = live_summary(body)
             if summary is not None and newer(summary, batch.live.get(branch)):
                 batch.live[branch] = summary
-        elif what == "status/server":
-            batch.servers[branch] = body.get("online") is True
         elif what == f"reply/{HEAD_OFFICE}":
             self._take_range(batch, branch, body)
+
+    def _read_status(self, batch: Batch, branch: str, device: str, body: object) -> None:
+        """A retained `status/<device>`: the server's online flag, or a device up or down
+        (its last will says offline); an empty one (the status cleared) forgets the device."""
+        batch.heard.add(branch)
+        if device == "server":
+            if isinstance(body, dict):
+                batch.servers[branch] = body.get("online") is True
+        elif body is None:
+            batch.devices[(branch, device)] = None
+        elif isinstance(body, dict):
+            batch.devices[(branch, device)] = body.get("online") is True
 
     def _add_event(self, batch: Batch, branch: str, body: object, via: str) -> None:
         row = _event_row(branch, body, via)
