@@ -79,6 +79,32 @@ def _event_row(branch: str, message: object, via: str) -> EventRow | None:
     )  # fmt: skip
 
 
+def take_range(batch: Batch, branch: str, body: dict) -> int:
+    """Add a branch server's answer to `events_range` to `batch`: its events, as repairs,
+    and where the epoch asked for begins in its log. Returns how many events were dropped
+    as malformed."""
+    result = body.get("result")
+    if not body.get("ok") or not isinstance(result, dict):
+        log.warning("branch %s refused events_range: %s", branch, body.get("error"))
+        return 0
+    asked, start = result.get("asked_epoch"), result.get("epoch_first")
+    if type(asked) is int and type(start) is int and start > 0:
+        batch.epoch_starts[(branch, asked)] = start
+    events = result.get("events")
+    events = events if isinstance(events, list) else []
+    dropped = 0
+    for event in events:
+        row = _event_row(branch, event, "repair")
+        if row is None:
+            dropped += 1
+            log.warning("dropped a malformed event of branch %s", branch)
+        else:
+            batch.events.append(row)
+    log.info("branch %s sent %d event(s) from its log (%s-%s)", branch, len(events),
+             result.get("from"), result.get("to"))  # fmt: skip
+    return dropped
+
+
 class Ingest:
     """Consumes the head-office broker's branch topics into the database."""
 
@@ -99,7 +125,8 @@ class Ingest:
         self.stopping = threading.Event()
         self.stored = 0  # events newly stored by this process
         self._seen: dict[tuple[str, int, int], float] = {}  # hole start -> monotonic time
-        self._asked: dict[str, tuple[int, float]] = {}  # branch -> (first, monotonic time)
+        # branch -> (epoch, first, monotonic time) of the request it has not answered yet
+        self._asked: dict[str, tuple[int, int, float]] = {}
         self._planned = 0.0
         self._reported = 0.0
         self._rechecked = 0.0
@@ -256,15 +283,9 @@ class Ingest:
     def _take_range(self, batch: Batch, branch: str, body: dict) -> None:
         """A branch server's answer to `events_range`: its events, stored as repairs."""
         self._asked.pop(branch, None)
-        result = body.get("result")
-        if not body.get("ok") or not isinstance(result, dict):
-            log.warning("branch %s refused events_range: %s", branch, body.get("error"))
-            return
-        events = result.get("events")
-        for event in events if isinstance(events, list) else []:
-            self._add_event(batch, branch, event, "repair")
-        log.info("branch %s sent %d event(s) from its log (%s-%s)", branch,
-                 len(events or []), result.get("from"), result.get("to"))  # fmt: skip
+        dropped = take_range(batch, branch, body)
+        if dropped:
+            self.health.error(f"dropped {dropped} malformed event(s) of branch {branch}")
 
     # ----- health and recheck -----------------------------------------------------------
 
@@ -318,7 +339,11 @@ class Ingest:
             if now - seen < self.repair_after_s:
                 continue
             asked = self._asked.get(hole.branch)
-            if asked is not None and asked[0] == hole.first and now - asked[1] < self.ask_again_s:
+            if (
+                asked is not None
+                and asked[:2] == (hole.epoch, hole.first)
+                and (now - asked[2] < self.ask_again_s)
+            ):
                 continue
             self._ask(hole, now)
 
@@ -329,12 +354,15 @@ class Ingest:
                 log.error("branch %s never sent events %d-%d: leaving the gap open",
                           hole.branch, hole.first, hole.last)  # fmt: skip
             return
-        self._asked[hole.branch] = (hole.first, now)
+        self._asked[hole.branch] = (hole.epoch, hole.first, now)
         command = {
             "v": PROTOCOL_VERSION,
             "id": f"ho-{hole.first}-{uuid.uuid4().hex[:8]}",
             "type": Cmd.EVENTS_RANGE.value,
-            "args": {"from": str(hole.first), "to": str(hole.last)},
+            # the hole's epoch: the branch answers only its events (one missed at a new
+            # epoch's start, or in an older one), and where that epoch starts in its log
+            "args": {"from": str(hole.first), "to": str(hole.last), "epoch": str(hole.epoch)},
         }
-        log.info("asking branch %s for events %d-%d", hole.branch, hole.first, hole.last)
+        log.info("asking branch %s for events %d-%d of epoch %d", hole.branch, hole.first,
+                 hole.last, hole.epoch)  # fmt: skip
         self.link.publish(f"{ROOT}/{hole.branch}/cmd/{HEAD_OFFICE}", encode(command))
