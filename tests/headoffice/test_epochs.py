@@ -5,10 +5,13 @@ PostgreSQL; the path over the bridge is test_ingest.py's)."""
 
 from __future__ import annotations
 
+import pytest
+
 from nowserving.adapters.store import EventLog
 from nowserving.domain import Branch, Command, Seen
-from nowserving.headoffice.db import Batch, HeadOfficeDb
-from nowserving.headoffice.ingest import _event_row, take_range
+from nowserving.errors import ProtocolError
+from nowserving.headoffice.db import Batch, HeadOfficeDb, Hole
+from nowserving.headoffice.ingest import _event_row, range_args, take_range
 from nowserving.headoffice.upkeep import recheck
 from nowserving.protocol import event_message
 from nowserving.server.history import events_range_reply
@@ -32,7 +35,8 @@ def repair(db: HeadOfficeDb, log: EventLog, branch: Branch, hole) -> Batch:
     """What the ingest asks for `hole` (noted in `gaps`) and stores of the branch server's
     answer."""
     assert db.asked(hole) == 1
-    args = {"from": str(hole.first), "to": str(hole.last), "epoch": str(hole.epoch)}
+    args = range_args(hole)
+    assert args["epoch"] == str(hole.epoch)  # named: this hole is only the epoch's
     batch = Batch(heard={B})
     assert take_range(batch, B, events_range_reply(log, branch, "ho-1", args)) == 0
     return batch
@@ -99,6 +103,11 @@ def test_a_new_epochs_missed_start_and_an_older_epochs_hole_are_repaired(rules, 
         # Epoch 0's 21..31 are the head office's only: the branch's log lost them.
         gone = events_range_reply(log, branch, "ho-2", {"from": "21", "to": "31", "epoch": "0"})
         assert gone["result"]["events"] == [] and gone["result"]["epoch_first"] == 1
+        with pytest.raises(ProtocolError, match="epoch must be a number"):
+            events_range_reply(log, branch, "ho-3", {"from": "1", "epoch": "-1"})
+        # A current epoch's hole past its known start is asked for as before (a branch
+        # server older than the `epoch` argument would refuse it).
+        assert range_args(Hole(B, 1, 25, 26, False)) == {"from": "25", "to": "26"}
     finally:
         db.close()
         log.close()

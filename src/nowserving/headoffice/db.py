@@ -145,6 +145,7 @@ class Hole:
     first: int
     last: int
     tail: bool
+    past: bool = False  # in an epoch before the branch's current one
 
 
 def _months(at: float) -> set[tuple[int, int]]:
@@ -354,7 +355,7 @@ class HeadOfficeDb:
             ).fetchone()
             end = after - 1 if after is not None else top
             found.append(Hole(branch, epoch, contiguous + 1, min(end, contiguous + limit),
-                              after is None))  # fmt: skip
+                              after is None, past=True))  # fmt: skip
         return sorted(found, key=lambda h: h.branch)
 
     def _current_holes(self, limit: int) -> list[Hole]:

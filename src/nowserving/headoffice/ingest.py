@@ -79,6 +79,17 @@ def _event_row(branch: str, message: object, via: str) -> EventRow | None:
     )  # fmt: skip
 
 
+def range_args(hole: Hole) -> dict[str, str]:
+    """`events_range`'s arguments for `hole`: naming its epoch when that matters (a past
+    epoch's hole, or a new epoch whose start was missed: the branch answers only that
+    epoch's events and where it begins), else not, as a branch server older than the
+    `epoch` argument refuses it."""
+    args = {"from": str(hole.first), "to": str(hole.last)}
+    if hole.past or (hole.epoch > 0 and hole.first == 1):
+        args["epoch"] = str(hole.epoch)
+    return args
+
+
 def take_range(batch: Batch, branch: str, body: dict) -> int:
     """Add a branch server's answer to `events_range` to `batch`: its events, as repairs,
     and where the epoch asked for begins in its log. Returns how many events were dropped
@@ -359,9 +370,7 @@ class Ingest:
             "v": PROTOCOL_VERSION,
             "id": f"ho-{hole.first}-{uuid.uuid4().hex[:8]}",
             "type": Cmd.EVENTS_RANGE.value,
-            # the hole's epoch: the branch answers only its events (one missed at a new
-            # epoch's start, or in an older one), and where that epoch starts in its log
-            "args": {"from": str(hole.first), "to": str(hole.last), "epoch": str(hole.epoch)},
+            "args": range_args(hole),
         }
         log.info("asking branch %s for events %d-%d of epoch %d", hole.branch, hole.first,
                  hole.last, hole.epoch)  # fmt: skip
