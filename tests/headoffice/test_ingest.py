@@ -182,6 +182,36 @@ def branches(tmp_path, head_office, clock):
         office.stop()
 
 
+# A kiosk-like device in its own process: its retained status says online, its last will
+# offline; killed -9, the branch broker sends the will (over the bridge to the head office).
+DEVICE = """
+import sys, threading
+from nowserving.client import BranchClient, broker_for
+from nowserving.config import load_device_config
+broker = broker_for(load_device_config(sys.argv[1]))
+BranchClient(broker, sys.argv[2], sys.argv[3]).start(30)
+print("up", flush=True)
+threading.Event().wait()
+"""
+
+
+def device_up(dsn: str, branch: str, device: str) -> bool | None:
+    """What the head office keeps of `device`'s status: up, down, or None (nothing)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT online FROM device_status WHERE branch = %s AND device = %s", (branch, device)
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def start_device(p: Provisioned, branch: str, device: str) -> subprocess.Popen:
+    config = p.bundle(device) / "device.toml"
+    proc = subprocess.Popen([sys.executable, "-c", DEVICE, str(config), branch, device],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout.readline().strip() == "up"
+    return proc
+
+
 def issue(kiosk: BranchClient, n: int) -> int:
     """Issue `n` tickets; returns the seq of the last one."""
     seq = 0
@@ -256,6 +286,21 @@ def test_every_event_of_two_branches_arrives_once_across_a_kill_and_a_missed_ran
             capture_output=True, text=True, timeout=30,
         ).stdout  # fmt: skip
         assert all(line.split()[-1] == "ok" for line in out.splitlines()[2:]), out
+
+        # A device with a last will, through the real bridge: up, killed -9 (the will says
+        # down), up again; its status is the head office's, every branch's.
+        device = start_device(branches["pudong"][3], "pudong", "kiosk-2")
+        try:
+            wait_until(lambda: device_up(dsn, "pudong", "kiosk-2") is True, 30, "kiosk-2 up")
+            device.kill()
+            device.wait(10)
+            wait_until(lambda: device_up(dsn, "pudong", "kiosk-2") is False, 30, "its will")
+            device = start_device(branches["pudong"][3], "pudong", "kiosk-2")
+            wait_until(lambda: device_up(dsn, "pudong", "kiosk-2") is True, 30, "up again")
+        finally:
+            device.kill()
+            device.wait(10)
+        assert device_up(dsn, "xuhui", "kiosk-1") is True  # retained, forwarded on connect
 
         # A branch's link goes down: the branch is stale, not quiet.
         branches["xuhui"][4].stop()

@@ -190,9 +190,13 @@ def test_the_live_page_follows_each_state_and_shows_the_ingest(head_office, desk
              "counters": [{"id": "c1", "state": "open", "served": 50},
                           {"id": "c2", "state": "open", "served": 38},
                           {"id": "c3", "state": "paused", "served": 0}]}  # fmt: skip
-    batch = Batch(heard={"pudong"})
+    batch = Batch(heard={"pudong", "haidian"})
     batch.states["pudong"] = (0, seq)
     batch.live["pudong"] = live_summary(state)
+    # retained statuses the bridge forwarded: a kiosk's last will, a display up; haidian's
+    # link is down, so its devices are not shown as "0 down"
+    batch.devices.update({("pudong", "kiosk-2"): False, ("pudong", "lobby-1"): True,
+                          ("haidian", "kiosk-1"): True})  # fmt: skip
     db.write(batch)
     desk.wait_for_function(
         "() => { const r = document.querySelector('tr[data-branch=pudong]');"
@@ -201,9 +205,16 @@ def test_the_live_page_follows_each_state_and_shows_the_ingest(head_office, desk
     )
     cells = desk.locator('tr[data-branch="pudong"] td').all_inner_texts()
     assert cells[1:3] == ["2 / 3", "17"] and cells[4] == "88"
+    assert cells[6] == "1 (kiosk-2)"
     assert desk.evaluate("window.notReloaded") is True
     live = fetched(desk, role.url("/headoffice/live.json"))
     assert live["ingests"][0]["client_id"] == "ho-east" and live["ingests"][0]["up"] is True
+    rows = {r["branch"]: r for r in live["branches"]}
+    assert rows["pudong"]["devices_down_names"] == ["kiosk-2"]
+    assert rows["haidian"]["status"] == "stale" and rows["haidian"]["devices_down"] is None
+    desk.goto(role.url("/headoffice?lang=zh"))
+    cells = desk.locator('tr[data-branch="pudong"] td').all_inner_texts()
+    assert cells[6] == "1（kiosk-2）"
     if SHOTS:
         desk.goto(role.url("/headoffice?lang=en"))
         desk.screenshot(path=str(Path(SHOTS) / "headoffice-live-en.png"), full_page=True)

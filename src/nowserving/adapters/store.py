@@ -191,6 +191,19 @@ class EventLog:
         ).fetchone()
         return int(json.loads(row[0])["epoch"]) if row else 0
 
+    def epoch_bounds(self, epoch: int) -> tuple[int, int | None] | None:
+        """The seqs of `epoch` in this log: (its first, its last or None while it runs), as
+        `epoch_at` counts them; None when the log has no such epoch (lost with a restore,
+        or not begun)."""
+        starts = [(1, 0)] + [
+            (seq, int(json.loads(data)["epoch"])) for seq, data in self._db.execute(
+                "SELECT seq, data FROM events WHERE type = 'log_restored' ORDER BY seq")
+        ]  # fmt: skip
+        for i, (seq, number) in enumerate(starts):
+            if number == epoch and (i + 1 == len(starts) or starts[i + 1][0] > seq):
+                return seq, starts[i + 1][0] - 1 if i + 1 < len(starts) else None
+        return None
+
     def events_range(self, first: int, last: int, limit: int) -> list[tuple[int, Event]]:
         """The events with `first` <= seq <= `last`, at most `limit` of them, in order, each
         with its epoch (read-only: what the head office asks for to repair a gap)."""

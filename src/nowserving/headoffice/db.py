@@ -53,6 +53,14 @@ FROM unnest(%b::text[], %b::int8[], %b::float8[], %b::int4[], %b::int8[], %b::bo
      AS u(branch, repaired, newest, state_epoch, state_seq, online, link, live)
 WHERE b.branch = u.branch
 """
+# Devices' statuses as the batch last says them; a row changes its time only when it flips.
+_DEVICES = """
+INSERT INTO device_status (branch, device, online)
+SELECT * FROM unnest(%b::text[], %b::text[], %b::bool[])
+ON CONFLICT (branch, device) DO UPDATE SET online = EXCLUDED.online,
+    changed_at = CASE WHEN device_status.online = EXCLUDED.online
+                 THEN device_status.changed_at ELSE now() END
+"""
 # The first run of seqs after `contiguous` (seq - row number is constant along a run), the
 # first seq after the hole that ends it, and the highest seq of the epoch.
 _RUN = """
@@ -116,6 +124,11 @@ class Batch:
     servers: dict[str, bool] = field(default_factory=dict)  # the server's status: online
     links: dict[str, bool] = field(default_factory=dict)  # the bridge's flag
     live: dict[str, dict] = field(default_factory=dict)  # its newest state, summed up (live.py)
+    # (branch, device) -> its retained status says online (None: the status was cleared)
+    devices: dict[tuple[str, str], bool | None] = field(default_factory=dict)
+    # (branch, epoch) -> the first seq of that epoch in the branch's log (its events_range
+    # answer says so): where the epoch begins, when its first events were missed
+    epoch_starts: dict[tuple[str, int], int] = field(default_factory=dict)
     heard: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
@@ -132,6 +145,7 @@ class Hole:
     first: int
     last: int
     tail: bool
+    past: bool = False  # in an epoch before the branch's current one
 
 
 def _months(at: float) -> set[tuple[int, int]]:
@@ -227,6 +241,8 @@ class HeadOfficeDb:
             [batch.servers.get(b) for b in heard], [batch.links.get(b) for b in heard],
             [json.dumps(batch.live[b]) if b in batch.live else None for b in heard],
         ))  # fmt: skip
+        if batch.devices:
+            self._devices(batch.devices)
         if by_branch:
             epochs = dict(c.execute(
                 "SELECT branch, epoch FROM branches WHERE branch = ANY(%b::text[])",
@@ -235,8 +251,33 @@ class HeadOfficeDb:
             for branch, events in by_branch.items():
                 if newest[branch][0] > epochs[branch]:
                     self._new_epoch(branch, events, epochs[branch])
-            c.execute(_ADVANCE, {"branches": list(by_branch)})
-            c.execute(_CLOSE_GAPS, {"branches": list(by_branch)})
+        moved = sorted(set(by_branch) | {b for b, _ in batch.epoch_starts})
+        for (branch, epoch), first in sorted(batch.epoch_starts.items()):
+            self._epoch_start(branch, epoch, first)
+        if moved:
+            c.execute(_ADVANCE, {"branches": moved})
+            c.execute(_CLOSE_GAPS, {"branches": moved})
+        touched = sorted({(e.branch, e.epoch) for e in batch.events} | set(batch.epoch_starts))
+        if touched:  # events of an epoch before the branch's current one: repairs, rarely
+            past = c.execute(
+                "SELECT branch, epoch FROM past_epochs WHERE (branch, epoch) IN "
+                "(SELECT * FROM unnest(%b::text[], %b::int4[])) ORDER BY 1, 2",
+                ([b for b, _ in touched], [e for _, e in touched]),
+            ).fetchall()
+            self._advance_past(past)
+
+    def _devices(self, devices: dict[tuple[str, str], bool | None]) -> None:
+        """Keep each device's up/down; a cleared status forgets the device."""
+        up = [(b, d, o) for (b, d), o in sorted(devices.items()) if o is not None]
+        gone = [(b, d) for (b, d), o in sorted(devices.items()) if o is None]
+        if up:
+            self.conn.execute(_DEVICES, tuple(map(list, zip(*up, strict=True))))
+        if gone:
+            self.conn.execute(
+                "DELETE FROM device_status WHERE (branch, device) IN "
+                "(SELECT * FROM unnest(%b::text[], %b::text[]))",
+                tuple(map(list, zip(*gone, strict=True))),
+            )
 
     def _new_epoch(self, branch: str, events: list[EventRow], epoch: int) -> None:
         """A branch restored from a backup starts a new epoch: its events are counted from
@@ -244,15 +285,80 @@ class HeadOfficeDb:
         newer = [e for e in events if e.epoch > epoch]
         top = max(e.epoch for e in newer)
         first = min((e for e in newer if e.epoch == top), key=lambda e: e.seq)
-        start = first.seq - 1  # what came before it in this epoch is the restored log's
+        # The epoch begins with its `log_restored`: what came before it is the restored
+        # log's. Its first events missed, where it begins is not known: from 0, the hole
+        # is asked of the branch (naming the epoch), whose answer says where it begins.
+        start = first.seq - 1 if first.type == "log_restored" else 0
+        self.conn.execute(
+            "INSERT INTO past_epochs (branch, epoch, base, top, contiguous_seq) "
+            "SELECT branch, epoch, coalesce(epoch_base, 0), max_seq, contiguous_seq "
+            "FROM branches WHERE branch = %s ON CONFLICT DO NOTHING",
+            (branch,),
+        )
         self.conn.execute(
             "UPDATE branches SET epoch = %s, contiguous_seq = %s, max_seq = %s, epoch_base = %s "
             "WHERE branch = %s",
             (top, start, start, start, branch),
         )
 
+    def _epoch_start(self, branch: str, epoch: int, first: int) -> None:
+        """The branch says where `epoch` begins in its log: nothing before it is missing."""
+        for table, base in (("branches", "epoch_base"), ("past_epochs", "base")):
+            self.conn.execute(
+                f"UPDATE {table} SET {base} = %(s)s, contiguous_seq = greatest(contiguous_seq, "
+                f"%(s)s) WHERE branch = %(b)s AND epoch = %(e)s AND coalesce({base}, 0) < %(s)s",
+                {"s": first - 1, "b": branch, "e": epoch},
+            )
+
+    def _advance_past(self, epochs: list[tuple[str, int]]) -> None:
+        """Move the past epochs' contiguous_seq over the events in (repairs), closing their
+        gaps."""
+        c = self.conn
+        for branch, epoch in epochs:
+            row = c.execute(
+                "SELECT contiguous_seq FROM past_epochs WHERE branch = %s AND epoch = %s",
+                (branch, epoch),
+            ).fetchone()
+            if row is None:
+                continue
+            upto = c.execute(_RUN, {"b": branch, "e": epoch, "c": row[0]}).fetchone()[0]
+            c.execute(
+                "UPDATE past_epochs SET contiguous_seq = %s, top = greatest(top, %s) "
+                "WHERE branch = %s AND epoch = %s",
+                (upto, upto, branch, epoch),
+            )
+            closed = c.execute(
+                "UPDATE gaps SET repaired_at = now() WHERE branch = %s AND epoch = %s "
+                "AND repaired_at IS NULL AND last_seq <= %s",
+                (branch, epoch, upto),
+            ).rowcount
+            if closed:
+                c.execute(
+                    "UPDATE branches SET gaps_repaired = gaps_repaired + %s WHERE branch = %s",
+                    (closed, branch),
+                )
+
     def holes(self, limit: int) -> list[Hole]:
-        """The first missing range of each branch that lacks events (at most `limit` long)."""
+        """The first missing range of each branch that lacks events (at most `limit` long):
+        in its current epoch, else in the oldest past epoch with one (one at a time)."""
+        found = self._current_holes(limit)
+        busy = {h.branch for h in found}
+        rows = self.conn.execute(
+            "SELECT DISTINCT ON (branch) branch, epoch, contiguous_seq, top FROM past_epochs "
+            "WHERE contiguous_seq < top ORDER BY branch, epoch"
+        ).fetchall()
+        for branch, epoch, contiguous, top in rows:
+            if branch in busy:
+                continue
+            _, after, _ = self.conn.execute(
+                _RUN, {"b": branch, "e": epoch, "c": contiguous}
+            ).fetchone()
+            end = after - 1 if after is not None else top
+            found.append(Hole(branch, epoch, contiguous + 1, min(end, contiguous + limit),
+                              after is None, past=True))  # fmt: skip
+        return sorted(found, key=lambda h: h.branch)
+
+    def _current_holes(self, limit: int) -> list[Hole]:
         found = []
         rows = self.conn.execute(
             "SELECT branch, epoch, contiguous_seq, max_seq, "

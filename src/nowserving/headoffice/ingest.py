@@ -79,6 +79,43 @@ def _event_row(branch: str, message: object, via: str) -> EventRow | None:
     )  # fmt: skip
 
 
+def range_args(hole: Hole) -> dict[str, str]:
+    """`events_range`'s arguments for `hole`: naming its epoch when that matters (a past
+    epoch's hole, or a new epoch whose start was missed: the branch answers only that
+    epoch's events and where it begins), else not, as a branch server older than the
+    `epoch` argument refuses it."""
+    args = {"from": str(hole.first), "to": str(hole.last)}
+    if hole.past or (hole.epoch > 0 and hole.first == 1):
+        args["epoch"] = str(hole.epoch)
+    return args
+
+
+def take_range(batch: Batch, branch: str, body: dict) -> int:
+    """Add a branch server's answer to `events_range` to `batch`: its events, as repairs,
+    and where the epoch asked for begins in its log. Returns how many events were dropped
+    as malformed."""
+    result = body.get("result")
+    if not body.get("ok") or not isinstance(result, dict):
+        log.warning("branch %s refused events_range: %s", branch, body.get("error"))
+        return 0
+    asked, start = result.get("asked_epoch"), result.get("epoch_first")
+    if type(asked) is int and type(start) is int and start > 0:
+        batch.epoch_starts[(branch, asked)] = start
+    events = result.get("events")
+    events = events if isinstance(events, list) else []
+    dropped = 0
+    for event in events:
+        row = _event_row(branch, event, "repair")
+        if row is None:
+            dropped += 1
+            log.warning("dropped a malformed event of branch %s", branch)
+        else:
+            batch.events.append(row)
+    log.info("branch %s sent %d event(s) from its log (%s-%s)", branch, len(events),
+             result.get("from"), result.get("to"))  # fmt: skip
+    return dropped
+
+
 class Ingest:
     """Consumes the head-office broker's branch topics into the database."""
 
@@ -99,7 +136,8 @@ class Ingest:
         self.stopping = threading.Event()
         self.stored = 0  # events newly stored by this process
         self._seen: dict[tuple[str, int, int], float] = {}  # hole start -> monotonic time
-        self._asked: dict[str, tuple[int, float]] = {}  # branch -> (first, monotonic time)
+        # branch -> (epoch, first, monotonic time) of the request it has not answered yet
+        self._asked: dict[str, tuple[int, int, float]] = {}
         self._planned = 0.0
         self._reported = 0.0
         self._rechecked = 0.0
@@ -112,7 +150,10 @@ class Ingest:
             broker, client_id, on_message=self._received, persistent=True, manual_ack=True,
             will=(self.health_topic, gone_message(client_id)),
         )  # fmt: skip
-        for topic in ("events", "state", "status/server", f"reply/{HEAD_OFFICE}"):
+        # `status/+`: the server's and every device's retained status (the live page's
+        # devices down); they change rarely, and the bridge forwards the retained ones on
+        # connecting.
+        for topic in ("events", "state", "status/+", f"reply/{HEAD_OFFICE}"):
             self.link.subscribe(f"{ROOT}/+/{topic}", qos=1)
         self.link.subscribe(bridge_status_topic("+"), qos=1)
 
@@ -211,6 +252,9 @@ class Ingest:
             batch.links[parts[2]] = message.payload == b"1"
             batch.heard.add(parts[2])
             return
+        if len(parts) == 5 and "/".join(parts[:2]) == ROOT and parts[3] == "status":
+            self._read_status(batch, parts[2], parts[4], body)
+            return
         if len(parts) < 4 or "/".join(parts[:2]) != ROOT or not isinstance(body, dict):
             log.warning("dropped a message on %s: not one the ingest reads", message.topic[:120])
             self.health.error(f"dropped a message on {message.topic[:120]}: not one it reads")
@@ -224,10 +268,20 @@ class Ingest:
             summary = live_summary(body)
             if summary is not None and newer(summary, batch.live.get(branch)):
                 batch.live[branch] = summary
-        elif what == "status/server":
-            batch.servers[branch] = body.get("online") is True
         elif what == f"reply/{HEAD_OFFICE}":
             self._take_range(batch, branch, body)
+
+    def _read_status(self, batch: Batch, branch: str, device: str, body: object) -> None:
+        """A retained `status/<device>`: the server's online flag, or a device up or down
+        (its last will says offline); an empty one (the status cleared) forgets the device."""
+        batch.heard.add(branch)
+        if device == "server":
+            if isinstance(body, dict):
+                batch.servers[branch] = body.get("online") is True
+        elif body is None:
+            batch.devices[(branch, device)] = None
+        elif isinstance(body, dict):
+            batch.devices[(branch, device)] = body.get("online") is True
 
     def _add_event(self, batch: Batch, branch: str, body: object, via: str) -> None:
         row = _event_row(branch, body, via)
@@ -240,15 +294,9 @@ class Ingest:
     def _take_range(self, batch: Batch, branch: str, body: dict) -> None:
         """A branch server's answer to `events_range`: its events, stored as repairs."""
         self._asked.pop(branch, None)
-        result = body.get("result")
-        if not body.get("ok") or not isinstance(result, dict):
-            log.warning("branch %s refused events_range: %s", branch, body.get("error"))
-            return
-        events = result.get("events")
-        for event in events if isinstance(events, list) else []:
-            self._add_event(batch, branch, event, "repair")
-        log.info("branch %s sent %d event(s) from its log (%s-%s)", branch,
-                 len(events or []), result.get("from"), result.get("to"))  # fmt: skip
+        dropped = take_range(batch, branch, body)
+        if dropped:
+            self.health.error(f"dropped {dropped} malformed event(s) of branch {branch}")
 
     # ----- health and recheck -----------------------------------------------------------
 
@@ -302,7 +350,11 @@ class Ingest:
             if now - seen < self.repair_after_s:
                 continue
             asked = self._asked.get(hole.branch)
-            if asked is not None and asked[0] == hole.first and now - asked[1] < self.ask_again_s:
+            if (
+                asked is not None
+                and asked[:2] == (hole.epoch, hole.first)
+                and (now - asked[2] < self.ask_again_s)
+            ):
                 continue
             self._ask(hole, now)
 
@@ -313,12 +365,13 @@ class Ingest:
                 log.error("branch %s never sent events %d-%d: leaving the gap open",
                           hole.branch, hole.first, hole.last)  # fmt: skip
             return
-        self._asked[hole.branch] = (hole.first, now)
+        self._asked[hole.branch] = (hole.epoch, hole.first, now)
         command = {
             "v": PROTOCOL_VERSION,
             "id": f"ho-{hole.first}-{uuid.uuid4().hex[:8]}",
             "type": Cmd.EVENTS_RANGE.value,
-            "args": {"from": str(hole.first), "to": str(hole.last)},
+            "args": range_args(hole),
         }
-        log.info("asking branch %s for events %d-%d", hole.branch, hole.first, hole.last)
+        log.info("asking branch %s for events %d-%d of epoch %d", hole.branch, hole.first,
+                 hole.last, hole.epoch)  # fmt: skip
         self.link.publish(f"{ROOT}/{hole.branch}/cmd/{HEAD_OFFICE}", encode(command))

@@ -137,21 +137,52 @@ def recheck(conn, branch: str) -> Recheck | None:
             return None
         epoch, contiguous, base, retired = row
         floor = max(base, retired)
-        if contiguous >= floor:
-            present = conn.execute(
-                "SELECT count(DISTINCT seq) FROM events WHERE branch = %s AND epoch = %s "
-                "AND seq > %s AND seq <= %s",
-                (branch, epoch, floor, contiguous),
-            ).fetchone()[0]
-            if present == contiguous - floor:
-                return Recheck(branch, epoch, contiguous, contiguous)
-        upto = conn.execute(_RUN_END, {"b": branch, "e": epoch, "f": floor}).fetchone()[0]
-        conn.execute("UPDATE branches SET contiguous_seq = %s WHERE branch = %s", (upto, branch))
+        if contiguous >= floor and _complete(conn, branch, epoch, floor, contiguous):
+            upto = contiguous
+        else:
+            upto = conn.execute(_RUN_END, {"b": branch, "e": epoch, "f": floor}).fetchone()[0]
+            conn.execute(
+                "UPDATE branches SET contiguous_seq = %s WHERE branch = %s", (upto, branch)
+            )
     result = Recheck(branch, epoch, contiguous, upto)
+    if not result.hole:
+        result = _recheck_past(conn, branch) or result
     if result.hole:
         log.warning("branch %s: event %d is missing again (counted in up to %d): asking for it",
                     branch, upto + 1, contiguous)  # fmt: skip
     return result
+
+
+def _complete(conn, branch: str, epoch: int, floor: int, upto: int) -> bool:
+    """Every seq after `floor` up to `upto` of the branch's epoch is in (one quick count)."""
+    present = conn.execute(
+        "SELECT count(DISTINCT seq) FROM events WHERE branch = %s AND epoch = %s "
+        "AND seq > %s AND seq <= %s",
+        (branch, epoch, floor, upto),
+    ).fetchone()[0]
+    return present == upto - floor
+
+
+def _recheck_past(conn, branch: str) -> Recheck | None:
+    """The branch's past epochs (before a restore) recounted as its current one: the first
+    with a hole, its `contiguous_seq` moved back (the ingest asks for it, naming the epoch)."""
+    with conn.transaction():
+        rows = conn.execute(
+            "SELECT p.epoch, p.contiguous_seq, greatest(p.base, coalesce((SELECT upto_seq "
+            "FROM retired r WHERE r.branch = p.branch AND r.epoch = p.epoch), 0)) "
+            "FROM past_epochs p WHERE p.branch = %s ORDER BY p.epoch FOR UPDATE",
+            (branch,),
+        ).fetchall()
+        for epoch, contiguous, floor in rows:
+            if contiguous < floor or _complete(conn, branch, epoch, floor, contiguous):
+                continue
+            upto = conn.execute(_RUN_END, {"b": branch, "e": epoch, "f": floor}).fetchone()[0]
+            conn.execute(
+                "UPDATE past_epochs SET contiguous_seq = %s WHERE branch = %s AND epoch = %s",
+                (upto, branch, epoch),
+            )
+            return Recheck(branch, epoch, contiguous, upto)
+    return None
 
 
 def recheck_all(conn) -> list[Recheck]:

@@ -193,7 +193,10 @@ COMMANDS: dict[Cmd, CommandSpec] = {
     # own log (docs/headoffice.md): read-only, answered by the server itself, and sent by
     # no device role, only by the head-office account (HEAD_OFFICE) through the bridge.
     Cmd.EVENTS_RANGE: CommandSpec(
-        {"from": True, "to": False}, frozenset(), own_counter=False, queued=False
+        {"from": True, "to": False, "epoch": False},
+        frozenset(),
+        own_counter=False,
+        queued=False,
     ),
 }
 

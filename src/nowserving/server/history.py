@@ -28,22 +28,40 @@ def _seq_arg(args: dict, key: str, command_id: str, default: int | None = None) 
     return int(text)
 
 
+def _epoch_arg(args: dict, command_id: str) -> int | None:
+    text = args.get("epoch")
+    if text is None:
+        return None
+    if not isinstance(text, str) or not text.isdigit():
+        raise ProtocolError("bad_args", "epoch must be a number (0 or more)", command_id)
+    return int(text)
+
+
 def events_range_reply(store: EventLog, branch: Branch, command_id: str, args: dict) -> dict:
-    """The reply to `events_range` {from, to}: the log's events from `from` to `to`
-    (default: as many as fit), in order. Raises ProtocolError (`bad_args`) on a bad range."""
+    """The reply to `events_range` {from, to, epoch}: the log's events from `from` to `to`
+    (default: as many as fit), in order; with `epoch`, only that epoch's (the range is cut
+    to it, and `epoch_first` says where it starts in the log: None when the log does not
+    hold it). Raises ProtocolError (`bad_args`) on a bad range."""
     first = _seq_arg(args, "from", command_id)
     last = _seq_arg(args, "to", command_id, default=first + RANGE_EVENTS - 1)
     if last < first:
         raise ProtocolError("bad_args", "to must not be below from", command_id)
+    asked, bounds, low, high = _epoch_arg(args, command_id), None, first, last
+    if asked is not None:
+        bounds = store.epoch_bounds(asked)
+        if bounds is not None:
+            low, high = max(first, bounds[0]), last if bounds[1] is None else min(last, bounds[1])
     events, size, upto = [], 0, None
-    for epoch, event in store.events_range(first, last, RANGE_EVENTS):
+    found = [] if asked is not None and (bounds is None or high < low) else (
+        store.events_range(low, high, RANGE_EVENTS))  # fmt: skip
+    for epoch, event in found:
         message = event_message(event, epoch)
         size += len(encode(message))
         if events and size > RANGE_BYTES:
             break
         events.append(message)
         upto = event.seq
-    more = upto is not None and upto < min(last, branch.seq)
+    more = upto is not None and upto < min(high, branch.seq)
     result = {
         "epoch": branch.epoch,
         "seq": branch.seq,
@@ -52,4 +70,7 @@ def events_range_reply(store: EventLog, branch: Branch, command_id: str, args: d
         "events": events,
         "next": upto + 1 if more else None,
     }
+    if asked is not None:
+        result["asked_epoch"] = asked
+        result["epoch_first"] = None if bounds is None else bounds[0]
     return reply_message(command_id, {"ok": True}, result)

@@ -51,6 +51,13 @@ SELECT coalesce(d.branch, b.branch), d.region, coalesce(d.name_zh, d.branch, b.b
 FROM branch_dim d FULL JOIN branches b ON b.branch = d.branch
 """
 # The ingest processes' own health (headoffice/health.py), as `headoffice status` says it.
+# Each branch's devices down, from their retained statuses the ingest keeps (last will:
+# offline), and how many it knows.
+_DEVICES = """
+SELECT branch, coalesce(array_agg(device ORDER BY device) FILTER (WHERE NOT online), '{}'),
+       count(*)
+FROM device_status GROUP BY branch
+"""
 _INGESTS = """
 SELECT client_id, extract(epoch FROM now() - updated_at)::float8, rows_per_s, stored,
        extract(epoch FROM started_at)::float8, last_error, extract(epoch FROM last_error_at)::float8
@@ -205,6 +212,7 @@ class HeadOffice:
                 "today": {r[0]: r[1:] for r in conn.execute(_TODAY, {"now": now})},
                 "counters": counters,
                 "verdicts": dict(conn.execute(_VERDICTS).fetchall()),
+                "devices": {r[0]: r[1] for r in conn.execute(_DEVICES)},
                 "ingests": conn.execute(_INGESTS).fetchall(),
             }
             self._live_cache = (time.monotonic(), data)
@@ -244,18 +252,27 @@ class HeadOffice:
         verdict = data["verdicts"].get(branch, "stale")
         if verdict != "stale" and (heard is None or now - heard > STALE_HEARD_S):
             verdict = "stale"
-        feed = self.console.feeds.branches.get(branch)
-        down = None
-        if feed is not None:
-            down = sum(1 for s in feed.statuses().values() if not s.online)
+        names = self._devices_down(branch, data) if verdict != "stale" else None
         return {
             "status": verdict, "counters_open": opened, "counters_known": known,
             "waiting": waiting,
             "longest_wait_s": None if oldest is None else max(0.0, now - oldest),
-            "served": served, "sla": within / ended if ended else None, "devices_down": down,
+            "served": served, "sla": within / ended if ended else None,
+            "devices_down": None if names is None else len(names), "devices_down_names": names,
             "lag": lag, "gaps_repaired": gaps, "events_repaired": repaired,
             "state_at": None if live is None else live.get("at"),
         }  # fmt: skip
+
+    def _devices_down(self, branch: str, data: dict) -> list[str] | None:
+        """The ids of `branch`'s devices whose retained status says offline (their last will
+        fired), as the ingest keeps them; else from this web role's own feed of the branch
+        (`--config`); None: nothing known. A stale branch's are not shown (not "0 down")."""
+        if branch in data["devices"]:
+            return list(data["devices"][branch])
+        feed = self.console.feeds.branches.get(branch)
+        if feed is None:
+            return None
+        return sorted(d for d, s in feed.statuses().items() if not s.online)
 
     def ingests(self, now: float) -> list[dict]:
         """Each ingest process's health as it last reported it (headoffice/health.py)."""

@@ -140,6 +140,9 @@ def _live_row(language: str, row: dict) -> str:
     status = row["status"]
     sla = "—" if row["sla"] is None else f"{row['sla'] * 100:.0f} %"
     down = "—" if row["devices_down"] is None else str(row["devices_down"])
+    if row.get("devices_down_names"):
+        names = ", ".join(row["devices_down_names"])
+        down = _t(language, "devices_down_list", count=row["devices_down"], names=names)
     lag = "—" if row["lag"] is None else f"{row['lag']:,}"
     link = f"{BASE}/{escape(row['branch'])}?lang={language}"
     return (
