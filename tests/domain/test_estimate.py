@@ -236,6 +236,37 @@ def test_a_new_branch_never_promises_a_newcomer_at_a_free_counter_zero():
     assert estimate.high >= 15.0  # room for a slow reaction, not only the average one
 
 
+def test_the_next_at_several_free_counters_is_called_by_the_first_staff_to_react():
+    """GIVEN two counters serving `a`, free WHEN a newcomer is called 10 s after arriving
+    THEN the branch learns it as the first of two staff to react; and a newcomer's low end
+    when both are free is the 10th percentile of the first of two staff's reactions, below
+    the one with one of them busy (before, both printed the seen reactions' 10th
+    percentile: a call often came before the low end with several counters free)."""
+    branch = dedicated(c1="a", c2="a")
+    at = T0
+    for counter in ("c1", "c2"):
+        run(branch, "issue_ticket", at, service="a")
+        run(branch, "call_next", at, counter=counter)
+        run(branch, "finish", at + M, counter=counter)
+    at += 2 * M
+    run(branch, "issue_ticket", at, service="a")
+    run(branch, "call_next", at + 10, counter="c1")
+    assert (branch.learner.reactions[-1], branch.learner.reaction_free[-1]) == (10.0, 2)
+    run(branch, "finish", at + 10 + M, counter="c1")
+    at += 2 * M
+    for i in range(40):  # staff 2-20 s, seen as the first of two
+        branch.learner.reacted(2 + 18 * min((i * 0.37) % 1, (i * 0.61) % 1), 2)
+    two = Estimator(branch, at).for_new_ticket("a", "normal")
+    first = branch.learner.first_reaction_times(2)
+    assert two.ahead == 0 and two.raw_low == first[len(first) // 10]
+    run(branch, "issue_ticket", at, service="a")
+    run(branch, "call_next", at, counter="c2")  # one of them busy now
+    one = Estimator(branch, at).for_new_ticket("a", "normal")
+    own = branch.learner.first_reaction_times(1)
+    assert one.ahead == 0 and one.raw_low == own[len(own) // 10] > two.raw_low
+    assert 0 < two.low <= one.low
+
+
 def test_someone_ahead_never_gets_a_low_end_of_zero():
     """GIVEN two free counters sharing two services, whose staff were seen to call at once,
     and one customer waiting WHEN the next customer takes a ticket THEN, with one person

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from nowserving.domain import calibration
-from nowserving.domain.learning import PRIOR_OCCUPANCY_S, Learner
+from nowserving.domain.learning import PRIOR_OCCUPANCY_S, REACTION_WINDOW, Learner
 
 
 def test_mean_occupancy_starts_from_the_prior_and_then_follows_the_data():
@@ -245,3 +245,23 @@ def test_a_refit_made_from_a_copy_gives_the_factors_the_fold_would():
         inline.judged(raw, 100.0, "2026-11-25")
         apart.judged(raw, 100.0, "2026-11-25")
     assert apart.to_dict() == inline.to_dict()  # 450 due and not given back: fitted for it
+
+
+def test_one_staffs_reaction_is_learned_from_the_first_of_several_free_counters():
+    """GIVEN reactions seen as the first of 1-4 free counters' staff to call (each staff
+    2-20 s, apart) WHEN asked for the first of k THEN the quantiles are the least of k
+    staff's reactions (not the seen ones mixed), and a snapshot keeps the counts."""
+    rng = random.Random(7)
+    learner = Learner(["a"])
+    for _ in range(REACTION_WINDOW):
+        free = rng.choice((1, 1, 2, 3, 4))
+        learner.reacted(min(rng.uniform(2, 20) for _ in range(free)), free)
+    for free in (1, 2, 4):
+        times = learner.first_reaction_times(free)
+        assert times == sorted(times) and len(times) == REACTION_WINDOW
+        median = 2 + 18 * (1 - 0.5 ** (1 / free))  # the least of `free` uniforms' median
+        assert times[len(times) // 2] == pytest.approx(median, abs=1.0)
+    one, four = learner.first_reaction_times(1), learner.first_reaction_times(4)
+    assert four[len(four) // 10] < one[len(one) // 10]
+    again = Learner.from_dict(["a"], learner.to_dict())
+    assert again.first_reaction_times(4) == four

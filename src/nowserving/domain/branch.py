@@ -996,14 +996,28 @@ class Branch:
         ticket.undo = None  # moved on: a transfer before this can no longer be taken back
         counter = self.counters[data["counter"]]
         if counter.free_since is not None and counter.free_since <= ticket.queue_since:
-            # The counter was free when this customer arrived: how long staff took to call.
-            self.learner.reacted(event.at - ticket.queue_since)
+            # The counter was free when this customer arrived: how long staff took to call,
+            # the first of the counters free then that serve them.
+            self.learner.reacted(event.at - ticket.queue_since, self._free_for(ticket))
         elif counter.free_since is not None:
             # The customer was waiting when the counter became free: staff's turnaround.
             self.learner.turned_around(event.at - counter.free_since)
         counter.ticket, counter.free_since = ticket.id, None
         ticket.staff = data.get("staff")
         self._note_call(ticket, event.at)
+
+    def _free_for(self, ticket: Ticket) -> int:
+        """How many open counters that serve `ticket` have been free since it joined its
+        line (the one calling it among them)."""
+        return sum(
+            1
+            for cid, counter in self.counters.items()
+            if counter.state is CounterState.OPEN
+            and counter.ticket is None
+            and counter.free_since is not None
+            and counter.free_since <= ticket.queue_since
+            and ticket.service in self.rules.counters[cid].services
+        )
 
     def _note_call(self, ticket: Ticket, at: float) -> None:
         # A recall is a call too: the lobby shows and announces it again.

@@ -142,6 +142,7 @@ class Estimator:
         self.deep = False  # whether for_new_ticket simulated a newcomer behind DEEP_STEPS calls
         self._reactions = sorted(self.learner.reaction_times())
         self._turnarounds = sorted(self.learner.turnaround_times())
+        self._firsts: dict[int, list[float]] = {}  # free counters -> the first's reactions
         self._pending: dict[str, tuple[list[float], float] | None] = {}
         self._gone_after_recall = self.learner.gone_after_recall()
         self._no_show: dict[str, float] = {}
@@ -236,7 +237,7 @@ class Estimator:
             # Each person more (or fewer) ahead: one occupancy shared by the open counters.
             shift = (ahead - before.ahead) / self._service_rate(service)
             self.reused = True
-            return self._floored(before.shifted(shift, ahead))
+            return self._floored(before.shifted(shift, ahead), free=self._free(service, ahead))
         simulated = self._simulate([virtual], only=virtual.id)[virtual.id]
         return self._calibrated(simulated, service=service)
 
@@ -303,7 +304,8 @@ class Estimator:
             reaction = sum(self._reactions) / len(self._reactions) if self._reactions else 0.0
             unsure = self._unsure(service) * max(0.0, 1 - reaction / mean)
             low, high = widened(mean, low, high, unsure)
-        return self._floored(Estimate(mean, low, high, ahead, raw_low, raw_high), waited)
+        estimate = Estimate(mean, low, high, ahead, raw_low, raw_high)
+        return self._floored(estimate, waited, self._free(service, ahead) if service else 0)
 
     def _unsure(self, service: str) -> float:
         """`calibration.unsure_of_mean` of `service`, once per estimator."""
@@ -312,13 +314,15 @@ class Estimator:
             unsure[service] = unsure_of_mean(self.learner.occupancies(service))
         return unsure[service]
 
-    def _floored(self, estimate: Estimate, waited: float = 0.0) -> Estimate:
+    def _floored(self, estimate: Estimate, waited: float = 0.0, free: int = 0) -> Estimate:
         """Never an interval that cannot hold a certain wait: nobody is called sooner than
-        staff react (the 10th percentile of their reactions and turnarounds), so the low
+        staff react (the 10th percentile of their reactions and turnarounds; for the next
+        at `free` free counters, of the first of that many staff's reactions), so the low
         end is at least that (less what the ticket has waited already), above 0 whenever
         someone is ahead, and the high end leaves room for a usual reaction (its 90th
         percentile)."""
-        quick, slow = (max(0.0, x - waited) for x in self._reaction_span())
+        span = self._first_span(free) if free > 0 else self._reaction_span()
+        quick, slow = (max(0.0, x - waited) for x in span)
         low = max(estimate.low, quick)
         if estimate.ahead > 0 and low <= 0:
             low = FLOOR_S
@@ -327,6 +331,36 @@ class Estimator:
         mean = max(estimate.mean, low)
         high = max(estimate.high, mean, slow if quick > 0 else low)
         return Estimate(mean, low, high, estimate.ahead, estimate.raw_low, estimate.raw_high)
+
+    def _first_span(self, free: int) -> tuple[float, float]:
+        """The 10th and 90th percentiles of the first of `free` staff's reactions."""
+        times = self._first(free)
+        n = len(times)
+        return (times[int(LOW_P * n)], times[min(n - 1, int(HIGH_P * n))]) if n else (0.0, 0.0)
+
+    def _first(self, free: int) -> list[float]:
+        """Sorted: how long the first of `free` free counters' staff takes to call a
+        newcomer (`Learner.first_reaction_times`; cached)."""
+        free = max(1, free)
+        times = self._firsts.get(free)
+        if times is None:
+            times = self._firsts[free] = self.learner.first_reaction_times(free)
+        return times
+
+    def _free(self, service: str, ahead: int) -> int:
+        """For a ticket of `service` with `ahead` before it: how many free counters that
+        serve it are left for it (0: none, it waits for a counter to finish)."""
+        return max(0, self._idle(service) - ahead)
+
+    def _idle(self, service: str) -> int:
+        """Open counters that serve `service` and serve nobody now (cached)."""
+        idle = self.__dict__.setdefault("_idle_of", {})
+        if service not in idle:
+            counters = self.branch.counters
+            idle[service] = sum(
+                1 for c in self._open_counters(service) if counters[c].ticket is None
+            )
+        return idle[service]
 
     def _reaction_span(self) -> tuple[float, float]:
         """The 10th percentile of staff's reactions and turnarounds (the quickest a call
@@ -427,8 +461,8 @@ class Estimator:
         if first is None:
             return None
         since = branch.counters[cid].free_since
-        if since is None or first > since:  # a newcomer at a free counter: staff react
-            return self._reactions, max(0.0, self.now - first)
+        if since is None or first > since:  # a newcomer at a free counter: its staff react
+            return self._first(1), max(0.0, self.now - first)
         return self._turnarounds, max(0.0, self.now - since)
 
     def _service_rate(self, service: str) -> float:
@@ -447,13 +481,12 @@ class Estimator:
         service = ticket.service
         ahead = self._ahead(ticket) if ahead is None else ahead
         counters = self._open_counters(service)
-        idle = sum(1 for c in counters if self.branch.counters[c].ticket is None)
-        if ahead < idle:  # a free counter will call: after staff's usual reaction
+        idle = self._idle(service)
+        if ahead < idle:  # a free counter will call: the first of the free staff to react
             elapsed = max(0.0, self.now - ticket.queue_since)
-            start = bisect.bisect_right(self._reactions, elapsed) if elapsed > 0 else 0
-            rest = [r - elapsed for r in self._reactions[start:]] or [
-                _rest_of(self._reactions, elapsed, self.rng)
-            ]
+            times = self._first(idle - ahead)
+            start = bisect.bisect_right(times, elapsed) if elapsed > 0 else 0
+            rest = [r - elapsed for r in times[start:]] or [_rest_of(times, elapsed, self.rng)]
             n = len(rest)
             return Estimate(
                 sum(rest) / n, rest[int(LOW_P * n)], rest[min(n - 1, int(HIGH_P * n))], ahead
@@ -641,12 +674,12 @@ class Estimator:
         heads = dict.fromkeys(lines, 0)
         heap: list[tuple[float, int, int]] = []  # (time, 0 = counter free / 1 = arrival, i)
         turnarounds, windows = self._turnaround, self._shapes
-        reactions = self._reactions
-        reaction = reactions[int(rng.random() * len(reactions))] if reactions else 0.0
+        own = self._first(1)  # one staff's reaction: each free counter's staff react apart
         for index, (cid, services, back_at, _) in enumerate(counters):
             current = self.branch.counters[cid].ticket
             free_at = back_at
             if current is None and back_at == 0.0:
+                reaction = own[int(rng.random() * len(own))] if own else 0.0
                 free_at = self._first_call(cid, services, reaction)
             if current is not None:
                 ticket = self.branch.tickets[current]
@@ -690,22 +723,11 @@ class Estimator:
             if t > horizon:
                 break
             if kind == 2:  # a booked customer checks in: staff at an idle counter react
-                service = visit_of[index]
-                for waiting in sorted(idle):
-                    if service in counters[waiting][1]:
-                        idle.discard(waiting)
-                        react = reactions[int(rng.random() * len(reactions))] if reactions else 0
-                        heapq.heappush(heap, (t + react, 0, waiting))
-                        break
+                self._wake(visit_of[index], t, idle, counters, heap)
                 continue
             if kind == 1:  # an arrival for a line that an idle counter serves
                 service, _, rate, until = jumpers[index]
-                for waiting in sorted(idle):
-                    if service in counters[waiting][1]:  # staff react to the newcomer
-                        idle.discard(waiting)
-                        react = reactions[int(rng.random() * len(reactions))] if reactions else 0
-                        heapq.heappush(heap, (t + react, 0, waiting))
-                        break
+                self._wake(service, t, idle, counters, heap)  # staff react to the newcomer
                 announced[index] = False
                 if any(service in counters[waiting][1] for waiting in idle):
                     times = drawn[index]
@@ -789,6 +811,16 @@ class Estimator:
                 occupancy += turnarounds[int(rng.random() * len(turnarounds))]
             heapq.heappush(heap, (t + occupancy, 0, index))
         return called
+
+    def _wake(self, service: str, t: float, idle: set[int], counters, heap: list) -> None:
+        """A newcomer for `service` at `t`: one idle counter that serves it calls after the
+        first of those idle counters' staff reacts (the first of that many)."""
+        serving = [w for w in sorted(idle) if service in counters[w][1]]
+        if serving:
+            idle.discard(serving[0])
+            times = self._first(len(serving))
+            react = times[int(self.rng.random() * len(times))] if times else 0.0
+            heapq.heappush(heap, (t + react, 0, serving[0]))
 
     def _busy_for(self, ticket: Ticket, elapsed: float, cid: str, thetas: dict) -> float:
         """How much longer counter `cid` is busy with `ticket`, called `elapsed` s ago. A

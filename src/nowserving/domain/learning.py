@@ -98,6 +98,9 @@ class Learner:
         self.pauses: deque = deque(maxlen=PAUSE_WINDOW)  # seconds counters stayed paused
         # Seconds from a customer's arrival at a free counter to their call: staff react.
         self.reactions: deque = deque(maxlen=REACTION_WINDOW)
+        # ... and how many counters that serve the customer were free then (each reaction
+        # seen is the first of that many staff to call).
+        self.reaction_free: deque = deque(maxlen=REACTION_WINDOW)
         # Seconds from a finish to the next call while someone was waiting: staff turn
         # around (write up, tidy, press next) between customers.
         self.turnarounds: deque = deque(maxlen=REACTION_WINDOW)
@@ -268,9 +271,11 @@ class Learner:
         """A counter was paused this long."""
         self.pauses.append(max(0.0, seconds))
 
-    def reacted(self, seconds: float) -> None:
-        """Staff took this long to call a customer who came to a free counter."""
+    def reacted(self, seconds: float, free: int = 1) -> None:
+        """Staff took this long to call a customer who came when `free` counters that
+        serve them were free (the first of that many staff to call)."""
         self.reactions.append(max(0.0, seconds))
+        self.reaction_free.append(max(1, free))
 
     def turned_around(self, seconds: float) -> None:
         """Staff took this long between finishing one customer and calling the next."""
@@ -283,6 +288,17 @@ class Learner:
         PRIOR_REACTIONS_S until MIN_REACTIONS are seen)."""
         seen = list(self.reactions)
         return seen if len(seen) >= MIN_REACTIONS else seen + list(PRIOR_REACTIONS_S)
+
+    def first_reaction_times(self, free: int) -> list[float]:
+        """How long the first of `free` free counters' staff takes to call a newcomer, as
+        sorted quantiles (`first_of`): each reaction seen is the first of the
+        counters free then, so one staff's reaction is learned from all of them, and the
+        first of `free` is the least of that many (staff react apart). The shipped
+        PRIOR_REACTIONS_S (one staff's) count beside them until MIN_REACTIONS are seen."""
+        seen = list(zip(self.reactions, self.reaction_free, strict=False))
+        if len(seen) < MIN_REACTIONS:
+            seen += [(r, 1) for r in PRIOR_REACTIONS_S]
+        return first_of(seen, free)
 
     def turnaround_times(self) -> list[float]:
         """Observed times from a finish to the next call with someone waiting ([] until a
@@ -395,6 +411,7 @@ class Learner:
         }
         other._theta, other._seen = dict(self._theta), dict(self._seen)
         other.pauses, other.reactions = self.pauses.copy(), self.reactions.copy()
+        other.reaction_free = self.reaction_free.copy()
         other.turnarounds = self.turnarounds.copy()
         # The misses stay here: a copy estimates, it folds nothing; what it needs of them is
         # a fit due (made by `fit_due` there, given back by `take_fit`). Not pickling 10,000
@@ -424,6 +441,7 @@ class Learner:
         return {
             "pauses": list(self.pauses),
             "reactions": list(self.reactions),
+            "reaction_free": list(self.reaction_free),
             "turnarounds": list(self.turnarounds),
             "misses": [list(m) for m in self.misses],
             "recalled": list(self.recalled),
@@ -456,6 +474,8 @@ class Learner:
         learner = cls(services, priors)
         learner.pauses.extend(d["pauses"])
         learner.reactions.extend(d["reactions"])
+        free = list(d.get("reaction_free", []))  # older snapshots: taken as one free counter
+        learner.reaction_free.extend([1] * (len(d["reactions"]) - len(free)) + free)
         learner.turnarounds.extend(d.get("turnarounds", []))
         learner.misses.extend(tuple(m) for m in d.get("misses", []))  # (older: no stratum)
         learner.recalled.extend(d.get("recalled", []))
@@ -547,3 +567,32 @@ def _abandonment_mle(outcomes) -> float:
         else:
             high = mid
     return math.sqrt(low * high)
+
+
+def first_of(seen: list[tuple[float, int]], free: int) -> list[float]:
+    """The first of `free` staff's reactions, as len(seen) sorted quantiles, from `seen`:
+    (seconds, counters free) pairs, each the first of that many staff to call. One staff's
+    reaction is their product-limit (Kaplan-Meier) estimate: a pair is one staff reacting
+    after that long and the others not yet (censored there); the first of `free` staff
+    reacting apart is past t with that chance to the power `free`. Where the seen run out
+    (the longest seen reaction), the rest is put at it."""
+    if not seen:
+        return []
+    events: dict[float, int] = {}
+    at_risk: dict[float, int] = {}
+    for seconds, counters in seen:
+        events[seconds] = events.get(seconds, 0) + 1
+        at_risk[seconds] = at_risk.get(seconds, 0) + max(1, counters)
+    risk = sum(at_risk.values())
+    steps: list[tuple[float, float]] = []  # (t, one staff's chance to react by t)
+    survive = 1.0
+    for t in sorted(events):
+        survive *= 1 - events[t] / risk
+        risk -= at_risk[t]
+        steps.append((t, 1 - survive))
+    n, k = len(seen), max(1, free)
+    out = []
+    for i in range(n):
+        p = 1 - (1 - (i + 0.5) / n) ** (1 / k)  # one staff's quantile for the first of k's
+        out.append(next((t for t, f in steps if f >= p), steps[-1][0]))
+    return out
