@@ -216,8 +216,9 @@ def test_transfer_asks_to_confirm_says_where_and_can_be_undone(qtbot, panel_app,
 def test_a_kiosk_out_of_paper_is_an_alert(qtbot, panel, connect):
     """GIVEN the staff panel WHEN kiosk-1's retained status says its paper is out THEN the
     panel shows the alert; WHEN the kiosk goes offline THEN it says so instead."""
-    kiosk = connect("kiosk-1")
-    kiosk.status = lambda: {"printer": "ok", "paper": "out"}
+    # The status is given at construction: a status set afterwards could be overwritten by
+    # the one the client publishes on connecting (read before it was set, sent after).
+    kiosk = connect("kiosk-1", status=lambda: {"printer": "ok", "paper": "out"})
     kiosk.publish_status(online=True)
     qtbot.waitUntil(lambda: panel.alerts == ["kiosk-1：打印纸已用完"], timeout=10_000)
     panel.setLanguage("en")

@@ -102,6 +102,16 @@ def work_out(source: str | FromDatabase, ask: Ask, timezone: str, start_open: bo
     return Advice(rows, history.days, seq)
 
 
+def _connect(dsn: str):
+    """A connection to the head office's database (only a head-office page, which checked
+    at start that the driver is installed, asks for advice from it)."""
+    try:
+        import psycopg
+    except ImportError as err:  # the web extra alone: no FromDatabase is ever made
+        raise RuntimeError("staffing from PostgreSQL needs nowserving[headoffice]") from err
+    return psycopg.connect(dsn)
+
+
 def _learn(source: str | FromDatabase, ask: Ask, timezone: str, wait_s: float,
            start_open: bool, group_of: dict[str, str]):  # fmt: skip
     from nowserving.reports.history import learn
@@ -109,12 +119,10 @@ def _learn(source: str | FromDatabase, ask: Ask, timezone: str, wait_s: float,
     if not isinstance(source, FromDatabase):
         return learn(source, ask.weekday, timezone, wait_s, ask.first, ask.last, start_open,
                      group_of)  # fmt: skip
-    import psycopg
-
     from nowserving.reports.stored import learn_branch
 
     # The branch's zone is branch_dim's; its services ungrouped, as the command prints them.
-    with psycopg.connect(source.dsn) as conn:
+    with _connect(source.dsn) as conn:
         return learn_branch(conn, source.branch, ask.weekday, wait_s, ask.first, ask.last,
                             start_open)  # fmt: skip
 
@@ -123,9 +131,7 @@ def last_seq(source: str | FromDatabase) -> int:
     """The log's last seq, or the last seq of the branch the head office has every event
     up to (a cheap read: the key of the cached advice)."""
     if isinstance(source, FromDatabase):
-        import psycopg
-
-        with psycopg.connect(source.dsn) as conn:
+        with _connect(source.dsn) as conn:
             row = conn.execute("SELECT contiguous_seq FROM branches WHERE branch = %s",
                                (source.branch,)).fetchone()  # fmt: skip
         return 0 if row is None or row[0] is None else int(row[0])
