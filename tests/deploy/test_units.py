@@ -19,7 +19,7 @@ ROLES = {"server": False, "kiosk": True, "counter": False, "display": True}  # u
 # The image provides these; on a development host they are missing, which is no fault here.
 IMAGE_COMMANDS = (
     "/opt/nowserving/bin/nowserving",
-    "/opt/nowserving/bin/python",
+    "/opt/nowserving/current/bin/python",
     "/usr/bin/cage",
     "/usr/lib/nowserving/firstboot",
 )
@@ -61,7 +61,7 @@ def test_each_role_runs_under_a_watchdog_as_the_unprivileged_user(role):
     assert unit["ProtectSystem"] == ["strict"] and unit["StateDirectory"] == ["nowserving"]
     assert f"nowserving {role} --config /etc/nowserving/branch.toml" in unit["ExecStart"][0]
     if ROLES[role]:  # the app is cage's child, in a session's scope: heard through the relay
-        relay = "/opt/nowserving/bin/python -m nowserving.adapters.notify_relay"
+        relay = "/opt/nowserving/current/bin/python -m nowserving.adapters.notify_relay"
         runtime = f"--runtime-dir /run/nowserving-{role} -- /usr/bin/cage -- "
         assert unit["ExecStart"][0].startswith(f"{relay} {runtime}")
         assert unit["RuntimeDirectory"] == [f"nowserving-{role}"]
