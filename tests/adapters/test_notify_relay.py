@@ -6,6 +6,8 @@ import signal
 import socket
 import sys
 
+import pytest
+
 from nowserving.adapters.notify_relay import Relay, main
 
 # The app's side: what the kiosk under cage sends, then its exit.
@@ -53,12 +55,13 @@ def _recv(sock: socket.socket) -> bytes | None:
         return None
 
 
-def test_a_stop_reaches_the_command_and_its_status_is_returned():
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGABRT])  # a stop, the watchdog's
+def test_a_stop_reaches_the_command_and_its_status_is_returned(stop):
     # No NOTIFY_SOCKET: outside systemd the relay only runs the command.
     relay = Relay([sys.executable, "-c", "import time; time.sleep(60)"], {})
     try:
         relay.start()
-        relay.stop(signal.SIGTERM)
+        relay.stop(stop)
         assert relay.run(stop_timeout=30) == 128 + signal.SIGTERM
     finally:
         relay.close()

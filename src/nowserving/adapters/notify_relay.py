@@ -14,10 +14,11 @@ pam_systemd names) inaccessible, so cage could not make its Wayland socket there
     python -m nowserving.adapters.notify_relay --runtime-dir /run/nowserving-kiosk -- \
         /usr/bin/cage -- nowserving kiosk ...
 
-When systemd stops the unit the relay passes SIGTERM (SIGINT, SIGHUP) on to the command's
-process group (cage and the app; it is not in the unit's cgroup, so systemd's own kill does
-not reach it), and SIGKILL after `--stop-timeout` seconds; if the relay itself dies, the
-command gets SIGTERM from the kernel (the parent-death signal).
+When systemd stops the unit the relay passes SIGTERM (SIGINT, SIGHUP; SIGTERM for the
+watchdog's SIGABRT) on to the command's process group (cage and the app: they are not in
+the unit's cgroup, so systemd's own kill does not reach them), and SIGKILL after
+`--stop-timeout` seconds; if the relay itself dies, the command gets SIGTERM from the kernel
+(the parent-death signal).
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ class Relay:
         """A stop signal: pass it on to the command's process group (cage and the app)."""
         if not self.stopping:
             self.stopping = time.monotonic()
-            self.stop_signal = signal.Signals(signum)
+            # The watchdog's SIGABRT (WatchdogSignal=) stops them too, without core dumps.
+            abort = signum == signal.SIGABRT
+            self.stop_signal = signal.SIGTERM if abort else signal.Signals(signum)
         self._signal_group(self.stop_signal)
 
     def _signal_group(self, signum: int) -> None:
@@ -178,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not command:
         parser.error("no command to run")
     relay = Relay(command, runtime_dir=args.runtime_dir)
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGABRT):
         signal.signal(signum, lambda n, _frame: relay.stop(n))
     try:
         relay.start()
