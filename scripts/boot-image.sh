@@ -14,7 +14,8 @@
 # boot took the role, the role's units are active and petting their watchdogs, the root is
 # read-only, the data partition writable and grown, the branch's zone and locale are set,
 # and `nowserving self-test` passes: on the server, for a kiosk with the dummy printer
-# against that server; on a kiosk, every check but the network's (no server in its VM).
+# against that server; on a kiosk, every check but the network's (no server in its VM);
+# and a kiosk's unit stops with cage and its app, and starts again.
 # Each step is printed with its time; the first failed step is named and the script exits 1.
 #
 # --fault unknown-role plants a fault: the kiosk's bundle names a role the image does not
@@ -46,7 +47,7 @@ keep=""
 scale=${NOWSERVING_BOOT_BUDGET:-100}
 boot_limit=${NOWSERVING_BOOT_TIMEOUT:-$((900 * scale / 100))}
 step_limit=${NOWSERVING_BOOT_STEP_TIMEOUT:-$((780 * scale / 100))}
-steps=(boot firstboot units watchdog root-ro data zone self-test)
+steps=(boot firstboot units watchdog root-ro data zone self-test restart)
 # Emulation's allowance (docs/image.md): systemd's 90 s for a device to show up and for a
 # unit to start are too short under TCG on a busy host (a kiosk boot here timed out waiting
 # for /dev/disk/by-slot/data, so no /var, and fell into emergency mode).

@@ -196,5 +196,21 @@ if [ "$role" != server ]; then
     fail self-test "the $role's own self-test failed on a check other than the network's"
   ok self-test "the $role's own self-test: every check passes but the network's (no server here)"
 fi
+# ----- a stop and a restart under cage (kiosk, display) -----------------------------------
+# cage and the app are in the PAM session's scope, outside the unit's cgroup: the unit's
+# main process (the notify relay) must pass the stop on, and a new start must come up again.
+gui_left() { # cage and the app, if any are left
+  ps -u nowserving -o args= | grep -E '^(/usr/bin/cage|\S*python\S* \S*nowserving (kiosk|display))'
+}
+if [ "$units" = "nowserving-$role.service" ] && [ "$(prop "$units" PAMName)" != "" ]; then
+  concerned=$units
+  timeout "$(budget 120)" systemctl stop "$units" || fail restart "$units did not stop"
+  wait_for 30 sh -c "! ps -u nowserving -o args= | grep -qE '^/usr/bin/cage'" ||
+    fail restart "cage outlived the stop of $units: $(gui_left | tr '\n' ';')"
+  [ -z "$(gui_left)" ] || fail restart "left after the stop: $(gui_left | tr '\n' ';')"
+  timeout "$(budget 900)" systemctl start "$units" || fail restart "$units did not start again"
+  ok restart "$units stopped with cage and its app, and started again:" \
+    "$(prop "$units" ActiveState), main PID $(prop "$units" MainPID)"
+fi
 say "NSCHECK done $(up)"
 exit 0

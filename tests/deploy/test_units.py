@@ -19,6 +19,7 @@ ROLES = {"server": False, "kiosk": True, "counter": False, "display": True}  # u
 # The image provides these; on a development host they are missing, which is no fault here.
 IMAGE_COMMANDS = (
     "/opt/nowserving/bin/nowserving",
+    "/opt/nowserving/current/bin/python",
     "/usr/bin/cage",
     "/usr/lib/nowserving/firstboot",
 )
@@ -59,9 +60,12 @@ def test_each_role_runs_under_a_watchdog_as_the_unprivileged_user(role):
     assert unit["User"] == ["nowserving"] and unit["NoNewPrivileges"] == ["yes"]
     assert unit["ProtectSystem"] == ["strict"] and unit["StateDirectory"] == ["nowserving"]
     assert f"nowserving {role} --config /etc/nowserving/branch.toml" in unit["ExecStart"][0]
-    if ROLES[role]:  # the app is cage's child: it must be heard, on tty1, in a session
-        assert unit["ExecStart"][0].startswith("/usr/bin/cage -- ")
-        assert unit["NotifyAccess"] == ["all"] and unit["TTYPath"] == ["/dev/tty1"]
+    if ROLES[role]:  # the app is cage's child, in a session's scope: heard through the relay
+        relay = "/opt/nowserving/current/bin/python -m nowserving.adapters.notify_relay"
+        runtime = f"--runtime-dir /run/nowserving-{role} -- /usr/bin/cage -- "
+        assert unit["ExecStart"][0].startswith(f"{relay} {runtime}")
+        assert unit["RuntimeDirectory"] == [f"nowserving-{role}"]
+        assert unit["NotifyAccess"] == ["main"] and unit["TTYPath"] == ["/dev/tty1"]
         assert unit["PAMName"] == ["nowserving-cage"]
         assert "getty@tty1.service" in unit["Conflicts"]
 
