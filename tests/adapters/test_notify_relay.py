@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +28,17 @@ sys.exit(3)
 """
 
 
-def test_the_apps_messages_reach_systemd_from_the_relay(tmp_path, monkeypatch):
+@pytest.fixture
+def short_dir():
+    """A directory whose socket paths fit AF_UNIX's 108 bytes (pytest's tmp_path under xdist
+    may not; on a device the relay's is /run/nowserving-kiosk)."""
+    path = tempfile.mkdtemp(prefix="ns-relay-", dir="/tmp")
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_apps_messages_reach_systemd_from_the_relay(short_dir, monkeypatch):
+    tmp_path = short_dir
     path = str(tmp_path / "systemd-notify")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
         systemd.bind(path)
