@@ -24,7 +24,7 @@ from nowserving import i18n
 from nowserving.reports.history import WEEKDAYS
 from nowserving.web.console_page import _top
 from nowserving.web.console_staffing import WAIT_S, Advice, Ask, FromDatabase
-from nowserving.web.console_staffing_page import REFRESH_S, _body
+from nowserving.web.console_staffing_page import REFRESH_S, _body, ask_fields
 from nowserving.web.html import head
 
 if TYPE_CHECKING:
@@ -146,10 +146,6 @@ def _ht(language: str, key: str, **values: object) -> str:
     return escape(i18n.text(language, f"headoffice.{key}", **values))
 
 
-def _ct(language: str, key: str, **values: object) -> str:
-    return escape(i18n.text(language, f"console.{key}", **values))
-
-
 def staffing_page(view: dict) -> str:
     """The whole page: the form (POST, with the CSRF word) and the advice or its state."""
     from nowserving.web.console_headoffice import HERE
@@ -183,22 +179,10 @@ def _form(view: dict) -> str:
         f"{escape(view['names'].get(b, b))}</option>"
         for b in view["branches"]
     )
-    days = "".join(
-        f'<option value="{d}"{" selected" if d == ask.weekday else ""}>'
-        f"{_ct(language, f'weekday_{d}')}</option>"
-        for d in WEEKDAYS
-    )
-    first = ask.first.isoformat() if ask.first else ""
-    last = ask.last.isoformat() if ask.last else ""
     return (
         f'<form method="post" action="{HERE}/staffing" class="staffing-ask">'
         f'<input type="hidden" name="csrf" value="{escape(view["csrf"])}">'
         f'<input type="hidden" name="lang" value="{language}">'
         f'<label>{_ht(language, "branch")}<select name="branch">{branches}</select></label>'
-        f'<label>{_ct(language, "weekday")}<select name="weekday">{days}</select></label>'
-        f'<label>{_ct(language, "from")}<input type="date" name="from" value="{first}"></label>'
-        f'<label>{_ct(language, "to")}<input type="date" name="to" value="{last}"></label>'
-        f'<label>{_ct(language, "target")}<input name="target" value="{escape(ask.target)}" '
-        'size="6" maxlength="12" pattern="[0-9.]+/[0-9.]+"></label>'
-        f'<button type="submit">{_ct(language, "advise")}</button></form>'
+        f"{ask_fields(language, ask)}</form>"
     )

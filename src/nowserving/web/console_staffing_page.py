@@ -33,7 +33,17 @@ def staffing_page(page: dict) -> str:
 
 
 def _form(page: dict, here: str) -> str:
-    language, ask = page["language"], page["ask"]
+    language = page["language"]
+    return (
+        f'<form method="get" action="{here}" class="staffing-ask">'
+        f'<input type="hidden" name="lang" value="{language}">'
+        f"{ask_fields(language, page['ask'])}</form>"
+    )
+
+
+def ask_fields(language: str, ask) -> str:
+    """The question's fields and its button: weekday, days from and to, target (the branch
+    console's form and the head office's, which adds the branch before them)."""
     days = "".join(
         f'<option value="{d}"{" selected" if d == ask.weekday else ""}>'
         f"{_t(language, f'weekday_{d}')}</option>"
@@ -42,14 +52,12 @@ def _form(page: dict, here: str) -> str:
     first = ask.first.isoformat() if ask.first else ""
     last = ask.last.isoformat() if ask.last else ""
     return (
-        f'<form method="get" action="{here}" class="staffing-ask">'
-        f'<input type="hidden" name="lang" value="{language}">'
         f'<label>{_t(language, "weekday")}<select name="weekday">{days}</select></label>'
         f'<label>{_t(language, "from")}<input type="date" name="from" value="{first}"></label>'
         f'<label>{_t(language, "to")}<input type="date" name="to" value="{last}"></label>'
         f'<label>{_t(language, "target")}<input name="target" value="{escape(ask.target)}" '
         'size="6" maxlength="12" pattern="[0-9.]+/[0-9.]+"></label>'
-        f'<button type="submit">{_t(language, "advise")}</button></form>'
+        f'<button type="submit">{_t(language, "advise")}</button>'
     )
 
 
