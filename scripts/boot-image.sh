@@ -2,10 +2,11 @@
 # Boots the nowserving image under qemu-system-aarch64 and checks its first boot
 # (docs/image.md):
 #
-#   scripts/boot-image.sh IMAGE [--role server|kiosk]... [--fault unknown-role] [--keep DIR]
+#   scripts/boot-image.sh IMAGE [--role server|kiosk|display]... [--fault unknown-role]
+#                               [--keep DIR]
 #
 # IMAGE: nowserving-VERSION-arm64.img.xz (its .sha256 beside it is checked) or the .img.
-# For each role (default: server, then kiosk) a copy of the image, 1 GiB larger (a bigger
+# For each role (default: server, kiosk, display) a copy of the image, 1 GiB larger (a bigger
 # card), gets the role's bundle from `nowserving provision` of the example branch on its boot
 # partition, and boots on QEMU's generic `virt` machine (Cortex-A72, emulated) with the
 # image's own kernel, initramfs and command line (console moved to the PL011); the Pi's
@@ -13,14 +14,16 @@
 # systemd.run= on the command line, so nothing is added to the image) checks that the first
 # boot took the role, the role's units are active and petting their watchdogs, the root is
 # read-only, the data partition writable and grown, the branch's zone and locale are set,
-# and `nowserving self-test` passes: on the server, for a kiosk with the dummy printer
-# against that server; on a kiosk, every check but the network's (no server in its VM);
-# and a kiosk's unit stops with cage and its app, and starts again.
+# the device has its own host name and systemd-resolved runs (names, mDNS), and
+# `nowserving self-test` passes: on the server, for a kiosk with the dummy printer against
+# that server; on a kiosk or display, every check but the network's (no server in its VM;
+# a display's sound through an emulated HDA card); and a kiosk's or display's unit stops
+# with cage and its app, and starts again.
 # Each step is printed with its time; the first failed step is named and the script exits 1.
 #
 # --fault unknown-role plants a fault: the kiosk's bundle names a role the image does not
 # know, so the first boot must fail (and this script with it, at step `firstboot`).
-# --keep DIR keeps each boot's console log (and the kiosk's screen, a PPM) in DIR.
+# --keep DIR keeps each boot's console log (and the kiosk's and display's screens, PPM) in DIR.
 # Needs qemu-system-arm, mtools, fdisk, xz-utils, and nowserving on the host (the checkout's
 # .venv, or NOWSERVING=/path/to/nowserving; with debugfs (e2fsprogs) its Python runs the
 # image's own nowserving package to make the bundles). Runs as any user who can read IMAGE.
@@ -47,7 +50,7 @@ keep=""
 scale=${NOWSERVING_BOOT_BUDGET:-100}
 boot_limit=${NOWSERVING_BOOT_TIMEOUT:-$((900 * scale / 100))}
 step_limit=${NOWSERVING_BOOT_STEP_TIMEOUT:-$((780 * scale / 100))}
-steps=(boot firstboot units watchdog root-ro data zone self-test restart)
+steps=(boot firstboot units watchdog root-ro data zone names self-test restart)
 # Emulation's allowance (docs/image.md): systemd's 90 s for a device to show up and for a
 # unit to start are too short under TCG on a busy host (a kiosk boot here timed out waiting
 # for /dev/disk/by-slot/data, so no /var, and fell into emergency mode).
@@ -62,16 +65,16 @@ next_step() { # next_step STEP: the step after STEP (watchdog may repeat, one pe
 }
 while [ $# -gt 0 ]; do
   case $1 in
-    --role) roles+=("${2:?--role server|kiosk}") && shift 2 ;;
+    --role) roles+=("${2:?--role server|kiosk|display}") && shift 2 ;;
     --fault) fault=${2:?--fault unknown-role} && shift 2 ;;
     --keep) keep=${2:?--keep DIR} && shift 2 ;;
     -*) die "unknown option $1" ;;
     *) image=$1 && shift ;;
   esac
 done
-[ -n "$image" ] && [ -f "$image" ] || die "usage: boot-image.sh IMAGE [--role server|kiosk]..." \
+[ -n "$image" ] && [ -f "$image" ] || die "usage: boot-image.sh IMAGE [--role server|kiosk|display]..." \
   "[--fault unknown-role] [--keep DIR]"
-[ ${#roles[@]} -gt 0 ] || roles=(server kiosk)
+[ ${#roles[@]} -gt 0 ] || roles=(server kiosk display)
 [ -z "$fault" ] || [ "$fault" = unknown-role ] || die "the faults: unknown-role"
 [ -z "$fault" ] || roles=(kiosk)
 for tool in qemu-system-aarch64 mcopy sfdisk xz; do
@@ -152,7 +155,7 @@ fi
 example=$("$(dirname "$(readlink -f "$nowserving")")/python" -c \
   'from nowserving.config import EXAMPLE; print(EXAMPLE)')
 "$nowserving" provision --config "$example" --out "$tmp/provision" --server-host localhost \
-  --server-host 127.0.0.1 >/dev/null || die "nowserving provision"
+  --server-host 127.0.0.1 --server-host branch-server.local >/dev/null || die "nowserving provision"
 kiosk_bundle() { # kiosk_bundle DIR: kiosk-1's bundle with the dummy printer, no GPIO
   cp -r "$tmp/provision/devices/kiosk-1/nowserving" "$1"
   "$(dirname "$(readlink -f "$nowserving")")/python" - "$1/device.toml" <<'EOF'
@@ -186,10 +189,18 @@ if pins is not None:
     shutil.copy(pins, Path(sys.argv[2]) / pins.relative_to(Path(sys.argv[1]).parent))' \
       "$example" "$bundle" || die "the example's staff PINs"
     kiosk_bundle "$tmp/bundle-test"
-  else
+  elif [ "$role" = kiosk ]; then
     kiosk_bundle "$bundle"
     extra=(-device virtio-gpu-pci -device virtio-keyboard-pci -device virtio-tablet-pci)
+  else # the example's lobby display as provisioned, speaking through an emulated HDA card
+    cp -r "$tmp/provision/devices/lobby-1/nowserving" "$bundle"
+    extra=(-device virtio-gpu-pci -audiodev none,id=snd0 -device intel-hda
+      -device hda-output,audiodev=snd0)
   fi
+  # The host name first boot must give it (deploy/image/firstboot.sh): the server's from its
+  # certificate's .local name, a device's BRANCH-ID.
+  local hostname=pudong-kiosk-1
+  case $role in server) hostname=branch-server ;; display) hostname=pudong-lobby-1 ;; esac
   if [ "$fault" = unknown-role ]; then
     sed -i 's/^role = .*/role = "turnstile"/' "$bundle/device.toml"
     log "$(stamp) planted fault: the $role bundle says role = \"turnstile\""
@@ -208,7 +219,7 @@ if pins is not None:
     -kernel "$tmp/vmlinuz" -initrd "$tmp/initrd.img" \
     -append "$cmdline console=ttyAMA0 systemd.run=/boot/firmware/nowserving-boot-check.sh \
 systemd.run_success_action=poweroff systemd.run_failure_action=poweroff \
-nowserving.role=$role nowserving.built_data_mb=$data_mb nowserving.budget=$scale \
+nowserving.role=$role nowserving.hostname=$hostname nowserving.built_data_mb=$data_mb nowserving.budget=$scale \
 systemd.mask=serial-getty@ttyAMA0.service $allowance" \
     -drive "file=$tmp/disk.img,format=raw,if=virtio" \
     -netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
@@ -245,9 +256,9 @@ systemd.mask=serial-getty@ttyAMA0.service $allowance" \
         next=$(next_step "$3")
         step_start=$SECONDS
         deadline=$((SECONDS + step_limit))
-        if [ "$3" = units ] && [ "$role" = kiosk ] && [ -n "$keep" ]; then
-          sleep 20 # cage and the kiosk's first frame
-          echo "screendump $keep/kiosk-screen.ppm" | python3 -c 'import socket, sys
+        if [ "$3" = units ] && [ "$role" != server ] && [ -n "$keep" ]; then
+          sleep 20 # cage and the app's first frame
+          echo "screendump $keep/$role-screen.ppm" | python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
 import time; time.sleep(3)' "$tmp/monitor" || true
         fi
@@ -286,7 +297,9 @@ import time; time.sleep(3)' "$tmp/monitor" || true
 }
 
 for role in "${roles[@]}"; do
-  case $role in server | kiosk) ;; *) die "roles: server, kiosk" ;; esac
+  case $role in server | kiosk | display) ;; *) die "roles: server, kiosk, display" ;; esac
+done
+for role in "${roles[@]}"; do
   boot "$role" || exit 1
 done
 log "$(stamp) passed: ${roles[*]}"

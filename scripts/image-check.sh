@@ -152,7 +152,7 @@ if [ "${1:-}" = "--in-namespace" ]; then
   before=$(enabled)
   layer=0
   provisioned() { # provisioned ROLE DEVICE EXPECTED-UNITS...
-    local role=$1 device=$2 top upper work boot added removed
+    local role=$1 device=$2 top upper work boot added removed name
     shift 2
     layer=$((layer + 1))
     top=$tmp/role-$layer upper=$tmp/upper-$layer work=$tmp/work-$layer
@@ -198,6 +198,14 @@ if [ "${1:-}" = "--in-namespace" ]; then
     fi
     [ "$(readlink "$top/etc/localtime")" = /usr/share/zoneinfo/Asia/Shanghai ] ||
       die "first boot did not set the branch's time zone: $(readlink "$top/etc/localtime")"
+    # Its host name: the server's from its certificate (--server-host branch-server.local),
+    # a device's BRANCH-ID; in /etc/hosts too.
+    name=pudong-$device
+    [ "$role" != server ] || name=branch-server
+    [ "$(cat "$top/etc/hostname")" = "$name" ] ||
+      die "first boot named the $role '$(cat "$top/etc/hostname")', not $name"
+    grep -qP "^127\.0\.1\.1\t$name\$" "$top/etc/hosts" ||
+      die "/etc/hosts does not name $name: $(grep '^127' "$top/etc/hosts" | tr '\n' ';')"
     if [ "$role" = kiosk ] || [ "$role" = display ]; then # Qt, offscreen, as nowserving
       top=$top run runuser -u nowserving -- env QT_QPA_PLATFORM=offscreen \
         HOME=/var/lib/nowserving nowserving "$role" --config /etc/nowserving/branch.toml \
@@ -212,8 +220,8 @@ if [ "${1:-}" = "--in-namespace" ]; then
     fi
     top=$top run /usr/lib/nowserving/firstboot 2>/dev/null || die "firstboot again ($role)"
     [ "$(top=$top enabled)" = "$after" ] || die "firstboot again ($role) changed the units"
-    ok "first boot as $role ($device): enabled exactly $*, disabled itself, bundle" \
-      "installed (secrets 0600 to their reader) and removed from the boot partition;" \
+    ok "first boot as $role ($device, host name $name): enabled exactly $*, disabled itself," \
+      "bundle installed (secrets 0600 to their reader) and removed from the boot partition;" \
       "again: no change"
   }
   provisioned server server nowserving-server.service mosquitto.service

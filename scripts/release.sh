@@ -12,8 +12,8 @@
 #   boot-test.log                          what scripts/boot-image.sh saw when it booted it
 #   SHA256SUMS                             the SHA-256 of each file above (`sha256sum -c`)
 # A release is made from a clean checkout of the tagged commit. It takes about an hour on a
-# 2-core machine (building the image, then booting it three times under emulation: server,
-# kiosk, and a planted fault that must fail at firstboot), so it is not
+# 2-core machine (building the image, then booting it four times under emulation: server,
+# kiosk, display, and a planted fault that must fail at firstboot), so it is not
 # part of CI (.ci/run): a maintainer runs it once per release, and uploads DIR's files to the
 # release page. The boot test must pass; --no-boot-test skips it (then no boot-test.log).
 set -euo pipefail

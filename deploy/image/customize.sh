@@ -84,6 +84,11 @@ install -m 0644 "$deploy/udev/60-nowserving.rules" "$root/usr/lib/udev/rules.d/"
 install -m 0644 "$deploy/pam/nowserving-cage" "$root/etc/pam.d/"
 install -m 0755 "$here/firstboot.sh" "$root/usr/lib/nowserving/firstboot"
 install -m 0644 "$here/fstab" "$root/etc/fstab"
+# Early units that need /var/tmp wait for the data partition (/var).
+for unit in systemd-resolved systemd-timesyncd; do
+  install -D -m 0644 "$deploy/systemd/after-data.conf" \
+    "$root/usr/lib/systemd/system/$unit.service.d/60-nowserving-after-data.conf"
+done
 # The updater (deploy/update/), which switches between venv-VERSION folders.
 if [ -f "$deploy/update/nowserving-update" ]; then
   install -m 0755 "$deploy/update/nowserving-update" "$root/usr/local/sbin/"

@@ -13,9 +13,10 @@
 # 0600, owned by the user that reads them), enables exactly the role's units (server:
 # nowserving-server and mosquitto; kiosk, counter, display: their one unit) and disables
 # every other role's, deletes the bundle from the boot partition (FAT keeps no owners), and
-# disables itself. On a booted device it also grows the data partition to the card, commits
-# the machine id, makes the SSH host keys, and starts the role's units; the read-only root is
-# made writable for this only. Run by hand (as root) to provision again from a new bundle.
+# disables itself. It names the device (its host name, announced as NAME.local) and sets
+# the branch's time zone and locale. On a booted device it also grows the data partition to
+# the card, commits the machine id, makes the SSH host keys, and starts the role's units;
+# the read-only root is made writable for this only. Run by hand (as root) to provision again from a new bundle.
 # Idempotent: without a bundle it changes nothing.
 set -euo pipefail
 
@@ -188,6 +189,47 @@ if [ -n "$locale" ] && locale -a 2>/dev/null | grep -qix "${locale%.UTF-8}.utf8"
 else
   say "no locale ${locale:-for $language} on this image: the system's locale is left as it is"
 fi
+
+# The device's name on the network (and in mDNS, NAME.local): every card is "nowserving"
+# as written, and two devices of one name on a network make systemd-resolved rename one at
+# random. A device is BRANCH-ID (pudong-kiosk-1); the server is the NAME of the first
+# NAME.local its broker's certificate names (`provision --server-host NAME.local`: the name
+# the devices were told to reach it by), else BRANCH-server.
+hostname=$(/opt/nowserving/current/bin/python - "$etc" "$role" <<'EOF'
+import re, sys, tomllib
+from pathlib import Path
+from nowserving.config import load_config
+
+etc, role = Path(sys.argv[1]), sys.argv[2]
+branch = load_config(etc / "branch.toml").rules.branch_id
+name = f"{branch}-server"
+if role == "server":
+    try:
+        from cryptography import x509
+
+        pem = Path("/etc/mosquitto/nowserving/server.pem").read_bytes()
+        sans = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value
+        local = [n for n in sans.get_values_for_type(x509.DNSName)
+                 if re.fullmatch(r"[A-Za-z0-9-]+\.local", n)]
+        name = local[0].removesuffix(".local") if local else name
+    except Exception as err:  # no certificate, or no cryptography: the branch's name
+        print(f"nowserving-firstboot: the server's name from {branch}: {err}", file=sys.stderr)
+else:
+    with open(etc / "device.toml", "rb") as file:
+        name = f"{branch}-{tomllib.load(file)['device']['id']}"
+name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+print(name or "nowserving")
+EOF
+) || hostname=nowserving
+echo "$hostname" >/etc/hostname
+if grep -q '^127\.0\.1\.1[[:space:]]' /etc/hosts 2>/dev/null; then
+  sed -i "s/^127\.0\.1\.1[[:space:]].*/127.0.1.1\t$hostname/" /etc/hosts
+else
+  printf '127.0.1.1\t%s\n' "$hostname" >>/etc/hosts
+fi
+[ "$booted" = no ] || echo "$hostname" >/proc/sys/kernel/hostname
+say "host name: $hostname ($hostname.local)"
 
 if [ "$role" = server ]; then # the branch's event log, made once: a lost one is refused later
   runuser -u nowserving -- "$nowserving" new-log --config "$etc/branch.toml" \

@@ -170,6 +170,22 @@ locale=$(sed -n 's/^LANG=//p' /etc/default/locale 2>/dev/null)
 [ "$locale" = zh_CN.UTF-8 ] || fail zone "the locale is '$locale', not zh_CN.UTF-8"
 ok zone "time zone ${zone#/usr/share/zoneinfo/} ($(date +%Z%z)), locale $locale"
 
+# ----- its name on the network: its own host name, and systemd-resolved (mDNS) running -------
+concerned="systemd-resolved.service"
+want=$(arg hostname)
+[ "$(cat /proc/sys/kernel/hostname)" = "$want" ] ||
+  fail names "the host name is '$(cat /proc/sys/kernel/hostname)', not $want"
+[ "$(cat /etc/hostname)" = "$want" ] || fail names "/etc/hostname says '$(cat /etc/hostname)'"
+limit=$(budget 120)
+resolved_active() { [ "$(prop systemd-resolved.service ActiveState)" = active ]; }
+wait_for "$limit" resolved_active || fail names "systemd-resolved is" \
+  "$(prop systemd-resolved.service ActiveState) ($(prop systemd-resolved.service Result))"
+own=$(timeout 30 resolvectl query --legend=no "$want" 2>&1 | head -n1)
+[ -n "$own" ] && ! echo "$own" | grep -qi fail || fail names "resolvectl query $want: $own"
+mdns=$(timeout 30 resolvectl mdns 2>&1 | grep -v '^Global' | tr -s ' ' | tr '\n' ';')
+ok names "host name $want; systemd-resolved active ($(prop systemd-resolved.service NRestarts)" \
+  "restarts), resolves it: $own; mDNS per link: $mdns"
+
 # ----- the self-test ------------------------------------------------------------------------
 concerned=$units
 limit=$(budget 300)
