@@ -179,3 +179,22 @@ def test_scaling_clips_at_full_scale():
     assert voice.scale(array.array("h", [30000, -30000, 100]), 2) == array.array(
         "h", [32767, -32768, 200]
     )
+
+
+def test_the_default_clips_are_the_devices_own_when_run_by_hand(tmp_path, monkeypatch):
+    """GIVEN a device whose first boot made the clips in the system's state folder WHEN
+    `sudo nowserving self-test` (no STATE_DIRECTORY, root's home) looks for them THEN it
+    finds those; the unit's STATE_DIRECTORY and an explicit XDG_DATA_HOME come first, and
+    without system clips the user's own folder is the default."""
+    system = tmp_path / "var-lib-nowserving" / "voice"
+    monkeypatch.setattr(voice, "SYSTEM_CLIPS", system)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "root"))
+    assert voice.default_clips_dir() == tmp_path / "root" / ".local/share/nowserving/voice"
+    system.mkdir(parents=True)
+    assert voice.default_clips_dir() == system
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert voice.default_clips_dir() == tmp_path / "data" / "nowserving" / "voice"
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path / 'state'}:/elsewhere")
+    assert voice.default_clips_dir() == tmp_path / "state" / "voice"

@@ -196,12 +196,21 @@ def clip_texts(language: str, named: Mapping[str, Mapping[str, str]]) -> dict[st
     return texts
 
 
+# Where the device image's first boot makes a display's clips: the units' StateDirectory=.
+SYSTEM_CLIPS = Path("/var/lib/nowserving/voice")
+
+
 def default_clips_dir() -> Path:
-    """Where clips live unless `[audio] clips` says: systemd's state folder, or XDG data."""
+    """Where clips live unless `[audio] clips` says: systemd's state folder (the units'),
+    XDG data if set, the system's state folder if it has clips (a device's: what
+    `sudo nowserving self-test` on a display must find), else ~/.local/share."""
     if os.environ.get("STATE_DIRECTORY"):
         return Path(os.environ["STATE_DIRECTORY"].split(":")[0]) / "voice"
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "nowserving" / "voice"
+    if os.environ.get("XDG_DATA_HOME"):
+        return Path(os.environ["XDG_DATA_HOME"]) / "nowserving" / "voice"
+    if SYSTEM_CLIPS.is_dir():
+        return SYSTEM_CLIPS
+    return Path.home() / ".local" / "share" / "nowserving" / "voice"
 
 
 def generate(
