@@ -197,9 +197,10 @@ def test_a_thin_group_counts_its_neighbours_misses_and_priors_beside_its_own():
     only_own = calibration._sharpest([(side("1", 1), 1.0)], [(side("1", 2), 1.0)], 0.10, True)
     assert fit.of("1") == only_own
     # With neighbours the thin group's factors differ from those of itself and its prior.
+    own_weight = calibration.PRIOR_WEIGHT / len(prior["2"][0])
     lonely = calibration._sharpest(
-        [(side("2", 1), 1.0), (sorted(prior["2"][0]), calibration.PRIOR_WEIGHT / 40.0)],
-        [(side("2", 2), 1.0), (sorted(prior["2"][1]), calibration.PRIOR_WEIGHT / 40.0)],
+        [(side("2", 1), 1.0), (sorted(prior["2"][0]), own_weight)],
+        [(side("2", 2), 1.0), (sorted(prior["2"][1]), own_weight)],
         0.10,
         True,
     )
