@@ -104,28 +104,28 @@ def test_a_new_branch_widens_by_how_unsure_it_still_is_of_the_mean():
 
 
 def test_the_weighted_upper_quantile_is_the_smallest_value_past_its_share():
-    """GIVEN own values (weight 1) and prior values (weight w), ties included WHEN the
-    upper 10 % quantile is taken by bisection THEN it is the smallest value whose weight at
-    or below it exceeds 90 % of the whole, as walking the merged values in order finds."""
-    import random
-
+    """GIVEN values in parts of their own weight (own at 1, neighbours', the prior's), ties
+    included WHEN the upper 10 % quantile is taken by bisection THEN it is the smallest
+    value whose weight at or below it exceeds 90 % of the whole, as walking the merged
+    values in order finds."""
     from nowserving.domain.calibration import upper_quantile
 
     rng = random.Random(7)
     for _ in range(500):
-        own = sorted(round(rng.gauss(0, 1), 1) for _ in range(rng.randint(0, 40)))
-        prior = sorted(round(rng.gauss(0.5, 1), 1) for _ in range(rng.randint(0, 40)))
-        if not own and not prior:
+        parts = [
+            (sorted(round(rng.gauss(centre, 1), 1) for _ in range(rng.randint(0, 40))), weight)
+            for centre, weight in ((0, 1.0), (0.5, rng.choice([0.5, 1.0, 7.5])), (-0.3, 3.75))
+        ]
+        if not any(values for values, _ in parts):
             continue
-        weight = rng.choice([0.5, 1.0, 7.5])
-        merged = sorted([(v, 1.0) for v in own] + [(v, weight) for v in prior])
+        merged = sorted((v, w) for values, w in parts for v in values)
         total, running, walked = sum(w for _, w in merged), 0.0, merged[-1][0]
         for value, w in merged:
             running += w
             if running > 0.9 * total:
                 walked = value
                 break
-        assert upper_quantile(own, prior, weight, 0.10) == walked
+        assert upper_quantile(parts, 0.10) == walked
 
 
 def _misses(group: str, waits: list[float], low: float, high: float) -> list[tuple]:
@@ -159,3 +159,66 @@ def test_a_skewed_short_wait_gets_the_narrowest_split_and_a_symmetric_one_the_ev
         above = sum(w > high * math.exp(b) for w in waits) / len(waits)
         assert below == pytest.approx(0.10, abs=0.005)
         assert above == pytest.approx(0.10, abs=0.005)
+
+
+def test_a_thin_group_counts_its_neighbours_misses_and_priors_beside_its_own():
+    """GIVEN a branch on its own days (no prior for groups with enough customers) whose one
+    and three ahead were seen often and two ahead only 30 times WHEN it is calibrated THEN
+    two ahead's factors are those of its own misses, its neighbours' and the three groups'
+    prior (its own prior half of the PRIOR_WEIGHT, each neighbour's a quarter); one and
+    three ahead, with enough of their own, use only their own misses; on day one every
+    group leans on the prior so, and a group beyond 30 minutes (no neighbours) on its own
+    prior alone, as before."""
+    rng = random.Random(11)
+
+    def misses(group: str, n: int, spread: float) -> list[tuple]:
+        return [
+            (f"d{i % 3}", rng.gauss(-1, spread), rng.gauss(-1, spread), group) for i in range(n)
+        ]
+
+    seen = misses("1", 400, 0.6) + misses("2", 30, 0.3) + misses("3", 350, 0.4)
+    fit = calibration.Calibration.fit(seen, 0.10, with_prior=False)
+
+    def side(group: str, at: int) -> list[float]:
+        return sorted(m[at] for m in seen if m[3] == group)
+
+    prior = {g: calibration.PRIOR[g] for g in ("1", "2", "3")}
+    weight = calibration.PRIOR_WEIGHT / sum(
+        len(prior[g][0]) * (1 if g == "2" else 0.5) for g in prior
+    )
+    parts = [
+        [(side(g, at), 1.0) for g in ("2", "1", "3")]
+        + [(sorted(prior[g][at - 1]), weight * (1 if g == "2" else 0.5)) for g in ("2", "1", "3")]
+        for at in (1, 2)
+    ]
+    assert fit.of("2") == calibration._sharpest(*parts, 0.10, True)
+    alone = calibration.Calibration.fit([m for m in seen if m[3] != "2"], 0.10, False)
+    assert alone.of("1") == fit.of("1")  # enough of its own: no neighbours, no prior
+    only_own = calibration._sharpest([(side("1", 1), 1.0)], [(side("1", 2), 1.0)], 0.10, True)
+    assert fit.of("1") == only_own
+    # With neighbours the thin group's factors differ from those of itself and its prior.
+    own_weight = calibration.PRIOR_WEIGHT / len(prior["2"][0])
+    lonely = calibration._sharpest(
+        [(side("2", 1), 1.0), (sorted(prior["2"][0]), own_weight)],
+        [(side("2", 2), 1.0), (sorted(prior["2"][1]), own_weight)],
+        0.10,
+        True,
+    )
+    assert fit.of("2") != lonely
+    # Day one, nothing seen: three ahead from its prior and its neighbours' priors.
+    first = calibration.Calibration.prior_only()
+    near = [("3", 1.0), ("2", 0.5), ("4+ <30m", 0.5)]
+    weight = calibration.PRIOR_WEIGHT / sum(len(calibration.PRIOR[g][0]) * w for g, w in near)
+    expected = calibration._sharpest(
+        *[[(sorted(calibration.PRIOR[g][at]), weight * w) for g, w in near] for at in (0, 1)],
+        0.10,
+        True,
+    )
+    assert first.of("3") == expected
+    long = calibration.PRIOR["60m+"]
+    assert first.of("60m+") == calibration._sharpest(
+        [(sorted(long[0]), calibration.PRIOR_WEIGHT / len(long[0]))],
+        [(sorted(long[1]), calibration.PRIOR_WEIGHT / len(long[1]))],
+        0.10,
+        False,
+    )

@@ -186,15 +186,8 @@ def test_a_new_branch_starts_from_the_shipped_prior_and_moves_to_its_own():
     waits run wider than the model's interval THEN it starts from the shipped prior (a
     correction before any customer), moves away from it with every 50 customers, and
     after three days of its own with enough customers, uses only its own misses."""
-    prior = calibration.PRIOR["1"]
     first = Learner(["a"]).calibration(1, 120)
-    assert first == calibration._sharpest(
-        ([], sorted(prior[0])),
-        ([], sorted(prior[1])),
-        calibration.PRIOR_WEIGHT / len(prior[0]),
-        0.10,
-        True,
-    )
+    assert first == calibration.Calibration.fit([], 0.10, with_prior=True).of("1")
     assert first != (0.0, 0.0)
     rng = random.Random(5)
     learner = Learner(["a"])

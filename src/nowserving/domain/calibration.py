@@ -18,6 +18,10 @@ PRIOR_WEIGHT customers of each group. The branch's own customers join them as th
 served, so the correction moves from the prior's toward the branch's own with each
 customer (after 300 of a group, half and half); once the branch has CALIBRATION_DAYS
 days of its own, the prior is dropped for every group with at least STRATUM_FROM of them.
+While a group of one to three ahead leans on the prior, its NEIGHBOURS (one fewer and one
+more ahead) lend it their own misses, counted as its own, and their prior's beside its
+prior's (each at NEIGHBOUR_PRIOR the weight, the prior still PRIOR_WEIGHT customers in all):
+a group seen a few dozen times in three days is no longer the prior's one group alone.
 
 Two rules keep a long wait's interval honest (`honest`). Deep in a long line the model's
 own interval is a few percent wide (a sum of hundreds of times), far narrower than any it
@@ -54,6 +58,14 @@ RAW_FLOOR = {"30-60m": (0.13, 0.12), "60m+": (0.20, 0.17)}
 SPLITS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09)
 SPLIT_GAIN = 0.02
 SPLIT_GROUPS = ("0", "1", "2", "3", "4+ <30m")
+# One to three ahead are thin groups in most branches (a few dozen customers in three days)
+# and lean on the prior; while they do, the misses of the groups either side (one fewer
+# and one more ahead) count beside their own, and the prior's of those groups beside
+# theirs at NEIGHBOUR_PRIOR the weight (within the PRIOR_WEIGHT customers the prior counts
+# as): a group's intervals are not made from a few dozen tail misses and one world set's
+# quirks of one group (docs/estimates.md, "Prior and small groups").
+NEIGHBOURS = {"1": ("0", "2"), "2": ("1", "3"), "3": ("2", "4+ <30m")}
+NEIGHBOUR_PRIOR = 0.5
 
 
 def stratum(ahead: int, mean: float) -> str:
@@ -122,25 +134,24 @@ def honest(
     )
 
 
-def upper_quantile(own: list[float], prior: list[float], weight: float, share: float) -> float:
-    """The value that `share` of the weight lies above, of `own` values (weight 1 each)
-    beside `prior` values (`weight` each), both sorted: the smallest value v with the
-    weight at or below v over (1 - share) of the whole, found by bisection (the server
-    refits on its apply loop, over up to 10,000 misses: no sorting of pairs there)."""
-    limit = (1 - share) * (len(own) + weight * len(prior))
+def upper_quantile(parts: list[tuple[list[float], float]], share: float) -> float:
+    """The value that `share` of the weight lies above, of values given in `parts` as
+    (sorted values, the weight of each): the smallest value v with the weight at or below v
+    over (1 - share) of the whole, found by bisection (the server refits on its apply loop,
+    over up to 10,000 misses: no sorting of pairs there)."""
+    limit = (1 - share) * sum(weight * len(values) for values, weight in parts)
 
     def over(value: float) -> bool:
-        at_or_below = bisect.bisect_right(own, value) + weight * bisect.bisect_right(prior, value)
-        return at_or_below > limit
+        return sum(weight * bisect.bisect_right(values, value) for values, weight in parts) > limit
 
     found = [
         values[i]
-        for values in (own, prior)
+        for values, _ in parts
         if values
         for i in (_first(len(values), lambda i, v=values: over(v[i])),)
         if i < len(values)
     ]
-    return min(found) if found else max(own[-1:] + prior[-1:])
+    return min(found) if found else max(values[-1] for values, _ in parts if values)
 
 
 def _first(n: int, holds) -> int:
@@ -155,8 +166,9 @@ def _first(n: int, holds) -> int:
     return low
 
 
-def _sharpest(below, above, weight: float, share: float, split: bool) -> tuple[float, float]:
-    """A group's factors (a, b) from its misses below and above (each (own, prior), sorted):
+def _sharpest(below, above, share: float, split: bool) -> tuple[float, float]:
+    """A group's factors (a, b) from its misses below and above (each `upper_quantile`'s
+    parts: (sorted values, weight of each)):
     `share` of them past each end, or, where `split`, the split of the 2·share that gives
     the narrowest interval: for a skewed wait (the next in line at a counter whose times
     have a long tail) the equal-tailed 80% interval is up to 1.5x the shortest one. The
@@ -166,13 +178,13 @@ def _sharpest(below, above, weight: float, share: float, split: bool) -> tuple[f
     equal-tailed interval where it is that close): a far lower low end for a width that
     differs by a percent is chance, and costs coverage where the branch is not the
     worlds the prior was learned on."""
-    a, b = (upper_quantile(*side, weight, share) for side in (below, above))
+    a, b = (upper_quantile(side, share) for side in (below, above))
     if not split:
         return a, b
-    r = math.exp(sum(upper_quantile(*side, weight, 0.5) for side in (below, above)))
+    r = math.exp(sum(upper_quantile(side, 0.5) for side in (below, above)))
     candidates = [(share, (a, b))] + [
-        (low_share, (upper_quantile(*below, weight, low_share),
-                     upper_quantile(*above, weight, 2 * share - low_share)))
+        (low_share, (upper_quantile(below, low_share),
+                     upper_quantile(above, 2 * share - low_share)))
         for low_share in SPLITS
     ]  # fmt: skip
     costs = [math.exp(b) - r * math.exp(-a) for _, (a, b) in candidates]
@@ -184,17 +196,30 @@ def _sharpest(below, above, weight: float, share: float, split: bool) -> tuple[f
     )[1]
 
 
-_SORTED: dict[str, tuple] = {}  # group -> (PRIOR's entry, (its lows, its highs) sorted)
+_SORTED: dict[str, tuple] = {}  # group -> (PRIOR's entries used, (lows, highs) sorted)
 
 
 def _prior_sorted(group: str) -> tuple[list[float], list[float]] | None:
-    """The shipped prior's misses of `group`, sorted once (again if PRIOR is replaced)."""
+    """The shipped prior's misses of `group`, sorted once (again if PRIOR is replaced); for
+    a group with NEIGHBOURS, pooled with theirs, its own counted 1 / NEIGHBOUR_PRIOR times
+    (so that one weight per value gives each neighbour's NEIGHBOUR_PRIOR the weight)."""
     entry = PRIOR.get(group)
     if entry is None:
         return None
+    near = [PRIOR[other] for other in NEIGHBOURS.get(group, ()) if other in PRIOR]
+    used = (entry, *near)
     cached = _SORTED.get(group)
-    if cached is None or cached[0] is not entry:
-        cached = _SORTED[group] = (entry, (sorted(entry[0]), sorted(entry[1])))
+    if (
+        cached is None
+        or len(cached[0]) != len(used)
+        or any(a is not b for a, b in zip(cached[0], used, strict=True))
+    ):
+        copies = round(1 / NEIGHBOUR_PRIOR) if near else 1
+        pooled = tuple(
+            sorted([*side(entry)] * copies + [x for other in near for x in side(other)])
+            for side in (lambda e: e[0], lambda e: e[1])
+        )
+        cached = _SORTED[group] = (used, pooled)
     return cached[1]
 
 
@@ -219,19 +244,26 @@ class Calibration:
         for miss in misses:
             below.setdefault(miss[3], []).append(miss[1])
             above.setdefault(miss[3], []).append(miss[2])
+        for sides in (below, above):
+            for values in sides.values():
+                values.sort()
         factors = {}
         for group in STRATA:
-            own_below = sorted(below.get(group, ()))
-            own_above = sorted(above.get(group, ()))
-            lows = highs = []
+            own_below, own_above = below.get(group, []), above.get(group, [])
+            below_parts, above_parts = [(own_below, 1.0)], [(own_above, 1.0)]
             prior = _prior_sorted(group)
             if prior is not None and (with_prior or len(own_below) < STRATUM_FROM):
-                lows, highs = prior
-            if own_below or lows:
-                weight = PRIOR_WEIGHT / max(1, len(lows))
-                factors[group] = _sharpest(
-                    (own_below, lows), (own_above, highs), weight, share, group in SPLIT_GROUPS
-                )
+                near = NEIGHBOURS.get(group, ())
+                if near:  # the neighbours' own misses count as the group's own
+                    below_parts, above_parts = (
+                        [(sorted(x for g in (group, *near) for x in sides.get(g, ())), 1.0)]
+                        for sides in (below, above)
+                    )
+                weight = PRIOR_WEIGHT / len(prior[0])  # the prior: PRIOR_WEIGHT customers
+                below_parts.append((prior[0], weight))
+                above_parts.append((prior[1], weight))
+            if any(values for values, _ in below_parts):
+                factors[group] = _sharpest(below_parts, above_parts, share, group in SPLIT_GROUPS)
         return cls(factors)
 
     def of(self, group: str) -> tuple[float, float]:
