@@ -89,6 +89,24 @@ def test_the_bytes_print_exactly_the_layout(language, paper_mm, profile):
     assert qr == ([URL] if profile == "TM-T88V" else [])
 
 
+@pytest.mark.parametrize("paper_mm", [80, 58])
+def test_a_printer_whose_profile_knows_no_width_prints_in_silence(paper_mm, capsys):
+    """GIVEN the default profile, which does not know the paper's width (python-escpos then
+    prints a warning to stdout for every image: nine lines a ticket in the journal and in the
+    self-test) WHEN a ticket is printed THEN nothing is printed to stdout, the profile's
+    width is the paper's for this printer only, and the layout is the paper's."""
+    settings = PrinterSettings(kind="dummy", paper_mm=paper_mm)
+    with TicketPrinter(open_escpos(settings), settings) as printer:
+        assert printer.printable_dots is None  # the profile does not say: the paper decides
+        printer.print_ticket(lay_out(TICKETS["zh"], paper_mm, printer.printable_dots))
+        assert (
+            printer.escpos.profile.profile_data["media"]["width"]["pixels"] == PAPER_DOTS[paper_mm]
+        )
+    assert capsys.readouterr().out == ""
+    fresh = open_escpos(settings).profile.profile_data["media"]["width"]["pixels"]
+    assert fresh == "Unknown"  # the library's own profile is left as it was
+
+
 def test_an_80mm_chinese_ticket_with_qr_fits_the_byte_budget(example_config):
     """A 115,200-baud serial printer moves ~11 KB/s: an 80 mm Chinese ticket with its QR
     code must stay within 12 KB: the example branch's fullest (a priority class, its

@@ -9,6 +9,7 @@ never the GUI thread.
 from __future__ import annotations
 
 import contextlib
+import copy
 import enum
 import logging
 import threading
@@ -17,7 +18,7 @@ from escpos import printer as escpos_printers
 from escpos.constants import QR_ECLEVEL_M, RT_STATUS_ONLINE, RT_STATUS_PAPER
 from escpos.escpos import Escpos
 
-from nowserving.adapters.printer.layout import Feed, Part, QrCode, Strip, qr_image
+from nowserving.adapters.printer.layout import PAPER_DOTS, Feed, Part, QrCode, Strip, qr_image
 from nowserving.config.hardware import PRINTER_KINDS, PrinterSettings
 from nowserving.errors import PrinterError
 
@@ -71,6 +72,17 @@ class TicketPrinter:
         self.settings = settings
         self.native_qr = bool(escpos.profile.supports("qrCode"))
         self._lock = threading.Lock()
+        self._profile_dots = _profile_dots(escpos)
+        if self._profile_dots is None:
+            # python-escpos prints "The media.width.pixel field of the printer profile is not
+            # set" to stdout for every image when its profile does not know the width (the
+            # default one): nine lines per ticket in the journal and the self-test. The
+            # paper's width is what the ticket is laid out for; this printer's copy only.
+            data = copy.deepcopy(escpos.profile.profile_data)
+            data.setdefault("media", {}).setdefault("width", {})["pixels"] = PAPER_DOTS[
+                settings.paper_mm
+            ]
+            escpos.profile.profile_data = data
 
     def __enter__(self) -> TicketPrinter:
         return self
@@ -81,8 +93,7 @@ class TicketPrinter:
     @property
     def printable_dots(self) -> int | None:
         """How many dots across the printer prints, if its profile says."""
-        pixels = self.escpos.profile.profile_data.get("media", {}).get("width", {}).get("pixels")
-        return pixels if isinstance(pixels, int) else None
+        return self._profile_dots
 
     def print_ticket(self, parts: list[Part]) -> None:
         """Print and cut; raises PrinterError if the printer fails on the way."""
@@ -148,3 +159,9 @@ class TicketPrinter:
         """Let go of the printer's connection (idempotent)."""
         with contextlib.suppress(Exception):
             self.escpos.close()
+
+
+def _profile_dots(escpos: Escpos) -> int | None:
+    """How many dots across `escpos`'s profile says it prints, if it says."""
+    pixels = escpos.profile.profile_data.get("media", {}).get("width", {}).get("pixels")
+    return pixels if isinstance(pixels, int) else None
