@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from nowserving.domain.calibration import floored, honest, unsure_of_mean, widened
 from nowserving.domain.gamma import gamma_quantile
+from nowserving.domain.learning import day_clock
 from nowserving.domain.model import CounterState, Ticket, TicketStatus
 from nowserving.domain.policy import IN_ORDER, boost, call_key, choose, line_key
 
@@ -147,6 +148,8 @@ class Estimator:
         self._gone_after_recall = self.learner.gone_after_recall()
         self._no_show: dict[str, float] = {}
         self.breaks, self.openings = self._planned_breaks()
+        # Seconds since the business day started: arrivals are expected by time of day.
+        self._second = day_clock(self.rules.timezone, self.rules.day_starts_at, now)[1]
         self.booked = self._due_bookings()
 
     def _planned_breaks(self) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
@@ -522,7 +525,10 @@ class Estimator:
             # An arrival of this class at time t goes ahead if t - boost < key.
             window = min(wait, key + priority.boost_s - self.now)
             if window > 0:
-                total += self.learner.arrival_rate(ticket.service, pid, self.now) * window
+                rate = self.learner.expected_rate(
+                    ticket.service, pid, self.now, self._second, window
+                )
+                total += rate * window
         return total
 
     def _expected_bookings(self, ticket: Ticket, wait: float) -> float:
@@ -600,11 +606,14 @@ class Estimator:
                 # (last_key after now: an appointment waits for its booked time, and
                 # anyone who comes before it goes first.)
                 if priority.boost_s > 0 or service in overtaking or last_key > self.now:
-                    rate = self.learner.arrival_rate(service, pid, self.now)
                     ends = until
                     if service not in overtaking:
                         ends = min(until, last_key - self.now + priority.boost_s)
-                    if rate > 0 and ends > 0:
+                    if ends <= 0:
+                        continue
+                    # Over the stretch of the day it may come in (its next hour at most).
+                    rate = self.learner.expected_rate(service, pid, self.now, self._second, ends)
+                    if rate > 0:
                         jumpers.append((service, priority.boost_s, rate, ends))
         # Booked customers still to come who may be called before someone estimated here.
         booked = [
