@@ -55,8 +55,11 @@ DEEP_STEPS = 400
 DEEP_REPLICATIONS = 8  # ... and is simulated this many times when made on the command path
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
 # A busy counter's rest is drawn from the occupancies seen longer than its time so far; with
-# fewer than this many longer, from the excesses of this many longest (`_residual`).
+# fewer than this many longer, from the excesses of this many longest (`_residual`), once
+# TAIL_FROM are seen (with fewer, the 20 longest are not the tail but its upper half, and a
+# short time's rest past them runs long: a branch's first day, 1-2 points more covered).
 TAIL_SEEN = 20
+TAIL_FROM = 10 * TAIL_SEEN
 FLOOR_S = 1.0  # the low end with someone ahead, when staff are seen to call at once
 
 MIN_MEAN_S = 1.0  # the shortest mean occupancy the simulation draws from
@@ -900,15 +903,17 @@ class Estimator:
             ordered = self._sorted[service] = sorted(window)
         start = bisect.bisect_right(ordered, elapsed / factor)
         longer = len(ordered) - start
-        if longer >= TAIL_SEEN:  # one of the occupancies seen longer, less the time gone
+        if longer >= TAIL_SEEN or len(ordered) < TAIL_FROM:
+            if not longer:  # longer than anything seen: assume one more mean
+                return self.rng.expovariate(1 / mean)
+            # One of the occupancies seen longer, less the time gone.
             return ordered[start + int(self.rng.random() * longer)] * factor - elapsed
         # Longer than all but a few seen: the rest as one of the TAIL_SEEN longest seen
         # goes past the one below them (the tail's mean excess). Drawn from the few longer
         # ones, one outlier would set every future (issue 22: a 3,161 s business customer,
-        # one occupancy of about 13,000 s seen longer, promised the next six a wait of 9,920 s).
-        top = max(0, len(ordered) - TAIL_SEEN)
-        below = ordered[top - 1] if top > 0 else 0.0
-        return (ordered[top + int(self.rng.random() * (len(ordered) - top))] - below) * factor
+        # one occupancy of about 13,000 s seen longer: the next four promised 9,031-9,931 s).
+        top = len(ordered) - TAIL_SEEN
+        return (ordered[top + int(self.rng.random() * TAIL_SEEN)] - ordered[top - 1]) * factor
 
 
 def _rest_of(times: list[float], elapsed: float, rng: random.Random) -> float:
