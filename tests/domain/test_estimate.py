@@ -539,3 +539,21 @@ def test_services_that_took_no_time_do_not_break_the_simulation():
     run(branch, "issue_ticket", at, service="a")
     estimate = Estimator(branch, at + 1, replications=200).for_new_ticket("a", "normal")
     assert estimate.ahead == 1 and estimate.high > 0
+
+
+def test_a_counter_busy_past_nearly_every_time_seen_is_not_set_by_one_outlier():
+    """GIVEN occupancies of `a`: 180 of 300 s, 20 of 1,000-2,900 s and one of 20,000 s WHEN
+    a counter has served one for 5,000 s THEN its rest is not always the outlier's 15,000 s
+    but one of the 20 longest less the one below them (mean excess 1,900 s); at 500 s,
+    with enough seen longer, the rest of one of those less the time gone, as before."""
+    branch = dedicated(c1="ab")
+    tail = [1000.0 + 100 * i for i in range(20)]
+    for occupancy in [300.0] * 180 + tail + [20_000.0]:
+        branch.learner.served("a", occupancy, 0.0)
+    estimator = Estimator(branch, T0)
+    top = sorted(tail + [20_000.0])[-20:]
+    rests = [estimator._residual("a", 5000.0, "c1") for _ in range(2000)]
+    assert set(rests) <= {x - 1000.0 for x in top}
+    assert sum(rests) / len(rests) == pytest.approx(1900, rel=0.1)
+    early = [estimator._residual("a", 500.0, "c1") for _ in range(200)]
+    assert set(early) <= {x - 500.0 for x in tail + [20_000.0]}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import time
 
 import pytest
 
 from nowserving.domain import calibration
-from nowserving.domain.learning import PRIOR_OCCUPANCY_S, REACTION_WINDOW, Learner
+from nowserving.domain.learning import PRIOR_OCCUPANCY_S, REACTION_WINDOW, Learner, day_clock
 
 
 def test_mean_occupancy_starts_from_the_prior_and_then_follows_the_data():
@@ -83,6 +84,52 @@ def test_snapshot_round_trip():
     copy = Learner.from_dict(["a"], learner.to_dict())
     assert copy.to_dict() == learner.to_dict()
     assert copy.abandonment_rate("a") == learner.abandonment_rate("a")
+
+
+def _a_day_of_arrivals(learner: Learner, day: int, per_hour: dict[int, int], until: float) -> None:
+    """Arrivals at service "a", evenly in each hour of the day (hour -> how many), up to
+    `until` seconds into the day; the day is day `day` from 2026-01-05, UTC."""
+    midnight = 1_767_571_200.0 + day * 86_400  # 2026-01-05 00:00 UTC
+    for hour, n in sorted(per_hour.items()):
+        for i in range(n):
+            second = hour * 3600 + 3600 * (i + 0.5) / n
+            if second < until:
+                at = midnight + second
+                learner.arrived("a", "normal", at, day_clock("UTC", time(0, 0), at))
+
+
+def test_arrivals_are_expected_by_the_time_of_day_not_the_last_hours_rate():
+    """GIVEN two days with 10 arrivals 9-10 h and 40 arrivals 10-11 h WHEN it is 10:00 on
+    the third, after the usual 10 THEN the next hour expects 40 (the last hour's rate: 10);
+    a third day busier than usual (20 in its last hour) expects more, shrunk toward 40."""
+    usual = {9: 10, 10: 40}
+    learner = Learner(["a"])
+    for day in range(2):
+        _a_day_of_arrivals(learner, day, usual, 86_400)
+    _a_day_of_arrivals(learner, 2, usual, 10 * 3600)
+    now = 1_767_571_200.0 + 2 * 86_400 + 10 * 3600
+    assert learner.arrival_rate("a", "normal", now) * 3600 == pytest.approx(10)
+    assert learner.expected_rate("a", "normal", now, 10 * 3600, 3600) * 3600 == pytest.approx(40)
+    # Only until 11:00 has anyone ever come: an hour from 10:30 expects half of it.
+    assert learner.expected_rate("a", "normal", now, 10.5 * 3600, 3600) * 3600 == pytest.approx(
+        20 * (10 + 30) / (25 + 30)  # (and its last hour usually has 25, against today's 10)
+    )
+    busy = Learner(["a"])
+    for day in range(2):
+        _a_day_of_arrivals(busy, day, usual, 86_400)
+    _a_day_of_arrivals(busy, 2, {9: 20}, 10 * 3600)
+    rate = busy.expected_rate("a", "normal", now, 10 * 3600, 3600) * 3600
+    assert rate == pytest.approx(40 * (20 + 30) / (10 + 30))
+    # Before a whole day is seen, and without the time of day: the last hour's rate.
+    first = Learner(["a"])
+    _a_day_of_arrivals(first, 0, usual, 10 * 3600)
+    now = 1_767_571_200.0 + 10 * 3600
+    assert first.expected_rate("a", "normal", now, 10 * 3600, 3600) * 3600 == pytest.approx(10)
+    assert learner.expected_rate("a", "normal", now, None, 3600) == learner.arrival_rate(
+        "a", "normal", now
+    )
+    copy = Learner.from_dict(["a"], learner.to_dict())
+    assert copy.to_dict() == learner.to_dict()
 
 
 def test_a_configured_typical_time_is_the_prior():

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from nowserving.domain import bookings, remote
 from nowserving.domain.commands import Command, remember_key
 from nowserving.domain.events import Event
-from nowserving.domain.learning import Learner
+from nowserving.domain.learning import Learner, day_clock
 from nowserving.domain.model import (
     ACTIVE,
     BranchRules,
@@ -944,10 +944,14 @@ class Branch:
         count = data["last"] - data["first"] + 1
         self.leased_top[data["service"]] = self.leased_top.get(data["service"], 0) + count
 
+    def _clock(self, at: float) -> tuple[str, float]:
+        """(business day, seconds since it started) of `at`, for the learner."""
+        return day_clock(self.rules.timezone, self.rules.day_starts_at, at)
+
     def _apply_ticket_issued(self, event: Event, data: dict) -> None:
         if data.get("remote"):  # a remote ticket checked in: it arrives now
             ticket = remote.apply_checked_in(self, event, data)
-            self.learner.arrived(ticket.service, ticket.priority, event.at)
+            self.learner.arrived(ticket.service, ticket.priority, event.at, self._clock(event.at))
             self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
             self._join_line(ticket)
             return
@@ -975,7 +979,7 @@ class Branch:
                 self.learner.checked_in(issued_at - booking.at)
             bookings.apply_checked_in(self, data)
         else:  # booked customers are known arrivals to the estimator, not a walk-in rate
-            self.learner.arrived(ticket.service, ticket.priority, issued_at)
+            self.learner.arrived(ticket.service, ticket.priority, issued_at, self._clock(issued_at))
         self.issued[ticket.service] = self.issued.get(ticket.service, 0) + 1
         if data.get("offline"):
             self.leases.pop(ticket.number, None)

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from nowserving.domain.calibration import floored, honest, unsure_of_mean, widened
 from nowserving.domain.gamma import gamma_quantile
+from nowserving.domain.learning import day_clock
 from nowserving.domain.model import CounterState, Ticket, TicketStatus
 from nowserving.domain.policy import IN_ORDER, boost, call_key, choose, line_key
 
@@ -53,6 +54,12 @@ REUSE_S = 1.0  # a simulated newcomer's estimate is reused for this long (see fo
 DEEP_STEPS = 400
 DEEP_REPLICATIONS = 8  # ... and is simulated this many times when made on the command path
 MIN_EMPIRICAL = 30  # occupancies needed before drawing from them instead of an exponential
+# A busy counter's rest is drawn from the occupancies seen longer than its time so far; with
+# fewer than this many longer, from the excesses of this many longest (`_residual`), once
+# TAIL_FROM are seen (with fewer, the 20 longest are not the tail but its upper half, and a
+# short time's rest past them runs long: a branch's first day, 1-2 points more covered).
+TAIL_SEEN = 20
+TAIL_FROM = 10 * TAIL_SEEN
 FLOOR_S = 1.0  # the low end with someone ahead, when staff are seen to call at once
 
 MIN_MEAN_S = 1.0  # the shortest mean occupancy the simulation draws from
@@ -147,6 +154,8 @@ class Estimator:
         self._gone_after_recall = self.learner.gone_after_recall()
         self._no_show: dict[str, float] = {}
         self.breaks, self.openings = self._planned_breaks()
+        # Seconds since the business day started: arrivals are expected by time of day.
+        self._second = day_clock(self.rules.timezone, self.rules.day_starts_at, now)[1]
         self.booked = self._due_bookings()
 
     def _planned_breaks(self) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
@@ -522,7 +531,10 @@ class Estimator:
             # An arrival of this class at time t goes ahead if t - boost < key.
             window = min(wait, key + priority.boost_s - self.now)
             if window > 0:
-                total += self.learner.arrival_rate(ticket.service, pid, self.now) * window
+                rate = self.learner.expected_rate(
+                    ticket.service, pid, self.now, self._second, window
+                )
+                total += rate * window
         return total
 
     def _expected_bookings(self, ticket: Ticket, wait: float) -> float:
@@ -600,11 +612,14 @@ class Estimator:
                 # (last_key after now: an appointment waits for its booked time, and
                 # anyone who comes before it goes first.)
                 if priority.boost_s > 0 or service in overtaking or last_key > self.now:
-                    rate = self.learner.arrival_rate(service, pid, self.now)
                     ends = until
                     if service not in overtaking:
                         ends = min(until, last_key - self.now + priority.boost_s)
-                    if rate > 0 and ends > 0:
+                    if ends <= 0:
+                        continue
+                    # Over the stretch of the day it may come in (its next hour at most).
+                    rate = self.learner.expected_rate(service, pid, self.now, self._second, ends)
+                    if rate > 0:
                         jumpers.append((service, priority.boost_s, rate, ends))
         # Booked customers still to come who may be called before someone estimated here.
         booked = [
@@ -887,9 +902,18 @@ class Estimator:
         if ordered is None:
             ordered = self._sorted[service] = sorted(window)
         start = bisect.bisect_right(ordered, elapsed / factor)
-        if start >= len(ordered):  # longer than anything seen: assume one more mean
-            return self.rng.expovariate(1 / mean)
-        return ordered[start + int(self.rng.random() * (len(ordered) - start))] * factor - elapsed
+        longer = len(ordered) - start
+        if longer >= TAIL_SEEN or len(ordered) < TAIL_FROM:
+            if not longer:  # longer than anything seen: assume one more mean
+                return self.rng.expovariate(1 / mean)
+            # One of the occupancies seen longer, less the time gone.
+            return ordered[start + int(self.rng.random() * longer)] * factor - elapsed
+        # Longer than all but a few seen: the rest as one of the TAIL_SEEN longest seen
+        # goes past the one below them (the tail's mean excess). Drawn from the few longer
+        # ones, one outlier would set every future (issue 22: a 3,161 s business customer,
+        # one occupancy of about 13,000 s seen longer: the next four promised 9,031-9,931 s).
+        top = len(ordered) - TAIL_SEEN
+        return (ordered[top + int(self.rng.random() * TAIL_SEEN)] - ordered[top - 1]) * factor
 
 
 def _rest_of(times: list[float], elapsed: float, rng: random.Random) -> float:

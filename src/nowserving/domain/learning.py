@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from statistics import NormalDist
+from zoneinfo import ZoneInfo
 
 from nowserving.domain import calibration
 from nowserving.domain.calibration import Calibration, stratum
@@ -62,6 +64,19 @@ PRIOR_BOOKING_OFFSETS_S = tuple(
     for i in range(MIN_BOOKING_OFFSETS)
 )
 BOOKING_PRIOR_WEIGHT = 10
+# Arrivals by time of day (issue 22, the day's edges): each service's and priority class's
+# arrivals per PROFILE_SLOT_S of the business day, over the days before today (each day
+# before weighing 1 - 1/PROFILE_DAYS less), so that the rate expected over the next
+# PROFILE_SPAN_S follows the day's shape instead of carrying the last hour's forward (which
+# lags every rise and fall of the day: a lunch peak under-expected, the afternoon's ebb
+# over-expected). Today's level against the profile's, over the last hour, scales it, with
+# LEVEL_PRIOR arrivals on either side: an hour's count is Poisson (±20% at 25 arrivals), a
+# day's level differs from the usual by perhaps 15-20%, and 1 / 0.18² ≈ 30 weighs the two.
+PROFILE_SLOT_S = 900.0
+PROFILE_SLOTS = 96
+PROFILE_DAYS = 20
+PROFILE_SPAN_S = 3600.0
+LEVEL_PRIOR = 30.0
 
 
 @dataclass
@@ -128,6 +143,12 @@ class Learner:
         # missed (a booking no-show), 0 for each checked in.
         self.booking_offsets: deque = deque(maxlen=BOOKING_WINDOW)
         self.booking_outcomes: deque = deque(maxlen=BOOKING_WINDOW)
+        # Arrivals by time of day: service -> priority -> per slot, of the days before
+        # (weighted) and of today; the weighted number of days, and today's business day.
+        self.profile: dict[str, dict[str, list[float]]] = {}
+        self.today: dict[str, dict[str, list[float]]] = {}
+        self.profile_days = 0.0
+        self.profile_day: str | None = None
 
     def _of(self, service: str) -> ServiceLearning:
         if service not in self.services:
@@ -136,12 +157,40 @@ class Learner:
 
     # ----- the fold ------------------------------------------------------------------
 
-    def arrived(self, service: str, priority: str, at: float) -> None:
-        """A customer arrived for `service` at `at`."""
+    def arrived(
+        self, service: str, priority: str, at: float, clock: tuple[str, float] | None = None
+    ) -> None:
+        """A customer arrived for `service` at `at`; `clock`: (business day, seconds from
+        its start) of `at` (`day_clock`), for the arrivals by time of day."""
         times = self._of(service).arrivals.setdefault(priority, deque())
         times.append(at)
         while times and times[0] < at - ARRIVAL_WINDOW_S:
             times.popleft()
+        if clock is None:
+            return
+        day, second = clock
+        if day != self.profile_day:
+            self._close_profile_day()
+            self.profile_day = day
+        own = self.today.setdefault(service, {})
+        counts = own.setdefault(priority, [0.0] * PROFILE_SLOTS)
+        counts[min(PROFILE_SLOTS - 1, max(0, int(second // PROFILE_SLOT_S)))] += 1
+
+    def _close_profile_day(self) -> None:
+        """Today's arrivals by time of day join the profile (the days before weigh less)."""
+        if not self.today:
+            return
+        keep = 1 - 1 / PROFILE_DAYS
+        for own in self.profile.values():
+            for counts in own.values():
+                counts[:] = [c * keep for c in counts]
+        for service, own in self.today.items():
+            mine = self.profile.setdefault(service, {})
+            for priority, counts in own.items():
+                old = mine.setdefault(priority, [0.0] * PROFILE_SLOTS)
+                old[:] = [a + b for a, b in zip(old, counts, strict=True)]
+        self.profile_days = self.profile_days * keep + 1
+        self.today = {}
 
     def served(
         self, service: str, occupancy: float, in_line: float, counter: str | None = None
@@ -387,6 +436,27 @@ class Learner:
         recent = sum(1 for t in times if t >= now - ARRIVAL_WINDOW_S)
         return recent / ARRIVAL_WINDOW_S
 
+    def expected_rate(
+        self, service: str, priority: str, now: float, second: float | None, span: float
+    ) -> float:
+        """Arrivals per second of `priority` at `service` expected over the next `span`
+        seconds (at most PROFILE_SPAN_S), `second` (from the business day's start) being
+        now: the profile of the days before over that stretch of the day, scaled by how
+        today's last hour compares with theirs; the last hour's rate until a day is in
+        the profile (or without `second`)."""
+        if second is None or self.profile_days <= 0:
+            return self.arrival_rate(service, priority, now)
+        span = min(PROFILE_SPAN_S, max(PROFILE_SLOT_S, span))
+        own = self.profile.get(service, {})
+        counts = own.get(priority)
+        if counts is None:
+            return self.arrival_rate(service, priority, now)
+        days = self.profile_days
+        ahead = _over(counts, second, span) / days / span
+        seen = sum(self.arrival_rate(service, p, now) for p in own) * ARRIVAL_WINDOW_S
+        usual = sum(_over(c, second - ARRIVAL_WINDOW_S, ARRIVAL_WINDOW_S) for c in own.values())
+        return ahead * (seen + LEVEL_PRIOR) / (usual / days + LEVEL_PRIOR)
+
     def abandonment_rate(self, service: str) -> float:
         """θ: the rate at which a waiting customer gives up, by maximum likelihood.
 
@@ -420,6 +490,9 @@ class Learner:
         other.recalled = self.recalled.copy()
         other.booking_offsets = self.booking_offsets.copy()
         other.booking_outcomes = self.booking_outcomes.copy()
+        other.profile = {s: {p: list(c) for p, c in own.items()} for s, own in self.profile.items()}
+        other.today = {s: {p: list(c) for p, c in own.items()} for s, own in self.today.items()}
+        other.profile_days, other.profile_day = self.profile_days, self.profile_day
         other._judged = self._judged
         other.counters = {
             c: {s: w.copy() for s, w in own.items()} for c, own in self.counters.items()
@@ -454,6 +527,12 @@ class Learner:
             },
             "speeds": {c: dict(own) for c, own in self._speeds.items()},
             "served": self._served,
+            "arrival_profile": {
+                "days": self.profile_days,
+                "day": self.profile_day,
+                "before": self.profile,
+                "today": self.today,
+            },
             "services": {
                 s: {
                     "occupancy": list(x.occupancy),
@@ -488,6 +567,11 @@ class Learner:
             learner.counters[c] = {s: deque(w, maxlen=COUNTER_WINDOW) for s, w in own.items()}
         learner._speeds = {c: dict(own) for c, own in d.get("speeds", {}).items()}
         learner._served = d.get("served", 0)
+        profile = d.get("arrival_profile", {})  # older snapshots: none yet
+        learner.profile_days, learner.profile_day = profile.get("days", 0.0), profile.get("day")
+        for mine, theirs in ((learner.profile, "before"), (learner.today, "today")):
+            for s, own in profile.get(theirs, {}).items():
+                mine[s] = {p: list(c) for p, c in own.items()}
         for s, x in d["services"].items():
             learning = learner._of(s)
             learning.occupancy.extend(x["occupancy"])
@@ -504,6 +588,29 @@ class Learner:
 
 
 _PRIOR_ONLY: list = [None, None]  # (calibration.PRIOR, its fit): a new learner's factors
+
+
+def day_clock(timezone: str, starts: time, at: float) -> tuple[str, float]:
+    """(business day, seconds since it started) of `at`: the day rolls at `starts`, local
+    time in `timezone` (as `BranchRules.business_day`)."""
+    local = datetime.fromtimestamp(at, ZoneInfo(timezone))
+    since = local - timedelta(hours=starts.hour, minutes=starts.minute)
+    second = since.hour * 3600 + since.minute * 60 + since.second + since.microsecond / 1e6
+    return since.date().isoformat(), second
+
+
+def _over(counts: list[float], start: float, span: float) -> float:
+    """Arrivals in `counts` (per PROFILE_SLOT_S of the day) from `start` for `span` seconds
+    of the day (slots cut in part count in part; outside the day, none)."""
+    total = 0.0
+    end = min(start + span, PROFILE_SLOTS * PROFILE_SLOT_S)
+    t = max(0.0, start)
+    while t < end:
+        slot = int(t // PROFILE_SLOT_S)
+        upto = min(end, (slot + 1) * PROFILE_SLOT_S)
+        total += counts[slot] * (upto - t) / PROFILE_SLOT_S
+        t = upto
+    return total
 
 
 def _prior_only() -> Calibration:
