@@ -257,9 +257,9 @@ systemd.mask=serial-getty@ttyAMA0.service $allowance" \
         step_start=$SECONDS
         deadline=$((SECONDS + step_limit))
         if [ "$3" = names ] && [ "$role" != server ] && [ -n "$keep" ]; then
-          # cage's frame, a minute or more after the app started (a first frame under
-          # emulation with software GL can take a minute: a grab 20 s after `units` had half
-          # of it), before the restart step stops the app (a grab then is black)
+          # cage's frame, well after the app started (under emulation with software GL a
+          # grab 20 s after `units` had half the first frame), before the restart step
+          # stops the app (a grab then is black)
           sleep 5
           echo "screendump $keep/$role-screen.ppm" | python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())

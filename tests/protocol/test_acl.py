@@ -43,6 +43,21 @@ def login(mosquitto, user: str) -> Broker:
     return Broker("127.0.0.1", mosquitto.port, username=user, password=f"pw-{user}")
 
 
+def watchers(mosquitto, devices: tuple[str, ...], *topics: str) -> tuple[dict, list]:
+    """A link per device, subscribed to `topics` (started by the caller): what each hears,
+    as (topic, payload) in a queue per device, and the links."""
+    heard = {d: queue.Queue() for d in devices}
+    links = [
+        MqttLink(login(mosquitto, d), f"watch-{d}",
+                 on_message=lambda t, p, m, q, d=d: heard[d].put((t, p)))
+        for d in heard
+    ]  # fmt: skip
+    for link in links:
+        for topic in topics:
+            link.subscribe(topic)
+    return heard, links
+
+
 def test_devices_work_within_their_rights(secured, example_config, tmp_path, clock):
     server_broker = login(secured, "server")
     with (
@@ -125,15 +140,9 @@ def test_only_the_web_role_reads_ticket_records_and_no_event_carries_a_token(  #
     neither the token nor its hash; the web role may cancel with the token, not call."""
     token = "k3Jd9vQ2mZ8xT1bW4nE7sA"
     digest = hashlib.sha256(token.encode()).hexdigest()
-    heard = {d: queue.Queue() for d in ("web-1", "counter-1", "lobby-1")}
-    links = [
-        MqttLink(login(secured, d), f"watch-{d}",
-                 on_message=lambda t, p, m, q, d=d: heard[d].put((t, p)))
-        for d in heard
-    ]  # fmt: skip
-    for link in links:
-        link.subscribe(TOPICS.web_tickets)
-        link.subscribe(TOPICS.events)
+    heard, links = watchers(
+        secured, ("web-1", "counter-1", "lobby-1"), TOPICS.web_tickets, TOPICS.events
+    )
     with (
         BranchServer(example_config, EventLog(tmp_path / "e.sqlite"), login(secured, "server"),
                      clock=clock) as server,
@@ -211,15 +220,9 @@ def test_the_lobby_reads_the_hall_code_and_nothing_to_make_one_with(
     the lobby display reads the code of the moment on its own topic (the code and its
     window only: no hash of the hall screen's key) and not the web role's hall message; a
     kiosk and a counter read neither (docs/appointments.md, "On the lobby TV")."""
-    heard = {d: queue.Queue() for d in ("lobby-1", "kiosk-1", "counter-1")}
-    links = [
-        MqttLink(login(secured, d), f"watch-{d}",
-                 on_message=lambda t, p, m, q, d=d: heard[d].put((t, p)))
-        for d in heard
-    ]  # fmt: skip
-    for link in links:
-        link.subscribe(TOPICS.lobby_hall)
-        link.subscribe(TOPICS.web_hall)
+    heard, links = watchers(
+        secured, ("lobby-1", "kiosk-1", "counter-1"), TOPICS.lobby_hall, TOPICS.web_hall
+    )
     with (
         BranchServer(example_config, EventLog(tmp_path / "e.sqlite"), login(secured, "server"),
                      clock=clock) as server,

@@ -29,12 +29,16 @@ RANKINGS = {"within_share": True, "wait_p90": False, "service_mean": False,
             "issued": True}  # fmt: skip
 _OUTCOME_COLUMNS = {"served": "served", "no_show": "no_shows", "cancelled": "cancelled",
                     "expired": "expired", "open": "open"}  # fmt: skip
-_QUERY = """
+# The daily rollups' columns, in the order the tallies read them (the report and the month
+# summaries read the same).
+_DAILY_ROWS = """
 SELECT d.branch, coalesce(b.region, ''), d.service, d.issued, d.served, d.no_shows,
        d.cancelled, d.expired, d.open, d.transferred, d.within_target, d.satisfied, d.neutral,
        d.unsatisfied, d.audited, d.inside_range, d.waits, d.services, d.services_satisfied,
        d.services_neutral, d.services_unsatisfied
 FROM visits_daily d LEFT JOIN branch_dim b ON b.branch = d.branch
+"""
+_QUERY = f"""{_DAILY_ROWS}\
 WHERE d.day >= %s AND d.day <= %s AND (%s::text[] IS NULL OR d.branch = ANY(%s::text[]))
 """
 
@@ -185,12 +189,7 @@ def month_figures(rows) -> list[tuple[str, str, str, dict]]:
     return out
 
 
-MONTH_ROWS = """
-SELECT d.branch, coalesce(b.region, ''), d.service, d.issued, d.served, d.no_shows,
-       d.cancelled, d.expired, d.open, d.transferred, d.within_target, d.satisfied, d.neutral,
-       d.unsatisfied, d.audited, d.inside_range, d.waits, d.services, d.services_satisfied,
-       d.services_neutral, d.services_unsatisfied
-FROM visits_daily d LEFT JOIN branch_dim b ON b.branch = d.branch
+MONTH_ROWS = f"""{_DAILY_ROWS}\
 WHERE d.day >= %(first)s AND d.day <= %(last)s
 """
 
