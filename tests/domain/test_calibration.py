@@ -10,6 +10,7 @@ import pytest
 from nowserving.domain import calibration
 from nowserving.domain.calibration import RAW_FLOOR, floored, honest
 from nowserving.domain.estimate import Estimate, Estimator
+from nowserving.domain.learning import Learner
 from tests.domain.test_estimate import dedicated
 
 
@@ -222,3 +223,59 @@ def test_a_thin_group_counts_its_neighbours_misses_and_priors_beside_its_own():
         0.10,
         False,
     )
+
+
+def _spell_coverage(monkeypatch, step: float) -> tuple[float, Learner]:
+    """Judge 1,000 customers whose waits the model's interval fits, then a spell of 300
+    whose waits run twice as long, all on one business day, each printed interval made
+    from the learner's factors at that moment; the share of the spell's printed intervals
+    that held the wait."""
+    monkeypatch.setattr(calibration, "PRIOR", {})
+    monkeypatch.setattr(calibration, "DRIFT_STEP", step)
+    rng = random.Random(7)
+    learner = Learner(["a"])
+    raw = [600 * math.exp(-1.2816 * 0.5), 600 * math.exp(1.2816 * 0.5)]  # its 80% interval
+    held = []
+    for i in range(1300):
+        a, b = learner.calibration(5, 600)
+        low, high = raw[0] * math.exp(-a), raw[1] * math.exp(b)
+        wait = 600 * (2 if i >= 1000 else 1) * math.exp(rng.gauss(0, 0.5))
+        estimate = {"raw": raw, "ahead": 5, "mean": 600, "low": low, "high": high}
+        learner.judged(estimate, wait, "2026-11-23")
+        if i >= 1000:
+            held.append(low <= wait <= high)
+    return sum(held) / len(held), learner
+
+
+def test_the_drift_follows_a_spell_the_days_factors_cannot(monkeypatch):
+    """GIVEN a model whose interval fits the waits, then a spell in which every wait runs
+    twice as long WHEN each customer's printed interval is judged THEN the group's drift
+    widens the next ones within the spell: of the spell's intervals far more hold the wait
+    than with the factors alone (which are fitted from the whole day's misses), and the
+    drift is kept by a snapshot and a copy; a judged estimate without its printed interval
+    moves no drift; another group's is untouched."""
+    step = calibration.DRIFT_STEP
+    alone, _ = _spell_coverage(monkeypatch, 0.0)
+    drifting, learner = _spell_coverage(monkeypatch, step)
+    assert alone < 0.55
+    assert drifting > 0.65
+    assert learner.drift["4+ <30m"] > 0.3
+    assert learner.calibration(1, 600) == (0.0, 0.0)
+    again = Learner.from_dict(["a"], learner.to_dict())
+    assert again.calibration(5, 600) == learner.calibration(5, 600)
+    assert learner.copy().calibration(5, 600) == learner.calibration(5, 600)
+    before = dict(learner.drift)
+    learner.judged({"raw": [100.0, 200.0], "ahead": 5, "mean": 600}, 5000.0, "2026-11-23")
+    assert learner.drift == before
+
+
+def test_the_drift_stays_near_zero_where_the_printed_intervals_hold_four_in_five():
+    """GIVEN printed intervals that miss exactly one wait in five WHEN 1,000 are judged THEN
+    the drift ends where it began, within one step; it never passes DRIFT_CAP."""
+    drift = 0.0
+    for i in range(1000):
+        drift = calibration.drifted(drift, missed=i % 5 == 0)
+    assert abs(drift) < calibration.DRIFT_STEP
+    for _ in range(1000):
+        drift = calibration.drifted(drift, missed=True)
+    assert drift == calibration.DRIFT_CAP

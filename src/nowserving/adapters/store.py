@@ -27,10 +27,10 @@ from nowserving.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 10  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices;
+SNAPSHOT_FORMAT = 11  # 2: learned; 3: ids per device; 4: leases; 5: ratings, notices;
 # 6: learned per counter, reactions after a finish; 7: interval misses by business day;
 # 8: the epoch, and when each lease was granted; 9: how many counters were free per reaction;
-# 10: arrivals by time of day
+# 10: arrivals by time of day; 11: the calibration's drift per group
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,

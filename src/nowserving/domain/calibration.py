@@ -23,6 +23,15 @@ more ahead) lend it their own misses, counted as its own, and their prior's besi
 prior's (each at NEIGHBOUR_PRIOR the weight, the prior still PRIOR_WEIGHT customers in all):
 a group seen a few dozen times in three days is no longer the prior's one group alone.
 
+The factors move at fixed points, from whole days of misses: they cannot follow a spell
+within a day (the first day's above all, which rests on the prior). So each group also
+keeps a **drift** (adaptive conformal inference, Gibbs & Candès 2021): after each judged
+customer it moves by DRIFT_STEP·(1 − 0.8) when the printed interval missed the wait and by
+−DRIFT_STEP·0.2 when it held it, and both ends are stretched by it on top of the factors
+(`drifted`). Whatever the model and factors do, the share of a group's printed intervals
+that miss stays near 20% over any stretch of a few hundred customers; where they already
+do, the drift stays near 0.
+
 Two rules keep a long wait's interval honest (`honest`). Deep in a long line the model's
 own interval is a few percent wide (a sum of hundreds of times), far narrower than any it
 made for waits of 30 minutes and more in the simulator's worlds, where the factors were
@@ -66,6 +75,13 @@ SPLIT_GROUPS = ("0", "1", "2", "3", "4+ <30m")
 # quirks of one group (docs/estimates.md, "Prior and small groups").
 NEIGHBOURS = {"1": ("0", "2"), "2": ("1", "3"), "3": ("2", "4+ <30m")}
 NEIGHBOUR_PRIOR = 0.5
+# The drift (log, both ends): DRIFT_STEP per miss of the printed interval less the share
+# missed that is aimed at, bounded by DRIFT_CAP (e^1: at most 2.7x wider or narrower ends).
+# 0.02 was chosen offline on the bench's nine bank worlds and branch-day (seeds 1-8, 6
+# days; docs/estimates.md, "Day one and the spells of a day").
+DRIFT_STEP = 0.02
+DRIFT_CAP = 1.0
+MISS_AIM = 0.20
 
 
 def stratum(ahead: int, mean: float) -> str:
@@ -86,6 +102,14 @@ def floored(ahead: int, mean: float, low: float, high: float) -> tuple[float, fl
     [mean·e^(-below), mean·e^(above)] (each end on its own); otherwise as it is."""
     below, above = RAW_FLOOR.get(stratum(ahead, mean), (0.0, 0.0))
     return min(low, mean * math.exp(-below)), max(high, mean * math.exp(above))
+
+
+def drifted(drift: float, missed: bool) -> float:
+    """A group's drift after one more judged customer whose printed interval `missed` the
+    wait (or held it): up by DRIFT_STEP·(1 − MISS_AIM) on a miss, down by
+    DRIFT_STEP·MISS_AIM on a hit, within ±DRIFT_CAP."""
+    step = DRIFT_STEP * ((1.0 if missed else 0.0) - MISS_AIM)
+    return max(-DRIFT_CAP, min(DRIFT_CAP, drift + step))
 
 
 def unsure_of_mean(occupancies, seen_as: int = 5) -> float:

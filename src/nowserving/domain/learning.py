@@ -129,6 +129,9 @@ class Learner:
         # Of recalled customers, 1 for each who had gone, 0 for each who came after all.
         self.recalled: deque = deque(maxlen=OUTCOME_WINDOW)
         self._calibration = _prior_only()
+        # group -> how far (log) both ends are stretched on top of the factors, moved by
+        # each judged customer's printed interval (`calibration.drifted`).
+        self.drift: dict[str, float] = {}
         self._judged = 0
         # The calibration is refitted at fixed points of the fold (every CALIBRATION_EVERY
         # judged), from the misses as they were there, so a replay gives the same factors.
@@ -233,11 +236,14 @@ class Learner:
         customers who had to wait."""
         if not estimate or estimate.get("raw") is None or wait <= 0:
             return
+        group = stratum(estimate.get("ahead", 0), estimate.get("mean", 0.0))
+        if "low" in estimate and "high" in estimate:  # the printed interval: held or missed
+            held = estimate["low"] <= wait <= estimate["high"]
+            self.drift[group] = calibration.drifted(self.drift.get(group, 0.0), not held)
         low, high = estimate["raw"]
         # A model's low end may be 0 (a free counter that calls at once): a floor far
         # below any wait that matters keeps the logarithms finite.
         wait, low, high = (max(CALIBRATION_FLOOR_S, x) for x in (wait, low, high))
-        group = stratum(estimate.get("ahead", 0), estimate.get("mean", 0.0))
         self.misses.append((day, math.log(low / wait), math.log(wait / high), group))
         self._judged += 1
         if self._judged % CALIBRATION_EVERY == 0:
@@ -313,8 +319,12 @@ class Learner:
         waits seen in its group fall below it and as many above, or, below 30 minutes,
         2·MISS_SHARE split where the interval is narrowest (a, b > 0: the model was
         too narrow; < 0: too wide). From the shipped prior until the branch's own
-        customers outweigh it (`calibration.Calibration`)."""
-        return self._calibration.of(stratum(ahead, mean))
+        customers outweigh it (`calibration.Calibration`); both stretched by the group's
+        drift (`calibration.drifted`)."""
+        group = stratum(ahead, mean)
+        a, b = self._calibration.of(group)
+        drift = self.drift.get(group, 0.0)
+        return a + drift, b + drift
 
     def paused_for(self, seconds: float) -> None:
         """A counter was paused this long."""
@@ -487,6 +497,7 @@ class Learner:
         # a fit due (made by `fit_due` there, given back by `take_fit`). Not pickling 10,000
         # of them with every copy saves the server's estimates thread ~2 ms of the GIL.
         other._calibration, other._due, other._fitted = self._calibration, self._due, self._fitted
+        other.drift = dict(self.drift)
         other.recalled = self.recalled.copy()
         other.booking_offsets = self.booking_offsets.copy()
         other.booking_outcomes = self.booking_outcomes.copy()
@@ -521,6 +532,7 @@ class Learner:
             "booking_offsets": list(self.booking_offsets),
             "booking_outcomes": list(self.booking_outcomes),
             "calibration": self._fit_for_snapshot().to_dict(),
+            "drift": dict(self.drift),
             "judged": self._judged,
             "counters": {
                 c: {s: list(w) for s, w in own.items()} for c, own in self.counters.items()
@@ -561,6 +573,7 @@ class Learner:
         learner.booking_offsets.extend(d.get("booking_offsets", []))
         learner.booking_outcomes.extend(d.get("booking_outcomes", []))
         learner._calibration = Calibration.from_dict(d.get("calibration"))
+        learner.drift = {g: float(x) for g, x in d.get("drift", {}).items()}
         learner._judged = d.get("judged", 0)
         learner._fitted = learner._judged - learner._judged % CALIBRATION_EVERY
         for c, own in d.get("counters", {}).items():
