@@ -24,13 +24,13 @@ prior's (each at NEIGHBOUR_PRIOR the weight, the prior still PRIOR_WEIGHT custom
 a group seen a few dozen times in three days is no longer the prior's one group alone.
 
 The factors move at fixed points, from whole days of misses: they cannot follow a spell
-within a day (the first day's above all, which rests on the prior). So each group also
-keeps a **drift** (adaptive conformal inference, Gibbs & Candès 2021): after each judged
-customer it moves by DRIFT_STEP·(1 − 0.8) when the printed interval missed the wait and by
-−DRIFT_STEP·0.2 when it held it, and both ends are stretched by it on top of the factors
-(`drifted`). Whatever the model and factors do, the share of a group's printed intervals
-that miss stays near 20% over any stretch of a few hundred customers; where they already
-do, the drift stays near 0.
+within a day (the first day's above all, which rests on the prior). So each group below
+30 minutes (DRIFT_GROUPS) also keeps a **drift** (adaptive conformal inference, Gibbs &
+Candès 2021): after each judged customer it moves up by DRIFT_STEP·(1 − MISS_AIM) when
+the printed interval missed the wait and down by DRIFT_STEP·MISS_AIM when it held it, and
+both ends are stretched by it on top of the factors (`drifted`). Whatever the model and
+factors do, the share of a group's printed intervals that miss stays near 20% over any
+stretch of a few hundred customers; where they already do, the drift stays near 0.
 
 Two rules keep a long wait's interval honest (`honest`). Deep in a long line the model's
 own interval is a few percent wide (a sum of hundreds of times), far narrower than any it
@@ -79,9 +79,13 @@ NEIGHBOUR_PRIOR = 0.5
 # missed that is aimed at, bounded by DRIFT_CAP (e^1: at most 2.7x wider or narrower ends).
 # 0.02 was chosen offline on the bench's nine bank worlds and branch-day (seeds 1-8, 6
 # days; docs/estimates.md, "Day one and the spells of a day").
+# Only waits under 30 minutes drift: a wait's miss is known when the customer is served, and
+# for a longer wait that is too late to follow a spell (it widened the 30-60 minute band
+# after its spells had passed: up to 1.5x the narrowest width in four worlds).
 DRIFT_STEP = 0.02
 DRIFT_CAP = 1.0
 MISS_AIM = 0.20
+DRIFT_GROUPS = ("0", "1", "2", "3", "4+ <30m")
 
 
 def stratum(ahead: int, mean: float) -> str:

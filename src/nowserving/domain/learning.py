@@ -38,9 +38,10 @@ GENERAL = "*"  # a counter's speed over all its services (no service id has a "*
 # Calibration of the intervals: how the model's intervals missed the waits of the customers
 # served on the last CALIBRATION_DAYS business days (at most CALIBRATION_CAP kept),
 # refitted every CALIBRATION_EVERY, used once CALIBRATION_FROM have been seen over at least
-# two days. Whole days, because misses come in spells (a busy hour, a break): a window of
-# a few hours chases the last spell and makes the next one worse. The aim: 10% below, 10%
-# above.
+# two days. Whole days, because misses come in spells (a busy hour, a break): factors
+# fitted on a window of a few hours chase the last spell and make the next one worse. The
+# aim: 10% below, 10% above. Within the day each group's drift (`calibration.drifted`)
+# follows a spell by small steps instead.
 CALIBRATION_DAYS = 3
 CALIBRATION_CAP = 10_000
 CALIBRATION_EVERY = 50
@@ -237,7 +238,7 @@ class Learner:
         if not estimate or estimate.get("raw") is None or wait <= 0:
             return
         group = stratum(estimate.get("ahead", 0), estimate.get("mean", 0.0))
-        if "low" in estimate and "high" in estimate:  # the printed interval: held or missed
+        if group in calibration.DRIFT_GROUPS and "low" in estimate and "high" in estimate:
             held = estimate["low"] <= wait <= estimate["high"]
             self.drift[group] = calibration.drifted(self.drift.get(group, 0.0), not held)
         low, high = estimate["raw"]
