@@ -76,6 +76,7 @@ PROFILE_SLOT_S = 900.0
 PROFILE_SLOTS = 96
 PROFILE_DAYS = 20
 PROFILE_SPAN_S = 3600.0
+PROFILE_STRETCHES = 12  # hours of arrivals expected ahead by the profile (`expected_rates`)
 LEVEL_PRIOR = 30.0
 
 
@@ -437,13 +438,20 @@ class Learner:
         return recent / ARRIVAL_WINDOW_S
 
     def expected_rate(
-        self, service: str, priority: str, now: float, second: float | None, span: float
+        self,
+        service: str,
+        priority: str,
+        now: float,
+        second: float | None,
+        span: float,
+        offset: float = 0.0,
     ) -> float:
         """Arrivals per second of `priority` at `service` expected over the next `span`
         seconds (at most PROFILE_SPAN_S), `second` (from the business day's start) being
         now: the profile of the days before over that stretch of the day, scaled by how
         today's last hour compares with theirs; the last hour's rate until a day is in
-        the profile (or without `second`)."""
+        the profile (or without `second`). With `offset`: over the `span` seconds that
+        start `offset` seconds from now (today's level as seen now)."""
         if second is None or self.profile_days <= 0:
             return self.arrival_rate(service, priority, now)
         span = min(PROFILE_SPAN_S, max(PROFILE_SLOT_S, span))
@@ -452,10 +460,30 @@ class Learner:
         if counts is None:
             return self.arrival_rate(service, priority, now)
         days = self.profile_days
-        ahead = _over(counts, second, span) / days / span
+        ahead = _over(counts, second + offset, span) / days / span
         seen = sum(self.arrival_rate(service, p, now) for p in own) * ARRIVAL_WINDOW_S
         usual = sum(_over(c, second - ARRIVAL_WINDOW_S, ARRIVAL_WINDOW_S) for c in own.values())
         return ahead * (seen + LEVEL_PRIOR) / (usual / days + LEVEL_PRIOR)
+
+    def expected_rates(
+        self, service: str, priority: str, now: float, second: float | None, until: float
+    ) -> list[tuple[float, float]]:
+        """`expected_rate` hour by hour up to `until` seconds from now: (end of the stretch,
+        in seconds from now, arrivals per second in it), in order. A wait of hours sees
+        the day's later hours, not its next one carried on (issue 22: after the afternoon
+        peak, a line served by a counter that serves another line first was taken as
+        slower than it is); the last hour's rate, carried on, until a day is profiled."""
+        if second is None or self.profile_days <= 0:
+            return [(until, self.arrival_rate(service, priority, now))]
+        stretches, start = [], 0.0
+        while start < until and len(stretches) < PROFILE_STRETCHES:
+            end = min(until, start + PROFILE_SPAN_S)
+            rate = self.expected_rate(service, priority, now, second, end - start, start)
+            stretches.append((end, rate))
+            start = end
+        if start < until:  # (without a cut-off) the last stretch goes on
+            stretches[-1] = (until, stretches[-1][1])
+        return stretches
 
     def abandonment_rate(self, service: str) -> float:
         """θ: the rate at which a waiting customer gives up, by maximum likelihood.
