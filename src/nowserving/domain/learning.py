@@ -459,11 +459,17 @@ class Learner:
         counts = own.get(priority)
         if counts is None:
             return self.arrival_rate(service, priority, now)
-        days = self.profile_days
-        ahead = _over(counts, second + offset, span) / days / span
+        ahead = _over(counts, second + offset, span) / self.profile_days / span
+        seen, usual = self._level(service, now, second)
+        return ahead * seen / usual
+
+    def _level(self, service: str, now: float, second: float) -> tuple[float, float]:
+        """Today's arrivals at `service` over the last hour and the profile's over the same
+        hour, each with LEVEL_PRIOR more: their ratio is how busy today is."""
+        own = self.profile.get(service, {})
         seen = sum(self.arrival_rate(service, p, now) for p in own) * ARRIVAL_WINDOW_S
         usual = sum(_over(c, second - ARRIVAL_WINDOW_S, ARRIVAL_WINDOW_S) for c in own.values())
-        return ahead * (seen + LEVEL_PRIOR) / (usual / days + LEVEL_PRIOR)
+        return seen + LEVEL_PRIOR, usual / self.profile_days + LEVEL_PRIOR
 
     def expected_rates(
         self, service: str, priority: str, now: float, second: float | None, until: float
@@ -473,13 +479,16 @@ class Learner:
         the day's later hours, not its next one carried on (issue 22: after the afternoon
         peak, a line served by a counter that serves another line first was taken as
         slower than it is); the last hour's rate, carried on, until a day is profiled."""
-        if second is None or self.profile_days <= 0:
+        counts = self.profile.get(service, {}).get(priority)
+        if second is None or self.profile_days <= 0 or counts is None:
             return [(until, self.arrival_rate(service, priority, now))]
+        seen, usual = self._level(service, now, second)  # (once: it sums the last hour)
         stretches, start = [], 0.0
         while start < until and len(stretches) < PROFILE_STRETCHES:
             end = min(until, start + PROFILE_SPAN_S)
-            rate = self.expected_rate(service, priority, now, second, end - start, start)
-            stretches.append((end, rate))
+            span = min(PROFILE_SPAN_S, max(PROFILE_SLOT_S, end - start))
+            ahead = _over(counts, second + start, span) / self.profile_days / span
+            stretches.append((end, ahead * seen / usual))
             start = end
         if start < until:  # (without a cut-off) the last stretch goes on
             stretches[-1] = (until, stretches[-1][1])
