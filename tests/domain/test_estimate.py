@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import weakref
 from dataclasses import replace
 
@@ -557,3 +558,24 @@ def test_a_counter_busy_past_nearly_every_time_seen_is_not_set_by_one_outlier():
     assert sum(rests) / len(rests) == pytest.approx(1900, rel=0.1)
     early = [estimator._residual("a", 500.0, "c1") for _ in range(200)]
     assert set(early) <= {x - 500.0 for x in tail + [20_000.0]}
+
+
+def test_customers_still_to_come_follow_the_hours_of_the_day():
+    """GIVEN customers expected at none an hour for the next hour and 10 an hour in the
+    hour after WHEN their arrivals are drawn THEN none comes in the first hour and 10 in
+    the second on average; over a single stretch a draw is the exponential of before
+    (the same random number gives the same time)."""
+    rng = random.Random(5)
+    rates = [(3600.0, 0.0), (7200.0, 10 / 3600)]
+    counts = []
+    for _ in range(2000):
+        t, n = estimate_module._next_arrival(rates, 0.0, rng), 0
+        while t < math.inf:
+            assert 3600 <= t < 7200
+            n += 1
+            t = estimate_module._next_arrival(rates, t, rng)
+        counts.append(n)
+    assert sum(counts) / len(counts) == pytest.approx(10, rel=0.05)
+    one, same = random.Random(1), random.Random(1)
+    drawn = estimate_module._next_arrival([(math.inf, 0.01)], 5.0, one)
+    assert drawn == pytest.approx(5.0 + same.expovariate(0.01))

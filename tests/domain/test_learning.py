@@ -132,6 +132,32 @@ def test_arrivals_are_expected_by_the_time_of_day_not_the_last_hours_rate():
     assert copy.to_dict() == learner.to_dict()
 
 
+def test_a_long_wait_expects_the_days_later_hours_not_the_next_one_carried_on():
+    """GIVEN two days with 10 arrivals 9-10 h, 40 at 10-11 h and 5 at 11-12 h WHEN it is
+    9:00 on the third and customers may come for three hours THEN each hour expects its
+    own (10, 40, 5), not the next hour's 10 for all three; without a cut-off the
+    profile's hours run to 12 and the last goes on; before a whole day, the last hour's
+    rate carried on."""
+    usual = {9: 10, 10: 40, 11: 5}
+    learner = Learner(["a"])
+    for day in range(2):
+        _a_day_of_arrivals(learner, day, usual, 86_400)
+    now = 1_767_571_200.0 + 2 * 86_400 + 9 * 3600
+    rates = learner.expected_rates("a", "normal", now, 9 * 3600, 3 * 3600)
+    assert [end for end, _ in rates] == [3600, 7200, 10800]
+    assert [rate * 3600 for _, rate in rates] == pytest.approx([10, 40, 5])
+    # The first hour is the rate expected over the next hour, as before.
+    assert rates[0][1] == learner.expected_rate("a", "normal", now, 9 * 3600, 3600)
+    endless = learner.expected_rates("a", "normal", now, 9 * 3600, math.inf)
+    assert len(endless) == 12 and endless[-1] == (math.inf, 0.0)
+    first = Learner(["a"])
+    _a_day_of_arrivals(first, 0, {8: 6}, 9 * 3600)
+    now = 1_767_571_200.0 + 9 * 3600
+    assert first.expected_rates("a", "normal", now, 9 * 3600, 7200) == [
+        (7200, first.arrival_rate("a", "normal", now))
+    ]
+
+
 def test_a_configured_typical_time_is_the_prior():
     learner = Learner(["a"], priors={"a": 1200.0})
     assert learner.mean_occupancy("a") == 1200.0

@@ -249,3 +249,24 @@ def test_booked_customers_get_estimates_scored_apart_from_the_walk_ins():
     assert 0 < figures.coverage <= 1 and figures.rmse > 0 and figures.late <= figures.customers
     assert not any(c.booked for c in measured_customers(customers))
     assert "booked customers:" in format_report(report)
+
+
+def test_a_relived_future_of_a_world_without_chance_is_the_one_lived():
+    """GIVEN one counter with fixed service times and nobody who gives up or goes ahead
+    WHEN each customer's wait is lived again from their arrival THEN it is the wait they
+    had (only what is left to chance is drawn afresh), and watching changes nothing."""
+    from dataclasses import replace
+
+    pool = _pool("md1", 1, 0.9, customers=120)
+    scenario = replace(pool, services=(replace(pool.services[0], service_dist="fixed"),))
+    relived = []
+
+    def watch(run, customer):
+        relived.append((customer, run.relive(customer, customer.arrived, seed=7)))
+
+    watched = simulate(scenario, seed=3, estimates=False, watch=watch)
+    plain = simulate(scenario, seed=3, estimates=False)
+    assert [c.wait for c in watched] == [c.wait for c in plain]
+    waited = [(c.wait, again) for c, again in relived if c.wait]
+    assert len(waited) > 40
+    assert all(again == pytest.approx(wait) for wait, again in waited)

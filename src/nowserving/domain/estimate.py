@@ -617,10 +617,10 @@ class Estimator:
                         ends = min(until, last_key - self.now + priority.boost_s)
                     if ends <= 0:
                         continue
-                    # Over the stretch of the day it may come in (its next hour at most).
-                    rate = self.learner.expected_rate(service, pid, self.now, self._second, ends)
-                    if rate > 0:
-                        jumpers.append((service, priority.boost_s, rate, ends))
+                    # Hour by hour over the stretch of the day it may come in.
+                    rates = self.learner.expected_rates(service, pid, self.now, self._second, ends)
+                    if any(rate > 0 for _, rate in rates):
+                        jumpers.append((service, priority.boost_s, rates, ends))
         # Booked customers still to come who may be called before someone estimated here.
         booked = [
             b
@@ -710,8 +710,8 @@ class Estimator:
         last: list[float] = []
         announced = [False] * len(jumpers)
         streams: dict[str, list[int]] = {}
-        for index, (service, _, rate, until) in enumerate(jumpers):
-            first = rng.expovariate(rate)
+        for index, (service, _, rates, until) in enumerate(jumpers):
+            first = _next_arrival(rates, 0.0, rng)
             drawn.append([first] if first < until else [])
             last.append(first)
             streams.setdefault(service, []).append(index)
@@ -730,7 +730,7 @@ class Estimator:
         horizon = HORIZON_S
         # Arrivals can outpace the counters in a simulated future; bound its length (the
         # arrivals of the whole horizon included).
-        arrivals = sum(rate for _, _, rate, _ in jumpers) * HORIZON_S
+        arrivals = sum(max(r for _, r in rates) for _, _, rates, _ in jumpers) * HORIZON_S
         events_left = 20 * (remaining + len(counters)) + 200 + int(arrivals) + 2 * len(visit_of)
         while heap and remaining and events_left:
             events_left -= 1
@@ -741,13 +741,13 @@ class Estimator:
                 self._wake(visit_of[index], t, idle, counters, heap)
                 continue
             if kind == 1:  # an arrival for a line that an idle counter serves
-                service, _, rate, until = jumpers[index]
+                service, _, rates, until = jumpers[index]
                 self._wake(service, t, idle, counters, heap)  # staff react to the newcomer
                 announced[index] = False
                 if any(service in counters[waiting][1] for waiting in idle):
                     times = drawn[index]
                     if not times or times[-1] <= t:  # the next, to wake the next idle counter
-                        last[index] += rng.expovariate(rate)
+                        last[index] = _next_arrival(rates, last[index], rng)
                         if last[index] >= until:
                             continue
                         times.append(last[index])
@@ -809,7 +809,7 @@ class Estimator:
                 times = drawn[stream]
                 in_line = t - times.pop(0)
                 if not times:
-                    last[stream] += rng.expovariate(jumpers[stream][2])
+                    last[stream] = _next_arrival(jumpers[stream][2], last[stream], rng)
                     if last[stream] < jumpers[stream][3]:
                         times.append(last[stream])
             theta = thetas[service]
@@ -926,6 +926,23 @@ def _rest_of(times: list[float], elapsed: float, rng: random.Random) -> float:
     if start >= len(times):
         return next((t for t in times if t > 0), 0.0)
     return times[start + int(rng.random() * (len(times) - start))] - elapsed
+
+
+def _next_arrival(rates: list[tuple[float, float]], after: float, rng: random.Random) -> float:
+    """The next arrival after `after` (s from now) of a Poisson stream whose rate is
+    constant over each stretch of `rates` ((its end in s from now, arrivals per second), in
+    order, from now); inf past the last. One draw, as `expovariate` over one stretch."""
+    need = rng.expovariate(1.0)
+    start = 0.0
+    for end, rate in rates:
+        if end > after:
+            since = max(after, start)
+            room = (end - since) * rate
+            if need < room:
+                return since + need / rate
+            need -= room
+        start = end
+    return math.inf
 
 
 def _service_of(only: str, virtuals: list[Ticket]) -> str:

@@ -77,6 +77,7 @@ PROFILE_SLOT_S = 900.0
 PROFILE_SLOTS = 96
 PROFILE_DAYS = 20
 PROFILE_SPAN_S = 3600.0
+PROFILE_STRETCHES = 12  # hours of arrivals expected ahead by the profile (`expected_rates`)
 LEVEL_PRIOR = 30.0
 
 
@@ -448,13 +449,20 @@ class Learner:
         return recent / ARRIVAL_WINDOW_S
 
     def expected_rate(
-        self, service: str, priority: str, now: float, second: float | None, span: float
+        self,
+        service: str,
+        priority: str,
+        now: float,
+        second: float | None,
+        span: float,
+        offset: float = 0.0,
     ) -> float:
         """Arrivals per second of `priority` at `service` expected over the next `span`
         seconds (at most PROFILE_SPAN_S), `second` (from the business day's start) being
         now: the profile of the days before over that stretch of the day, scaled by how
         today's last hour compares with theirs; the last hour's rate until a day is in
-        the profile (or without `second`)."""
+        the profile (or without `second`). With `offset`: over the `span` seconds that
+        start `offset` seconds from now (today's level as seen now)."""
         if second is None or self.profile_days <= 0:
             return self.arrival_rate(service, priority, now)
         span = min(PROFILE_SPAN_S, max(PROFILE_SLOT_S, span))
@@ -462,11 +470,40 @@ class Learner:
         counts = own.get(priority)
         if counts is None:
             return self.arrival_rate(service, priority, now)
-        days = self.profile_days
-        ahead = _over(counts, second, span) / days / span
+        ahead = _over(counts, second + offset, span) / self.profile_days / span
+        seen, usual = self._level(service, now, second)
+        return ahead * seen / usual
+
+    def _level(self, service: str, now: float, second: float) -> tuple[float, float]:
+        """Today's arrivals at `service` over the last hour and the profile's over the same
+        hour, each with LEVEL_PRIOR more: their ratio is how busy today is."""
+        own = self.profile.get(service, {})
         seen = sum(self.arrival_rate(service, p, now) for p in own) * ARRIVAL_WINDOW_S
         usual = sum(_over(c, second - ARRIVAL_WINDOW_S, ARRIVAL_WINDOW_S) for c in own.values())
-        return ahead * (seen + LEVEL_PRIOR) / (usual / days + LEVEL_PRIOR)
+        return seen + LEVEL_PRIOR, usual / self.profile_days + LEVEL_PRIOR
+
+    def expected_rates(
+        self, service: str, priority: str, now: float, second: float | None, until: float
+    ) -> list[tuple[float, float]]:
+        """`expected_rate` hour by hour up to `until` seconds from now: (end of the stretch,
+        in seconds from now, arrivals per second in it), in order. A wait of hours sees
+        the day's later hours, not its next one carried on (issue 22: after the afternoon
+        peak, a line served by a counter that serves another line first was taken as
+        slower than it is); the last hour's rate, carried on, until a day is profiled."""
+        counts = self.profile.get(service, {}).get(priority)
+        if second is None or self.profile_days <= 0 or counts is None:
+            return [(until, self.arrival_rate(service, priority, now))]
+        seen, usual = self._level(service, now, second)  # (once: it sums the last hour)
+        stretches, start = [], 0.0
+        while start < until and len(stretches) < PROFILE_STRETCHES:
+            end = min(until, start + PROFILE_SPAN_S)
+            span = min(PROFILE_SPAN_S, max(PROFILE_SLOT_S, end - start))
+            ahead = _over(counts, second + start, span) / self.profile_days / span
+            stretches.append((end, ahead * seen / usual))
+            start = end
+        if start < until:  # (without a cut-off) the last stretch goes on
+            stretches[-1] = (until, stretches[-1][1])
+        return stretches
 
     def abandonment_rate(self, service: str) -> float:
         """θ: the rate at which a waiting customer gives up, by maximum likelihood.

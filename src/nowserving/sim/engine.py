@@ -5,6 +5,7 @@ same arrival instant from the same state, so all estimators are judged on one sa
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import math
@@ -108,13 +109,16 @@ def simulate(
     progress=None,
     estimates: bool = True,
     record=None,
+    watch=None,
 ) -> list[Customer]:
     """Run `scenario` and return every customer with the estimates they were given
     (`estimates` False: none are made, for what only needs the queue's behaviour).
     `record(events)`, when given, receives the domain's events of every command (to write
-    an event log, as the server would)."""
+    an event log, as the server would); `watch(run, customer)` is called as each customer
+    has a ticket (`run.relive` lives the rest of their wait again)."""
     run = _Simulation(scenario, seed, customers or scenario.customers, progress, estimates)
     run.record = record
+    run.watch = watch
     for day in range(scenario.days):
         if len(run.results) >= run.limit:
             break
@@ -157,6 +161,7 @@ class _Simulation:
         self.gone: set[str] = set()  # tickets whose customer left before being called
         self.closing: set[str] = set()  # counters to close once their customer is done
         self.record = None
+        self.watch = None
 
     def run(self, kind: str, at: float, **args) -> tuple[list, dict]:
         command = Command(f"s{next(self.ids)}", kind, "sim", at, args)
@@ -309,6 +314,46 @@ class _Simulation:
                     break
         if self.progress and len(self.results) % 10_000 == 0:
             self.progress(len(self.results))
+        if self.watch is not None:
+            self.watch(self, customer)
+
+    def relive(self, customer: Customer, at: float, seed: int) -> float | None:
+        """`customer`'s wait in another future of this run from `at` (now, as the world
+        stands): a copy lives on with fresh draws for what is not yet known — the waiting
+        customers' service and patience times, each busy counter's rest given the time it
+        has served, staff's reactions, who of the newcomers is a priority — until the
+        customer is called (None: gone, or not called today). No estimates are made in it.
+        The mean over many is what the world itself expected (docs/estimates.md)."""
+        run = copy.deepcopy(self)
+        run.newcomers, run.record, run.progress, run.watch = None, None, None, None
+        rng = random.Random(seed)
+        for draw in run.draws.values():
+            draw.rng = random.Random(rng.random())
+        run.staff = random.Random(rng.random())
+        for ticket, (waiting, _, _) in list(run.tickets.items()):
+            draw = run.draws[waiting.service]
+            run.tickets[ticket] = (waiting, draw.service_time(), draw.patience())
+        heap = []
+        for when, order, kind, what in run.heap:
+            counter = run.branch.counters.get(what) if kind == "done" else None
+            serving = counter.ticket if counter is not None else None
+            if serving is not None and serving not in run.gone:
+                ticket = run.branch.tickets[serving]
+                draw, served = run.draws[ticket.service], at - (ticket.called_at or at)
+                for _ in range(1000):  # its time, given it has lasted `served` (rejection)
+                    rest = draw.service_time() / run.speeds[what]
+                    if rest > served:
+                        when = at - served + rest
+                        break
+            heap.append((when, order, kind, what))
+        heapq.heapify(heap)
+        run.heap = heap
+        index = next(i for i in range(len(self.results) - 1, -1, -1) if self.results[i] is customer)
+        target = run.results[index]
+        while run.heap and target.called is None:
+            when, _, kind, what = heapq.heappop(run.heap)
+            getattr(run, f"_on_{kind}")(when, what)
+        return None if target.called is None or target.gone else target.wait
 
     def _call_soon(self, counter_id: str, at: float) -> None:
         """Staff call next after their reaction time (at once when the scenario has none)."""
