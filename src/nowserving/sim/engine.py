@@ -175,6 +175,13 @@ class _Simulation:
         heapq.heappush(self.heap, (at, next(self.order), kind, what))
 
     def day(self, day: int) -> None:
+        self.start_day(day)
+        while self.heap:
+            self.step()
+
+    def start_day(self, day: int) -> None:
+        """The morning of `day`: its first arrivals, breaks, openings and closings planned,
+        the counters opened (`step` then runs the day event by event)."""
         scenario = self.scenario
         self.start = DAY0 + day * DAY_S + scenario.opens_h * 3600
         length = scenario.hours * 3600 if scenario.hours else DAY_S * 0.9
@@ -208,9 +215,12 @@ class _Simulation:
             if state != "open":
                 self.run("open_counter", self.start, counter=counter.id)
             self.idle.append(counter.id)
-        while self.heap:
-            at, _, kind, what = heapq.heappop(self.heap)
-            getattr(self, f"_on_{kind}")(at, what)
+
+    def step(self) -> tuple[float, str, str]:
+        """Handle the day's next event; returns it (time, kind, what)."""
+        at, _, kind, what = heapq.heappop(self.heap)
+        getattr(self, f"_on_{kind}")(at, what)
+        return at, kind, what
 
     def _first_arrivals(self) -> None:
         """Each service's first arrival of the day (the next is drawn as it comes), or,
