@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import random
 import statistics
 import sys
 from dataclasses import replace
@@ -60,7 +61,10 @@ def main() -> None:
         if seen[0] % args.every:
             return
         base = 1_000 * args.seed + 7 * seen[0]
-        waits = [run.relive(customer, customer.arrived, base + k) for k in range(args.replays)]
+        waits = [
+            run.relive(customer, customer.arrived, random.Random(base + k))
+            for k in range(args.replays)
+        ]
         waits = [w for w in waits if w is not None]
         if len(waits) < 2:
             return

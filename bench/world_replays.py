@@ -18,7 +18,6 @@ the world's draws if only the second is (docs/estimates.md, "Long waits in bank-
 from __future__ import annotations
 
 import argparse
-import copy
 import random
 import statistics
 import sys
@@ -29,67 +28,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import command_line  # noqa: E402
 
-from nowserving.sim import SCENARIOS  # noqa: E402
-from nowserving.sim.engine import Customer, _Simulation  # noqa: E402
+from nowserving.sim import SCENARIOS, simulate  # noqa: E402
+from nowserving.sim.engine import Customer  # noqa: E402
 
 
 def clock(text: str) -> float:
     """'14:12' as hours (14.2)."""
     hours, minutes = text.split(":")
     return int(hours) + int(minutes) / 60
-
-
-def replayed(sim: _Simulation, customer: Customer, rng: random.Random) -> float | None:
-    """The wait of `customer` in one replay of the rest of the day from now (None: they
-    had gone, or were not called that day)."""
-    world = copy.deepcopy(sim)
-    world.newcomers = None  # no estimates: the world only
-    for draws in world.draws.values():
-        draws.rng = random.Random(rng.random())
-    world.staff = random.Random(rng.random())
-    target = next(c for c, _, _ in world.tickets.values() if c.arrived == customer.arrived)
-    for ticket, (waiting, _, _) in list(world.tickets.items()):
-        draws = world.draws[waiting.service]
-        world.tickets[ticket] = (waiting, draws.service_time(), draws.patience())
-    now = customer.arrived
-    for i, (_, order, kind, counter) in enumerate(world.heap):
-        ticket = world.branch.counters[counter].ticket if kind == "done" else None
-        serving = world.branch.tickets.get(ticket) if ticket else None
-        if serving is None or serving.id in world.gone or serving.called_at is None:
-            continue
-        spent, draws = now - serving.called_at, world.draws[serving.service]
-        for _ in range(1000):  # its time at the counter, given the time spent so far
-            took = draws.service_time() / world.speeds[counter]
-            if took > spent:
-                break
-        world.heap[i] = (serving.called_at + max(took, spent), order, kind, counter)
-    world.heap.sort()  # a sorted list is a heap
-    while world.heap and target.called is None:
-        world.step()
-    return None if target.called is None or target.gone else target.wait
-
-
-def judge_day(sim: _Simulation, day: int, args, window, rng) -> list[tuple[Customer, float]]:
-    """Run `day`; every `args.every`-th arrival of the service in the window (after the
-    learning days) with the mean wait of its replays."""
-    sim.start_day(day)
-    found, seen = [], 0
-    while sim.heap:
-        before = len(sim.results)
-        at, kind, what = sim.step()
-        arrived = kind == "arrive" and what == args.service and len(sim.results) > before
-        if not arrived or day < sim.scenario.learning_days:
-            continue
-        customer = sim.results[-1]
-        if not window[0] <= at - sim.start < window[1] or customer.estimate is None:
-            continue
-        seen += 1
-        if (seen - 1) % args.every == 0:
-            waits = [replayed(sim, customer, rng) for _ in range(args.replays)]
-            stayed = [w for w in waits if w is not None]
-            if len(stayed) * 2 >= args.replays:
-                found.append((customer, statistics.mean(stayed)))
-    return found
 
 
 def main() -> None:
@@ -105,10 +51,30 @@ def main() -> None:
     args = parser.parse_args()
     print(f"$ {command_line()}")
     scenario = replace(SCENARIOS[args.scenario], days=args.days)
-    sim = _Simulation(scenario, args.seed, scenario.customers, None)
     window = [(clock(t) - scenario.opens_h) * 3600 for t in (args.start, args.end)]
     rng = random.Random(args.seed * 1009)
-    judged = {day: judge_day(sim, day, args, window, rng) for day in range(args.days)}
+    judged: dict[int, list[tuple[Customer, float]]] = {}
+    seen: dict[int, int] = {}  # day -> arrivals of the service in the window
+
+    def watch(run, customer: Customer) -> None:
+        """Every `args.every`-th arrival of the service in the window of a day after the
+        learning days, with the mean wait of its replays (those in which it stays)."""
+        if (
+            customer.service != args.service
+            or customer.day < scenario.learning_days
+            or not window[0] <= customer.since_open < window[1]
+            or customer.estimate is None
+        ):
+            return
+        seen[customer.day] = seen.get(customer.day, 0) + 1
+        if (seen[customer.day] - 1) % args.every:
+            return
+        waits = [run.relive(customer, customer.arrived, rng) for _ in range(args.replays)]
+        stayed = [w for w in waits if w is not None]
+        if len(stayed) * 2 >= args.replays:
+            judged.setdefault(customer.day, []).append((customer, statistics.mean(stayed)))
+
+    simulate(scenario, seed=args.seed, watch=watch)
     rows = {d: [(c, r) for c, r in pairs if c.wait and not c.gone] for d, pairs in judged.items()}
 
     def against(pairs, of) -> str:

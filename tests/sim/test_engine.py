@@ -262,7 +262,7 @@ def test_a_relived_future_of_a_world_without_chance_is_the_one_lived():
     relived = []
 
     def watch(run, customer):
-        relived.append((customer, run.relive(customer, customer.arrived, seed=7)))
+        relived.append((customer, run.relive(customer, customer.arrived, random.Random(7))))
 
     watched = simulate(scenario, seed=3, estimates=False, watch=watch)
     plain = simulate(scenario, seed=3, estimates=False)

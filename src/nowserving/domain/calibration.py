@@ -25,7 +25,7 @@ a group seen a few dozen times in three days is no longer the prior's one group 
 
 The factors move at fixed points, from whole days of misses: they cannot follow a spell
 within a day (the first day's above all, which rests on the prior). So each group below
-30 minutes (DRIFT_GROUPS) also keeps a **drift** (adaptive conformal inference, Gibbs &
+30 minutes (SHORT_GROUPS) also keeps a **drift** (adaptive conformal inference, Gibbs &
 Candès 2021): after each judged customer it moves up by DRIFT_STEP·(1 − MISS_AIM) when
 the printed interval missed the wait and down by DRIFT_STEP·MISS_AIM when it held it, and
 both ends are stretched by it on top of the factors (`drifted`). Whatever the model and
@@ -66,7 +66,7 @@ RAW_FLOOR = {"30-60m": (0.13, 0.12), "60m+": (0.20, 0.17)}
 # narrowest, the one nearest the even split.
 SPLITS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09)
 SPLIT_GAIN = 0.02
-SPLIT_GROUPS = ("0", "1", "2", "3", "4+ <30m")
+SHORT_GROUPS = ("0", "1", "2", "3", "4+ <30m")  # the groups of waits under 30 minutes
 # One to three ahead are thin groups in most branches (a few dozen customers in three days)
 # and lean on the prior; while they do, the misses of the groups either side (one fewer
 # and one more ahead) count beside their own, and the prior's of those groups beside
@@ -85,7 +85,6 @@ NEIGHBOUR_PRIOR = 0.5
 DRIFT_STEP = 0.02
 DRIFT_CAP = 1.0
 MISS_AIM = 0.20
-DRIFT_GROUPS = ("0", "1", "2", "3", "4+ <30m")
 
 
 def stratum(ahead: int, mean: float) -> str:
@@ -291,7 +290,7 @@ class Calibration:
                 below_parts.append((prior[0], weight))
                 above_parts.append((prior[1], weight))
             if any(values for values, _ in below_parts):
-                factors[group] = _sharpest(below_parts, above_parts, share, group in SPLIT_GROUPS)
+                factors[group] = _sharpest(below_parts, above_parts, share, group in SHORT_GROUPS)
         return cls(factors)
 
     def of(self, group: str) -> tuple[float, float]:

@@ -239,7 +239,7 @@ class Learner:
         if not estimate or estimate.get("raw") is None or wait <= 0:
             return
         group = stratum(estimate.get("ahead", 0), estimate.get("mean", 0.0))
-        if group in calibration.DRIFT_GROUPS and "low" in estimate and "high" in estimate:
+        if group in calibration.SHORT_GROUPS and "low" in estimate and "high" in estimate:
             held = estimate["low"] <= wait <= estimate["high"]
             self.drift[group] = calibration.drifted(self.drift.get(group, 0.0), not held)
         low, high = estimate["raw"]
@@ -449,30 +449,15 @@ class Learner:
         return recent / ARRIVAL_WINDOW_S
 
     def expected_rate(
-        self,
-        service: str,
-        priority: str,
-        now: float,
-        second: float | None,
-        span: float,
-        offset: float = 0.0,
+        self, service: str, priority: str, now: float, second: float | None, span: float
     ) -> float:
         """Arrivals per second of `priority` at `service` expected over the next `span`
         seconds (at most PROFILE_SPAN_S), `second` (from the business day's start) being
         now: the profile of the days before over that stretch of the day, scaled by how
         today's last hour compares with theirs; the last hour's rate until a day is in
-        the profile (or without `second`). With `offset`: over the `span` seconds that
-        start `offset` seconds from now (today's level as seen now)."""
-        if second is None or self.profile_days <= 0:
-            return self.arrival_rate(service, priority, now)
+        the profile (or without `second`). The first stretch of `expected_rates`."""
         span = min(PROFILE_SPAN_S, max(PROFILE_SLOT_S, span))
-        own = self.profile.get(service, {})
-        counts = own.get(priority)
-        if counts is None:
-            return self.arrival_rate(service, priority, now)
-        ahead = _over(counts, second + offset, span) / self.profile_days / span
-        seen, usual = self._level(service, now, second)
-        return ahead * seen / usual
+        return self.expected_rates(service, priority, now, second, span)[0][1]
 
     def _level(self, service: str, now: float, second: float) -> tuple[float, float]:
         """Today's arrivals at `service` over the last hour and the profile's over the same

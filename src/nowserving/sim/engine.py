@@ -175,13 +175,6 @@ class _Simulation:
         heapq.heappush(self.heap, (at, next(self.order), kind, what))
 
     def day(self, day: int) -> None:
-        self.start_day(day)
-        while self.heap:
-            self.step()
-
-    def start_day(self, day: int) -> None:
-        """The morning of `day`: its first arrivals, breaks, openings and closings planned,
-        the counters opened (`step` then runs the day event by event)."""
         scenario = self.scenario
         self.start = DAY0 + day * DAY_S + scenario.opens_h * 3600
         length = scenario.hours * 3600 if scenario.hours else DAY_S * 0.9
@@ -215,12 +208,13 @@ class _Simulation:
             if state != "open":
                 self.run("open_counter", self.start, counter=counter.id)
             self.idle.append(counter.id)
+        while self.heap:
+            self.step()
 
-    def step(self) -> tuple[float, str, str]:
-        """Handle the day's next event; returns it (time, kind, what)."""
+    def step(self) -> None:
+        """Handle the day's next event."""
         at, _, kind, what = heapq.heappop(self.heap)
         getattr(self, f"_on_{kind}")(at, what)
-        return at, kind, what
 
     def _first_arrivals(self) -> None:
         """Each service's first arrival of the day (the next is drawn as it comes), or,
@@ -327,16 +321,16 @@ class _Simulation:
         if self.watch is not None:
             self.watch(self, customer)
 
-    def relive(self, customer: Customer, at: float, seed: int) -> float | None:
+    def relive(self, customer: Customer, at: float, rng: random.Random) -> float | None:
         """`customer`'s wait in another future of this run from `at` (now, as the world
         stands): a copy lives on with fresh draws for what is not yet known — the waiting
         customers' service and patience times, each busy counter's rest given the time it
         has served, staff's reactions, who of the newcomers is a priority — until the
         customer is called (None: gone, or not called today). No estimates are made in it.
-        The mean over many is what the world itself expected (docs/estimates.md)."""
+        The mean over many is what the world itself expected (docs/estimates.md). `rng`
+        seeds the fresh draws."""
         run = copy.deepcopy(self)
         run.newcomers, run.record, run.progress, run.watch = None, None, None, None
-        rng = random.Random(seed)
         for draw in run.draws.values():
             draw.rng = random.Random(rng.random())
         run.staff = random.Random(rng.random())
@@ -353,16 +347,16 @@ class _Simulation:
                 for _ in range(1000):  # its time, given it has lasted `served` (rejection)
                     rest = draw.service_time() / run.speeds[what]
                     if rest > served:
-                        when = at - served + rest
                         break
+                # (none longer in 1,000 draws: it ends now, not when this world ends it)
+                when = at - served + max(rest, served)
             heap.append((when, order, kind, what))
         heapq.heapify(heap)
         run.heap = heap
         index = next(i for i in range(len(self.results) - 1, -1, -1) if self.results[i] is customer)
         target = run.results[index]
         while run.heap and target.called is None:
-            when, _, kind, what = heapq.heappop(run.heap)
-            getattr(run, f"_on_{kind}")(when, what)
+            run.step()
         return None if target.called is None or target.gone else target.wait
 
     def _call_soon(self, counter_id: str, at: float) -> None:
