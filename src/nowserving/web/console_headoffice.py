@@ -425,8 +425,18 @@ class HeadOffice:
         if isinstance(answer, Response):
             return answer
         view, result = answer
+        view["services"] = self._service_names()
         status = 400 if view["error"] else 200
         return HTMLResponse(reports_page(view, result), status_code=status)
+
+    def _service_names(self) -> dict[str, dict[str, str]]:
+        """Each service id's names, from the configs of the branches this role serves (the
+        first that has it): the report per service shows names, not ids, where it can."""
+        names: dict[str, dict[str, str]] = {}
+        for feed in self.console.feeds.branches.values():
+            for sid, service in feed.config.rules.services.items():
+                names.setdefault(sid, dict(service.names))
+        return names
 
     async def reports_json(self, request: Request) -> Response:
         """The report's ranked rows and total as JSON."""

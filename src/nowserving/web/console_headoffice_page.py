@@ -168,7 +168,8 @@ def reports_page(view: dict, answer) -> str:
     table = ""
     if answer is not None:
         report, ranked, regions, dims = answer
-        table = _report_table(language, view["by"], ranked, report.total, regions, dims)
+        table = _report_table(language, view["by"], ranked, report.total, regions, dims,
+                              view.get("services", {}))  # fmt: skip
         if report.as_of is not None:  # a month's summary made before its latest rebuilds
             when = datetime.fromtimestamp(report.as_of, ZoneInfo("UTC")).strftime("%H:%M UTC")
             note = _t(language, "summary_as_of", time=when, minutes=5)
@@ -207,7 +208,10 @@ def _form(view: dict) -> str:
     )
 
 
-def _label(language: str, by: str, key: str, regions: dict, dims: dict) -> str:
+def _label(language: str, by: str, key: str, regions: dict, dims: dict,
+           services: dict) -> str:  # fmt: skip
+    """A row's name: a branch's or region's, or a service's where a config this role
+    serves names it (`services`: {id: {language: name}}), else its id."""
     if by == "branch":
         dim = dims.get(key)
         return (dim[1] if language == "zh" else dim[2]) if dim else key
@@ -215,16 +219,17 @@ def _label(language: str, by: str, key: str, regions: dict, dims: dict) -> str:
         if not key:
             return i18n.text(language, "headoffice.no_region")
         return (regions.get(key) or {}).get(language, key)
-    return key
+    return (services.get(key) or {}).get(language, key) if by == "service" else key
 
 
-def _report_table(language: str, by: str, ranked, total: dict, regions, dims) -> str:
+def _report_table(language: str, by: str, ranked, total: dict, regions, dims,
+                  services: dict) -> str:  # fmt: skip
     head_cells = "".join(f'<th scope="col">{_t(language, "m_" + m)}</th>' for m, _ in COLUMNS)
     rows = []
     for rank, key, figures in ranked:
         cells = "".join(f'<td class="num">{shown(figures[m], k)}</td>' for m, k in COLUMNS)
-        label = escape(_label(language, by, key, regions, dims))
-        small = f"<small>{escape(key)}</small>" if by == "branch" else ""
+        label = escape(_label(language, by, key, regions, dims, services))
+        small = f"<small>{escape(key)}</small>" if by in ("branch", "service") else ""
         rows.append(f'<tr data-key="{escape(key)}"><td class="num">{rank}</td>'
                     f'<th scope="row">{label}{small}</th>{cells}</tr>')  # fmt: skip
     total_cells = "".join(f'<td class="num">{shown(total[m], k)}</td>' for m, k in COLUMNS)

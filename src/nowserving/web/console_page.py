@@ -136,9 +136,14 @@ def board(view: dict, csrf: str) -> str:
     """The part of the live page that changes: alerts, counters, lines, notices, devices."""
     here = f"{BASE}/{view['branch']}"
     server = "ok" if view["server_online"] else "down"
+    hours = (
+        f' · <span class="hours {view["hours"]}">{escape(view["hours_text"])}</span>'
+        if view.get("hours_text")
+        else ""
+    )
     return (
         f'<p class="updated">{escape(view["updated"])} · '
-        f'<span class="server {server}">{escape(view["server_text"])}</span></p>'
+        f'<span class="server {server}">{escape(view["server_text"])}</span>{hours}</p>'
         f"{_alerts(view)}{_counters(view, here, csrf)}{_lines(view, here, csrf)}"
         f"{_notices(view, here, csrf)}{_devices(view)}"
     )
@@ -203,7 +208,8 @@ def _reopen(row: dict, language: str, here: str, csrf: str, rights) -> str:
 
 
 def _line_class(row: dict) -> str:
-    names = [n for n, on in (("late", row["late"]), ("closed", row.get("closed"))) if on]
+    names = [n for n, on in (("late", row["late"]), ("closed", row.get("closed")),
+                             ("stopped", row.get("stopped"))) if on]  # fmt: skip
     return f' class="{" ".join(names)}"' if names else ""
 
 
@@ -220,6 +226,8 @@ def _lines(view: dict, here: str, csrf: str) -> str:
         + (
             f'<small class="closed">{escape(row["closed_text"])}</small>'
             if row.get("closed")
+            else f'<small class="stopped">{escape(row["stopped"])}</small>'
+            if row.get("stopped")
             else ""
         )
         + f'</th><td class="num">{row["waiting"]}</td>'

@@ -203,7 +203,8 @@ class StaffingPages:
             return found
         session, account, feed, language = found
         config = feed.config
-        today = WEEKDAYS[datetime.now(ZoneInfo(config.rules.timezone)).weekday()]
+        now = datetime.fromtimestamp(self.console.clock(), ZoneInfo(config.rules.timezone))
+        today = WEEKDAYS[now.weekday()]  # the branch's weekday by the console's clock
         query = request.query_params
         page = {"language": language, "branch": feed.id, "account": account.name,
                 "csrf": session.csrf, "config": config, "error": "", "advice": None,

@@ -4,6 +4,7 @@ page (console_page) and its JSON twin are both built from this dict."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from nowserving.protocol.views import BranchState, DeviceStatus, Line, wait_minu
 from nowserving.protocol.vocabulary import PAUSE_REASONS
 
 WATCHED_ROLES = ("kiosk", "counter", "display")  # offline is an alert; staff PCs come and go
+CLOSING_SOON_S = 30 * 60  # the live page says how long is left this close to closing time
 
 
 def _t(language: str, key: str, **values: object) -> str:
@@ -39,6 +41,7 @@ def live_view(config: BranchConfig, state: BranchState | None, lines: dict[str, 
         "name": config.names.get(language, config.rules.branch_id),
         "language": language,
         "updated": _t(language, "updated", time=_clock(config, now, "%H:%M:%S")),
+        **_hours(config, language, now),
         "seq": state.seq if state else None,
         "connected": connected,
         "server_online": bool(server_online),
@@ -61,6 +64,29 @@ def live_view(config: BranchConfig, state: BranchState | None, lines: dict[str, 
                 view["alerts"].append(row["late"])
     _devices(view, config, statuses, language)
     return view
+
+
+def _hours(config: BranchConfig, language: str, now: float) -> dict:
+    """The branch's opening state now, by its hours in its zone: open until, closing in a
+    few minutes, or closed until when ("" for a branch without hours today)."""
+    rules = config.rules
+    if not rules.open_at(now):
+        opens = rules.next_opening(now)
+        if opens is None:
+            return {"hours": "closed", "hours_text": _t(language, "branch_closed")}
+        same_day = rules.business_day(opens) == rules.business_day(now)
+        when = _clock(config, opens, "%H:%M" if same_day else "%m-%d %H:%M")
+        return {"hours": "closed", "hours_text": _t(language, "branch_closed_until", time=when)}
+    closes = rules.closes_at(now)
+    if closes is None:
+        return {"hours": "", "hours_text": ""}
+    left = closes - now
+    if left <= CLOSING_SOON_S:
+        minutes = max(1, math.ceil(left / 60))
+        text = _t(language, "branch_closing", time=_clock(config, closes), minutes=minutes)
+        return {"hours": "closing", "hours_text": text}
+    return {"hours": "open", "hours_text": _t(language, "branch_open_until",
+                                              time=_clock(config, closes))}  # fmt: skip
 
 
 def _counter(counter, state: BranchState, language: str, now: float) -> dict:
@@ -107,7 +133,9 @@ def _line(config: BranchConfig, service, line: Line | None, language: str, now: 
         "late": "",
         "closed": service.closed is not None,  # closed for the day by a manager
         "closed_text": "",
+        "stopped": "",  # takes no new tickets today: past its last ticket, or its cap
     }
+    taking, row["stopped"] = _taking(config, service, language, now)
     if service.closed is not None:
         reason = service.closed.reason_in(language)
         row["closed_text"] = (
@@ -124,10 +152,28 @@ def _line(config: BranchConfig, service, line: Line | None, language: str, now: 
             row["late"] = _t(language, "alert_wait", service=row["name"], minutes=waited,
                              target=target)  # fmt: skip
     estimate = service.estimate
-    if estimate is not None and service.closed is None:  # no newcomers: no newcomer's wait
+    if estimate is not None and taking:  # no newcomers: no newcomer's wait
         minutes = wait_minutes(estimate.low, estimate.high)
         row["range"] = i18n.wait_range(language, minutes.low, minutes.high)
     return row
+
+
+def _taking(config: BranchConfig, service, language: str, now: float) -> tuple[bool, str]:
+    """Whether the service takes a newcomer now, and, while the branch is open, why not in
+    words: past its last ticket of the day (the summary's `accepting` may be older than
+    that minute) or full ("" while it takes them, or when a manager closed it)."""
+    rules = config.rules
+    spec = rules.services.get(service.id)
+    past_cut = spec is not None and spec.last_ticket_at is not None and \
+        rules.past_cutoff(spec, now)  # fmt: skip
+    open_now = rules.open_at(now)
+    taking = service.accepting and not past_cut and open_now
+    if taking or service.closed is not None or not open_now:
+        return taking, ""
+    if past_cut:
+        cut = spec.last_ticket_at.strftime("%H:%M")
+        return False, _t(language, "no_new_tickets_since", time=cut)
+    return False, _t(language, "no_new_tickets")
 
 
 def _notice(config: BranchConfig, notice, now: float) -> dict:

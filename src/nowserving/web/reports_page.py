@@ -103,21 +103,35 @@ def staff_rows(config, result: Report, language: str) -> list[list]:
 # ----- charts ---------------------------------------------------------------------------
 
 COLOURS = ("#2f6fb0", "#e08a1e", "#3a9a5b", "#9b4dca")
+LABEL_W = 8.0  # an axis label's width per Latin character (a Chinese one counts two)
+TILT = 35  # degrees: labels too long for their slot are slanted, so each shows in full
+TILTED_ROOM = 28  # ... up to this many characters' width (14 Chinese ones)
 
 
 def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]]],
               unit: str = "", line: tuple[str, list[float]] | None = None) -> str:  # fmt: skip
     """Grouped bars (one colour per series) over `labels`, with an optional line on a
-    right-hand 0-100 % scale; an SVG figure that scales to its box and prints."""
-    width, height, left, right, top, bottom = 960, 260, 48, 48, 14, 44
-    plot_w, plot_h = width - left - right, height - top - bottom
+    right-hand 0-100 % scale; an SVG figure that scales to its box and prints. Labels
+    that do not fit under their bars (many services, long names) are slanted."""
+    width, left, right, top, plot_h = 960, 48, 48, 14, 202
+    n = max(len(labels), 1)
+    step = max(1, math.ceil(n / 24))  # at most 24 labels under the bars
+    room = max(4, int((width - left - right) / n * step / LABEL_W))  # characters that fit
+    tilted = step == 1 and any(_width(label) > room for label in labels)
+    drop = 30
+    if tilted:  # room below for the longest, and on the left for the first one
+        room = TILTED_ROOM
+        longest = max(_width(_fit(label, room)) for label in labels) * LABEL_W
+        drop = 22 + longest * math.sin(math.radians(TILT))
+        left = max(left, int(longest * math.cos(math.radians(TILT)) - (width - left) / n / 2))
+    height = top + plot_h + drop + 28
+    plot_w = width - left - right
     values = [v for _, vs in series for v in vs if v is not None and not math.isnan(v)]
     peak = _nice(max(values, default=1.0))
-    n = max(len(labels), 1)
     slot = plot_w / n
     bar = max(slot * 0.8 / max(len(series), 1), 0.5)
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-             'class="chart">']  # fmt: skip
+    parts = [f'<svg viewBox="0 0 {width} {height:.0f}" role="img" aria-label="{escape(title)}" '
+             f'class="chart{" tilted" if tilted else ""}">']  # fmt: skip
     for i in range(5):  # the grid and its scale
         y = top + plot_h * i / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
@@ -144,23 +158,39 @@ def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]
         for i in range(5):
             parts.append(f'<text x="{width - right + 6}" y="{top + plot_h * i / 4 + 4:.1f}" '
                          f'class="axis">{100 - 25 * i}%</text>')  # fmt: skip
-    step = max(1, math.ceil(n / 24))  # at most 24 labels under the bars
-    room = max(4, int(slot * step / 7.5))  # characters that fit under a label's slots
-    for i in range(0, len(labels), step):
-        x = left + slot * (i + 0.5)
-        parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" class="axis" '
-                     f'text-anchor="middle">{escape(_fit(labels[i], room))}</text>')  # fmt: skip
+    parts += _labels(labels, left, slot, top + plot_h + 16, step, room, tilted)
     legend = [*(name for name, _ in series), *([line[0]] if line else [])]
     x = left
     for s, name in enumerate(legend):
         colour = COLOURS[s] if s < len(series) else "#c62828"
         parts.append(
-            f'<rect x="{x}" y="{height - 14}" width="12" height="10" fill="{colour}"/>'
-            f'<text x="{x + 16}" y="{height - 5}" class="legend">{escape(name)}</text>'
+            f'<rect x="{x}" y="{height - 14:.0f}" width="12" height="10" fill="{colour}"/>'
+            f'<text x="{x + 16}" y="{height - 5:.0f}" class="legend">{escape(name)}</text>'
         )
-        x += 28 + 14 * len(name)
+        x += 28 + 8 * _width(name)
     parts.append("</svg>")
     return f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}</figure>"
+
+
+def _labels(labels: list[str], left: float, slot: float, base: float, step: int, room: int,
+            tilted: bool) -> list[str]:  # fmt: skip
+    """The labels under the bars, every `step`th: centred, or slanted to show in full (the
+    whole label in its hover title either way)."""
+    out = []
+    for i in range(0, len(labels), step):
+        x = left + slot * (i + 0.5)
+        place = (f'text-anchor="end" transform="rotate(-{TILT} {x:.1f} {base})"' if tilted
+                 else 'text-anchor="middle"')  # fmt: skip
+        out.append(
+            f'<text x="{x:.1f}" y="{base}" class="axis" {place}>'
+            f"{escape(_fit(labels[i], room))}<title>{escape(labels[i])}</title></text>"
+        )
+    return out
+
+
+def _width(label: str) -> int:
+    """`label`'s width in Latin characters (a Chinese one counts two)."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
 
 
 def _fit(label: str, room: int) -> str:
@@ -186,7 +216,7 @@ def _nice(peak: float) -> float:
 
 
 def _num(v: float) -> str:
-    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}".rstrip("0").rstrip(".")
+    return f"{v:,.0f}" if v >= 100 else f"{v:.2f}".rstrip("0").rstrip(".")  # 1.25, not 1.2
 
 
 def _charts(config, result: Report, language: str) -> str:

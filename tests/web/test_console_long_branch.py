@@ -1,0 +1,129 @@
+"""The manager's console with a branch as real ones are (tests/web/long_branch.py: 16
+services and 12 counters with long zh and en names), a burst of tickets and calls through
+the real server, twenty minutes before closing, in a browser in another time zone than the
+branch's: every page fits a desk and a tablet in zh and en, its times are the branch's.
+NOWSERVING_SCREENSHOTS=<folder> saves the pages there (docs/screenshots)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from nowserving.web.accounts import Accounts
+from nowserving.web.console import Console
+from nowserving.web.console_bookings import add_bookings
+from nowserving.web.console_reports import add_reports
+from nowserving.web.feed import Feeds
+from nowserving.web.sessions import AuditLog
+from tests.conftest import ManualClock
+from tests.web.conftest import CHROMIUM
+from tests.web.console_fixtures import serving_console
+from tests.web.long_branch import AFTERNOON, OVERFLOW, burst, long_branch
+from tests.web.test_console import sign_in
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
+ZONE = ZoneInfo("Asia/Shanghai")
+BROWSER_ZONE = "Pacific/Honolulu"  # 18 hours behind the branch: its yesterday evening
+SIZES = ({"width": 1366, "height": 768}, {"width": 768, "height": 1024})
+
+
+@pytest.fixture
+def example_config(tmp_path):
+    return long_branch(tmp_path, 16)
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(AFTERNOON)
+
+
+@pytest.fixture
+def branch_console(broker, example_config, server, clock, accounts_file, tmp_path):
+    """The web role serving the long branch with its console, reports and bookings reading
+    the server's own event log, and the staffing page on it (5 simulated days)."""
+    log = tmp_path / "events.sqlite"
+    feeds = Feeds([example_config], broker, "web-1")
+    console = Console(feeds, Accounts(accounts_file), AuditLog(tmp_path / "a.log", clock),
+                      clock=clock, logs={"pudong": log})  # fmt: skip
+    console.staffing.days = 5
+    reports = add_reports(console, {"pudong": log}, tmp_path / "reports")
+    add_bookings(console, {"pudong": log})
+    try:
+        with serving_console(console, clock) as role:
+            yield role
+    finally:
+        reports.close()
+        console.close()
+
+
+PAGES = ("", "/bookings", "/reports?by=service", "/staffing")
+SAID = {  # what the live page says at 16:40, in the branch's time
+    "zh": ("更新于 16:40:00", "17:00 结束营业，还剩 20 分钟", "16:30 起不再发号"),
+    "en": ("Updated 16:40:00", "Closes at 17:00: 20 min left", "No new tickets after 16:30"),
+}
+
+SHOWN = "svg => [...svg.querySelectorAll('text.axis')].map(t => t.firstChild.nodeValue).join('|')"
+
+
+def look(page, url: str, name: str) -> None:
+    """Open `url`: nothing runs out of the page or its box; the picture when asked for."""
+    page.goto(url)
+    assert page.evaluate(OVERFLOW) == [], name
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+
+
+def test_every_console_page_fits_in_branch_time_near_closing(
+    branch_console, connect, example_config, clock, browser
+):
+    """GIVEN the long branch after a burst of tickets and calls, at 16:40 (it closes at 17:00;
+    two services past their last ticket), and a browser 18 hours behind it
+    WHEN a manager opens the live page, bookings, the report per service and staffing in zh
+    and en at 1366x768 and 768x1024
+    THEN nothing runs out of any page; the live page's time, closing and last tickets are
+    the branch's; the bookings' day, the report's range and the staffing weekday are the
+    branch's; every chart names each service readably; at 17:05 it says closed until 09:00."""
+    burst(connect, example_config, clock)
+    names = {lang: [s.names[lang] for s in example_config.rules.services.values()]
+             for lang in ("zh", "en")}  # fmt: skip
+    for size in SIZES:
+        context = browser.new_context(viewport=size, device_scale_factor=1,
+                                      timezone_id=BROWSER_ZONE)  # fmt: skip
+        page = context.new_page()
+        sign_in(page, branch_console, "anna")
+        zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+        assert zone == BROWSER_ZONE  # the browser's own time is not the branch's
+        for language in ("zh", "en"):
+            for path in PAGES:
+                url = branch_console.url(
+                    f"/pudong{path}{'&' if '?' in path else '?'}lang={language}"
+                )
+                page_name = path.strip("/").split("?")[0] or "live"
+                name = f"console-{page_name}-16-services-{language}-{size['width']}"
+                look(page, url, name)
+                if not path:
+                    board = page.locator("#board").inner_text()
+                    assert all(said in board for said in SAID[language]), board
+                    assert page.locator("#line-accounts td").nth(2).inner_text() == "—"
+                elif path == "/bookings":
+                    assert "2026-11-23" in page.locator("h2").first.inner_text()
+                elif path.startswith("/reports"):
+                    assert page.locator("input[name=to]").input_value() == "2026-11-23"
+                    for chart in page.locator("svg.chart").all():  # what each label shows
+                        shown = chart.evaluate(SHOWN)  # whole, or at least its first 12
+                        assert all(n[: 12 if language == "en" else 6] in shown
+                                   for n in names[language]), shown  # fmt: skip
+                else:
+                    assert page.locator("select[name=weekday]").input_value() == "mon"
+        context.close()
+    clock.advance(25 * 60)  # 17:05
+    context = browser.new_context(viewport=SIZES[1], timezone_id=BROWSER_ZONE)
+    page = context.new_page()
+    sign_in(page, branch_console, "anna", lang="zh")
+    page.locator(".hours.closed").filter(has_text="已结束营业，11-24 09:00 开门").wait_for()
+    assert page.locator("small.stopped").count() == 0  # no line says it: the branch does
+    context.close()
