@@ -66,15 +66,31 @@ SAID = {  # what the live page says at 16:40, in the branch's time
     "en": ("Updated 16:40:00", "Closes at 17:00: 20 min left", "No new tickets after 16:30"),
 }
 
+# Buttons and a counter's state whose words break over lines (one character a line on a
+# tablet) though nothing overflows.
+WRAPPED = """() => [...document.querySelectorAll("button, #counters td.state, #counters td.served")]
+  .filter(el => { const r = document.createRange(); r.selectNodeContents(el);
+                  return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size > 1; })
+  .map(el => el.textContent)"""
 SHOWN = "svg => [...svg.querySelectorAll('text.axis')].map(t => t.firstChild.nodeValue).join('|')"
 
 
 def look(page, url: str, name: str) -> None:
-    """Open `url`: nothing runs out of the page or its box; the picture when asked for."""
+    """Open `url`: nothing runs out of the page or its box; its picture when asked for (the
+    live page at the tablet in zh; a report's first chart and the live page's lines at the
+    desk)."""
     page.goto(url)
     assert page.evaluate(OVERFLOW) == [], name
-    if SHOTS:
+    assert page.evaluate(WRAPPED) == [], name
+    if not SHOTS:
+        return
+    if name == "console-live-16-services-zh-768":
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+    elif name == "console-live-16-services-en-1366":
+        page.locator("#lines").screenshot(path=str(Path(SHOTS) / f"{name}-lines.png"))
+    elif name.startswith("console-reports") and name.endswith("1366"):
+        chart = page.locator("section.charts figure").nth(1)  # the waits: 5 served, 11 not
+        chart.screenshot(path=str(Path(SHOTS) / f"{name}-chart.png"))
 
 
 def test_every_console_page_fits_in_branch_time_near_closing(

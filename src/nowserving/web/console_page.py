@@ -188,7 +188,8 @@ def _counters(view: dict, here: str, csrf: str) -> str:
         f'<tr id="counter-{escape(c["id"])}" class="{escape(c["state"])}">'
         f'<th scope="row">{escape(c["name"])}<small>{escape(c["services"])}</small></th>'
         f'<td class="state">{escape(c["state_text"])}</td><td>{escape(c["staff"])}</td>'
-        f'<td class="ticket">{escape(c["ticket"])}</td><td>{escape(c["served"])}</td>'
+        f'<td class="ticket">{escape(c["ticket"])}</td>'
+        f'<td class="served">{escape(c["served"])}</td>'
         f"<td>{_counter_actions(c, language, here, csrf, view.get('rights', ()))}</td></tr>"
         for c in view["counters"]
     )
