@@ -117,7 +117,7 @@ def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]
     n = max(len(labels), 1)
     step = max(1, math.ceil(n / 24))  # at most 24 labels under the bars
     room = max(4, int((width - left - right) / n * step / LABEL_W))  # characters that fit
-    tilted = step == 1 and any(_width(label) > room for label in labels)
+    tilted = any(_width(label) > room for label in labels[::step])
     drop = 30
     if tilted:  # room below for the longest, and on the left for the first one
         room = TILTED_ROOM
@@ -188,16 +188,20 @@ def _labels(labels: list[str], left: float, slot: float, base: float, step: int,
     return out
 
 
+def _char_width(ch: str) -> int:
+    return 2 if ord(ch) > 0x2E80 else 1  # a Chinese character is about two Latin ones wide
+
+
 def _width(label: str) -> int:
     """`label`'s width in Latin characters (a Chinese one counts two)."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
+    return sum(map(_char_width, label))
 
 
 def _fit(label: str, room: int) -> str:
     """`label` cut to about `room` Latin characters' width (a Chinese one counts two)."""
     width, out = 0, ""
     for ch in label:
-        width += 2 if ord(ch) > 0x2E80 else 1
+        width += _char_width(ch)
         if width > room:
             return out.rstrip() + "…"
         out += ch
