@@ -52,9 +52,10 @@ OVERFLOW = """() => {
 }"""
 
 
-def long_branch(folder: Path, services: int = 14) -> BranchConfig:
+def long_branch(folder: Path, services: int = 14, bookable: bool = False) -> BranchConfig:
     """The example branch with long names: `services` services (5 to 16; the example's 5
-    and the rest from MORE) and 12 counters, c7-c12 serving cash and one more each."""
+    and the rest from MORE, which take 2 bookings an hour when `bookable`) and 12
+    counters, c7-c12 serving cash and one more each."""
     text = EXAMPLE.read_text(encoding="utf-8")
     text = text.replace('names = { zh = "现金存取", en = "Cash deposit & withdrawal" }',
                         f'names = {{ zh = "{CASH[0]}", en = "{CASH[1]}" }}')  # fmt: skip
@@ -64,6 +65,8 @@ def long_branch(folder: Path, services: int = 14) -> BranchConfig:
     for i, (zh, en) in enumerate(MORE[: services - 5]):
         extra += ["", "[[services]]", f'id = "x{i}"', f'prefix = "{"FGHJKLMNPQR"[i]}"',
                   f'names = {{ zh = "{zh}", en = "{en}" }}', "range = [1, 999]"]  # fmt: skip
+        if bookable:
+            extra.append("bookings_per_hour = 2")
     for n in range(7, 13):
         extra += ["", "[[counters]]", f'id = "c{n}"',
                   f'names = {{ zh = "{n}号对公与个人综合业务窗口", '

@@ -33,7 +33,7 @@ SIZES = ({"width": 1366, "height": 768}, {"width": 768, "height": 1024})
 
 @pytest.fixture
 def example_config(tmp_path):
-    return long_branch(tmp_path, 16)
+    return long_branch(tmp_path, 16, bookable=True)  # 13 services take bookings
 
 
 @pytest.fixture
@@ -88,6 +88,8 @@ def look(page, url: str, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
     elif name == "console-live-16-services-en-1366":
         page.locator("#lines").screenshot(path=str(Path(SHOTS) / f"{name}-lines.png"))
+    elif name == "console-bookings-16-services-en-768":
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
     elif name.startswith("console-reports") and name.endswith("1366"):
         chart = page.locator("section.charts figure").nth(1)  # the waits: 5 served, 11 not
         chart.screenshot(path=str(Path(SHOTS) / f"{name}-chart.png"))

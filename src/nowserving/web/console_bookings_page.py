@@ -82,7 +82,8 @@ def _service_table(service, rows: list[dict], config, view: dict, here: str, csr
             f"<td>{escape(priority_name)}</td><td>{escape(b.get('number') or '')}</td>"
             f'<td class="ref">{escape(_ref(b))}</td><td>{cancel}</td></tr>'
         )
-    if not rows:
+    if not rows:  # one line, no column heads: a branch with many such services stays short
+        head = ""
         body = f'<tr><td colspan="7" class="none">{_t(language, "bookings_none")}</td></tr>'
     return (
         f'<section class="service" id="service-{escape(service.id)}"><h3>{escape(name)} '
