@@ -192,7 +192,11 @@ class MqttLink:
             self._started = False
             self.connected.clear()  # so the disconnect below is not reported as a loss
             self._client.disconnect()
-            self._client.loop_stop()
+            # paho's thread ends on the disconnect and sets its `_thread` to None, which may
+            # fall between loop_stop's check and its join (paho-mqtt issue #872): then
+            # there is nothing left to stop.
+            with contextlib.suppress(AttributeError):
+                self._client.loop_stop()
 
     # ----- paho callbacks: these run on paho's network thread -----------------------------
 
