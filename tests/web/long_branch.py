@@ -82,10 +82,10 @@ def long_branch(folder: Path, services: int = 14, bookable: bool = False) -> Bra
     return config
 
 
-def burst(connect, config, clock) -> None:
+def burst(connect, config, clock) -> tuple:
     """Three tickets for every service from two kiosks, then calls and finishes at six
     counters over the next 50 minutes (`clock` from AFTERNOON to 16:40): many rows on
-    every page, long waits left."""
+    every page, long waits left. The two kiosks' clients, to issue more."""
     kiosks = connect("kiosk-1"), connect("kiosk-2")
     counters = [connect(f"counter-{n}") for n in range(1, 7)]
     for n, service in enumerate(list(config.rules.services) * 3):
@@ -102,3 +102,4 @@ def burst(connect, config, clock) -> None:
     clock.advance(30 * 60)  # 16:40: twenty minutes to closing
     for counter in counters[:4]:
         counter.request("call_next")
+    return kiosks

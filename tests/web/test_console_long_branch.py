@@ -7,6 +7,7 @@ NOWSERVING_SCREENSHOTS=<folder> saves the pages there (docs/screenshots)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from nowserving.web.accounts import Accounts
 from nowserving.web.console import Console
 from nowserving.web.console_bookings import add_bookings
 from nowserving.web.console_reports import add_reports
+from nowserving.web.console_view import FOLD_OVER
 from nowserving.web.feed import Feeds
 from nowserving.web.sessions import AuditLog
 from tests.conftest import ManualClock
@@ -73,6 +75,14 @@ WRAPPED = """() => [...document.querySelectorAll("button, #counters td.state, #c
                   return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size > 1; })
   .map(el => el.textContent)"""
 SHOWN = "svg => [...svg.querySelectorAll('text.axis')].map(t => t.firstChild.nodeValue).join('|')"
+# The late lines as the lines table shows them: name, longest wait (minutes), waiting.
+LATE = """() => [...document.querySelectorAll("#lines tr.late")].map(tr =>
+  [tr.cells[0].firstChild.nodeValue, parseInt(tr.cells[2].textContent),
+   parseInt(tr.cells[1].textContent)])"""
+# How much of the first screen the alerts take, and how many counters show in it whole.
+FIRST_SCREEN = """() => { const alerts = document.getElementById("alerts").getBoundingClientRect();
+  return [alerts.height, [...document.querySelectorAll("#counters tr")]
+    .filter(tr => tr.getBoundingClientRect().bottom <= innerHeight).length]; }"""
 
 
 def look(page, url: str, name: str) -> None:
@@ -95,6 +105,49 @@ def look(page, url: str, name: str) -> None:
         chart.screenshot(path=str(Path(SHOTS) / f"{name}-chart.png"))
 
 
+def worst_first(page) -> list[tuple[str, int, int]]:
+    """The late lines of the lines table, worst first: the longest wait, then the most
+    waiting, then the branch's order."""
+    return sorted(map(tuple, page.evaluate(LATE)), key=lambda row: (-row[1], -row[2]))
+
+
+def alert_wall(page, size: dict, name: str) -> None:
+    """The late lines are one alert that says how many and names the worst (with its
+    wait), the rest behind a closed disclosure; the alerts take at most a quarter of the
+    first screen, which shows half the counters or more; opened, the disclosure lists
+    every late line, worst first, and still nothing runs out of the page."""
+    height, counters = page.evaluate(FIRST_SCREEN)
+    assert height <= size["height"] / 4 and counters >= 6, (name, height, counters)
+    late = worst_first(page)
+    assert len(late) > FOLD_OVER, late
+    folded = page.locator("#alerts-late")
+    headline = page.locator("#alerts li", has=folded).inner_text()
+    worst = re.escape(late[0][0]) + r"\W+" + str(late[0][1])  # "Loans (50 min)", "贷款（50 分钟）"
+    assert str(len(late)) in headline and re.search(worst, headline), headline
+    assert not folded.evaluate("d => d.open")
+    folded.locator("summary").click()
+    listed = folded.locator("li").all_inner_texts()
+    assert [item.startswith(row[0]) for item, row in zip(listed, late, strict=True)], listed
+    assert page.evaluate(OVERFLOW) == [], name
+    if SHOTS and name == "console-live-16-services-en-1366":
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+
+
+def an_update_keeps_the_disclosure_open(page, kiosk) -> None:
+    """With all the late lines opened, a pushed update (a ticket for the last service,
+    which makes it the worst line) redraws the board and leaves the disclosure open."""
+    folded = page.locator("#alerts-late")
+    assert folded.evaluate("d => d.open")  # opened by alert_wall
+    assert kiosk.request("issue_ticket", {"service": "x10"}).ok
+    page.locator("#line-x10 td.num").first.filter(has_text="4").wait_for()
+    headline = page.locator("#alerts li", has=folded)
+    worst = worst_first(page)[0][0]
+    assert worst == page.locator("#line-x10 th").evaluate("th => th.firstChild.nodeValue")
+    headline.filter(has_text=worst).wait_for()
+    assert folded.evaluate("d => d.open")
+    assert len(folded.locator("li").all_inner_texts()) == len(worst_first(page))
+
+
 def test_every_console_page_fits_in_branch_time_near_closing(
     branch_console, connect, example_config, clock, browser
 ):
@@ -103,9 +156,11 @@ def test_every_console_page_fits_in_branch_time_near_closing(
     WHEN a manager opens the live page, bookings, the report per service and staffing in zh
     and en at 1366x768 and 768x1024
     THEN nothing runs out of any page; the live page's time, closing and last tickets are
-    the branch's; the bookings' day, the report's range and the staffing weekday are the
+    the branch's; its 13 late lines are one alert naming the worst, which leaves half the
+    counters on the first screen, their list behind a disclosure that stays open when the
+    board is pushed again; the bookings' day, the report's range and the staffing weekday are the
     branch's; every chart names each service readably; at 17:05 it says closed until 09:00."""
-    burst(connect, example_config, clock)
+    kiosk = burst(connect, example_config, clock)[0]
     names = {lang: [s.names[lang] for s in example_config.rules.services.values()]
              for lang in ("zh", "en")}  # fmt: skip
     for size in SIZES:
@@ -127,6 +182,9 @@ def test_every_console_page_fits_in_branch_time_near_closing(
                     board = page.locator("#board").inner_text()
                     assert all(said in board for said in SAID[language]), board
                     assert page.locator("#line-accounts td").nth(2).inner_text() == "—"
+                    alert_wall(page, size, name)
+                    if size == SIZES[0] and language == "zh":
+                        an_update_keeps_the_disclosure_open(page, kiosk)
                 elif path == "/bookings":
                     assert "2026-11-23" in page.locator("h2").first.inner_text()
                 elif path.startswith("/reports"):

@@ -154,9 +154,22 @@ def _alerts(view: dict) -> str:
     if not view["alerts"]:
         return f'<section id="alerts" class="calm"><h2>{_t(language, "alerts")}</h2>' \
                f'<p>{_t(language, "no_alerts")}</p></section>'  # fmt: skip
-    items = "".join(f"<li>{escape(a)}</li>" for a in view["alerts"])
+    items = "".join(_alert(item) for item in view["alert_items"])
     return f'<section id="alerts" class="alarm"><h2>{_t(language, "alerts")}</h2>' \
            f"<ul>{items}</ul></section>"  # fmt: skip
+
+
+def _alert(item: dict) -> str:
+    """One alert; a folded one (many late lines, many devices offline) with all of them
+    behind a native disclosure, which the script keeps open across updates by its id."""
+    text = f'<li class="{item["level"]}">{escape(item["text"])}'
+    if not item["more"]:
+        return text + "</li>"
+    more = "".join(f"<li>{escape(a)}</li>" for a in item["more"])
+    return (
+        f'{text}<details id="alerts-{item["kind"]}"><summary>{escape(item["summary"])}'
+        f"</summary><ul>{more}</ul></details></li>"
+    )
 
 
 def _counter_actions(row: dict, language: str, here: str, csrf: str, rights) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from nowserving import i18n
@@ -15,6 +16,17 @@ from nowserving.protocol.vocabulary import PAUSE_REASONS
 
 WATCHED_ROLES = ("kiosk", "counter", "display")  # offline is an alert; staff PCs come and go
 CLOSING_SOON_S = 30 * 60  # the live page says how long is left this close to closing time
+# The kinds of alert, most severe first (the order the page lists them in): the console or
+# the server cut off; a customer or a kiosk stuck (critical); devices away; service levels
+# (warning); advice (notice).
+ALERT_KINDS = ("broker", "server", "spool", "paper_out", "printer", "offline", "spooled", "late",
+               "paper_low", "self_test")  # fmt: skip
+ALERT_LEVELS = {"offline": "warning", "spooled": "warning", "late": "warning",
+                "paper_low": "notice", "self_test": "notice"}  # fmt: skip
+# More alerts of one of these kinds than FOLD_OVER are one alert naming the FOLD_OVER worst,
+# the rest behind a disclosure: 14 late lines must not push the counters off the screen.
+FOLDING = ("late", "offline")
+FOLD_OVER = 3
 
 
 def _t(language: str, key: str, **values: object) -> str:
@@ -49,11 +61,11 @@ def live_view(config: BranchConfig, state: BranchState | None, lines: dict[str, 
         "counters": [],
         "lines": [],
         "devices": [],
-        "alerts": [] if connected else [_t(language, "broker_down")],
         "notices": [],
     }
+    found = [] if connected else [_alert("broker", _t(language, "broker_down"))]
     if not server_online:
-        view["alerts"].append(view["server_text"])
+        found.append(_alert("server", view["server_text"]))
     if state is not None:
         view["counters"] = [_counter(c, state, language, now) for c in state.counters]
         view["notices"] = [_notice(config, n, now) for n in state.notices if n.until > now]
@@ -61,9 +73,46 @@ def live_view(config: BranchConfig, state: BranchState | None, lines: dict[str, 
             row = _line(config, service, lines.get(service.id), language, now)
             view["lines"].append(row)
             if row["late"]:
-                view["alerts"].append(row["late"])
-    _devices(view, config, statuses, language)
+                waited = row["waited"]
+                order = (-waited, -row["waiting"])  # longest wait first, then most waiting
+                found.append(_alert("late", row["late"], order, name=row["name"], minutes=waited))
+    _devices(view, found, config, statuses, language)
+    target = int(config.rules.wait_warning_s // 60)
+    view["alerts"], view["alert_items"] = _alert_wall(found, language, target)
     return view
+
+
+def _alert(kind: str, text: str, order: tuple = (), **facts: object) -> dict:
+    """One alert found: its kind (ALERT_KINDS), its words, where it stands among its kind
+    (`order`, worst first) and what a folded alert names of it."""
+    return {"kind": kind, "text": text, "order": order, **facts}
+
+
+def _alert_wall(found: list[dict], language: str, target: int) -> tuple[list[str], list[dict]]:
+    """Every alert's words, most severe first, and what the page shows of them: one item
+    per alert, except that more than FOLD_OVER of a FOLDING kind are one item saying how
+    many and naming the worst, with all of them in `more` (for a disclosure)."""
+    found = sorted(found, key=lambda a: (ALERT_KINDS.index(a["kind"]), a["order"]))
+    items = []
+    for kind, group in groupby(found, key=lambda a: a["kind"]):
+        group = list(group)
+        level = ALERT_LEVELS.get(kind, "critical")
+        if kind not in FOLDING or len(group) <= FOLD_OVER:
+            items += [{"kind": kind, "level": level, "text": a["text"], "more": []} for a in group]
+            continue
+        sep = _t(language, "list_sep")
+        if kind == "late":  # "Loans (50 min)": the target is said once, in the headline
+            more = [_t(language, "alert_late_line", service=a["name"], minutes=a["minutes"])
+                    for a in group]  # fmt: skip
+            named = sep.join(more[:FOLD_OVER])
+            text = _t(language, "alert_late_many", n=len(group), target=target, worst=named)
+        else:
+            more = [a["text"] for a in group]
+            named = sep.join(a["device"] for a in group[:FOLD_OVER])
+            text = _t(language, "alert_offline_many", n=len(group), devices=named)
+        items.append({"kind": kind, "level": level, "text": text, "more": more,
+                      "summary": _t(language, f"alert_all_{kind}", n=len(group))})  # fmt: skip
+    return [a["text"] for a in found], items
 
 
 def _hours(config: BranchConfig, language: str, now: float) -> dict:
@@ -131,6 +180,7 @@ def _line(config: BranchConfig, service, line: Line | None, language: str, now: 
         "longest": _t(language, "none"),
         "range": _t(language, "none"),
         "late": "",
+        "waited": 0,  # minutes the longest waiting has waited
         "closed": service.closed is not None,  # closed for the day by a manager
         "closed_text": "",
         "stopped": "",  # takes no new tickets today: past its last ticket, or its cap
@@ -145,7 +195,7 @@ def _line(config: BranchConfig, service, line: Line | None, language: str, now: 
         )  # fmt: skip
     oldest = line.oldest_issued_at if line is not None else None
     if waiting and oldest is not None:
-        waited = max(0, int((now - oldest) // 60))
+        waited = row["waited"] = max(0, int((now - oldest) // 60))
         row["longest"] = _t(language, "minutes", n=waited)
         if now - oldest >= config.rules.wait_warning_s:
             target = int(config.rules.wait_warning_s // 60)
@@ -181,8 +231,8 @@ def _notice(config: BranchConfig, notice, now: float) -> dict:
     return {"id": notice.id, "texts": texts, "until": _clock(config, notice.until)}
 
 
-def _devices(view: dict, config: BranchConfig, statuses: dict[str, DeviceStatus],
-             language: str) -> None:  # fmt: skip
+def _devices(view: dict, found: list[dict], config: BranchConfig,
+             statuses: dict[str, DeviceStatus], language: str) -> None:  # fmt: skip
     for device_id, device in sorted(config.devices.items()):
         role = device.role.value
         if role == "web":
@@ -195,34 +245,35 @@ def _devices(view: dict, config: BranchConfig, statuses: dict[str, DeviceStatus]
         else:
             row["state_text"] = _t(language, "device_online" if status.online else "device_offline")
         if role in WATCHED_ROLES and not row["online"]:
-            view["alerts"].append(_t(language, "alert_offline", device=device_id))
+            found.append(_alert("offline", _t(language, "alert_offline", device=device_id),
+                                 device=device_id, order=(WATCHED_ROLES.index(role),)))  # fmt: skip
         if status is not None:
-            _device_notes(view, config, row, status.fields, language)
+            _device_notes(found, config, row, status.fields, language)
         view["devices"].append(row)
 
 
-def _device_notes(view: dict, config: BranchConfig, row: dict, fields: dict,
+def _device_notes(found: list[dict], config: BranchConfig, row: dict, fields: dict,
                   language: str) -> None:  # fmt: skip
     device = row["id"]
     for key in ("printer", "paper", "audio", "gpio"):
         if key in fields:
             row["notes"].append(f"{key}: {str(fields[key])[:80]}")
     if fields.get("paper") == "out":
-        view["alerts"].append(_t(language, "alert_paper_out", device=device))
+        found.append(_alert("paper_out", _t(language, "alert_paper_out", device=device)))
     elif fields.get("paper") == "low":
-        view["alerts"].append(_t(language, "alert_paper_low", device=device))
+        found.append(_alert("paper_low", _t(language, "alert_paper_low", device=device)))
     if fields.get("printer") == "error":
-        view["alerts"].append(_t(language, "alert_printer", device=device))
+        found.append(_alert("printer", _t(language, "alert_printer", device=device)))
     if fields.get("spool"):
-        view["alerts"].append(_t(language, "alert_spool", device=device))
+        found.append(_alert("spool", _t(language, "alert_spool", device=device)))
     spooled = fields.get("spooled")
     if type(spooled) is int and spooled > 0:  # issued offline, not yet taken by the server
         row["notes"].append(_t(language, "spooled", n=spooled))
-        view["alerts"].append(_t(language, "alert_spooled", device=device, n=spooled))
+        found.append(_alert("spooled", _t(language, "alert_spooled", device=device, n=spooled)))
     result = fields.get("self_test")
     if isinstance(result, dict) and isinstance(result.get("at"), int | float):
         when = _clock(config, result["at"], "%m-%d %H:%M")
         ok = bool(result.get("ok"))
         row["notes"].append(_t(language, "self_test_ok" if ok else "self_test_failed", time=when))
         if not ok:
-            view["alerts"].append(_t(language, "alert_self_test", device=device))
+            found.append(_alert("self_test", _t(language, "alert_self_test", device=device)))

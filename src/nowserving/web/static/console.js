@@ -12,7 +12,19 @@
   function show(data) {
     if (busy()) { waiting = data; return; }
     waiting = null;
+    // A disclosure someone opened (all the late lines) stays open, and keeps the focus
+    var open = [].map.call(board.querySelectorAll("details[open][id]"), function (d) {
+      return d.id;
+    });
+    var focused = document.activeElement && board.contains(document.activeElement) &&
+      document.activeElement.tagName === "SUMMARY" ? document.activeElement.parentNode.id : "";
     board.innerHTML = data.html;  // built and escaped by the server (console_page.board)
+    open.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) details.open = true;
+    });
+    var again = focused && document.getElementById(focused);
+    if (again) again.querySelector("summary").focus();
     document.title = (data.alerts ? "(" + data.alerts + ") " : "") +
       document.title.replace(/^\(\d+\) /, "");
   }
