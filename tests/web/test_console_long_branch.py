@@ -79,6 +79,8 @@ SHOWN = "svg => [...svg.querySelectorAll('text.axis')].map(t => t.firstChild.nod
 LATE = """() => [...document.querySelectorAll("#lines tr.late")].map(tr =>
   [tr.cells[0].firstChild.nodeValue, parseInt(tr.cells[2].textContent),
    parseInt(tr.cells[1].textContent)])"""
+REMEMBERED = """([id, opened]) => JSON.parse(sessionStorage.getItem(
+  "console-open " + document.body.dataset.here) || "[]").includes(id) === opened"""
 # How much of the first screen the alerts take, and how many counters show in it whole.
 FIRST_SCREEN = """() => { const alerts = document.getElementById("alerts").getBoundingClientRect();
   return [alerts.height, [...document.querySelectorAll("#counters tr")]
@@ -111,6 +113,14 @@ def worst_first(page) -> list[tuple[str, int, int]]:
     return sorted(map(tuple, page.evaluate(LATE)), key=lambda row: (-row[1], -row[2]))
 
 
+def toggle(page, folded) -> None:
+    """Open or close the disclosure `folded` by its summary, as a hand does, and wait until
+    the page has noted it for this tab (console.js keeps it across reloads)."""
+    opened = not folded.evaluate("d => d.open")
+    folded.locator("summary").click()
+    page.wait_for_function(REMEMBERED, arg=[folded.evaluate("d => d.id"), opened])
+
+
 def alert_wall(page, size: dict, name: str) -> None:
     """The late lines are one alert that says how many and names the worst (with its
     wait), the rest behind a closed disclosure; the alerts take at most a quarter of the
@@ -122,22 +132,24 @@ def alert_wall(page, size: dict, name: str) -> None:
     assert len(late) > FOLD_OVER, late
     folded = page.locator("#alerts-late")
     headline = page.locator("#alerts li", has=folded).inner_text()
-    worst = re.escape(late[0][0]) + r"\W+" + str(late[0][1])  # "Loans (50 min)", "贷款（50 分钟）"
+    worst = re.escape(late[0][0]) + r"\W+" + str(late[0][1])  # "Loans (50 min)"; zh "（"
     assert str(len(late)) in headline and re.search(worst, headline), headline
     assert not folded.evaluate("d => d.open")
-    folded.locator("summary").click()
+    toggle(page, folded)
     listed = folded.locator("li").all_inner_texts()
-    assert [item.startswith(row[0]) for item, row in zip(listed, late, strict=True)], listed
+    assert all(item.startswith(row[0]) for item, row in zip(listed, late, strict=True)), listed
     assert page.evaluate(OVERFLOW) == [], name
     if SHOTS and name == "console-live-16-services-en-1366":
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+    toggle(page, folded)  # closed again: the tab would remember it open
 
 
 def an_update_keeps_the_disclosure_open(page, kiosk) -> None:
     """With all the late lines opened, a pushed update (a ticket for the last service,
-    which makes it the worst line) redraws the board and leaves the disclosure open."""
+    which makes it the worst line) redraws the board and leaves the disclosure open; so
+    does reloading the page (a form's answer), until it is closed."""
     folded = page.locator("#alerts-late")
-    assert folded.evaluate("d => d.open")  # opened by alert_wall
+    toggle(page, folded)
     assert kiosk.request("issue_ticket", {"service": "x10"}).ok
     page.locator("#line-x10 td.num").first.filter(has_text="4").wait_for()
     headline = page.locator("#alerts li", has=folded)
@@ -146,6 +158,11 @@ def an_update_keeps_the_disclosure_open(page, kiosk) -> None:
     headline.filter(has_text=worst).wait_for()
     assert folded.evaluate("d => d.open")
     assert len(folded.locator("li").all_inner_texts()) == len(worst_first(page))
+    page.reload()  # as a form's answer does: still open, until closed
+    assert folded.evaluate("d => d.open")
+    toggle(page, folded)
+    page.reload()
+    assert not folded.evaluate("d => d.open")
 
 
 def test_every_console_page_fits_in_branch_time_near_closing(
