@@ -199,7 +199,8 @@ def test_the_report_has_coverage_per_hour_and_half_widths_per_tenth():
     day = small_day(services=(service,), days=3, warmup_s=0.0)
     report = evaluate("small", simulate(day, seed=3), abandonment=False)
     assert [h for h, *_ in report.hourly] == list(range(8))
-    assert all(n > 0 and 0 <= c <= 1 for _, n, c, _ in report.hourly)
+    assert all(n > 0 and 0 <= c <= 1 for _, n, c, _, _ in report.hourly)
+    assert all(0 <= low <= high <= 1 for *_, (low, high) in report.hourly)  # days drawn again
     assert len(report.decile_half_width) == 10
     assert all(h >= 0 for h in report.decile_half_width)
     assert "per hour from opening" in format_report(report)

@@ -6,6 +6,7 @@ how often the actual wait fell inside it (coverage) and its mean width."""
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ from nowserving.sim.engine import Customer
 ESTIMATORS = ("ours", "naive", "QL", "QL_m", "LES", "HOL")
 BATCHES = 10
 T_975_9 = 2.262  # Student t, 9 degrees of freedom
+DRAWS = 1000  # bootstrap draws of whole days, for the chance ranges
+WIDTH_DRAWS = 200  # ... of the width ratio, which sorts each draw's customers
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,8 @@ class Report:
     decile_bias: list[float]  # ours, (mean estimate - mean wait) / overall mean wait
     decile_half_width: list[float]  # ... its 95% half-width from 10 contiguous batches
     # Per hour of the day (by arrival, from opening): (hour, customers, coverage, bias as a
-    # share of that hour's mean wait).
-    hourly: list[tuple[int, int, float, float]] = field(default_factory=list)
+    # share of that hour's mean wait, the coverage's chance range from its days).
+    hourly: list[tuple[int, int, float, float, tuple[float, float]]] = field(default_factory=list)
     # Customers who checked in with a booking, apart (the figures above are walk-ins').
     booked: BookedFigures | None = None
 
@@ -130,17 +133,13 @@ def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Rep
     if len(waited) < BATCHES:
         raise ValueError(f"{scenario}: only {len(waited)} customers waited; run longer")
     mean_wait = statistics.mean(c.wait for c in waited)
-
-    def predict(c: Customer, name: str) -> float:
-        return c.estimate["mean"] if name == "ours" else c.baselines[name]
-
     batches = _batches(waited)
     by_estimator: dict[str, dict[str, Figure]] = {}
     rase_batches: dict[str, list[float]] = {}
     for name in ESTIMATORS:
         mae, rmse, ase, rase = [], [], [], []
         for batch in batches:
-            errors = [predict(c, name) - c.wait for c in batch]
+            errors = [_predicted(c, name) - c.wait for c in batch]
             sq = statistics.mean(e * e for e in errors)
             mae.append(statistics.mean(abs(e) for e in errors))
             rmse.append(math.sqrt(sq))
@@ -157,12 +156,7 @@ def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Rep
     ratio = _figure(
         [o / q for o, q in zip(rase_batches["ours"], rase_batches[oracle], strict=True) if q > 0]
     )
-    coverage = _figure(
-        [
-            statistics.mean(c.estimate["low"] <= c.wait <= c.estimate["high"] for c in batch)
-            for batch in batches
-        ]
-    )
+    coverage = _figure([statistics.mean(map(_inside, batch)) for batch in batches])
     width = statistics.mean(c.estimate["high"] - c.estimate["low"] for c in waited)
     return Report(
         scenario,
@@ -180,7 +174,41 @@ def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Rep
     )
 
 
-def _hourly(waited: list[Customer]) -> list[tuple[int, int, float, float]]:
+def _clusters(group: list[Customer]) -> list[list[Customer]]:
+    """The group's customers by day, or by hour when they are all of one day: the units
+    that are drawn again for a chance range (customers of one day share its queue and its
+    spells, so they are not independent draws)."""
+    for key in (lambda c: c.day, lambda c: int(c.since_open // 3600)):
+        parts: dict[int, list[Customer]] = {}
+        for c in group:
+            parts.setdefault(key(c), []).append(c)
+        if len(parts) > 1:
+            return list(parts.values())
+    return []
+
+
+def _chance(clusters: list, stat, draws: int = DRAWS) -> tuple[float, float]:
+    """The 95% range of `stat(picked clusters)` over `draws` draws of as many clusters,
+    with replacement (a bootstrap over days); (nan, nan) with fewer than two clusters."""
+    if len(clusters) < 2:
+        return math.nan, math.nan
+    rng = random.Random(0)  # the same ranges on every run
+    values = sorted(stat(rng.choices(clusters, k=len(clusters))) for _ in range(draws))
+    return values[int(0.025 * draws)], values[int(0.975 * draws) - 1]
+
+
+def _inside(c: Customer) -> bool:
+    return c.estimate["low"] <= c.wait <= c.estimate["high"]
+
+
+def coverage_chance(group: list[Customer]) -> tuple[float, float]:
+    """How far chance moves the group's coverage: its 95% range when its days are drawn
+    again (docs/estimates.md, "Chance")."""
+    counts = [(sum(map(_inside, part)), len(part)) for part in _clusters(group)]
+    return _chance(counts, lambda picked: sum(i for i, _ in picked) / sum(n for _, n in picked))
+
+
+def _hourly(waited: list[Customer]) -> list[tuple[int, int, float, float, tuple[float, float]]]:
     """Coverage and bias of ours per hour of the day (pools, whose time is scaled, have
     all their customers in a few "hours" and are not meant to be read this way)."""
     hours: dict[int, list[Customer]] = {}
@@ -189,10 +217,10 @@ def _hourly(waited: list[Customer]) -> list[tuple[int, int, float, float]]:
     result = []
     for hour in sorted(hours):
         group = hours[hour]
-        covered = statistics.mean(c.estimate["low"] <= c.wait <= c.estimate["high"] for c in group)
+        covered = statistics.mean(map(_inside, group))
         mean_wait = statistics.mean(c.wait for c in group)
         bias = statistics.mean(c.estimate["mean"] - c.wait for c in group) / mean_wait
-        result.append((hour, len(group), covered, bias))
+        result.append((hour, len(group), covered, bias, coverage_chance(group)))
     return result
 
 
@@ -242,7 +270,7 @@ def format_report(report: Report) -> str:
     if report.hourly and len(report.hourly) <= 24:
         lines.append(
             "  per hour from opening, coverage (bias): "
-            + " ".join(f"{h}: {c:.0%} ({b:+.0%})" for h, _, c, b in report.hourly)
+            + " ".join(f"{h}: {c:.0%} ({b:+.0%})" for h, _, c, b, _ in report.hourly)
         )
     if report.booked is not None:
         lines.append(format_booked(report.booked))
@@ -294,6 +322,10 @@ class Group:
     narrowest: float  # the mean width of the narrowest interval with our coverage (s)
     bias: float  # ours: (mean estimate - mean wait) / mean wait
     zero: int  # intervals of 0-0, or from 0 with someone ahead, given to customers who waited
+    # Chance ranges (95%, the group's days drawn again; "Chance" in docs/estimates.md):
+    coverage_chance: tuple[float, float]
+    rmse_chance: dict[str, tuple[float, float]]  # baseline -> ours' RMSE minus its (s)
+    ratio_chance: tuple[float, float]  # of width / narrowest (bands of predicted wait only)
 
 
 def _narrowest(group: list[Customer], coverage: float) -> float:
@@ -314,17 +346,51 @@ def _narrowest(group: list[Customer], coverage: float) -> float:
     return best
 
 
-def group_figures(name: str, group: list[Customer]) -> Group:
-    """The figures of one group of measured customers."""
+def _predicted(c: Customer, estimator: str) -> float:
+    return c.estimate["mean"] if estimator == "ours" else c.baselines[estimator]
+
+
+def _rmse_chance(group: list[Customer]) -> dict[str, tuple[float, float]]:
+    """Per baseline, the 95% range of ours' RMSE minus the baseline's over the group's days
+    drawn again (from each day's sums of squared errors)."""
+    sums = [
+        (len(part), *(sum((_predicted(c, e) - c.wait) ** 2 for c in part) for e in ESTIMATORS))
+        for part in _clusters(group)
+    ]
+
+    def difference(index: int):
+        def stat(picked) -> float:
+            n = sum(p[0] for p in picked)
+            return math.sqrt(sum(p[1] for p in picked) / n) - math.sqrt(
+                sum(p[index] for p in picked) / n
+            )
+
+        return stat
+
+    return {e: _chance(sums, difference(i)) for i, e in enumerate(ESTIMATORS[1:], start=2)}
+
+
+def _ratio(group: list[Customer]) -> float:
+    """Our mean width over the narrowest with the same coverage (inf: nothing narrower)."""
+    narrowest = _narrowest(group, statistics.mean(map(_inside, group)))
+    width = statistics.mean(c.estimate["high"] - c.estimate["low"] for c in group)
+    return width / narrowest if narrowest > 0 else math.inf
+
+
+def group_figures(name: str, group: list[Customer], sharpness: bool = False) -> Group:
+    """The figures of one group of measured customers (with `sharpness`, the chance range
+    of its width ratio too: a band of predicted wait)."""
     mean_wait = statistics.mean(c.wait for c in group)
-    rmse = {}
-    for estimator in ESTIMATORS:
-        errors = [
-            (c.estimate["mean"] if estimator == "ours" else c.baselines[estimator]) - c.wait
-            for c in group
-        ]
-        rmse[estimator] = math.sqrt(statistics.mean(e * e for e in errors))
-    inside = statistics.mean(c.estimate["low"] <= c.wait <= c.estimate["high"] for c in group)
+    rmse = {
+        e: math.sqrt(statistics.mean((_predicted(c, e) - c.wait) ** 2 for c in group))
+        for e in ESTIMATORS
+    }
+    inside = statistics.mean(map(_inside, group))
+    ratio_chance = (math.nan, math.nan)
+    if sharpness:
+        ratio_chance = _chance(
+            _clusters(group), lambda picked: _ratio([c for p in picked for c in p]), WIDTH_DRAWS
+        )
     return Group(
         name,
         len(group),
@@ -340,6 +406,9 @@ def group_figures(name: str, group: list[Customer]) -> Group:
             for c in group
             if c.estimate["high"] <= 0 or (c.estimate["low"] <= 0 and c.estimate.get("ahead", 0))
         ),
+        coverage_chance(group),
+        _rmse_chance(group),
+        ratio_chance,
     )
 
 
@@ -384,7 +453,8 @@ def breakdown(customers: list[Customer]) -> dict[str, list[Group]]:
         order = sorted(groups, key=lambda g: (len(g) if g[0].isdigit() else 0, g))
         if title == "predicted wait":
             order = [b for b in (_band(low) for low, _ in BANDS) if b in groups]
-        result[title] = [group_figures(g, groups[g]) for g in order]
+        sharp = title == "predicted wait"
+        result[title] = [group_figures(g, groups[g], sharp) for g in order]
     return result
 
 
