@@ -18,8 +18,9 @@ R moves only its width's noise).
 
 Over the chosen customers who waited and were served (`measured_customers`, as the
 estimates bench scores them), printed in all and per day, hour, number ahead and service:
-our interval's coverage, the shares below and above it, its bias and mean width (the
-bench's figures); the world's interval's coverage, below, above and width; ours ÷ the
+our interval's coverage (± its 95% half-width with days as the units: misses of one day
+go together), the shares below and above it, its bias and mean width (the bench's
+figures); the world's interval's coverage, below, above and width; ours ÷ the
 world's mean (the model's own bias) and the waits ÷ the world's mean (how the days turned
 out); the RMSE against the waits of ours, the world's mean and QL. A cell that ours misses
 and the world's own interval misses as much is a spell no estimate could foresee; one
@@ -159,19 +160,31 @@ def moment(r: Replayed) -> str:
     return (
         f"day {c.day:2d} {c.since_open / 3600:5.2f} h {c.service} {c.priority}, "
         f"{c.estimate.get('ahead', 0)} ahead: ours {c.estimate['mean']:.0f} s "
-        f"[{c.estimate['low']:.0f}, {c.estimate['high']:.0f}], the world's {r.mean:.0f} s "
-        f"[{low:.0f}, {high:.0f}] ({len(r.waits)} stayed), QL "
-        f"{c.baselines.get('QL', math.nan):.0f}, waited {c.wait:.0f}"
+        f"[{c.estimate['low']:.1f}, {c.estimate['high']:.1f}], the world's {r.mean:.0f} s "
+        f"[{low:.1f}, {high:.1f}] ({len(r.waits)} stayed), QL "
+        f"{c.baselines.get('QL', math.nan):.0f}, waited {c.wait:.1f}"
     )
+
+
+def by_days(group: list[Customer], inside: list[bool]) -> float:
+    """The 95% half-width of a coverage with days as the units (misses of one day go
+    together: the bench's binomial one, customers as if independent, understates it)."""
+    days: dict[int, list[bool]] = {}
+    for c, hit in zip(group, inside, strict=True):
+        days.setdefault(c.day, []).append(hit)
+    share = statistics.mean(inside)
+    spread = sum((sum(hits) - share * len(hits)) ** 2 for hits in days.values())
+    return 1.96 * math.sqrt(spread) / len(group)
 
 
 def ours_figures(group: list[Customer]) -> str:
     """Our interval over `group`, as the estimates bench scores it."""
     g = group_figures("", group)
     above = statistics.mean(c.wait > c.estimate["high"] for c in group)
+    inside = [c.estimate["low"] <= c.wait <= c.estimate["high"] for c in group]
     return (
-        f"coverage {g.coverage:.1%} (below {g.below:.1%}, above {above:.1%}), "
-        f"bias {g.bias:+.0%}, width {g.width:.0f} s"
+        f"coverage {g.coverage:.1%} ± {by_days(group, inside):.1%} (below {g.below:.1%}, "
+        f"above {above:.1%}), bias {g.bias:+.0%}, width {g.width:.0f} s"
     )
 
 
@@ -188,8 +201,10 @@ def world_figures(rows: list[Replayed]) -> str:
     def rmse(guess) -> float:
         return math.sqrt(statistics.mean((guess(r) - r.customer.wait) ** 2 for r in rows))
 
+    inside = [low <= w <= high for w, (low, high) in zip(waits, intervals, strict=True)]
+    days = by_days([r.customer for r in rows], inside)
     return (
-        f"coverage {1 - below - above:.1%} (below {below:.1%}, above {above:.1%}), "
+        f"coverage {1 - below - above:.1%} ± {days:.1%} (below {below:.1%}, above {above:.1%}), "
         f"width {statistics.mean(h - lo for lo, h in intervals):.0f} s; "
         f"ours/world {ours / world - 1:+.0%}, waits/world {sum(waits) / world - 1:+.0%}; "
         f"RMSE ours {rmse(lambda r: r.customer.estimate['mean']):.0f}, world "
