@@ -168,10 +168,13 @@ def moment(r: Replayed) -> str:
 
 def by_days(group: list[Customer], inside: list[bool]) -> float:
     """The 95% half-width of a coverage with days as the units (misses of one day go
-    together: the bench's binomial one, customers as if independent, understates it)."""
+    together: the bench's binomial one, customers as if independent, understates it);
+    nan within one day."""
     days: dict[int, list[bool]] = {}
     for c, hit in zip(group, inside, strict=True):
         days.setdefault(c.day, []).append(hit)
+    if len(days) < 2:
+        return math.nan
     share = statistics.mean(inside)
     spread = sum((sum(hits) - share * len(hits)) ** 2 for hits in days.values())
     return 1.96 * math.sqrt(spread) / len(group)
