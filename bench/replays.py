@@ -166,18 +166,18 @@ def moment(r: Replayed) -> str:
     )
 
 
-def by_days(group: list[Customer], inside: list[bool]) -> float:
-    """The 95% half-width of a coverage with days as the units (misses of one day go
-    together: the bench's binomial one, customers as if independent, understates it);
-    nan within one day."""
+def half(group: list[Customer], inside: list[bool]) -> str:
+    """' ± ' the 95% half-width of a coverage with days as the units (misses of one day
+    go together: the bench's binomial one, customers as if independent, understates it);
+    nothing within one day."""
     days: dict[int, list[bool]] = {}
     for c, hit in zip(group, inside, strict=True):
         days.setdefault(c.day, []).append(hit)
     if len(days) < 2:
-        return math.nan
+        return ""
     share = statistics.mean(inside)
     spread = sum((sum(hits) - share * len(hits)) ** 2 for hits in days.values())
-    return 1.96 * math.sqrt(spread) / len(group)
+    return f" ± {1.96 * math.sqrt(spread) / len(group):.1%}"
 
 
 def ours_figures(group: list[Customer]) -> str:
@@ -186,7 +186,7 @@ def ours_figures(group: list[Customer]) -> str:
     above = statistics.mean(c.wait > c.estimate["high"] for c in group)
     inside = [c.estimate["low"] <= c.wait <= c.estimate["high"] for c in group]
     return (
-        f"coverage {g.coverage:.1%} ± {by_days(group, inside):.1%} (below {g.below:.1%}, "
+        f"coverage {g.coverage:.1%}{half(group, inside)} (below {g.below:.1%}, "
         f"above {above:.1%}), bias {g.bias:+.0%}, width {g.width:.0f} s"
     )
 
@@ -205,9 +205,9 @@ def world_figures(rows: list[Replayed]) -> str:
         return math.sqrt(statistics.mean((guess(r) - r.customer.wait) ** 2 for r in rows))
 
     inside = [low <= w <= high for w, (low, high) in zip(waits, intervals, strict=True)]
-    days = by_days([r.customer for r in rows], inside)
+    days = half([r.customer for r in rows], inside)
     return (
-        f"coverage {1 - below - above:.1%} ± {days:.1%} (below {below:.1%}, above {above:.1%}), "
+        f"coverage {1 - below - above:.1%}{days} (below {below:.1%}, above {above:.1%}), "
         f"width {statistics.mean(h - lo for lo, h in intervals):.0f} s; "
         f"ours/world {ours / world - 1:+.0%}, waits/world {sum(waits) / world - 1:+.0%}; "
         f"RMSE ours {rmse(lambda r: r.customer.estimate['mean']):.0f}, world "
