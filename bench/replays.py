@@ -12,9 +12,10 @@ R times from that moment with fresh draws for what is not yet known (`relive` in
 `sim/engine.py`: the waiting customers' times, each busy counter's rest given the time
 gone, later arrivals, staff, patience). The replays in which the customer stays give the
 world's own expectation (their mean) and its own 80% interval (their 10th and 90th
-percentiles, `statistics.quantiles(..., method="exclusive")`: from R replays, an interval
-that holds another draw of the same world four times in five on average whatever R is;
-R moves only its width's noise).
+percentiles, `statistics.quantiles(..., method="exclusive")`: from R replays (R + 1 a
+multiple of 10, 9 or more), an interval that holds another draw of the same world four
+times in five on average whatever R is; R moves only its width's noise. Fewer than 9
+stayed: from the shortest to the longest, which holds fewer).
 
 Over the chosen customers who waited and were served (`measured_customers`, as the
 estimates bench scores them), printed in all and per day, hour, number ahead and service:
