@@ -271,3 +271,31 @@ def test_a_relived_future_of_a_world_without_chance_is_the_one_lived():
     waited = [(c.wait, again) for c, again in relived if c.wait]
     assert len(waited) > 40
     assert all(again == pytest.approx(wait) for wait, again in waited)
+
+
+def test_a_relived_future_draws_the_staff_reaction_under_way_afresh():
+    """GIVEN one counter with fixed service times, few customers and staff who take 2-20 s
+    to call WHEN a customer who finds the counter idle is lived again THEN the call comes
+    2-20 s after they came, drawn afresh each time (not the reaction this run drew: a
+    perfect estimate cannot know it), and watching changes nothing."""
+    from dataclasses import replace
+
+    pool = _pool("md1", 1, 0.3, customers=150)
+    scenario = replace(
+        pool, services=(replace(pool.services[0], service_dist="fixed"),), reaction_s=(2.0, 20.0)
+    )
+    relived = []
+
+    def watch(run, customer):
+        if customer.arrived in run.reacting.values():  # the idle counter saw them come
+            again = [run.relive(customer, customer.arrived, random.Random(k)) for k in range(12)]
+            relived.append((customer, again))
+
+    watched = simulate(scenario, seed=3, estimates=False, watch=watch)
+    plain = simulate(scenario, seed=3, estimates=False)
+    assert [c.wait for c in watched] == [c.wait for c in plain]
+    assert len(relived) > 30
+    for customer, again in relived:
+        assert 2.0 <= customer.wait <= 20.0
+        assert all(2.0 <= wait <= 20.0 for wait in again)
+        assert len(set(again)) == len(again)

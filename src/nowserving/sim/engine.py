@@ -160,6 +160,7 @@ class _Simulation:
         self.idle: list[str] = []  # open counters with nobody to call, in counter order
         self.gone: set[str] = set()  # tickets whose customer left before being called
         self.closing: set[str] = set()  # counters to close once their customer is done
+        self.reacting: dict[tuple[float, str], float] = {}  # (call, counter) -> since when
         self.record = None
         self.watch = None
 
@@ -189,6 +190,7 @@ class _Simulation:
         self.tickets.clear()  # anyone still waiting went home with the day
         self.idle = []
         self.closing.clear()
+        self.reacting.clear()
         self._first_arrivals()
         for counter in scenario.counters:
             for pause_start, pause_end in counter.pauses:
@@ -325,11 +327,11 @@ class _Simulation:
         """`customer`'s wait in another future of this run from `at` (now, as the world
         stands): a copy lives on with fresh draws for what is not yet known — the waiting
         customers' service and patience times, each busy counter's rest given the time it
-        has served, staff's reactions, who of the newcomers is a priority — until the
-        customer is called (None: gone, or not called today). No estimates are made in it.
-        The mean over many is what the world itself expected (docs/estimates.md). `rng`
-        seeds the fresh draws."""
-        run = copy.deepcopy(self)
+        has served, staff's reactions (those under way given the time gone), who of the
+        newcomers is a priority — until the customer is called (None: gone, or not called
+        today). No estimates are made in it. The mean over many is what the world itself
+        expected (docs/estimates.md). `rng` seeds the fresh draws."""
+        run = copy.deepcopy(self, self._shared_with_replays())
         run.newcomers, run.record, run.progress, run.watch = None, None, None, None
         for draw in run.draws.values():
             draw.rng = random.Random(rng.random())
@@ -338,7 +340,12 @@ class _Simulation:
             draw = run.draws[waiting.service]
             run.tickets[ticket] = (waiting, draw.service_time(), draw.patience())
         heap = []
+        low, high = run.scenario.reaction_s
         for when, order, kind, what in run.heap:
+            since = run.reacting.pop((when, what), None) if kind == "call" else None
+            if since is not None:  # staff reacting since `since`: not yet, so uniform on
+                when = since + run.staff.uniform(max(low, at - since), high)
+                run.reacting[(when, what)] = since
             counter = run.branch.counters.get(what) if kind == "done" else None
             serving = counter.ticket if counter is not None else None
             if serving is not None and serving not in run.gone:
@@ -359,15 +366,31 @@ class _Simulation:
             run.step()
         return None if target.called is None or target.gone else target.wait
 
+    def _shared_with_replays(self) -> dict:
+        """`deepcopy`'s memo for `relive`: what a replay does not change is not copied (a
+        fourth of the time). Customers no longer waiting stay as they are; the remembered
+        outcomes are only added to (their dicts are never changed); the learner is only
+        written to (no estimates are made in a replay: nothing there reads it), so its
+        cheap copy will do."""
+        waiting = {id(c) for c, _, _ in self.tickets.values()}
+        memo: dict = {id(c): c for c in self.results if id(c) not in waiting}
+        memo[id(self.branch.outcomes)] = self.branch.outcomes.copy()
+        memo[id(self.branch.learner)] = self.branch.learner.copy()
+        memo[id(self.newcomers)] = None
+        return memo
+
     def _call_soon(self, counter_id: str, at: float) -> None:
         """Staff call next after their reaction time (at once when the scenario has none)."""
         low, high = self.scenario.reaction_s
         if high <= 0:
             self._call(counter_id, at)
         else:
-            self.push(at + self.staff.uniform(low, high), "call", counter_id)
+            when = at + self.staff.uniform(low, high)
+            self.reacting[(when, counter_id)] = at
+            self.push(when, "call", counter_id)
 
     def _on_call(self, at: float, counter_id: str) -> None:
+        self.reacting.pop((at, counter_id), None)
         counter = self.branch.counters[counter_id]
         if counter.state == "open" and counter.ticket is None:
             self._call(counter_id, at)
