@@ -74,16 +74,42 @@ class Replayed:
 
 def clock(text: str) -> float:
     """'14:12' as hours (14.2)."""
-    hours, minutes = text.split(":")
-    return int(hours) + int(minutes) / 60
+    try:
+        hours, minutes = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time HH:MM: {text!r}") from None
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        raise argparse.ArgumentTypeError(f"not a time of day: {text!r}")
+    return hours + minutes / 60
+
+
+def hour_list(text: str) -> set[int]:
+    """'3,5' as {3, 5}: hours from opening."""
+    try:
+        return {int(h) for h in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not hours from opening like 4 or 3,5: {text!r}"
+        ) from None
+
+
+def time_window(text: str) -> tuple[float, float]:
+    """'14:00-15:30' as (14.0, 15.5), branch time in hours."""
+    parts = text.split("-")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"not a window HH:MM-HH:MM: {text!r}")
+    start, end = (clock(t) for t in parts)
+    if end <= start:
+        raise argparse.ArgumentTypeError(f"the window ends before it starts: {text!r}")
+    return start, end
 
 
 def chooser(args: argparse.Namespace, scenario):
     """Whether a customer, as its ticket is issued, is one of those asked for."""
-    hours = {int(h) for h in args.hours.split(",")} if args.hours else None
+    hours = args.hours
     window = None
     if args.window:
-        window = [(clock(t) - scenario.opens_h) * 3600 for t in args.window.split("-")]
+        window = [(t - scenario.opens_h) * 3600 for t in args.window]
 
     def chosen(c: Customer) -> bool:
         return (
@@ -107,8 +133,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--days", type=int, default=15, help="days simulated")
     parser.add_argument("--from-day", type=int, default=0, help="first day chosen, from 0")
-    parser.add_argument("--hours", help="hours from opening, as the bench's cells: 4 or 3,5")
-    parser.add_argument("--window", help="branch time, HH:MM-HH:MM")
+    parser.add_argument(
+        "--hours", type=hour_list, help="hours from opening, as the bench's cells: 4 or 3,5"
+    )
+    parser.add_argument("--window", type=time_window, help="branch time, HH:MM-HH:MM")
     parser.add_argument("--service", help="only its customers")
     parser.add_argument("--priority", help="only this priority class")
     parser.add_argument("--min-ahead", type=int, default=0)
