@@ -35,6 +35,7 @@ from nowserving.sim.metrics import (  # noqa: E402
     breakdown,
     evaluate,
     format_breakdown,
+    format_chance,
     format_report,
 )
 from nowserving.sim.scenarios import without_bookings  # noqa: E402
@@ -97,7 +98,7 @@ def outside(value: float, chance: tuple[float, float], low: float, high: float) 
     aim [low, high] (beyond chance)."""
     a, b = chance
     beyond = b < low or a > high
-    return f"{value:.1%} [{a:.1%}–{b:.1%}]" + ("!" if beyond else "")
+    return f"{value:.1%}{format_chance(chance)}" + ("!" if beyond else "")
 
 
 def rmse_losses(per_seed: list[Group]) -> str:

@@ -19,13 +19,15 @@ stayed: from the shortest to the longest, which holds fewer).
 
 Over the chosen customers who waited and were served (`measured_customers`, as the
 estimates bench scores them), printed in all and per day, hour, number ahead and service:
-our interval's coverage (± its 95% half-width with days as the units: misses of one day
-go together), the shares below and above it, its bias and mean width (the bench's
-figures); the world's interval's coverage, below, above and width; ours ÷ the
-world's mean (the model's own bias) and the waits ÷ the world's mean (how the days turned
-out); the RMSE against the waits of ours, the world's mean and QL. A cell that ours misses
-and the world's own interval misses as much is a spell no estimate could foresee; one
-that only ours misses is ours (docs/estimates.md, "What the world allowed (stop 34)").
+our interval's coverage with its chance range in brackets, as the estimates bench gives
+it (`coverage_chance`: the 95% range when the group's days are drawn again, or its hours
+within one day; misses of one day go together), the shares below and above it, its bias
+and mean width (the bench's figures); the world's interval's coverage with its chance
+range, below, above and width; ours ÷ the world's mean (the model's own bias) and the
+waits ÷ the world's mean (how the days turned out); the RMSE against the waits of ours,
+the world's mean and QL. A cell that ours misses and the world's own interval misses as
+much is a spell no estimate could foresee; one that only ours misses is ours
+(docs/estimates.md, "What the world allowed (stop 34)").
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ from _common import command_line  # noqa: E402
 
 from nowserving.sim import SCENARIOS, simulate  # noqa: E402
 from nowserving.sim.engine import Customer  # noqa: E402
-from nowserving.sim.metrics import group_figures, measured_customers  # noqa: E402
+from nowserving.sim.metrics import (  # noqa: E402
+    coverage_chance,
+    format_chance,
+    group_figures,
+    measured_customers,
+)
 
 AHEAD_GROUPS = ((0, 0), (1, 1), (2, 3), (4, 5), (6, 10**6))
 
@@ -195,27 +202,12 @@ def moment(r: Replayed) -> str:
     )
 
 
-def half(group: list[Customer], inside: list[bool]) -> str:
-    """' ± ' the 95% half-width of a coverage with days as the units (misses of one day
-    go together: the bench's binomial one, customers as if independent, understates it);
-    nothing within one day."""
-    days: dict[int, list[bool]] = {}
-    for c, hit in zip(group, inside, strict=True):
-        days.setdefault(c.day, []).append(hit)
-    if len(days) < 2:
-        return ""
-    share = statistics.mean(inside)
-    spread = sum((sum(hits) - share * len(hits)) ** 2 for hits in days.values())
-    return f" ± {1.96 * math.sqrt(spread) / len(group):.1%}"
-
-
 def ours_figures(group: list[Customer]) -> str:
     """Our interval over `group`, as the estimates bench scores it."""
     g = group_figures("", group)
     above = statistics.mean(c.wait > c.estimate["high"] for c in group)
-    inside = [c.estimate["low"] <= c.wait <= c.estimate["high"] for c in group]
     return (
-        f"coverage {g.coverage:.1%}{half(group, inside)} (below {g.below:.1%}, "
+        f"coverage {g.coverage:.1%}{format_chance(g.coverage_chance)} (below {g.below:.1%}, "
         f"above {above:.1%}), bias {g.bias:+.0%}, width {g.width:.0f} s"
     )
 
@@ -234,9 +226,9 @@ def world_figures(rows: list[Replayed]) -> str:
         return math.sqrt(statistics.mean((guess(r) - r.customer.wait) ** 2 for r in rows))
 
     inside = [low <= w <= high for w, (low, high) in zip(waits, intervals, strict=True)]
-    days = half([r.customer for r in rows], inside)
+    chance = format_chance(coverage_chance([r.customer for r in rows], inside))
     return (
-        f"coverage {1 - below - above:.1%}{days} (below {below:.1%}, above {above:.1%}), "
+        f"coverage {1 - below - above:.1%}{chance} (below {below:.1%}, above {above:.1%}), "
         f"width {statistics.mean(h - lo for lo, h in intervals):.0f} s; "
         f"ours/world {ours / world - 1:+.0%}, waits/world {sum(waits) / world - 1:+.0%}; "
         f"RMSE ours {rmse(lambda r: r.customer.estimate['mean']):.0f}, world "

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from nowserving.sim.engine import Customer
-from nowserving.sim.metrics import ESTIMATORS, coverage_chance, group_figures
+from nowserving.sim.metrics import ESTIMATORS, coverage_chance, format_chance, group_figures
 
 
 def customer(day: int, hour: int, wait: float, low: float, high: float) -> Customer:
@@ -41,6 +41,18 @@ def test_misses_that_come_in_whole_days_move_the_coverage_more_than_spread_ones(
     # whole days of misses among twenty move it by about ± 17.
     assert low < 0.7 and high > 0.9
     assert low <= 0.8 <= high
+    assert format_chance((low, high)) == f" [{low:.1%}–{high:.1%}]"
+
+
+def test_another_intervals_hits_are_drawn_again_by_the_same_days():
+    """GIVEN ours missing 10 of every day's 50 and the world's own interval (bench/replays.py)
+    missing four whole days, WHEN the world's coverage is drawn again, THEN its range is that
+    of misses in whole days, and ours' stays a point."""
+    group = [c for day in range(20) for c in day_of(day, 10)]
+    world = [c.day >= 4 for c in group]
+    spells = [c for day in range(20) for c in day_of(day, 50 if day < 4 else 0)]
+    assert coverage_chance(group) == (0.8, 0.8)
+    assert coverage_chance(group, world) == coverage_chance(spells)
 
 
 def test_a_single_day_is_drawn_again_by_its_hours():
@@ -48,11 +60,14 @@ def test_a_single_day_is_drawn_again_by_its_hours():
     assert coverage_chance(one_day) == (0.5, 0.5)
     low, high = coverage_chance(day_of(0, 25, hours=1))  # one day, one hour: nothing to draw
     assert math.isnan(low) and math.isnan(high)
+    assert format_chance((low, high)) == ""  # the benches print the coverage alone
 
 
 def test_ours_worse_on_every_day_is_beyond_chance():
     group = [c for day in range(10) for c in day_of(day, 10)]
-    figures = group_figures("cash", group, sharpness=True)
+    figures = group_figures("cash", group, sharpness=True, losses=True)
+    # (only a service's or class's losses are listed: the range costs a bootstrap per baseline)
+    assert group_figures("cash", group).rmse_chance == {}
     # Every day alike, so the ranges are single points: ours' RMSE against each baseline's
     # (every baseline 60 s higher than ours: 25 s better), and the width ratio.
     for e in ESTIMATORS[1:]:

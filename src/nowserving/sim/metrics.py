@@ -174,14 +174,15 @@ def evaluate(scenario: str, customers: list[Customer], abandonment: bool) -> Rep
     )
 
 
-def _clusters(group: list[Customer]) -> list[list[Customer]]:
+def _clusters(group: list, customer=lambda c: c) -> list[list]:
     """The group's customers by day, or by hour when they are all of one day: the units
     that are drawn again for a chance range (customers of one day share its queue and its
-    spells, so they are not independent draws)."""
+    spells, so they are not independent draws). `customer` finds an item's customer when
+    the group holds something else (a customer and its hit, in `coverage_chance`)."""
     for key in (lambda c: c.day, lambda c: int(c.since_open // 3600)):
-        parts: dict[int, list[Customer]] = {}
-        for c in group:
-            parts.setdefault(key(c), []).append(c)
+        parts: dict[int, list] = {}
+        for item in group:
+            parts.setdefault(key(customer(item)), []).append(item)
         if len(parts) > 1:
             return list(parts.values())
     return []
@@ -201,11 +202,22 @@ def _inside(c: Customer) -> bool:
     return c.estimate["low"] <= c.wait <= c.estimate["high"]
 
 
-def coverage_chance(group: list[Customer]) -> tuple[float, float]:
+def coverage_chance(group: list[Customer], inside: list[bool] | None = None) -> tuple[float, float]:
     """How far chance moves the group's coverage: its 95% range when its days are drawn
-    again (docs/estimates.md, "Chance")."""
-    counts = [(sum(map(_inside, part)), len(part)) for part in _clusters(group)]
+    again (docs/estimates.md, "Chance"). Of our interval, or of another whose hit for each
+    customer is in `inside` (the world's own, in bench/replays.py)."""
+    hits = list(zip(group, map(_inside, group) if inside is None else inside, strict=True))
+    counts = [
+        (sum(hit for _, hit in part), len(part)) for part in _clusters(hits, lambda pair: pair[0])
+    ]
     return _chance(counts, lambda picked: sum(i for i, _ in picked) / sum(n for _, n in picked))
+
+
+def format_chance(chance: tuple[float, float]) -> str:
+    """' [a–b]': a coverage's chance range as the benches print it beside the coverage;
+    nothing when there is none (one day, one hour)."""
+    low, high = chance
+    return "" if math.isnan(low) else f" [{low:.1%}–{high:.1%}]"
 
 
 def _hourly(waited: list[Customer]) -> list[tuple[int, int, float, float, tuple[float, float]]]:
@@ -324,7 +336,8 @@ class Group:
     zero: int  # intervals of 0-0, or from 0 with someone ahead, given to customers who waited
     # Chance ranges (95%, the group's days drawn again; "Chance" in docs/estimates.md):
     coverage_chance: tuple[float, float]
-    rmse_chance: dict[str, tuple[float, float]]  # baseline -> ours' RMSE minus its (s)
+    # baseline -> ours' RMSE minus its (s) (services and priority classes only)
+    rmse_chance: dict[str, tuple[float, float]]
     ratio_chance: tuple[float, float]  # of width / narrowest (bands of predicted wait only)
 
 
@@ -377,9 +390,13 @@ def _ratio(group: list[Customer]) -> float:
     return width / narrowest if narrowest > 0 else math.inf
 
 
-def group_figures(name: str, group: list[Customer], sharpness: bool = False) -> Group:
+def group_figures(
+    name: str, group: list[Customer], sharpness: bool = False, losses: bool = False
+) -> Group:
     """The figures of one group of measured customers (with `sharpness`, the chance range
-    of its width ratio too: a band of predicted wait)."""
+    of its width ratio too: a band of predicted wait; with `losses`, that of ours' RMSE
+    minus each baseline's: a service or priority class, whose losses the bench lists;
+    otherwise `rmse_chance` is empty)."""
     mean_wait = statistics.mean(c.wait for c in group)
     rmse = {
         e: math.sqrt(statistics.mean((_predicted(c, e) - c.wait) ** 2 for c in group))
@@ -407,7 +424,7 @@ def group_figures(name: str, group: list[Customer], sharpness: bool = False) -> 
             if c.estimate["high"] <= 0 or (c.estimate["low"] <= 0 and c.estimate.get("ahead", 0))
         ),
         coverage_chance(group),
-        _rmse_chance(group),
+        _rmse_chance(group) if losses else {},
         ratio_chance,
     )
 
@@ -454,7 +471,8 @@ def breakdown(customers: list[Customer]) -> dict[str, list[Group]]:
         if title == "predicted wait":
             order = [b for b in (_band(low) for low, _ in BANDS) if b in groups]
         sharp = title == "predicted wait"
-        result[title] = [group_figures(g, groups[g], sharp) for g in order]
+        losses = title in ("service", "priority class")
+        result[title] = [group_figures(g, groups[g], sharp, losses) for g in order]
     return result
 
 
