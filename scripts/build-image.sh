@@ -33,11 +33,7 @@ die() {
 
 # ----- stage 2: inside a private mount namespace: customise the root ----------------------
 if [ "${1:-}" = "--in-namespace" ]; then
-  tmp=$2
-  root=$tmp/root
-  rootfs_api_filesystems "$root"
-  mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$root/run"
-  rootfs_pip_mounts
+  rootfs_namespace_mounts "$2"
   run() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 "$@"; }
 

@@ -32,11 +32,7 @@ die() {
 
 # ----- stage 2: inside a private mount and PID namespace (see the end of the file) -------
 if [ "${1:-}" = "--in-namespace" ]; then
-  tmp=$2
-  root=$tmp/root
-  rootfs_api_filesystems "$root"
-  mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$root/run"
-  rootfs_pip_mounts
+  rootfs_namespace_mounts "$2"
   run() { # run COMMAND...: in the root, with a clean environment (plus pip's)
     local envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
       LANG=C.UTF-8 PIP_CACHE_DIR=/var/cache/pip-host) name

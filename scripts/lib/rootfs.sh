@@ -218,6 +218,17 @@ _rootfs_unmount_all() {
   done
 }
 
+# rootfs_namespace_mounts TMP: the second stage's root, as rootfs_unpack left it in TMP
+# (sets `tmp` and `root`), ready for chroot and pip: the API file systems, a tmpfs /run and
+# rootfs_pip_mounts.
+rootfs_namespace_mounts() {
+  tmp=$1
+  root=$tmp/root
+  rootfs_api_filesystems "$root"
+  mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$root/run"
+  rootfs_pip_mounts
+}
+
 # rootfs_pip_mounts: the host's pip cache ($PIP_CACHE_HOST) at /var/cache/pip-host in $root
 # (PIP_CACHE_DIR, exported), and the local folders the host's PIP_FIND_LINKS names, read-only
 # at the same paths.
