@@ -33,18 +33,7 @@ die() {
 
 # ----- stage 2: inside a private mount namespace: customise the root ----------------------
 if [ "${1:-}" = "--in-namespace" ]; then
-  tmp=$2
-  root=$tmp/root
-  rootfs_api_filesystems "$root"
-  mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$root/run"
-  mkdir -p "$root/var/cache/pip-host"
-  mnt --bind "$PIP_CACHE_HOST" "$root/var/cache/pip-host"
-  export PIP_CACHE_DIR=/var/cache/pip-host
-  for dir in ${PIP_FIND_LINKS:-}; do # local folders the host's pip settings name
-    [ -d "$dir" ] || continue
-    mkdir -p "$root$dir"
-    mnt --bind -o ro "$dir" "$root$dir"
-  done
+  rootfs_namespace_mounts "$2"
   run() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 "$@"; }
 
@@ -142,11 +131,7 @@ variant=minbase
 components=main,non-free-firmware
 mapfile -t packages < <(cat "$image/packages.txt" "$image/debian-packages.txt" |
   sed -e 's/#.*//' -e 's/[[:space:]]//g' | grep .)
-dpkg_opts=(
-  'path-exclude=/usr/share/man/*'
-  'path-exclude=/usr/share/doc/*'
-  'path-include=/usr/share/doc/*/copyright'
-)
+dpkg_opts=("${rootfs_dpkg_opts[@]}")
 # shellcheck disable=SC2034,SC2016 # used by rootfs_cached; $1 is mmdebstrap's
 mmdebstrap_opts=(--setup-hook='mkdir -p "$1/boot/firmware"')
 cache_dir=/var/cache/nowserving
@@ -192,10 +177,7 @@ log "root ready in $((SECONDS - step)) s"
 
 # The wheel of this checkout (pure Python: built on the host).
 step=$SECONDS
-python3 -m venv "$tmp/wheel-venv"
-rootfs_copy_checkout "$src" "$tmp/src"
-"$tmp/wheel-venv/bin/pip" wheel --quiet --no-deps --wheel-dir "$tmp/wheels" "$tmp/src" >&2
-rm -rf "$tmp/wheel-venv" "$tmp/src"
+rootfs_wheel "$src" "" "$tmp"
 wheel=$(cd "$tmp/wheels" && ls nowserving-*.whl)
 version=$(echo "$wheel" | cut -d- -f2)
 name=nowserving-$version-arm64.img
@@ -203,23 +185,13 @@ log "wheel $wheel in $((SECONDS - step)) s"
 [ -z "$ssh_key" ] || cp "$ssh_key" "$tmp/ssh-key.pub"
 
 rootfs_host_network
-for var in PIP_CERT SSL_CERT_FILE; do
-  file=${!var:-}
-  [ -n "$file" ] && [ -f "$file" ] && [ ! -e "$root$file" ] || continue
-  mkdir -p "$root$(dirname "$file")"
-  cp -L "$file" "$root$file"
-done
+rootfs_host_pip_certs
 # The MBR disk id: fixed per version, so that a rebuild gives the same partition ids.
 DISK_ID=$(echo "nowserving-$version" | sha256sum | cut -c1-8)
 export DISK_ID PIP_CACHE_HOST=$cache_dir/pip-arm64 SSH_KEY_FILE=$ssh_key
 
 step=$SECONDS
-status=0
-unshare --mount --propagation private --pid --fork --kill-child -- \
-  bash "$self" --in-namespace "$tmp" </dev/null &
-child=$!
-wait "$child" || status=$?
-child=""
+rootfs_in_namespace "$self" --in-namespace "$tmp"
 [ "$status" = 0 ] || die "customising the root failed (status $status)"
 log "root customised in $((SECONDS - step)) s"
 for dir in ${PIP_FIND_LINKS:-} /var/cache/pip-host; do # stage 2's mount points

@@ -32,19 +32,7 @@ die() {
 
 # ----- stage 2: inside a private mount and PID namespace (see the end of the file) -------
 if [ "${1:-}" = "--in-namespace" ]; then
-  tmp=$2
-  root=$tmp/root
-  rootfs_api_filesystems "$root"
-  mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$root/run"
-  # pip's cache, and local folders the host's pip settings name, at the same paths.
-  mkdir -p "$root/var/cache/pip-host"
-  mnt --bind "$PIP_CACHE_HOST" "$root/var/cache/pip-host"
-  export PIP_CACHE_DIR=/var/cache/pip-host
-  for dir in ${PIP_FIND_LINKS:-}; do
-    [ -d "$dir" ] || continue
-    mkdir -p "$root$dir"
-    mnt --bind -o ro "$dir" "$root$dir"
-  done
+  rootfs_namespace_mounts "$2"
   run() { # run COMMAND...: in the root, with a clean environment (plus pip's)
     local envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
       LANG=C.UTF-8 PIP_CACHE_DIR=/var/cache/pip-host) name
@@ -74,10 +62,7 @@ if [ "${1:-}" = "--in-namespace" ]; then
 
   # ----- the wheel of this checkout, and the recipe's customisation ----------------------
   step=$SECONDS
-  run python3 -m venv /var/tmp/wheel-build
-  run /var/tmp/wheel-build/bin/pip wheel --quiet --no-deps --wheel-dir /var/tmp/wheels \
-    /var/tmp/nowserving-src
-  rm -rf "$root/var/tmp/wheel-build" "$root/var/tmp/nowserving-src"
+  rootfs_wheel "$src" "$root" /var/tmp run
   NOWSERVING_WHEELS=$root/var/tmp/wheels NOWSERVING_CONSTRAINTS=$src/constraints.txt \
     bash "$image/customize.sh" "$root"
   rm -rf "$root/var/tmp/wheels"
@@ -258,11 +243,7 @@ suite=trixie
 arch=amd64
 variant=minbase
 mapfile -t packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$image/packages.txt" | grep .)
-dpkg_opts=(
-  'path-exclude=/usr/share/man/*'
-  'path-exclude=/usr/share/doc/*'
-  'path-include=/usr/share/doc/*/copyright'
-)
+dpkg_opts=("${rootfs_dpkg_opts[@]}")
 cache_dir=/var/cache/nowserving
 
 [ "$(id -u)" -eq 0 ] || die "needs root (mmdebstrap, mount, chroot)"
@@ -276,7 +257,6 @@ rootfs_host_tools "$suite"
 mkdir -p "$cache_dir/pip"
 rootfs_cached image-rootfs "${NOWSERVING_IMAGE_REBUILD:-0}"
 rootfs_unpack nowserving-image
-rootfs_copy_checkout "$src" "$root/var/tmp/nowserving-src" # for the wheel
 rootfs_host_network
 # The host's pip settings.
 for conf in /etc/pip.conf "${PIP_CONFIG_FILE:-}"; do
@@ -284,20 +264,10 @@ for conf in /etc/pip.conf "${PIP_CONFIG_FILE:-}"; do
   mkdir -p "$root$(dirname "$conf")"
   cp -L "$conf" "$root$conf"
 done
-for var in PIP_CERT SSL_CERT_FILE; do
-  file=${!var:-}
-  [ -n "$file" ] && [ -f "$file" ] && [ ! -e "$root$file" ] || continue
-  mkdir -p "$root$(dirname "$file")"
-  cp -L "$file" "$root$file"
-done
+rootfs_host_pip_certs
 export PIP_CACHE_HOST=$cache_dir/pip
 
 log "root ready in $((SECONDS - start)) s; customising and checking it"
-status=0
-unshare --mount --propagation private --pid --fork --kill-child -- \
-  bash "$self" --in-namespace "$tmp" </dev/null &
-child=$!
-wait "$child" || status=$?
-child=""
+rootfs_in_namespace "$self" --in-namespace "$tmp"
 log "finished with status $status in $((SECONDS - start)) s"
 exit "$status"

@@ -1,8 +1,10 @@
 # shellcheck shell=bash
-# What scripts/test-trixie.sh and scripts/image-check.sh share: a Debian root file system
-# built with mmdebstrap from the host's own Debian mirror and cached as a tarball, a pristine
-# copy of it per run (deleted on exit), the checkout and the host's network settings copied
-# in, and the file systems a chroot needs. Sourced; the caller defines `log` and `die`.
+# What scripts/test-trixie.sh, scripts/image-check.sh and scripts/build-image.sh share: a
+# Debian root file system built with mmdebstrap from the host's own Debian mirror and cached
+# as a tarball, a pristine copy of it per run (deleted on exit), the checkout, the host's
+# network and pip settings copied in, the second stage in a private namespace, the file
+# systems a chroot needs, pip's cache, and the wheel of the checkout. Sourced; the caller
+# defines `log` and `die`.
 
 # ----- on the host ------------------------------------------------------------------------
 
@@ -27,6 +29,14 @@ _rootfs_debian_repos() {
   apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(LABEL)' \
     'Created-By: Packages' 'Origin: Debian' 2>/dev/null | sort -u
 }
+
+# The dpkg settings of the images' roots: no manual pages, no documents but the copyrights.
+# shellcheck disable=SC2034 # the callers' dpkg_opts start with these
+rootfs_dpkg_opts=(
+  'path-exclude=/usr/share/man/*'
+  'path-exclude=/usr/share/doc/*'
+  'path-include=/usr/share/doc/*/copyright'
+)
 
 # rootfs_cached NAME REBUILD: the cached root of $suite/$arch/$variant with packages[] and
 # dpkg_opts[] (globals; optionally components, default main, and mmdebstrap_opts[], which do
@@ -154,6 +164,42 @@ rootfs_host_network() {
   fi
 }
 
+# rootfs_host_pip_certs: the CA files that the host's PIP_CERT and SSL_CERT_FILE name, at the
+# same paths in $root (where it has none there).
+rootfs_host_pip_certs() {
+  local var file
+  for var in PIP_CERT SSL_CERT_FILE; do
+    file=${!var:-}
+    [ -n "$file" ] && [ -f "$file" ] && [ ! -e "$root$file" ] || continue
+    mkdir -p "$root$(dirname "$file")"
+    cp -L "$file" "$root$file"
+  done
+}
+
+# rootfs_in_namespace SCRIPT ARGS...: `bash SCRIPT ARGS...` (the caller's stage 2) in a
+# private mount and PID namespace, as `child` while it runs (so that rootfs_unpack's cleanup
+# kills it); sets `status` to its exit status.
+rootfs_in_namespace() {
+  status=0
+  unshare --mount --propagation private --pid --fork --kill-child -- bash "$@" </dev/null &
+  child=$!
+  wait "$child" || status=$?
+  child=""
+}
+
+# rootfs_wheel SRC PREFIX DIR [RUN...]: the wheel of the checkout SRC in PREFIX/DIR/wheels,
+# made by pip in a throwaway venv through the command prefix RUN: none on the host (PREFIX
+# ""), or the caller's `run` in its chroot at PREFIX (DIR as the chroot sees it).
+rootfs_wheel() {
+  local checkout=$1 prefix=$2 dir=$3
+  shift 3
+  rootfs_copy_checkout "$checkout" "$prefix$dir/wheel-src"
+  "$@" python3 -m venv "$dir/wheel-venv"
+  "$@" "$dir/wheel-venv/bin/pip" wheel --quiet --no-deps --wheel-dir "$dir/wheels" \
+    "$dir/wheel-src" >&2
+  rm -rf "$prefix$dir/wheel-venv" "$prefix$dir/wheel-src"
+}
+
 # ----- inside the private mount namespace -------------------------------------------------
 
 # mnt [mount options...] TARGET: mounted now, unmounted (in reverse) when the shell exits.
@@ -169,6 +215,32 @@ _rootfs_unmount_all() {
   local i
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
     umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" 2>/dev/null || true
+  done
+}
+
+# rootfs_namespace_mounts TMP: the second stage's root, as rootfs_unpack left it in TMP
+# (sets `tmp` and `root`), ready for chroot and pip: the API file systems, a tmpfs /run and
+# rootfs_pip_mounts.
+rootfs_namespace_mounts() {
+  tmp=$1
+  root=$tmp/root
+  rootfs_api_filesystems "$root"
+  mnt -t tmpfs -o mode=755,nosuid,nodev tmpfs "$root/run"
+  rootfs_pip_mounts
+}
+
+# rootfs_pip_mounts: the host's pip cache ($PIP_CACHE_HOST) at /var/cache/pip-host in $root
+# (PIP_CACHE_DIR, exported), and the local folders the host's PIP_FIND_LINKS names, read-only
+# at the same paths.
+rootfs_pip_mounts() {
+  local dir
+  mkdir -p "$root/var/cache/pip-host"
+  mnt --bind "$PIP_CACHE_HOST" "$root/var/cache/pip-host"
+  export PIP_CACHE_DIR=/var/cache/pip-host
+  for dir in ${PIP_FIND_LINKS:-}; do
+    [ -d "$dir" ] || continue
+    mkdir -p "$root$dir"
+    mnt --bind -o ro "$dir" "$root$dir"
   done
 }
 

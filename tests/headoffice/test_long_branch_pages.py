@@ -15,15 +15,11 @@ from nowserving.headoffice.db import Batch, HeadOfficeDb
 from nowserving.headoffice.live import live_summary
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild_due_days
-from nowserving.web.accounts import Accounts
-from nowserving.web.console import Console
 from nowserving.web.console_headoffice import add_headoffice
-from nowserving.web.feed import Feeds
-from nowserving.web.sessions import AuditLog
 from tests.conftest import ManualClock
 from tests.headoffice.test_visits import ingest, rows_of
 from tests.web.conftest import CHROMIUM, browser  # noqa: F401
-from tests.web.console_fixtures import accounts_file, serving_console  # noqa: F401, F811
+from tests.web.console_fixtures import accounts_file, make_console, serving_console  # noqa: F401, F811
 from tests.web.long_branch import AFTERNOON, CASH, OVERFLOW, burst, long_branch
 from tests.web.test_console import sign_in
 
@@ -98,9 +94,7 @@ def head_office(broker, example_config, server, connect, clock, dsn, accounts_fi
     db.conn.execute("UPDATE branches SET link_up = true, server_online = true, "
                     "last_heard = to_timestamp(%s)", (clock(),))  # fmt: skip
     rebuild_due_days(db.conn)
-    feeds = Feeds([example_config], broker, "web-1")
-    console = Console(feeds, Accounts(accounts_file), AuditLog(tmp_path / "a.log", clock),
-                      clock=clock)  # fmt: skip
+    console = make_console([example_config], broker, accounts_file, tmp_path, clock)
     pages = add_headoffice(console, dsn)
     console.staffing.days = 5
     try:

@@ -14,14 +14,12 @@ from nowserving.headoffice.months import SummaryWorker, ready_months, summarize_
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild, rebuild_day
 from nowserving.reports.crossbranch import GROUPS, cross_report, ranking, summary_report
-from nowserving.web.accounts import Account, Accounts, hash_password, write_accounts
-from nowserving.web.console import Console
+from nowserving.web.accounts import Account, hash_password, write_accounts
 from nowserving.web.console_headoffice import add_headoffice
 from nowserving.web.console_headoffice_page import reports_page
-from nowserving.web.feed import Feeds
-from nowserving.web.sessions import AuditLog
 from tests.headoffice.test_visits import FIRST, ZONE, _db, ingest, rows_of
 from tests.waiting import wait_until
+from tests.web.console_fixtures import make_console
 
 JANUARY = (date(2026, 1, 1), date(2026, 1, 31))
 BRANCHES = f"""
@@ -187,6 +185,5 @@ def head_office_pages(dsn: str, folder):
     accounts = folder / "users.json"
     hashed = hash_password("pw-test-12345", n=1 << 10, r=8, p=1)
     write_accounts(accounts, {"hq": Account("hq", "head_office", (), hashed, ())})
-    console = Console(Feeds([], None, "web-test"), Accounts(accounts),
-                      AuditLog(folder / "audit.log", lambda: 0.0))  # fmt: skip
+    console = make_console([], None, accounts, folder, client_id="web-test")
     return add_headoffice(console, dsn)

@@ -22,15 +22,12 @@ from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.visits import rebuild_due_days
 from nowserving.reports.crossbranch import cross_report
 from nowserving.reports.sample import write_sample_log
-from nowserving.web.accounts import Account, Accounts, hash_password, write_accounts
-from nowserving.web.console import Console
+from nowserving.web.accounts import Account, hash_password, write_accounts
 from nowserving.web.console_headoffice import add_headoffice
-from nowserving.web.feed import Feeds
-from nowserving.web.sessions import AuditLog
 from tests.conftest import ManualClock
 from tests.headoffice.test_visits import FIRST, ZONE, ingest, rows_of
 from tests.web.conftest import CHROMIUM, browser  # noqa: F401
-from tests.web.console_fixtures import FAST, PASSWORD, serving_console
+from tests.web.console_fixtures import FAST, PASSWORD, make_console, serving_console
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
@@ -76,8 +73,7 @@ def head_office(broker, example_config, server, dsn, tmp_path):
     write_accounts(accounts, {n: Account(n, r, b, hash_password(PASSWORD, **FAST), g)
                               for n, r, b, g in rows})  # fmt: skip
     clock = ManualClock(NOW)
-    feeds = Feeds([example_config], broker, "web-1")
-    console = Console(feeds, Accounts(accounts), AuditLog(tmp_path / "a.log", clock), clock=clock)
+    console = make_console([example_config], broker, accounts, tmp_path, clock)
     pages = add_headoffice(console, dsn)
     console.staffing.days = 5  # simulated days per check (the command's --days below)
     rebuild_due_days(db.conn)  # as `nowserving headoffice rebuild --due` does

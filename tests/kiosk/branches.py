@@ -1,51 +1,19 @@
 """Branches as real ones are: up to 16 services with long Chinese and English names, a
-group, a closed service, a priority class offered at the kiosk."""
+group, a closed service, a priority class offered at the kiosk (the names from
+tests/long_names.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from nowserving.config import BranchConfig, load_config
-
-SERVICES = [
-    ("现金存取", "Cash deposit & withdrawal"),
-    ("开户与账户服务", "Account opening & account services"),
-    ("银行卡挂失与补办", "Lost card reporting & replacement"),
-    ("个人贷款与按揭", "Personal loans & mortgages"),
-    ("理财产品咨询与购买", "Wealth products: advice & purchase"),
-    ("对公开户与企业结算", "Business accounts & corporate settlement"),
-    ("外币兑换与跨境汇款", "Foreign exchange & cross-border remittance"),
-    ("个人养老金与社保卡业务", "Personal pension & social security card services"),
-    ("信用卡申请与分期业务", "Credit card applications & instalment plans"),
-    ("电子银行开通与密码重置", "Online banking sign-up & password reset"),
-    ("贵金属与保险代理业务", "Precious metals & insurance agency services"),
-    ("大额存单与定期存款", "Large certificates of deposit & time deposits"),
-    ("公积金贷款与还款业务", "Housing provident fund loans & repayment"),
-    ("票据与支票业务", "Bills & cheque services"),
-    ("外籍人士账户服务", "Account services for foreign nationals"),
-    ("老年与残障客户专窗", "Dedicated counter for elderly & disabled customers"),
-]
-# Short names, as a branch gives them for the long names a 7" screen cannot fit.
-SHORT = {
-    1: ("开户与账户", "Accounts"),
-    4: ("理财产品", "Wealth products"),
-    5: ("对公业务", "Business accounts"),
-    6: ("外汇与汇款", "FX & remittance"),
-    7: ("养老金与社保卡", "Pension & social security"),
-    8: ("信用卡", "Credit cards"),
-    9: ("电子银行", "Online banking"),
-    10: ("贵金属与保险", "Metals & insurance"),
-    11: ("存单与定期", "CDs & time deposits"),
-    12: ("公积金贷款", "Provident fund loans"),
-    14: ("外籍人士", "Foreign nationals"),
-    15: ("老年与残障专窗", "Elderly & disabled"),
-}
+from tests.long_names import SERVICES, SHORT
 
 
 def branch(
     count: int, folder: Path, group: bool = True, closes: str | None = None, bookable: bool = False
 ) -> BranchConfig:
-    """A branch of `count` services (the first `count` above), 4 counters sharing them,
+    """A branch of `count` services (the first `count` of SERVICES), 4 counters sharing them,
     services 2-4 in a group 个人账户 / Personal accounts (when `group` and count >= 5), the
     last one stopping at 10:00 (closed in the afternoon); open all day, or from 08:00 until
     `closes` ("HH:MM") every day; the first service taking appointments when `bookable`."""

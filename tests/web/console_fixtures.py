@@ -17,7 +17,7 @@ from nowserving.adapters.store import EventLog
 from nowserving.config import load_config
 from nowserving.devtools.broker import free_port
 from nowserving.server.app import BranchServer
-from nowserving.web.accounts import Account, hash_password, write_accounts
+from nowserving.web.accounts import Account, Accounts, hash_password, write_accounts
 from nowserving.web.app import make_app
 from nowserving.web.console import Console
 from nowserving.web.feed import Feeds
@@ -64,8 +64,18 @@ def accounts_file(tmp_path):
     return path
 
 
+def make_console(configs, broker, accounts: Path, folder: Path, clock=time.time,
+                 client_id: str = "web-1", **options) -> Console:  # fmt: skip
+    """The console of a web role (MQTT client `client_id`) following the branches `configs`
+    over `broker`: its accounts from the file `accounts`, its audit log folder/audit.log on
+    `clock`; `options` as Console takes them (logs=, limits=)."""
+    feeds = Feeds(list(configs), broker, client_id)
+    audit = AuditLog(folder / "audit.log", clock)
+    return Console(feeds, Accounts(accounts), audit, clock=clock, **options)
+
+
 @contextlib.contextmanager
-def serving_console(console: Console, clock, audit: AuditLog | None = None):
+def serving_console(console: Console, clock):
     """The web role with `console` on, in uvicorn on a thread, once every branch's state is
     in: its ConsoleRole; stopped on leaving."""
     feeds = console.feeds
@@ -82,7 +92,7 @@ def serving_console(console: Console, clock, audit: AuditLog | None = None):
         deadline = time.monotonic() + 10  # listening: uvicorn binds after the lifespan
         while not uv.started and time.monotonic() < deadline:
             threading.Event().wait(0.01)
-        yield ConsoleRole(f"http://127.0.0.1:{port}", feeds, console, audit)
+        yield ConsoleRole(f"http://127.0.0.1:{port}", feeds, console, console.audit)
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
@@ -90,10 +100,7 @@ def serving_console(console: Console, clock, audit: AuditLog | None = None):
 
 @pytest.fixture
 def console(broker, example_config, server, second_branch, clock, accounts_file, tmp_path):
-    from nowserving.web.accounts import Accounts
-
-    feeds = Feeds([example_config, second_branch], broker, "web-1")
-    audit = AuditLog(tmp_path / "audit.log", clock)
-    with serving_console(Console(feeds, Accounts(accounts_file), audit, clock=clock), clock,
-                         audit) as role:  # fmt: skip
+    configs = [example_config, second_branch]
+    with serving_console(make_console(configs, broker, accounts_file, tmp_path, clock),
+                         clock) as role:  # fmt: skip
         yield role

@@ -1,6 +1,7 @@
 """A branch as real ones are, shared by the tests that try a screen with it: up to 16
-services and 12 counters with long zh and en names (the example branch rewritten), and
-`OVERFLOW`, the in-browser check that nothing runs out of the page or out of its box."""
+services and 12 counters with long zh and en names (the example branch rewritten; the
+service names from tests/long_names.py), and `OVERFLOW`, the in-browser check that nothing
+runs out of the page or out of its box."""
 
 from __future__ import annotations
 
@@ -9,26 +10,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from nowserving.config import EXAMPLE, BranchConfig, load_config
+from tests.long_names import CASH, MORE
 
 # 15:50 on a Monday at the branch (Asia/Shanghai; open 09:00-17:00): `burst` runs from
 # here to 16:40, twenty minutes before closing, past two services' last tickets.
 AFTERNOON = datetime(2026, 11, 23, 15, 50, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
-CASH = ("个人养老金、社保卡与现金存取综合业务",
-        "Personal pension, social security card & cash services")  # fmt: skip
-MORE = [
-    ("银行卡挂失与补办", "Lost card reporting & replacement"),
-    ("外币兑换与跨境汇款", "Foreign exchange & cross-border remittance"),
-    ("信用卡申请与分期业务", "Credit card applications & instalment plans"),
-    ("电子银行开通与密码重置", "Online banking sign-up & password reset"),
-    ("贵金属与保险代理业务", "Precious metals & insurance agency services"),
-    ("大额存单与定期存款", "Large certificates of deposit & time deposits"),
-    ("公积金贷款与还款业务", "Housing provident fund loans & repayment"),
-    ("票据与支票业务", "Bills & cheque services"),
-    ("外籍人士账户服务", "Account services for foreign nationals"),
-    ("社保卡激活与信息变更", "Social security card activation & details update"),
-    ("企业开户与对公结算账户", "Company account opening & corporate settlement"),
-]
 # Every element of the page stays inside the viewport, and no box's text runs out of it. A
 # box made to scroll sideways (`overflow-x: auto`, a wide table's) may hold what is wider
 # than the page: what is inside it is held to the box instead.

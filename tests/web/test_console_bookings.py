@@ -12,13 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from nowserving.web.accounts import Accounts
-from nowserving.web.console import Console
 from nowserving.web.console_bookings import add_bookings
-from nowserving.web.feed import Feeds
-from nowserving.web.sessions import AuditLog
 from tests.web.conftest import CHROMIUM
-from tests.web.console_fixtures import PASSWORD, serving_console
+from tests.web.console_fixtures import make_console, serving_console
+from tests.web.test_console import sign_in
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
@@ -29,11 +26,9 @@ DAY = "2026-11-24"  # the day after the test clock's (2026-11-23 17:00 in Shangh
 def bookings_console(broker, example_config, server, clock, accounts_file, tmp_path):
     """The web role serving pudong with its console, whose bookings page reads the server's
     own event log."""
-    feeds = Feeds([example_config], broker, "web-1")
-    audit = AuditLog(tmp_path / "audit.log", clock)
-    console = Console(feeds, Accounts(accounts_file), audit, clock=clock)
+    console = make_console([example_config], broker, accounts_file, tmp_path, clock)
     add_bookings(console, {"pudong": server.store.path})
-    with serving_console(console, clock, audit) as role:
+    with serving_console(console, clock) as role:
         yield role
 
 
@@ -42,14 +37,6 @@ def desk(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     yield context.new_page()
     context.close()
-
-
-def sign_in(page, console, account: str = "anna", lang: str = "en"):
-    page.goto(console.url(f"/?lang={lang}"))
-    page.locator("input[name=account]").fill(account)
-    page.locator("input[name=password]").fill(PASSWORD)
-    with page.expect_navigation():
-        page.locator("form.signin button").click()
 
 
 def book(page, service: str, hm: str, duration: str = "standard", priority: str = "normal",
@@ -72,7 +59,7 @@ def test_book_list_and_cancel_in_the_console(bookings_console, desk, server):
     list shows it per service as booked; a second booking is cancelled once confirmed; a
     third in a full hour is refused in words; and the audit log has every action."""
     console = bookings_console
-    sign_in(desk, console)
+    sign_in(desk, console, "anna")
     with desk.expect_navigation():
         desk.locator("nav.pages a", has_text="Bookings").click()
     desk.goto(console.url(f"/pudong/bookings?lang=en&day={DAY}"))

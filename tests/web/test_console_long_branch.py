@@ -13,16 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nowserving.web.accounts import Accounts
-from nowserving.web.console import Console
 from nowserving.web.console_bookings import add_bookings
 from nowserving.web.console_reports import add_reports
 from nowserving.web.console_view import FOLD_OVER
-from nowserving.web.feed import Feeds
-from nowserving.web.sessions import AuditLog
 from tests.conftest import ManualClock
 from tests.web.conftest import CHROMIUM
-from tests.web.console_fixtures import serving_console
+from tests.web.console_fixtures import make_console, serving_console
 from tests.web.long_branch import AFTERNOON, OVERFLOW, burst, long_branch
 from tests.web.test_console import sign_in
 
@@ -48,9 +44,8 @@ def branch_console(broker, example_config, server, clock, accounts_file, tmp_pat
     """The web role serving the long branch with its console, reports and bookings reading
     the server's own event log, and the staffing page on it (5 simulated days)."""
     log = tmp_path / "events.sqlite"
-    feeds = Feeds([example_config], broker, "web-1")
-    console = Console(feeds, Accounts(accounts_file), AuditLog(tmp_path / "a.log", clock),
-                      clock=clock, logs={"pudong": log})  # fmt: skip
+    console = make_console([example_config], broker, accounts_file, tmp_path, clock,
+                           logs={"pudong": log})  # fmt: skip
     console.staffing.days = 5
     reports = add_reports(console, {"pudong": log}, tmp_path / "reports")
     add_bookings(console, {"pudong": log})

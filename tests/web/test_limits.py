@@ -16,12 +16,9 @@ import urllib.request
 
 import pytest
 
-from nowserving.web.accounts import Accounts
-from nowserving.web.console import Console
-from nowserving.web.feed import Feeds
 from nowserving.web.limits import FILE_NAME, PRUNE_EVERY, LimitStore
-from nowserving.web.sessions import LOCK_S, AuditLog, Lockout
-from tests.web.console_fixtures import PASSWORD, serving_console
+from nowserving.web.sessions import LOCK_S, Lockout
+from tests.web.console_fixtures import PASSWORD, make_console, serving_console
 
 PROCESS = """
 import sys, time
@@ -85,10 +82,9 @@ def roles(broker, example_config, server, clock, accounts_file, tmp_path):
 
         def start():
             store = stack.enter_context(LimitStore(tmp_path / FILE_NAME))
-            feeds = Feeds([example_config], broker, "web-1")
-            audit = AuditLog(tmp_path / "audit.log", clock)
-            console = Console(feeds, Accounts(accounts_file), audit, clock=clock, limits=store)
-            return stack.enter_context(serving_console(console, clock, audit))
+            console = make_console([example_config], broker, accounts_file, tmp_path, clock,
+                                   limits=store)  # fmt: skip
+            return stack.enter_context(serving_console(console, clock))
 
         yield start(), start(), start
 

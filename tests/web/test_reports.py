@@ -15,13 +15,10 @@ from pathlib import Path
 import pytest
 
 from nowserving.reports.sample import write_sample_log
-from nowserving.web.accounts import Accounts
-from nowserving.web.console import Console
 from nowserving.web.console_reports import add_reports
-from nowserving.web.feed import Feeds
-from nowserving.web.sessions import AuditLog
 from tests.web.conftest import CHROMIUM
-from tests.web.console_fixtures import PASSWORD, serving_console
+from tests.web.console_fixtures import make_console, serving_console
+from tests.web.test_console import sign_in
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 SHOTS = os.environ.get("NOWSERVING_SCREENSHOTS")
@@ -38,9 +35,7 @@ def month_log(tmp_path_factory):
 @pytest.fixture
 def reports_console(broker, example_config, server, clock, accounts_file, month_log, tmp_path):
     """The web role serving pudong with its console, whose reports read `month_log`."""
-    feeds = Feeds([example_config], broker, "web-1")
-    console = Console(feeds, Accounts(accounts_file), AuditLog(tmp_path / "a.log", clock),
-                      clock=clock)  # fmt: skip
+    console = make_console([example_config], broker, accounts_file, tmp_path, clock)
     reports = add_reports(console, {"pudong": month_log}, tmp_path / "reports")
     try:
         with serving_console(console, clock) as role:
@@ -56,14 +51,6 @@ def desk(browser):
     context.close()
 
 
-def sign_in(page, console, account: str = "anna", lang: str = "en"):
-    page.goto(console.url(f"/?lang={lang}"))
-    page.locator("input[name=account]").fill(account)
-    page.locator("input[name=password]").fill(PASSWORD)
-    with page.expect_navigation():
-        page.locator("form.signin button").click()
-
-
 def log_counts(log: Path) -> dict[str, int]:
     with sqlite3.connect(log) as db:
         return dict(db.execute("SELECT type, COUNT(*) FROM events GROUP BY type").fetchall())
@@ -75,7 +62,7 @@ def test_a_months_report_its_exports_and_print_view(reports_console, desk, month
     log's counts, three charts are drawn, the CSV and XLSX hold the same table, and the
     print view hides the form."""
     counts = log_counts(month_log)
-    sign_in(desk, reports_console)
+    sign_in(desk, reports_console, "anna")
     with desk.expect_navigation():
         desk.locator(
             "nav.pages a", has_text="Reports"
@@ -133,7 +120,7 @@ def test_bad_ranges_and_other_branches_are_refused(reports_console, desk):
     backwards, or sam (supervisor of minhang) asks for pudong THEN a clear message (400),
     and a 404 for the branch he does not see; sue, pudong's supervisor, gets a 403 (reports
     are a manager's)."""
-    sign_in(desk, reports_console, lang="zh")
+    sign_in(desk, reports_console, "anna", lang="zh")
     reply = desk.goto(reports_console.url("/pudong/reports?from=2026-13-01&lang=zh"))
     assert reply.status == 400
     assert "YYYY-MM-DD" in desk.locator("p.error").inner_text()

@@ -5,6 +5,7 @@ They need the `headoffice` extra (psycopg 3), imported only when one of them run
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
@@ -22,6 +23,20 @@ def _dsn(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _command(sub, name: str, help: str, handler) -> argparse.ArgumentParser:
+    """The subcommand `name`, run by `handler`, with the --dsn every one of them takes."""
+    parser = sub.add_parser(name, help=help)
+    _dsn(parser)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _days(parser: argparse.ArgumentParser, first: str, last: str) -> None:
+    """--from and --to, the first and last day (`args.first`, `args.last`) of a range."""
+    parser.add_argument("--from", dest="first", type=_day, help=first)
+    parser.add_argument("--to", dest="last", type=_day, help=last)
+
+
 def _add_headoffice(commands) -> None:
     parser = commands.add(
         "headoffice", "ingest every branch's events into PostgreSQL; say how far it is", _usage
@@ -30,8 +45,9 @@ def _add_headoffice(commands) -> None:
         dest="headoffice_command",
         metavar="ingest|status|migrate|retention|recheck|rebuild|branches|staffing",
     )
-    ingest = sub.add_parser("ingest", help="consume the bridged event streams (runs until stopped)")
-    _dsn(ingest)
+    ingest = _command(
+        sub, "ingest", "consume the bridged event streams (runs until stopped)", _run_ingest
+    )
     broker_options(ingest)
     ingest.add_argument(
         "--client-id",
@@ -43,17 +59,12 @@ def _add_headoffice(commands) -> None:
         help="leave the due visits and rollups to a separate `rebuild --due --every S` "
         "(by default the ingest makes them on a thread beside its writer)",
     )  # fmt: skip
-    ingest.set_defaults(handler=_run_ingest)
-    status = sub.add_parser("status", help="per branch: last seq, lag, stale/ok, gaps repaired")
-    _dsn(status)
-    status.set_defaults(handler=_run_status)
-    migrate = sub.add_parser("migrate", help="bring the database's schema up to date")
-    _dsn(migrate)
-    migrate.set_defaults(handler=_run_migrate)
-    retention = sub.add_parser(
-        "retention", help="detach (or drop) the months of events older than --keep-months"
-    )
-    _dsn(retention)
+    _command(sub, "status", "per branch: last seq, lag, stale/ok, gaps repaired", _run_status)
+    _command(sub, "migrate", "bring the database's schema up to date", _run_migrate)
+    retention = _command(
+        sub, "retention", "detach (or drop) the months of events older than --keep-months",
+        _run_retention,
+    )  # fmt: skip
     retention.add_argument(
         "--keep-months", type=int, required=True,
         help="months kept, the running one included (older ones are detached)",
@@ -63,12 +74,10 @@ def _add_headoffice(commands) -> None:
         help="also drop the detached months (pg_dump them first: docs/headoffice.md)",
     )  # fmt: skip
     retention.add_argument("--dry-run", action="store_true", help="only say what would go")
-    retention.set_defaults(handler=_run_retention)
-    recheck = sub.add_parser(
-        "recheck", help="recount every branch's seqs from the table; a hole is asked for again"
-    )
-    _dsn(recheck)
-    recheck.set_defaults(handler=_run_recheck)
+    _command(
+        sub, "recheck", "recount every branch's seqs from the table; a hole is asked for again",
+        _run_recheck,
+    )  # fmt: skip
     _add_derived(sub)
 
 
@@ -101,39 +110,59 @@ def _connect(dsn: str):
         return None
 
 
-def _run_migrate(args: argparse.Namespace) -> int:
-    if not _imports():
-        return 2
+def _open(dsn: str, ready: bool):
+    """A connection to `dsn`, its schema up to date when `ready`; None (said why) if not."""
+    conn = _connect(dsn)
+    if conn is not None and ready and not _schema_ready(conn):
+        conn.close()
+        return None
+    return conn
+
+
+def _on_database(ready: bool = False):
+    """A command's handler from `run(args, conn)`: with the headoffice extra (exit 2 without)
+    and a connection to --dsn, its schema up to date when `ready` (exit 1 without), closed
+    after `run`."""
+
+    def handler_of(run):
+        @functools.wraps(run)
+        def handler(args: argparse.Namespace) -> int:
+            if not _imports():
+                return 2
+            conn = _open(args.dsn, ready)
+            if conn is None:
+                return 1
+            with conn:
+                return run(args, conn)
+
+        return handler
+
+    return handler_of
+
+
+@_on_database()
+def _run_migrate(args: argparse.Namespace, conn) -> int:
     from nowserving.headoffice.schema import current_version, migrate
 
-    conn = _connect(args.dsn)
-    if conn is None:
-        return 1
-    with conn:
-        applied = migrate(conn)
-        done = f" (applied {', '.join(applied)})" if applied else ", up to date"
-        print(f"schema version {current_version(conn)}{done}")
+    applied = migrate(conn)
+    done = f" (applied {', '.join(applied)})" if applied else ", up to date"
+    print(f"schema version {current_version(conn)}{done}")
     return 0
 
 
-def _run_status(args: argparse.Namespace) -> int:
-    if not _imports():
-        return 2
+@_on_database()
+def _run_status(args: argparse.Namespace, conn) -> int:
     from nowserving.headoffice.health import format_health
     from nowserving.headoffice.schema import current_version
     from nowserving.headoffice.status import branch_statuses, format_statuses
 
-    conn = _connect(args.dsn)
-    if conn is None:
+    if current_version(conn) == 0:
+        print("nowserving headoffice: the database has no schema yet (run migrate or ingest)",
+              file=sys.stderr)  # fmt: skip
         return 1
-    with conn:
-        if current_version(conn) == 0:
-            print("nowserving headoffice: the database has no schema yet (run migrate or ingest)",
-                  file=sys.stderr)  # fmt: skip
-            return 1
-        if current_version(conn) >= 3:
-            print(format_health(conn))
-        print(format_statuses(branch_statuses(conn)))
+    if current_version(conn) >= 3:
+        print(format_health(conn))
+    print(format_statuses(branch_statuses(conn)))
     return 0
 
 
@@ -158,9 +187,8 @@ def _dry_retention(conn, keep_from, drop: bool) -> None:
     print(f"would keep events from {keep_from} (UTC)")
 
 
-def _run_retention(args: argparse.Namespace) -> int:
-    if not _imports():
-        return 2
+@_on_database(ready=True)
+def _run_retention(args: argparse.Namespace, conn) -> int:
     from datetime import UTC, datetime
 
     from nowserving.headoffice.upkeep import (
@@ -169,47 +197,34 @@ def _run_retention(args: argparse.Namespace) -> int:
         retire,
     )  # fmt: skip
 
-    conn = _connect(args.dsn)
-    if conn is None:
-        return 1
     today = datetime.now(UTC).date()
-    with conn:
-        if not _schema_ready(conn):
-            return 1
-        try:
-            keep_from = horizon(today, args.keep_months)
-        except RetentionError as err:
-            print(f"nowserving headoffice retention: {err}", file=sys.stderr)
-            return 2
-        if args.dry_run:
-            _dry_retention(conn, keep_from, args.drop)
-            return 0
-        detached, dropped = retire(conn, args.keep_months, today, drop=args.drop)
-        for p in detached:
-            print(f"detached {p.name} ({p.bytes / 2**20:.0f} MiB) as retired_{p.name}")
-        for name in dropped:
-            print(f"dropped {name}")
-        print(f"keeping events from {keep_from} (UTC); the ingest stores nothing older")
+    try:
+        keep_from = horizon(today, args.keep_months)
+    except RetentionError as err:
+        print(f"nowserving headoffice retention: {err}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        _dry_retention(conn, keep_from, args.drop)
+        return 0
+    detached, dropped = retire(conn, args.keep_months, today, drop=args.drop)
+    for p in detached:
+        print(f"detached {p.name} ({p.bytes / 2**20:.0f} MiB) as retired_{p.name}")
+    for name in dropped:
+        print(f"dropped {name}")
+    print(f"keeping events from {keep_from} (UTC); the ingest stores nothing older")
     return 0
 
 
-def _run_recheck(args: argparse.Namespace) -> int:
-    if not _imports():
-        return 2
+@_on_database(ready=True)
+def _run_recheck(args: argparse.Namespace, conn) -> int:
     from nowserving.headoffice.upkeep import recheck_all
 
-    conn = _connect(args.dsn)
-    if conn is None:
-        return 1
-    with conn:
-        if not _schema_ready(conn):
-            return 1
-        results = recheck_all(conn)
-        holes = [r for r in results if r.hole]
-        for r in holes:
-            print(f"{r.branch}: events from {r.after + 1} are missing (were counted in up to "
-                  f"{r.before}); the ingest asks the branch for them")  # fmt: skip
-        print(f"{len(results)} branch(es) rechecked, {len(holes)} with a hole")
+    results = recheck_all(conn)
+    holes = [r for r in results if r.hole]
+    for r in holes:
+        print(f"{r.branch}: events from {r.after + 1} are missing (were counted in up to "
+              f"{r.before}); the ingest asks the branch for them")  # fmt: skip
+    print(f"{len(results)} branch(es) rechecked, {len(holes)} with a hole")
     return 0
 
 
@@ -244,13 +259,12 @@ def _run_ingest(args: argparse.Namespace) -> int:
 
 
 def _add_derived(sub) -> None:
-    rebuild = sub.add_parser(
-        "rebuild", help="make the visit facts and rollups again (per branch-day, from events)"
-    )
-    _dsn(rebuild)
+    rebuild = _command(
+        sub, "rebuild", "make the visit facts and rollups again (per branch-day, from events)",
+        _run_rebuild,
+    )  # fmt: skip
     rebuild.add_argument("--branch", action="append", help="only this branch (repeatable)")
-    rebuild.add_argument("--from", dest="first", type=_day, help="first local day (YYYY-MM-DD)")
-    rebuild.add_argument("--to", dest="last", type=_day, help="last local day (YYYY-MM-DD)")
+    _days(rebuild, "first local day (YYYY-MM-DD)", "last local day (YYYY-MM-DD)")
     rebuild.add_argument(
         "--due", action="store_true",
         help="only the branch-days whose events changed since their last rebuild",
@@ -259,17 +273,14 @@ def _add_derived(sub) -> None:
         "--every", type=float, metavar="SECONDS",
         help="with --due: keep rebuilding what falls due, every SECONDS (until stopped)",
     )  # fmt: skip
-    rebuild.set_defaults(handler=_run_rebuild)
-    staffing = sub.add_parser(
-        "staffing", help="a branch's counters needed per hour, from its events here "
-        "(as `nowserving staffing` from the branch's log)",
+    staffing = _command(
+        sub, "staffing", "a branch's counters needed per hour, from its events here "
+        "(as `nowserving staffing` from the branch's log)", _run_staffing,
     )  # fmt: skip
-    _dsn(staffing)
     staffing.add_argument("--branch", required=True, help="the branch")
     staffing.add_argument("--weekday", required=True, help="mon, tue, wed, thu, fri, sat or sun")
     staffing.add_argument("--target", default="80/10", help="PERCENT/MINUTES (default 80/10)")
-    staffing.add_argument("--from", dest="first", type=_day, help="first day of history")
-    staffing.add_argument("--to", dest="last", type=_day, help="last day of history")
+    _days(staffing, "first day of history", "last day of history")
     staffing.add_argument("--days", type=int, default=200, help="simulated days per check")
     staffing.add_argument("--language", default="zh", help="zh or en (default zh)")
     staffing.add_argument(
@@ -277,11 +288,8 @@ def _add_derived(sub) -> None:
         help="counters count as closed until opened (as the branch's `counters_start_open "
         "= false`)",
     )  # fmt: skip
-    staffing.set_defaults(handler=_run_staffing)
-    branches = sub.add_parser("branches", help="load the regions and branches file")
-    _dsn(branches)
+    branches = _command(sub, "branches", "load the regions and branches file", _run_branches)
     branches.add_argument("file", type=Path, help="the branches file (TOML: docs/headoffice.md)")
-    branches.set_defaults(handler=_run_branches)
 
 
 def _day(text: str):
@@ -293,34 +301,29 @@ def _day(text: str):
         raise argparse.ArgumentTypeError(f"not a day like 2026-11-23: {text!r}") from None
 
 
-def _run_rebuild(args: argparse.Namespace) -> int:
-    if not _imports():
-        return 2
+@_on_database()
+def _run_rebuild(args: argparse.Namespace, conn) -> int:
     from nowserving.headoffice.months import summarize_due
     from nowserving.headoffice.schema import migrate
     from nowserving.headoffice.visits import rebuild, rebuild_due_days
 
-    conn = _connect(args.dsn)
-    if conn is None:
-        return 1
-    with conn:
-        migrate(conn)
-        if not args.due:
-            for branch, (days, visits) in rebuild(conn, args.branch, args.first,
-                                                  args.last).items():  # fmt: skip
-                print(f"{branch}: {days} day(s) rebuilt, {visits} visit(s)")
-            # The months of those days (and any other due): summed up again now.
-            print(f"{summarize_due(conn, 0, 0)} month summary(ies) made", flush=True)
+    migrate(conn)
+    if not args.due:
+        for branch, (days, visits) in rebuild(conn, args.branch, args.first,
+                                              args.last).items():  # fmt: skip
+            print(f"{branch}: {days} day(s) rebuilt, {visits} visit(s)")
+        # The months of those days (and any other due): summed up again now.
+        print(f"{summarize_due(conn, 0, 0)} month summary(ies) made", flush=True)
+        return 0
+    stop = threading.Event()
+    if args.every and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while True:
+        print(f"{rebuild_due_days(conn)} branch-day(s) rebuilt", flush=True)
+        print(f"{summarize_due(conn)} month summary(ies) made", flush=True)
+        if not args.every or stop.wait(args.every):
             return 0
-        stop = threading.Event()
-        if args.every and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
-        while True:
-            print(f"{rebuild_due_days(conn)} branch-day(s) rebuilt", flush=True)
-            print(f"{summarize_due(conn)} month summary(ies) made", flush=True)
-            if not args.every or stop.wait(args.every):
-                return 0
 
 
 def _run_staffing(args: argparse.Namespace) -> int:
@@ -335,12 +338,10 @@ def _run_staffing(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"nowserving headoffice staffing: {err}", file=sys.stderr)
         return 2
-    conn = _connect(args.dsn)
+    conn = _open(args.dsn, ready=True)
     if conn is None:
         return 1
     with conn:
-        if not _schema_ready(conn):
-            return 1
         try:
             history = learn_branch(conn, args.branch, args.weekday, target.wait_s, args.first,
                                    args.last, args.start_open)  # fmt: skip
