@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from nowserving.config import EXAMPLE, load_config
 from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb
 from nowserving.headoffice.health import Health
 from nowserving.headoffice.live import live_summary
@@ -50,6 +52,25 @@ region = "north"
 name = { zh = "海淀支行", en = "Haidian Branch" }
 timezone = "Asia/Shanghai"
 """
+
+
+# pudong's config as the web role serves it (`--config`): cash and accounts one group.
+GROUP = """
+[[groups]]
+id = "personal"
+names = { zh = "个人业务", en = "Personal banking" }
+services = ["cash", "accounts"]
+"""
+
+
+@pytest.fixture
+def example_config(tmp_path):
+    """The example branch with a group: the staffing advice is learned and shown per group."""
+    path = tmp_path / "pudong.toml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8") + GROUP, encoding="utf-8")
+    pins = EXAMPLE.with_name("staff-pins.toml")
+    (tmp_path / pins.name).write_bytes(pins.read_bytes())
+    return load_config(path)
 
 
 @pytest.fixture
@@ -235,9 +256,10 @@ def test_a_report_kept_is_made_again_when_its_days_are_rebuilt(head_office, desk
 
 
 def advice_rows(page) -> list[list[str]]:
-    """The advice table's rows: [service, hour, arrivals, …, simulated]."""
+    """The advice table's rows: [service or group (its name), hour, arrivals, …, simulated]."""
     rows = page.locator("table#advice tbody tr").evaluate_all(
-        "rows => rows.map(r => [r.className, ...Array.from(r.cells).map(c => c.textContent)])"
+        "rows => rows.map(r => [r.className, ...Array.from(r.cells).map(c => c.className"
+        " ? c.textContent : c.firstChild.nodeValue)])"
     )
     found, service = [], None
     for kind, *cells in rows:
@@ -248,11 +270,19 @@ def advice_rows(page) -> list[list[str]]:
     return found
 
 
-def test_staffing_advice_per_branch_is_the_commands(head_office, desk, dsn):
-    """GIVEN pudong's Monday at the head office WHEN the head-office account asks the
-    staffing page for pudong's Mondays at 80/5 THEN, once worked out in the worker process,
-    the page shows the table `nowserving headoffice staffing` prints, row for row; in both
-    languages."""
+# A line of the command's table: the service's (or group's) name, its hour, six figures and
+# the simulated level ("93% ± 4%", or "–").
+PRINTED = re.compile(r"(.+?) +(\d\d) +(\S+) +(\S+) +(\S+) +(\S+) +(\S+) +(\S+) +(.+?) *")
+
+
+def test_staffing_advice_per_branch_is_the_commands(
+    head_office, desk, dsn, example_config, tmp_path
+):
+    """GIVEN pudong's Monday at the head office, and its config (cash and accounts one
+    group) served by the web role WHEN the head-office account asks the staffing page for
+    pudong's Mondays at 80/5 THEN, once worked out in the worker process, the page shows the
+    table `nowserving headoffice staffing --config` prints, row for row: per group as the
+    config groups them, by name, each name's ids under it; in both languages."""
     role, _ = head_office
     sign_in(desk, role, "hq", "en")
     desk.goto(role.url("/headoffice/staffing?lang=en"))
@@ -266,18 +296,25 @@ def test_staffing_advice_per_branch_is_the_commands(head_office, desk, dsn):
     out = subprocess.run(
         [sys.executable, "-m", "nowserving", "headoffice", "staffing", "--dsn", dsn,
          "--branch", "pudong", "--weekday", "mon", "--target", "80/5", "--days", "5",
-         "--language", "en"],
+         "--language", "en", "--config", str(tmp_path / "pudong.toml")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    printed = [line.split()[:8] + [" ".join(line.split()[8:])]
-               for line in out.stdout.splitlines()[2:]]  # fmt: skip
+    printed = [list(PRINTED.fullmatch(line).groups()) for line in out.stdout.splitlines()[2:]]
     assert len(shown) > 10 and shown == printed, (shown, out.stdout)
+    headings = desk.locator("table#advice tr.group th").all_inner_texts()
+    assert {"Personal banking\ncash · accounts", "Loans & mortgages\nloans"} <= set(headings)
+    assert not [h for h in headings if h.endswith(("\ncash", "\naccounts"))], headings
     if SHOTS:
         desk.screenshot(path=str(Path(SHOTS) / "headoffice-staffing-en.png"), full_page=True)
     desk.goto(desk.url.replace("lang=en", "lang=zh"))
     desk.locator("table#advice").wait_for()
-    assert advice_rows(desk) == shown and "排班建议" in desk.title()
+    zh = {
+        "Personal banking": "个人业务",
+        **{s.names["en"]: s.names["zh"] for s in example_config.rules.services.values()},
+    }
+    assert advice_rows(desk) == [[zh[row[0]], *row[1:]] for row in shown]
+    assert "排班建议" in desk.title()
     if SHOTS:
         desk.screenshot(path=str(Path(SHOTS) / "headoffice-staffing-zh.png"), full_page=True)
 

@@ -63,11 +63,15 @@ SAID = {  # what the live page says at 16:40, in the branch's time
     "en": ("Updated 16:40:00", "Closes at 17:00: 20 min left", "No new tickets after 16:30"),
 }
 
-# Buttons and a counter's state whose words break over lines (one character a line on a
-# tablet) though nothing overflows.
-WRAPPED = """() => [...document.querySelectorAll("button, #counters td.state, #counters td.served")]
-  .filter(el => { const r = document.createRange(); r.selectNodeContents(el);
-                  return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size > 1; })
+# Buttons and a counter's cells (state, staff, ticket, count) whose words break over lines
+# (one character a line on a tablet) though nothing overflows: each piece of text keeps to
+# one line (a cell may put a second piece, e.g. "not signed in", on a line of its own).
+WRAPPED = """() => [...document.querySelectorAll("button, #counters td")]
+  .filter(el => { const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT), r =
+                  document.createRange(); const lines = []; while (walk.nextNode()) {
+                    r.selectNodeContents(walk.currentNode); lines.push(new Set([...r
+                      .getClientRects()].map(b => Math.round(b.top))).size); }
+                  return lines.some(n => n > 1); })
   .map(el => el.textContent)"""
 SHOWN = "svg => [...svg.querySelectorAll('text.axis')].map(t => t.firstChild.nodeValue).join('|')"
 # The late lines as the lines table shows them: name, longest wait (minutes), waiting.

@@ -284,6 +284,11 @@ def _add_derived(sub) -> None:
     staffing.add_argument("--days", type=int, default=200, help="simulated days per check")
     staffing.add_argument("--language", default="zh", help="zh or en (default zh)")
     staffing.add_argument(
+        "--config", type=Path,
+        help="the branch's config: its services by name and per group where it has groups, "
+        "as its console's staffing page (and `web --dsn` with it) shows them",
+    )  # fmt: skip
+    staffing.add_argument(
         "--counters-start-closed", dest="start_open", action="store_false",
         help="counters count as closed until opened (as the branch's `counters_start_open "
         "= false`)",
@@ -331,27 +336,61 @@ def _run_staffing(args: argparse.Namespace) -> int:
         return 2
     from nowserving.headoffice.staffing import learn_branch
     from nowserving.reports.history import HistoryError
-    from nowserving.reports.staffing import Target, advise, check_by_simulation, table
+    from nowserving.reports.staffing import (
+        Target,
+        advise,
+        check_by_simulation,
+        groups_of,
+        labels,
+        table,
+    )
 
     try:
         target = Target.parse(args.target)
     except ValueError as err:
         print(f"nowserving headoffice staffing: {err}", file=sys.stderr)
         return 2
+    config = _branch_config(args)
+    if config is False:
+        return 2
+    group_of = groups_of(config) if config else {}
+    start_open = args.start_open and (not config or config.rules.counters_start_open)
     conn = _open(args.dsn, ready=True)
     if conn is None:
         return 1
     with conn:
         try:
             history = learn_branch(conn, args.branch, args.weekday, target.wait_s, args.first,
-                                   args.last, args.start_open)  # fmt: skip
+                                   args.last, start_open, group_of)  # fmt: skip
         except HistoryError as err:
             print(f"nowserving headoffice staffing: {err}", file=sys.stderr)
             return 1
     rows = advise(history, target)
     check_by_simulation(history, rows, target, days=args.days)
-    print(table(rows, target, history.days, args.language))
+    names = labels(config, args.language) if config else None
+    print(table(rows, target, history.days, args.language, names))
     return 0
+
+
+def _branch_config(args: argparse.Namespace):
+    """`--config`'s branch config (None without it), or False after saying why it is not
+    the branch's."""
+    from nowserving.config import load_config
+    from nowserving.errors import ConfigError
+
+    if args.config is None:
+        return None
+    try:
+        config = load_config(args.config)
+    except (OSError, ConfigError) as err:
+        print(f"nowserving headoffice staffing: {err}", file=sys.stderr)
+        return False
+    if config.rules.branch_id != args.branch:
+        mine = config.rules.branch_id
+        print(f"nowserving headoffice staffing: {args.config} is branch {mine}'s config, "
+              f"not {args.branch}'s", file=sys.stderr)  # fmt: skip
+        return False
+    return config
 
 
 def _run_branches(args: argparse.Namespace) -> int:

@@ -177,24 +177,42 @@ def _cell(value, fmt: str) -> str:
     return format(value, fmt)
 
 
-def table(rows: list[Row], target: Target, days: int, language: str = "en") -> str:
-    """The advice as a text table, headed in `language`."""
+def groups_of(config) -> dict[str, str]:
+    """Service id -> the group it is learned as, from the branch config's `[[groups]]`: the
+    advice is per group where the config has groups, else per service (`learn`'s
+    `group_of`; the branch console's page and the head office's)."""
+    return {s: g for g, group in config.groups.items() for s in group.services}
+
+
+def labels(config, language: str) -> dict[str, str]:
+    """Each service's and group's id -> its name in `language`, as the branch config says."""
+    names = {s.id: s.names.get(language, s.id) for s in config.rules.services.values()}
+    names.update({g: group.names.get(language, g) for g, group in config.groups.items()})
+    return names
+
+
+def table(rows: list[Row], target: Target, days: int, language: str = "en",
+          names: dict[str, str] | None = None) -> str:  # fmt: skip
+    """The advice as a text table, headed in `language`; its services (or groups) by their
+    `names` where given (`labels`), else by id."""
 
     def h(key: str) -> str:
         return text(language, f"staffing.{key}")
 
+    names = names or {}
     lines = [text(language, "staffing.title", share=round(target.share * 100),
                   minutes=round(target.wait_s / 60), days=days)]  # fmt: skip
     heads = ("service", "hour", "arrivals", "service_time", "had", "got", "erlang_c",
              "erlang_a", "simulated")  # fmt: skip
-    widths = (10, 5, 8, 9, 6, 7, 8, 8, 14)
+    first = max([10] + [_width(names.get(r.service, r.service)) for r in rows])
+    widths = (first, 5, 8, 9, 6, 7, 8, 8, 14)
     lines.append(" ".join(_pad(h(k), w) for k, w in zip(heads, widths, strict=True)))
     for r in rows:
         sim = (
             "–" if r.simulated is None else f"{r.simulated[0]:.0%} ± {_cell(r.simulated[1], '.0%')}"
         )
         cells = (
-            r.service,
+            names.get(r.service, r.service),
             f"{r.hour:02d}",
             _cell(r.arrivals_per_hour, ".1f"),
             _cell(r.mean_service_s / 60, ".1f"),
@@ -208,7 +226,11 @@ def table(rows: list[Row], target: Target, days: int, language: str = "en") -> s
     return "\n".join(lines)
 
 
+def _width(cell: str) -> int:
+    """The columns `cell` takes in a terminal: a Chinese character takes two."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in cell)
+
+
 def _pad(cell: str, width: int) -> str:
-    """Left-justify by display width: a Chinese character takes two columns."""
-    shown = sum(2 if ord(ch) > 0x2E80 else 1 for ch in cell)
-    return cell + " " * max(1, width - shown + 1)
+    """Left-justify by display width."""
+    return cell + " " * max(1, width - _width(cell) + 1)

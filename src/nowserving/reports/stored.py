@@ -43,13 +43,14 @@ def branch_events(conn, branch: str) -> Iterator[StoredEvent]:
 
 def learn_branch(conn, branch: str, weekday: str, target_s: float,
                  first: date | None = None, last: date | None = None,
-                 counters_start_open: bool = True) -> History:  # fmt: skip
+                 counters_start_open: bool = True,
+                 group_of: dict[str, str] | None = None) -> History:  # fmt: skip
     """What `reports.history.learn` learns from the branch's own log, from the head office's
-    copy of it (its zone from `branch_dim`)."""
+    copy of it (its zone from `branch_dim`); with `group_of`, per group as there."""
     row = conn.execute("SELECT timezone FROM branch_dim WHERE branch = %s", (branch,)).fetchone()
     return learn_events(
         branch_events(conn, branch), weekday, row[0] if row else "UTC", target_s, first, last,
-        counters_start_open, source=f"branch {branch} at the head office",
+        counters_start_open, group_of, source=f"branch {branch} at the head office",
     )  # fmt: skip
 
 

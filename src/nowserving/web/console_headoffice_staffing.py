@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from nowserving import i18n
 from nowserving.reports.history import WEEKDAYS
+from nowserving.reports.staffing import groups_of
 from nowserving.web.console_page import _top
 from nowserving.web.console_staffing import WAIT_S, Advice, Ask, FromDatabase
 from nowserving.web.console_staffing_page import REFRESH_S, _body, ask_fields
@@ -65,7 +66,7 @@ class HeadOfficeStaffing:
         today = WEEKDAYS[seen[branch].weekday()] if branch else "mon"
         view = {"language": language, "account": account.name, "csrf": session.csrf,
                 "branches": list(seen), "branch": branch, "error": "", "advice": None,
-                "working": False, "has_log": True, "config": None,
+                "working": False, "has_log": True, "config": self._config(branch), "ids": True,
                 "names": {b: (self._names.get(b) or {}).get(language, b)
                           for b in seen}}  # fmt: skip
         try:
@@ -114,13 +115,23 @@ class HeadOfficeStaffing:
 
         return f"{HERE}/staffing"
 
+    def _config(self, branch: str):
+        """The branch's config where this web role serves it (`--config`), else None: its
+        services' names and groups, as the branch console's staffing page shows them."""
+        feed = self.pages.console.feeds.branches.get(branch)
+        return None if feed is None else feed.config
+
     def _start(self, branch: str, ask: Ask) -> None:
         from nowserving.web.console_staffing import last_seq
 
         source = FromDatabase(self.pages.dsn, branch)
         seq = last_seq(source)
-        # The branch console's worker process and cache (keyed by source, ask and seq).
-        future = self.pages.console.staffing.advice_from(source, ask, seq, "UTC", {})
+        config = self._config(branch)  # none: its services by id, ungrouped
+        group_of = groups_of(config) if config is not None else {}
+        start_open = config.rules.counters_start_open if config is not None else True
+        # The branch console's worker process and cache (keyed by source, ask, seq, groups).
+        future = self.pages.console.staffing.advice_from(source, ask, seq, "UTC", group_of,
+                                                         start_open)  # fmt: skip
         self._asked[(branch, ask)] = future
         while len(self._asked) > 64:
             self._asked.pop(next(iter(self._asked)))

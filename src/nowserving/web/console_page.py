@@ -195,13 +195,20 @@ def _counter_actions(row: dict, language: str, here: str, csrf: str, rights) -> 
     )
 
 
+def _noted(text: str, note: str) -> str:
+    """A counter's cell: its text, and a note on a short line of its own under it (who works
+    there and "not signed in"; the ticket served and for how long)."""
+    return escape(text) + (f"<small>{escape(note)}</small>" if note else "")
+
+
 def _counters(view: dict, here: str, csrf: str) -> str:
     language = view["language"]
     rows = "".join(
         f'<tr id="counter-{escape(c["id"])}" class="{escape(c["state"])}">'
         f'<th scope="row">{escape(c["name"])}<small>{escape(c["services"])}</small></th>'
-        f'<td class="state">{escape(c["state_text"])}</td><td>{escape(c["staff"])}</td>'
-        f'<td class="ticket">{escape(c["ticket"])}</td>'
+        f'<td class="state">{escape(c["state_text"])}</td>'
+        f'<td class="staff">{_noted(c["staff"], c["staff_note"])}</td>'
+        f'<td class="ticket">{_noted(c["ticket"], c["ticket_note"])}</td>'
         f'<td class="served">{escape(c["served"])}</td>'
         f"<td>{_counter_actions(c, language, here, csrf, view.get('rights', ()))}</td></tr>"
         for c in view["counters"]

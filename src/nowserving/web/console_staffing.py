@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from nowserving.reports.history import WEEKDAYS
-from nowserving.reports.staffing import Row, Target
+from nowserving.reports.staffing import Row, Target, groups_of
 from nowserving.web.console_staffing_page import staffing_page
 
 if TYPE_CHECKING:
@@ -121,10 +121,10 @@ def _learn(source: str | FromDatabase, ask: Ask, timezone: str, wait_s: float,
                      group_of)  # fmt: skip
     from nowserving.reports.stored import learn_branch
 
-    # The branch's zone is branch_dim's; its services ungrouped, as the command prints them.
+    # The branch's zone is branch_dim's; its groups its config's where this role serves it.
     with _connect(source.dsn) as conn:
         return learn_branch(conn, source.branch, ask.weekday, wait_s, ask.first, ask.last,
-                            start_open)  # fmt: skip
+                            start_open, group_of)  # fmt: skip
 
 
 def last_seq(source: str | FromDatabase) -> int:
@@ -173,15 +173,14 @@ class StaffingPages:
         """The advice for `ask` on `branch`'s log at `seq`: done if it was worked out
         before, else under way in the worker process."""
         config = self.console.feeds.branches[branch].config
-        group_of = {s: g for g, group in config.groups.items() for s in group.services}
         return self.advice_from(str(self.logs[branch]), ask, seq, config.rules.timezone,
-                                group_of, config.rules.counters_start_open)  # fmt: skip
+                                groups_of(config), config.rules.counters_start_open)  # fmt: skip
 
     def advice_from(self, source: str | FromDatabase, ask: Ask, seq: int, timezone: str,
                     group_of: dict[str, str], start_open: bool = True) -> Future:  # fmt: skip
         """The advice for `ask` from `source` (a log's path, or a branch's events at the
         head office) at `seq`: done if it was worked out before, else under way."""
-        key = (source, ask, seq)
+        key = (source, ask, seq, tuple(sorted(group_of.items())), start_open)
         with self._lock:
             found = self._results.get(key)
             if found is not None and not (found.done() and found.exception() is not None):

@@ -8,7 +8,7 @@ from html import escape
 
 from nowserving import i18n
 from nowserving.reports.history import WEEKDAYS
-from nowserving.reports.staffing import Row, Target
+from nowserving.reports.staffing import Row, Target, labels
 from nowserving.web.console_page import BASE, _t, _top, branch_nav
 from nowserving.web.html import head
 
@@ -78,14 +78,19 @@ def _body(page: dict) -> str:
     return _table(page, advice)
 
 
-def _names(page: dict) -> dict[str, str]:
-    """Service and group ids -> their names in the page's language."""
-    config, language = page["config"], page["language"]
-    if config is None:  # the head office's page: service ids, as its command prints them
-        return {}
-    names = {s.id: s.names.get(language, s.id) for s in config.rules.services.values()}
-    names.update({g: group.names.get(language, g) for g, group in config.groups.items()})
-    return names
+def _heading(page: dict, service: str, span: int) -> str:
+    """A service's (or group's) rows' heading: its name in the page's language; on the head
+    office's page its id under it (a group's: its services' ids), as its report names them.
+    A branch this web role does not serve (`--config`) has no names: its ids."""
+    config = page["config"]
+    name = labels(config, page["language"]).get(service, service) if config else service
+    ids = ""
+    if page.get("ids") and config is not None:
+        group = config.groups.get(service)
+        ids = " · ".join(group.services) if group is not None else service
+    small = f"<small>{escape(ids)}</small>" if ids and ids != name else ""
+    return (f'<tr class="group" data-service="{escape(service)}"><th colspan="{span}" '
+            f'scope="rowgroup">{escape(name)}{small}</th></tr>')  # fmt: skip
 
 
 def _cell(value, fmt: str) -> str:
@@ -102,11 +107,9 @@ def _table(page: dict, advice) -> str:
     heads = ("hour", "arrivals", "service_time", "had", "got", "erlang_c", "erlang_a",
              "simulated")  # fmt: skip
     head = "".join(f'<th scope="col">{_t(language, f"col_{k}")}</th>' for k in heads)
-    names = _names(page)
     body = []
     for service in dict.fromkeys(r.service for r in advice.rows):
-        body.append(f'<tr class="group"><th colspan="{len(heads)}" scope="rowgroup">'
-                    f"{escape(names.get(service, service))}</th></tr>")  # fmt: skip
+        body.append(_heading(page, service, len(heads)))
         body += [_row(r, target) for r in advice.rows if r.service == service]
     return (
         f'<table id="advice"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'

@@ -147,24 +147,28 @@ def _counter(counter, state: BranchState, language: str, now: float) -> dict:
         "state_text": _t(language, f"state_{counter.state}"),
         "reason": counter.reason,
         "staff": "",
+        "staff_note": "",
         "ticket": "",
+        "ticket_note": "",
         "served": _t(language, "served", n=counter.served),
         "services": " · ".join(names.get(s, s) for s in counter.services),
     }
     if counter.state == "paused" and counter.reason:
         row["state_text"] = _t(language, "paused_for", reason=reason_text(language, counter.reason))
-    if counter.staff and counter.signed_in:
-        row["staff"] = counter.staff
-    elif counter.staff:
-        row["staff"] = _t(language, "default_staff", staff=counter.staff)
-    else:
-        row["staff"] = _t(language, "nobody")
+    # Who, and under it whether they signed in: each a short line, so a tablet's narrow
+    # column never breaks "1001 (not signed in)" one word a line.
+    row["staff"] = counter.staff or ""
+    if not counter.staff:
+        row["staff_note"] = _t(language, "nobody")
+    elif not counter.signed_in:
+        row["staff_note"] = _t(language, "not_signed_in")
     ticket = counter.ticket
     if ticket is not None:
         since = ticket.called_at or now
         minutes = max(0, int((now - since) // 60))
         duration = i18n.duration(language, minutes) if minutes else _t(language, "minutes", n=0)
-        row["ticket"] = _t(language, "serving", number=ticket.number, duration=duration)
+        row["ticket"] = ticket.number  # for how long under it, as the staff's note
+        row["ticket_note"] = _t(language, "serving_for", duration=duration)
     elif counter.state == "open":
         row["ticket"] = _t(language, "idle")
     return row
