@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/replays.py WORLD [--seed S] [--days D] [--from-day D]
         [--hours H,H] [--window HH:MM-HH:MM] [--service ID] [--priority P]
-        [--min-ahead K] [--every N] [--replays R] [--each]
+        [--min-ahead K] [--predicted MIN-MAX] [--every N] [--replays R] [--each]
 
 Runs WORLD with estimates, as bench/estimates.py does (`--days`, `--seed`). At every N-th
 arrival chosen (walk-ins after the learning days and from day D, counted from 0; in the
 hours from opening the estimates bench shows, `int(since_open // 3600)`, or a window of
-branch time; of a service, priority class, with at least K ahead) the run is lived again
+branch time; of a service, priority class, with at least K ahead, with our predicted
+wait in a band of minutes, as the estimates bench's bands) the run is lived again
 R times from that moment with fresh draws for what is not yet known (`relive` in
 `sim/engine.py`: the waiting customers' times, each busy counter's rest given the time
 gone, later arrivals, staff, patience). The replays in which the customer stays give the
@@ -111,6 +112,18 @@ def time_window(text: str) -> tuple[float, float]:
     return start, end
 
 
+def band(text: str) -> tuple[float, float]:
+    """'60-120' (minutes) as (3600.0, 7200.0) seconds; '120-' has no upper end."""
+    low, _, high = text.partition("-")
+    try:
+        edges = (float(low) * 60, float(high) * 60 if high else math.inf)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a band of minutes like 60-120: {text!r}") from None
+    if not 0 <= edges[0] < edges[1]:
+        raise argparse.ArgumentTypeError(f"the band ends before it starts: {text!r}")
+    return edges
+
+
 def chooser(args: argparse.Namespace, scenario):
     """Whether a customer, as its ticket is issued, is one of those asked for."""
     hours = args.hours
@@ -129,6 +142,10 @@ def chooser(args: argparse.Namespace, scenario):
             and (args.service is None or c.service == args.service)
             and (args.priority is None or c.priority == args.priority)
             and c.estimate.get("ahead", 0) >= args.min_ahead
+            and (
+                args.predicted is None
+                or args.predicted[0] <= c.estimate["mean"] < args.predicted[1]
+            )
         )
 
     return chosen
@@ -147,6 +164,9 @@ def main() -> None:
     parser.add_argument("--service", help="only its customers")
     parser.add_argument("--priority", help="only this priority class")
     parser.add_argument("--min-ahead", type=int, default=0)
+    parser.add_argument(
+        "--predicted", type=band, help="our predicted wait in this band of minutes: 60-120"
+    )
     parser.add_argument("--every", type=int, default=1, help="every N-th chosen arrival")
     parser.add_argument("--replays", type=int, default=19)
     parser.add_argument("--each", action="store_true", help="print each served customer replayed")
@@ -243,6 +263,23 @@ def ahead_group(c: Customer) -> str:
     return str(low) if low == high else f"{low}+" if high == 10**6 else f"{low}-{high}"
 
 
+def sharpness(rows: list[Replayed]) -> str:
+    """Ours' and the world's own mean width over the narrowest that covers as many of the
+    customers (the estimates bench's ratio per band, each about its own mean): what a small
+    group's ratio is even for the world's own interval."""
+    world = [
+        replace(
+            r.customer, estimate={**r.customer.estimate, "mean": r.mean, "low": low, "high": high}
+        )
+        for r in rows
+        for low, high in (r.interval,)
+    ]
+    ours, theirs = (group_figures("", [r.customer for r in rows]), group_figures("", world))
+    return "ours {:.2f}x, the world's {:.2f}x".format(
+        *(g.width / g.narrowest if g.narrowest > 0 else math.inf for g in (ours, theirs))
+    )
+
+
 def report(rows: list[Replayed]) -> None:
     """Ours and the world's interval over the replayed customers who were served, in all
     and per day, hour from opening, number ahead and service (each where it varies)."""
@@ -252,6 +289,7 @@ def report(rows: list[Replayed]) -> None:
     print(f"  replayed, {len(rows)} served:")
     print(f"    ours:  {ours_figures([r.customer for r in rows])}")
     print(f"    world: {world_figures(rows)}")
+    print(f"    width / narrowest with the same coverage: {sharpness(rows)}")
     keys = (
         ("day", lambda c: c.day),
         ("hour", lambda c: int(c.since_open // 3600)),
