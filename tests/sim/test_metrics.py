@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -22,6 +23,12 @@ def customer(day: int, hour: int, wait: float, low: float, high: float) -> Custo
         called=day * 86_400 + hour * 3600 + wait,
         since_open=hour * 3600,
     )
+
+
+def shifted(c: Customer, factor: float) -> Customer:
+    """`c` with both its interval's ends `factor` times as far from 0."""
+    low, high = c.estimate["low"] * factor, c.estimate["high"] * factor
+    return replace(c, estimate={**c.estimate, "low": low, "high": high})
 
 
 def day_of(day: int, misses: int, hours: int = 1) -> list[Customer]:
@@ -78,3 +85,30 @@ def test_ours_worse_on_every_day_is_beyond_chance():
     assert figures.coverage_chance == (0.8, 0.8)
     low, high = figures.ratio_chance
     assert low == pytest.approx(high) == pytest.approx(figures.width / figures.narrowest)
+
+
+def test_a_right_interval_reads_wider_than_the_narrowest_the_fewer_its_customers():
+    """The narrowest interval is found on the customers it is judged on: over a few dozen,
+    even an interval that is exactly right reads well over 1x, over thousands near it."""
+    import random
+
+    from nowserving.sim.metrics import perfect_ratio
+
+    rng = random.Random(3)
+    spread = math.log(1.3) / 1.2816  # ± 30% at the 10th and 90th percentiles
+    group = []
+    for i in range(2000):
+        mean = rng.uniform(3600, 7200)
+        wait = mean * math.exp(rng.gauss(0, spread))
+        group.append(customer(i % 20, 3, wait, mean / 1.3, mean * 1.3))
+    few, many = perfect_ratio(group[:35]), perfect_ratio(group, draws=20)
+    assert 1.1 < few[0] < few[1] and few[1] > 1.3  # 35 right intervals can read over 1.3x
+    assert 1.0 < many[0] < 1.08  # 2,000 of them read close to 1x
+    # The bench works it out for a band over the aim only: one a quarter too high (covering
+    # 60%) reads far over what a right one of its width would; one within the aim is not
+    # looked at again.
+    high = [shifted(c, 1.25) for c in group[:200]]
+    figures = group_figures("60-120 min", high, sharpness=True)
+    assert figures.width / figures.narrowest > 1.5 > figures.ratio_perfect[1]
+    right = group_figures("60-120 min", group[:2000:10], sharpness=True)
+    assert right.width / right.narrowest < 1.3 and math.isnan(right.ratio_perfect[0])

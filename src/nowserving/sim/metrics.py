@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nowserving.sim.engine import Customer
 
@@ -17,6 +17,9 @@ BATCHES = 10
 T_975_9 = 2.262  # Student t, 9 degrees of freedom
 DRAWS = 1000  # bootstrap draws of whole days, for the chance ranges
 WIDTH_DRAWS = 200  # ... of the width ratio, which sorts each draw's customers
+Z80 = 1.2816  # the 90th percentile of a standard normal
+WIDTH_AIM = 1.3  # issue 22: mean width / the narrowest with the same coverage, per band
+PERFECT_DRAWS = 200  # draws of waits for what a perfect interval's width ratio reads
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,9 @@ class Group:
     # baseline -> ours' RMSE minus its (s) (services and priority classes only)
     rmse_chance: dict[str, tuple[float, float]]
     ratio_chance: tuple[float, float]  # of width / narrowest (bands of predicted wait only)
+    # What a right interval's width / narrowest reads over as many customers: the median
+    # and the 95th percentile (bands of predicted wait over WIDTH_AIM only; `perfect_ratio`).
+    ratio_perfect: tuple[float, float] = (math.nan, math.nan)
 
 
 def _narrowest(group: list[Customer], coverage: float) -> float:
@@ -390,6 +396,35 @@ def _ratio(group: list[Customer]) -> float:
     return width / narrowest if narrowest > 0 else math.inf
 
 
+def perfect_ratio(group: list[Customer], draws: int = PERFECT_DRAWS) -> tuple[float, float]:
+    """What the width ratio reads over `group` for an interval that is exactly right: each
+    customer's wait drawn again from a law whose 10th and 90th percentiles are ours' ends
+    (a lognormal; a normal cut at 0 where the low end is 0), ours' interval against those
+    waits. The narrowest interval is found on the same customers it is judged on, so over
+    a few dozen it reads well under a right interval's width: (median, 95th percentile) of
+    `draws` draws, the ratio that the group's size alone makes (docs/estimates.md)."""
+    rng = random.Random(0)
+    laws = []
+    for c in group:
+        low, high = c.estimate["low"], c.estimate["high"]
+        if low > 0 and high > low:
+            laws.append((True, math.log(low * high) / 2, math.log(high / low) / (2 * Z80)))
+        else:
+            laws.append((False, (low + high) / 2, max(high - low, 1e-9) / (2 * Z80)))
+    ratios = []
+    for _ in range(draws):
+        drawn = []
+        for c, (log, middle, spread) in zip(group, laws, strict=True):
+            wait = rng.gauss(middle, spread)
+            while not log and wait < 0:
+                wait = rng.gauss(middle, spread)
+            wait = math.exp(wait) if log else wait
+            drawn.append(replace(c, called=c.arrived + wait))
+        ratios.append(_ratio(drawn))
+    ratios.sort()
+    return statistics.median(ratios), ratios[int(0.95 * draws) - 1]
+
+
 def group_figures(
     name: str, group: list[Customer], sharpness: bool = False, losses: bool = False
 ) -> Group:
@@ -403,6 +438,8 @@ def group_figures(
         for e in ESTIMATORS
     }
     inside = statistics.mean(map(_inside, group))
+    width = statistics.mean(c.estimate["high"] - c.estimate["low"] for c in group)
+    narrowest = _narrowest(group, inside)
     ratio_chance = (math.nan, math.nan)
     if sharpness:
         ratio_chance = _chance(
@@ -415,8 +452,8 @@ def group_figures(
         rmse,
         inside,
         statistics.mean(c.wait < c.estimate["low"] for c in group),
-        statistics.mean(c.estimate["high"] - c.estimate["low"] for c in group),
-        _narrowest(group, inside),
+        width,
+        narrowest,
         statistics.mean(c.estimate["mean"] - c.wait for c in group) / mean_wait,
         sum(
             1
@@ -426,6 +463,9 @@ def group_figures(
         coverage_chance(group),
         _rmse_chance(group) if losses else {},
         ratio_chance,
+        perfect_ratio(group)
+        if sharpness and width > WIDTH_AIM * narrowest
+        else (math.nan, math.nan),
     )
 
 
