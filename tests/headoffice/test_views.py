@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nowserving.config import EXAMPLE, load_config
+from nowserving.config import load_config
 from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb
 from nowserving.headoffice.health import Health
 from nowserving.headoffice.live import live_summary
@@ -27,6 +27,7 @@ from nowserving.reports.sample import write_sample_log
 from nowserving.web.accounts import Account, hash_password, write_accounts
 from nowserving.web.console_headoffice import add_headoffice
 from tests.conftest import ManualClock
+from tests.headoffice.test_staffing import grouped_config
 from tests.headoffice.test_visits import FIRST, ZONE, ingest, rows_of
 from tests.web.conftest import CHROMIUM, browser  # noqa: F401
 from tests.web.console_fixtures import FAST, PASSWORD, make_console, serving_console
@@ -47,6 +48,7 @@ timezone = "Asia/Shanghai"
 region = "east"
 name = { zh = "徐汇支行", en = "Xuhui Branch" }
 timezone = "Asia/Shanghai"
+config = "xuhui.toml"
 [branches.haidian]
 region = "north"
 name = { zh = "海淀支行", en = "Haidian Branch" }
@@ -54,23 +56,11 @@ timezone = "Asia/Shanghai"
 """
 
 
-# pudong's config as the web role serves it (`--config`): cash and accounts one group.
-GROUP = """
-[[groups]]
-id = "personal"
-names = { zh = "个人业务", en = "Personal banking" }
-services = ["cash", "accounts"]
-"""
-
-
 @pytest.fixture
 def example_config(tmp_path):
-    """The example branch with a group: the staffing advice is learned and shown per group."""
-    path = tmp_path / "pudong.toml"
-    path.write_text(EXAMPLE.read_text(encoding="utf-8") + GROUP, encoding="utf-8")
-    pins = EXAMPLE.with_name("staff-pins.toml")
-    (tmp_path / pins.name).write_bytes(pins.read_bytes())
-    return load_config(path)
+    """pudong's config as the web role serves it (`--config`), with cash and accounts one
+    group: the staffing advice is learned and shown per group."""
+    return load_config(grouped_config(tmp_path))
 
 
 @pytest.fixture
@@ -79,6 +69,7 @@ def head_office(broker, example_config, server, dsn, tmp_path):
     log = tmp_path / "events.sqlite"
     write_sample_log(log, days=3, seed=5, timezone=ZONE)
     (tmp_path / "branches.toml").write_text(BRANCHES, encoding="utf-8")
+    grouped_config(tmp_path, "xuhui")  # the branches file's `config =`: not the web role's
     db = HeadOfficeDb(dsn)
     load_regions(db.conn, read_regions(tmp_path / "branches.toml"))
     for n, branch in enumerate(("pudong", "xuhui", "haidian")):
@@ -282,16 +273,12 @@ def test_staffing_advice_per_branch_is_the_commands(
     group) served by the web role WHEN the head-office account asks the staffing page for
     pudong's Mondays at 80/5 THEN, once worked out in the worker process, the page shows the
     table `nowserving headoffice staffing --config` prints, row for row: per group as the
-    config groups them, by name, each name's ids under it; in both languages."""
+    config groups them, by name, each name's ids under it; in both languages. xuhui, whose
+    config the web role was not given, is grouped and named as the branches file's
+    `config =` says (`branch_dim`)."""
     role, _ = head_office
     sign_in(desk, role, "hq", "en")
-    desk.goto(role.url("/headoffice/staffing?lang=en"))
-    desk.locator("select[name=branch]").select_option("pudong")
-    desk.locator("select[name=weekday]").select_option("mon")
-    desk.locator("input[name=target]").fill("80/5")
-    with desk.expect_navigation():
-        desk.locator("form.staffing-ask button").click()
-    desk.locator("table#advice").wait_for(timeout=120_000)  # reloads itself meanwhile
+    ask_advice(desk, role, "pudong")
     shown = advice_rows(desk)
     out = subprocess.run(
         [sys.executable, "-m", "nowserving", "headoffice", "staffing", "--dsn", dsn,
@@ -317,6 +304,23 @@ def test_staffing_advice_per_branch_is_the_commands(
     assert "排班建议" in desk.title()
     if SHOTS:
         desk.screenshot(path=str(Path(SHOTS) / "headoffice-staffing-zh.png"), full_page=True)
+    ask_advice(desk, role, "xuhui")
+    headings = desk.locator("table#advice tr.group th").all_inner_texts()
+    assert {"Personal banking\ncash · accounts", "Loans & mortgages\nloans"} <= set(headings)
+    assert len(advice_rows(desk)) > 10
+    if SHOTS:
+        desk.screenshot(path=str(Path(SHOTS) / "headoffice-staffing-xuhui-en.png"), full_page=True)
+
+
+def ask_advice(desk, role, branch: str) -> None:
+    """Ask the staffing page for `branch`'s Mondays at 80/5, in en; wait for the table."""
+    desk.goto(role.url("/headoffice/staffing?lang=en"))
+    desk.locator("select[name=branch]").select_option(branch)
+    desk.locator("select[name=weekday]").select_option("mon")
+    desk.locator("input[name=target]").fill("80/5")
+    with desk.expect_navigation():
+        desk.locator("form.staffing-ask button").click()
+    desk.locator("table#advice").wait_for(timeout=120_000)  # reloads itself meanwhile
 
 
 def test_staffing_advice_keeps_to_the_accounts_regions(head_office, desk):
