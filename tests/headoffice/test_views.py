@@ -53,6 +53,7 @@ config = "xuhui.toml"
 region = "north"
 name = { zh = "海淀支行", en = "Haidian Branch" }
 timezone = "Asia/Shanghai"
+config = "haidian.toml"
 """
 
 
@@ -70,6 +71,9 @@ def head_office(broker, example_config, server, dsn, tmp_path):
     write_sample_log(log, days=3, seed=5, timezone=ZONE)
     (tmp_path / "branches.toml").write_text(BRANCHES, encoding="utf-8")
     grouped_config(tmp_path, "xuhui")  # the branches file's `config =`: not the web role's
+    haidian = grouped_config(tmp_path, "haidian")  # its own name for wealth
+    haidian.write_text(haidian.read_text(encoding="utf-8").replace(
+        '"Wealth management"', '"Haidian wealth desk"'), encoding="utf-8")  # fmt: skip
     db = HeadOfficeDb(dsn)
     load_regions(db.conn, read_regions(tmp_path / "branches.toml"))
     for n, branch in enumerate(("pudong", "xuhui", "haidian")):
@@ -161,13 +165,23 @@ def test_every_branch_live_and_the_cross_branch_report(head_office, desk):
 def test_access_by_region_and_role(head_office, desk):
     """GIVEN an account limited to the east region and a branch manager WHEN they open the
     head-office pages THEN the east account sees east's branches only (live, report, and
-    another region's branch console: 404); the manager is refused the pages."""
+    another region's branch console: 404), and services named as east's configs name them
+    (north's haidian names wealth its own way: the account that sees it reads that name);
+    the manager is refused the pages."""
     role, _ = head_office
     sign_in(desk, role, "east-hq")
     live = fetched(desk, role.url("/headoffice/live.json"))
     assert {r["branch"] for r in live["branches"]} == {"pudong", "xuhui"}
     report = fetched(desk, role.url("/headoffice/reports.json?from=2026-01-05&to=2026-01-07"))
     assert {r["key"] for r in report["rows"]} == {"pudong", "xuhui"}
+    by_service = role.url("/headoffice/reports?from=2026-01-05&to=2026-01-07&by=service&lang=en")
+    wealth = desk.locator('tr[data-key="wealth"] th')
+    desk.goto(by_service)
+    assert wealth.inner_text() == "Wealth management\nwealth"
+    desk.context.clear_cookies()
+    sign_in(desk, role, "hq")
+    desk.goto(by_service)
+    assert wealth.inner_text() == "Haidian wealth desk\nwealth"
     assert desk.goto(role.url("/pudong")).status == 200
     desk.context.clear_cookies()
     sign_in(desk, role, "anna")
