@@ -9,29 +9,64 @@ import sys
 
 import pytest
 
+from nowserving.config import EXAMPLE
 from nowserving.headoffice.db import HeadOfficeDb
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.staffing import learn_branch
 from nowserving.reports.history import learn
 from nowserving.reports.sample import write_sample_log
 from nowserving.reports.staffing import Target, advise
-from tests.headoffice.test_visits import ZONE, branches_file, ingest, rows_of
+from tests.headoffice.test_visits import ZONE, ingest, rows_of
+
+# The example branch's config with cash and accounts one group (its zone is ZONE).
+GROUP = """
+[[groups]]
+id = "personal"
+names = { zh = "个人业务", en = "Personal banking" }
+services = ["cash", "accounts"]
+"""
+
+
+def grouped_config(folder, branch: str = "pudong"):
+    """The example config as `branch`'s, with GROUP, written in `folder`: its path."""
+    path = folder / f"{branch}.toml"
+    text = EXAMPLE.read_text(encoding="utf-8").replace('id = "pudong"', f'id = "{branch}"', 1)
+    path.write_text(text + GROUP, encoding="utf-8")
+    pins = EXAMPLE.with_name("staff-pins.toml")
+    (folder / pins.name).write_bytes(pins.read_bytes())
+    return path
 
 
 def test_the_head_office_advises_as_the_branch_console_does(dsn, tmp_path):
-    """GIVEN two simulated days (a Monday and a Tuesday) of a branch in Shanghai, ingested
+    """GIVEN two simulated days (a Monday and a Tuesday) of a branch in Shanghai, ingested,
+    the branches file naming its config (`config =`: cash and accounts one group)
     WHEN Monday's staffing is learned from PostgreSQL and from the branch's log
-    THEN the history and every row of the advice are the same; the command prints it."""
+    THEN the history and every row of the advice are the same; `branch_dim` keeps the
+    config's services; the command prints it by name and per group without `--config`."""
     log = tmp_path / "events.sqlite"
     write_sample_log(log, days=2, seed=9, timezone=ZONE)
+    grouped_config(tmp_path)
+    branches = tmp_path / "branches.toml"
+    branches.write_text('[branches.pudong]\nconfig = "pudong.toml"\n[branches.xuhui]\n',
+                        encoding="utf-8")  # fmt: skip
     db = HeadOfficeDb(dsn)
     try:
-        load_regions(db.conn, read_regions(branches_file(tmp_path)))
+        load_regions(db.conn, read_regions(branches))
+        kept = dict(db.conn.execute("SELECT branch, services FROM branch_dim").fetchall())
         ingest(db, rows_of(log))
         target = Target.parse("80/5")
         here = learn_branch(db.conn, "pudong", "mon", target.wait_s)
     finally:
         db.close()
+    assert kept["xuhui"] == {} and kept["pudong"]["groups"] == {
+        "personal": {"zh": "个人业务", "en": "Personal banking"}
+    }
+    assert kept["pudong"]["services"]["cash"] == {
+        "zh": "现金存取",
+        "en": "Cash deposit & withdrawal",
+        "group": "personal",
+    }
+    assert kept["pudong"]["services"]["loans"] == {"zh": "贷款与按揭", "en": "Loans & mortgages"}
     there = learn(log, "mon", ZONE, target.wait_s)
     assert here.days == there.days == 1 and here.services.keys() == there.services.keys()
     rows, expected = advise(here, target), advise(there, target)
@@ -54,4 +89,5 @@ def test_the_head_office_advises_as_the_branch_console_does(dsn, tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "accounts" in out.stdout and "Erlang" in out.stdout, out.stdout
+    assert "Personal banking" in out.stdout and "Erlang" in out.stdout, out.stdout
+    assert "Loans & mortgages" in out.stdout and "accounts" not in out.stdout, out.stdout

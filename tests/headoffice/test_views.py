@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nowserving.config import EXAMPLE, load_config
+from nowserving.config import load_config
 from nowserving.headoffice.db import Batch, EventRow, HeadOfficeDb
 from nowserving.headoffice.health import Health
 from nowserving.headoffice.live import live_summary
@@ -27,6 +27,7 @@ from nowserving.reports.sample import write_sample_log
 from nowserving.web.accounts import Account, hash_password, write_accounts
 from nowserving.web.console_headoffice import add_headoffice
 from tests.conftest import ManualClock
+from tests.headoffice.test_staffing import grouped_config
 from tests.headoffice.test_visits import FIRST, ZONE, ingest, rows_of
 from tests.web.conftest import CHROMIUM, browser  # noqa: F401
 from tests.web.console_fixtures import FAST, PASSWORD, make_console, serving_console
@@ -47,30 +48,20 @@ timezone = "Asia/Shanghai"
 region = "east"
 name = { zh = "徐汇支行", en = "Xuhui Branch" }
 timezone = "Asia/Shanghai"
+config = "xuhui.toml"
 [branches.haidian]
 region = "north"
 name = { zh = "海淀支行", en = "Haidian Branch" }
 timezone = "Asia/Shanghai"
-"""
-
-
-# pudong's config as the web role serves it (`--config`): cash and accounts one group.
-GROUP = """
-[[groups]]
-id = "personal"
-names = { zh = "个人业务", en = "Personal banking" }
-services = ["cash", "accounts"]
+config = "haidian.toml"
 """
 
 
 @pytest.fixture
 def example_config(tmp_path):
-    """The example branch with a group: the staffing advice is learned and shown per group."""
-    path = tmp_path / "pudong.toml"
-    path.write_text(EXAMPLE.read_text(encoding="utf-8") + GROUP, encoding="utf-8")
-    pins = EXAMPLE.with_name("staff-pins.toml")
-    (tmp_path / pins.name).write_bytes(pins.read_bytes())
-    return load_config(path)
+    """pudong's config as the web role serves it (`--config`), with cash and accounts one
+    group: the staffing advice is learned and shown per group."""
+    return load_config(grouped_config(tmp_path))
 
 
 @pytest.fixture
@@ -79,6 +70,10 @@ def head_office(broker, example_config, server, dsn, tmp_path):
     log = tmp_path / "events.sqlite"
     write_sample_log(log, days=3, seed=5, timezone=ZONE)
     (tmp_path / "branches.toml").write_text(BRANCHES, encoding="utf-8")
+    grouped_config(tmp_path, "xuhui")  # the branches file's `config =`: not the web role's
+    haidian = grouped_config(tmp_path, "haidian")  # its own name for wealth
+    haidian.write_text(haidian.read_text(encoding="utf-8").replace(
+        '"Wealth management"', '"Haidian wealth desk"'), encoding="utf-8")  # fmt: skip
     db = HeadOfficeDb(dsn)
     load_regions(db.conn, read_regions(tmp_path / "branches.toml"))
     for n, branch in enumerate(("pudong", "xuhui", "haidian")):
@@ -170,13 +165,23 @@ def test_every_branch_live_and_the_cross_branch_report(head_office, desk):
 def test_access_by_region_and_role(head_office, desk):
     """GIVEN an account limited to the east region and a branch manager WHEN they open the
     head-office pages THEN the east account sees east's branches only (live, report, and
-    another region's branch console: 404); the manager is refused the pages."""
+    another region's branch console: 404), and services named as east's configs name them
+    (north's haidian names wealth its own way: the account that sees it reads that name);
+    the manager is refused the pages."""
     role, _ = head_office
     sign_in(desk, role, "east-hq")
     live = fetched(desk, role.url("/headoffice/live.json"))
     assert {r["branch"] for r in live["branches"]} == {"pudong", "xuhui"}
     report = fetched(desk, role.url("/headoffice/reports.json?from=2026-01-05&to=2026-01-07"))
     assert {r["key"] for r in report["rows"]} == {"pudong", "xuhui"}
+    by_service = role.url("/headoffice/reports?from=2026-01-05&to=2026-01-07&by=service&lang=en")
+    wealth = desk.locator('tr[data-key="wealth"] th')
+    desk.goto(by_service)
+    assert wealth.inner_text() == "Wealth management\nwealth"
+    desk.context.clear_cookies()
+    sign_in(desk, role, "hq")
+    desk.goto(by_service)
+    assert wealth.inner_text() == "Haidian wealth desk\nwealth"
     assert desk.goto(role.url("/pudong")).status == 200
     desk.context.clear_cookies()
     sign_in(desk, role, "anna")
@@ -282,16 +287,12 @@ def test_staffing_advice_per_branch_is_the_commands(
     group) served by the web role WHEN the head-office account asks the staffing page for
     pudong's Mondays at 80/5 THEN, once worked out in the worker process, the page shows the
     table `nowserving headoffice staffing --config` prints, row for row: per group as the
-    config groups them, by name, each name's ids under it; in both languages."""
+    config groups them, by name, each name's ids under it; in both languages. xuhui, whose
+    config the web role was not given, is grouped and named as the branches file's
+    `config =` says (`branch_dim`)."""
     role, _ = head_office
     sign_in(desk, role, "hq", "en")
-    desk.goto(role.url("/headoffice/staffing?lang=en"))
-    desk.locator("select[name=branch]").select_option("pudong")
-    desk.locator("select[name=weekday]").select_option("mon")
-    desk.locator("input[name=target]").fill("80/5")
-    with desk.expect_navigation():
-        desk.locator("form.staffing-ask button").click()
-    desk.locator("table#advice").wait_for(timeout=120_000)  # reloads itself meanwhile
+    ask_advice(desk, role, "pudong")
     shown = advice_rows(desk)
     out = subprocess.run(
         [sys.executable, "-m", "nowserving", "headoffice", "staffing", "--dsn", dsn,
@@ -317,6 +318,23 @@ def test_staffing_advice_per_branch_is_the_commands(
     assert "排班建议" in desk.title()
     if SHOTS:
         desk.screenshot(path=str(Path(SHOTS) / "headoffice-staffing-zh.png"), full_page=True)
+    ask_advice(desk, role, "xuhui")
+    headings = desk.locator("table#advice tr.group th").all_inner_texts()
+    assert {"Personal banking\ncash · accounts", "Loans & mortgages\nloans"} <= set(headings)
+    assert len(advice_rows(desk)) > 10
+    if SHOTS:
+        desk.screenshot(path=str(Path(SHOTS) / "headoffice-staffing-xuhui-en.png"), full_page=True)
+
+
+def ask_advice(desk, role, branch: str) -> None:
+    """Ask the staffing page for `branch`'s Mondays at 80/5, in en; wait for the table."""
+    desk.goto(role.url("/headoffice/staffing?lang=en"))
+    desk.locator("select[name=branch]").select_option(branch)
+    desk.locator("select[name=weekday]").select_option("mon")
+    desk.locator("input[name=target]").fill("80/5")
+    with desk.expect_navigation():
+        desk.locator("form.staffing-ask button").click()
+    desk.locator("table#advice").wait_for(timeout=120_000)  # reloads itself meanwhile
 
 
 def test_staffing_advice_keeps_to_the_accounts_regions(head_office, desk):

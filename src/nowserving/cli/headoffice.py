@@ -336,14 +336,8 @@ def _run_staffing(args: argparse.Namespace) -> int:
         return 2
     from nowserving.headoffice.staffing import learn_branch
     from nowserving.reports.history import HistoryError
-    from nowserving.reports.staffing import (
-        Target,
-        advise,
-        check_by_simulation,
-        groups_of,
-        labels,
-        table,
-    )
+    from nowserving.reports.staffing import ServiceNames, Target, advise, check_by_simulation, table
+    from nowserving.reports.stored import stored_service_names
 
     try:
         target = Target.parse(args.target)
@@ -353,12 +347,14 @@ def _run_staffing(args: argparse.Namespace) -> int:
     config = _branch_config(args)
     if config is False:
         return 2
-    group_of = groups_of(config) if config else {}
     start_open = args.start_open and (not config or config.rules.counters_start_open)
     conn = _open(args.dsn, ready=True)
     if conn is None:
         return 1
     with conn:
+        # Without --config: as the branches file's `config =` named them (none: by id).
+        names = ServiceNames.of(config) if config else stored_service_names(conn, args.branch)
+        group_of = names.group_of if names else {}
         try:
             history = learn_branch(conn, args.branch, args.weekday, target.wait_s, args.first,
                                    args.last, start_open, group_of)  # fmt: skip
@@ -367,8 +363,8 @@ def _run_staffing(args: argparse.Namespace) -> int:
             return 1
     rows = advise(history, target)
     check_by_simulation(history, rows, target, days=args.days)
-    names = labels(config, args.language) if config else None
-    print(table(rows, target, history.days, args.language, names))
+    labels = names.labels(args.language) if names else None
+    print(table(rows, target, history.days, args.language, labels))
     return 0
 
 

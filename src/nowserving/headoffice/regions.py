@@ -8,7 +8,7 @@ name = { zh = "华东区", en = "East" }
 
 [branches.pudong]
 region = "east"
-config = "branches/pudong.toml"      # names, zone and targets from the branch's own config
+config = "branches/pudong.toml"      # names, zone, targets, services from its own config
 [branches.xuhui]
 region = "east"
 name = { zh = "徐汇支行", en = "Xuhui" }
@@ -40,6 +40,9 @@ class BranchEntry:
     names: dict[str, str]
     timezone: str = "UTC"
     targets: dict[str, tuple[float, float]] = field(default_factory=dict)  # (share, seconds)
+    # Its services' and groups' names and each service's group (`ServiceNames.to_json`),
+    # from its config (`config =`); {} without one.
+    services: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,14 @@ def _targets(value, where: str, problems: list[str]) -> dict[str, tuple[float, f
 
 
 def _from_config(path: Path, entry: dict) -> dict:
-    """A branch's names, zone and targets read from its own config file."""
+    """A branch's names, zone, targets and services read from its own config file."""
     from nowserving.config import load_config
+    from nowserving.reports.staffing import ServiceNames
 
     config = load_config(path)
     names = {lang: config.names.get(lang, config.rules.branch_id) for lang in ("zh", "en")}
     return {"name": names, "timezone": config.rules.timezone, "_targets": config.targets,
+            "_services": ServiceNames.of(config).to_json(),
             **{k: v for k, v in entry.items() if k != "config"}}  # fmt: skip
 
 
@@ -92,7 +97,7 @@ def _branch(bid: str, entry, regions: dict, base: Path, problems: list[str]) -> 
             entry = _from_config(base / str(entry["config"]), entry)
         except (OSError, ConfigError) as err:
             problems.append(f"{where}.config: {err}")
-    unknown = set(entry) - {"region", "name", "timezone", "targets", "_targets"}
+    unknown = set(entry) - {"region", "name", "timezone", "targets", "_targets", "_services"}
     if unknown:
         problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     region = entry.get("region")
@@ -107,7 +112,8 @@ def _branch(bid: str, entry, regions: dict, base: Path, problems: list[str]) -> 
         zone = "UTC"
     targets = dict(entry.get("_targets") or {})
     targets.update(_targets(entry.get("targets"), where, problems))
-    return BranchEntry(bid, region, _names(entry.get("name"), where, problems, bid), zone, targets)
+    names = _names(entry.get("name"), where, problems, bid)
+    return BranchEntry(bid, region, names, zone, targets, entry.get("_services") or {})
 
 
 def read_regions(path: Path) -> Regions:
@@ -144,9 +150,10 @@ def load_regions(conn, regions: Regions) -> list[str]:
         for b in regions.branches.values():
             targets = {s: [share, wait] for s, (share, wait) in sorted(b.targets.items())}
             conn.execute(
-                "INSERT INTO branch_dim VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
+                "INSERT INTO branch_dim (branch, region, name_zh, name_en, timezone, targets, "
+                "services) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
                 (b.branch, b.region, b.names["zh"], b.names["en"], b.timezone,
-                 json.dumps(targets)),
+                 json.dumps(targets), json.dumps(b.services, ensure_ascii=False)),
             )  # fmt: skip
             old = before.get(b.branch)
             if old is not None and (old[0], old[1]) != (b.timezone, targets):

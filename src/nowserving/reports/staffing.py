@@ -177,18 +177,71 @@ def _cell(value, fmt: str) -> str:
     return format(value, fmt)
 
 
+@dataclass(frozen=True)
+class ServiceNames:
+    """A branch's services' and groups' names and each service's group, as its config says
+    them: from the config itself (`of`), or as the head office keeps them in `branch_dim`
+    (`to_json` / `from_json`) for a branch whose config the web role was not given."""
+
+    services: dict[str, dict[str, str]]  # service id -> {language: name}
+    groups: dict[str, dict[str, str]]  # group id -> {language: name}
+    group_of: dict[str, str]  # service id -> the group it is learned as
+
+    @classmethod
+    def of(cls, config) -> ServiceNames:
+        """The branch config's (its `[[services]]` and `[[groups]]`)."""
+        return cls(
+            {s.id: dict(s.names) for s in config.rules.services.values()},
+            {g: dict(group.names) for g, group in config.groups.items()},
+            {s: g for g, group in config.groups.items() for s in group.services},
+        )
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> ServiceNames:
+        """What `to_json` gave ({} or None: no services known)."""
+        services = (data or {}).get("services") or {}
+        return cls(
+            {s: {k: v for k, v in names.items() if k != "group"} for s, names in services.items()},
+            dict((data or {}).get("groups") or {}),
+            {s: names["group"] for s, names in services.items() if names.get("group")},
+        )
+
+    def to_json(self) -> dict:
+        """{"services": {id: {"zh", "en", "group"?}}, "groups": {id: {"zh", "en"}}} (zh and
+        en only, an id where a name is missing): `branch_dim.services`."""
+
+        def two(names: dict[str, str], default: str) -> dict[str, str]:
+            return {lang: names.get(lang, default) for lang in ("zh", "en")}
+
+        services = {}
+        for sid, names in self.services.items():
+            services[sid] = two(names, sid)
+            if sid in self.group_of:
+                services[sid]["group"] = self.group_of[sid]
+        return {"services": services, "groups": {g: two(n, g) for g, n in self.groups.items()}}
+
+    def labels(self, language: str) -> dict[str, str]:
+        """Each service's and group's id -> its name in `language`."""
+        names = {s: n.get(language, s) for s, n in self.services.items()}
+        names.update({g: n.get(language, g) for g, n in self.groups.items()})
+        return names
+
+    def members(self, group: str) -> list[str]:
+        """The ids of the services learned as `group`, in the order of the config's
+        `[[services]]` (the same from the config and from `branch_dim`)."""
+        return [s for s in self.services if self.group_of.get(s) == group]
+
+
 def groups_of(config) -> dict[str, str]:
     """Service id -> the group it is learned as, from the branch config's `[[groups]]`: the
     advice is per group where the config has groups, else per service (`learn`'s
     `group_of`; the branch console's page and the head office's)."""
-    return {s: g for g, group in config.groups.items() for s in group.services}
+    return ServiceNames.of(config).group_of
 
 
 def labels(config, language: str) -> dict[str, str]:
     """Each service's and group's id -> its name in `language`, as the branch config says."""
-    names = {s.id: s.names.get(language, s.id) for s in config.rules.services.values()}
-    names.update({g: group.names.get(language, g) for g, group in config.groups.items()})
-    return names
+    return ServiceNames.of(config).labels(language)
 
 
 def table(rows: list[Row], target: Target, days: int, language: str = "en",

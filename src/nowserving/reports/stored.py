@@ -54,6 +54,16 @@ def learn_branch(conn, branch: str, weekday: str, target_s: float,
     )  # fmt: skip
 
 
+def stored_service_names(conn, branch: str):
+    """The branch's services' and groups' names and each service's group as `branch_dim`
+    keeps them (the branches file's `config =`: `reports.staffing.ServiceNames`), or None
+    where it keeps none."""
+    from nowserving.reports.staffing import ServiceNames
+
+    row = conn.execute("SELECT services FROM branch_dim WHERE branch = %s", (branch,)).fetchone()
+    return ServiceNames.from_json(row[0]) if row and row[0] else None
+
+
 def local_dates(conn, now: float) -> dict[str, tuple[str | None, date]]:
     """Each known branch's region and its own date at `now` (epoch seconds) in its zone
     from `branch_dim` (UTC for a branch the branches file does not list)."""

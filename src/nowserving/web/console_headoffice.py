@@ -293,7 +293,7 @@ class HeadOffice:
         with self._report_lock:
             conn = self._report_conn
             dims = {r[0]: r[1:] for r in conn.execute(
-                "SELECT branch, region, name_zh, name_en FROM branch_dim")}  # fmt: skip
+                "SELECT branch, region, name_zh, name_en, services FROM branch_dim")}  # fmt: skip
             known = [r[0] for r in conn.execute(
                 "SELECT branch FROM branches UNION SELECT branch FROM branch_dim")]  # fmt: skip
             seen = [b for b in known if account.sees(b, (dims.get(b) or (None,))[0])]
@@ -415,6 +415,7 @@ class HeadOffice:
         except ReportError as err:
             view["error"] = str(err)
             return view, None
+        view["services"] = self._service_names(account, answer[3])
         return view, answer
 
     async def reports(self, request: Request) -> Response:
@@ -425,14 +426,21 @@ class HeadOffice:
         if isinstance(answer, Response):
             return answer
         view, result = answer
-        view["services"] = self._service_names()
         status = 400 if view["error"] else 200
         return HTMLResponse(reports_page(view, result), status_code=status)
 
-    def _service_names(self) -> dict[str, dict[str, str]]:
-        """Each service id's names, from the configs of the branches this role serves (the
-        first that has it): the report per service shows names, not ids, where it can."""
+    def _service_names(self, account, dims: dict) -> dict[str, dict[str, str]]:
+        """Each service id's names (the first branch's that has it): from `branch_dim` (the
+        branches file's `config =`) of the branches `account` sees (`dims`: the report's),
+        then from the configs of the branches this role serves (`--config`): the report per
+        service shows names, not ids, where it can."""
+        from nowserving.reports.staffing import ServiceNames
+
         names: dict[str, dict[str, str]] = {}
+        for branch, (region, _zh, _en, services) in sorted(dims.items()):
+            if account.sees(branch, region):
+                for sid, found in ServiceNames.from_json(services).services.items():
+                    names.setdefault(sid, found)
         for feed in self.console.feeds.branches.values():
             for sid, service in feed.config.rules.services.items():
                 names.setdefault(sid, dict(service.names))

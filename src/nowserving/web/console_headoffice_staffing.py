@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from nowserving import i18n
 from nowserving.reports.history import WEEKDAYS
-from nowserving.reports.staffing import groups_of
+from nowserving.reports.staffing import ServiceNames
 from nowserving.web.console_page import _top
 from nowserving.web.console_staffing import WAIT_S, Advice, Ask, FromDatabase
 from nowserving.web.console_staffing_page import REFRESH_S, _body, ask_fields
@@ -41,6 +41,7 @@ class HeadOfficeStaffing:
         self.pages = pages
         self._asked: dict[tuple[str, Ask], object] = {}  # (branch, ask) -> its latest future
         self._names: dict[str, dict[str, str]] = {}  # branch -> its names (branch_dim)
+        self._services: dict[str, ServiceNames] = {}  # branch -> its services (branch_dim)
 
     def _branches(self, account, now: float) -> dict[str, object]:
         """The branches `account` sees -> their local date now (each in its zone)."""
@@ -48,8 +49,10 @@ class HeadOfficeStaffing:
 
         with self.pages._report_lock:
             dates = local_dates(self.pages._report_conn, now)
-            self._names = {r[0]: {"zh": r[1], "en": r[2]} for r in self.pages._report_conn.execute(
-                "SELECT branch, name_zh, name_en FROM branch_dim")}  # fmt: skip
+            found = self.pages._report_conn.execute(
+                "SELECT branch, name_zh, name_en, services FROM branch_dim").fetchall()  # fmt: skip
+        self._names = {r[0]: {"zh": r[1], "en": r[2]} for r in found}
+        self._services = {r[0]: ServiceNames.from_json(r[3]) for r in found if r[3]}
         return {b: d for b, (region, d) in sorted(dates.items()) if account.sees(b, region)}
 
     async def page(self, request: Request) -> Response:
@@ -66,7 +69,8 @@ class HeadOfficeStaffing:
         today = WEEKDAYS[seen[branch].weekday()] if branch else "mon"
         view = {"language": language, "account": account.name, "csrf": session.csrf,
                 "branches": list(seen), "branch": branch, "error": "", "advice": None,
-                "working": False, "has_log": True, "config": self._config(branch), "ids": True,
+                "working": False, "has_log": True, "config": None, "ids": True,
+                "services": self._service_names(branch),
                 "names": {b: (self._names.get(b) or {}).get(language, b)
                           for b in seen}}  # fmt: skip
         try:
@@ -121,13 +125,21 @@ class HeadOfficeStaffing:
         feed = self.pages.console.feeds.branches.get(branch)
         return None if feed is None else feed.config
 
+    def _service_names(self, branch: str) -> ServiceNames | None:
+        """The branch's services' and groups' names and each service's group: its config's
+        where this role serves it (`--config`), else as `branch_dim` keeps them (the branches
+        file's `config =`); None: neither (its services by id, ungrouped)."""
+        config = self._config(branch)
+        return ServiceNames.of(config) if config is not None else self._services.get(branch)
+
     def _start(self, branch: str, ask: Ask) -> None:
         from nowserving.web.console_staffing import last_seq
 
         source = FromDatabase(self.pages.dsn, branch)
         seq = last_seq(source)
-        config = self._config(branch)  # none: its services by id, ungrouped
-        group_of = groups_of(config) if config is not None else {}
+        config = self._config(branch)
+        names = self._service_names(branch)  # none: its services by id, ungrouped
+        group_of = names.group_of if names is not None else {}
         start_open = config.rules.counters_start_open if config is not None else True
         # The branch console's worker process and cache (keyed by source, ask, seq, groups).
         future = self.pages.console.staffing.advice_from(source, ask, seq, "UTC", group_of,

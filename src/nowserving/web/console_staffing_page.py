@@ -8,7 +8,7 @@ from html import escape
 
 from nowserving import i18n
 from nowserving.reports.history import WEEKDAYS
-from nowserving.reports.staffing import Row, Target, labels
+from nowserving.reports.staffing import Row, ServiceNames, Target
 from nowserving.web.console_page import BASE, _t, _top, branch_nav
 from nowserving.web.html import head
 
@@ -81,13 +81,15 @@ def _body(page: dict) -> str:
 def _heading(page: dict, service: str, span: int) -> str:
     """A service's (or group's) rows' heading: its name in the page's language; on the head
     office's page its id under it (a group's: its services' ids), as its report names them.
-    A branch this web role does not serve (`--config`) has no names: its ids."""
-    config = page["config"]
-    name = labels(config, page["language"]).get(service, service) if config else service
+    Its names: `page["services"]` (a `ServiceNames`: the head office's, from the config the
+    web role serves or from `branch_dim`), else the branch config's; none: its ids."""
+    names = page.get("services")
+    if names is None and page["config"] is not None:
+        names = ServiceNames.of(page["config"])
+    name = service if names is None else names.labels(page["language"]).get(service, service)
     ids = ""
-    if page.get("ids") and config is not None:
-        group = config.groups.get(service)
-        ids = " · ".join(group.services) if group is not None else service
+    if page.get("ids") and names is not None:
+        ids = " · ".join(names.members(service)) if service in names.groups else service
     small = f"<small>{escape(ids)}</small>" if ids and ids != name else ""
     return (f'<tr class="group" data-service="{escape(service)}"><th colspan="{span}" '
             f'scope="rowgroup">{escape(name)}{small}</th></tr>')  # fmt: skip
