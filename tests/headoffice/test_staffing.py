@@ -91,3 +91,35 @@ def test_the_head_office_advises_as_the_branch_console_does(dsn, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "Personal banking" in out.stdout and "Erlang" in out.stdout, out.stdout
     assert "Loans & mortgages" in out.stdout and "accounts" not in out.stdout, out.stdout
+
+
+def test_a_database_a_migration_short_is_refused_naming_it(dsn, broker, example_config, tmp_path):
+    """GIVEN a head-office database with every migration but the newest (a head office
+    whose nowserving was updated before `headoffice migrate` ran) WHEN a command that needs
+    the schema and the web role's head-office pages open it THEN each refuses, naming the
+    migration to run, with no traceback. (The check compared the newest number applied with
+    the count of migrations; the numbers skip, so it never refused.)"""
+    import psycopg
+
+    from nowserving.errors import ConfigError
+    from nowserving.headoffice.schema import migrate, migrations, pending
+    from nowserving.web.accounts import write_accounts
+    from nowserving.web.console_headoffice import add_headoffice
+    from tests.web.console_fixtures import make_console
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrate(conn)
+        version, name = migrations()[-1]
+        conn.execute("DELETE FROM schema_version WHERE version = %s", (version,))
+        assert pending(conn) == [name]
+    out = subprocess.run(
+        [sys.executable, "-m", "nowserving", "headoffice", "staffing", "--dsn", dsn,
+         "--branch", "pudong", "--weekday", "mon"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 1 and name in out.stderr and "run migrate" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    write_accounts(tmp_path / "users.json", {})
+    console = make_console([example_config], broker, tmp_path / "users.json", tmp_path)
+    with pytest.raises(ConfigError, match=name):
+        add_headoffice(console, dsn)

@@ -167,11 +167,12 @@ def _run_status(args: argparse.Namespace, conn) -> int:
 
 
 def _schema_ready(conn) -> bool:
-    from nowserving.headoffice.schema import current_version, migrations
+    from nowserving.headoffice.schema import pending
 
-    if current_version(conn) < len(migrations()):
-        print("nowserving headoffice: the database's schema is not up to date (run migrate)",
-              file=sys.stderr)  # fmt: skip
+    missing = pending(conn)
+    if missing:
+        print(f"nowserving headoffice: the database's schema is not up to date (run migrate: "
+              f"{', '.join(missing)} not applied)", file=sys.stderr)  # fmt: skip
         return False
     return True
 

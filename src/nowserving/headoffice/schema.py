@@ -53,6 +53,12 @@ def current_version(conn) -> int:
     return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
 
 
+def pending(conn) -> list[str]:
+    """The shipped migrations not yet applied to the database (by number: they may skip)."""
+    done = applied_versions(conn)
+    return [name for version, name in migrations() if version not in done]
+
+
 def migrate(conn) -> list[str]:
     """Bring the database (an autocommit psycopg connection) to the newest schema; returns
     the names of the migrations applied. A database newer than this code is refused."""

@@ -146,6 +146,16 @@ class HeadOffice:
         self.console = console
         self.dsn = dsn
         self._conn = psycopg.connect(dsn, autocommit=True)
+        from nowserving.headoffice.schema import pending
+
+        missing = pending(self._conn)
+        if missing:  # the pages read what the newest schema has
+            self._conn.close()
+            raise ConfigError(
+                [f"the head office's database is not up to date ({', '.join(missing)} not "
+                 "applied): run `nowserving headoffice migrate --dsn ...` first"],
+                "web",
+            )  # fmt: skip
         self._lock = threading.Lock()  # one query at a time on the connection
         # Reports on their own connection: a long one never holds up the live page's board.
         self._report_conn = psycopg.connect(dsn, autocommit=True)
