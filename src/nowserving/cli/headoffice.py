@@ -37,13 +37,25 @@ def _days(parser: argparse.ArgumentParser, first: str, last: str) -> None:
     parser.add_argument("--to", dest="last", type=_day, help=last)
 
 
+COMMAND_NAMES = (
+    "ingest",
+    "status",
+    "migrate",
+    "retention",
+    "recheck",
+    "rebuild",
+    "branches",
+    "staffing",
+)
+
+
 def _add_headoffice(commands) -> None:
     parser = commands.add(
         "headoffice", "ingest every branch's events into PostgreSQL; say how far it is", _usage
     )
     sub = parser.add_subparsers(
         dest="headoffice_command",
-        metavar="ingest|status|migrate|retention|recheck|rebuild|branches|staffing",
+        metavar="|".join(COMMAND_NAMES),
     )
     ingest = _command(
         sub, "ingest", "consume the bridged event streams (runs until stopped)", _run_ingest
@@ -82,8 +94,8 @@ def _add_headoffice(commands) -> None:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    print("nowserving headoffice: say ingest, status, migrate, retention or recheck (--help)",
-          file=sys.stderr)  # fmt: skip
+    names = ", ".join(COMMAND_NAMES[:-1])
+    print(f"nowserving headoffice: say {names} or {COMMAND_NAMES[-1]} (--help)", file=sys.stderr)
     return 2
 
 
