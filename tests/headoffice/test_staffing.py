@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from nowserving.config import EXAMPLE
+from nowserving.errors import ConfigError
 from nowserving.headoffice.db import HeadOfficeDb
 from nowserving.headoffice.regions import load_regions, read_regions
 from nowserving.headoffice.staffing import learn_branch
@@ -58,6 +59,10 @@ def test_the_head_office_advises_as_the_branch_console_does(dsn, tmp_path):
         here = learn_branch(db.conn, "pudong", "mon", target.wait_s)
     finally:
         db.close()
+    # A branches file that names another branch's config is refused, saying whose it is.
+    branches.write_text('[branches.xuhui]\nconfig = "pudong.toml"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="pudong's config, not xuhui's"):
+        read_regions(branches)
     assert kept["xuhui"] == {} and kept["pudong"]["groups"] == {
         "personal": {"zh": "个人业务", "en": "Personal banking"}
     }
@@ -101,7 +106,6 @@ def test_a_database_a_migration_short_is_refused_naming_it(dsn, broker, example_
     the count of migrations; the numbers skip, so it never refused.)"""
     import psycopg
 
-    from nowserving.errors import ConfigError
     from nowserving.headoffice.schema import migrate, migrations, pending
     from nowserving.web.accounts import write_accounts
     from nowserving.web.console_headoffice import SCHEMA_NEEDED, add_headoffice

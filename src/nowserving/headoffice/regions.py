@@ -75,12 +75,15 @@ def _targets(value, where: str, problems: list[str]) -> dict[str, tuple[float, f
     return found
 
 
-def _from_config(path: Path, entry: dict) -> dict:
-    """A branch's names, zone, targets and services read from its own config file."""
+def _from_config(bid: str, path: Path, entry: dict) -> dict:
+    """Branch `bid`'s names, zone, targets and services read from its own config file (a
+    ValueError if the file is another branch's)."""
     from nowserving.config import load_config
     from nowserving.reports.staffing import ServiceNames
 
     config = load_config(path)
+    if config.rules.branch_id != bid:
+        raise ValueError(f"{path} is branch {config.rules.branch_id}'s config, not {bid}'s")
     names = {lang: config.names.get(lang, config.rules.branch_id) for lang in ("zh", "en")}
     return {"name": names, "timezone": config.rules.timezone, "_targets": config.targets,
             "_services": ServiceNames.of(config).to_json(),
@@ -94,8 +97,8 @@ def _branch(bid: str, entry, regions: dict, base: Path, problems: list[str]) -> 
         return BranchEntry(bid, None, {"zh": bid, "en": bid})
     if "config" in entry:
         try:
-            entry = _from_config(base / str(entry["config"]), entry)
-        except (OSError, ConfigError) as err:
+            entry = _from_config(bid, base / str(entry["config"]), entry)
+        except (OSError, ConfigError, ValueError) as err:
             problems.append(f"{where}.config: {err}")
     unknown = set(entry) - {"region", "name", "timezone", "targets", "_targets", "_services"}
     if unknown:
