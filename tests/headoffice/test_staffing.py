@@ -46,7 +46,9 @@ def test_the_head_office_advises_as_the_branch_console_does(dsn, tmp_path):
     config's services; the command prints it by name and per group without `--config`."""
     log = tmp_path / "events.sqlite"
     write_sample_log(log, days=2, seed=9, timezone=ZONE)
-    grouped_config(tmp_path)
+    config = grouped_config(tmp_path)  # ... whose counters count as closed until opened
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[queue]\n", "[queue]\ncounters_start_open = false\n", 1), encoding="utf-8")  # fmt: skip
     branches = tmp_path / "branches.toml"
     branches.write_text('[branches.pudong]\nconfig = "pudong.toml"\n[branches.xuhui]\n',
                         encoding="utf-8")  # fmt: skip
@@ -54,9 +56,13 @@ def test_the_head_office_advises_as_the_branch_console_does(dsn, tmp_path):
     try:
         load_regions(db.conn, read_regions(branches))
         kept = dict(db.conn.execute("SELECT branch, services FROM branch_dim").fetchall())
+        start_open = dict(
+            db.conn.execute("SELECT branch, counters_start_open FROM branch_dim").fetchall()
+        )
         ingest(db, rows_of(log))
         target = Target.parse("80/5")
         here = learn_branch(db.conn, "pudong", "mon", target.wait_s)
+        closed = learn_branch(db.conn, "pudong", "mon", target.wait_s, counters_start_open=False)
     finally:
         db.close()
     # A branches file that names another branch's config is refused, saying whose it is.
@@ -96,6 +102,17 @@ def test_the_head_office_advises_as_the_branch_console_does(dsn, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "Personal banking" in out.stdout and "Erlang" in out.stdout, out.stdout
     assert "Loans & mortgages" in out.stdout and "accounts" not in out.stdout, out.stdout
+    # Its counters start closed as its config says (kept beside its services): as with
+    # --counters-start-closed, which here changes what the counters had.
+    assert start_open == {"pudong": False, "xuhui": None}
+    assert [r.had for r in advise(closed, target)] != [r.had for r in rows]
+    flagged = subprocess.run(
+        [sys.executable, "-m", "nowserving", "headoffice", "staffing", "--dsn", dsn,
+         "--branch", "pudong", "--weekday", "mon", "--target", "80/5", "--days", "5",
+         "--language", "en", "--counters-start-closed"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert flagged.returncode == 0 and flagged.stdout == out.stdout, flagged.stderr
 
 
 def test_a_database_a_migration_short_is_refused_naming_it(dsn, broker, example_config, tmp_path):

@@ -350,7 +350,7 @@ def _run_staffing(args: argparse.Namespace) -> int:
     from nowserving.headoffice.staffing import learn_branch
     from nowserving.reports.history import HistoryError
     from nowserving.reports.staffing import ServiceNames, Target, advise, check_by_simulation, table
-    from nowserving.reports.stored import stored_service_names
+    from nowserving.reports.stored import stored_service_names, stored_start_open
 
     try:
         target = Target.parse(args.target)
@@ -360,11 +360,14 @@ def _run_staffing(args: argparse.Namespace) -> int:
     config = _branch_config(args)
     if config is False:
         return 2
-    start_open = args.start_open and (not config or config.rules.counters_start_open)
     conn = _open(args.dsn, ready=True)
     if conn is None:
         return 1
     with conn:
+        # Without --config: as the branches file's `config =` said (none: open).
+        start_open = args.start_open and (
+            config.rules.counters_start_open if config else stored_start_open(conn, args.branch)
+        )
         # Without --config: as the branches file's `config =` named them (none: by id).
         names = ServiceNames.of(config) if config else stored_service_names(conn, args.branch)
         group_of = names.group_of if names else {}

@@ -43,6 +43,7 @@ class BranchEntry:
     # Its services' and groups' names and each service's group (`ServiceNames.to_json`),
     # from its config (`config =`); {} without one.
     services: dict = field(default_factory=dict)
+    start_open: bool | None = None  # its config's `counters_start_open` (None: no config)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def _from_config(bid: str, path: Path, entry: dict) -> dict:
     names = {lang: config.names.get(lang, config.rules.branch_id) for lang in ("zh", "en")}
     return {"name": names, "timezone": config.rules.timezone, "_targets": config.targets,
             "_services": ServiceNames.of(config).to_json(),
+            "_start_open": config.rules.counters_start_open,
             **{k: v for k, v in entry.items() if k != "config"}}  # fmt: skip
 
 
@@ -100,7 +102,15 @@ def _branch(bid: str, entry, regions: dict, base: Path, problems: list[str]) -> 
             entry = _from_config(bid, base / str(entry["config"]), entry)
         except (OSError, ConfigError, ValueError) as err:
             problems.append(f"{where}.config: {err}")
-    unknown = set(entry) - {"region", "name", "timezone", "targets", "_targets", "_services"}
+    unknown = set(entry) - {
+        "region",
+        "name",
+        "timezone",
+        "targets",
+        "_targets",
+        "_services",
+        "_start_open",
+    }
     if unknown:
         problems.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     region = entry.get("region")
@@ -116,7 +126,9 @@ def _branch(bid: str, entry, regions: dict, base: Path, problems: list[str]) -> 
     targets = dict(entry.get("_targets") or {})
     targets.update(_targets(entry.get("targets"), where, problems))
     names = _names(entry.get("name"), where, problems, bid)
-    return BranchEntry(bid, region, names, zone, targets, entry.get("_services") or {})
+    return BranchEntry(
+        bid, region, names, zone, targets, entry.get("_services") or {}, entry.get("_start_open")
+    )
 
 
 def read_regions(path: Path) -> Regions:
@@ -154,9 +166,11 @@ def load_regions(conn, regions: Regions) -> list[str]:
             targets = {s: [share, wait] for s, (share, wait) in sorted(b.targets.items())}
             conn.execute(
                 "INSERT INTO branch_dim (branch, region, name_zh, name_en, timezone, targets, "
-                "services) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
+                "services, counters_start_open) VALUES (%s, %s, %s, %s, %s, %s::jsonb, "
+                "%s::jsonb, %s)",
                 (b.branch, b.region, b.names["zh"], b.names["en"], b.timezone,
-                 json.dumps(targets), json.dumps(b.services, ensure_ascii=False)),
+                 json.dumps(targets), json.dumps(b.services, ensure_ascii=False),
+                 b.start_open),
             )  # fmt: skip
             old = before.get(b.branch)
             if old is not None and (old[0], old[1]) != (b.timezone, targets):

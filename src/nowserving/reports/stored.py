@@ -64,6 +64,15 @@ def stored_service_names(conn, branch: str):
     return ServiceNames.from_json(row[0]) if row and row[0] else None
 
 
+def stored_start_open(conn, branch: str) -> bool:
+    """Whether the branch's counters count as open from the day's start, as `branch_dim`
+    keeps it from its config (`counters_start_open`; open where it keeps none)."""
+    row = conn.execute(
+        "SELECT counters_start_open FROM branch_dim WHERE branch = %s", (branch,)
+    ).fetchone()
+    return True if row is None or row[0] is None else bool(row[0])
+
+
 def local_dates(conn, now: float) -> dict[str, tuple[str | None, date]]:
     """Each known branch's region and its own date at `now` (epoch seconds) in its zone
     from `branch_dim` (UTC for a branch the branches file does not list)."""

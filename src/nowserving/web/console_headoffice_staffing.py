@@ -42,6 +42,7 @@ class HeadOfficeStaffing:
         self._asked: dict[tuple[str, Ask], object] = {}  # (branch, ask) -> its latest future
         self._names: dict[str, dict[str, str]] = {}  # branch -> its names (branch_dim)
         self._services: dict[str, ServiceNames] = {}  # branch -> its services (branch_dim)
+        self._start_open: dict[str, bool] = {}  # branch -> counters_start_open (branch_dim)
 
     def _branches(self, account, now: float) -> dict[str, object]:
         """The branches `account` sees -> their local date now (each in its zone)."""
@@ -50,9 +51,11 @@ class HeadOfficeStaffing:
         with self.pages._report_lock:
             dates = local_dates(self.pages._report_conn, now)
             found = self.pages._report_conn.execute(
-                "SELECT branch, name_zh, name_en, services FROM branch_dim").fetchall()  # fmt: skip
+                "SELECT branch, name_zh, name_en, services, counters_start_open "
+                "FROM branch_dim").fetchall()  # fmt: skip
         self._names = {r[0]: {"zh": r[1], "en": r[2]} for r in found}
         self._services = {r[0]: ServiceNames.from_json(r[3]) for r in found if r[3]}
+        self._start_open = {r[0]: r[4] for r in found if r[4] is not None}
         return {b: d for b, (region, d) in sorted(dates.items()) if account.sees(b, region)}
 
     async def page(self, request: Request) -> Response:
@@ -140,7 +143,11 @@ class HeadOfficeStaffing:
         config = self._config(branch)
         names = self._service_names(branch)  # none: its services by id, ungrouped
         group_of = names.group_of if names is not None else {}
-        start_open = config.rules.counters_start_open if config is not None else True
+        start_open = (
+            config.rules.counters_start_open
+            if config is not None
+            else self._start_open.get(branch, True)
+        )
         # The branch console's worker process and cache (keyed by source, ask, seq, groups).
         future = self.pages.console.staffing.advice_from(source, ask, seq, "UTC", group_of,
                                                          start_open)  # fmt: skip
