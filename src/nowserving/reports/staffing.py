@@ -232,22 +232,10 @@ class ServiceNames:
         return [s for s in self.services if self.group_of.get(s) == group]
 
 
-def groups_of(config) -> dict[str, str]:
-    """Service id -> the group it is learned as, from the branch config's `[[groups]]`: the
-    advice is per group where the config has groups, else per service (`learn`'s
-    `group_of`; the branch console's page and the head office's)."""
-    return ServiceNames.of(config).group_of
-
-
-def labels(config, language: str) -> dict[str, str]:
-    """Each service's and group's id -> its name in `language`, as the branch config says."""
-    return ServiceNames.of(config).labels(language)
-
-
 def table(rows: list[Row], target: Target, days: int, language: str = "en",
           names: dict[str, str] | None = None) -> str:  # fmt: skip
     """The advice as a text table, headed in `language`; its services (or groups) by their
-    `names` where given (`labels`), else by id."""
+    `names` where given (`ServiceNames.labels`), else by id."""
 
     def h(key: str) -> str:
         return text(language, f"staffing.{key}")

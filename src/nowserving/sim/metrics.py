@@ -10,6 +10,7 @@ import random
 import statistics
 from dataclasses import dataclass, field, replace
 
+from nowserving.domain.calibration import Z80
 from nowserving.sim.engine import Customer
 
 ESTIMATORS = ("ours", "naive", "QL", "QL_m", "LES", "HOL")
@@ -17,7 +18,6 @@ BATCHES = 10
 T_975_9 = 2.262  # Student t, 9 degrees of freedom
 DRAWS = 1000  # bootstrap draws of whole days, for the chance ranges
 WIDTH_DRAWS = 200  # ... of the width ratio, which sorts each draw's customers
-Z80 = 1.2816  # the 90th percentile of a standard normal
 WIDTH_AIM = 1.3  # issue 22: mean width / the narrowest with the same coverage, per band
 PERFECT_DRAWS = 200  # draws of waits for what a perfect interval's width ratio reads
 

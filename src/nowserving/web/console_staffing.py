@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from nowserving.reports.history import WEEKDAYS
-from nowserving.reports.staffing import Row, Target, groups_of
+from nowserving.reports.staffing import Row, ServiceNames, Target
 from nowserving.web.console_staffing_page import staffing_page
 
 if TYPE_CHECKING:
@@ -173,8 +173,9 @@ class StaffingPages:
         """The advice for `ask` on `branch`'s log at `seq`: done if it was worked out
         before, else under way in the worker process."""
         config = self.console.feeds.branches[branch].config
+        group_of = ServiceNames.of(config).group_of  # per group where the config has groups
         return self.advice_from(str(self.logs[branch]), ask, seq, config.rules.timezone,
-                                groups_of(config), config.rules.counters_start_open)  # fmt: skip
+                                group_of, config.rules.counters_start_open)  # fmt: skip
 
     def advice_from(self, source: str | FromDatabase, ask: Ask, seq: int, timezone: str,
                     group_of: dict[str, str], start_open: bool = True) -> Future:  # fmt: skip
